@@ -1,0 +1,495 @@
+//! IngestService, PictureService and CatalogService.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::Stream;
+use parking_lot::RwLock;
+use tokio::sync::watch;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::convert;
+use super::{invalid, observe, outcome, write_status, MIN_SEQUENCE_WAIT};
+use crate::metrics::Metrics;
+use crate::projection::{AsOf, Projection};
+use crate::proto;
+use crate::store::EventLog;
+use crate::writer::{Receipt, RetractInput, SubmitInput, WriteRequest, Writer};
+
+/// Who is writing. Until authentication lands every caller is anonymous.
+fn principal<T>(_req: &Request<T>) -> String {
+    "anonymous".to_owned()
+}
+
+fn submit_input(r: &proto::SubmitRequest) -> SubmitInput {
+    SubmitInput {
+        submission_id: r.submission_id.clone(),
+        region_code: r.region_code.clone(),
+        expected_region_revision: r.expected_region_revision,
+        observations: r
+            .observations
+            .iter()
+            .map(convert::observation_input)
+            .collect(),
+    }
+}
+
+fn submit_response(rc: Receipt) -> proto::SubmitResponse {
+    proto::SubmitResponse {
+        first_sequence: rc.first_sequence,
+        last_sequence: rc.last_sequence,
+        region_revision: rc.region_revision,
+        duplicate: rc.duplicate,
+        receipt_hash: hex::encode(rc.receipt_hash),
+    }
+}
+
+/// IngestService.
+#[derive(Clone)]
+pub struct IngestApi {
+    pub writer: Writer,
+    pub metrics: Arc<Metrics>,
+}
+
+impl IngestApi {
+    async fn write(&self, req: WriteRequest, principal: &str) -> Result<Receipt, Status> {
+        let r = self.writer.write(req, principal).await;
+        self.metrics
+            .submissions
+            .with_label_values(&[outcome(&r)])
+            .inc();
+        r.map_err(write_status)
+    }
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl proto::ingest_service_server::IngestService for IngestApi {
+    async fn submit(
+        &self,
+        request: Request<proto::SubmitRequest>,
+    ) -> Result<Response<proto::SubmitResponse>, Status> {
+        let started = Instant::now();
+        let who = principal(&request);
+        let input = submit_input(request.get_ref());
+        let r = self
+            .write(WriteRequest::Submit(input), &who)
+            .await
+            .map(|rc| Response::new(submit_response(rc)));
+        observe(&self.metrics, "Submit", started, &r);
+        r
+    }
+
+    type SubmitStreamStream = BoxStream<proto::SubmitResponse>;
+
+    async fn submit_stream(
+        &self,
+        request: Request<Streaming<proto::SubmitRequest>>,
+    ) -> Result<Response<Self::SubmitStreamStream>, Status> {
+        let started = Instant::now();
+        let who = principal(&request);
+        let mut inbound = request.into_inner();
+        let api = self.clone();
+        // One response per request, in order; one request in flight at a time keeps the
+        // order trivially and bounds what a stream can queue.
+        let out = async_stream_of(move |tx| async move {
+            loop {
+                let msg = match inbound.message().await {
+                    Ok(Some(m)) => m,
+                    Ok(None) => return,
+                    Err(s) => {
+                        let _ = tx.send(Err(s)).await;
+                        return;
+                    }
+                };
+                let t = Instant::now();
+                let r = api
+                    .write(WriteRequest::Submit(submit_input(&msg)), &who)
+                    .await
+                    .map(submit_response);
+                observe(&api.metrics, "SubmitStream.message", t, &r);
+                let stop = r.is_err();
+                if tx.send(r).await.is_err() || stop {
+                    return;
+                }
+            }
+        });
+        let r = Ok(Response::new(out));
+        observe(&self.metrics, "SubmitStream", started, &r);
+        r
+    }
+
+    async fn retract(
+        &self,
+        request: Request<proto::RetractRequest>,
+    ) -> Result<Response<proto::RetractResponse>, Status> {
+        let started = Instant::now();
+        let who = principal(&request);
+        let r = request.into_inner();
+        let input = RetractInput {
+            submission_id: r.submission_id,
+            region_code: r.region_code,
+            indicator_id: r.indicator_id,
+            year: r.year,
+            reason: r.reason,
+            expected_region_revision: r.expected_region_revision,
+        };
+        let r = self
+            .write(WriteRequest::Retract(input), &who)
+            .await
+            .map(|rc| {
+                Response::new(proto::RetractResponse {
+                    sequence: rc.last_sequence,
+                    region_revision: rc.region_revision,
+                    duplicate: rc.duplicate,
+                    receipt_hash: hex::encode(rc.receipt_hash),
+                })
+            });
+        observe(&self.metrics, "Retract", started, &r);
+        r
+    }
+}
+
+/// A stream fed by a task through a small bounded channel (backpressure: the task waits
+/// while the client is slow).
+fn async_stream_of<T, F, Fut>(f: F) -> BoxStream<T>
+where
+    T: Send + 'static,
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<T, Status>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(f(tx));
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+/// PictureService.
+#[derive(Clone)]
+pub struct PictureApi {
+    pub projection: Arc<RwLock<Projection>>,
+    pub applied: watch::Receiver<u64>,
+    pub log: Arc<EventLog>,
+    pub metrics: Arc<Metrics>,
+}
+
+fn as_of(a: &Option<proto::AsOf>) -> Result<AsOf, Status> {
+    use proto::as_of::Point;
+    match a.as_ref().and_then(|a| a.point.as_ref()) {
+        None => Ok(AsOf::Latest),
+        Some(Point::Sequence(s)) => Ok(AsOf::Sequence(*s)),
+        Some(Point::RecordedAt(t)) => {
+            if !(0..1_000_000_000).contains(&t.nanos) {
+                return Err(invalid("as_of.recorded_at", "nanos must be 0..999999999"));
+            }
+            let micros = t
+                .seconds
+                .checked_mul(1_000_000)
+                .and_then(|s| s.checked_add(i64::from(t.nanos) / 1000))
+                .ok_or_else(|| invalid("as_of.recorded_at", "out of range"))?;
+            Ok(AsOf::RecordedAt(micros))
+        }
+    }
+}
+
+/// Largest year span of one series request: keeps one answer small.
+const MAX_SERIES_YEARS: i32 = 300;
+
+impl PictureApi {
+    /// Waits (bounded) until the projection has applied `min`.
+    async fn wait_for(&self, min: u64) -> Result<(), Status> {
+        if min == 0 || *self.applied.borrow() >= min {
+            return Ok(());
+        }
+        let mut rx = self.applied.clone();
+        let reached = tokio::time::timeout(MIN_SEQUENCE_WAIT, rx.wait_for(|s| *s >= min))
+            .await
+            .map(|r| r.is_ok())
+            .unwrap_or(false);
+        match reached {
+            true => Ok(()),
+            false => Err(Status::deadline_exceeded(format!(
+                "the projection has not reached sequence {min} within {MIN_SEQUENCE_WAIT:?}"
+            ))),
+        }
+    }
+
+    fn region(&self, p: &Projection, seq: u64, code: &str) -> Result<String, Status> {
+        p.catalog_at(seq)
+            .resolve_region(code)
+            .map(|r| r.code.clone())
+            .ok_or_else(|| invalid("region_code", format!("unknown region {code:?}")))
+    }
+}
+
+fn check_year(year: i32, field: &str) -> Result<(), Status> {
+    if !(1000..=9999).contains(&year) {
+        return Err(invalid(
+            field,
+            format!("year {year} must be within 1000..9999"),
+        ));
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl proto::picture_service_server::PictureService for PictureApi {
+    async fn get_region_picture(
+        &self,
+        request: Request<proto::GetRegionPictureRequest>,
+    ) -> Result<Response<proto::GetRegionPictureResponse>, Status> {
+        let started = Instant::now();
+        let r = async {
+            let req = request.into_inner();
+            check_year(req.year, "year")?;
+            let point = as_of(&req.as_of)?;
+            self.wait_for(req.min_sequence).await?;
+            let p = self.projection.read();
+            let seq = p.resolve(point);
+            let region = self.region(&p, seq, &req.region_code)?;
+            Ok(Response::new(p.region_picture(&region, req.year, seq)))
+        }
+        .await;
+        observe(&self.metrics, "GetRegionPicture", started, &r);
+        r
+    }
+
+    async fn get_national_picture(
+        &self,
+        request: Request<proto::GetNationalPictureRequest>,
+    ) -> Result<Response<proto::GetNationalPictureResponse>, Status> {
+        let started = Instant::now();
+        let r = async {
+            let req = request.into_inner();
+            check_year(req.year, "year")?;
+            let point = as_of(&req.as_of)?;
+            self.wait_for(req.min_sequence).await?;
+            let p = self.projection.read();
+            let seq = p.resolve(point);
+            Ok(Response::new(p.national_picture(req.year, seq)))
+        }
+        .await;
+        observe(&self.metrics, "GetNationalPicture", started, &r);
+        r
+    }
+
+    async fn get_series(
+        &self,
+        request: Request<proto::GetSeriesRequest>,
+    ) -> Result<Response<proto::GetSeriesResponse>, Status> {
+        let started = Instant::now();
+        let r = async {
+            let req = request.into_inner();
+            let point = as_of(&req.as_of)?;
+            self.wait_for(req.min_sequence).await?;
+            let p = self.projection.read();
+            let seq = p.resolve(point);
+            let region = self.region(&p, seq, &req.region_code)?;
+            let catalog = p.catalog_at(seq);
+            let ind = catalog.indicators.get(&req.indicator_id).ok_or_else(|| {
+                invalid(
+                    "indicator_id",
+                    format!("unknown indicator {:?}", req.indicator_id),
+                )
+            })?;
+            let (from, to) = match (req.from_year, req.to_year) {
+                (0, 0) => (ind.min_year, ind.max_year),
+                (f, 0) => (f, ind.max_year),
+                (0, t) => (ind.min_year, t),
+                (f, t) => (f, t),
+            };
+            let (from, to) = (from.max(ind.min_year), to.min(ind.max_year));
+            if to < from {
+                return Err(invalid("to_year", "to_year is before from_year"));
+            }
+            if to - from >= MAX_SERIES_YEARS {
+                return Err(invalid(
+                    "from_year",
+                    format!("at most {MAX_SERIES_YEARS} years per request"),
+                ));
+            }
+            Ok(Response::new(p.series(&region, ind, from, to, seq)))
+        }
+        .await;
+        observe(&self.metrics, "GetSeries", started, &r);
+        r
+    }
+
+    async fn get_observation_history(
+        &self,
+        request: Request<proto::GetObservationHistoryRequest>,
+    ) -> Result<Response<proto::GetObservationHistoryResponse>, Status> {
+        let started = Instant::now();
+        let r = async {
+            let req = request.into_inner();
+            check_year(req.year, "year")?;
+            let point = as_of(&req.as_of)?;
+            self.wait_for(req.min_sequence).await?;
+            let p = self.projection.read();
+            let seq = p.resolve(point);
+            let region = self.region(&p, seq, &req.region_code)?;
+            if !p.catalog_at(seq).indicators.contains_key(&req.indicator_id) {
+                return Err(invalid(
+                    "indicator_id",
+                    format!("unknown indicator {:?}", req.indicator_id),
+                ));
+            }
+            Ok(Response::new(p.history(
+                &region,
+                &req.indicator_id,
+                req.year,
+                seq,
+            )))
+        }
+        .await;
+        observe(&self.metrics, "GetObservationHistory", started, &r);
+        r
+    }
+
+    type ReadEventsStream = BoxStream<proto::ReadEventsResponse>;
+
+    async fn read_events(
+        &self,
+        request: Request<proto::ReadEventsRequest>,
+    ) -> Result<Response<Self::ReadEventsStream>, Status> {
+        let started = Instant::now();
+        let req = request.into_inner();
+        let log = self.log.clone();
+        let mut applied = self.applied.clone();
+        let metrics = self.metrics.clone();
+        let out = async_stream_of(move |tx| async move {
+            /// Events read from sled per blocking call: large enough to amortise the call,
+            /// small enough to keep one read short.
+            const BATCH: usize = 1024;
+            let mut next = req.from_sequence.max(1);
+            loop {
+                // Only what the projection has applied is read, so a follower never sees
+                // an event before it is durable and visible.
+                let upto = *applied.borrow_and_update();
+                if next <= upto {
+                    let l = log.clone();
+                    let read = tokio::task::spawn_blocking(move || l.read_from(next, BATCH)).await;
+                    let events = match read {
+                        Ok(Ok(ev)) => ev,
+                        other => {
+                            tracing::error!(?other, "ReadEvents: store read failed");
+                            metrics.store_errors.inc();
+                            let _ = tx
+                                .send(Err(Status::internal("reading the log failed")))
+                                .await;
+                            return;
+                        }
+                    };
+                    for e in events.iter().filter(|e| e.sequence <= upto) {
+                        let msg = proto::ReadEventsResponse {
+                            event: Some(convert::event_to_proto(e)),
+                        };
+                        if tx.send(Ok(msg)).await.is_err() {
+                            return;
+                        }
+                        next = e.sequence + 1;
+                    }
+                    continue;
+                }
+                if !req.follow {
+                    return;
+                }
+                tokio::select! {
+                    changed = applied.changed() => if changed.is_err() { return },
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        let r = Ok(Response::new(out));
+        observe(&self.metrics, "ReadEvents", started, &r);
+        r
+    }
+}
+
+/// CatalogService.
+#[derive(Clone)]
+pub struct CatalogApi {
+    pub projection: Arc<RwLock<Projection>>,
+    pub ingest: IngestApi,
+}
+
+#[tonic::async_trait]
+impl proto::catalog_service_server::CatalogService for CatalogApi {
+    async fn list_regions(
+        &self,
+        _request: Request<proto::ListRegionsRequest>,
+    ) -> Result<Response<proto::ListRegionsResponse>, Status> {
+        let started = Instant::now();
+        let catalog = self.projection.read().catalog();
+        let r = Ok(Response::new(proto::ListRegionsResponse {
+            regions: catalog
+                .regions
+                .values()
+                .map(convert::region_to_proto)
+                .collect(),
+        }));
+        observe(&self.ingest.metrics, "ListRegions", started, &r);
+        r
+    }
+
+    async fn list_indicators(
+        &self,
+        request: Request<proto::ListIndicatorsRequest>,
+    ) -> Result<Response<proto::ListIndicatorsResponse>, Status> {
+        let started = Instant::now();
+        let r = (|| {
+            let theme = match request.get_ref().theme.as_deref() {
+                None | Some("") => None,
+                Some(t) => Some(
+                    crate::domain::Theme::parse(t)
+                        .ok_or_else(|| invalid("theme", format!("unknown theme {t:?}")))?,
+                ),
+            };
+            let catalog = self.projection.read().catalog();
+            Ok(Response::new(proto::ListIndicatorsResponse {
+                indicators: catalog
+                    .indicators
+                    .values()
+                    .filter(|i| theme.is_none_or(|t| i.theme == t))
+                    .map(convert::indicator_to_proto)
+                    .collect(),
+            }))
+        })();
+        observe(&self.ingest.metrics, "ListIndicators", started, &r);
+        r
+    }
+
+    async fn define_indicator(
+        &self,
+        request: Request<proto::DefineIndicatorRequest>,
+    ) -> Result<Response<proto::DefineIndicatorResponse>, Status> {
+        let started = Instant::now();
+        let who = principal(&request);
+        let req = request.into_inner();
+        let r = async {
+            let def = req
+                .indicator
+                .as_ref()
+                .ok_or_else(|| invalid("indicator", "required"))?;
+            let indicator = convert::indicator_from_proto(def).map_err(|(f, d)| invalid(&f, d))?;
+            let rc = self
+                .ingest
+                .write(
+                    WriteRequest::DefineIndicator {
+                        submission_id: req.submission_id.clone(),
+                        indicator,
+                    },
+                    &who,
+                )
+                .await?;
+            Ok(Response::new(proto::DefineIndicatorResponse {
+                sequence: rc.last_sequence,
+                duplicate: rc.duplicate,
+            }))
+        }
+        .await;
+        observe(&self.ingest.metrics, "DefineIndicator", started, &r);
+        r
+    }
+}

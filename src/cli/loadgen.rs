@@ -1,0 +1,151 @@
+//! `tilannekuva loadgen`: N concurrent clients, each with one `Submit` in flight, for a
+//! fixed duration. Prints acknowledged observations per second and latency percentiles.
+//! Every request is bounded in count by the duration and goes only to the given server.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use hdrhistogram::Histogram;
+use tonic::transport::Channel;
+
+use super::LoadgenArgs;
+use crate::proto;
+use crate::proto::catalog_service_client::CatalogServiceClient;
+use crate::proto::ingest_service_client::IngestServiceClient;
+
+pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
+    if a.clients == 0 || a.batch == 0 || a.connections == 0 {
+        bail!("--clients, --connections and --batch must be at least 1");
+    }
+    let mut channels = Vec::new();
+    for _ in 0..a.connections {
+        channels.push(
+            Channel::from_shared(a.server.clone())?
+                .connect()
+                .await
+                .with_context(|| format!("cannot connect to {}", a.server))?,
+        );
+    }
+    // Cells to write: every (indicator, year) whose range admits the value 50, so any
+    // batch size up to thousands has distinct cells.
+    let catalog = CatalogServiceClient::new(channels[0].clone())
+        .list_indicators(proto::ListIndicatorsRequest { theme: None })
+        .await?
+        .into_inner();
+    let regions: Vec<String> = CatalogServiceClient::new(channels[0].clone())
+        .list_regions(proto::ListRegionsRequest {})
+        .await?
+        .into_inner()
+        .regions
+        .into_iter()
+        .map(|r| r.code)
+        .filter(|c| c != "SSS")
+        .collect();
+    let mut cells = Vec::new();
+    for ind in &catalog.indicators {
+        if ind.min_value.is_some_and(|m| m > 49.0) || ind.max_value.is_some_and(|m| m < 51.0) {
+            continue;
+        }
+        for year in ind.min_year.max(1990)..=ind.max_year.min(2100) {
+            cells.push((ind.id.clone(), year));
+        }
+    }
+    if cells.len() < a.batch {
+        bail!(
+            "--batch {} is larger than the {} distinct cells available",
+            a.batch,
+            cells.len()
+        );
+    }
+    let cells = Arc::new(cells);
+    let regions = Arc::new(regions);
+    let run_id = format!("loadgen-{}", chrono::Utc::now().timestamp_micros());
+    let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
+    let acked = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..a.clients {
+        let mut client = IngestServiceClient::new(channels[c % channels.len()].clone())
+            .max_decoding_message_size(16 << 20)
+            .max_encoding_message_size(16 << 20);
+        let (cells, regions, run_id, acked, errors) = (
+            cells.clone(),
+            regions.clone(),
+            run_id.clone(),
+            acked.clone(),
+            errors.clone(),
+        );
+        let batch = a.batch;
+        tasks.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new(3).expect("valid histogram");
+            let mut i: u64 = 0;
+            while Instant::now() < deadline {
+                let region = regions[(c + i as usize) % regions.len()].clone();
+                let offset = (i as usize * batch + c * 7919) % cells.len();
+                let observations = (0..batch)
+                    .map(|k| {
+                        let (ind, year) = &cells[(offset + k) % cells.len()];
+                        proto::Observation {
+                            indicator_id: ind.clone(),
+                            year: *year,
+                            value: 50.0 + ((i + k as u64) % 100) as f64 / 100.0,
+                            status: proto::ObservationStatus::Provisional as i32,
+                            source: "loadgen".into(),
+                            note: String::new(),
+                            correction_reason: String::new(),
+                        }
+                    })
+                    .collect();
+                let req = proto::SubmitRequest {
+                    submission_id: format!("{run_id}-{c}-{i}"),
+                    region_code: region,
+                    expected_region_revision: None,
+                    observations,
+                };
+                let t = Instant::now();
+                match client.submit(req).await {
+                    Ok(_) => {
+                        let _ = hist.record(t.elapsed().as_micros() as u64);
+                        acked.fetch_add(batch as u64, Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                i += 1;
+            }
+            hist
+        }));
+    }
+    let mut hist = Histogram::<u64>::new(3).expect("valid histogram");
+    for t in tasks {
+        hist.add(t.await?)?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let obs = acked.load(Ordering::Relaxed);
+    println!(
+        "clients={} connections={} batch={} duration={:.1}s",
+        a.clients, a.connections, a.batch, secs
+    );
+    println!(
+        "acknowledged: {} observations in {} submissions ({} errors)",
+        obs,
+        hist.len(),
+        errors.load(Ordering::Relaxed)
+    );
+    println!(
+        "throughput: {:.0} observations/s, {:.0} submissions/s",
+        obs as f64 / secs,
+        hist.len() as f64 / secs
+    );
+    println!(
+        "latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        hist.value_at_quantile(0.5) as f64 / 1000.0,
+        hist.value_at_quantile(0.99) as f64 / 1000.0,
+        hist.max() as f64 / 1000.0
+    );
+    Ok(())
+}

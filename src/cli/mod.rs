@@ -1,0 +1,280 @@
+//! The command line (DESIGN.md §6): one `clap` struct, every flag also an environment
+//! variable `TILANNEKUVA_…`, whose doc comment is its `--help` text. No environment reads
+//! happen anywhere else.
+
+mod client;
+mod loadgen;
+mod offline;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use client::{export_json_line, ExportEvent};
+pub use offline::{import, verify};
+
+/// tilannekuva — Finland's national situation picture of regional development.
+#[derive(Parser, Debug)]
+#[command(name = "tilannekuva", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the service (embedded sled store, gRPC and HTTP).
+    Serve(ServeArgs),
+    /// Submit a CSV file as one atomic submission and print the receipt.
+    Submit(SubmitArgs),
+    /// Retract one cell (it leaves the picture, not the history).
+    Retract(RetractArgs),
+    /// A region's picture for a year.
+    Picture(PictureArgs),
+    /// The national picture for a year.
+    National(NationalArgs),
+    /// A region's series of one indicator.
+    Series(SeriesArgs),
+    /// The revision history of one cell.
+    History(HistoryArgs),
+    /// Export the raw log as NDJSON (one event per line).
+    Export(ExportArgs),
+    /// Import an NDJSON export into an empty data directory (offline).
+    Import(ImportArgs),
+    /// Check a data directory: hash chain, sequence gaps, and that the log rebuilds.
+    Verify(VerifyArgs),
+    /// Benchmark client: drive a running server and report throughput and latency.
+    Loadgen(LoadgenArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Directory of the sled store.
+    #[arg(
+        long,
+        env = "TILANNEKUVA_DATA_DIR",
+        default_value = "./tilannekuva-data"
+    )]
+    pub data_dir: PathBuf,
+    /// gRPC listen address.
+    #[arg(
+        long,
+        env = "TILANNEKUVA_GRPC_LISTEN",
+        default_value = "127.0.0.1:50051"
+    )]
+    pub grpc_listen: SocketAddr,
+    /// HTTP listen address (/metrics, /healthz, /readyz).
+    #[arg(
+        long,
+        env = "TILANNEKUVA_HTTP_LISTEN",
+        default_value = "127.0.0.1:9464"
+    )]
+    pub http_listen: SocketAddr,
+    /// Auth file (TOML) of hashed bearer tokens and roles. Not supported by this build yet.
+    #[arg(long, env = "TILANNEKUVA_AUTH_FILE")]
+    pub auth_file: Option<PathBuf>,
+    /// NATS server URL for the JetStream outbox. Not supported by this build yet.
+    #[arg(long, env = "TILANNEKUVA_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// Run as a read replica following this stream. Not supported by this build yet.
+    #[arg(long, env = "TILANNEKUVA_FOLLOW")]
+    pub follow: Option<String>,
+    /// Load the bundled real sample data when the store holds no observations.
+    #[arg(long, env = "TILANNEKUVA_DEMO")]
+    pub demo: bool,
+    /// Region catalog CSV put into an empty log (default: the bundled Finnish regions).
+    #[arg(long, env = "TILANNEKUVA_REGION_CATALOG")]
+    pub region_catalog: Option<PathBuf>,
+    /// Indicator catalog CSV put into an empty log (default: the bundled catalog).
+    #[arg(long, env = "TILANNEKUVA_INDICATOR_CATALOG")]
+    pub indicator_catalog: Option<PathBuf>,
+}
+
+/// Where the server is, for client commands.
+#[derive(Args, Debug, Clone)]
+pub struct ServerArg {
+    /// gRPC address of the server.
+    #[arg(
+        long,
+        env = "TILANNEKUVA_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub server: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// As-of point for reads.
+#[derive(Args, Debug, Clone)]
+pub struct AsOfArgs {
+    /// Answer as of this log sequence.
+    #[arg(long, conflicts_with = "as_of_time")]
+    pub as_of_sequence: Option<u64>,
+    /// Answer as of this instant (RFC 3339, e.g. 2024-03-01T00:00:00Z).
+    #[arg(long)]
+    pub as_of_time: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    /// CSV file: indicator_id,year,value,status,source[,note,correction_reason][,region_code].
+    #[arg(long)]
+    pub file: PathBuf,
+    /// Region of rows without a region_code column.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Idempotency key (default: derived from the file's content, so a rerun is a duplicate).
+    #[arg(long)]
+    pub submission_id: Option<String>,
+    /// Refuse unless the region is at exactly this revision.
+    #[arg(long)]
+    pub expected_region_revision: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct RetractArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    #[arg(long)]
+    pub region: String,
+    #[arg(long)]
+    pub indicator: String,
+    #[arg(long)]
+    pub year: i32,
+    /// Why the value is retracted (required).
+    #[arg(long)]
+    pub reason: String,
+    /// Idempotency key (default: derived from the other arguments).
+    #[arg(long)]
+    pub submission_id: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PictureArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
+    #[arg(long)]
+    pub region: String,
+    #[arg(long)]
+    pub year: i32,
+}
+
+#[derive(Args, Debug)]
+pub struct NationalArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
+    #[arg(long)]
+    pub year: i32,
+}
+
+#[derive(Args, Debug)]
+pub struct SeriesArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
+    #[arg(long)]
+    pub region: String,
+    #[arg(long)]
+    pub indicator: String,
+    #[arg(long, default_value_t = 0)]
+    pub from_year: i32,
+    #[arg(long, default_value_t = 0)]
+    pub to_year: i32,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
+    #[arg(long)]
+    pub region: String,
+    #[arg(long)]
+    pub indicator: String,
+    #[arg(long)]
+    pub year: i32,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// gRPC address of the server.
+    #[arg(
+        long,
+        env = "TILANNEKUVA_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub server: String,
+    /// First sequence to export.
+    #[arg(long, default_value_t = 1)]
+    pub from_sequence: u64,
+    /// Output file (default: standard output).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Empty (or new) data directory to import into.
+    #[arg(long, env = "TILANNEKUVA_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// NDJSON export file.
+    #[arg(long)]
+    pub input: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Data directory to check (the server must not be running on it).
+    #[arg(long, env = "TILANNEKUVA_DATA_DIR")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct LoadgenArgs {
+    /// gRPC address of the server.
+    #[arg(
+        long,
+        env = "TILANNEKUVA_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub server: String,
+    /// Concurrent clients, each with one request in flight.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// HTTP/2 connections shared by the clients.
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// Observations per submission.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Seconds to run.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+}
+
+/// Runs a client or offline command. `serve` is handled by `main`.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(_) => unreachable!("serve is run by main"),
+        Command::Submit(a) => client::submit(a).await,
+        Command::Retract(a) => client::retract(a).await,
+        Command::Picture(a) => client::picture(a).await,
+        Command::National(a) => client::national(a).await,
+        Command::Series(a) => client::series(a).await,
+        Command::History(a) => client::history(a).await,
+        Command::Export(a) => client::export(a).await,
+        Command::Import(a) => offline::import_cmd(a),
+        Command::Verify(a) => offline::verify_cmd(a),
+        Command::Loadgen(a) => loadgen::run(a).await,
+    }
+}

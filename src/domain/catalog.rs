@@ -1,0 +1,477 @@
+//! Region and indicator catalogs: their types, the bundled Finnish defaults, and parsing
+//! catalog files (CSV) so that another country's regions can be loaded from a file.
+//!
+//! The catalog enters the log as events (`RegionDefined`, `IndicatorDefined`) on first
+//! start; after that the log, not these files, is the truth.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The code of the whole country. A value reported for it is the official national figure.
+pub const NATIONAL_CODE: &str = "SSS";
+
+/// The bundled region catalog (19 Finnish regions and the whole country).
+pub const BUNDLED_REGIONS: &str = include_str!("../../data/regions.csv");
+/// The bundled indicator catalog.
+pub const BUNDLED_INDICATORS: &str = include_str!("../../data/indicators.csv");
+
+/// Errors in a catalog file or definition.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CatalogError {
+    #[error("line {line}: {message}")]
+    Line { line: usize, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The five themes of the national regional development decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Theme {
+    Climate,
+    Communities,
+    Competence,
+    Inclusion,
+    Business,
+}
+
+impl Theme {
+    pub const ALL: [Theme; 5] = [
+        Theme::Climate,
+        Theme::Communities,
+        Theme::Competence,
+        Theme::Inclusion,
+        Theme::Business,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::Climate => "climate",
+            Theme::Communities => "communities",
+            Theme::Competence => "competence",
+            Theme::Inclusion => "inclusion",
+            Theme::Business => "business",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Theme> {
+        Theme::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// Which way is better for an indicator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    HigherIsBetter,
+    LowerIsBetter,
+    Neutral,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::HigherIsBetter => "higher_is_better",
+            Direction::LowerIsBetter => "lower_is_better",
+            Direction::Neutral => "neutral",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Direction> {
+        match s {
+            "higher_is_better" => Some(Direction::HigherIsBetter),
+            "lower_is_better" => Some(Direction::LowerIsBetter),
+            "neutral" => Some(Direction::Neutral),
+            _ => None,
+        }
+    }
+}
+
+/// How the national value follows from the regions' values (DESIGN.md §2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Aggregation {
+    /// Σ regional values.
+    Sum,
+    /// Σ v·w / Σ w over regions having both a value and a weight.
+    WeightedMean { weight: String },
+    /// Σ num / Σ den × scale over regions having both.
+    Ratio {
+        numerator: String,
+        denominator: String,
+        scale: f64,
+    },
+    /// Only a value reported for `SSS`.
+    NationalOnly,
+}
+
+impl Aggregation {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Aggregation::Sum => "sum",
+            Aggregation::WeightedMean { .. } => "weighted_mean",
+            Aggregation::Ratio { .. } => "ratio",
+            Aggregation::NationalOnly => "national_only",
+        }
+    }
+
+    /// Indicators this rule reads besides the indicator itself.
+    pub fn components(&self) -> Vec<&str> {
+        match self {
+            Aggregation::WeightedMean { weight } => vec![weight],
+            Aggregation::Ratio {
+                numerator,
+                denominator,
+                ..
+            } => vec![numerator, denominator],
+            _ => vec![],
+        }
+    }
+}
+
+/// A region of the catalog.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Region {
+    pub code: String,
+    /// Statistics Finland's numeric code ("01"), accepted on input as an alias.
+    pub statfin_code: String,
+    pub name_fi: String,
+    pub name_sv: String,
+    pub name_en: String,
+    pub nuts3: String,
+}
+
+/// An indicator of the catalog.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Indicator {
+    pub id: String,
+    pub name_fi: String,
+    pub name_en: String,
+    pub theme: Theme,
+    pub unit: String,
+    pub decimals: u32,
+    pub direction: Direction,
+    pub min_value: Option<f64>,
+    pub max_value: Option<f64>,
+    pub aggregation: Aggregation,
+    pub min_year: i32,
+    pub max_year: i32,
+}
+
+/// Longest id accepted for an indicator: ids appear in metric labels and URLs.
+pub const MAX_INDICATOR_ID_LEN: usize = 64;
+/// Longest name or unit: enough for any real name, small enough to keep events small.
+pub const MAX_NAME_LEN: usize = 256;
+
+impl Indicator {
+    /// Checks the definition on its own (not its references to other indicators).
+    pub fn check(&self) -> Result<(), String> {
+        let id_ok = !self.id.is_empty()
+            && self.id.len() <= MAX_INDICATOR_ID_LEN
+            && self.id.starts_with(|c: char| c.is_ascii_lowercase())
+            && self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !id_ok {
+            return Err(format!(
+                "id {:?} must be snake_case (a-z, 0-9, _), 1-{MAX_INDICATOR_ID_LEN} characters, starting with a letter",
+                self.id
+            ));
+        }
+        for (field, v) in [
+            ("name_fi", &self.name_fi),
+            ("name_en", &self.name_en),
+            ("unit", &self.unit),
+        ] {
+            if v.trim().is_empty() || v.len() > MAX_NAME_LEN {
+                return Err(format!("{field} must be 1-{MAX_NAME_LEN} bytes"));
+            }
+        }
+        if self.decimals > 9 {
+            return Err("decimals must be 0-9".into());
+        }
+        for v in [self.min_value, self.max_value].into_iter().flatten() {
+            if !v.is_finite() {
+                return Err("min_value and max_value must be finite".into());
+            }
+        }
+        if let (Some(lo), Some(hi)) = (self.min_value, self.max_value) {
+            if lo > hi {
+                return Err(format!("min_value {lo} is above max_value {hi}"));
+            }
+        }
+        if self.min_year > self.max_year || self.min_year < 1000 || self.max_year > 9999 {
+            return Err(format!(
+                "year range {}..{} must be ordered and within 1000..9999",
+                self.min_year, self.max_year
+            ));
+        }
+        match &self.aggregation {
+            Aggregation::Ratio { scale, .. } if !(scale.is_finite() && *scale > 0.0) => {
+                return Err("ratio scale must be finite and positive".into())
+            }
+            _ => {}
+        }
+        if self.aggregation.components().contains(&self.id.as_str()) {
+            return Err("an indicator cannot aggregate by itself".into());
+        }
+        Ok(())
+    }
+}
+
+/// A catalog: regions and indicators by code and id.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Catalog {
+    pub regions: BTreeMap<String, Region>,
+    pub indicators: BTreeMap<String, Indicator>,
+}
+
+impl Catalog {
+    /// The bundled Finnish catalog.
+    pub fn bundled() -> Catalog {
+        // The bundled files are tested (`bundled_catalog_is_valid`), so they parse.
+        Catalog::from_csv(BUNDLED_REGIONS, BUNDLED_INDICATORS)
+            .expect("the bundled catalog is valid")
+    }
+
+    /// Parses region and indicator catalog files and checks them as a whole.
+    pub fn from_csv(regions: &str, indicators: &str) -> Result<Catalog, CatalogError> {
+        let mut cat = Catalog::default();
+        for r in parse_regions(regions)? {
+            if cat.regions.insert(r.code.clone(), r.clone()).is_some() {
+                return Err(CatalogError::Invalid(format!("region {} twice", r.code)));
+            }
+        }
+        if !cat.regions.contains_key(NATIONAL_CODE) {
+            return Err(CatalogError::Invalid(format!(
+                "the region catalog must contain the whole country, {NATIONAL_CODE}"
+            )));
+        }
+        for i in parse_indicators(indicators)? {
+            if cat.indicators.insert(i.id.clone(), i.clone()).is_some() {
+                return Err(CatalogError::Invalid(format!("indicator {} twice", i.id)));
+            }
+        }
+        for i in cat.indicators.values() {
+            cat.check_references(i).map_err(CatalogError::Invalid)?;
+        }
+        Ok(cat)
+    }
+
+    /// Checks that an indicator's components exist and are not themselves derived.
+    pub fn check_references(&self, ind: &Indicator) -> Result<(), String> {
+        for c in ind.aggregation.components() {
+            match self.indicators.get(c) {
+                None => {
+                    return Err(format!(
+                        "indicator {}: component {c} is not in the catalog",
+                        ind.id
+                    ))
+                }
+                Some(comp) if matches!(comp.aggregation, Aggregation::Ratio { .. }) => {
+                    return Err(format!(
+                        "indicator {}: component {c} is itself a ratio",
+                        ind.id
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves a region code or Statistics Finland's numeric alias ("01" → "MK01").
+    pub fn resolve_region(&self, code: &str) -> Option<&Region> {
+        self.regions
+            .get(code)
+            .or_else(|| self.regions.values().find(|r| r.statfin_code == code))
+    }
+
+    /// The regions that are compared (all but the whole country), in code order.
+    pub fn compared_regions(&self) -> impl Iterator<Item = &Region> {
+        self.regions.values().filter(|r| r.code != NATIONAL_CODE)
+    }
+}
+
+fn parse_regions(text: &str) -> Result<Vec<Region>, CatalogError> {
+    #[derive(Deserialize)]
+    struct Row {
+        code: String,
+        statfin_code: String,
+        name_fi: String,
+        name_sv: String,
+        name_en: String,
+        nuts3: String,
+    }
+    let mut out = Vec::new();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    for (i, row) in rdr.deserialize::<Row>().enumerate() {
+        let line = i + 2;
+        let row = row.map_err(|e| CatalogError::Line {
+            line,
+            message: e.to_string(),
+        })?;
+        let code_ok = !row.code.is_empty()
+            && row.code.len() <= 16
+            && row.code.chars().all(|c| c.is_ascii_alphanumeric());
+        if !code_ok || row.name_fi.trim().is_empty() {
+            return Err(CatalogError::Line {
+                line,
+                message: format!(
+                    "region code {:?} must be 1-16 ASCII letters or digits, with a name",
+                    row.code
+                ),
+            });
+        }
+        out.push(Region {
+            code: row.code,
+            statfin_code: row.statfin_code,
+            name_fi: row.name_fi,
+            name_sv: row.name_sv,
+            name_en: row.name_en,
+            nuts3: row.nuts3,
+        });
+    }
+    Ok(out)
+}
+
+fn parse_opt_f64(s: &str, what: &str) -> Result<Option<f64>, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse::<f64>()
+        .map(Some)
+        .map_err(|_| format!("{what} {s:?} is not a number"))
+}
+
+fn parse_indicators(text: &str) -> Result<Vec<Indicator>, CatalogError> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+        theme: String,
+        name_fi: String,
+        name_en: String,
+        unit: String,
+        decimals: u32,
+        direction: String,
+        min_value: String,
+        max_value: String,
+        aggregation: String,
+        weight_indicator: String,
+        numerator_indicator: String,
+        denominator_indicator: String,
+        scale: String,
+        min_year: i32,
+        max_year: i32,
+    }
+    let mut out = Vec::new();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    for (i, row) in rdr.deserialize::<Row>().enumerate() {
+        let line = i + 2;
+        let err = |message: String| CatalogError::Line { line, message };
+        let row = row.map_err(|e| err(e.to_string()))?;
+        let theme = Theme::parse(&row.theme)
+            .ok_or_else(|| err(format!("unknown theme {:?}", row.theme)))?;
+        let direction = Direction::parse(&row.direction)
+            .ok_or_else(|| err(format!("unknown direction {:?}", row.direction)))?;
+        let scale = parse_opt_f64(&row.scale, "scale")
+            .map_err(err)?
+            .unwrap_or(1.0);
+        let aggregation = match row.aggregation.as_str() {
+            "sum" => Aggregation::Sum,
+            "national_only" => Aggregation::NationalOnly,
+            "weighted_mean" => Aggregation::WeightedMean {
+                weight: row.weight_indicator.clone(),
+            },
+            "ratio" => Aggregation::Ratio {
+                numerator: row.numerator_indicator.clone(),
+                denominator: row.denominator_indicator.clone(),
+                scale,
+            },
+            other => return Err(err(format!("unknown aggregation {other:?}"))),
+        };
+        let ind = Indicator {
+            id: row.id,
+            name_fi: row.name_fi,
+            name_en: row.name_en,
+            theme,
+            unit: row.unit,
+            decimals: row.decimals,
+            direction,
+            min_value: parse_opt_f64(&row.min_value, "min_value").map_err(err)?,
+            max_value: parse_opt_f64(&row.max_value, "max_value").map_err(err)?,
+            aggregation,
+            min_year: row.min_year,
+            max_year: row.max_year,
+        };
+        ind.check().map_err(err)?;
+        out.push(ind);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_catalog_is_valid() {
+        let cat = Catalog::from_csv(BUNDLED_REGIONS, BUNDLED_INDICATORS).unwrap();
+        assert_eq!(cat.compared_regions().count(), 19);
+        assert!(cat.indicators.len() >= 30);
+        for theme in Theme::ALL {
+            let directional = cat
+                .indicators
+                .values()
+                .filter(|i| i.theme == theme && i.direction != Direction::Neutral)
+                .count();
+            assert!(
+                directional >= 3,
+                "theme {theme:?} has {directional} directional indicators"
+            );
+        }
+        let count = |name: &str| {
+            cat.indicators
+                .values()
+                .filter(|i| i.aggregation.name() == name)
+                .count()
+        };
+        assert!(count("weighted_mean") >= 1);
+        assert!(count("sum") >= 3);
+        assert!(count("ratio") >= 3);
+        assert!(count("national_only") >= 1);
+    }
+
+    #[test]
+    fn statfin_codes_alias_region_codes() {
+        let cat = Catalog::bundled();
+        assert_eq!(cat.resolve_region("01").unwrap().code, "MK01");
+        assert_eq!(cat.resolve_region("MK21").unwrap().name_sv, "Åland");
+        assert_eq!(cat.resolve_region("SSS").unwrap().code, "SSS");
+        assert!(
+            cat.resolve_region("03").is_none(),
+            "Itä-Uusimaa was retired in 2011"
+        );
+        assert!(cat.resolve_region("MK03").is_none());
+    }
+
+    #[test]
+    fn ratio_components_must_exist() {
+        let regions = "code,statfin_code,name_fi,name_sv,name_en,nuts3\nSSS,SSS,Koko maa,Hela landet,Whole country,FI\n";
+        let header = "id,theme,name_fi,name_en,unit,decimals,direction,min_value,max_value,aggregation,weight_indicator,numerator_indicator,denominator_indicator,scale,min_year,max_year\n";
+        let bad = format!(
+            "{header}rate,competence,A,A,%,1,lower_is_better,0,100,ratio,,num,den,100,1990,2100\n"
+        );
+        let err = Catalog::from_csv(regions, &bad).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("component num is not in the catalog"),
+            "{err}"
+        );
+        let bad_theme = format!("{header}x,weather,A,A,%,1,neutral,,,sum,,,,,1990,2100\n");
+        assert!(Catalog::from_csv(regions, &bad_theme)
+            .unwrap_err()
+            .to_string()
+            .contains("line 2"));
+    }
+}

@@ -1,0 +1,12 @@
+//! The domain: regions, indicators, events, validation and the statistics of the picture.
+//!
+//! Plain Rust with no I/O, no tonic and no sled types. Everything here is deterministic so
+//! that a rebuild from the log gives identical pictures; it is where the logic is unit-tested.
+
+pub mod catalog;
+pub mod event;
+pub mod stats;
+pub mod validate;
+
+pub use catalog::{Aggregation, Catalog, Direction, Indicator, Region, Theme, NATIONAL_CODE};
+pub use event::{Event, Hash, Observation, Payload, Status, ZERO_HASH};

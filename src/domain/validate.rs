@@ -1,0 +1,359 @@
+//! Validation of write requests against the catalog. Every problem is reported as a field
+//! violation naming the field (`observations[3].value`), so a client can fix all of them
+//! at once; nothing is appended unless the whole request is valid.
+
+use std::collections::HashSet;
+
+use super::catalog::{Catalog, Indicator};
+use super::event::{Observation, Status};
+
+/// Longest submission id: long enough for a UUID plus a client prefix (DESIGN.md §4).
+pub const MAX_SUBMISSION_ID_LEN: usize = 128;
+/// Most observations in one submission. A region's full yearly report is ~50 values; a
+/// decade of backfill for every indicator stays under this. Ten thousand also keeps one
+/// request under the 4 MiB gRPC message limit with long source strings, and one commit
+/// group's encode and hash work under a few milliseconds.
+pub const MAX_OBSERVATIONS: usize = 10_000;
+/// Longest `source`: a citation with a table title and URL is 200-500 bytes.
+pub const MAX_SOURCE_LEN: usize = 1024;
+/// Longest `note`, `correction_reason` or retraction `reason`.
+pub const MAX_TEXT_LEN: usize = 1024;
+
+/// One problem with one field of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+fn violation(field: impl Into<String>, description: impl Into<String>) -> FieldViolation {
+    FieldViolation {
+        field: field.into(),
+        description: description.into(),
+    }
+}
+
+/// An observation as submitted: status may be missing (unspecified) until validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservationInput {
+    pub indicator_id: String,
+    pub year: i32,
+    pub value: f64,
+    pub status: Option<Status>,
+    pub source: String,
+    pub note: String,
+    pub correction_reason: String,
+}
+
+/// Checks a submission id (1–128 printable characters).
+pub fn check_submission_id(id: &str, field: &str, out: &mut Vec<FieldViolation>) {
+    if id.is_empty() || id.len() > MAX_SUBMISSION_ID_LEN {
+        out.push(violation(
+            field,
+            format!("must be 1-{MAX_SUBMISSION_ID_LEN} bytes (got {})", id.len()),
+        ));
+    } else if id.chars().any(char::is_control) {
+        out.push(violation(field, "must not contain control characters"));
+    }
+}
+
+fn check_text(value: &str, max: usize, field: String, out: &mut Vec<FieldViolation>) {
+    if value.len() > max {
+        out.push(violation(
+            field,
+            format!("is {} bytes; at most {max} allowed", value.len()),
+        ));
+    }
+}
+
+/// Resolves the region of a request, reporting a violation when unknown.
+pub fn check_region<'c>(
+    catalog: &'c Catalog,
+    code: &str,
+    out: &mut Vec<FieldViolation>,
+) -> Option<&'c str> {
+    match catalog.resolve_region(code) {
+        Some(r) => Some(&r.code),
+        None => {
+            out.push(violation(
+                "region_code",
+                format!("unknown region {code:?} (use a catalog code such as MK01, or SSS for the whole country)"),
+            ));
+            None
+        }
+    }
+}
+
+/// Checks a year against an indicator's range.
+pub fn check_year(ind: &Indicator, year: i32, field: String, out: &mut Vec<FieldViolation>) {
+    if year < ind.min_year || year > ind.max_year {
+        out.push(violation(
+            field,
+            format!(
+                "year {year} is outside {}..{} for indicator {}",
+                ind.min_year, ind.max_year, ind.id
+            ),
+        ));
+    }
+}
+
+/// Validates the observations of a submission for `region` (already resolved).
+/// `current_status(indicator, year)` is the status of the cell's current value, if any, so
+/// that revising a `final` value can require a correction reason.
+pub fn check_observations(
+    catalog: &Catalog,
+    _region: Option<&str>,
+    observations: &[ObservationInput],
+    current_status: impl Fn(&str, i32) -> Option<Status>,
+    out: &mut Vec<FieldViolation>,
+) -> Vec<Observation> {
+    if observations.is_empty() {
+        out.push(violation(
+            "observations",
+            "at least one observation is required",
+        ));
+    }
+    if observations.len() > MAX_OBSERVATIONS {
+        out.push(violation(
+            "observations",
+            format!(
+                "{} observations; at most {MAX_OBSERVATIONS} per submission",
+                observations.len()
+            ),
+        ));
+        return Vec::new();
+    }
+    let mut seen = HashSet::new();
+    let mut valid = Vec::with_capacity(observations.len());
+    for (i, o) in observations.iter().enumerate() {
+        let f = |name: &str| format!("observations[{i}].{name}");
+        let before = out.len();
+        let ind = catalog.indicators.get(&o.indicator_id);
+        match ind {
+            None => out.push(violation(
+                f("indicator_id"),
+                format!("unknown indicator {:?}", o.indicator_id),
+            )),
+            Some(ind) => {
+                check_year(ind, o.year, f("year"), out);
+                if !o.value.is_finite() {
+                    out.push(violation(
+                        f("value"),
+                        format!("{} is not a finite number", o.value),
+                    ));
+                } else {
+                    if let Some(lo) = ind.min_value.filter(|lo| o.value < *lo) {
+                        out.push(violation(
+                            f("value"),
+                            format!("{} is below the minimum {lo} of {}", o.value, ind.id),
+                        ));
+                    }
+                    if let Some(hi) = ind.max_value.filter(|hi| o.value > *hi) {
+                        out.push(violation(
+                            f("value"),
+                            format!("{} is above the maximum {hi} of {}", o.value, ind.id),
+                        ));
+                    }
+                }
+                if !seen.insert((o.indicator_id.as_str(), o.year)) {
+                    out.push(violation(
+                        f("indicator_id"),
+                        format!(
+                            "cell {} {} appears twice in this submission",
+                            o.indicator_id, o.year
+                        ),
+                    ));
+                }
+            }
+        }
+        if o.status.is_none() {
+            out.push(violation(
+                f("status"),
+                "must be OBSERVATION_STATUS_PROVISIONAL or OBSERVATION_STATUS_FINAL",
+            ));
+        }
+        if o.source.trim().is_empty() {
+            out.push(violation(
+                f("source"),
+                "a source is required for every figure",
+            ));
+        }
+        check_text(&o.source, MAX_SOURCE_LEN, f("source"), out);
+        check_text(&o.note, MAX_TEXT_LEN, f("note"), out);
+        check_text(
+            &o.correction_reason,
+            MAX_TEXT_LEN,
+            f("correction_reason"),
+            out,
+        );
+        if ind.is_some()
+            && current_status(&o.indicator_id, o.year) == Some(Status::Final)
+            && o.correction_reason.trim().is_empty()
+        {
+            out.push(violation(
+                f("correction_reason"),
+                format!(
+                    "cell {} {} has a final value; revising it requires a correction reason",
+                    o.indicator_id, o.year
+                ),
+            ));
+        }
+        if out.len() == before {
+            valid.push(Observation {
+                indicator_id: o.indicator_id.clone(),
+                year: o.year,
+                value: o.value,
+                // Checked just above: no violation means a status was given.
+                status: o.status.unwrap_or(Status::Provisional),
+                source: o.source.clone(),
+                note: o.note.clone(),
+                correction_reason: o.correction_reason.clone(),
+            });
+        }
+    }
+    valid
+}
+
+/// Checks a retraction's reason.
+pub fn check_reason(reason: &str, out: &mut Vec<FieldViolation>) {
+    if reason.trim().is_empty() {
+        out.push(violation(
+            "reason",
+            "a reason is required to retract a value",
+        ));
+    }
+    check_text(reason, MAX_TEXT_LEN, "reason".into(), out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(indicator: &str, year: i32, value: f64) -> ObservationInput {
+        ObservationInput {
+            indicator_id: indicator.into(),
+            year,
+            value,
+            status: Some(Status::Final),
+            source: "Statistics Finland".into(),
+            note: String::new(),
+            correction_reason: String::new(),
+        }
+    }
+
+    fn fields(v: &[FieldViolation]) -> Vec<&str> {
+        v.iter().map(|v| v.field.as_str()).collect()
+    }
+
+    #[test]
+    fn valid_submission_passes() {
+        let cat = Catalog::bundled();
+        let mut out = vec![];
+        let valid = check_observations(
+            &cat,
+            Some("MK01"),
+            &[obs("population", 2020, 1.7e6)],
+            |_, _| None,
+            &mut out,
+        );
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(valid.len(), 1);
+    }
+
+    #[test]
+    fn each_problem_names_its_field() {
+        let cat = Catalog::bundled();
+        let mut missing_status = obs("population", 2020, 1.0);
+        missing_status.status = None;
+        let mut no_source = obs("population", 2019, 1.0);
+        no_source.source = " ".into();
+        let mut long_note = obs("population", 2018, 1.0);
+        long_note.note = "x".repeat(MAX_TEXT_LEN + 1);
+        let input = vec![
+            obs("no_such_indicator", 2020, 1.0),
+            obs("population", 1200, 1.0),
+            obs("population", 2021, f64::NAN),
+            obs("population", 2022, f64::INFINITY),
+            obs("population", 2023, -5.0),
+            missing_status,
+            no_source,
+            long_note,
+            obs("population", 2023, 1.0),
+        ];
+        let mut out = vec![];
+        let valid = check_observations(&cat, Some("MK01"), &input, |_, _| None, &mut out);
+        assert!(valid.is_empty() || valid.len() < input.len());
+        assert_eq!(
+            fields(&out),
+            vec![
+                "observations[0].indicator_id",
+                "observations[1].year",
+                "observations[2].value",
+                "observations[3].value",
+                "observations[4].value",
+                "observations[5].status",
+                "observations[6].source",
+                "observations[7].note",
+                "observations[8].indicator_id",
+            ]
+        );
+    }
+
+    #[test]
+    fn revising_a_final_value_needs_a_reason() {
+        let cat = Catalog::bundled();
+        let mut out = vec![];
+        let final_cell = |_: &str, _: i32| Some(Status::Final);
+        check_observations(
+            &cat,
+            Some("MK01"),
+            &[obs("population", 2020, 1.0)],
+            final_cell,
+            &mut out,
+        );
+        assert_eq!(fields(&out), vec!["observations[0].correction_reason"]);
+        let mut with_reason = obs("population", 2020, 1.0);
+        with_reason.correction_reason = "boundary change".into();
+        out.clear();
+        check_observations(&cat, Some("MK01"), &[with_reason], final_cell, &mut out);
+        assert!(out.is_empty());
+        // A provisional value may be revised without a reason.
+        out.clear();
+        check_observations(
+            &cat,
+            Some("MK01"),
+            &[obs("population", 2020, 1.0)],
+            |_, _| Some(Status::Provisional),
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn batch_size_limits() {
+        let cat = Catalog::bundled();
+        let mut out = vec![];
+        check_observations(&cat, Some("MK01"), &[], |_, _| None, &mut out);
+        assert_eq!(fields(&out), vec!["observations"]);
+        out.clear();
+        let many: Vec<_> = (0..=MAX_OBSERVATIONS)
+            .map(|i| obs("population", 2000 + (i % 50) as i32, 1.0))
+            .collect();
+        check_observations(&cat, Some("MK01"), &many, |_, _| None, &mut out);
+        assert_eq!(fields(&out), vec!["observations"]);
+    }
+
+    #[test]
+    fn submission_ids_and_regions() {
+        let cat = Catalog::bundled();
+        let mut out = vec![];
+        check_submission_id("", "submission_id", &mut out);
+        check_submission_id(&"a".repeat(129), "submission_id", &mut out);
+        check_submission_id("ok-1", "submission_id", &mut out);
+        assert_eq!(out.len(), 2);
+        out.clear();
+        assert_eq!(check_region(&cat, "17", &mut out), Some("MK17"));
+        assert_eq!(check_region(&cat, "MK20", &mut out), None);
+        assert_eq!(fields(&out), vec!["region_code"]);
+    }
+}

@@ -1,0 +1,25 @@
+//! tilannekuva — an event-sourced service for Finland's national situation picture of
+//! regional development. See DESIGN.md in the repository for the architecture:
+//! `domain` (pure logic) → `writer` (validation, group commit) → `store` (sled log) →
+//! `projection` (in-memory fold, as-of reads) → `api` (gRPC) and `metrics` (HTTP).
+
+pub mod api;
+pub mod cli;
+pub mod csvin;
+pub mod demo;
+pub mod domain;
+pub mod metrics;
+pub mod projection;
+pub mod server;
+pub mod store;
+pub mod writer;
+
+/// The generated gRPC code of `proto/tilannekuva/v1`.
+pub mod proto {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("tilannekuva.v1");
+
+    /// The file descriptor set, for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("tilannekuva_descriptor");
+}

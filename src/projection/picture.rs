@@ -1,0 +1,390 @@
+//! Pictures computed from the projection at one sequence: the derived figures of
+//! DESIGN.md §4, answered as the API's messages.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{Change, Projection};
+use crate::domain::stats::{self, RegionValues};
+use crate::domain::{Aggregation, Catalog, Direction, Indicator, Status, Theme, NATIONAL_CODE};
+use crate::proto;
+
+/// One indicator's figures for one year across the regions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndicatorYear {
+    pub indicator: Indicator,
+    /// The compared regions that reported the cell, in region order, with their values.
+    pub values: Vec<(String, f64)>,
+    /// Rank of each entry of `values` (0 for neutral indicators).
+    pub ranks: Vec<u32>,
+    /// Oriented z-scores of `values`, when the indicator counts for theme scores.
+    pub z_scores: Option<Vec<f64>>,
+    /// The value reported for `SSS`.
+    pub official: Option<f64>,
+    /// The value computed by the indicator's rule.
+    pub computed: Option<f64>,
+}
+
+impl IndicatorYear {
+    /// The national value: the official one wins over the computed one.
+    pub fn national(&self) -> Option<f64> {
+        self.official.or(self.computed)
+    }
+
+    pub fn rank_of(&self, region: &str) -> Option<u32> {
+        self.values
+            .iter()
+            .position(|(r, _)| r == region)
+            .map(|i| self.ranks[i])
+    }
+
+    pub fn regions_ranked(&self) -> u32 {
+        if self.indicator.direction == Direction::Neutral {
+            0
+        } else {
+            self.values.len() as u32
+        }
+    }
+
+    fn by_rank(&self, best: bool) -> Option<&str> {
+        if self.indicator.direction == Direction::Neutral || self.values.is_empty() {
+            return None;
+        }
+        let target = if best {
+            self.ranks.iter().min()
+        } else {
+            self.ranks.iter().max()
+        };
+        let target = *target?;
+        self.values
+            .iter()
+            .zip(&self.ranks)
+            .find(|(_, r)| **r == target)
+            .map(|((code, _), _)| code.as_str())
+    }
+}
+
+/// The whole picture of one year.
+pub struct YearPicture {
+    pub year: i32,
+    pub sequence: u64,
+    pub catalog: Arc<Catalog>,
+    /// In catalog (id) order.
+    pub indicators: Vec<IndicatorYear>,
+    /// Per theme: (region, score, rank), best first.
+    pub theme_scores: BTreeMap<Theme, Vec<(String, f64, u32)>>,
+}
+
+struct ValuesAt<'a> {
+    proj: &'a Projection,
+    year: i32,
+    seq: u64,
+}
+
+impl RegionValues for ValuesAt<'_> {
+    fn value(&self, region: &str, indicator: &str) -> Option<f64> {
+        self.proj
+            .current(region, indicator, self.year, self.seq)
+            .and_then(|r| r.observation())
+            .map(|o| o.value)
+    }
+}
+
+fn status_to_proto(s: Status) -> i32 {
+    match s {
+        Status::Provisional => proto::ObservationStatus::Provisional as i32,
+        Status::Final => proto::ObservationStatus::Final as i32,
+    }
+}
+
+/// Microseconds since the epoch as a protobuf timestamp.
+pub fn timestamp(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
+    }
+}
+
+pub fn aggregation_to_proto(a: &Aggregation) -> proto::Aggregation {
+    match a {
+        Aggregation::Sum => proto::Aggregation::Sum,
+        Aggregation::WeightedMean { .. } => proto::Aggregation::WeightedMean,
+        Aggregation::Ratio { .. } => proto::Aggregation::Ratio,
+        Aggregation::NationalOnly => proto::Aggregation::NationalOnly,
+    }
+}
+
+impl Projection {
+    /// One indicator's figures for one year as of `seq`, under `catalog`.
+    pub fn indicator_year(
+        &self,
+        catalog: &Catalog,
+        ind: &Indicator,
+        year: i32,
+        seq: u64,
+    ) -> IndicatorYear {
+        let at = ValuesAt {
+            proj: self,
+            year,
+            seq,
+        };
+        let regions: Vec<&str> = catalog
+            .compared_regions()
+            .map(|r| r.code.as_str())
+            .collect();
+        let values: Vec<(String, f64)> = regions
+            .iter()
+            .filter_map(|r| at.value(r, &ind.id).map(|v| ((*r).to_owned(), v)))
+            .collect();
+        let nums: Vec<f64> = values.iter().map(|(_, v)| *v).collect();
+        IndicatorYear {
+            ranks: stats::ranks_by_direction(&nums, ind.direction),
+            z_scores: stats::oriented_z_scores(&nums, ind.direction),
+            official: at.value(NATIONAL_CODE, &ind.id),
+            computed: stats::aggregate(&ind.id, &ind.aggregation, &regions, &at),
+            indicator: ind.clone(),
+            values,
+        }
+    }
+
+    /// The picture of `year` after event `seq`.
+    pub fn year_picture(&self, year: i32, seq: u64) -> YearPicture {
+        let catalog = self.catalog_at(seq);
+        let indicators: Vec<IndicatorYear> = catalog
+            .indicators
+            .values()
+            .map(|ind| self.indicator_year(&catalog, ind, year, seq))
+            .collect();
+        let mut theme_scores = BTreeMap::new();
+        for theme in Theme::ALL {
+            // region → z-scores of the theme's counted indicators
+            let mut zs: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+            for iy in indicators.iter().filter(|iy| iy.indicator.theme == theme) {
+                if let Some(z) = &iy.z_scores {
+                    for ((region, _), z) in iy.values.iter().zip(z) {
+                        zs.entry(region).or_default().push(*z);
+                    }
+                }
+            }
+            let scored: Vec<(String, f64)> = zs
+                .into_iter()
+                .filter_map(|(r, z)| stats::mean(&z).map(|m| (r.to_owned(), m)))
+                .collect();
+            let scores: Vec<f64> = scored.iter().map(|(_, s)| *s).collect();
+            let ranks = stats::ranks_by_direction(&scores, Direction::HigherIsBetter);
+            let mut ranked: Vec<(String, f64, u32)> = scored
+                .into_iter()
+                .zip(ranks)
+                .map(|((r, s), k)| (r, s, k))
+                .collect();
+            ranked.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
+            theme_scores.insert(theme, ranked);
+        }
+        YearPicture {
+            year,
+            sequence: seq,
+            catalog,
+            indicators,
+            theme_scores,
+        }
+    }
+
+    /// A region's picture of `year` after event `seq`. `region` must be a resolved code.
+    pub fn region_picture(
+        &self,
+        region: &str,
+        year: i32,
+        seq: u64,
+    ) -> proto::GetRegionPictureResponse {
+        let yp = self.year_picture(year, seq);
+        let mut cells = Vec::new();
+        let mut reported: BTreeMap<Theme, u32> = BTreeMap::new();
+        for iy in &yp.indicators {
+            let ind = &iy.indicator;
+            let Some(rev) = self.current(region, &ind.id, year, seq) else {
+                continue;
+            };
+            let Change::Value(o) = &rev.change else {
+                continue;
+            };
+            *reported.entry(ind.theme).or_default() += 1;
+            let national = iy.national();
+            let previous = self
+                .current(region, &ind.id, year - 1, seq)
+                .and_then(|r| r.observation())
+                .map(|o| o.value);
+            cells.push(proto::IndicatorCell {
+                indicator_id: ind.id.clone(),
+                theme: ind.theme.as_str().into(),
+                unit: ind.unit.clone(),
+                value: o.value,
+                status: status_to_proto(o.status),
+                source: o.source.clone(),
+                revisions: self.revisions_at(region, &ind.id, year, seq).len() as u32,
+                last_recorded_at: Some(timestamp(rev.recorded_at_micros)),
+                national_value: national,
+                national_difference: national.map(|n| o.value - n),
+                rank: iy.rank_of(region).unwrap_or(0),
+                regions_ranked: iy.regions_ranked(),
+                previous_value: previous,
+                change: previous.map(|p| o.value - p),
+                national_official: iy.official.is_some(),
+                decimals: ind.decimals,
+                note: o.note.clone(),
+            });
+        }
+        let themes = Theme::ALL
+            .iter()
+            .map(|t| {
+                let entry = yp.theme_scores[t].iter().find(|(r, _, _)| r == region);
+                proto::ThemeSummary {
+                    theme: t.as_str().into(),
+                    score: entry.map(|e| e.1).unwrap_or(0.0),
+                    rank: entry.map(|e| e.2).unwrap_or(0),
+                    indicators_reported: reported.get(t).copied().unwrap_or(0),
+                    indicators_defined: yp
+                        .catalog
+                        .indicators
+                        .values()
+                        .filter(|i| i.theme == *t)
+                        .count() as u32,
+                    scored: entry.is_some(),
+                }
+            })
+            .collect();
+        let defined = yp.catalog.indicators.len();
+        proto::GetRegionPictureResponse {
+            region_code: region.into(),
+            year,
+            coverage_ratio: if defined == 0 {
+                0.0
+            } else {
+                cells.len() as f64 / defined as f64
+            },
+            cells,
+            themes,
+            as_of_sequence: seq,
+        }
+    }
+
+    /// The national picture of `year` after event `seq`.
+    pub fn national_picture(&self, year: i32, seq: u64) -> proto::GetNationalPictureResponse {
+        let yp = self.year_picture(year, seq);
+        let expected = yp.catalog.compared_regions().count() as u32;
+        let indicators = yp
+            .indicators
+            .iter()
+            .map(|iy| {
+                let nums: Vec<f64> = iy.values.iter().map(|(_, v)| *v).collect();
+                proto::NationalIndicator {
+                    indicator_id: iy.indicator.id.clone(),
+                    theme: iy.indicator.theme.as_str().into(),
+                    unit: iy.indicator.unit.clone(),
+                    value: iy.national(),
+                    official: iy.official.is_some(),
+                    aggregation: aggregation_to_proto(&iy.indicator.aggregation) as i32,
+                    regions_reported: iy.values.len() as u32,
+                    regions_expected: expected,
+                    min: nums.iter().copied().reduce(f64::min),
+                    median: stats::median(&nums),
+                    max: nums.iter().copied().reduce(f64::max),
+                    best_region: iy.by_rank(true).unwrap_or_default().into(),
+                    worst_region: iy.by_rank(false).unwrap_or_default().into(),
+                    computed_value: iy.computed,
+                }
+            })
+            .collect();
+        let themes = yp
+            .theme_scores
+            .iter()
+            .map(|(t, ranked)| proto::ThemeRanking {
+                theme: t.as_str().into(),
+                regions: ranked
+                    .iter()
+                    .map(|(r, s, k)| proto::RegionScore {
+                        region_code: r.clone(),
+                        score: *s,
+                        rank: *k,
+                    })
+                    .collect(),
+            })
+            .collect();
+        proto::GetNationalPictureResponse {
+            year,
+            indicators,
+            themes,
+            as_of_sequence: seq,
+        }
+    }
+
+    /// A region's series of one indicator over `from..=to` after event `seq`.
+    pub fn series(
+        &self,
+        region: &str,
+        ind: &Indicator,
+        from: i32,
+        to: i32,
+        seq: u64,
+    ) -> proto::GetSeriesResponse {
+        let catalog = self.catalog_at(seq);
+        let points = (from..=to)
+            .filter_map(|year| {
+                let o = self.current(region, &ind.id, year, seq)?.observation()?;
+                let iy = self.indicator_year(&catalog, ind, year, seq);
+                Some(proto::SeriesPoint {
+                    year,
+                    value: o.value,
+                    status: status_to_proto(o.status),
+                    national_value: iy.national(),
+                    rank: iy.rank_of(region).unwrap_or(0),
+                })
+            })
+            .collect();
+        proto::GetSeriesResponse {
+            points,
+            as_of_sequence: seq,
+        }
+    }
+
+    /// A cell's revision trail up to event `seq`, oldest first.
+    pub fn history(
+        &self,
+        region: &str,
+        indicator: &str,
+        year: i32,
+        seq: u64,
+    ) -> proto::GetObservationHistoryResponse {
+        let revisions = self
+            .revisions_at(region, indicator, year, seq)
+            .iter()
+            .map(|r| {
+                let mut out = proto::Revision {
+                    sequence: r.sequence,
+                    recorded_at: Some(timestamp(r.recorded_at_micros)),
+                    principal: r.principal.clone(),
+                    submission_id: r.submission_id.clone(),
+                    hash: r.hash.to_vec(),
+                    ..Default::default()
+                };
+                match &r.change {
+                    Change::Value(o) => {
+                        out.value = o.value;
+                        out.status = status_to_proto(o.status);
+                        out.source = o.source.clone();
+                        out.note = o.note.clone();
+                        out.correction_reason = o.correction_reason.clone();
+                    }
+                    Change::Retracted { reason } => {
+                        out.retracted = true;
+                        out.retraction_reason = reason.clone();
+                    }
+                }
+                out
+            })
+            .collect();
+        proto::GetObservationHistoryResponse {
+            revisions,
+            as_of_sequence: seq,
+        }
+    }
+}

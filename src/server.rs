@@ -1,0 +1,279 @@
+//! Wiring: opens the store, rebuilds the write state and the projection from the log,
+//! starts the committer, and serves gRPC and HTTP on listeners handed in by the caller
+//! (the library never binds sockets itself, so tests pass `127.0.0.1:0` listeners).
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use parking_lot::RwLock;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::api::{CatalogApi, IngestApi, PictureApi};
+use crate::domain::event::verify_chain;
+use crate::domain::{Catalog, ZERO_HASH};
+use crate::metrics::Metrics;
+use crate::projection::Projection;
+use crate::proto;
+use crate::store::{EventLog, StoreError};
+use crate::writer::{now_micros, Committer, WriteRequest, Writer, WriterState};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error(
+        "the log is broken at {0}; refusing to serve a broken chain (run `tilannekuva verify`)"
+    )]
+    Chain(crate::domain::event::ChainError),
+    #[error("loading the demo data failed: {0}")]
+    Demo(String),
+    #[error("serving failed: {0}")]
+    Serve(String),
+}
+
+/// The running core: store, projection, writer and metrics.
+pub struct Core {
+    pub log: Arc<EventLog>,
+    pub projection: Arc<RwLock<Projection>>,
+    pub applied: watch::Receiver<u64>,
+    pub writer: Writer,
+    pub metrics: Arc<Metrics>,
+    committer: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The write state and projection folded from a whole log, with its chain verified.
+pub fn rebuild(log: &EventLog) -> Result<(WriterState, Projection), StartError> {
+    let mut state = WriterState::default();
+    let mut projection = Projection::new();
+    let (mut last_seq, mut last_hash) = (0, ZERO_HASH);
+    let mut chain_error = None;
+    log.for_each_chunk(|chunk| {
+        if chain_error.is_some() {
+            return Ok(());
+        }
+        if let Err(e) = verify_chain(last_seq, last_hash, &chunk) {
+            chain_error = Some(e);
+            return Ok(());
+        }
+        for e in &chunk {
+            state.apply(e);
+            projection.apply(e);
+        }
+        if let Some(e) = chunk.last() {
+            last_seq = e.sequence;
+            last_hash = e.hash;
+        }
+        Ok(())
+    })?;
+    match chain_error {
+        Some(e) => Err(StartError::Chain(e)),
+        None => Ok((state, projection)),
+    }
+}
+
+impl Core {
+    /// Opens the store in `data_dir`, rebuilds from the log, and puts `catalog` into the
+    /// log when the log is empty.
+    pub fn open(data_dir: &Path, catalog: &Catalog) -> Result<Core, StartError> {
+        let log = Arc::new(EventLog::open(data_dir)?);
+        let (mut state, mut projection) = rebuild(&log)?;
+        if state.last_sequence() == 0 {
+            let events = state.bootstrap(catalog, now_micros());
+            log.append(&events)?;
+            for e in &events {
+                projection.apply(e);
+            }
+            tracing::info!(events = events.len(), "catalog written to the empty log");
+        }
+        let metrics = Arc::new(Metrics::new());
+        let last = state.last_sequence();
+        metrics.log_sequence.set(last as i64);
+        metrics.projection_sequence.set(projection.applied() as i64);
+        metrics.store_size.set(log.size_on_disk() as i64);
+        tracing::info!(sequence = last, head = %hex::encode(state.head_hash()), "log rebuilt");
+        let projection = Arc::new(RwLock::new(projection));
+        let (applied_tx, applied) = watch::channel(last);
+        let (writer, handle) = Committer {
+            state,
+            log: log.clone(),
+            projection: projection.clone(),
+            applied: applied_tx,
+            metrics: metrics.clone(),
+        }
+        .spawn();
+        let core = Core {
+            log,
+            projection,
+            applied,
+            writer,
+            metrics,
+            committer: Some(handle),
+        };
+        Ok(core)
+    }
+
+    /// Loads the bundled demo data, unless the log already holds observations.
+    pub async fn load_demo(&self) -> Result<usize, StartError> {
+        let has_cells = self.projection.read().years().next().is_some();
+        if has_cells {
+            tracing::info!("the store already holds observations; demo data not loaded");
+            return Ok(0);
+        }
+        let requests = crate::demo::requests().map_err(StartError::Demo)?;
+        let n = requests.len();
+        // In order: later releases revise earlier ones.
+        for req in requests {
+            let id = match &req {
+                WriteRequest::Submit(s) => s.submission_id.clone(),
+                _ => String::new(),
+            };
+            self.writer
+                .write(req, "demo-loader")
+                .await
+                .map_err(|e| StartError::Demo(format!("{id}: {e:?}")))?;
+        }
+        tracing::info!(submissions = n, "demo data loaded");
+        Ok(n)
+    }
+
+    /// Stops the writer and waits for its thread (the store flushes on drop).
+    pub fn shutdown(mut self) {
+        let handle = self.committer.take();
+        drop(self);
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+#[derive(Clone)]
+struct HttpState {
+    metrics: Arc<Metrics>,
+    projection: Arc<RwLock<Projection>>,
+    log: Arc<EventLog>,
+}
+
+async fn metrics_handler(State(s): State<HttpState>) -> impl IntoResponse {
+    s.metrics.store_size.set(s.log.size_on_disk() as i64);
+    let body = {
+        let p = s.projection.read();
+        s.metrics.render(&p)
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
+    if s.log.is_poisoned() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store poisoned: writes refused\n",
+        )
+    } else {
+        (StatusCode::OK, "ready\n")
+    }
+}
+
+/// The HTTP router: `/metrics`, `/healthz`, `/readyz`.
+fn http_router(core: &Core) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", get(metrics_handler))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(HttpState {
+            metrics: core.metrics.clone(),
+            projection: core.projection.clone(),
+            log: core.log.clone(),
+        })
+}
+
+/// Serves gRPC on `grpc` and HTTP on `http` until `shutdown` completes.
+pub async fn run(
+    core: &Core,
+    grpc: TcpListener,
+    http: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let ingest = IngestApi {
+        writer: core.writer.clone(),
+        metrics: core.metrics.clone(),
+    };
+    let picture = PictureApi {
+        projection: core.projection.clone(),
+        applied: core.applied.clone(),
+        log: core.log.clone(),
+        metrics: core.metrics.clone(),
+    };
+    let catalog = CatalogApi {
+        projection: core.projection.clone(),
+        ingest: ingest.clone(),
+    };
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<proto::ingest_service_server::IngestServiceServer<IngestApi>>()
+        .await;
+    health
+        .set_serving::<proto::picture_service_server::PictureServiceServer<PictureApi>>()
+        .await;
+    health
+        .set_serving::<proto::catalog_service_server::CatalogServiceServer<CatalogApi>>()
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| StartError::Serve(e.to_string()))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| StartError::Serve(e.to_string()))?;
+
+    let grpc_server = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(proto::ingest_service_server::IngestServiceServer::new(
+            ingest,
+        ))
+        .add_service(proto::picture_service_server::PictureServiceServer::new(
+            picture,
+        ))
+        .add_service(proto::catalog_service_server::CatalogServiceServer::new(
+            catalog,
+        ))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), stopped(stop_rx.clone()));
+    let http_server =
+        axum::serve(http, http_router(core)).with_graceful_shutdown(stopped(stop_rx.clone()));
+    tracing::info!("serving");
+    let (g, h) = tokio::join!(grpc_server, http_server);
+    g.map_err(|e| StartError::Serve(e.to_string()))?;
+    h.map_err(|e| StartError::Serve(e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,696 @@
+//! The single writer: validates write requests against the state the log implies, assigns
+//! sequences, region revisions and the hash chain, and commits groups of requests with one
+//! durable append each (group commit).
+//!
+//! It owns the only mutable copy of the write-side state (next sequence, head hash, region
+//! revisions, idempotency keys, cell statuses, catalog), rebuilt from the log at start by
+//! the same fold ([`WriterState::apply`]) that runs for every new event. It must never
+//! answer a request before the request's events are durable, and after a failed append it
+//! answers every request with an error until restarted.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::RwLock;
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::domain::validate::{self, FieldViolation, ObservationInput};
+use crate::domain::{Catalog, Event, Hash, Indicator, Observation, Payload, Status, ZERO_HASH};
+use crate::metrics::Metrics;
+use crate::projection::Projection;
+use crate::store::{EventLog, StoreError};
+
+/// Most requests waiting for the writer. Beyond this the service is overloaded and says so
+/// (`RESOURCE_EXHAUSTED`) instead of queueing without bound: 8192 requests is several
+/// seconds of work at the slowest (10,000-observation) size and a few hundred milliseconds
+/// of single-observation work.
+pub const QUEUE_CAPACITY: usize = 8192;
+/// Most events in one commit group: bounds the memory and latency of one commit.
+pub const MAX_GROUP_EVENTS: usize = 50_000;
+
+/// A submission, as the API hands it over.
+#[derive(Debug, Clone)]
+pub struct SubmitInput {
+    pub submission_id: String,
+    pub region_code: String,
+    pub expected_region_revision: Option<u64>,
+    pub observations: Vec<ObservationInput>,
+}
+
+/// A retraction, as the API hands it over.
+#[derive(Debug, Clone)]
+pub struct RetractInput {
+    pub submission_id: String,
+    pub region_code: String,
+    pub indicator_id: String,
+    pub year: i32,
+    pub reason: String,
+    pub expected_region_revision: Option<u64>,
+}
+
+/// What a write request asks for.
+#[derive(Debug, Clone)]
+pub enum WriteRequest {
+    Submit(SubmitInput),
+    Retract(RetractInput),
+    DefineIndicator {
+        submission_id: String,
+        indicator: Indicator,
+    },
+}
+
+/// The answer to an accepted write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub first_sequence: u64,
+    pub last_sequence: u64,
+    pub region_revision: u64,
+    pub duplicate: bool,
+    pub receipt_hash: Hash,
+}
+
+/// Why a write was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WriteError {
+    #[error("invalid request")]
+    Invalid(Vec<FieldViolation>),
+    #[error("submission id {0:?} was already used for different content")]
+    AlreadyExists(String),
+    #[error("region {region} is at revision {current}, not the expected {expected}")]
+    RevisionMismatch {
+        region: String,
+        expected: u64,
+        current: u64,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the writer is overloaded; retry later")]
+    Overloaded,
+    #[error("the store cannot accept writes: {0}")]
+    Unavailable(String),
+}
+
+/// What the writer remembers of an accepted submission: enough to answer a retry.
+#[derive(Debug, Clone)]
+struct SubmissionRecord {
+    /// Digest of the submission's content (see [`content_digest`]).
+    digest: Hash,
+    receipt: Receipt,
+}
+
+/// The write-side state implied by the log.
+pub struct WriterState {
+    next_sequence: u64,
+    head_hash: Hash,
+    last_recorded_at: i64,
+    catalog: Catalog,
+    region_revisions: HashMap<String, u64>,
+    /// Status of each cell's current value; absent = no value (never set or retracted).
+    cell_status: HashMap<(String, String, i32), Status>,
+    submissions: HashMap<String, SubmissionRecord>,
+}
+
+/// Running content digest: `d' = SHA-256(d ‖ postcard(item))`, starting from zeros.
+fn digest_step(d: &Hash, item: &impl serde::Serialize) -> Hash {
+    // Serialising plain data into a Vec cannot fail.
+    let bytes = postcard::to_allocvec(item).expect("postcard encodes plain data");
+    let mut h = Sha256::new();
+    h.update(d);
+    h.update(bytes);
+    h.finalize().into()
+}
+
+#[derive(serde::Serialize)]
+enum DigestItem<'a> {
+    Observation {
+        region: &'a str,
+        indicator_id: &'a str,
+        year: i32,
+        value_bits: u64,
+        status: Option<Status>,
+        source: &'a str,
+        note: &'a str,
+        correction_reason: &'a str,
+    },
+    Retraction {
+        region: &'a str,
+        indicator_id: &'a str,
+        year: i32,
+        reason: &'a str,
+    },
+    Indicator(&'a Indicator),
+    Region(&'a crate::domain::Region),
+}
+
+fn observation_item<'a>(region: &'a str, o: &'a ObservationInput) -> DigestItem<'a> {
+    DigestItem::Observation {
+        region,
+        indicator_id: &o.indicator_id,
+        year: o.year,
+        value_bits: o.value.to_bits(),
+        status: o.status,
+        source: &o.source,
+        note: &o.note,
+        correction_reason: &o.correction_reason,
+    }
+}
+
+fn input_of(o: &Observation) -> ObservationInput {
+    ObservationInput {
+        indicator_id: o.indicator_id.clone(),
+        year: o.year,
+        value: o.value,
+        status: Some(o.status),
+        source: o.source.clone(),
+        note: o.note.clone(),
+        correction_reason: o.correction_reason.clone(),
+    }
+}
+
+fn event_digest_step(d: &Hash, e: &Event) -> Hash {
+    match &e.payload {
+        Payload::ObservationRecorded(o) => {
+            digest_step(d, &observation_item(&e.region_code, &input_of(o)))
+        }
+        Payload::ObservationRetracted {
+            indicator_id,
+            year,
+            reason,
+        } => digest_step(
+            d,
+            &DigestItem::Retraction {
+                region: &e.region_code,
+                indicator_id,
+                year: *year,
+                reason,
+            },
+        ),
+        Payload::IndicatorDefined(i) => digest_step(d, &DigestItem::Indicator(i)),
+        Payload::RegionDefined(r) => digest_step(d, &DigestItem::Region(r)),
+    }
+}
+
+impl Default for WriterState {
+    fn default() -> Self {
+        WriterState {
+            next_sequence: 1,
+            head_hash: ZERO_HASH,
+            last_recorded_at: 0,
+            catalog: Catalog::default(),
+            region_revisions: HashMap::new(),
+            cell_status: HashMap::new(),
+            submissions: HashMap::new(),
+        }
+    }
+}
+
+impl WriterState {
+    /// The sequence of the last event.
+    pub fn last_sequence(&self) -> u64 {
+        self.next_sequence - 1
+    }
+
+    pub fn head_hash(&self) -> Hash {
+        self.head_hash
+    }
+
+    /// Whether any observation has ever been recorded (the demo loads only on a store
+    /// without any).
+    pub fn has_observations(&self) -> bool {
+        !self.cell_status.is_empty() || self.region_revisions.values().any(|r| *r > 0)
+    }
+
+    /// Folds one event into the state. Used for new events and at rebuild alike.
+    pub fn apply(&mut self, e: &Event) {
+        self.next_sequence = e.sequence + 1;
+        self.head_hash = e.hash;
+        self.last_recorded_at = self.last_recorded_at.max(e.recorded_at_micros);
+        if !e.region_code.is_empty() {
+            self.region_revisions
+                .insert(e.region_code.clone(), e.region_revision);
+        }
+        match &e.payload {
+            Payload::ObservationRecorded(o) => {
+                self.cell_status.insert(
+                    (e.region_code.clone(), o.indicator_id.clone(), o.year),
+                    o.status,
+                );
+            }
+            Payload::ObservationRetracted {
+                indicator_id, year, ..
+            } => {
+                self.cell_status
+                    .remove(&(e.region_code.clone(), indicator_id.clone(), *year));
+            }
+            Payload::IndicatorDefined(i) => {
+                self.catalog.indicators.insert(i.id.clone(), i.clone());
+            }
+            Payload::RegionDefined(r) => {
+                self.catalog.regions.insert(r.code.clone(), r.clone());
+            }
+        }
+        if e.submission_id.is_empty() {
+            return;
+        }
+        match self.submissions.get_mut(&e.submission_id) {
+            // Events of one submission are consecutive.
+            Some(rec) if rec.receipt.last_sequence + 1 == e.sequence => {
+                rec.digest = event_digest_step(&rec.digest, e);
+                rec.receipt.last_sequence = e.sequence;
+                rec.receipt.region_revision = e.region_revision;
+                rec.receipt.receipt_hash = e.hash;
+            }
+            _ => {
+                self.submissions.insert(
+                    e.submission_id.clone(),
+                    SubmissionRecord {
+                        digest: event_digest_step(&ZERO_HASH, e),
+                        receipt: Receipt {
+                            first_sequence: e.sequence,
+                            last_sequence: e.sequence,
+                            region_revision: e.region_revision,
+                            duplicate: false,
+                            receipt_hash: e.hash,
+                        },
+                    },
+                );
+            }
+        }
+    }
+
+    /// The catalog as the writer sees it.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    fn region_revision(&self, region: &str) -> u64 {
+        self.region_revisions.get(region).copied().unwrap_or(0)
+    }
+
+    /// Checks idempotency: `Some` answer when the id is known.
+    fn check_duplicate(&self, id: &str, digest: Hash) -> Option<Result<Receipt, WriteError>> {
+        if id.is_empty() {
+            return None;
+        }
+        self.submissions.get(id).map(|rec| {
+            if rec.digest == digest {
+                Ok(Receipt {
+                    duplicate: true,
+                    ..rec.receipt.clone()
+                })
+            } else {
+                Err(WriteError::AlreadyExists(id.to_owned()))
+            }
+        })
+    }
+
+    fn check_expected(&self, region: &str, expected: Option<u64>) -> Result<(), WriteError> {
+        let current = self.region_revision(region);
+        match expected {
+            Some(exp) if exp != current => Err(WriteError::RevisionMismatch {
+                region: region.to_owned(),
+                expected: exp,
+                current,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Builds, seals and applies the event; pushes it to `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        region: &str,
+        principal: &str,
+        submission_id: &str,
+        payload: Payload,
+        now: i64,
+        out: &mut Vec<Event>,
+    ) {
+        let region_revision = if region.is_empty() {
+            0
+        } else {
+            self.region_revision(region) + 1
+        };
+        let mut e = Event {
+            sequence: self.next_sequence,
+            recorded_at_micros: now,
+            region_code: region.to_owned(),
+            region_revision,
+            principal: principal.to_owned(),
+            submission_id: submission_id.to_owned(),
+            payload,
+            prev_hash: ZERO_HASH,
+            hash: ZERO_HASH,
+        };
+        e.seal(self.head_hash);
+        self.apply(&e);
+        out.push(e);
+    }
+
+    fn receipt_of(&self, id: &str, first: u64) -> Receipt {
+        Receipt {
+            first_sequence: first,
+            last_sequence: self.last_sequence(),
+            region_revision: self
+                .submissions
+                .get(id)
+                .map(|r| r.receipt.region_revision)
+                .unwrap_or(0),
+            duplicate: false,
+            receipt_hash: self.head_hash,
+        }
+    }
+
+    /// Validates `req` and, when it is accepted, appends its events to `out` and folds
+    /// them into the state. The caller must make `out` durable before answering.
+    pub fn prepare(
+        &mut self,
+        req: &WriteRequest,
+        principal: &str,
+        now: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Receipt, WriteError> {
+        let now = now.max(self.last_recorded_at);
+        match req {
+            WriteRequest::Submit(s) => self.prepare_submit(s, principal, now, out),
+            WriteRequest::Retract(r) => self.prepare_retract(r, principal, now, out),
+            WriteRequest::DefineIndicator {
+                submission_id,
+                indicator,
+            } => {
+                let mut v = Vec::new();
+                if !submission_id.is_empty() {
+                    validate::check_submission_id(submission_id, "submission_id", &mut v);
+                }
+                if !v.is_empty() {
+                    return Err(WriteError::Invalid(v));
+                }
+                if let Some(answer) = self.check_duplicate(
+                    submission_id,
+                    digest_step(&ZERO_HASH, &DigestItem::Indicator(indicator)),
+                ) {
+                    return answer;
+                }
+                let problem = indicator
+                    .check()
+                    .err()
+                    .or_else(|| self.catalog.check_references(indicator).err());
+                if let Some(p) = problem {
+                    return Err(WriteError::Invalid(vec![FieldViolation {
+                        field: "indicator".into(),
+                        description: p,
+                    }]));
+                }
+                let first = self.next_sequence;
+                self.emit(
+                    "",
+                    principal,
+                    submission_id,
+                    Payload::IndicatorDefined(indicator.clone()),
+                    now,
+                    out,
+                );
+                Ok(self.receipt_of(submission_id, first))
+            }
+        }
+    }
+
+    fn prepare_submit(
+        &mut self,
+        s: &SubmitInput,
+        principal: &str,
+        now: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Receipt, WriteError> {
+        let mut v = Vec::new();
+        validate::check_submission_id(&s.submission_id, "submission_id", &mut v);
+        let region =
+            validate::check_region(&self.catalog, &s.region_code, &mut v).map(str::to_owned);
+        // Idempotency comes first: a retry of an accepted submission gets its receipt even
+        // if the catalog or the region's revision has moved on since.
+        let digest_region = region.as_deref().unwrap_or(&s.region_code);
+        if v.is_empty() {
+            let digest = s.observations.iter().fold(ZERO_HASH, |d, o| {
+                digest_step(&d, &observation_item(digest_region, o))
+            });
+            if let Some(answer) = self.check_duplicate(&s.submission_id, digest) {
+                return answer;
+            }
+        }
+        let valid = validate::check_observations(
+            &self.catalog,
+            region.as_deref(),
+            &s.observations,
+            |ind, year| {
+                region.as_ref().and_then(|r| {
+                    self.cell_status
+                        .get(&(r.clone(), ind.to_owned(), year))
+                        .copied()
+                })
+            },
+            &mut v,
+        );
+        if !v.is_empty() {
+            return Err(WriteError::Invalid(v));
+        }
+        // No violation means the region resolved.
+        let region = region.expect("validated region");
+        self.check_expected(&region, s.expected_region_revision)?;
+        let first = self.next_sequence;
+        for o in valid {
+            self.emit(
+                &region,
+                principal,
+                &s.submission_id,
+                Payload::ObservationRecorded(o),
+                now,
+                out,
+            );
+        }
+        Ok(self.receipt_of(&s.submission_id, first))
+    }
+
+    fn prepare_retract(
+        &mut self,
+        r: &RetractInput,
+        principal: &str,
+        now: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Receipt, WriteError> {
+        let mut v = Vec::new();
+        validate::check_submission_id(&r.submission_id, "submission_id", &mut v);
+        let region =
+            validate::check_region(&self.catalog, &r.region_code, &mut v).map(str::to_owned);
+        if v.is_empty() {
+            let region = region.as_deref().unwrap_or_default();
+            let digest = digest_step(
+                &ZERO_HASH,
+                &DigestItem::Retraction {
+                    region,
+                    indicator_id: &r.indicator_id,
+                    year: r.year,
+                    reason: &r.reason,
+                },
+            );
+            if let Some(answer) = self.check_duplicate(&r.submission_id, digest) {
+                return answer;
+            }
+        }
+        match self.catalog.indicators.get(&r.indicator_id) {
+            None => v.push(FieldViolation {
+                field: "indicator_id".into(),
+                description: format!("unknown indicator {:?}", r.indicator_id),
+            }),
+            Some(ind) => validate::check_year(ind, r.year, "year".into(), &mut v),
+        }
+        validate::check_reason(&r.reason, &mut v);
+        if !v.is_empty() {
+            return Err(WriteError::Invalid(v));
+        }
+        let region = region.expect("validated region");
+        self.check_expected(&region, r.expected_region_revision)?;
+        if !self
+            .cell_status
+            .contains_key(&(region.clone(), r.indicator_id.clone(), r.year))
+        {
+            return Err(WriteError::NotFound(format!(
+                "{region} {} {} has no current value to retract",
+                r.indicator_id, r.year
+            )));
+        }
+        let first = self.next_sequence;
+        self.emit(
+            &region,
+            principal,
+            &r.submission_id,
+            Payload::ObservationRetracted {
+                indicator_id: r.indicator_id.clone(),
+                year: r.year,
+                reason: r.reason.clone(),
+            },
+            now,
+            out,
+        );
+        Ok(self.receipt_of(&r.submission_id, first))
+    }
+
+    /// The events that put a catalog into an empty log.
+    pub fn bootstrap(&mut self, catalog: &Catalog, now: i64) -> Vec<Event> {
+        let mut out = Vec::new();
+        for r in catalog.regions.values() {
+            self.emit(
+                "",
+                "system",
+                "catalog-bootstrap",
+                Payload::RegionDefined(r.clone()),
+                now,
+                &mut out,
+            );
+        }
+        for i in catalog.indicators.values() {
+            self.emit(
+                "",
+                "system",
+                "catalog-bootstrap",
+                Payload::IndicatorDefined(i.clone()),
+                now,
+                &mut out,
+            );
+        }
+        out
+    }
+}
+
+/// Current time in microseconds since the Unix epoch.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+struct Job {
+    request: WriteRequest,
+    principal: String,
+    reply: oneshot::Sender<Result<Receipt, WriteError>>,
+}
+
+/// The handle that API code uses to write.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Submits a write and waits until it is durable (or refused).
+    pub async fn write(
+        &self,
+        request: WriteRequest,
+        principal: &str,
+    ) -> Result<Receipt, WriteError> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            request,
+            principal: principal.to_owned(),
+            reply,
+        };
+        self.tx.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => WriteError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => {
+                WriteError::Unavailable("the writer has stopped".into())
+            }
+        })?;
+        rx.await
+            .map_err(|_| WriteError::Unavailable("the writer has stopped".into()))?
+    }
+}
+
+/// Everything the committer thread needs.
+pub struct Committer {
+    pub state: WriterState,
+    pub log: Arc<EventLog>,
+    pub projection: Arc<RwLock<Projection>>,
+    pub applied: watch::Sender<u64>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Committer {
+    /// Starts the committer on its own thread (it blocks on sled flushes). The thread ends
+    /// when every [`Writer`] is dropped.
+    pub fn spawn(self) -> (Writer, std::thread::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let handle = std::thread::Builder::new()
+            .name("committer".into())
+            .spawn(move || self.run(rx))
+            // Thread creation fails only when the OS is out of resources at start.
+            .expect("spawn committer thread");
+        (Writer { tx }, handle)
+    }
+
+    fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut broken: Option<String> = None;
+        while let Some(first) = rx.blocking_recv() {
+            let mut jobs = vec![first];
+            let mut events = Vec::new();
+            let mut answers = Vec::with_capacity(jobs.len());
+            let now = now_micros();
+            let mut i = 0;
+            loop {
+                if i == jobs.len() {
+                    if events.len() >= MAX_GROUP_EVENTS {
+                        break;
+                    }
+                    match rx.try_recv() {
+                        Ok(j) => jobs.push(j),
+                        Err(_) => break,
+                    }
+                }
+                let job = &jobs[i];
+                let answer = match &broken {
+                    Some(why) => Err(WriteError::Unavailable(why.clone())),
+                    None => self
+                        .state
+                        .prepare(&job.request, &job.principal, now, &mut events),
+                };
+                answers.push(answer);
+                i += 1;
+            }
+            if !events.is_empty() {
+                let started = Instant::now();
+                if let Err(e) = self.log.append(&events) {
+                    tracing::error!(error = %e, "append failed; refusing further writes");
+                    self.metrics.store_errors.inc();
+                    let why = match e {
+                        StoreError::Poisoned => e.to_string(),
+                        other => format!("append failed ({other}); the server must be restarted"),
+                    };
+                    broken = Some(why.clone());
+                    for (job, _) in jobs.into_iter().zip(answers) {
+                        let _ = job.reply.send(Err(WriteError::Unavailable(why.clone())));
+                    }
+                    continue;
+                }
+                self.metrics
+                    .commit_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                self.metrics
+                    .commit_group_events
+                    .observe(events.len() as f64);
+                self.metrics.events_appended.inc_by(events.len() as u64);
+                let last = events.last().map(|e| e.sequence).unwrap_or(0);
+                {
+                    let mut p = self.projection.write();
+                    for e in &events {
+                        p.apply(e);
+                    }
+                }
+                self.metrics.log_sequence.set(last as i64);
+                self.metrics.projection_sequence.set(last as i64);
+                let _ = self.applied.send(last);
+            }
+            for (job, answer) in jobs.into_iter().zip(answers) {
+                let _ = job.reply.send(answer);
+            }
+        }
+    }
+}
