@@ -223,12 +223,14 @@ pub async fn run(
     let ingest = IngestApi {
         writer: core.writer.clone(),
         metrics: core.metrics.clone(),
+        shutdown: stop_rx.clone(),
     };
     let picture = PictureApi {
         projection: core.projection.clone(),
         applied: core.applied.clone(),
         log: core.log.clone(),
         metrics: core.metrics.clone(),
+        shutdown: stop_rx.clone(),
     };
     let catalog = CatalogApi {
         projection: core.projection.clone(),

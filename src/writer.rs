@@ -579,11 +579,26 @@ struct Job {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    /// Counts every outcome, whoever writes (API, demo loader).
+    metrics: Arc<Metrics>,
 }
 
 impl Writer {
     /// Submits a write and waits until it is durable (or refused).
     pub async fn write(
+        &self,
+        request: WriteRequest,
+        principal: &str,
+    ) -> Result<Receipt, WriteError> {
+        let r = self.write_uncounted(request, principal).await;
+        self.metrics
+            .submissions
+            .with_label_values(&[crate::api::outcome(&r)])
+            .inc();
+        r
+    }
+
+    async fn write_uncounted(
         &self,
         request: WriteRequest,
         principal: &str,
@@ -619,12 +634,13 @@ impl Committer {
     /// when every [`Writer`] is dropped.
     pub fn spawn(self) -> (Writer, std::thread::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let metrics = self.metrics.clone();
         let handle = std::thread::Builder::new()
             .name("committer".into())
             .spawn(move || self.run(rx))
             // Thread creation fails only when the OS is out of resources at start.
             .expect("spawn committer thread");
-        (Writer { tx }, handle)
+        (Writer { tx, metrics }, handle)
     }
 
     fn run(mut self, mut rx: mpsc::Receiver<Job>) {

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::convert;
-use super::{invalid, observe, outcome, write_status, MIN_SEQUENCE_WAIT};
+use super::{invalid, observe, write_status, MIN_SEQUENCE_WAIT};
 use crate::metrics::Metrics;
 use crate::projection::{AsOf, Projection};
 use crate::proto;
@@ -50,16 +50,16 @@ fn submit_response(rc: Receipt) -> proto::SubmitResponse {
 pub struct IngestApi {
     pub writer: Writer,
     pub metrics: Arc<Metrics>,
+    /// Becomes true when the server shuts down: open streams end so shutdown completes.
+    pub shutdown: watch::Receiver<bool>,
 }
 
 impl IngestApi {
     async fn write(&self, req: WriteRequest, principal: &str) -> Result<Receipt, Status> {
-        let r = self.writer.write(req, principal).await;
-        self.metrics
-            .submissions
-            .with_label_values(&[outcome(&r)])
-            .inc();
-        r.map_err(write_status)
+        self.writer
+            .write(req, principal)
+            .await
+            .map_err(write_status)
     }
 }
 
@@ -92,11 +92,16 @@ impl proto::ingest_service_server::IngestService for IngestApi {
         let who = principal(&request);
         let mut inbound = request.into_inner();
         let api = self.clone();
+        let mut shutdown = self.shutdown.clone();
         // One response per request, in order; one request in flight at a time keeps the
         // order trivially and bounds what a stream can queue.
         let out = async_stream_of(move |tx| async move {
             loop {
-                let msg = match inbound.message().await {
+                let next = tokio::select! {
+                    m = inbound.message() => m,
+                    _ = stopping(&mut shutdown) => Err(Status::unavailable("the server is shutting down")),
+                };
+                let msg = match next {
                     Ok(Some(m)) => m,
                     Ok(None) => return,
                     Err(s) => {
@@ -152,6 +157,18 @@ impl proto::ingest_service_server::IngestService for IngestApi {
     }
 }
 
+/// Resolves once the shutdown flag is set (never, if the flag's sender is gone).
+async fn stopping(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// A stream fed by a task through a small bounded channel (backpressure: the task waits
 /// while the client is slow).
 fn async_stream_of<T, F, Fut>(f: F) -> BoxStream<T>
@@ -172,6 +189,8 @@ pub struct PictureApi {
     pub applied: watch::Receiver<u64>,
     pub log: Arc<EventLog>,
     pub metrics: Arc<Metrics>,
+    /// Becomes true when the server shuts down: following streams end so shutdown completes.
+    pub shutdown: watch::Receiver<bool>,
 }
 
 fn as_of(a: &Option<proto::AsOf>) -> Result<AsOf, Status> {
@@ -215,8 +234,10 @@ impl PictureApi {
         }
     }
 
-    fn region(&self, p: &Projection, seq: u64, code: &str) -> Result<String, Status> {
-        p.catalog_at(seq)
+    /// Resolves a region code with the latest catalog: a code names the same region at
+    /// every as-of point, also before the region had any data.
+    fn region(&self, p: &Projection, code: &str) -> Result<String, Status> {
+        p.catalog()
             .resolve_region(code)
             .map(|r| r.code.clone())
             .ok_or_else(|| invalid("region_code", format!("unknown region {code:?}")))
@@ -247,7 +268,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
             self.wait_for(req.min_sequence).await?;
             let p = self.projection.read();
             let seq = p.resolve(point);
-            let region = self.region(&p, seq, &req.region_code)?;
+            let region = self.region(&p, &req.region_code)?;
             Ok(Response::new(p.region_picture(&region, req.year, seq)))
         }
         .await;
@@ -285,7 +306,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
             self.wait_for(req.min_sequence).await?;
             let p = self.projection.read();
             let seq = p.resolve(point);
-            let region = self.region(&p, seq, &req.region_code)?;
+            let region = self.region(&p, &req.region_code)?;
             let catalog = p.catalog_at(seq);
             let ind = catalog.indicators.get(&req.indicator_id).ok_or_else(|| {
                 invalid(
@@ -328,7 +349,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
             self.wait_for(req.min_sequence).await?;
             let p = self.projection.read();
             let seq = p.resolve(point);
-            let region = self.region(&p, seq, &req.region_code)?;
+            let region = self.region(&p, &req.region_code)?;
             if !p.catalog_at(seq).indicators.contains_key(&req.indicator_id) {
                 return Err(invalid(
                     "indicator_id",
@@ -358,6 +379,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
         let log = self.log.clone();
         let mut applied = self.applied.clone();
         let metrics = self.metrics.clone();
+        let mut shutdown = self.shutdown.clone();
         let out = async_stream_of(move |tx| async move {
             /// Events read from sled per blocking call: large enough to amortise the call,
             /// small enough to keep one read short.
@@ -398,6 +420,10 @@ impl proto::picture_service_server::PictureService for PictureApi {
                 tokio::select! {
                     changed = applied.changed() => if changed.is_err() { return },
                     _ = tx.closed() => return,
+                    _ = stopping(&mut shutdown) => {
+                        let _ = tx.send(Err(Status::unavailable("the server is shutting down"))).await;
+                        return;
+                    }
                 }
             }
         });

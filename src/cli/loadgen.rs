@@ -65,12 +65,14 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
     let acked = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
+    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..a.clients {
         let mut client = IngestServiceClient::new(channels[c % channels.len()].clone())
             .max_decoding_message_size(16 << 20)
             .max_encoding_message_size(16 << 20);
+        let first_error = first_error.clone();
         let (cells, regions, run_id, acked, errors) = (
             cells.clone(),
             regions.clone(),
@@ -111,8 +113,12 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
                         let _ = hist.record(t.elapsed().as_micros() as u64);
                         acked.fetch_add(batch as u64, Ordering::Relaxed);
                     }
-                    Err(_) => {
+                    Err(status) => {
                         errors.fetch_add(1, Ordering::Relaxed);
+                        let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                        first.get_or_insert_with(|| {
+                            format!("{:?}: {}", status.code(), status.message())
+                        });
                     }
                 }
                 i += 1;

@@ -1,0 +1,272 @@
+//! Test harness: an in-process server on ephemeral ports, and the real binary as a child
+//! process for restarts and the CLI. Waits are on conditions with deadlines, never sleeps.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tilannekuva::domain::Catalog;
+use tilannekuva::proto;
+use tilannekuva::proto::catalog_service_client::CatalogServiceClient;
+use tilannekuva::proto::ingest_service_client::IngestServiceClient;
+use tilannekuva::proto::picture_service_client::PictureServiceClient;
+use tilannekuva::server::{run, Core};
+use tonic::transport::Channel;
+
+/// A server running inside the test process.
+pub struct InProc {
+    pub grpc_url: String,
+    pub http: SocketAddr,
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl InProc {
+    pub async fn start(demo: bool) -> InProc {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_owned();
+        let core = tokio::task::spawn_blocking(move || Core::open(&path, &Catalog::bundled()))
+            .await
+            .unwrap()
+            .unwrap();
+        if demo {
+            core.load_demo().await.unwrap();
+        }
+        let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let grpc_url = format!("http://{}", grpc.local_addr().unwrap());
+        let http_addr = http.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            run(&core, grpc, http, async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+            tokio::task::spawn_blocking(move || core.shutdown())
+                .await
+                .unwrap();
+        });
+        InProc {
+            grpc_url,
+            http: http_addr,
+            dir,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.grpc_url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    pub async fn ingest(&self) -> IngestServiceClient<Channel> {
+        IngestServiceClient::new(self.channel().await)
+    }
+
+    pub async fn picture(&self) -> PictureServiceClient<Channel> {
+        PictureServiceClient::new(self.channel().await)
+    }
+
+    pub async fn catalog(&self) -> CatalogServiceClient<Channel> {
+        CatalogServiceClient::new(self.channel().await)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(20), t)
+                .await
+                .expect("server stops")
+                .unwrap();
+        }
+    }
+}
+
+/// The real binary as a child process.
+pub struct Proc {
+    pub child: Child,
+    pub grpc_url: String,
+    pub http: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tilannekuva")
+}
+
+impl Proc {
+    /// Starts `tilannekuva serve` on ephemeral ports and waits until it listens.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Proc {
+        let mut child = Command::new(bin())
+            .args([
+                "serve",
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the binary");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if !sent && line.contains("tilannekuva listening") {
+                    let _ = tx.send(Ok(line.clone()));
+                    sent = true;
+                } else if !sent && (line.contains("Error") || line.contains("error")) {
+                    let _ = tx.send(Err(line.clone()));
+                }
+            }
+            let _ = tx.send(Err("the server exited before listening".into()));
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server starts within 60 s")
+            .unwrap_or_else(|e| panic!("server failed to start: {e}"));
+        let field = |name: &str| -> String {
+            let start = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
+            line[start..].split_whitespace().next().unwrap().to_owned()
+        };
+        Proc {
+            child,
+            grpc_url: format!("http://{}", field("grpc")),
+            http: field("http").parse().unwrap(),
+            data_dir: data_dir.to_owned(),
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "server exited with {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.grpc_url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the CLI with `args`; returns (success, stdout, stderr).
+pub fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run the CLI");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn obs(
+    indicator: &str,
+    year: i32,
+    value: f64,
+    status: proto::ObservationStatus,
+) -> proto::Observation {
+    proto::Observation {
+        indicator_id: indicator.into(),
+        year,
+        value,
+        status: status as i32,
+        source: "test source".into(),
+        note: String::new(),
+        correction_reason: String::new(),
+    }
+}
+
+pub fn submit_req(
+    id: &str,
+    region: &str,
+    observations: Vec<proto::Observation>,
+) -> proto::SubmitRequest {
+    proto::SubmitRequest {
+        submission_id: id.into(),
+        region_code: region.into(),
+        expected_region_revision: None,
+        observations,
+    }
+}
+
+/// Plain HTTP GET on the HTTP listener; returns (status, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Field violations of an INVALID_ARGUMENT status, as (field, description).
+pub fn violations(status: &tonic::Status) -> Vec<(String, String)> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|b| {
+            b.field_violations
+                .into_iter()
+                .map(|v| (v.field, v.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The path of a file in the repository.
+pub fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}

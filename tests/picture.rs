@@ -1,0 +1,492 @@
+//! PictureService against the bundled real data: derived figures, as-of reads,
+//! read-your-writes and the event stream.
+
+mod common;
+
+use common::*;
+use tilannekuva::proto;
+use tilannekuva::proto::ObservationStatus::{Final, Provisional};
+use tonic::Code;
+
+fn seq(s: u64) -> Option<proto::AsOf> {
+    Some(proto::AsOf {
+        point: Some(proto::as_of::Point::Sequence(s)),
+    })
+}
+
+/// The published table: Statistics Finland, työssäkäynti 2017, Liitetaulukko 5. The
+/// regions' end-2017 unemployed counts, submitted from the bundled data file region by
+/// region, sum to the published national count exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regional_unemployed_counts_sum_to_the_published_national_count() {
+    let s = InProc::start(false).await;
+    let mut ing = s.ingest().await;
+    let text = std::fs::read_to_string(repo_file(
+        "data/demo/080_long_term_unemployment_2017_release_2018-05-25.csv",
+    ))
+    .unwrap();
+    let rows = tilannekuva::csvin::parse(&text).unwrap();
+    let mut published = None;
+    let mut last = 0;
+    for (region, rows) in tilannekuva::csvin::group_by_region(rows, None).unwrap() {
+        let observations: Vec<proto::Observation> = rows
+            .iter()
+            .filter(|r| r.observation.indicator_id == "unemployed_persons")
+            .map(|r| proto::Observation {
+                indicator_id: r.observation.indicator_id.clone(),
+                year: r.observation.year,
+                value: r.observation.value,
+                status: Final as i32,
+                source: r.observation.source.clone(),
+                note: String::new(),
+                correction_reason: String::new(),
+            })
+            .collect();
+        if region == "SSS" {
+            // Keep the published national figure aside; the regions alone must add up to it.
+            published = Some(observations[0].value);
+            continue;
+        }
+        last = ing
+            .submit(submit_req(&format!("u-{region}"), &region, observations))
+            .await
+            .unwrap()
+            .into_inner()
+            .last_sequence;
+    }
+    let published = published.expect("the file has the national row");
+    assert_eq!(published, 296_496.0);
+    let mut pic = s.picture().await;
+    let n = pic
+        .get_national_picture(proto::GetNationalPictureRequest {
+            year: 2017,
+            as_of: None,
+            min_sequence: last,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let u = n
+        .indicators
+        .iter()
+        .find(|i| i.indicator_id == "unemployed_persons")
+        .unwrap();
+    assert_eq!(u.regions_reported, 19);
+    assert_eq!(u.regions_expected, 19);
+    assert!(!u.official, "no SSS value submitted: computed by rule");
+    assert_eq!(u.value, Some(published));
+    // Now the official figure: it wins and says so.
+    ing.submit(submit_req(
+        "u-SSS",
+        "SSS",
+        vec![obs("unemployed_persons", 2017, published, Final)],
+    ))
+    .await
+    .unwrap();
+    let n = pic
+        .get_national_picture(proto::GetNationalPictureRequest {
+            year: 2017,
+            as_of: None,
+            min_sequence: last + 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let u = n
+        .indicators
+        .iter()
+        .find(|i| i.indicator_id == "unemployed_persons")
+        .unwrap();
+    assert!(u.official);
+    assert_eq!(
+        (u.value, u.computed_value),
+        (Some(published), Some(published))
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_region_picture_has_derived_figures() {
+    let s = InProc::start(true).await;
+    let mut pic = s.picture().await;
+    let p = pic
+        .get_region_picture(proto::GetRegionPictureRequest {
+            region_code: "01".into(),
+            year: 2019,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p.region_code, "MK01");
+    let cell = |id: &str| {
+        p.cells
+            .iter()
+            .find(|c| c.indicator_id == id)
+            .unwrap_or_else(|| panic!("{id} in the picture"))
+    };
+    // Vital statistics 2019: the derived final values revised the preliminary ones.
+    let ni = cell("natural_increase");
+    assert_eq!(ni.value, 3372.0);
+    assert_eq!(ni.status, Final as i32);
+    assert_eq!(ni.revisions, 2);
+    assert_eq!(ni.national_value, Some(-8336.0));
+    assert!(ni.national_official);
+    assert_eq!(ni.national_difference, Some(3372.0 + 8336.0));
+    assert_eq!((ni.rank, ni.regions_ranked), (1, 19));
+    assert!(ni.source.contains("vamuu"), "{}", ni.source);
+    // Unemployment rate 15-74: 2018 value is the previous year.
+    let ur = cell("unemployment_rate_15_74");
+    assert_eq!(ur.value, 6.4);
+    assert_eq!(ur.previous_value, Some(6.9));
+    assert!((ur.change.unwrap() - (6.4 - 6.9)).abs() < 1e-12);
+    assert_eq!(ur.regions_ranked, 18, "Åland is not in the LFS 15-74 table");
+    // Net immigration is neutral: not ranked.
+    assert_eq!(cell("net_immigration").rank, 0);
+    // Themes: every theme listed; communities scored.
+    assert_eq!(p.themes.len(), 5);
+    let comm = p.themes.iter().find(|t| t.theme == "communities").unwrap();
+    assert!(comm.scored && comm.rank >= 1 && comm.indicators_reported >= 3);
+    assert!(p.coverage_ratio > 0.0 && p.coverage_ratio < 1.0);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_national_picture_official_and_computed() {
+    let s = InProc::start(true).await;
+    let mut pic = s.picture().await;
+    let n = pic
+        .get_national_picture(proto::GetNationalPictureRequest {
+            year: 2020,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ind = |id: &str| n.indicators.iter().find(|i| i.indicator_id == id).unwrap();
+    // LFS 2020: the regional components sum to 213 unemployed (rounding), the published
+    // national figure is 212; the official one is shown, the computed one kept.
+    let u = ind("unemployed_15_64");
+    assert!(u.official);
+    assert_eq!(u.value, Some(212.0));
+    assert_eq!(u.computed_value, Some(213.0));
+    assert_eq!(u.aggregation, proto::Aggregation::Sum as i32);
+    // Ratio of sums.
+    let r = ind("unemployment_rate_15_64");
+    assert_eq!(r.value, Some(7.9));
+    let computed = r.computed_value.unwrap();
+    assert!(
+        (computed - 213.0 / 2662.0 * 100.0).abs() < 0.05,
+        "{computed}"
+    );
+    // Min/median/max and best/worst by direction.
+    assert!(r.min.unwrap() <= r.median.unwrap() && r.median.unwrap() <= r.max.unwrap());
+    assert!(!r.best_region.is_empty() && r.best_region != r.worst_region);
+    // Net migration between regions sums to zero nationally.
+    assert_eq!(ind("net_migration_between_regions").value, Some(0.0));
+    // Theme rankings are best first with ties sharing the best rank.
+    for t in &n.themes {
+        for w in t.regions.windows(2) {
+            assert!(w[0].score >= w[1].score);
+            assert!(w[0].rank <= w[1].rank);
+            if w[0].score == w[1].score {
+                assert_eq!(w[0].rank, w[1].rank);
+            }
+        }
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_and_as_of_show_the_real_revision() {
+    let s = InProc::start(true).await;
+    let mut pic = s.picture().await;
+    // Keski-Pohjanmaa, population 31.12.2008: 71 029 in the 2009 release, 67 991 after
+    // the boundary change in the 2010 release.
+    let h = pic
+        .get_observation_history(proto::GetObservationHistoryRequest {
+            region_code: "16".into(),
+            indicator_id: "population".into(),
+            year: 2008,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        h.revisions.iter().map(|r| r.value).collect::<Vec<_>>(),
+        [71_029.0, 67_991.0]
+    );
+    assert!(!h.revisions[1].correction_reason.is_empty());
+    assert!(h.revisions[0].sequence < h.revisions[1].sequence);
+    let at = |s: u64| proto::GetRegionPictureRequest {
+        region_code: "MK16".into(),
+        year: 2008,
+        as_of: seq(s),
+        min_sequence: 0,
+    };
+    let value = |p: &proto::GetRegionPictureResponse| {
+        p.cells
+            .iter()
+            .find(|c| c.indicator_id == "population")
+            .map(|c| c.value)
+    };
+    let before = pic
+        .get_region_picture(at(h.revisions[0].sequence - 1))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(value(&before), None);
+    let first = pic
+        .get_region_picture(at(h.revisions[0].sequence))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(value(&first), Some(71_029.0));
+    assert_eq!(first.as_of_sequence, h.revisions[0].sequence);
+    let second = pic
+        .get_region_picture(at(h.revisions[1].sequence))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(value(&second), Some(67_991.0));
+    // History as of the first revision has one entry.
+    let h1 = pic
+        .get_observation_history(proto::GetObservationHistoryRequest {
+            region_code: "MK16".into(),
+            indicator_id: "population".into(),
+            year: 2008,
+            as_of: seq(h.revisions[0].sequence),
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(h1.revisions.len(), 1);
+
+    // As of a record time: an instant before the first event knows nothing; the instant of
+    // a revision knows it.
+    let t1 = h.revisions[0].recorded_at.unwrap();
+    let by_time = |t: prost_types::Timestamp| proto::GetRegionPictureRequest {
+        region_code: "MK16".into(),
+        year: 2008,
+        as_of: Some(proto::AsOf {
+            point: Some(proto::as_of::Point::RecordedAt(t)),
+        }),
+        min_sequence: 0,
+    };
+    let early = pic
+        .get_region_picture(by_time(prost_types::Timestamp {
+            seconds: 1_000_000_000,
+            nanos: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(early.as_of_sequence, 0);
+    assert!(early.cells.is_empty());
+    let at_t1 = pic
+        .get_region_picture(by_time(t1))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        at_t1.as_of_sequence >= h.revisions[0].sequence
+            && at_t1.as_of_sequence < h.revisions[1].sequence
+    );
+    assert_eq!(value(&at_t1), Some(71_029.0));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn series_ranks_and_national_values() {
+    let s = InProc::start(true).await;
+    let mut pic = s.picture().await;
+    let r = pic
+        .get_series(proto::GetSeriesRequest {
+            region_code: "MK18".into(),
+            indicator_id: "unemployment_rate_15_74".into(),
+            from_year: 2015,
+            to_year: 2021,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        r.points.iter().map(|p| p.year).collect::<Vec<_>>(),
+        [2016, 2017, 2018, 2019, 2020]
+    );
+    for p in &r.points {
+        assert!(p.national_value.is_some());
+        assert!((1..=18).contains(&p.rank));
+        assert_eq!(p.status, Final as i32);
+    }
+    let err = pic
+        .get_series(proto::GetSeriesRequest {
+            region_code: "MK18".into(),
+            indicator_id: "unemployment_rate_15_74".into(),
+            from_year: 2020,
+            to_year: 2010,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = pic
+        .get_region_picture(proto::GetRegionPictureRequest {
+            region_code: "MK99".into(),
+            year: 2020,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_sequence_reads_your_writes_or_times_out() {
+    let s = InProc::start(false).await;
+    let mut ing = s.ingest().await;
+    let mut pic = s.picture().await;
+    for i in 0..20 {
+        let r = ing
+            .submit(submit_req(
+                &format!("ryw-{i}"),
+                "MK09",
+                vec![obs(
+                    "population",
+                    2020,
+                    130_000.0 + f64::from(i),
+                    Provisional,
+                )],
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let p = pic
+            .get_region_picture(proto::GetRegionPictureRequest {
+                region_code: "MK09".into(),
+                year: 2020,
+                as_of: None,
+                min_sequence: r.last_sequence,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(p.as_of_sequence >= r.last_sequence);
+        assert_eq!(p.cells[0].value, 130_000.0 + f64::from(i));
+    }
+    let err = pic
+        .get_national_picture(proto::GetNationalPictureRequest {
+            year: 2020,
+            as_of: None,
+            min_sequence: 1_000_000,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_events_replays_and_follows_the_chain() {
+    let s = InProc::start(false).await;
+    let mut pic = s.picture().await;
+    let mut all = pic
+        .read_events(proto::ReadEventsRequest {
+            from_sequence: 0,
+            follow: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut prev = vec![0u8; 32];
+    let mut n = 0;
+    while let Some(m) = all.message().await.unwrap() {
+        let e = m.event.unwrap();
+        n += 1;
+        assert_eq!(e.sequence, n);
+        assert_eq!(e.prev_hash, prev);
+        prev = e.hash.clone();
+        assert!(matches!(
+            e.payload,
+            Some(proto::event::Payload::RegionDefined(_))
+                | Some(proto::event::Payload::IndicatorDefined(_))
+        ));
+        // The chain recomputes from the served fields.
+        let domain = tilannekuva::api::convert::event_from_proto(&e).unwrap();
+        assert_eq!(domain.compute_hash().to_vec(), e.hash);
+    }
+    assert!(n > 50);
+    let catalog_events = n;
+
+    let mut follow = pic
+        .read_events(proto::ReadEventsRequest {
+            from_sequence: catalog_events - 1,
+            follow: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        follow
+            .message()
+            .await
+            .unwrap()
+            .unwrap()
+            .event
+            .unwrap()
+            .sequence,
+        catalog_events - 1
+    );
+    assert_eq!(
+        follow
+            .message()
+            .await
+            .unwrap()
+            .unwrap()
+            .event
+            .unwrap()
+            .sequence,
+        catalog_events
+    );
+    let mut ing = s.ingest().await;
+    ing.submit(submit_req(
+        "f-1",
+        "MK10",
+        vec![
+            obs("population", 2020, 150_000.0, Final),
+            obs("natural_increase", 2020, -1000.0, Final),
+        ],
+    ))
+    .await
+    .unwrap();
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), follow.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let e = next.event.unwrap();
+    assert_eq!(e.sequence, catalog_events + 1);
+    assert_eq!(e.region_code, "MK10");
+    assert_eq!(e.region_revision, 1);
+    assert_eq!(e.submission_id, "f-1");
+    assert_eq!(e.prev_hash, prev);
+    match e.payload {
+        Some(proto::event::Payload::ObservationRecorded(o)) => {
+            assert_eq!(o.observation.unwrap().value, 150_000.0)
+        }
+        other => panic!("unexpected payload {other:?}"),
+    }
+    let e2 = follow.message().await.unwrap().unwrap().event.unwrap();
+    assert_eq!(e2.sequence, catalog_events + 2);
+    s.stop().await;
+}

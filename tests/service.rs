@@ -1,0 +1,522 @@
+//! The service as operators and other programs see it: the real binary, restarts, the
+//! CLI, export/import, HTTP metrics checked by promtool, health and reflection.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::*;
+use prost::Message;
+use tilannekuva::proto;
+use tilannekuva::proto::picture_service_client::PictureServiceClient;
+
+/// Every picture the service can give for the demo years, encoded: equal bytes mean
+/// identical pictures.
+async fn snapshot(url: &str, as_of: Option<u64>) -> Vec<Vec<u8>> {
+    let ch = tonic::transport::Channel::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut pic = PictureServiceClient::new(ch.clone());
+    let regions = tilannekuva::proto::catalog_service_client::CatalogServiceClient::new(ch)
+        .list_regions(proto::ListRegionsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .regions;
+    let as_of = as_of.map(|s| proto::AsOf {
+        point: Some(proto::as_of::Point::Sequence(s)),
+    });
+    let mut out = Vec::new();
+    for year in [2008, 2016, 2017, 2019, 2020] {
+        let n = pic
+            .get_national_picture(proto::GetNationalPictureRequest {
+                year,
+                as_of,
+                min_sequence: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        out.push(n.encode_to_vec());
+        for r in &regions {
+            let p = pic
+                .get_region_picture(proto::GetRegionPictureRequest {
+                    region_code: r.code.clone(),
+                    year,
+                    as_of,
+                    min_sequence: 0,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            out.push(p.encode_to_vec());
+        }
+    }
+    let h = pic
+        .get_observation_history(proto::GetObservationHistoryRequest {
+            region_code: "MK16".into(),
+            indicator_id: "population".into(),
+            year: 2008,
+            as_of,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    out.push(h.encode_to_vec());
+    out
+}
+
+async fn head_sequence(url: &str) -> u64 {
+    let ch = tonic::transport::Channel::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    PictureServiceClient::new(ch)
+        .get_national_picture(proto::GetNationalPictureRequest {
+            year: 2020,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .as_of_sequence
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pictures_survive_a_restart_identically_and_demo_loads_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Proc::start(dir.path(), &["--demo"]);
+    let seq = head_sequence(&s.grpc_url).await;
+    let before = snapshot(&s.grpc_url, None).await;
+    let mid = seq / 2;
+    let before_mid = snapshot(&s.grpc_url, Some(mid)).await;
+    s.stop();
+    // Restart (with --demo again: the store already has observations, nothing reloads).
+    let s = Proc::start(dir.path(), &["--demo"]);
+    assert_eq!(head_sequence(&s.grpc_url).await, seq);
+    assert_eq!(
+        snapshot(&s.grpc_url, None).await,
+        before,
+        "rebuilt pictures are byte-identical"
+    );
+    assert_eq!(
+        snapshot(&s.grpc_url, Some(mid)).await,
+        before_mid,
+        "as-of pictures too"
+    );
+    s.stop();
+    let (ok, out, err) = cli(&["verify", "--data-dir", dir.path().to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("{seq} events")), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_submit_read_export_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Proc::start(dir.path(), &["--demo"]);
+    let url = s.grpc_url.clone();
+    let work = tempfile::tempdir().unwrap();
+    let csv = work.path().join("lappi.csv");
+    std::fs::write(
+        &csv,
+        "indicator_id,year,value,status,source,note\n\
+         population,2021,177161,final,\"Statistics Finland, population structure 2021\",\n\
+         natural_increase,2021,-700,provisional,Statistics Finland preliminary,preliminary\n",
+    )
+    .unwrap();
+    let (ok, out, err) = cli(&[
+        "submit",
+        "--server",
+        &url,
+        "--file",
+        csv.to_str().unwrap(),
+        "--region",
+        "19",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let receipt: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(receipt["region_code"], "19");
+    assert_eq!(receipt["duplicate"], false);
+    assert_eq!(receipt["observations"], 2);
+    // Rerunning the same file is idempotent.
+    let (ok, out, _) = cli(&[
+        "submit",
+        "--server",
+        &url,
+        "--file",
+        csv.to_str().unwrap(),
+        "--region",
+        "19",
+        "--json",
+    ]);
+    assert!(ok);
+    let again: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["last_sequence"], receipt["last_sequence"]);
+    // Human table.
+    let (ok, out, err) = cli(&[
+        "picture", "--server", &url, "--region", "MK19", "--year", "2021",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("population") && out.contains("177161"),
+        "{out}"
+    );
+    let (ok, out, _) = cli(&[
+        "picture", "--server", &url, "--region", "MK19", "--year", "2021", "--json",
+    ]);
+    assert!(ok);
+    let pic: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(pic["cells"].as_array().unwrap().len(), 2);
+    let (ok, out, _) = cli(&["national", "--server", &url, "--year", "2017", "--json"]);
+    assert!(ok);
+    let nat: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let unemployed = nat["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["indicator_id"] == "unemployed_persons")
+        .unwrap();
+    assert_eq!(unemployed["value"], 296496.0);
+    assert_eq!(unemployed["official"], true);
+    let (ok, out, _) = cli(&[
+        "series",
+        "--server",
+        &url,
+        "--region",
+        "MK01",
+        "--indicator",
+        "unemployment_rate_15_74",
+    ]);
+    assert!(ok);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("20")).count(),
+        5,
+        "{out}"
+    );
+    let (ok, out, _) = cli(&[
+        "history",
+        "--server",
+        &url,
+        "--region",
+        "16",
+        "--indicator",
+        "population",
+        "--year",
+        "2008",
+        "--json",
+    ]);
+    assert!(ok);
+    let h: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(h["revisions"].as_array().unwrap().len(), 2);
+    // As of a sequence before the Lapland submission.
+    let before = (receipt["first_sequence"].as_u64().unwrap() - 1).to_string();
+    let (ok, out, _) = cli(&[
+        "picture",
+        "--server",
+        &url,
+        "--region",
+        "MK19",
+        "--year",
+        "2021",
+        "--json",
+        "--as-of-sequence",
+        &before,
+    ]);
+    assert!(ok);
+    let old: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(old["cells"].as_array().unwrap().len(), 0);
+    // Retract; a bad request reports the field.
+    let (ok, _, err) = cli(&[
+        "retract",
+        "--server",
+        &url,
+        "--region",
+        "MK19",
+        "--indicator",
+        "natural_increase",
+        "--year",
+        "2021",
+        "--reason",
+        " ",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("reason"), "{err}");
+    let (ok, out, err) = cli(&[
+        "retract",
+        "--server",
+        &url,
+        "--region",
+        "MK19",
+        "--indicator",
+        "natural_increase",
+        "--year",
+        "2021",
+        "--reason",
+        "entered for the wrong year",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("retracted"), "{out}");
+    // A malformed CSV is refused before anything is sent.
+    let bad = work.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "indicator_id,year,value,status,source\npopulation,2021,lots,final,x\n",
+    )
+    .unwrap();
+    let (ok, _, err) = cli(&[
+        "submit",
+        "--server",
+        &url,
+        "--file",
+        bad.to_str().unwrap(),
+        "--region",
+        "19",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("line 2"), "{err}");
+
+    // Export, then import into a fresh directory: same chain head, same pictures.
+    let export = work.path().join("log.ndjson");
+    let (ok, _, err) = cli(&[
+        "export",
+        "--server",
+        &url,
+        "--output",
+        export.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let pictures = snapshot(&url, None).await;
+    s.stop();
+    let imported = tempfile::tempdir().unwrap();
+    let (ok, out, err) = cli(&[
+        "import",
+        "--data-dir",
+        imported.path().to_str().unwrap(),
+        "--input",
+        export.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let last_line = std::fs::read_to_string(&export)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let last: serde_json::Value = serde_json::from_str(&last_line).unwrap();
+    assert!(out.contains(last["hash"].as_str().unwrap()), "{out}");
+    let s2 = Proc::start(imported.path(), &[]);
+    assert_eq!(snapshot(&s2.grpc_url, None).await, pictures);
+    let export2 = work.path().join("log2.ndjson");
+    let (ok, _, _) = cli(&[
+        "export",
+        "--server",
+        &s2.grpc_url,
+        "--output",
+        export2.to_str().unwrap(),
+    ]);
+    assert!(ok);
+    assert_eq!(
+        std::fs::read(&export).unwrap(),
+        std::fs::read(&export2).unwrap(),
+        "the export round-trips byte for byte"
+    );
+    s2.stop();
+    // Importing twice into the same directory is refused.
+    let (ok, _, err) = cli(&[
+        "import",
+        "--data-dir",
+        imported.path().to_str().unwrap(),
+        "--input",
+        export.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("already holds events"), "{err}");
+
+    // A tampered export is refused, naming the first bad sequence, and writes nothing.
+    let text = std::fs::read_to_string(&export).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let target = lines.len() - 3;
+    let mut ev: serde_json::Value = serde_json::from_str(&lines[target]).unwrap();
+    let bad_seq = ev["sequence"].as_u64().unwrap();
+    ev["principal"] = serde_json::Value::String("mallory".into());
+    lines[target] = ev.to_string();
+    let tampered = work.path().join("tampered.ndjson");
+    std::fs::write(&tampered, lines.join("\n")).unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let (ok, _, err) = cli(&[
+        "import",
+        "--data-dir",
+        fresh.path().to_str().unwrap(),
+        "--input",
+        tampered.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("broken at sequence {bad_seq}")),
+        "{err}"
+    );
+    assert!(!fresh.path().join("db").exists(), "nothing written");
+}
+
+fn promtool_check(body: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is required for this test: install Debian's `prometheus` package (.ci/run does)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_pass_promtool_and_carry_the_situation_picture() {
+    let s = InProc::start(true).await;
+    // Some traffic so that every family has samples.
+    let mut pic = s.picture().await;
+    pic.get_national_picture(proto::GetNationalPictureRequest {
+        year: 2019,
+        as_of: None,
+        min_sequence: 0,
+    })
+    .await
+    .unwrap();
+    let _ = pic
+        .get_region_picture(proto::GetRegionPictureRequest {
+            region_code: "nope".into(),
+            year: 2019,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await;
+    let (status, body) = http_get(s.http, "/metrics").await;
+    assert_eq!(status, 200);
+    promtool_check(&body);
+    let sample = |prefix: &str| -> f64 {
+        body.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no sample {prefix}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        sample(
+            r#"tilannekuva_indicator_value{region="MK01",indicator="natural_increase",theme="communities",year="2019"}"#
+        ),
+        3372.0
+    );
+    assert_eq!(
+        sample(
+            r#"tilannekuva_indicator_national_value{indicator="unemployed_persons",theme="inclusion",year="2017"}"#
+        ),
+        296496.0
+    );
+    assert_eq!(
+        sample(
+            r#"tilannekuva_indicator_rank{region="MK01",indicator="natural_increase",year="2019"}"#
+        ),
+        1.0
+    );
+    assert!(
+        body.contains(r#"tilannekuva_theme_score{region="MK01",theme="communities",year="2019"}"#)
+    );
+    let coverage = sample(r#"tilannekuva_region_coverage_ratio{region="MK01",year="2019"}"#);
+    assert!(coverage > 0.0 && coverage <= 1.0);
+    assert!(sample("tilannekuva_log_sequence") > 900.0);
+    assert_eq!(
+        sample("tilannekuva_log_sequence"),
+        sample("tilannekuva_projection_sequence")
+    );
+    assert!(sample("tilannekuva_store_size_bytes") > 0.0);
+    assert!(sample(r#"tilannekuva_submissions_total{outcome="accepted"}"#) > 50.0);
+    assert!(sample("tilannekuva_events_appended_total") > 800.0);
+    assert_eq!(
+        sample(
+            r#"tilannekuva_grpc_requests_total{code="INVALID_ARGUMENT",method="GetRegionPicture"}"#
+        ),
+        1.0
+    );
+    assert!(body.contains(
+        r#"tilannekuva_grpc_request_duration_seconds_bucket{method="GetNationalPicture""#
+    ));
+    assert!(body.contains(r#"tilannekuva_build_info{version=""#));
+    assert_eq!(http_get(s.http, "/healthz").await.0, 200);
+    assert_eq!(http_get(s.http, "/readyz").await.0, 200);
+    assert_eq!(http_get(s.http, "/nope").await.0, 404);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_reflection_are_served() {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::{health_check_response::ServingStatus, HealthCheckRequest};
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+
+    let s = InProc::start(false).await;
+    let mut health = HealthClient::new(s.channel().await);
+    for service in [
+        "",
+        "tilannekuva.v1.IngestService",
+        "tilannekuva.v1.PictureService",
+        "tilannekuva.v1.CatalogService",
+    ] {
+        let r = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.status, ServingStatus::Serving as i32, "{service}");
+    }
+    let mut refl = ServerReflectionClient::new(s.channel().await);
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut resp = refl
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let msg = resp.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = msg.message_response else {
+        panic!("unexpected reflection answer")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for want in [
+        "tilannekuva.v1.IngestService",
+        "tilannekuva.v1.PictureService",
+        "tilannekuva.v1.CatalogService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
+    }
+    s.stop().await;
+}
