@@ -204,6 +204,19 @@ fn http_router(core: &Core) -> axum::Router {
         })
 }
 
+/// Accepted gRPC connections with Nagle's algorithm off: a small response must not wait
+/// for the client's delayed ACK.
+fn nodelay(
+    listener: TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    TcpListenerStream::new(listener).map(|s| {
+        let s = s?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    })
+}
+
 /// Serves gRPC on `grpc` and HTTP on `http` until `shutdown` completes.
 pub async fn run(
     core: &Core,
@@ -270,7 +283,7 @@ pub async fn run(
         .add_service(proto::catalog_service_server::CatalogServiceServer::new(
             catalog,
         ))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), stopped(stop_rx.clone()));
+        .serve_with_incoming_shutdown(nodelay(grpc), stopped(stop_rx.clone()));
     let http_server =
         axum::serve(http, http_router(core)).with_graceful_shutdown(stopped(stop_rx.clone()));
     tracing::info!("serving");

@@ -95,7 +95,7 @@ pub enum WriteError {
 /// What the writer remembers of an accepted submission: enough to answer a retry.
 #[derive(Debug, Clone)]
 struct SubmissionRecord {
-    /// Digest of the submission's content (see [`content_digest`]).
+    /// Digest of the submission's content (see [`digest_step`]).
     digest: Hash,
     receipt: Receipt,
 }
@@ -107,18 +107,20 @@ pub struct WriterState {
     last_recorded_at: i64,
     catalog: Catalog,
     region_revisions: HashMap<String, u64>,
-    /// Status of each cell's current value; absent = no value (never set or retracted).
-    cell_status: HashMap<(String, String, i32), Status>,
+    /// Status of each cell's current value, by region, indicator and year; absent = no
+    /// value (never set, or retracted). Nested so that lookups by `&str` allocate nothing.
+    cell_status: HashMap<String, HashMap<String, HashMap<i32, Status>>>,
+    /// Whether any observation was ever recorded.
+    any_observation: bool,
     submissions: HashMap<String, SubmissionRecord>,
 }
 
 /// Running content digest: `d' = SHA-256(d ‖ postcard(item))`, starting from zeros.
 fn digest_step(d: &Hash, item: &impl serde::Serialize) -> Hash {
-    // Serialising plain data into a Vec cannot fail.
-    let bytes = postcard::to_allocvec(item).expect("postcard encodes plain data");
     let mut h = Sha256::new();
     h.update(d);
-    h.update(bytes);
+    // Serialising plain data into a hasher cannot fail.
+    postcard::to_io(item, &mut h).expect("postcard encodes plain data");
     h.finalize().into()
 }
 
@@ -201,6 +203,7 @@ impl Default for WriterState {
             catalog: Catalog::default(),
             region_revisions: HashMap::new(),
             cell_status: HashMap::new(),
+            any_observation: false,
             submissions: HashMap::new(),
         }
     }
@@ -219,30 +222,67 @@ impl WriterState {
     /// Whether any observation has ever been recorded (the demo loads only on a store
     /// without any).
     pub fn has_observations(&self) -> bool {
-        !self.cell_status.is_empty() || self.region_revisions.values().any(|r| *r > 0)
+        self.any_observation
+    }
+
+    /// The status of a cell's current value.
+    fn status_of(&self, region: &str, indicator: &str, year: i32) -> Option<Status> {
+        self.cell_status
+            .get(region)
+            .and_then(|m| m.get(indicator))
+            .and_then(|m| m.get(&year))
+            .copied()
+    }
+
+    fn set_status(&mut self, region: &str, indicator: &str, year: i32, status: Option<Status>) {
+        if !self.cell_status.contains_key(region) {
+            self.cell_status.insert(region.to_owned(), HashMap::new());
+        }
+        // Inserted just above when missing.
+        let by_indicator = self.cell_status.get_mut(region).expect("region map");
+        if !by_indicator.contains_key(indicator) {
+            by_indicator.insert(indicator.to_owned(), HashMap::new());
+        }
+        let by_year = by_indicator.get_mut(indicator).expect("indicator map");
+        match status {
+            Some(s) => {
+                by_year.insert(year, s);
+            }
+            None => {
+                by_year.remove(&year);
+            }
+        }
     }
 
     /// Folds one event into the state. Used for new events and at rebuild alike.
     pub fn apply(&mut self, e: &Event) {
+        self.apply_with(e, true);
+    }
+
+    /// Folds one event; `digest` = false leaves the submission's content digest to the
+    /// caller, who computed it from the request (the same value; see [`digest_step`]).
+    fn apply_with(&mut self, e: &Event, digest: bool) {
         self.next_sequence = e.sequence + 1;
         self.head_hash = e.hash;
         self.last_recorded_at = self.last_recorded_at.max(e.recorded_at_micros);
         if !e.region_code.is_empty() {
-            self.region_revisions
-                .insert(e.region_code.clone(), e.region_revision);
+            match self.region_revisions.get_mut(&e.region_code) {
+                Some(r) => *r = e.region_revision,
+                None => {
+                    self.region_revisions
+                        .insert(e.region_code.clone(), e.region_revision);
+                }
+            }
         }
         match &e.payload {
             Payload::ObservationRecorded(o) => {
-                self.cell_status.insert(
-                    (e.region_code.clone(), o.indicator_id.clone(), o.year),
-                    o.status,
-                );
+                self.any_observation = true;
+                self.set_status(&e.region_code, &o.indicator_id, o.year, Some(o.status));
             }
             Payload::ObservationRetracted {
                 indicator_id, year, ..
             } => {
-                self.cell_status
-                    .remove(&(e.region_code.clone(), indicator_id.clone(), *year));
+                self.set_status(&e.region_code, indicator_id, *year, None);
             }
             Payload::IndicatorDefined(i) => {
                 self.catalog.indicators.insert(i.id.clone(), i.clone());
@@ -257,7 +297,9 @@ impl WriterState {
         match self.submissions.get_mut(&e.submission_id) {
             // Events of one submission are consecutive.
             Some(rec) if rec.receipt.last_sequence + 1 == e.sequence => {
-                rec.digest = event_digest_step(&rec.digest, e);
+                if digest {
+                    rec.digest = event_digest_step(&rec.digest, e);
+                }
                 rec.receipt.last_sequence = e.sequence;
                 rec.receipt.region_revision = e.region_revision;
                 rec.receipt.receipt_hash = e.hash;
@@ -266,7 +308,11 @@ impl WriterState {
                 self.submissions.insert(
                     e.submission_id.clone(),
                     SubmissionRecord {
-                        digest: event_digest_step(&ZERO_HASH, e),
+                        digest: if digest {
+                            event_digest_step(&ZERO_HASH, e)
+                        } else {
+                            ZERO_HASH
+                        },
                         receipt: Receipt {
                             first_sequence: e.sequence,
                             last_sequence: e.sequence,
@@ -346,8 +392,15 @@ impl WriterState {
             hash: ZERO_HASH,
         };
         e.seal(self.head_hash);
-        self.apply(&e);
+        self.apply_with(&e, false);
         out.push(e);
+    }
+
+    /// Records the content digest of a submission just emitted (computed from the request).
+    fn set_digest(&mut self, id: &str, digest: Hash) {
+        if let Some(rec) = self.submissions.get_mut(id) {
+            rec.digest = digest;
+        }
     }
 
     fn receipt_of(&self, id: &str, first: u64) -> Receipt {
@@ -388,10 +441,8 @@ impl WriterState {
                 if !v.is_empty() {
                     return Err(WriteError::Invalid(v));
                 }
-                if let Some(answer) = self.check_duplicate(
-                    submission_id,
-                    digest_step(&ZERO_HASH, &DigestItem::Indicator(indicator)),
-                ) {
+                let digest = digest_step(&ZERO_HASH, &DigestItem::Indicator(indicator));
+                if let Some(answer) = self.check_duplicate(submission_id, digest) {
                     return answer;
                 }
                 let problem = indicator
@@ -413,6 +464,7 @@ impl WriterState {
                     now,
                     out,
                 );
+                self.set_digest(submission_id, digest);
                 Ok(self.receipt_of(submission_id, first))
             }
         }
@@ -432,8 +484,9 @@ impl WriterState {
         // Idempotency comes first: a retry of an accepted submission gets its receipt even
         // if the catalog or the region's revision has moved on since.
         let digest_region = region.as_deref().unwrap_or(&s.region_code);
+        let mut digest = ZERO_HASH;
         if v.is_empty() {
-            let digest = s.observations.iter().fold(ZERO_HASH, |d, o| {
+            digest = s.observations.iter().fold(ZERO_HASH, |d, o| {
                 digest_step(&d, &observation_item(digest_region, o))
             });
             if let Some(answer) = self.check_duplicate(&s.submission_id, digest) {
@@ -444,13 +497,7 @@ impl WriterState {
             &self.catalog,
             region.as_deref(),
             &s.observations,
-            |ind, year| {
-                region.as_ref().and_then(|r| {
-                    self.cell_status
-                        .get(&(r.clone(), ind.to_owned(), year))
-                        .copied()
-                })
-            },
+            |ind, year| region.as_deref().and_then(|r| self.status_of(r, ind, year)),
             &mut v,
         );
         if !v.is_empty() {
@@ -470,6 +517,8 @@ impl WriterState {
                 out,
             );
         }
+        // Reaching here means no violation, so `digest` was computed above.
+        self.set_digest(&s.submission_id, digest);
         Ok(self.receipt_of(&s.submission_id, first))
     }
 
@@ -484,9 +533,10 @@ impl WriterState {
         validate::check_submission_id(&r.submission_id, "submission_id", &mut v);
         let region =
             validate::check_region(&self.catalog, &r.region_code, &mut v).map(str::to_owned);
+        let mut digest = ZERO_HASH;
         if v.is_empty() {
             let region = region.as_deref().unwrap_or_default();
-            let digest = digest_step(
+            digest = digest_step(
                 &ZERO_HASH,
                 &DigestItem::Retraction {
                     region,
@@ -504,7 +554,7 @@ impl WriterState {
                 field: "indicator_id".into(),
                 description: format!("unknown indicator {:?}", r.indicator_id),
             }),
-            Some(ind) => validate::check_year(ind, r.year, "year".into(), &mut v),
+            Some(ind) => validate::check_year(ind, r.year, || "year".into(), &mut v),
         }
         validate::check_reason(&r.reason, &mut v);
         if !v.is_empty() {
@@ -512,10 +562,7 @@ impl WriterState {
         }
         let region = region.expect("validated region");
         self.check_expected(&region, r.expected_region_revision)?;
-        if !self
-            .cell_status
-            .contains_key(&(region.clone(), r.indicator_id.clone(), r.year))
-        {
+        if self.status_of(&region, &r.indicator_id, r.year).is_none() {
             return Err(WriteError::NotFound(format!(
                 "{region} {} {} has no current value to retract",
                 r.indicator_id, r.year
@@ -534,6 +581,7 @@ impl WriterState {
             now,
             out,
         );
+        self.set_digest(&r.submission_id, digest);
         Ok(self.receipt_of(&r.submission_id, first))
     }
 
@@ -560,6 +608,8 @@ impl WriterState {
                 &mut out,
             );
         }
+        let digest = out.iter().fold(ZERO_HASH, |d, e| event_digest_step(&d, e));
+        self.set_digest("catalog-bootstrap", digest);
         out
     }
 }
@@ -620,7 +670,21 @@ impl Writer {
     }
 }
 
-/// Everything the committer thread needs.
+/// Prepared groups that may wait for the syncer. While one group is being made durable,
+/// the preparer keeps preparing; the syncer then commits everything waiting as one group.
+/// Bounded so that a slow disk pushes back on the writer queue (and so on clients).
+const PIPELINE_DEPTH: usize = 256;
+
+/// Requests prepared together: their events, and the answers to send once those are durable.
+struct Prepared {
+    events: Vec<Event>,
+    replies: Vec<(
+        oneshot::Sender<Result<Receipt, WriteError>>,
+        Result<Receipt, WriteError>,
+    )>,
+}
+
+/// Everything the committer threads need.
 pub struct Committer {
     pub state: WriterState,
     pub log: Arc<EventLog>,
@@ -630,83 +694,139 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts the committer on its own thread (it blocks on sled flushes). The thread ends
-    /// when every [`Writer`] is dropped.
+    /// Starts the committer: a *preparer* thread that validates requests and builds their
+    /// events, and a *syncer* thread that makes prepared groups durable (it blocks on sled
+    /// flushes and `fdatasync`), applies them to the projection and answers. The two overlap,
+    /// so requests arriving during a flush form the next group (group commit). The returned
+    /// handle ends when every [`Writer`] is dropped and all accepted work is answered.
     pub fn spawn(self) -> (Writer, std::thread::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let metrics = self.metrics.clone();
-        let handle = std::thread::Builder::new()
-            .name("committer".into())
-            .spawn(move || self.run(rx))
-            // Thread creation fails only when the OS is out of resources at start.
-            .expect("spawn committer thread");
-        (Writer { tx, metrics }, handle)
+        let (ptx, prx) = mpsc::channel::<Prepared>(PIPELINE_DEPTH);
+        let Committer {
+            state,
+            log,
+            projection,
+            applied,
+            metrics,
+        } = self;
+        let broken: Arc<parking_lot::Mutex<Option<String>>> = Arc::default();
+        let syncer = {
+            let (metrics, broken) = (metrics.clone(), broken.clone());
+            std::thread::Builder::new()
+                .name("syncer".into())
+                .spawn(move || sync_loop(prx, &log, &projection, &applied, &metrics, &broken))
+                // Thread creation fails only when the OS is out of resources at start.
+                .expect("spawn syncer thread")
+        };
+        // The preparer is CPU work of microseconds per request: it runs as a task on the
+        // runtime, so handing it a request costs no thread wake-up. It ends when every
+        // Writer is dropped; then the syncer drains what is left and ends.
+        tokio::spawn(prepare_loop(rx, state, ptx, broken));
+        (Writer { tx, metrics }, syncer)
     }
+}
 
-    fn run(mut self, mut rx: mpsc::Receiver<Job>) {
-        let mut broken: Option<String> = None;
-        while let Some(first) = rx.blocking_recv() {
-            let mut jobs = vec![first];
-            let mut events = Vec::new();
-            let mut answers = Vec::with_capacity(jobs.len());
-            let now = now_micros();
-            let mut i = 0;
-            loop {
-                if i == jobs.len() {
-                    if events.len() >= MAX_GROUP_EVENTS {
-                        break;
-                    }
-                    match rx.try_recv() {
-                        Ok(j) => jobs.push(j),
-                        Err(_) => break,
-                    }
+async fn prepare_loop(
+    mut rx: mpsc::Receiver<Job>,
+    mut state: WriterState,
+    ptx: mpsc::Sender<Prepared>,
+    broken: Arc<parking_lot::Mutex<Option<String>>>,
+) {
+    while let Some(first) = rx.recv().await {
+        let now = now_micros();
+        let mut group = Prepared {
+            events: Vec::new(),
+            replies: Vec::new(),
+        };
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            let answer = match broken.lock().clone() {
+                Some(why) => Err(WriteError::Unavailable(why)),
+                None => state.prepare(&job.request, &job.principal, now, &mut group.events),
+            };
+            group.replies.push((job.reply, answer));
+            if group.events.len() < MAX_GROUP_EVENTS {
+                next = rx.try_recv().ok();
+            }
+        }
+        if ptx.send(group).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn sync_loop(
+    mut prx: mpsc::Receiver<Prepared>,
+    log: &EventLog,
+    projection: &RwLock<Projection>,
+    applied: &watch::Sender<u64>,
+    metrics: &Metrics,
+    broken: &parking_lot::Mutex<Option<String>>,
+) {
+    while let Some(first) = prx.blocking_recv() {
+        // Everything prepared while the last group was syncing commits together.
+        let mut groups = vec![first];
+        let mut n = groups[0].events.len();
+        while n < MAX_GROUP_EVENTS {
+            match prx.try_recv() {
+                Ok(g) => {
+                    n += g.events.len();
+                    groups.push(g);
                 }
-                let job = &jobs[i];
-                let answer = match &broken {
-                    Some(why) => Err(WriteError::Unavailable(why.clone())),
-                    None => self
-                        .state
-                        .prepare(&job.request, &job.principal, now, &mut events),
+                Err(_) => break,
+            }
+        }
+        let events: Vec<Event> = if groups.len() == 1 {
+            std::mem::take(&mut groups[0].events)
+        } else {
+            groups
+                .iter_mut()
+                .flat_map(|g| std::mem::take(&mut g.events))
+                .collect()
+        };
+        let replies = groups.into_iter().flat_map(|g| g.replies);
+        let failed = broken.lock().clone();
+        if events.is_empty() || failed.is_some() {
+            for (reply, answer) in replies {
+                let answer = match (&failed, answer) {
+                    (Some(why), Ok(_)) => Err(WriteError::Unavailable(why.clone())),
+                    (_, a) => a,
                 };
-                answers.push(answer);
-                i += 1;
+                let _ = reply.send(answer);
             }
-            if !events.is_empty() {
-                let started = Instant::now();
-                if let Err(e) = self.log.append(&events) {
-                    tracing::error!(error = %e, "append failed; refusing further writes");
-                    self.metrics.store_errors.inc();
-                    let why = match e {
-                        StoreError::Poisoned => e.to_string(),
-                        other => format!("append failed ({other}); the server must be restarted"),
-                    };
-                    broken = Some(why.clone());
-                    for (job, _) in jobs.into_iter().zip(answers) {
-                        let _ = job.reply.send(Err(WriteError::Unavailable(why.clone())));
-                    }
-                    continue;
-                }
-                self.metrics
-                    .commit_seconds
-                    .observe(started.elapsed().as_secs_f64());
-                self.metrics
-                    .commit_group_events
-                    .observe(events.len() as f64);
-                self.metrics.events_appended.inc_by(events.len() as u64);
-                let last = events.last().map(|e| e.sequence).unwrap_or(0);
-                {
-                    let mut p = self.projection.write();
-                    for e in &events {
-                        p.apply(e);
-                    }
-                }
-                self.metrics.log_sequence.set(last as i64);
-                self.metrics.projection_sequence.set(last as i64);
-                let _ = self.applied.send(last);
+            continue;
+        }
+        let started = Instant::now();
+        if let Err(e) = log.append(&events) {
+            tracing::error!(error = %e, "append failed; refusing further writes");
+            metrics.store_errors.inc();
+            let why = match e {
+                StoreError::Poisoned => e.to_string(),
+                other => format!("append failed ({other}); the server must be restarted"),
+            };
+            *broken.lock() = Some(why.clone());
+            for (reply, _) in replies {
+                let _ = reply.send(Err(WriteError::Unavailable(why.clone())));
             }
-            for (job, answer) in jobs.into_iter().zip(answers) {
-                let _ = job.reply.send(answer);
+            continue;
+        }
+        metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        metrics.commit_group_events.observe(events.len() as f64);
+        metrics.events_appended.inc_by(events.len() as u64);
+        let last = events.last().map(|e| e.sequence).unwrap_or(0);
+        {
+            let mut p = projection.write();
+            for e in &events {
+                p.apply(e);
             }
+        }
+        metrics.log_sequence.set(last as i64);
+        metrics.projection_sequence.set(last as i64);
+        let _ = applied.send(last);
+        for (reply, answer) in replies {
+            let _ = reply.send(answer);
         }
     }
 }

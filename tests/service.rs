@@ -92,6 +92,37 @@ async fn head_sequence(url: &str) -> u64 {
 async fn pictures_survive_a_restart_identically_and_demo_loads_once() {
     let dir = tempfile::tempdir().unwrap();
     let s = Proc::start(dir.path(), &["--demo"]);
+    // Writes of every kind whose retries must still be recognised after the restart.
+    let mut ing =
+        tilannekuva::proto::ingest_service_client::IngestServiceClient::new(s.channel().await);
+    let sub = submit_req(
+        "restart-1",
+        "MK12",
+        vec![
+            obs(
+                "population",
+                2021,
+                163_000.0,
+                proto::ObservationStatus::Final,
+            ),
+            obs(
+                "natural_increase",
+                2021,
+                -900.0,
+                proto::ObservationStatus::Provisional,
+            ),
+        ],
+    );
+    let receipt = ing.submit(sub.clone()).await.unwrap().into_inner();
+    let retract = proto::RetractRequest {
+        submission_id: "restart-2".into(),
+        region_code: "MK12".into(),
+        indicator_id: "natural_increase".into(),
+        year: 2021,
+        reason: "wrong year".into(),
+        expected_region_revision: None,
+    };
+    let retracted = ing.retract(retract.clone()).await.unwrap().into_inner();
     let seq = head_sequence(&s.grpc_url).await;
     let before = snapshot(&s.grpc_url, None).await;
     let mid = seq / 2;
@@ -109,6 +140,64 @@ async fn pictures_survive_a_restart_identically_and_demo_loads_once() {
         snapshot(&s.grpc_url, Some(mid)).await,
         before_mid,
         "as-of pictures too"
+    );
+    let mut ing =
+        tilannekuva::proto::ingest_service_client::IngestServiceClient::new(s.channel().await);
+    let again = ing.submit(sub.clone()).await.unwrap().into_inner();
+    assert!(again.duplicate);
+    assert_eq!(
+        (
+            again.first_sequence,
+            again.last_sequence,
+            again.receipt_hash
+        ),
+        (
+            receipt.first_sequence,
+            receipt.last_sequence,
+            receipt.receipt_hash
+        )
+    );
+    let mut changed = sub.clone();
+    changed.observations[1].value = -901.0;
+    assert_eq!(
+        ing.submit(changed).await.unwrap_err().code(),
+        tonic::Code::AlreadyExists
+    );
+    let r = ing.retract(retract).await.unwrap().into_inner();
+    assert!(r.duplicate);
+    assert_eq!(r.sequence, retracted.sequence);
+    // Demo submissions too: the bundled first file, region 01, is a known submission.
+    let demo = tilannekuva::demo::requests().unwrap();
+    let tilannekuva::writer::WriteRequest::Submit(first) = &demo[0] else {
+        panic!("demo starts with a submission")
+    };
+    let demo_again = ing
+        .submit(proto::SubmitRequest {
+            submission_id: first.submission_id.clone(),
+            region_code: first.region_code.clone(),
+            expected_region_revision: None,
+            observations: first
+                .observations
+                .iter()
+                .map(|o| proto::Observation {
+                    indicator_id: o.indicator_id.clone(),
+                    year: o.year,
+                    value: o.value,
+                    status: tilannekuva::api::convert::status_to_proto(o.status.unwrap()),
+                    source: o.source.clone(),
+                    note: o.note.clone(),
+                    correction_reason: o.correction_reason.clone(),
+                })
+                .collect(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(demo_again.duplicate);
+    assert_eq!(
+        head_sequence(&s.grpc_url).await,
+        seq,
+        "retries appended nothing"
     );
     s.stop();
     let (ok, out, err) = cli(&["verify", "--data-dir", dir.path().to_str().unwrap()]);

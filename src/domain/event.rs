@@ -108,11 +108,10 @@ impl Event {
             submission_id: &self.submission_id,
             payload: &self.payload,
         };
-        // Serialising plain data into a Vec cannot fail.
-        let bytes = postcard::to_allocvec(&canonical).expect("postcard encodes plain data");
         let mut h = Sha256::new();
         h.update(self.prev_hash);
-        h.update(&bytes);
+        // Serialising plain data into a hasher cannot fail.
+        postcard::to_io(&canonical, &mut h).expect("postcard encodes plain data");
         h.finalize().into()
     }
 

@@ -57,10 +57,15 @@ pub fn check_submission_id(id: &str, field: &str, out: &mut Vec<FieldViolation>)
     }
 }
 
-fn check_text(value: &str, max: usize, field: String, out: &mut Vec<FieldViolation>) {
+fn check_text(
+    value: &str,
+    max: usize,
+    field: impl FnOnce() -> String,
+    out: &mut Vec<FieldViolation>,
+) {
     if value.len() > max {
         out.push(violation(
-            field,
+            field(),
             format!("is {} bytes; at most {max} allowed", value.len()),
         ));
     }
@@ -85,10 +90,15 @@ pub fn check_region<'c>(
 }
 
 /// Checks a year against an indicator's range.
-pub fn check_year(ind: &Indicator, year: i32, field: String, out: &mut Vec<FieldViolation>) {
+pub fn check_year(
+    ind: &Indicator,
+    year: i32,
+    field: impl FnOnce() -> String,
+    out: &mut Vec<FieldViolation>,
+) {
     if year < ind.min_year || year > ind.max_year {
         out.push(violation(
-            field,
+            field(),
             format!(
                 "year {year} is outside {}..{} for indicator {}",
                 ind.min_year, ind.max_year, ind.id
@@ -135,7 +145,7 @@ pub fn check_observations(
                 format!("unknown indicator {:?}", o.indicator_id),
             )),
             Some(ind) => {
-                check_year(ind, o.year, f("year"), out);
+                check_year(ind, o.year, || f("year"), out);
                 if !o.value.is_finite() {
                     out.push(violation(
                         f("value"),
@@ -178,12 +188,12 @@ pub fn check_observations(
                 "a source is required for every figure",
             ));
         }
-        check_text(&o.source, MAX_SOURCE_LEN, f("source"), out);
-        check_text(&o.note, MAX_TEXT_LEN, f("note"), out);
+        check_text(&o.source, MAX_SOURCE_LEN, || f("source"), out);
+        check_text(&o.note, MAX_TEXT_LEN, || f("note"), out);
         check_text(
             &o.correction_reason,
             MAX_TEXT_LEN,
-            f("correction_reason"),
+            || f("correction_reason"),
             out,
         );
         if ind.is_some()
@@ -222,7 +232,7 @@ pub fn check_reason(reason: &str, out: &mut Vec<FieldViolation>) {
             "a reason is required to retract a value",
         ));
     }
-    check_text(reason, MAX_TEXT_LEN, "reason".into(), out);
+    check_text(reason, MAX_TEXT_LEN, || "reason".into(), out);
 }
 
 #[cfg(test)]

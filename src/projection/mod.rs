@@ -132,11 +132,18 @@ impl Projection {
         // Observation events always name a cell.
         let (indicator, year) = e.cell().expect("observation events have a cell");
         self.years.insert(year);
-        self.cells
-            .entry(e.region_code.clone())
-            .or_default()
-            .entry(indicator.to_owned())
-            .or_default()
+        // Look up before inserting: the region and indicator keys almost always exist, and
+        // `entry` would allocate their owned keys on every event.
+        if !self.cells.contains_key(&e.region_code) {
+            self.cells.insert(e.region_code.clone(), HashMap::new());
+        }
+        let by_indicator = self.cells.get_mut(&e.region_code).expect("inserted above");
+        if !by_indicator.contains_key(indicator) {
+            by_indicator.insert(indicator.to_owned(), BTreeMap::new());
+        }
+        by_indicator
+            .get_mut(indicator)
+            .expect("inserted above")
             .entry(year)
             .or_default()
             .push(Revision {
