@@ -14,9 +14,12 @@
 //!   first event, `u64` big-endian (8 bytes), so sled's order is log order. Value: the
 //!   [postcard](https://postcard.jamesmunns.com/wire-format) encoding of `Vec<Event>`
 //!   (see [`crate::domain::Event`] for the fields, in order). A commit group is split into
-//!   chunks of at most [`CHUNK_BYTES`] so that no value crosses sled's blob threshold
-//!   (a quarter of its 512 KiB segment); all chunks of a group are written in one atomic
-//!   sled batch.
+//!   chunks of at most [`CHUNK_BYTES`]; all chunks of a group are written in one atomic
+//!   sled batch. The chunk size keeps every sled page out of sled's *blob* files: a page
+//!   larger than a quarter of sled's 512 KiB segment is written to a blob file, and sled
+//!   writes blob files without `fsync`, so a blob would not be covered by our commit's
+//!   `fdatasync`. A leaf page holds at most 17 entries before it splits, so entries of at
+//!   most 6 KiB keep every page under 128 KiB (tested: `no_blob_files`).
 //!
 //! Nothing else is on disk: idempotency keys, region revisions, the catalog and the
 //! projection are rebuilt from the log at start (DESIGN.md §8: one key per commit group,
@@ -31,9 +34,11 @@ use crate::domain::Event;
 /// The on-disk format this code reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 const FORMAT_KEY: &[u8] = b"format_version";
-/// Largest encoded chunk: well under sled's inline limit (segment_size / 4 = 128 KiB), so
-/// every event stays in sled's main file and one `fdatasync` of it covers a commit.
-pub const CHUNK_BYTES: usize = 32 * 1024;
+/// Largest encoded chunk (estimated from above): 17 of them, a full leaf page, stay under
+/// sled's inline limit (segment_size / 4 = 128 KiB), so every event stays in sled's main
+/// file and one `fdatasync` of it covers a commit. One event is at most ~3.5 KiB (the
+/// string limits of `domain::validate`), so a chunk always fits at least one.
+pub const CHUNK_BYTES: usize = 6 * 1024;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -153,8 +158,12 @@ impl EventLog {
         while start < events.len() {
             let mut end = start;
             let mut bytes = 0;
-            while end < events.len() && (end == start || bytes < CHUNK_BYTES) {
-                bytes += approx_size(&events[end]);
+            while end < events.len() {
+                let size = approx_size(&events[end]);
+                if end > start && bytes + size > CHUNK_BYTES {
+                    break;
+                }
+                bytes += size;
                 end += 1;
             }
             let chunk = &events[start..end];
@@ -291,6 +300,23 @@ mod tests {
         assert_eq!(mid[0].sequence, 1500);
         assert!(mid.len() >= 10);
         assert!(log.read_from(5000, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn no_blob_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path()).unwrap();
+        // Big events (1 KiB sources) in big groups: many full leaf pages and splits.
+        for g in 0..20 {
+            log.append(&events(1 + g * 2000, 2000, 1024)).unwrap();
+        }
+        drop(log);
+        let blobs: Vec<_> = std::fs::read_dir(dir.path().join("blobs"))
+            .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        assert!(blobs.is_empty(), "sled wrote blob files: {blobs:?}");
+        let log = EventLog::open(dir.path()).unwrap();
+        assert_eq!(log.read_from(1, usize::MAX).unwrap().len(), 40_000);
     }
 
     #[test]
