@@ -17,12 +17,17 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     match cli.command {
-        Command::Serve(args) => rt.block_on(serve(args)),
-        other => rt.block_on(tilannekuva::cli::run(other)),
+        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(serve(args)),
+        // Client commands (loadgen included) need no parallelism of their own: one thread
+        // leaves the cores to the server being measured.
+        other => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(tilannekuva::cli::run(other)),
     }
 }
 

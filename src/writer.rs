@@ -9,6 +9,7 @@
 //! answers every request with an error until restarted.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -631,6 +632,9 @@ pub struct Writer {
     tx: mpsc::Sender<Job>,
     /// Counts every outcome, whoever writes (API, demo loader).
     metrics: Arc<Metrics>,
+    /// Writes handed to the writer and not yet answered: the syncer waits (briefly) for
+    /// those still being prepared so that they share its commit.
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl Writer {
@@ -659,12 +663,17 @@ impl Writer {
             principal: principal.to_owned(),
             reply,
         };
-        self.tx.try_send(job).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => WriteError::Overloaded,
-            mpsc::error::TrySendError::Closed(_) => {
-                WriteError::Unavailable("the writer has stopped".into())
-            }
-        })?;
+        // Counted from here until the syncer answers (it subtracts what it answered).
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        if let Err(e) = self.tx.try_send(job) {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(match e {
+                mpsc::error::TrySendError::Full(_) => WriteError::Overloaded,
+                mpsc::error::TrySendError::Closed(_) => {
+                    WriteError::Unavailable("the writer has stopped".into())
+                }
+            });
+        }
         rx.await
             .map_err(|_| WriteError::Unavailable("the writer has stopped".into()))?
     }
@@ -675,13 +684,13 @@ impl Writer {
 /// Bounded so that a slow disk pushes back on the writer queue (and so on clients).
 const PIPELINE_DEPTH: usize = 256;
 
+/// Where the answer to one write goes.
+type Reply = oneshot::Sender<Result<Receipt, WriteError>>;
+
 /// Requests prepared together: their events, and the answers to send once those are durable.
 struct Prepared {
     events: Vec<Event>,
-    replies: Vec<(
-        oneshot::Sender<Result<Receipt, WriteError>>,
-        Result<Receipt, WriteError>,
-    )>,
+    replies: Vec<(Reply, Result<Receipt, WriteError>)>,
 }
 
 /// Everything the committer threads need.
@@ -710,11 +719,22 @@ impl Committer {
             metrics,
         } = self;
         let broken: Arc<parking_lot::Mutex<Option<String>>> = Arc::default();
+        let in_flight: Arc<AtomicUsize> = Arc::default();
         let syncer = {
-            let (metrics, broken) = (metrics.clone(), broken.clone());
+            let (metrics, broken, in_flight) = (metrics.clone(), broken.clone(), in_flight.clone());
             std::thread::Builder::new()
                 .name("syncer".into())
-                .spawn(move || sync_loop(prx, &log, &projection, &applied, &metrics, &broken))
+                .spawn(move || {
+                    let stage = SyncStage {
+                        log: &log,
+                        projection: &projection,
+                        applied: &applied,
+                        metrics: &metrics,
+                        broken: &broken,
+                        in_flight: &in_flight,
+                    };
+                    stage.run(prx)
+                })
                 // Thread creation fails only when the OS is out of resources at start.
                 .expect("spawn syncer thread")
         };
@@ -722,7 +742,14 @@ impl Committer {
         // runtime, so handing it a request costs no thread wake-up. It ends when every
         // Writer is dropped; then the syncer drains what is left and ends.
         tokio::spawn(prepare_loop(rx, state, ptx, broken));
-        (Writer { tx, metrics }, syncer)
+        (
+            Writer {
+                tx,
+                metrics,
+                in_flight,
+            },
+            syncer,
+        )
     }
 }
 
@@ -755,27 +782,82 @@ async fn prepare_loop(
     }
 }
 
-fn sync_loop(
-    mut prx: mpsc::Receiver<Prepared>,
-    log: &EventLog,
-    projection: &RwLock<Projection>,
-    applied: &watch::Sender<u64>,
-    metrics: &Metrics,
-    broken: &parking_lot::Mutex<Option<String>>,
-) {
-    while let Some(first) = prx.blocking_recv() {
-        // Everything prepared while the last group was syncing commits together.
+/// Longest a commit waits for writes that are already inside the writer (queued or being
+/// prepared) so that they share its flush. Each commit costs a sled flush, an `fdatasync`
+/// and a wake-up of sled's I/O threads; waiting a fraction of that for requests already on
+/// their way is cheaper than a commit of their own. Never waits for writes not yet sent.
+const MAX_COMMIT_DELAY: std::time::Duration = std::time::Duration::from_micros(500);
+
+/// The syncer thread's view of the world.
+struct SyncStage<'a> {
+    log: &'a EventLog,
+    projection: &'a RwLock<Projection>,
+    applied: &'a watch::Sender<u64>,
+    metrics: &'a Metrics,
+    broken: &'a parking_lot::Mutex<Option<String>>,
+    in_flight: &'a AtomicUsize,
+}
+
+/// Subtracts answered writes from the in-flight count when a commit is done with them.
+struct Answered<'a>(&'a AtomicUsize, usize);
+
+impl Drop for Answered<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(self.1, Ordering::AcqRel);
+    }
+}
+
+/// How often a waiting commit looks for newly prepared groups.
+const COMMIT_POLL: std::time::Duration = std::time::Duration::from_micros(50);
+
+impl SyncStage<'_> {
+    fn run(&self, mut prx: mpsc::Receiver<Prepared>) {
+        while let Some(first) = prx.blocking_recv() {
+            let groups = self.gather(first, &mut prx);
+            self.commit(groups);
+        }
+    }
+
+    /// Everything prepared while the last group was syncing, plus what is already in the
+    /// writer and arrives within [`MAX_COMMIT_DELAY`], commits together.
+    fn gather(&self, first: Prepared, prx: &mut mpsc::Receiver<Prepared>) -> Vec<Prepared> {
+        let mut replies = first.replies.len();
+        let mut n = first.events.len();
         let mut groups = vec![first];
-        let mut n = groups[0].events.len();
+        let deadline = Instant::now() + MAX_COMMIT_DELAY;
         while n < MAX_GROUP_EVENTS {
-            match prx.try_recv() {
-                Ok(g) => {
+            let next = match prx.try_recv() {
+                Ok(g) => Some(g),
+                Err(_) if self.in_flight.load(Ordering::Acquire) > replies => {
+                    if Instant::now() >= deadline {
+                        None
+                    } else {
+                        std::thread::sleep(COMMIT_POLL);
+                        continue;
+                    }
+                }
+                Err(_) => None,
+            };
+            match next {
+                Some(g) => {
                     n += g.events.len();
+                    replies += g.replies.len();
                     groups.push(g);
                 }
-                Err(_) => break,
+                None => break,
             }
         }
+        groups
+    }
+
+    fn commit(&self, mut groups: Vec<Prepared>) {
+        let (log, projection, applied, metrics, broken) = (
+            self.log,
+            self.projection,
+            self.applied,
+            self.metrics,
+            self.broken,
+        );
         let events: Vec<Event> = if groups.len() == 1 {
             std::mem::take(&mut groups[0].events)
         } else {
@@ -784,6 +866,8 @@ fn sync_loop(
                 .flat_map(|g| std::mem::take(&mut g.events))
                 .collect()
         };
+        let answered: usize = groups.iter().map(|g| g.replies.len()).sum();
+        let _answered = Answered(self.in_flight, answered);
         let replies = groups.into_iter().flat_map(|g| g.replies);
         let failed = broken.lock().clone();
         if events.is_empty() || failed.is_some() {
@@ -794,7 +878,7 @@ fn sync_loop(
                 };
                 let _ = reply.send(answer);
             }
-            continue;
+            return;
         }
         let started = Instant::now();
         if let Err(e) = log.append(&events) {
@@ -808,7 +892,7 @@ fn sync_loop(
             for (reply, _) in replies {
                 let _ = reply.send(Err(WriteError::Unavailable(why.clone())));
             }
-            continue;
+            return;
         }
         metrics
             .commit_seconds
