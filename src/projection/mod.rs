@@ -11,32 +11,43 @@ mod picture;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::domain::{Catalog, Event, Hash, Indicator, Observation, Payload, Region, ZERO_HASH};
+use crate::domain::{Catalog, Event, Hash, Indicator, Payload, Region, Status, ZERO_HASH};
 
 pub use picture::{
     aggregation_to_proto, timestamp as picture_timestamp, IndicatorYear, YearPicture,
 };
 
-/// One recorded change of a cell.
+/// One recorded change of a cell. Strings that repeat across the events of a submission
+/// (principal, submission id, source) are shared, not copied per event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Revision {
     pub sequence: u64,
     pub recorded_at_micros: i64,
-    pub principal: String,
-    pub submission_id: String,
+    pub principal: Arc<str>,
+    pub submission_id: Arc<str>,
     pub hash: Hash,
     pub change: Change,
+}
+
+/// A recorded value of a cell (the cell's indicator and year are its key).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellValue {
+    pub value: f64,
+    pub status: Status,
+    pub source: Arc<str>,
+    pub note: String,
+    pub correction_reason: String,
 }
 
 /// What a revision did to its cell.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
-    Value(Observation),
+    Value(CellValue),
     Retracted { reason: String },
 }
 
 impl Revision {
-    pub fn observation(&self) -> Option<&Observation> {
+    pub fn observation(&self) -> Option<&CellValue> {
         match &self.change {
             Change::Value(o) => Some(o),
             Change::Retracted { .. } => None,
@@ -77,6 +88,16 @@ pub struct Projection {
     /// (last sequence, record time) per distinct record time, in log order; record times
     /// never decrease along the log, so this maps an instant to a sequence by bisection.
     times: Vec<(u64, i64)>,
+    /// The last shared strings (principal, submission id, source), reused while they repeat.
+    interned: [Arc<str>; 3],
+}
+
+/// Returns `cache` if it equals `s`, else a new shared string (which becomes the cache).
+fn intern(cache: &mut Arc<str>, s: &str) -> Arc<str> {
+    if &**cache != s {
+        *cache = Arc::from(s);
+    }
+    cache.clone()
 }
 
 impl Projection {
@@ -124,7 +145,13 @@ impl Projection {
                 self.catalog_changed_at = e.sequence;
                 return;
             }
-            Payload::ObservationRecorded(o) => Change::Value(o.clone()),
+            Payload::ObservationRecorded(o) => Change::Value(CellValue {
+                value: o.value,
+                status: o.status,
+                source: intern(&mut self.interned[2], &o.source),
+                note: o.note.clone(),
+                correction_reason: o.correction_reason.clone(),
+            }),
             Payload::ObservationRetracted { reason, .. } => Change::Retracted {
                 reason: reason.clone(),
             },
@@ -149,8 +176,8 @@ impl Projection {
             .push(Revision {
                 sequence: e.sequence,
                 recorded_at_micros: e.recorded_at_micros,
-                principal: e.principal.clone(),
-                submission_id: e.submission_id.clone(),
+                principal: intern(&mut self.interned[0], &e.principal),
+                submission_id: intern(&mut self.interned[1], &e.submission_id),
                 hash: e.hash,
                 change,
             });

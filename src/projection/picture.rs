@@ -219,7 +219,7 @@ impl Projection {
                 unit: ind.unit.clone(),
                 value: o.value,
                 status: status_to_proto(o.status),
-                source: o.source.clone(),
+                source: o.source.to_string(),
                 revisions: self.revisions_at(region, &ind.id, year, seq).len() as u32,
                 last_recorded_at: Some(timestamp(rev.recorded_at_micros)),
                 national_value: national,
@@ -361,8 +361,8 @@ impl Projection {
                 let mut out = proto::Revision {
                     sequence: r.sequence,
                     recorded_at: Some(timestamp(r.recorded_at_micros)),
-                    principal: r.principal.clone(),
-                    submission_id: r.submission_id.clone(),
+                    principal: r.principal.to_string(),
+                    submission_id: r.submission_id.to_string(),
                     hash: r.hash.to_vec(),
                     ..Default::default()
                 };
@@ -370,7 +370,7 @@ impl Projection {
                     Change::Value(o) => {
                         out.value = o.value;
                         out.status = status_to_proto(o.status);
-                        out.source = o.source.clone();
+                        out.source = o.source.to_string();
                         out.note = o.note.clone();
                         out.correction_reason = o.correction_reason.clone();
                     }
