@@ -22,8 +22,12 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(serve(args)),
-        // Client commands (loadgen included) need no parallelism of their own: one thread
-        // leaves the cores to the server being measured.
+        // The load generator must not be the bottleneck it measures: one thread per core.
+        Command::Loadgen(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(tilannekuva::cli::run(Command::Loadgen(args))),
+        // Other client commands need no parallelism of their own.
         other => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
