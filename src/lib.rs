@@ -4,10 +4,12 @@
 //! `projection` (in-memory fold, as-of reads) → `api` (gRPC) and `metrics` (HTTP).
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod csvin;
 pub mod demo;
 pub mod domain;
+pub mod limits;
 pub mod metrics;
 pub mod projection;
 pub mod server;

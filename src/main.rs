@@ -3,9 +3,12 @@
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use std::sync::Arc;
 use tilannekuva::cli::{Cli, Command, ServeArgs};
 use tilannekuva::domain::catalog::{Catalog, BUNDLED_INDICATORS, BUNDLED_REGIONS};
-use tilannekuva::server::{run, Core};
+
+use tilannekuva::auth::Auth;
+use tilannekuva::server::{run, Core, ServeOptions};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -37,13 +40,42 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for (flag, set) in [
-        ("--auth-file", args.auth_file.is_some()),
         ("--nats-url", args.nats_url.is_some()),
         ("--follow", args.follow.is_some()),
     ] {
         if set {
             bail!("{flag} is not supported by this build yet (see the open issues)");
         }
+    }
+    // Without an auth file every caller may write anything: only loopback may reach it.
+    if args.auth_file.is_none() && !args.insecure {
+        for (what, addr) in [("gRPC", args.grpc_listen), ("HTTP", args.http_listen)] {
+            if !addr.ip().is_loopback() {
+                bail!(
+                    "refusing to listen on {addr} ({what}) without an auth file: anyone who can \
+                     reach it could write figures. Give --auth-file (see `tilannekuva token new`), \
+                     listen on a loopback address, or pass --insecure to accept the risk"
+                );
+            }
+        }
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let cert =
+                std::fs::read(cert).with_context(|| format!("cannot read {}", cert.display()))?;
+            let key =
+                std::fs::read(key).with_context(|| format!("cannot read {}", key.display()))?;
+            Some(
+                tonic::transport::ServerTlsConfig::new()
+                    .identity(tonic::transport::Identity::from_pem(cert, key)),
+            )
+        }
+        _ => None,
+    };
+    // Every connection and sled file costs a descriptor; the default soft limit (1,024)
+    // is below the connection limit.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(error = %e, "cannot raise the open-file limit");
     }
     let read = |p: &Option<std::path::PathBuf>, bundled: &str| -> anyhow::Result<String> {
         match p {
@@ -62,6 +94,40 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
     let data_dir = args.data_dir.clone();
     let core = tokio::task::spawn_blocking(move || Core::open(&data_dir, &catalog)).await??;
+    let projection = core.projection.clone();
+    let resolve = move |code: &str| {
+        projection
+            .read()
+            .catalog()
+            .resolve_region(code)
+            .map(|r| r.code.clone())
+    };
+    let auth = Arc::new(match &args.auth_file {
+        Some(path) => {
+            let auth = Auth::from_file(path, &resolve, core.metrics.auth_refusals.clone())?;
+            tracing::info!(path = %path.display(), "auth file loaded");
+            auth
+        }
+        None => Auth::disabled(core.metrics.auth_refusals.clone()),
+    });
+    if auth.enabled() {
+        let (auth, metrics) = (auth.clone(), core.metrics.clone());
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                match auth.reload(&resolve) {
+                    Ok(n) => {
+                        metrics.auth_reloads.with_label_values(&["ok"]).inc();
+                        tracing::info!(tokens = n, "auth file reloaded");
+                    }
+                    Err(e) => {
+                        metrics.auth_reloads.with_label_values(&["error"]).inc();
+                        tracing::error!(error = %e, "auth file reload failed; the previous tokens stay in force");
+                    }
+                }
+            }
+        });
+    }
     if args.demo {
         core.load_demo().await?;
     }
@@ -71,8 +137,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let http = tokio::net::TcpListener::bind(args.http_listen)
         .await
         .with_context(|| format!("cannot listen on {} (HTTP)", args.http_listen))?;
-    tracing::info!(grpc = %grpc.local_addr()?, http = %http.local_addr()?, data_dir = %args.data_dir.display(), "tilannekuva listening");
-    run(&core, grpc, http, shutdown_signal()).await?;
+    tracing::info!(grpc = %grpc.local_addr()?, http = %http.local_addr()?, data_dir = %args.data_dir.display(), tls = tls.is_some(), auth = auth.enabled(), "tilannekuva listening");
+    let options = ServeOptions {
+        auth,
+        tls,
+        idle_timeout: tilannekuva::limits::IDLE_TIMEOUT,
+    };
+    run(&core, options, grpc, http, shutdown_signal()).await?;
     tracing::info!("shutting down");
     tokio::task::spawn_blocking(move || core.shutdown()).await?;
     Ok(())

@@ -25,6 +25,10 @@ pub struct Metrics {
     pub commit_group_events: Histogram,
     pub store_errors: IntCounter,
     pub build_info: IntGaugeVec,
+    pub auth_refusals: IntCounterVec,
+    pub auth_reloads: IntCounterVec,
+    pub connections: IntGauge,
+    pub connections_refused: IntCounter,
 }
 
 impl Metrics {
@@ -115,8 +119,33 @@ impl Metrics {
                 &["version"],
             )
             .unwrap(),
+            auth_refusals: IntCounterVec::new(
+                Opts::new(
+                    "tilannekuva_auth_refusals_total",
+                    "Requests refused by authentication or authorisation, by reason.",
+                ),
+                &["reason"],
+            )
+            .unwrap(),
+            auth_reloads: IntCounterVec::new(
+                Opts::new(
+                    "tilannekuva_auth_reloads_total",
+                    "Reloads of the auth file (SIGHUP) by outcome; a failed reload keeps the old tokens.",
+                ),
+                &["outcome"],
+            )
+            .unwrap(),
+            connections: IntGauge::new("tilannekuva_grpc_connections", "Open gRPC connections.").unwrap(),
+            connections_refused: IntCounter::new(
+                "tilannekuva_grpc_connections_refused_total",
+                "gRPC connections closed at once because the connection limit was reached.",
+            )
+            .unwrap(),
             registry,
         };
+        for reason in ["unauthenticated", "permission_denied"] {
+            m.auth_refusals.with_label_values(&[reason]);
+        }
         m.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
@@ -132,6 +161,10 @@ impl Metrics {
             Box::new(m.commit_group_events.clone()),
             Box::new(m.store_errors.clone()),
             Box::new(m.build_info.clone()),
+            Box::new(m.auth_refusals.clone()),
+            Box::new(m.auth_reloads.clone()),
+            Box::new(m.connections.clone()),
+            Box::new(m.connections_refused.clone()),
         ] {
             m.registry.register(c).unwrap();
         }

@@ -13,11 +13,12 @@ use axum::routing::get;
 use parking_lot::RwLock;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::api::{CatalogApi, IngestApi, PictureApi};
+use crate::auth::{Auth, Principal};
 use crate::domain::event::verify_chain;
 use crate::domain::{Catalog, ZERO_HASH};
+use crate::limits;
 use crate::metrics::Metrics;
 use crate::projection::Projection;
 use crate::proto;
@@ -129,6 +130,7 @@ impl Core {
         }
         let requests = crate::demo::requests().map_err(StartError::Demo)?;
         let n = requests.len();
+        let loader = Arc::new(Principal::system("demo-loader"));
         // In order: later releases revise earlier ones.
         for req in requests {
             let id = match &req {
@@ -136,7 +138,7 @@ impl Core {
                 _ => String::new(),
             };
             self.writer
-                .write(req, "demo-loader")
+                .write(req, loader.clone())
                 .await
                 .map_err(|e| StartError::Demo(format!("{id}: {e:?}")))?;
         }
@@ -204,26 +206,40 @@ fn http_router(core: &Core) -> axum::Router {
         })
 }
 
-/// Accepted gRPC connections with Nagle's algorithm off: a small response must not wait
-/// for the client's delayed ACK.
-fn nodelay(
-    listener: TcpListener,
-) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use futures::StreamExt;
-    TcpListenerStream::new(listener).map(|s| {
-        let s = s?;
-        s.set_nodelay(true)?;
-        Ok(s)
-    })
+/// Serves gRPC on `grpc` and HTTP on `http` until `shutdown` completes.
+/// How the gRPC server runs, beyond the core.
+pub struct ServeOptions {
+    pub auth: Arc<Auth>,
+    /// TLS (rustls) when a certificate is configured.
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
+    /// See [`limits::IDLE_TIMEOUT`]; tests shorten it.
+    pub idle_timeout: std::time::Duration,
 }
 
-/// Serves gRPC on `grpc` and HTTP on `http` until `shutdown` completes.
+impl ServeOptions {
+    /// No auth file, no TLS, default limits.
+    pub fn plain(core: &Core) -> ServeOptions {
+        ServeOptions {
+            auth: Arc::new(Auth::disabled(core.metrics.auth_refusals.clone())),
+            tls: None,
+            idle_timeout: limits::IDLE_TIMEOUT,
+        }
+    }
+}
+
 pub async fn run(
     core: &Core,
+    options: ServeOptions,
     grpc: TcpListener,
     http: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    let ServeOptions {
+        auth,
+        tls,
+        idle_timeout,
+    } = options;
+    let streams = Arc::new(tokio::sync::Semaphore::new(limits::MAX_OPEN_STREAMS));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -234,11 +250,15 @@ pub async fn run(
     };
 
     let ingest = IngestApi {
+        auth: auth.clone(),
+        streams: streams.clone(),
         writer: core.writer.clone(),
         metrics: core.metrics.clone(),
         shutdown: stop_rx.clone(),
     };
     let picture = PictureApi {
+        auth: auth.clone(),
+        streams: streams.clone(),
         projection: core.projection.clone(),
         applied: core.applied.clone(),
         log: core.log.clone(),
@@ -270,20 +290,44 @@ pub async fn run(
         .build_v1alpha()
         .map_err(|e| StartError::Serve(e.to_string()))?;
 
-    let grpc_server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| StartError::Serve(format!("TLS: {e}")))?;
+    }
+    let grpc_server = builder
+        .max_concurrent_streams(limits::MAX_STREAMS_PER_CONNECTION)
+        .concurrency_limit_per_connection(limits::MAX_REQUESTS_PER_CONNECTION)
+        .load_shed(true)
+        .timeout(limits::REQUEST_TIMEOUT)
+        .http2_keepalive_interval(Some(limits::KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(limits::KEEPALIVE_TIMEOUT))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            limits::MAX_REQUESTS,
+        ))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(proto::ingest_service_server::IngestServiceServer::new(
-            ingest,
-        ))
-        .add_service(proto::picture_service_server::PictureServiceServer::new(
-            picture,
-        ))
-        .add_service(proto::catalog_service_server::CatalogServiceServer::new(
-            catalog,
-        ))
-        .serve_with_incoming_shutdown(nodelay(grpc), stopped(stop_rx.clone()));
+        .add_service(
+            proto::ingest_service_server::IngestServiceServer::new(ingest)
+                .max_decoding_message_size(limits::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(limits::MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            proto::picture_service_server::PictureServiceServer::new(picture)
+                .max_decoding_message_size(limits::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(limits::MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            proto::catalog_service_server::CatalogServiceServer::new(catalog)
+                .max_decoding_message_size(limits::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(limits::MAX_MESSAGE_BYTES),
+        )
+        .serve_with_incoming_shutdown(
+            limits::incoming(grpc, core.metrics.clone(), idle_timeout),
+            stopped(stop_rx.clone()),
+        );
     let http_server =
         axum::serve(http, http_router(core)).with_graceful_shutdown(stopped(stop_rx.clone()));
     tracing::info!("serving");

@@ -17,6 +17,7 @@ use parking_lot::RwLock;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::auth::{Principal, Role};
 use crate::domain::validate::{self, FieldViolation, ObservationInput};
 use crate::domain::{Catalog, Event, Hash, Indicator, Observation, Payload, Status, ZERO_HASH};
 use crate::metrics::Metrics;
@@ -87,6 +88,8 @@ pub enum WriteError {
     },
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    PermissionDenied(String),
     #[error("the writer is overloaded; retry later")]
     Overloaded,
     #[error("the store cannot accept writes: {0}")]
@@ -423,18 +426,26 @@ impl WriterState {
     pub fn prepare(
         &mut self,
         req: &WriteRequest,
-        principal: &str,
+        who: &Principal,
         now: i64,
         out: &mut Vec<Event>,
     ) -> Result<Receipt, WriteError> {
         let now = now.max(self.last_recorded_at);
+        let principal = who.name.as_str();
         match req {
-            WriteRequest::Submit(s) => self.prepare_submit(s, principal, now, out),
-            WriteRequest::Retract(r) => self.prepare_retract(r, principal, now, out),
+            WriteRequest::Submit(s) => self.prepare_submit(s, who, now, out),
+            WriteRequest::Retract(r) => self.prepare_retract(r, who, now, out),
             WriteRequest::DefineIndicator {
                 submission_id,
                 indicator,
             } => {
+                if !who.may_define() {
+                    return Err(WriteError::PermissionDenied(format!(
+                        "{} ({}) may not define indicators; that takes the admin role",
+                        who.name,
+                        who.role.as_str()
+                    )));
+                }
                 let mut v = Vec::new();
                 if !submission_id.is_empty() {
                     validate::check_submission_id(submission_id, "submission_id", &mut v);
@@ -474,14 +485,16 @@ impl WriterState {
     fn prepare_submit(
         &mut self,
         s: &SubmitInput,
-        principal: &str,
+        who: &Principal,
         now: i64,
         out: &mut Vec<Event>,
     ) -> Result<Receipt, WriteError> {
+        let principal = who.name.as_str();
         let mut v = Vec::new();
         validate::check_submission_id(&s.submission_id, "submission_id", &mut v);
         let region =
             validate::check_region(&self.catalog, &s.region_code, &mut v).map(str::to_owned);
+        check_write_permission(who, region.as_deref())?;
         // Idempotency comes first: a retry of an accepted submission gets its receipt even
         // if the catalog or the region's revision has moved on since.
         let digest_region = region.as_deref().unwrap_or(&s.region_code);
@@ -526,14 +539,16 @@ impl WriterState {
     fn prepare_retract(
         &mut self,
         r: &RetractInput,
-        principal: &str,
+        who: &Principal,
         now: i64,
         out: &mut Vec<Event>,
     ) -> Result<Receipt, WriteError> {
+        let principal = who.name.as_str();
         let mut v = Vec::new();
         validate::check_submission_id(&r.submission_id, "submission_id", &mut v);
         let region =
             validate::check_region(&self.catalog, &r.region_code, &mut v).map(str::to_owned);
+        check_write_permission(who, region.as_deref())?;
         let mut digest = ZERO_HASH;
         if v.is_empty() {
             let region = region.as_deref().unwrap_or_default();
@@ -615,6 +630,24 @@ impl WriterState {
     }
 }
 
+/// Refuses a write by a principal that may not write figures at all, or not for `region`
+/// (when it resolved; an unknown region is left to validation). Checked before idempotency,
+/// so nobody learns about submissions of regions they cannot write.
+fn check_write_permission(who: &Principal, region: Option<&str>) -> Result<(), WriteError> {
+    let writes_figures = matches!(
+        who.role,
+        Role::Reporter | Role::NationalReporter | Role::Unrestricted
+    );
+    let allowed = writes_figures && region.is_none_or(|r| who.may_write(r));
+    if allowed {
+        return Ok(());
+    }
+    Err(WriteError::PermissionDenied(match region {
+        Some(r) if writes_figures => format!("{} may not write figures for {r}", who.name),
+        _ => format!("{} ({}) may not write figures", who.name, who.role.as_str()),
+    }))
+}
+
 /// Current time in microseconds since the Unix epoch.
 pub fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
@@ -622,7 +655,7 @@ pub fn now_micros() -> i64 {
 
 struct Job {
     request: WriteRequest,
-    principal: String,
+    principal: Arc<Principal>,
     reply: oneshot::Sender<Result<Receipt, WriteError>>,
 }
 
@@ -642,7 +675,7 @@ impl Writer {
     pub async fn write(
         &self,
         request: WriteRequest,
-        principal: &str,
+        principal: Arc<Principal>,
     ) -> Result<Receipt, WriteError> {
         let r = self.write_uncounted(request, principal).await;
         self.metrics
@@ -655,12 +688,12 @@ impl Writer {
     async fn write_uncounted(
         &self,
         request: WriteRequest,
-        principal: &str,
+        principal: Arc<Principal>,
     ) -> Result<Receipt, WriteError> {
         let (reply, rx) = oneshot::channel();
         let job = Job {
             request,
-            principal: principal.to_owned(),
+            principal,
             reply,
         };
         // Counted from here until the syncer answers (it subtracts what it answered).

@@ -27,6 +27,7 @@ pub fn outcome(r: &Result<crate::writer::Receipt, WriteError>) -> &'static str {
         Err(WriteError::AlreadyExists(_)) => "already_exists",
         Err(WriteError::RevisionMismatch { .. }) => "revision_mismatch",
         Err(WriteError::NotFound(_)) => "not_found",
+        Err(WriteError::PermissionDenied(_)) => "permission_denied",
         Err(WriteError::Overloaded) => "overloaded",
         Err(WriteError::Unavailable(_)) => "unavailable",
     }
@@ -59,6 +60,7 @@ pub fn write_status(e: WriteError) -> Status {
         )),
         e @ WriteError::RevisionMismatch { .. } => Status::failed_precondition(e.to_string()),
         WriteError::NotFound(m) => Status::not_found(m),
+        WriteError::PermissionDenied(m) => Status::permission_denied(m),
         WriteError::Overloaded => {
             Status::resource_exhausted("the writer queue is full; retry with backoff")
         }

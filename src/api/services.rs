@@ -11,16 +11,12 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::convert;
 use super::{invalid, observe, write_status, MIN_SEQUENCE_WAIT};
+use crate::auth::{Auth, Principal, Refusal};
 use crate::metrics::Metrics;
 use crate::projection::{AsOf, Projection};
 use crate::proto;
 use crate::store::EventLog;
-use crate::writer::{Receipt, RetractInput, SubmitInput, WriteRequest, Writer};
-
-/// Who is writing. Until authentication lands every caller is anonymous.
-fn principal<T>(_req: &Request<T>) -> String {
-    "anonymous".to_owned()
-}
+use crate::writer::{Receipt, RetractInput, SubmitInput, WriteError, WriteRequest, Writer};
 
 fn submit_input(r: &proto::SubmitRequest) -> SubmitInput {
     SubmitInput {
@@ -48,6 +44,9 @@ fn submit_response(rc: Receipt) -> proto::SubmitResponse {
 /// IngestService.
 #[derive(Clone)]
 pub struct IngestApi {
+    pub auth: Arc<Auth>,
+    /// Permits for open streaming calls (shared with PictureService).
+    pub streams: Arc<tokio::sync::Semaphore>,
     pub writer: Writer,
     pub metrics: Arc<Metrics>,
     /// Becomes true when the server shuts down: open streams end so shutdown completes.
@@ -55,11 +54,12 @@ pub struct IngestApi {
 }
 
 impl IngestApi {
-    async fn write(&self, req: WriteRequest, principal: &str) -> Result<Receipt, Status> {
-        self.writer
-            .write(req, principal)
-            .await
-            .map_err(write_status)
+    async fn write(&self, req: WriteRequest, principal: Arc<Principal>) -> Result<Receipt, Status> {
+        let r = self.writer.write(req, principal).await;
+        if let Err(WriteError::PermissionDenied(_)) = &r {
+            self.auth.refuse(Refusal::PermissionDenied);
+        }
+        r.map_err(write_status)
     }
 }
 
@@ -72,12 +72,14 @@ impl proto::ingest_service_server::IngestService for IngestApi {
         request: Request<proto::SubmitRequest>,
     ) -> Result<Response<proto::SubmitResponse>, Status> {
         let started = Instant::now();
-        let who = principal(&request);
-        let input = submit_input(request.get_ref());
-        let r = self
-            .write(WriteRequest::Submit(input), &who)
-            .await
-            .map(|rc| Response::new(submit_response(rc)));
+        let r = async {
+            let who = self.auth.authenticate(request.metadata())?;
+            let input = submit_input(request.get_ref());
+            self.write(WriteRequest::Submit(input), who)
+                .await
+                .map(|rc| Response::new(submit_response(rc)))
+        }
+        .await;
         observe(&self.metrics, "Submit", started, &r);
         r
     }
@@ -89,13 +91,29 @@ impl proto::ingest_service_server::IngestService for IngestApi {
         request: Request<Streaming<proto::SubmitRequest>>,
     ) -> Result<Response<Self::SubmitStreamStream>, Status> {
         let started = Instant::now();
-        let who = principal(&request);
+        let who = match self.auth.authenticate(request.metadata()) {
+            Ok(w) => w,
+            Err(e) => {
+                let r = Err(e);
+                observe(&self.metrics, "SubmitStream", started, &r);
+                return r;
+            }
+        };
+        let permit = match stream_permit(&self.streams) {
+            Ok(p) => p,
+            Err(e) => {
+                let r = Err(e);
+                observe(&self.metrics, "SubmitStream", started, &r);
+                return r;
+            }
+        };
         let mut inbound = request.into_inner();
         let api = self.clone();
         let mut shutdown = self.shutdown.clone();
         // One response per request, in order; one request in flight at a time keeps the
         // order trivially and bounds what a stream can queue.
         let out = async_stream_of(move |tx| async move {
+            let _permit = permit;
             loop {
                 let next = tokio::select! {
                     m = inbound.message() => m,
@@ -111,7 +129,7 @@ impl proto::ingest_service_server::IngestService for IngestApi {
                 };
                 let t = Instant::now();
                 let r = api
-                    .write(WriteRequest::Submit(submit_input(&msg)), &who)
+                    .write(WriteRequest::Submit(submit_input(&msg)), who.clone())
                     .await
                     .map(submit_response);
                 observe(&api.metrics, "SubmitStream.message", t, &r);
@@ -131,7 +149,14 @@ impl proto::ingest_service_server::IngestService for IngestApi {
         request: Request<proto::RetractRequest>,
     ) -> Result<Response<proto::RetractResponse>, Status> {
         let started = Instant::now();
-        let who = principal(&request);
+        let who = match self.auth.authenticate(request.metadata()) {
+            Ok(w) => w,
+            Err(e) => {
+                let r = Err(e);
+                observe(&self.metrics, "Retract", started, &r);
+                return r;
+            }
+        };
         let r = request.into_inner();
         let input = RetractInput {
             submission_id: r.submission_id,
@@ -142,7 +167,7 @@ impl proto::ingest_service_server::IngestService for IngestApi {
             expected_region_revision: r.expected_region_revision,
         };
         let r = self
-            .write(WriteRequest::Retract(input), &who)
+            .write(WriteRequest::Retract(input), who)
             .await
             .map(|rc| {
                 Response::new(proto::RetractResponse {
@@ -155,6 +180,18 @@ impl proto::ingest_service_server::IngestService for IngestApi {
         observe(&self.metrics, "Retract", started, &r);
         r
     }
+}
+
+/// A permit for one open stream, or `RESOURCE_EXHAUSTED`.
+fn stream_permit(
+    streams: &Arc<tokio::sync::Semaphore>,
+) -> Result<tokio::sync::OwnedSemaphorePermit, Status> {
+    streams.clone().try_acquire_owned().map_err(|_| {
+        Status::resource_exhausted(format!(
+            "too many open streams (at most {}); retry later",
+            crate::limits::MAX_OPEN_STREAMS
+        ))
+    })
 }
 
 /// Resolves once the shutdown flag is set (never, if the flag's sender is gone).
@@ -185,6 +222,9 @@ where
 /// PictureService.
 #[derive(Clone)]
 pub struct PictureApi {
+    pub auth: Arc<Auth>,
+    /// Permits for open streaming calls (shared with IngestService).
+    pub streams: Arc<tokio::sync::Semaphore>,
     pub projection: Arc<RwLock<Projection>>,
     pub applied: watch::Receiver<u64>,
     pub log: Arc<EventLog>,
@@ -262,6 +302,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
     ) -> Result<Response<proto::GetRegionPictureResponse>, Status> {
         let started = Instant::now();
         let r = async {
+            self.auth.authenticate(request.metadata())?;
             let req = request.into_inner();
             check_year(req.year, "year")?;
             let point = as_of(&req.as_of)?;
@@ -282,6 +323,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
     ) -> Result<Response<proto::GetNationalPictureResponse>, Status> {
         let started = Instant::now();
         let r = async {
+            self.auth.authenticate(request.metadata())?;
             let req = request.into_inner();
             check_year(req.year, "year")?;
             let point = as_of(&req.as_of)?;
@@ -301,6 +343,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
     ) -> Result<Response<proto::GetSeriesResponse>, Status> {
         let started = Instant::now();
         let r = async {
+            self.auth.authenticate(request.metadata())?;
             let req = request.into_inner();
             let point = as_of(&req.as_of)?;
             self.wait_for(req.min_sequence).await?;
@@ -343,6 +386,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
     ) -> Result<Response<proto::GetObservationHistoryResponse>, Status> {
         let started = Instant::now();
         let r = async {
+            self.auth.authenticate(request.metadata())?;
             let req = request.into_inner();
             check_year(req.year, "year")?;
             let point = as_of(&req.as_of)?;
@@ -375,12 +419,26 @@ impl proto::picture_service_server::PictureService for PictureApi {
         request: Request<proto::ReadEventsRequest>,
     ) -> Result<Response<Self::ReadEventsStream>, Status> {
         let started = Instant::now();
+        if let Err(e) = self.auth.authenticate(request.metadata()) {
+            let r = Err(e);
+            observe(&self.metrics, "ReadEvents", started, &r);
+            return r;
+        }
+        let permit = match stream_permit(&self.streams) {
+            Ok(p) => p,
+            Err(e) => {
+                let r = Err(e);
+                observe(&self.metrics, "ReadEvents", started, &r);
+                return r;
+            }
+        };
         let req = request.into_inner();
         let log = self.log.clone();
         let mut applied = self.applied.clone();
         let metrics = self.metrics.clone();
         let mut shutdown = self.shutdown.clone();
         let out = async_stream_of(move |tx| async move {
+            let _permit = permit;
             /// Events read from sled per blocking call: large enough to amortise the call,
             /// small enough to keep one read short.
             const BATCH: usize = 1024;
@@ -465,6 +523,7 @@ impl proto::catalog_service_server::CatalogService for CatalogApi {
     ) -> Result<Response<proto::ListIndicatorsResponse>, Status> {
         let started = Instant::now();
         let r = (|| {
+            self.ingest.auth.authenticate(request.metadata())?;
             let theme = match request.get_ref().theme.as_deref() {
                 None | Some("") => None,
                 Some(t) => Some(
@@ -491,9 +550,9 @@ impl proto::catalog_service_server::CatalogService for CatalogApi {
         request: Request<proto::DefineIndicatorRequest>,
     ) -> Result<Response<proto::DefineIndicatorResponse>, Status> {
         let started = Instant::now();
-        let who = principal(&request);
-        let req = request.into_inner();
         let r = async {
+            let who = self.ingest.auth.authenticate(request.metadata())?;
+            let req = request.into_inner();
             let def = req
                 .indicator
                 .as_ref()
@@ -506,7 +565,7 @@ impl proto::catalog_service_server::CatalogService for CatalogApi {
                         submission_id: req.submission_id.clone(),
                         indicator,
                     },
-                    &who,
+                    who,
                 )
                 .await?;
             Ok(Response::new(proto::DefineIndicatorResponse {

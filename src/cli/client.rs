@@ -10,8 +10,8 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 use super::{
-    AsOfArgs, ExportArgs, HistoryArgs, NationalArgs, PictureArgs, RetractArgs, SeriesArgs,
-    SubmitArgs,
+    AsOfArgs, ConnArgs, ExportArgs, HistoryArgs, NationalArgs, PictureArgs, RetractArgs,
+    SeriesArgs, SubmitArgs,
 };
 use crate::api::convert;
 use crate::domain::{Event, Payload};
@@ -19,12 +19,34 @@ use crate::proto;
 use crate::proto::ingest_service_client::IngestServiceClient;
 use crate::proto::picture_service_client::PictureServiceClient;
 
-async fn channel(server: &str) -> anyhow::Result<Channel> {
-    Channel::from_shared(server.to_owned())
-        .with_context(|| format!("invalid server address {server:?}"))?
+/// A channel to `server`, trusting `conn.ca_cert` for TLS.
+pub async fn channel(server: &str, conn: &ConnArgs) -> anyhow::Result<Channel> {
+    let mut endpoint = Channel::from_shared(server.to_owned())
+        .with_context(|| format!("invalid server address {server:?}"))?;
+    if let Some(ca) = &conn.ca_cert {
+        let pem = std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
+        endpoint = endpoint
+            .tls_config(
+                tonic::transport::ClientTlsConfig::new()
+                    .ca_certificate(tonic::transport::Certificate::from_pem(pem)),
+            )
+            .context("TLS configuration")?;
+    }
+    endpoint
         .connect()
         .await
         .with_context(|| format!("cannot connect to {server}"))
+}
+
+/// A request carrying the bearer token, if any.
+pub fn authed<T>(message: T, conn: &ConnArgs) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(message);
+    if let Some(token) = &conn.token {
+        if let Ok(v) = format!("Bearer {token}").parse() {
+            req.metadata_mut().insert("authorization", v);
+        }
+    }
+    req
 }
 
 /// Turns a gRPC error into a readable one, with its field violations.
@@ -120,8 +142,12 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
             })
             .collect(),
     };
-    let mut client = IngestServiceClient::new(channel(&a.server.server).await?);
-    let r = client.submit(req).await.map_err(describe)?.into_inner();
+    let mut client = IngestServiceClient::new(channel(&a.server.server, &a.server.conn).await?);
+    let r = client
+        .submit(authed(req, &a.server.conn))
+        .await
+        .map_err(describe)?
+        .into_inner();
     if a.server.json {
         println!(
             "{}",
@@ -148,16 +174,19 @@ pub async fn retract(a: RetractArgs) -> anyhow::Result<()> {
         );
         format!("retract-{}", &hex::encode(digest)[..32])
     });
-    let mut client = IngestServiceClient::new(channel(&a.server.server).await?);
+    let mut client = IngestServiceClient::new(channel(&a.server.server, &a.server.conn).await?);
     let r = client
-        .retract(proto::RetractRequest {
-            submission_id: submission_id.clone(),
-            region_code: a.region.clone(),
-            indicator_id: a.indicator.clone(),
-            year: a.year,
-            reason: a.reason.clone(),
-            expected_region_revision: None,
-        })
+        .retract(authed(
+            proto::RetractRequest {
+                submission_id: submission_id.clone(),
+                region_code: a.region.clone(),
+                indicator_id: a.indicator.clone(),
+                year: a.year,
+                reason: a.reason.clone(),
+                expected_region_revision: None,
+            },
+            &a.server.conn,
+        ))
         .await
         .map_err(describe)?
         .into_inner();
@@ -177,14 +206,17 @@ pub async fn retract(a: RetractArgs) -> anyhow::Result<()> {
 }
 
 pub async fn picture(a: PictureArgs) -> anyhow::Result<()> {
-    let ch = channel(&a.server.server).await?;
+    let ch = channel(&a.server.server, &a.server.conn).await?;
     let r = PictureServiceClient::new(ch)
-        .get_region_picture(proto::GetRegionPictureRequest {
-            region_code: a.region.clone(),
-            year: a.year,
-            as_of: as_of(&a.as_of)?,
-            min_sequence: 0,
-        })
+        .get_region_picture(authed(
+            proto::GetRegionPictureRequest {
+                region_code: a.region.clone(),
+                year: a.year,
+                as_of: as_of(&a.as_of)?,
+                min_sequence: 0,
+            },
+            &a.server.conn,
+        ))
         .await
         .map_err(describe)?
         .into_inner();
@@ -273,13 +305,16 @@ pub async fn picture(a: PictureArgs) -> anyhow::Result<()> {
 }
 
 pub async fn national(a: NationalArgs) -> anyhow::Result<()> {
-    let ch = channel(&a.server.server).await?;
+    let ch = channel(&a.server.server, &a.server.conn).await?;
     let r = PictureServiceClient::new(ch)
-        .get_national_picture(proto::GetNationalPictureRequest {
-            year: a.year,
-            as_of: as_of(&a.as_of)?,
-            min_sequence: 0,
-        })
+        .get_national_picture(authed(
+            proto::GetNationalPictureRequest {
+                year: a.year,
+                as_of: as_of(&a.as_of)?,
+                min_sequence: 0,
+            },
+            &a.server.conn,
+        ))
         .await
         .map_err(describe)?
         .into_inner();
@@ -347,16 +382,19 @@ pub async fn national(a: NationalArgs) -> anyhow::Result<()> {
 }
 
 pub async fn series(a: SeriesArgs) -> anyhow::Result<()> {
-    let ch = channel(&a.server.server).await?;
+    let ch = channel(&a.server.server, &a.server.conn).await?;
     let r = PictureServiceClient::new(ch)
-        .get_series(proto::GetSeriesRequest {
-            region_code: a.region.clone(),
-            indicator_id: a.indicator.clone(),
-            from_year: a.from_year,
-            to_year: a.to_year,
-            as_of: as_of(&a.as_of)?,
-            min_sequence: 0,
-        })
+        .get_series(authed(
+            proto::GetSeriesRequest {
+                region_code: a.region.clone(),
+                indicator_id: a.indicator.clone(),
+                from_year: a.from_year,
+                to_year: a.to_year,
+                as_of: as_of(&a.as_of)?,
+                min_sequence: 0,
+            },
+            &a.server.conn,
+        ))
         .await
         .map_err(describe)?
         .into_inner();
@@ -394,15 +432,18 @@ pub async fn series(a: SeriesArgs) -> anyhow::Result<()> {
 }
 
 pub async fn history(a: HistoryArgs) -> anyhow::Result<()> {
-    let ch = channel(&a.server.server).await?;
+    let ch = channel(&a.server.server, &a.server.conn).await?;
     let r = PictureServiceClient::new(ch)
-        .get_observation_history(proto::GetObservationHistoryRequest {
-            region_code: a.region.clone(),
-            indicator_id: a.indicator.clone(),
-            year: a.year,
-            as_of: as_of(&a.as_of)?,
-            min_sequence: 0,
-        })
+        .get_observation_history(authed(
+            proto::GetObservationHistoryRequest {
+                region_code: a.region.clone(),
+                indicator_id: a.indicator.clone(),
+                year: a.year,
+                as_of: as_of(&a.as_of)?,
+                min_sequence: 0,
+            },
+            &a.server.conn,
+        ))
         .await
         .map_err(describe)?
         .into_inner();
@@ -520,12 +561,15 @@ pub fn export_json_line(e: &Event) -> String {
 }
 
 pub async fn export(a: ExportArgs) -> anyhow::Result<()> {
-    let ch = channel(&a.server).await?;
+    let ch = channel(&a.server, &a.conn).await?;
     let mut stream = PictureServiceClient::new(ch)
-        .read_events(proto::ReadEventsRequest {
-            from_sequence: a.from_sequence,
-            follow: false,
-        })
+        .read_events(authed(
+            proto::ReadEventsRequest {
+                from_sequence: a.from_sequence,
+                follow: false,
+            },
+            &a.conn,
+        ))
         .await
         .map_err(describe)?
         .into_inner();

@@ -6,9 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use hdrhistogram::Histogram;
-use tonic::transport::Channel;
 
 use super::LoadgenArgs;
 use crate::proto;
@@ -21,21 +20,19 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
     }
     let mut channels = Vec::new();
     for _ in 0..a.connections {
-        channels.push(
-            Channel::from_shared(a.server.clone())?
-                .connect()
-                .await
-                .with_context(|| format!("cannot connect to {}", a.server))?,
-        );
+        channels.push(super::client::channel(&a.server, &a.conn).await?);
     }
     // Cells to write: every (indicator, year) whose range admits the value 50, so any
     // batch size up to thousands has distinct cells.
     let catalog = CatalogServiceClient::new(channels[0].clone())
-        .list_indicators(proto::ListIndicatorsRequest { theme: None })
+        .list_indicators(super::client::authed(
+            proto::ListIndicatorsRequest { theme: None },
+            &a.conn,
+        ))
         .await?
         .into_inner();
     let regions: Vec<String> = CatalogServiceClient::new(channels[0].clone())
-        .list_regions(proto::ListRegionsRequest {})
+        .list_regions(super::client::authed(proto::ListRegionsRequest {}, &a.conn))
         .await?
         .into_inner()
         .regions
@@ -81,6 +78,7 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
             errors.clone(),
         );
         let batch = a.batch;
+        let conn = a.conn.clone();
         tasks.push(tokio::spawn(async move {
             let mut hist = Histogram::<u64>::new(3).expect("valid histogram");
             let mut i: u64 = 0;
@@ -108,7 +106,7 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
                     observations,
                 };
                 let t = Instant::now();
-                match client.submit(req).await {
+                match client.submit(super::client::authed(req, &conn)).await {
                     Ok(_) => {
                         let _ = hist.record(t.elapsed().as_micros() as u64);
                         acked.fetch_add(batch as u64, Ordering::Relaxed);

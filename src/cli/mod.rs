@@ -46,6 +46,29 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Benchmark client: drive a running server and report throughput and latency.
     Loadgen(LoadgenArgs),
+    /// Manage bearer tokens for the auth file.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Print a fresh random token alone on the first line, then the TOML entry (its hash
+    /// only) to append to the auth file.
+    New(TokenNewArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TokenNewArgs {
+    /// The token's name: recorded as the principal of the events it writes.
+    #[arg(long)]
+    pub name: String,
+    /// reporter | national_reporter | reader | admin
+    #[arg(long)]
+    pub role: String,
+    /// A region a reporter may write (repeat for several).
+    #[arg(long)]
+    pub region: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -71,9 +94,20 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:9464"
     )]
     pub http_listen: SocketAddr,
-    /// Auth file (TOML) of hashed bearer tokens and roles. Not supported by this build yet.
+    /// Auth file (TOML) of hashed bearer tokens and roles (`tilannekuva token new` makes
+    /// entries). Reloaded on SIGHUP. Without it every caller may do everything, so the
+    /// server then listens on loopback only, unless --insecure.
     #[arg(long, env = "TILANNEKUVA_AUTH_FILE")]
     pub auth_file: Option<PathBuf>,
+    /// Allow listening on a non-loopback address without an auth file.
+    #[arg(long, env = "TILANNEKUVA_INSECURE")]
+    pub insecure: bool,
+    /// TLS certificate chain (PEM) for the gRPC port; needs --tls-key.
+    #[arg(long, env = "TILANNEKUVA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for the gRPC port; needs --tls-cert.
+    #[arg(long, env = "TILANNEKUVA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// NATS server URL for the JetStream outbox. Not supported by this build yet.
     #[arg(long, env = "TILANNEKUVA_NATS_URL")]
     pub nats_url: Option<String>,
@@ -101,9 +135,22 @@ pub struct ServerArg {
         default_value = "http://127.0.0.1:50051"
     )]
     pub server: String,
+    #[command(flatten)]
+    pub conn: ConnArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Credentials and trust for client commands.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConnArgs {
+    /// Bearer token (sent as `authorization: Bearer <token>`).
+    #[arg(long, env = "TILANNEKUVA_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// CA certificate (PEM) to trust for an https:// server.
+    #[arg(long, env = "TILANNEKUVA_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// As-of point for reads.
@@ -214,6 +261,8 @@ pub struct ExportArgs {
         default_value = "http://127.0.0.1:50051"
     )]
     pub server: String,
+    #[command(flatten)]
+    pub conn: ConnArgs,
     /// First sequence to export.
     #[arg(long, default_value_t = 1)]
     pub from_sequence: u64,
@@ -248,6 +297,8 @@ pub struct LoadgenArgs {
         default_value = "http://127.0.0.1:50051"
     )]
     pub server: String,
+    #[command(flatten)]
+    pub conn: ConnArgs,
     /// Concurrent clients, each with one request in flight.
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
@@ -276,5 +327,45 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Import(a) => offline::import_cmd(a),
         Command::Verify(a) => offline::verify_cmd(a),
         Command::Loadgen(a) => loadgen::run(a).await,
+        Command::Token(TokenCommand::New(a)) => token_new(a),
     }
+}
+
+fn token_new(a: TokenNewArgs) -> anyhow::Result<()> {
+    use anyhow::bail;
+    let Some(role) = crate::auth::Role::parse(&a.role) else {
+        bail!("--role must be reporter, national_reporter, reader or admin");
+    };
+    let catalog = crate::domain::Catalog::bundled();
+    let mut regions = Vec::new();
+    for r in &a.region {
+        match catalog.resolve_region(r) {
+            Some(region) => regions.push(region.code.clone()),
+            None => bail!("unknown region {r:?}"),
+        }
+    }
+    match role {
+        crate::auth::Role::Reporter if regions.is_empty() => {
+            bail!("a reporter needs at least one --region")
+        }
+        crate::auth::Role::Reporter => {}
+        _ if !regions.is_empty() => bail!("only a reporter takes --region"),
+        _ => {}
+    }
+    let token =
+        crate::auth::new_token().map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+    let regions: Vec<String> = regions.iter().map(|r| format!("{r:?}")).collect();
+    println!("{token}");
+    println!();
+    println!("[[token]]");
+    println!("name = {:?}", a.name);
+    println!("role = {:?}", role.as_str());
+    if !regions.is_empty() {
+        println!("regions = [{}]", regions.join(", "));
+    }
+    println!(
+        "sha256 = {:?}",
+        hex::encode(crate::auth::token_hash(&token))
+    );
+    Ok(())
 }

@@ -43,7 +43,8 @@ impl InProc {
         let http_addr = http.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            run(&core, grpc, http, async move {
+            let options = tilannekuva::server::ServeOptions::plain(&core);
+            run(&core, options, grpc, http, async move {
                 let _ = rx.await;
             })
             .await

@@ -1,0 +1,390 @@
+//! Authentication and roles (DESIGN.md §7): bearer tokens kept only as SHA-256 hashes in a
+//! TOML auth file, each with a name (recorded as the `principal` of its events) and a role.
+//!
+//! It owns who may do what; it never sees or logs a token in clear, and a failed reload
+//! keeps the previous table rather than locking everyone out.
+//!
+//! ```toml
+//! [[token]]
+//! name = "uusimaa-council"
+//! role = "reporter"            # reporter | national_reporter | reader | admin
+//! regions = ["MK01"]           # reporter only: the regions it may write
+//! sha256 = "<hex SHA-256 of the token>"
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tonic::metadata::MetadataMap;
+use tonic::Status;
+
+use crate::domain::NATIONAL_CODE;
+
+/// What a principal may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Submits and retracts for its listed regions; reads.
+    Reporter,
+    /// Submits and retracts for the whole country (`SSS`); reads.
+    NationalReporter,
+    /// Reads.
+    Reader,
+    /// Defines indicators; reads. Writes no figures (separation of duties).
+    Admin,
+    /// Everything: the only principal when the server runs without an auth file (which it
+    /// allows on loopback only, or with `--insecure`).
+    Unrestricted,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "reporter" => Some(Role::Reporter),
+            "national_reporter" => Some(Role::NationalReporter),
+            "reader" => Some(Role::Reader),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reporter => "reporter",
+            Role::NationalReporter => "national_reporter",
+            Role::Reader => "reader",
+            Role::Admin => "admin",
+            Role::Unrestricted => "unrestricted",
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The token's name: recorded as the principal of every event it writes.
+    pub name: String,
+    pub role: Role,
+    /// Regions a reporter may write (resolved catalog codes).
+    pub regions: Vec<String>,
+}
+
+impl Principal {
+    /// The principal of a server without an auth file.
+    pub fn anonymous() -> Principal {
+        Principal {
+            name: "anonymous".into(),
+            role: Role::Unrestricted,
+            regions: Vec::new(),
+        }
+    }
+
+    /// A principal for the server's own writes (catalog bootstrap, demo data).
+    pub fn system(name: &str) -> Principal {
+        Principal {
+            name: name.into(),
+            role: Role::Unrestricted,
+            regions: Vec::new(),
+        }
+    }
+
+    /// Whether it may submit or retract values of `region` (a resolved catalog code).
+    pub fn may_write(&self, region: &str) -> bool {
+        match self.role {
+            Role::Unrestricted => true,
+            Role::NationalReporter => region == NATIONAL_CODE,
+            Role::Reporter => self.regions.iter().any(|r| r == region),
+            Role::Reader | Role::Admin => false,
+        }
+    }
+
+    /// Whether it may change the catalog.
+    pub fn may_define(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Unrestricted)
+    }
+}
+
+/// Errors in an auth file.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("cannot read the auth file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("auth file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEntry {
+    name: String,
+    role: String,
+    #[serde(default)]
+    regions: Vec<String>,
+    sha256: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    token: Vec<FileEntry>,
+}
+
+type Table = HashMap<[u8; 32], Arc<Principal>>;
+
+/// Parses an auth file's text. `resolve` maps a region code (or alias) to its catalog code.
+pub fn parse_table(
+    path: &Path,
+    text: &str,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Result<Table, AuthError> {
+    let invalid = |message: String| AuthError::Invalid {
+        path: path.to_owned(),
+        message,
+    };
+    let file: File = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    let mut table = Table::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, e) in file.token.into_iter().enumerate() {
+        let at = format!("token {} ({:?})", i + 1, e.name);
+        if e.name.is_empty() || e.name.len() > 64 || e.name.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "{at}: name must be 1-64 printable characters"
+            )));
+        }
+        if !names.insert(e.name.clone()) {
+            return Err(invalid(format!("{at}: the name is used twice")));
+        }
+        let role = Role::parse(&e.role).ok_or_else(|| {
+            invalid(format!(
+                "{at}: role {:?} is not reporter, national_reporter, reader or admin",
+                e.role
+            ))
+        })?;
+        let hash: [u8; 32] = hex::decode(&e.sha256)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| invalid(format!("{at}: sha256 must be 64 hex digits")))?;
+        let mut regions = Vec::new();
+        for r in &e.regions {
+            regions.push(resolve(r).ok_or_else(|| invalid(format!("{at}: unknown region {r:?}")))?);
+        }
+        match role {
+            Role::Reporter if regions.is_empty() => {
+                return Err(invalid(format!(
+                    "{at}: a reporter needs at least one region"
+                )))
+            }
+            Role::Reporter => {}
+            _ if !regions.is_empty() => {
+                return Err(invalid(format!("{at}: only a reporter lists regions")))
+            }
+            _ => {}
+        }
+        if table.contains_key(&hash) {
+            return Err(invalid(format!("{at}: the same token hash appears twice")));
+        }
+        table.insert(
+            hash,
+            Arc::new(Principal {
+                name: e.name,
+                role,
+                regions,
+            }),
+        );
+    }
+    Ok(table)
+}
+
+/// Why a request was refused (the `reason` label of the refusal counter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    Unauthenticated,
+    PermissionDenied,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Unauthenticated => "unauthenticated",
+            Refusal::PermissionDenied => "permission_denied",
+        }
+    }
+}
+
+/// The authenticator shared by the services.
+pub struct Auth {
+    /// `None` = no auth file: every caller is [`Principal::anonymous`].
+    table: RwLock<Option<Table>>,
+    path: Option<PathBuf>,
+    refusals: prometheus::IntCounterVec,
+}
+
+/// SHA-256 of a token, as stored in the auth file.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A fresh random token: `tk_` and 64 hex digits (256 bits from the OS).
+pub fn new_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(format!("tk_{}", hex::encode(bytes)))
+}
+
+impl Auth {
+    /// An authenticator without an auth file.
+    pub fn disabled(refusals: prometheus::IntCounterVec) -> Auth {
+        Auth {
+            table: RwLock::new(None),
+            path: None,
+            refusals,
+        }
+    }
+
+    /// Loads an auth file.
+    pub fn from_file(
+        path: &Path,
+        resolve: &dyn Fn(&str) -> Option<String>,
+        refusals: prometheus::IntCounterVec,
+    ) -> Result<Auth, AuthError> {
+        let auth = Auth {
+            table: RwLock::new(Some(Table::new())),
+            path: Some(path.to_owned()),
+            refusals,
+        };
+        auth.reload(resolve)?;
+        Ok(auth)
+    }
+
+    /// Whether requests need a token.
+    pub fn enabled(&self) -> bool {
+        self.path.is_some()
+    }
+
+    /// Reads the auth file again; on error the previous table stays in force. Returns the
+    /// number of tokens.
+    pub fn reload(&self, resolve: &dyn Fn(&str) -> Option<String>) -> Result<usize, AuthError> {
+        let Some(path) = &self.path else { return Ok(0) };
+        let text = std::fs::read_to_string(path).map_err(|source| AuthError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let table = parse_table(path, &text, resolve)?;
+        let n = table.len();
+        *self.table.write() = Some(table);
+        Ok(n)
+    }
+
+    /// Counts a refusal.
+    pub fn refuse(&self, why: Refusal) {
+        self.refusals.with_label_values(&[why.as_str()]).inc();
+    }
+
+    /// The principal of a request, from `authorization: Bearer <token>`.
+    pub fn authenticate(&self, metadata: &MetadataMap) -> Result<Arc<Principal>, Status> {
+        let table = self.table.read();
+        let Some(table) = table.as_ref() else {
+            return Ok(Arc::new(Principal::anonymous()));
+        };
+        let token = metadata
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let Some(token) = token else {
+            self.refuse(Refusal::Unauthenticated);
+            return Err(Status::unauthenticated(
+                "missing `authorization: Bearer <token>`",
+            ));
+        };
+        match table.get(&token_hash(token)) {
+            Some(p) => Ok(p.clone()),
+            None => {
+                self.refuse(Refusal::Unauthenticated);
+                Err(Status::unauthenticated("unknown token"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(code: &str) -> Option<String> {
+        crate::domain::Catalog::bundled()
+            .resolve_region(code)
+            .map(|r| r.code.clone())
+    }
+
+    fn entry(name: &str, role: &str, regions: &str, token: &str) -> String {
+        format!(
+            "[[token]]\nname = {name:?}\nrole = {role:?}\nregions = [{regions}]\nsha256 = {:?}\n",
+            hex::encode(token_hash(token))
+        )
+    }
+
+    #[test]
+    fn parses_roles_and_resolves_regions() {
+        let text = entry("uusimaa", "reporter", "\"01\", \"MK02\"", "t1")
+            + &entry("tilastokeskus", "national_reporter", "", "t2")
+            + &entry("ministry", "reader", "", "t3")
+            + &entry("ops", "admin", "", "t4");
+        let table = parse_table(Path::new("auth.toml"), &text, &resolve).unwrap();
+        let p = &table[&token_hash("t1")];
+        assert_eq!(p.regions, ["MK01", "MK02"]);
+        assert!(
+            p.may_write("MK01")
+                && p.may_write("MK02")
+                && !p.may_write("MK03")
+                && !p.may_write("SSS")
+        );
+        assert!(!p.may_define());
+        let n = &table[&token_hash("t2")];
+        assert!(n.may_write("SSS") && !n.may_write("MK01"));
+        let r = &table[&token_hash("t3")];
+        assert!(!r.may_write("MK01") && !r.may_define());
+        let a = &table[&token_hash("t4")];
+        assert!(a.may_define() && !a.may_write("MK01"));
+    }
+
+    #[test]
+    fn rejects_bad_files_precisely() {
+        let p = Path::new("auth.toml");
+        let bad = |text: &str| parse_table(p, text, &resolve).unwrap_err().to_string();
+        assert!(bad(&entry("x", "reporter", "", "t")).contains("needs at least one region"));
+        assert!(bad(&entry("x", "boss", "", "t")).contains("role \"boss\""));
+        assert!(bad(&entry("x", "reporter", "\"MK20\"", "t")).contains("unknown region"));
+        assert!(bad(&entry("x", "reader", "\"MK01\"", "t")).contains("only a reporter"));
+        assert!(
+            bad(&(entry("x", "reader", "", "t") + &entry("x", "admin", "", "u")))
+                .contains("used twice")
+        );
+        assert!(
+            bad("[[token]]\nname = \"x\"\nrole = \"reader\"\nsha256 = \"abc\"\n")
+                .contains("64 hex digits")
+        );
+        assert!(
+            bad("[[token]]\nname = \"x\"\nrole = \"reader\"\nsha256 = \"abc\"\ncolour = 1\n")
+                .contains("colour")
+        );
+    }
+
+    #[test]
+    fn tokens_are_random_and_long() {
+        let (a, b) = (new_token().unwrap(), new_token().unwrap());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 3 + 64);
+    }
+}

@@ -1,0 +1,181 @@
+//! The bounds of the gRPC server, each with its reason, and the accepted-connection
+//! wrapper that enforces the connection limit and closes idle connections.
+//!
+//! Every bound turns excess into a clear answer (`RESOURCE_EXHAUSTED`, a closed
+//! connection) instead of an unbounded queue. Request-level bounds (observations per
+//! submission, string lengths) live in `domain::validate`.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::metrics::Metrics;
+
+/// Largest gRPC message either way. The largest valid submission (10,000 observations with
+/// 1 KiB sources and notes) encodes to about 3.5 MB; anything larger is refused while
+/// being read, before it costs memory.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// HTTP/2 streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS): a
+/// client needs a few dozen; 256 lets a bulk loader pipeline without letting one
+/// connection hold thousands of requests.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 256;
+/// Requests in progress on one connection; beyond it `RESOURCE_EXHAUSTED` at once (load
+/// shedding), so one client cannot queue without bound.
+pub const MAX_REQUESTS_PER_CONNECTION: usize = 256;
+/// Requests in progress over all connections. The writer takes 8,192 queued writes; reads
+/// take ~1 ms of CPU each on two cores, so 1,024 in progress is already seconds of work.
+pub const MAX_REQUESTS: usize = 1024;
+/// Open streaming calls (`ReadEvents`, `SubmitStream`) over all connections: each holds a
+/// task and buffers; followers and bulk loaders are few.
+pub const MAX_OPEN_STREAMS: usize = 128;
+/// Longest a request may take on the server (unary calls; the set-up of streams). The
+/// slowest legitimate call, a 10,000-observation submission on a busy disk, takes well
+/// under a second.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Open gRPC connections; more are closed at once. Every connection costs a file
+/// descriptor and a task; 4,096 is far beyond 19 regional councils, ministries and
+/// dashboards, and well inside the descriptor limit the server raises at start.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// A connection that sends nothing for this long is closed. Live HTTP/2 clients answer the
+/// server's keepalive pings, so only dead or silent peers (a port scan, a half-open
+/// socket) reach it.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Keepalive ping interval and timeout: find dead peers within a minute.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A slot in the connection count, freed when the connection is dropped.
+struct Slot {
+    open: Arc<AtomicUsize>,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+        self.metrics.connections.dec();
+    }
+}
+
+/// An accepted connection: counted, and closed after [`IDLE_TIMEOUT`] without input.
+pub struct TrackedIo {
+    inner: TcpStream,
+    idle: Pin<Box<tokio::time::Sleep>>,
+    idle_timeout: Duration,
+    _slot: Slot,
+}
+
+impl AsyncRead for TrackedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    let at = tokio::time::Instant::now() + this.idle_timeout;
+                    this.idle.as_mut().reset(at);
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => match this.idle.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "idle connection closed",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl AsyncWrite for TrackedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl tonic::transport::server::Connected for TrackedIo {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.inner.connect_info()
+    }
+}
+
+/// Accepted connections: Nagle's algorithm off (a small response must not wait for the
+/// client's delayed ACK), counted against [`MAX_CONNECTIONS`], closed when idle. Accept
+/// errors (such as running out of descriptors) are logged, counted and retried after a
+/// pause; they never end the server.
+pub fn incoming(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    idle_timeout: Duration,
+) -> impl Stream<Item = io::Result<TrackedIo>> {
+    let open = Arc::new(AtomicUsize::new(0));
+    TcpListenerStream::new(listener).filter_map(move |accepted| {
+        let (open, metrics) = (open.clone(), metrics.clone());
+        async move {
+            let stream = match accepted {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    metrics.connections_refused.inc();
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    return None;
+                }
+            };
+            if open.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+                open.fetch_sub(1, Ordering::AcqRel);
+                metrics.connections_refused.inc();
+                tracing::warn!("connection limit reached; closing a new connection");
+                return None;
+            }
+            metrics.connections.inc();
+            let slot = Slot { open, metrics };
+            let _ = stream.set_nodelay(true);
+            Some(Ok(TrackedIo {
+                inner: stream,
+                idle: Box::pin(tokio::time::sleep(idle_timeout)),
+                idle_timeout,
+                _slot: slot,
+            }))
+        }
+    })
+}
