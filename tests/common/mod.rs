@@ -28,6 +28,11 @@ pub struct InProc {
 
 impl InProc {
     pub async fn start(demo: bool) -> InProc {
+        InProc::start_with(demo, None).await
+    }
+
+    /// Like `start`, with a shorter idle-connection timeout when given.
+    pub async fn start_with(demo: bool, idle_timeout: Option<Duration>) -> InProc {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_owned();
         let core = tokio::task::spawn_blocking(move || Core::open(&path, &Catalog::bundled()))
@@ -43,7 +48,10 @@ impl InProc {
         let http_addr = http.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let options = tilannekuva::server::ServeOptions::plain(&core);
+            let mut options = tilannekuva::server::ServeOptions::plain(&core);
+            if let Some(t) = idle_timeout {
+                options.idle_timeout = t;
+            }
             run(&core, options, grpc, http, async move {
                 let _ = rx.await;
             })

@@ -1,0 +1,708 @@
+//! Trust: who may write what, safe defaults, TLS, limits and hostile input. Every refusal
+//! is a clear status, appends nothing, and the server keeps serving.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tilannekuva::proto;
+use tilannekuva::proto::catalog_service_client::CatalogServiceClient;
+use tilannekuva::proto::ingest_service_client::IngestServiceClient;
+use tilannekuva::proto::picture_service_client::PictureServiceClient;
+use tilannekuva::proto::ObservationStatus::{Final, Provisional};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::Code;
+
+fn with_token<T>(msg: T, token: &str) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    r
+}
+
+/// `tilannekuva token new`: the token alone on the first line, then the TOML entry.
+fn new_token(name: &str, role: &str, regions: &[&str]) -> (String, String) {
+    let mut args = vec!["token", "new", "--name", name, "--role", role];
+    for r in regions {
+        args.extend(["--region", r]);
+    }
+    let (ok, out, err) = cli(&args);
+    assert!(ok, "{err}");
+    let (first, rest) = out.split_once('\n').unwrap();
+    assert!(first.starts_with("tk_") && first.len() == 67, "{first:?}");
+    assert!(!rest.contains(first), "the entry holds the hash only");
+    assert!(rest.contains(&hex::encode(tilannekuva::auth::token_hash(first))));
+    (first.to_owned(), rest.trim().to_owned())
+}
+
+async fn head(ch: tonic::transport::Channel, token: &str) -> u64 {
+    PictureServiceClient::new(ch)
+        .get_national_picture(with_token(
+            proto::GetNationalPictureRequest {
+                year: 2020,
+                as_of: None,
+                min_sequence: 0,
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .as_of_sequence
+}
+
+fn metric(body: &str, prefix: &str) -> f64 {
+    body.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no sample {prefix}"))
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_decide_who_writes_what() {
+    let (uusimaa, e1) = new_token("uusimaa-council", "reporter", &["01"]);
+    let (national, e2) = new_token("statistics-finland", "national_reporter", &[]);
+    let (reader, e3) = new_token("ministry", "reader", &[]);
+    let (admin, e4) = new_token("ops", "admin", &[]);
+    let (ok, _, err) = cli(&["token", "new", "--name", "x", "--role", "reporter"]);
+    assert!(!ok && err.contains("at least one --region"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let auth_file = dir.path().join("auth.toml");
+    std::fs::write(&auth_file, [e1, e2, e3, e4].join("\n\n") + "\n").unwrap();
+    let data = dir.path().join("data");
+    let s = Proc::start(&data, &["--auth-file", auth_file.to_str().unwrap()]);
+    let ch = s.channel().await;
+    let mut ing = IngestServiceClient::new(ch.clone());
+    let start = head(ch.clone(), &reader).await;
+    let sub = |id: &str, region: &str| {
+        submit_req(id, region, vec![obs("population", 2020, 1000.0, Final)])
+    };
+
+    // No token, an unknown token.
+    let err = ing.submit(sub("a", "MK01")).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let err = ing
+        .submit(with_token(sub("a", "MK01"), "tk_nope"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let err = PictureServiceClient::new(ch.clone())
+        .get_national_picture(proto::GetNationalPictureRequest {
+            year: 2020,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+
+    // A reporter writes its own region (by either code), not another one.
+    let r = ing
+        .submit(with_token(sub("u-1", "MK01"), &uusimaa))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.first_sequence, start + 1);
+    ing.submit(with_token(
+        submit_req("u-2", "01", vec![obs("population", 2021, 1000.0, Final)]),
+        &uusimaa,
+    ))
+    .await
+    .unwrap();
+    let err = ing
+        .submit(with_token(sub("u-3", "MK02"), &uusimaa))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = ing
+        .submit(with_token(sub("u-4", "SSS"), &uusimaa))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    // The national reporter writes SSS only.
+    ing.submit(with_token(sub("n-1", "SSS"), &national))
+        .await
+        .unwrap();
+    assert_eq!(
+        ing.submit(with_token(sub("n-2", "MK01"), &national))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    // Readers and admins write no figures; a reader cannot retract either.
+    assert_eq!(
+        ing.submit(with_token(sub("r-1", "MK01"), &reader))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        ing.submit(with_token(sub("a-1", "MK01"), &admin))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    let retract = proto::RetractRequest {
+        submission_id: "ret".into(),
+        region_code: "MK01".into(),
+        indicator_id: "population".into(),
+        year: 2020,
+        reason: "test".into(),
+        expected_region_revision: None,
+    };
+    assert_eq!(
+        ing.retract(with_token(retract.clone(), &reader))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    // Only an admin defines indicators.
+    let def = proto::DefineIndicatorRequest {
+        indicator: Some(proto::Indicator {
+            id: "bike_km".into(),
+            name_fi: "Pyöräkilometrit".into(),
+            name_en: "Cycled km".into(),
+            theme: "climate".into(),
+            unit: "km".into(),
+            direction: proto::Direction::HigherIsBetter as i32,
+            aggregation: proto::Aggregation::Sum as i32,
+            ..Default::default()
+        }),
+        submission_id: "def-bike".into(),
+    };
+    let mut cat = CatalogServiceClient::new(ch.clone());
+    assert_eq!(
+        cat.define_indicator(with_token(def.clone(), &uusimaa))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    cat.define_indicator(with_token(def.clone(), &admin))
+        .await
+        .unwrap();
+    let after = head(ch.clone(), &reader).await;
+    assert_eq!(after, start + 4, "refused requests appended nothing");
+
+    // The token's name is the principal of the events it wrote.
+    let h = PictureServiceClient::new(ch.clone())
+        .get_observation_history(with_token(
+            proto::GetObservationHistoryRequest {
+                region_code: "MK01".into(),
+                indicator_id: "population".into(),
+                year: 2020,
+                as_of: None,
+                min_sequence: 0,
+            },
+            &reader,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(h.revisions[0].principal, "uusimaa-council");
+
+    // Every refusal is counted.
+    let (_, body) = http_get(s.http, "/metrics").await;
+    assert_eq!(
+        metric(
+            &body,
+            r#"tilannekuva_auth_refusals_total{reason="unauthenticated"}"#
+        ),
+        3.0
+    );
+    assert_eq!(
+        metric(
+            &body,
+            r#"tilannekuva_auth_refusals_total{reason="permission_denied"}"#
+        ),
+        7.0
+    );
+
+    // SIGHUP reloads the file: a new token works without a restart; a broken file keeps
+    // the old tokens.
+    let (late, e5) = new_token("pirkanmaa-council", "reporter", &["MK06"]);
+    assert_eq!(
+        ing.submit(with_token(sub("p-1", "MK06"), &late))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
+    let text = std::fs::read_to_string(&auth_file).unwrap();
+    std::fs::write(&auth_file, format!("{text}\n{e5}\n")).unwrap();
+    let hup = || {
+        assert!(Command::new("kill")
+            .arg("-HUP")
+            .arg(s.child.id().to_string())
+            .status()
+            .unwrap()
+            .success())
+    };
+    hup();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match ing.submit(with_token(sub("p-1", "MK06"), &late)).await {
+            Ok(_) => break,
+            Err(e) => assert_eq!(e.code(), Code::Unauthenticated),
+        }
+        assert!(Instant::now() < deadline, "the reloaded token never worked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    std::fs::write(&auth_file, "this is not toml [[[").unwrap();
+    hup();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) = http_get(s.http, "/metrics").await;
+        if body.contains(r#"tilannekuva_auth_reloads_total{outcome="error"} 1"#) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the failed reload was not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ing.submit(with_token(
+        submit_req("u-5", "MK01", vec![obs("population", 2022, 1000.0, Final)]),
+        &uusimaa,
+    ))
+    .await
+    .unwrap();
+    s.stop();
+}
+
+#[test]
+fn refuses_non_loopback_without_auth_unless_insecure() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
+        .args([
+            "serve",
+            "--grpc-listen",
+            "0.0.0.0:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0:0 (gRPC) without an auth file"),
+        "{err}"
+    );
+    // With --insecure it starts (and is stopped again at once).
+    let s = Proc::start(dir.path(), &["--insecure"]);
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_generated_certificate() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    let s = Proc::start(
+        &dir.path().join("data"),
+        &[
+            "--tls-cert",
+            cert_path.to_str().unwrap(),
+            "--tls-key",
+            key_path.to_str().unwrap(),
+        ],
+    );
+    let url = s.grpc_url.replace("http://127.0.0.1", "https://localhost");
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(cert.cert.pem()))
+        .domain_name("localhost");
+    let ch = tonic::transport::Channel::from_shared(url.clone())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let regions = CatalogServiceClient::new(ch)
+        .list_regions(proto::ListRegionsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .regions;
+    assert_eq!(regions.len(), 20);
+    // Plain text to the TLS port gets no answer.
+    let plain = tonic::transport::Channel::from_shared(s.grpc_url.clone())
+        .unwrap()
+        .connect()
+        .await;
+    if let Ok(ch) = plain {
+        assert!(CatalogServiceClient::new(ch)
+            .list_regions(proto::ListRegionsRequest {})
+            .await
+            .is_err());
+    }
+    // The CLI with the CA certificate.
+    let (ok, out, err) = cli(&[
+        "national",
+        "--server",
+        &url,
+        "--ca-cert",
+        cert_path.to_str().unwrap(),
+        "--year",
+        "2020",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("\"year\":2020"), "{out}");
+    s.stop();
+}
+
+/// Checks that the server still serves a normal client and appended nothing.
+async fn still_serving(s: &InProc, expected_head: u64) {
+    let mut pic = s.picture().await;
+    let n = pic
+        .get_national_picture(proto::GetNationalPictureRequest {
+            year: 2020,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(n.as_of_sequence, expected_head, "nothing appended");
+    let mut ing = s.ingest().await;
+    let r = ing
+        .submit(submit_req(
+            &format!("ok-{expected_head}"),
+            "MK11",
+            vec![obs("population", 2020, 248_000.0, Provisional)],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.first_sequence, expected_head + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_get_clear_statuses() {
+    let s = InProc::start(false).await;
+    let mut ing = s.ingest().await;
+    let mut head = s
+        .picture()
+        .await
+        .get_national_picture(proto::GetNationalPictureRequest {
+            year: 2020,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .as_of_sequence;
+    let cases: Vec<(&str, proto::SubmitRequest)> = vec![
+        (
+            "NaN",
+            submit_req("h1", "MK01", vec![obs("population", 2020, f64::NAN, Final)]),
+        ),
+        (
+            "+inf",
+            submit_req(
+                "h2",
+                "MK01",
+                vec![obs("population", 2020, f64::INFINITY, Final)],
+            ),
+        ),
+        (
+            "-inf",
+            submit_req(
+                "h3",
+                "MK01",
+                vec![obs("population", 2020, f64::NEG_INFINITY, Final)],
+            ),
+        ),
+        (
+            "out of range",
+            submit_req(
+                "h4",
+                "MK01",
+                vec![obs("unemployment_rate_15_64", 2020, 140.0, Final)],
+            ),
+        ),
+        (
+            "year",
+            submit_req("h5", "MK01", vec![obs("population", 3000, 1.0, Final)]),
+        ),
+        (
+            "region",
+            submit_req("h6", "MK99", vec![obs("population", 2020, 1.0, Final)]),
+        ),
+        (
+            "indicator",
+            submit_req("h7", "MK01", vec![obs("happiness", 2020, 1.0, Final)]),
+        ),
+        (
+            "empty id",
+            submit_req("", "MK01", vec![obs("population", 2020, 1.0, Final)]),
+        ),
+        (
+            "long id",
+            submit_req(
+                &"i".repeat(10_000),
+                "MK01",
+                vec![obs("population", 2020, 1.0, Final)],
+            ),
+        ),
+        ("empty batch", submit_req("h8", "MK01", vec![])),
+        ("long source", {
+            let mut o = obs("population", 2020, 1.0, Final);
+            o.source = "s".repeat(100_000);
+            submit_req("h9", "MK01", vec![o])
+        }),
+        (
+            "control characters",
+            submit_req(
+                "h\u{0}\u{7}",
+                "MK01",
+                vec![obs("population", 2020, 1.0, Final)],
+            ),
+        ),
+        (
+            "batch over the limit",
+            submit_req(
+                "h10",
+                "MK01",
+                (0..10_001)
+                    .map(|i| obs("population", 1990 + (i % 100), 1.0, Provisional))
+                    .collect(),
+            ),
+        ),
+    ];
+    for (what, req) in cases {
+        let err = ing.submit(req).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{what}: {err:?}");
+        assert!(!violations(&err).is_empty(), "{what}: field violations");
+    }
+    still_serving(&s, head).await;
+    head += 1;
+
+    // A message over the 4 MiB limit is refused while being read.
+    let big: Vec<proto::Observation> = (0..3000)
+        .map(|i| {
+            let mut o = obs("population", 1990 + (i % 100), 1.0, Provisional);
+            o.note = "n".repeat(2000);
+            o
+        })
+        .collect();
+    let err = ing
+        .submit(submit_req("huge", "MK01", big))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.code(),
+            Code::OutOfRange | Code::ResourceExhausted | Code::Internal
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.message().contains("message") || err.message().contains("length"),
+        "{err:?}"
+    );
+    still_serving(&s, head).await;
+    head += 1;
+
+    // Read requests with bad arguments.
+    let mut pic = s.picture().await;
+    let err = pic
+        .get_region_picture(proto::GetRegionPictureRequest {
+            region_code: "MK01".into(),
+            year: -5,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let bad_time = Some(proto::AsOf {
+        point: Some(proto::as_of::Point::RecordedAt(prost_types::Timestamp {
+            seconds: i64::MAX,
+            nanos: -1,
+        })),
+    });
+    let err = pic
+        .get_national_picture(proto::GetNationalPictureRequest {
+            year: 2020,
+            as_of: bad_time,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    still_serving(&s, head).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_frames_and_idle_connections_do_not_stop_the_server() {
+    let s = InProc::start_with(false, Some(Duration::from_millis(500))).await;
+    let mut head = s
+        .picture()
+        .await
+        .get_national_picture(proto::GetNationalPictureRequest {
+            year: 2020,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .as_of_sequence;
+    let grpc_addr = s.grpc_url.trim_start_matches("http://").to_owned();
+
+    // Garbage bytes on the gRPC port: the server closes the connection.
+    let mut c = tokio::net::TcpStream::connect(&grpc_addr).await.unwrap();
+    c.write_all(&[0xde, 0xad, 0xbe, 0xef].repeat(4096))
+        .await
+        .unwrap_or(());
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match c.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server closed the garbage connection");
+    still_serving(&s, head).await;
+    head += 1;
+
+    // A valid HTTP/2 preface and then a truncated frame.
+    let mut c = tokio::net::TcpStream::connect(&grpc_addr).await.unwrap();
+    c.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    c.write_all(&[
+        0x00, 0x00, 0x12, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03,
+    ])
+    .await
+    .unwrap();
+    drop(c);
+    // A HEADERS frame claiming 16 KiB and delivering 3 bytes, then silence.
+    let mut c2 = tokio::net::TcpStream::connect(&grpc_addr).await.unwrap();
+    c2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    c2.write_all(&[0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00])
+        .await
+        .unwrap();
+    c2.write_all(&[
+        0x00, 0x40, 0x00, 0x01, 0x05, 0x00, 0x00, 0x00, 0x01, 0x82, 0x86, 0x84,
+    ])
+    .await
+    .unwrap();
+    still_serving(&s, head).await;
+    head += 1;
+
+    // Garbage on the HTTP port.
+    let mut h = tokio::net::TcpStream::connect(s.http).await.unwrap();
+    h.write_all(b"\x16\x03\x01\x02\x00GARBAGE\r\n\r\n\x00\xff")
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), h.read_to_end(&mut reply)).await;
+    assert!(
+        reply.is_empty() || String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 400"),
+        "{:?}",
+        String::from_utf8_lossy(&reply)
+    );
+    assert_eq!(http_get(s.http, "/healthz").await.0, 200);
+
+    // A thousand idle connections: the server keeps serving, then closes them when idle.
+    let mut idle = Vec::new();
+    for _ in 0..1000 {
+        idle.push(tokio::net::TcpStream::connect(&grpc_addr).await.unwrap());
+    }
+    still_serving(&s, head).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for mut c in idle {
+        // The server speaks first (its HTTP/2 SETTINGS); then it must close the connection.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let closed = tokio::time::timeout(left, async {
+            loop {
+                match c.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(
+            closed.is_ok(),
+            "an idle connection was closed by the server"
+        );
+    }
+    let (_, body) = http_get(s.http, "/metrics").await;
+    assert!(
+        metric(&body, "tilannekuva_grpc_connections") < 10.0,
+        "idle connections were closed"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_open_streams_are_refused_not_queued() {
+    let s = InProc::start(false).await;
+    let ch = s.channel().await;
+    let mut open = Vec::new();
+    for _ in 0..tilannekuva::limits::MAX_OPEN_STREAMS {
+        let st = PictureServiceClient::new(ch.clone())
+            .read_events(proto::ReadEventsRequest {
+                from_sequence: u64::MAX,
+                follow: true,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        open.push(st);
+    }
+    let err = PictureServiceClient::new(ch.clone())
+        .read_events(proto::ReadEventsRequest {
+            from_sequence: 1,
+            follow: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    // Unary calls still work, and a stream slot frees when a stream ends.
+    drop(open.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match PictureServiceClient::new(ch.clone())
+            .read_events(proto::ReadEventsRequest {
+                from_sequence: 1,
+                follow: false,
+            })
+            .await
+        {
+            Ok(_) => break,
+            Err(e) => assert_eq!(e.code(), Code::ResourceExhausted),
+        }
+        assert!(Instant::now() < deadline, "the stream slot was never freed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(open);
+    s.stop().await;
+}
