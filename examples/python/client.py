@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""Submit a CSV file to tilannekuva as one atomic submission and print the pictures.
+
+A client in another language than the service, to show that the gRPC API is all a client
+needs: the stubs are generated from the project's `proto/` files when the script starts
+(grpc_tools.protoc into a temporary directory), so they always match the server's API.
+
+    python3 examples/python/client.py --server 127.0.0.1:50051 --region MK18 --csv kainuu.csv
+
+The CSV has the columns of `tilannekuva submit`: indicator_id, year, value, status
+(provisional|final), source, and optionally note, correction_reason and region_code. The
+submission id is derived from the region and the file exactly as the Rust CLI derives it,
+so submitting the same file again (from either client) answers `duplicate = true`.
+
+Output: the receipt, then the region's picture for every year in the file (read with
+`min_sequence` = the receipt's last sequence, so it includes this write), then the national
+picture for those years. Exit status 0 on success, 1 on a refused request (the gRPC code
+and message go to stderr), 2 on a bad command line or file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import importlib
+import io
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PROTO_DIR = REPO / "proto"
+
+try:
+    import grpc
+    from grpc_tools import protoc
+except ImportError as e:  # pragma: no cover - depends on the machine
+    sys.exit(
+        f"cannot import {e.name}: install the client's requirements with\n"
+        f"    python3 -m pip install -r {Path(__file__).resolve().parent / 'requirements.txt'}"
+    )
+
+
+def load_stubs():
+    """Generates the Python modules for proto/tilannekuva/v1/*.proto and imports them."""
+    out = Path(tempfile.mkdtemp(prefix="tilannekuva-stubs-"))
+    # The well-known types (google/protobuf/timestamp.proto) ship inside grpc_tools.
+    well_known = Path(protoc.__file__).resolve().parent / "_proto"
+    files = sorted(str(p.relative_to(PROTO_DIR)) for p in (PROTO_DIR / "tilannekuva" / "v1").glob("*.proto"))
+    if not files:
+        sys.exit(f"no .proto files under {PROTO_DIR}")
+    args = [
+        "grpc_tools.protoc",
+        f"-I{PROTO_DIR}",
+        f"-I{well_known}",
+        f"--python_out={out}",
+        f"--grpc_python_out={out}",
+        *files,
+    ]
+    if protoc.main(args) != 0:
+        sys.exit("grpc_tools.protoc failed to compile " + " ".join(files))
+    sys.path.insert(0, str(out))
+    try:
+        modules = {
+            name: importlib.import_module(f"tilannekuva.v1.{name}")
+            for name in [
+                "common_pb2",
+                "ingest_pb2",
+                "ingest_pb2_grpc",
+                "picture_pb2",
+                "picture_pb2_grpc",
+                "catalog_pb2",
+                "catalog_pb2_grpc",
+            ]
+        }
+    finally:
+        # The imported modules stay in memory; the generated files are not needed again.
+        shutil.rmtree(out, ignore_errors=True)
+    return modules
+
+
+class UsageError(Exception):
+    """A problem with the command line or the CSV file (exit status 2)."""
+
+
+def read_csv(path: Path, region: str, pb):
+    """Parses the submission CSV like `tilannekuva submit` (syntax only; the server validates)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from e
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: not UTF-8") from e
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise UsageError(f"{path}: empty file") from None
+    required = ["indicator_id", "year", "value", "status", "source"]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise UsageError(f"{path}: line 1: missing column(s) {', '.join(missing)}")
+    col = {name: header.index(name) for name in header}
+    statuses = {
+        "provisional": pb["common_pb2"].OBSERVATION_STATUS_PROVISIONAL,
+        "final": pb["common_pb2"].OBSERVATION_STATUS_FINAL,
+    }
+    observations = []
+    for line, rec in enumerate(reader, start=2):
+        if not rec or all(not f.strip() for f in rec):
+            continue
+        get = lambda name: rec[col[name]].strip() if name in col and col[name] < len(rec) else ""  # noqa: E731
+        if "region_code" in col and get("region_code") not in ("", region):
+            raise UsageError(f"{path}: line {line}: region_code {get('region_code')!r} is not --region {region!r}")
+        try:
+            year = int(get("year"))
+        except ValueError:
+            raise UsageError(f"{path}: line {line}: year {get('year')!r} is not an integer") from None
+        try:
+            value = float(get("value").replace(" ", ""))
+        except ValueError:
+            raise UsageError(f"{path}: line {line}: value {get('value')!r} is not a number") from None
+        if get("status") not in statuses:
+            raise UsageError(f"{path}: line {line}: status {get('status')!r} must be provisional or final")
+        if not get("indicator_id"):
+            raise UsageError(f"{path}: line {line}: indicator_id is empty")
+        observations.append(
+            pb["common_pb2"].Observation(
+                indicator_id=get("indicator_id"),
+                year=year,
+                value=value,
+                status=statuses[get("status")],
+                source=get("source"),
+                note=get("note"),
+                correction_reason=get("correction_reason"),
+            )
+        )
+    if not observations:
+        raise UsageError(f"{path}: no rows")
+    # The same id as `tilannekuva submit`: a hash of the region and the file's text.
+    submission_id = "csv-" + hashlib.sha256(f"{region}\n{text}".encode("utf-8")).hexdigest()[:32]
+    return submission_id, observations
+
+
+def channel(server: str, ca_cert: str | None):
+    if server.startswith("https://"):
+        roots = Path(ca_cert).read_bytes() if ca_cert else None
+        return grpc.secure_channel(server[len("https://"):], grpc.ssl_channel_credentials(roots))
+    return grpc.insecure_channel(server.removeprefix("http://"))
+
+
+def fmt(value, decimals: int) -> str:
+    return f"{value:.{decimals}f}"
+
+
+def opt(msg, field: str, decimals: int) -> str:
+    return fmt(getattr(msg, field), decimals) if msg.HasField(field) else "-"
+
+
+def print_receipt(submission_id: str, region: str, n: int, r) -> None:
+    rows = [
+        ("submission_id", submission_id),
+        ("region", region),
+        ("observations", n),
+        ("first_sequence", r.first_sequence),
+        ("last_sequence", r.last_sequence),
+        ("region_revision", r.region_revision),
+        ("duplicate", str(r.duplicate).lower()),
+        ("receipt_hash", r.receipt_hash),
+    ]
+    print("Receipt")
+    for k, v in rows:
+        print(f"  {k:<16} {v}")
+
+
+def print_region(pic, region_name: str, pb) -> None:
+    final = pb["common_pb2"].OBSERVATION_STATUS_FINAL
+    print()
+    print(
+        f"Region {pic.region_code} ({region_name}), {pic.year}"
+        f" - as of sequence {pic.as_of_sequence}, coverage {pic.coverage_ratio * 100:.1f} %"
+    )
+    header = f"  {'indicator':<40} {'value':>14} {'status':<11} {'national':>15} {'difference':>14} {'rank':>6} {'change':>12} {'revisions':>9}"
+    print(header)
+    for c in sorted(pic.cells, key=lambda c: (c.theme, c.indicator_id)):
+        d = c.decimals
+        national = opt(c, "national_value", d) + ("*" if c.national_official else " ")
+        rank = f"{c.rank}/{c.regions_ranked}" if c.rank else "-"
+        status = "final" if c.status == final else "provisional"
+        print(
+            f"  {c.indicator_id:<40} {fmt(c.value, d):>14} {status:<11} {national:>15} {opt(c, 'national_difference', d):>14}"
+            f" {rank:>6} {opt(c, 'change', d):>12} {c.revisions:>9}"
+        )
+    scored = [t for t in pic.themes if t.scored]
+    if scored:
+        print("  themes: " + ", ".join(f"{t.theme} {t.score:.3f} (rank {t.rank})" for t in scored))
+    print("  * official national figure (reported for SSS)")
+
+
+def print_national(pic, decimals: dict[str, int]) -> None:
+    print()
+    print(f"National picture {pic.year} - as of sequence {pic.as_of_sequence}")
+    print(
+        f"  {'indicator':<40} {'national':>15} {'computed':>14} {'regions':>7} {'min':>12} {'median':>12} {'max':>12}  best  worst"
+    )
+    empty = 0
+    for n in sorted(pic.indicators, key=lambda n: (n.theme, n.indicator_id)):
+        if not n.HasField("value") and not n.HasField("computed_value") and n.regions_reported == 0:
+            empty += 1
+            continue
+        d = decimals.get(n.indicator_id, 2)
+        national = opt(n, "value", d) + ("*" if n.official else " ")
+        print(
+            f"  {n.indicator_id:<40} {national:>15} {opt(n, 'computed_value', d):>14}"
+            f" {f'{n.regions_reported}/{n.regions_expected}':>7} {opt(n, 'min', d):>12} {opt(n, 'median', d):>12} {opt(n, 'max', d):>12}"
+            f"  {n.best_region or '-':<5} {n.worst_region or '-'}"
+        )
+    if empty:
+        print(f"  ({empty} indicators without values for {pic.year} not shown)")
+    print("  * official national figure (reported for SSS)")
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--server", default="127.0.0.1:50051", help="host:port, http://host:port or https://host:port")
+    ap.add_argument("--region", required=True, help="region code (MK01..MK21, SSS) or Statistics Finland's numeric code")
+    ap.add_argument("--csv", required=True, type=Path, help="the submission file")
+    ap.add_argument("--token", help="bearer token (servers with an auth file)")
+    ap.add_argument("--ca-cert", help="CA certificate (PEM) for an https:// server")
+    ap.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
+    args = ap.parse_args(argv)
+
+    pb = load_stubs()
+    try:
+        submission_id, observations = read_csv(args.csv, args.region, pb)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    metadata = [("authorization", f"Bearer {args.token}")] if args.token else []
+
+    with channel(args.server, args.ca_cert) as ch:
+        ingest = pb["ingest_pb2_grpc"].IngestServiceStub(ch)
+        pictures = pb["picture_pb2_grpc"].PictureServiceStub(ch)
+        catalog = pb["catalog_pb2_grpc"].CatalogServiceStub(ch)
+        try:
+            receipt = ingest.Submit(
+                pb["ingest_pb2"].SubmitRequest(
+                    submission_id=submission_id, region_code=args.region, observations=observations
+                ),
+                metadata=metadata,
+                timeout=args.timeout,
+            )
+            print_receipt(submission_id, args.region, len(observations), receipt)
+            regions = catalog.ListRegions(pb["catalog_pb2"].ListRegionsRequest(), metadata=metadata, timeout=args.timeout)
+            indicators = catalog.ListIndicators(pb["catalog_pb2"].ListIndicatorsRequest(), metadata=metadata, timeout=args.timeout)
+            decimals = {i.id: i.decimals for i in indicators.indicators}
+            years = sorted({o.year for o in observations})
+            for year in years:
+                pic = pictures.GetRegionPicture(
+                    pb["picture_pb2"].GetRegionPictureRequest(
+                        region_code=args.region, year=year, min_sequence=receipt.last_sequence
+                    ),
+                    metadata=metadata,
+                    timeout=args.timeout,
+                )
+                name = next((r.name_en for r in regions.regions if r.code == pic.region_code), pic.region_code)
+                print_region(pic, name, pb)
+            for year in years:
+                nat = pictures.GetNationalPicture(
+                    pb["picture_pb2"].GetNationalPictureRequest(year=year, min_sequence=receipt.last_sequence),
+                    metadata=metadata,
+                    timeout=args.timeout,
+                )
+                print_national(nat, decimals)
+        except grpc.RpcError as e:
+            print(f"error: {e.code().name}: {e.details()}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

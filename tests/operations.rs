@@ -1,0 +1,1006 @@
+//! The operations artefacts checked against the real thing: the Grafana dashboards
+//! (`dashboards/*.json`) and the Prometheus rules (`deploy/prometheus/`) run against a real
+//! Prometheus scraping the real binary, promtool checks the deployed config and unit-tests
+//! the alerts, and the Python example client (`examples/python/`) talks to a real server.
+//!
+//! Needs `prometheus` and `promtool` (Debian's `prometheus` package) and, for the Python
+//! client, `python3` with `examples/python/requirements.txt` installed; `.ci/run` installs
+//! them. A missing tool fails the test with a message naming the install step.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The value every template variable stands for when a dashboard query is run in the
+/// test: real values of the demo data (2019 has many regions; MK01 has values, ranks and a
+/// change from 2018 there), and the interval variables Grafana fills in itself.
+const VARIABLES: &[(&str, &str)] = &[
+    ("year", "2019"),
+    ("region", "MK01"),
+    ("indicator", "unemployment_rate_15_74"),
+    ("theme", "communities"),
+    ("job", JOB),
+    // What the "All" option of the instance variable sends (its allValue).
+    ("instance", ".+"),
+    ("__rate_interval", "1m"),
+    ("__interval", "15s"),
+    ("__range", "5m"),
+];
+
+/// The scrape job name the alert rules and the service-health dashboard expect.
+const JOB: &str = "tilannekuva";
+
+/// The datasource reference every panel, target and query variable must carry.
+fn datasource_ref() -> Value {
+    serde_json::json!({"type": "prometheus", "uid": "${datasource}"})
+}
+
+// ---------------------------------------------------------------------------------------
+// Dashboards: reading them
+// ---------------------------------------------------------------------------------------
+
+/// Every dashboard file, by file name.
+fn dashboards() -> Vec<(String, Value)> {
+    let dir = repo_file("dashboards");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&p).unwrap();
+            let json = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{name} is not valid JSON: {e}"));
+            (name, json)
+        })
+        .collect()
+}
+
+/// All panels of a dashboard, including those nested in (collapsed) rows.
+fn panels(d: &Value) -> Vec<&Value> {
+    fn walk<'a>(list: &'a Value, out: &mut Vec<&'a Value>) {
+        for p in list.as_array().into_iter().flatten() {
+            out.push(p);
+            if let Some(inner) = p.get("panels") {
+                walk(inner, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&d["panels"], &mut out);
+    out
+}
+
+fn variables(d: &Value) -> Vec<&Value> {
+    d["templating"]["list"]
+        .as_array()
+        .map(|l| l.iter().collect())
+        .unwrap_or_default()
+}
+
+/// The query of a query variable: a string, or an object with a `query` string (the
+/// newer Grafana form).
+fn variable_query(v: &Value) -> Option<&str> {
+    v["query"].as_str().or_else(|| v["query"]["query"].as_str())
+}
+
+/// Every PromQL expression of a dashboard's targets, with where it is.
+fn target_exprs(name: &str, d: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for p in panels(d) {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let expr = t["expr"].as_str().unwrap_or_default();
+            out.push((
+                format!(
+                    "{name} / panel {:?} / target {}",
+                    p["title"].as_str().unwrap_or("?"),
+                    t["refId"].as_str().unwrap_or("?")
+                ),
+                expr.to_owned(),
+            ));
+        }
+    }
+    out
+}
+
+/// The names of the template variables an expression uses (`$x`, `${x}`, `${x:fmt}`,
+/// `[[x]]`).
+fn used_variables(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = expr.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'$' && i + 1 < b.len() {
+            let (start, braced) = if b[i + 1] == b'{' {
+                (i + 2, true)
+            } else {
+                (i + 1, false)
+            };
+            let mut j = start;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                j += 1;
+            }
+            if j > start {
+                out.push(expr[start..j].to_owned());
+            }
+            if braced {
+                while j < b.len() && b[j] != b'}' {
+                    j += 1;
+                }
+            }
+            i = j.max(i + 1);
+        } else if expr[i..].starts_with("[[") {
+            let end = expr[i..].find("]]").map(|e| i + e).unwrap_or(b.len());
+            out.push(expr[i + 2..end].split(':').next().unwrap().to_owned());
+            i = end + 2;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The expression with every template variable replaced by its test value.
+fn substitute(expr: &str) -> Result<String, String> {
+    let value = |name: &str| {
+        VARIABLES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| format!("no test value for template variable ${name} in {expr:?}"))
+    };
+    let mut out = String::with_capacity(expr.len());
+    let b = expr.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'$'
+            && i + 1 < b.len()
+            && (b[i + 1] == b'{' || b[i + 1] == b'_' || b[i + 1].is_ascii_alphabetic())
+        {
+            let braced = b[i + 1] == b'{';
+            let start = if braced { i + 2 } else { i + 1 };
+            let mut j = start;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                j += 1;
+            }
+            out.push_str(value(&expr[start..j])?);
+            if braced {
+                let close = expr[j..]
+                    .find('}')
+                    .ok_or_else(|| format!("unclosed ${{ in {expr:?}"))?;
+                j += close + 1;
+            }
+            i = j;
+        } else if expr[i..].starts_with("[[") {
+            let end = expr[i..]
+                .find("]]")
+                .map(|e| i + e)
+                .ok_or_else(|| format!("unclosed [[ in {expr:?}"))?;
+            out.push_str(value(expr[i + 2..end].split(':').next().unwrap())?);
+            i = end + 2;
+        } else {
+            // Copy one UTF-8 character.
+            let ch = expr[i..].chars().next().unwrap();
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// Dashboards: the provisioning rules
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn dashboards_are_ready_for_file_provisioning() {
+    let all = dashboards();
+    let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in [
+        "national-overview.json",
+        "region.json",
+        "service-health.json",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "dashboards/{expected} is missing"
+        );
+    }
+    let mut problems = Vec::new();
+    let mut uids = BTreeMap::new();
+    for (name, d) in &all {
+        let mut problem = |s: String| problems.push(format!("{name}: {s}"));
+        match d["uid"].as_str() {
+            Some(uid) if !uid.trim().is_empty() => {
+                if let Some(other) = uids.insert(uid.to_owned(), name.clone()) {
+                    problem(format!("uid {uid:?} is also the uid of {other}"));
+                }
+            }
+            _ => problem("no fixed, non-empty uid".into()),
+        }
+        if !d.get("id").is_some_and(Value::is_null) {
+            problem(format!(
+                "\"id\" must be null, is {}",
+                d.get("id").unwrap_or(&Value::Bool(false))
+            ));
+        }
+        if d.get("__inputs").is_some() {
+            problem("has __inputs (an export for sharing, not for provisioning)".into());
+        }
+        if d["title"].as_str().unwrap_or_default().is_empty() {
+            problem("no title".into());
+        }
+        let vars = variables(d);
+        let ds_var = vars.iter().any(|v| {
+            v["type"] == "datasource" && v["name"] == "datasource" && v["query"] == "prometheus"
+        });
+        if !ds_var {
+            problem(
+                "no template variable `datasource` of type datasource with query prometheus".into(),
+            );
+        }
+        let var_names: BTreeSet<&str> = vars.iter().filter_map(|v| v["name"].as_str()).collect();
+        for v in &vars {
+            if v["type"] == "query" && v["datasource"] != datasource_ref() {
+                problem(format!(
+                    "variable {:?} does not use datasource ${{datasource}}",
+                    v["name"]
+                ));
+            }
+        }
+        let ps = panels(d);
+        if ps.is_empty() {
+            problem("no panels".into());
+        }
+        let mut ids = BTreeSet::new();
+        for p in ps {
+            let title = p["title"].as_str().unwrap_or("?");
+            if !ids.insert(p["id"].as_i64().unwrap_or(-1)) {
+                problem(format!("panel {title:?}: id {} is not unique", p["id"]));
+            }
+            if p["datasource"] != datasource_ref() {
+                problem(format!(
+                    "panel {title:?}: datasource is {}, not {}",
+                    p["datasource"],
+                    datasource_ref()
+                ));
+            }
+            if p["gridPos"]["w"].as_i64().is_none() || p["gridPos"]["h"].as_i64().is_none() {
+                problem(format!("panel {title:?}: no gridPos"));
+            }
+            let targets = p["targets"].as_array().cloned().unwrap_or_default();
+            if targets.is_empty() && p["type"] != "row" {
+                problem(format!("panel {title:?}: no targets"));
+            }
+            let mut refs = BTreeSet::new();
+            for t in &targets {
+                let r = t["refId"].as_str().unwrap_or_default();
+                if r.is_empty() || !refs.insert(r.to_owned()) {
+                    problem(format!(
+                        "panel {title:?}: target refId {r:?} empty or repeated"
+                    ));
+                }
+                if t["datasource"] != datasource_ref() {
+                    problem(format!(
+                        "panel {title:?}: target {r}: datasource is {}, not {}",
+                        t["datasource"],
+                        datasource_ref()
+                    ));
+                }
+                let expr = t["expr"].as_str().unwrap_or_default();
+                if expr.trim().is_empty() {
+                    problem(format!("panel {title:?}: target {r}: empty expr"));
+                }
+                for used in used_variables(expr) {
+                    if !used.starts_with("__") && !var_names.contains(used.as_str()) {
+                        problem(format!("panel {title:?}: target {r} uses ${used}, which the dashboard does not define"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "dashboard problems:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// A real Prometheus
+// ---------------------------------------------------------------------------------------
+
+/// Fails the test unless `tool` runs.
+fn require_tool(tool: &str) {
+    match Command::new(tool).arg("--version").output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "`{tool} --version` failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => panic!(
+            "`{tool}` is required for this test ({e}): install Debian's `prometheus` package \
+             (apt-get install prometheus; .ci/run does)"
+        ),
+    }
+}
+
+/// A Prometheus server as a child process; killed when dropped, whatever happens.
+struct Prometheus {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+    /// Holds the configuration and the TSDB; removed after the child is gone.
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    /// Starts Prometheus scraping `target` every second (job `JOB`) with the deployed alert
+    /// rules, and waits until it is ready.
+    fn start(target: SocketAddr) -> Prometheus {
+        require_tool("prometheus");
+        let rules = repo_file("deploy/prometheus/alerts.yml");
+        let mut last_err = String::new();
+        // The port is found free and then given to Prometheus: another process could take
+        // it in between, so try again with a new one.
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().unwrap();
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            let config = dir.path().join("prometheus.yml");
+            std::fs::write(
+                &config,
+                format!(
+                    "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+                     rule_files:\n  - {rules:?}\n\
+                     scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: [\"{target}\"]\n",
+                ),
+            )
+            .unwrap();
+            let log = dir.path().join("prometheus.log");
+            let child = Command::new("prometheus")
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.path().join("tsdb").display()
+                ))
+                .arg(format!("--web.listen-address={addr}"))
+                .arg("--log.level=warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .expect("start prometheus");
+            let mut p = Prometheus {
+                child,
+                addr,
+                log,
+                _dir: dir,
+            };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Some(status) = p.child.try_wait().unwrap() {
+                    last_err = format!("prometheus exited with {status}:\n{}", p.log_text());
+                    break;
+                }
+                if let Ok((200, _)) = http(p.addr, "GET", "/-/ready", None) {
+                    return p;
+                }
+                if Instant::now() > deadline {
+                    panic!("prometheus did not become ready in 30 s:\n{}", p.log_text());
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        panic!("prometheus did not start: {last_err}");
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// GET an API path; the parsed `data` of a successful answer, or the error.
+    fn get(&self, path: &str) -> Result<Value, String> {
+        api_result(http(self.addr, "GET", path, None))
+    }
+
+    /// An instant query; the result vector (or scalar), or Prometheus' error.
+    fn query(&self, expr: &str) -> Result<Value, String> {
+        let body = format!("query={}", urlencode(expr));
+        api_result(http(self.addr, "POST", "/api/v1/query", Some(&body)))
+            .map(|d| d["result"].clone())
+    }
+}
+
+fn api_result(r: Result<(u16, String), String>) -> Result<Value, String> {
+    let (status, body) = r?;
+    let v: Value = serde_json::from_str(&body)
+        .map_err(|e| format!("HTTP {status}, not JSON ({e}): {body}"))?;
+    if v["status"] == "success" {
+        Ok(v["data"].clone())
+    } else {
+        Err(format!("HTTP {status}: {}: {}", v["errorType"], v["error"]))
+    }
+}
+
+/// A minimal HTTP/1.0 client: the answer is not chunked and ends when the server closes.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    form: Option<&str>,
+) -> Result<(u16, String), String> {
+    let mut s =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    if let Some(body) = form {
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    } else {
+        req.push_str("\r\n");
+    }
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not an HTTP answer: {text:?}"))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Whether a query result holds at least one sample that is a number (not NaN): what a
+/// panel needs to show something.
+fn has_number(result: &Value) -> bool {
+    let finite = |v: &Value| {
+        v.as_str()
+            .and_then(|s| s.parse::<f64>().ok())
+            .is_some_and(|f| !f.is_nan())
+    };
+    match result {
+        Value::Array(series) => series.iter().any(|s| finite(&s["value"][1])),
+        // A scalar or string result: [time, "value"].
+        _ => finite(&result[1]),
+    }
+}
+
+/// gRPC traffic of every kind the dashboards show, from the CLI, until stopped: reads,
+/// a refused read, accepted, duplicate and invalid submissions.
+struct Traffic {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Traffic {
+    fn start(grpc_url: &str, dir: &Path) -> Traffic {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (url, dir, flag) = (grpc_url.to_owned(), dir.to_owned(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let bad = dir.join("bad.csv");
+            std::fs::write(
+                &bad,
+                "indicator_id,year,value,status,source\nno_such_indicator,2021,1,final,test\n",
+            )
+            .unwrap();
+            let mut i = 0u32;
+            while !flag.load(Ordering::Relaxed) {
+                let good = dir.join(format!("good-{i}.csv"));
+                // A new provisional value each round: accepted (a revision of the cell).
+                std::fs::write(
+                    &good,
+                    format!("indicator_id,year,value,status,source\npopulation,2021,{},provisional,operations test\n", 71_000 + i),
+                )
+                .unwrap();
+                let good = good.to_str().unwrap().to_owned();
+                let bad = bad.to_str().unwrap();
+                for args in [
+                    &[
+                        "picture", "--server", &url, "--region", "MK01", "--year", "2019",
+                    ][..],
+                    &["national", "--server", &url, "--year", "2019"],
+                    &[
+                        "series",
+                        "--server",
+                        &url,
+                        "--region",
+                        "MK18",
+                        "--indicator",
+                        "unemployment_rate_15_74",
+                    ],
+                    &[
+                        "picture", "--server", &url, "--region", "MK99", "--year", "2019",
+                    ],
+                    &[
+                        "submit", "--server", &url, "--region", "MK18", "--file", &good,
+                    ],
+                    &[
+                        "submit", "--server", &url, "--region", "MK18", "--file", &good,
+                    ],
+                    &[
+                        "submit", "--server", &url, "--region", "MK18", "--file", bad,
+                    ],
+                ] {
+                    cli(args);
+                }
+                i += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        Traffic {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Traffic {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Runs promtool with `args` in `dir`; fails the test with its output unless it succeeds.
+fn promtool(dir: &Path, args: &[&str]) {
+    let out = Command::new("promtool")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "promtool {} (in {}) failed:\n{}{}",
+        args.join(" "),
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn promtool_accepts_the_deployed_config_and_the_alerts_pass_their_unit_tests() {
+    require_tool("promtool");
+    let dir = repo_file("deploy/prometheus");
+    // prometheus.yml names alerts.yml relative to its own directory.
+    promtool(&dir, &["check", "config", "prometheus.yml"]);
+    promtool(&dir, &["check", "rules", "alerts.yml"]);
+    let mut tests: Vec<String> = std::fs::read_dir(dir.join("tests"))
+        .unwrap()
+        .map(|e| format!("tests/{}", e.unwrap().file_name().to_string_lossy()))
+        .filter(|n| n.ends_with(".test.yml"))
+        .collect();
+    tests.sort();
+    assert!(
+        !tests.is_empty(),
+        "no alert unit tests in deploy/prometheus/tests"
+    );
+    let mut args = vec!["test", "rules"];
+    args.extend(tests.iter().map(String::as_str));
+    promtool(&dir, &args);
+}
+
+#[test]
+fn every_dashboard_query_and_alert_rule_works_against_prometheus_scraping_the_service() {
+    let started = Instant::now();
+    let work = tempfile::tempdir().unwrap();
+    let server = Proc::start(&work.path().join("data"), &["--demo"]);
+    let prom = Prometheus::start(server.http);
+
+    // A scrape has landed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let up = prom.query(&format!("up{{job=\"{JOB}\"}} == 1"));
+        if up
+            .as_ref()
+            .is_ok_and(|r| r.as_array().is_some_and(|a| !a.is_empty()))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus did not scrape {} within 30 s (last answer {up:?}):\n{}",
+            server.http,
+            prom.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The alert rules: Prometheus loaded every rule of the file, evaluates each without
+    // error, and each expression parses as a query.
+    let rules_text = std::fs::read_to_string(repo_file("deploy/prometheus/alerts.yml")).unwrap();
+    let in_file = rules_text
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            t.starts_with("- alert:") || t.starts_with("- record:")
+        })
+        .count();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let rules = loop {
+        let data = prom.get("/api/v1/rules").unwrap();
+        let rules: Vec<Value> = data["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+            .collect();
+        // Health is "unknown" until a rule's first evaluation.
+        if rules.len() == in_file && rules.iter().all(|r| r["health"] != "unknown") {
+            break rules;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus loaded {} of the {in_file} rules of alerts.yml, or has not evaluated them:\n{data:#}\n{}",
+            rules.len(),
+            prom.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut failures = Vec::new();
+    for r in &rules {
+        let (name, expr) = (
+            r["name"].as_str().unwrap_or("?"),
+            r["query"].as_str().unwrap_or_default(),
+        );
+        if r["health"] != "ok" {
+            failures.push(format!(
+                "rule {name}: health {} ({})",
+                r["health"], r["lastError"]
+            ));
+        }
+        if let Err(e) = prom.query(expr) {
+            failures.push(format!("rule {name}: {expr:?}: {e}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "alert rules:\n  {}",
+        failures.join("\n  ")
+    );
+
+    // The template-variable queries: label_values(...) through the label-values API (it is
+    // not PromQL), query_result(...) as a query. Each must offer values, including the
+    // value the panel queries below are run with.
+    let all = dashboards();
+    let mut failures = Vec::new();
+    for (name, d) in &all {
+        for v in variables(d).into_iter().filter(|v| v["type"] == "query") {
+            let var = v["name"].as_str().unwrap_or("?");
+            let Some(q) = variable_query(v) else {
+                failures.push(format!("{name}: variable {var}: no query"));
+                continue;
+            };
+            let result = check_variable_query(&prom, q);
+            match result {
+                Ok(values) if values.is_empty() => {
+                    failures.push(format!("{name}: variable {var}: {q:?} offers no values"))
+                }
+                Ok(values) => {
+                    let test_value = VARIABLES.iter().find(|(n, _)| *n == var).map(|(_, v)| *v);
+                    let literal = test_value.filter(|t| !t.contains(['.', '*', '+', '|']));
+                    if let Some(t) = literal {
+                        if !values.iter().any(|v| v == t) {
+                            failures.push(format!("{name}: variable {var}: {q:?} does not offer {t:?} (offers {values:?})"));
+                        }
+                    }
+                }
+                Err(e) => failures.push(format!("{name}: variable {var}: {q:?}: {e}")),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "template variables:\n  {}",
+        failures.join("\n  ")
+    );
+
+    // Every panel query parses; then, with gRPC traffic of every kind going on, each returns
+    // data (rate() and histograms need two scrapes of the new counters).
+    let exprs: Vec<(String, String)> = all
+        .iter()
+        .flat_map(|(name, d)| target_exprs(name, d))
+        .map(|(at, e)| {
+            let s = substitute(&e).unwrap_or_else(|err| panic!("{at}: {err}"));
+            (at, s)
+        })
+        .collect();
+    assert!(exprs.len() >= 30, "only {} dashboard queries", exprs.len());
+    let parse_errors: Vec<String> = exprs
+        .iter()
+        .filter_map(|(at, e)| prom.query(e).err().map(|err| format!("{at}: {e:?}: {err}")))
+        .collect();
+    assert!(
+        parse_errors.is_empty(),
+        "dashboard queries refused:\n  {}",
+        parse_errors.join("\n  ")
+    );
+
+    let traffic = Traffic::start(&server.grpc_url, work.path());
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let empty: Vec<String> = exprs
+            .iter()
+            .filter_map(|(at, e)| match prom.query(e) {
+                Ok(r) if has_number(&r) => None,
+                Ok(r) => Some(format!("{at}: {e:?} returned no number: {r}")),
+                Err(err) => Some(format!("{at}: {e:?}: {err}")),
+            })
+            .collect();
+        if empty.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dashboard queries without data after 40 s of traffic:\n  {}",
+            empty.join("\n  ")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(traffic);
+    drop(prom);
+    server.stop();
+    eprintln!(
+        "{} dashboard queries and {} alert rules checked in {:.1} s",
+        exprs.len(),
+        rules.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Runs a template-variable query; the values it offers.
+fn check_variable_query(prom: &Prometheus, q: &str) -> Result<Vec<String>, String> {
+    let q = substitute(q.trim())?;
+    let strings = |d: Value| -> Vec<String> {
+        d.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    if let Some(inner) = q
+        .strip_prefix("label_values(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        // label_values(label) or label_values(selector, label).
+        let (selector, label) = match inner.rsplit_once(',') {
+            Some((sel, label)) => (Some(sel.trim()), label.trim()),
+            None => (None, inner.trim()),
+        };
+        let path = match selector {
+            Some(sel) => format!("/api/v1/label/{label}/values?match[]={}", urlencode(sel)),
+            None => format!("/api/v1/label/{label}/values"),
+        };
+        prom.get(&path).map(strings)
+    } else if let Some(inner) = q
+        .strip_prefix("query_result(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        let r = prom.query(inner)?;
+        Ok(r.as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| s["metric"].to_string())
+            .collect())
+    } else {
+        Err("not label_values(...) or query_result(...)".into())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The Python client
+// ---------------------------------------------------------------------------------------
+
+fn python_ready() {
+    let out = Command::new("python3")
+        .args(["-c", "import grpc, grpc_tools, google.protobuf"])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "the Python client's packages are not importable ({}): install them with\n    \
+             python3 -m pip install -r examples/python/requirements.txt\n(.ci/run must do this)",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => panic!("python3 is required for this test: {e}"),
+    }
+}
+
+fn run_python(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new("python3")
+        .arg(repo_file("examples/python/client.py"))
+        .args(args)
+        .output()
+        .expect("run python3");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The value of `key` in the receipt block (`  key   value`).
+fn receipt_field<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| {
+            let mut parts = l.split_whitespace();
+            (parts.next() == Some(key)).then(|| parts.next().unwrap_or(""))
+        })
+        .unwrap_or_else(|| panic!("no {key} in the output:\n{out}"))
+}
+
+/// The whitespace-separated fields of the first line in `section` (from the line starting
+/// with `header` to the next blank line) whose first field is `first`.
+fn row<'a>(out: &'a str, header: &str, first: &str) -> Vec<&'a str> {
+    let section = out
+        .split("\n\n")
+        .find(|s| s.trim_start().starts_with(header))
+        .unwrap_or_else(|| panic!("no section {header:?} in the output:\n{out}"));
+    section
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&first))
+        .unwrap_or_else(|| panic!("no row {first:?} in section {header:?}:\n{section}"))
+}
+
+#[test]
+fn python_client_submits_a_csv_and_prints_the_pictures() {
+    python_ready();
+    let work = tempfile::tempdir().unwrap();
+    let server = Proc::start(&work.path().join("data"), &["--demo"]);
+    let url = server.grpc_url.as_str();
+
+    // Another region's 2021 population first, so the national value is an aggregate.
+    let lappi = work.path().join("lappi.csv");
+    std::fs::write(
+        &lappi,
+        "indicator_id,year,value,status,source\npopulation,2021,177161,final,Statistics Finland\n",
+    )
+    .unwrap();
+    let (ok, _, err) = cli(&[
+        "submit",
+        "--server",
+        url,
+        "--region",
+        "MK19",
+        "--file",
+        lappi.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+
+    let text = "indicator_id,year,value,status,source,note,correction_reason\n\
+                population,2021,71664,final,\"Statistics Finland, population structure 2021\",,\n\
+                natural_increase,2021,-350,provisional,Statistics Finland preliminary,\"a note, with a comma\",\n";
+    let csv = work.path().join("kainuu.csv");
+    std::fs::write(&csv, text).unwrap();
+    let csv = csv.to_str().unwrap();
+    let (ok, out, err) = run_python(&["--server", url, "--region", "MK18", "--csv", csv]);
+    assert!(ok, "the Python client failed:\n{out}\n{err}");
+
+    // The receipt: the submission id is the Rust CLI's (region + file text).
+    let expected_id = format!(
+        "csv-{}",
+        &hex::encode(Sha256::digest(format!("MK18\n{text}").as_bytes()))[..32]
+    );
+    assert_eq!(receipt_field(&out, "submission_id"), expected_id, "{out}");
+    assert_eq!(receipt_field(&out, "region"), "MK18");
+    assert_eq!(receipt_field(&out, "observations"), "2");
+    assert_eq!(receipt_field(&out, "duplicate"), "false");
+    let first: u64 = receipt_field(&out, "first_sequence").parse().unwrap();
+    let last: u64 = receipt_field(&out, "last_sequence").parse().unwrap();
+    assert_eq!(last, first + 1, "two observations, two events:\n{out}");
+    let hash = receipt_field(&out, "receipt_hash");
+    assert!(
+        hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+        "{hash}"
+    );
+
+    // The region picture, read with min_sequence = last_sequence: the submitted values,
+    // and the national value summed over MK18 and MK19.
+    let header = out
+        .lines()
+        .find(|l| l.starts_with("Region MK18 (Kainuu), 2021"))
+        .unwrap_or_else(|| panic!("no region picture header:\n{out}"));
+    let as_of: u64 = header
+        .split("as of sequence ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no as-of sequence in {header:?}"));
+    assert!(as_of >= last, "{header}");
+    let pop = row(&out, "Region MK18", "population");
+    assert_eq!(&pop[1..4], ["71664", "final", "248825"], "{pop:?}");
+    assert_eq!(
+        pop[4], "-177161",
+        "difference to the national value: {pop:?}"
+    );
+    let nat = row(&out, "Region MK18", "natural_increase");
+    assert_eq!(&nat[1..3], ["-350", "provisional"], "{nat:?}");
+
+    // The national picture.
+    let npop = row(&out, "National picture 2021", "population");
+    assert_eq!(&npop[1..4], ["248825", "248825", "2/19"], "{npop:?}");
+    let nnat = row(&out, "National picture 2021", "natural_increase");
+    assert_eq!(&nnat[1..4], ["-350", "-350", "1/19"], "{nnat:?}");
+
+    // The Rust CLI derives the same submission id from the same file: a duplicate.
+    let (ok, cli_out, err) = cli(&["submit", "--server", url, "--region", "MK18", "--file", csv]);
+    assert!(ok, "{err}");
+    assert!(cli_out.contains(&expected_id), "{cli_out}");
+    assert!(
+        cli_out
+            .lines()
+            .any(|l| l.starts_with("duplicate") && l.trim_end().ends_with("true")),
+        "the CLI sees the Python client's submission as the same one:\n{cli_out}"
+    );
+
+    // A refused submission: the gRPC code on stderr, a failing exit status.
+    let bad = work.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "indicator_id,year,value,status,source\nno_such_indicator,2021,1,final,x\n",
+    )
+    .unwrap();
+    let (ok, out, err) = run_python(&[
+        "--server",
+        url,
+        "--region",
+        "MK18",
+        "--csv",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!ok, "an unknown indicator is refused:\n{out}");
+    assert!(
+        err.contains("INVALID_ARGUMENT") && err.contains("observations[0].indicator_id"),
+        "{err}"
+    );
+    server.stop();
+}
