@@ -30,16 +30,34 @@ pub const MAX_ROWS: usize = crate::domain::validate::MAX_OBSERVATIONS;
 
 /// Parses a submission CSV.
 pub fn parse(text: &str) -> Result<Vec<Row>, CsvError> {
+    parse_bytes(text.as_bytes())
+}
+
+/// Parses a submission CSV given as bytes, as read from a file: text that is not UTF-8 is
+/// an error naming its line. A UTF-8 byte order mark at the start is skipped.
+pub fn parse_bytes(bytes: &[u8]) -> Result<Vec<Row>, CsvError> {
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+        .from_reader(bytes);
+    let mut lines = Lines {
+        bytes,
+        at: 0,
+        line: 1,
+    };
     let err = |line: usize, message: String| CsvError { line, message };
-    let headers = rdr.headers().map_err(|e| err(1, e.to_string()))?.clone();
+    let headers = match rdr.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            let line = e.position().map_or(1, |p| lines.of(p));
+            return Err(err(line, e.to_string()));
+        }
+    };
+    let header_line = headers.position().map_or(1, |p| lines.of(p));
     let col = |name: &str| headers.iter().position(|h| h == name);
     let required = ["indicator_id", "year", "value", "status", "source"];
     for name in required {
         if col(name).is_none() {
-            return Err(err(1, format!("missing column {name:?} (header must name {required:?}, optionally region_code, note, correction_reason)")));
+            return Err(err(header_line, format!("missing column {name:?} (header must name {required:?}, optionally region_code, note, correction_reason)")));
         }
     }
     let (region, indicator, year, value, status, source) = (
@@ -52,9 +70,19 @@ pub fn parse(text: &str) -> Result<Vec<Row>, CsvError> {
     );
     let (note, reason) = (col("note"), col("correction_reason"));
     let mut rows = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let line = i + 2;
-        let rec = rec.map_err(|e| err(line, e.to_string()))?;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        // Where the next record can start, for errors that carry no position of their own.
+        let next = rdr.position().clone();
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = lines.of(e.position().unwrap_or(&next));
+                return Err(err(line, e.to_string()));
+            }
+        }
+        let line = lines.of(rec.position().unwrap_or(&next));
         if rows.len() == MAX_ROWS {
             return Err(err(
                 line,
@@ -94,6 +122,39 @@ pub fn parse(text: &str) -> Result<Vec<Row>, CsvError> {
         });
     }
     Ok(rows)
+}
+
+/// Physical line numbers of byte offsets, counted forward as the reader advances. (csv's
+/// own `Position::line` is the line before the record's leading line breaks, which is off
+/// by one after a CRLF header or a blank line.)
+struct Lines<'a> {
+    bytes: &'a [u8],
+    /// Offset up to which line breaks are counted.
+    at: usize,
+    /// Line of `at`, 1-based.
+    line: usize,
+}
+
+impl Lines<'_> {
+    /// The line where the record starting at `pos` is: line breaks (CR, LF or CRLF) before
+    /// its first character count, whether they end the previous record or blank lines.
+    fn of(&mut self, pos: &csv::Position) -> usize {
+        let mut to = usize::try_from(pos.byte())
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        while to < self.bytes.len() && matches!(self.bytes[to], b'\r' | b'\n') {
+            to += 1;
+        }
+        // Records come in order; an earlier offset (never expected) keeps the last line.
+        for i in self.at..to {
+            let b = self.bytes[i];
+            if b == b'\n' || (b == b'\r' && self.bytes.get(i + 1) != Some(&b'\n')) {
+                self.line += 1;
+            }
+        }
+        self.at = self.at.max(to);
+        self.line
+    }
 }
 
 /// Splits rows into per-region groups, in order of first appearance, keeping row order.
@@ -158,6 +219,24 @@ mod tests {
             .contains("provisional or final"));
         let ragged = "indicator_id,year,value,status,source\npopulation,2020\n";
         assert_eq!(parse(ragged).unwrap_err().line, 2);
+    }
+
+    #[test]
+    fn lines_are_physical_lines() {
+        // A quoted field with line breaks spans lines; later rows keep their real line.
+        let text = "indicator_id,year,value,status,source,note\r\npopulation,2020,1,final,s,\"two\nlines\"\r\n\r\npopulation,2021,1,final,s,\npopulation,20x2,1,final,s,\n";
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.line, 6, "{err}");
+        let rows = parse(&text[..text.find("population,20x2").unwrap()]).unwrap();
+        assert_eq!(rows.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 5]);
+        assert_eq!(rows[0].observation.note, "two\nlines");
+        // Bytes that are not UTF-8 name their line; a byte order mark is skipped.
+        let mut bytes =
+            b"\xEF\xBB\xBFindicator_id,year,value,status,source\npopulation,2020,1,final,s\n"
+                .to_vec();
+        assert_eq!(parse_bytes(&bytes).unwrap().len(), 1);
+        bytes.extend_from_slice(b"population,2021,1,final,\xFF\n");
+        assert_eq!(parse_bytes(&bytes).unwrap_err().line, 3);
     }
 
     #[test]

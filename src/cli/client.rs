@@ -100,9 +100,12 @@ fn ts(t: &Option<prost_types::Timestamp>) -> String {
 }
 
 pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&a.file)
-        .with_context(|| format!("cannot read {}", a.file.display()))?;
-    let rows = crate::csvin::parse(&text).map_err(|e| anyhow!("{}: {e}", a.file.display()))?;
+    let bytes =
+        std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+    // A file that is not UTF-8 gets a line-numbered error from the reader.
+    let rows =
+        crate::csvin::parse_bytes(&bytes).map_err(|e| anyhow!("{}: {e}", a.file.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
     let groups = crate::csvin::group_by_region(rows, a.region.as_deref())
         .map_err(|e| anyhow!("{}: {e}", a.file.display()))?;
     let (region, rows) = match groups.len() {

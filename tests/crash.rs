@@ -1,0 +1,819 @@
+//! What survives a crash and what a damaged store does: the real binary killed with
+//! SIGKILL in the middle of concurrent writes, again and again; a store file whose tail is
+//! cut off or overwritten; and `verify` on logs that were tampered with.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use parking_lot::Mutex;
+use prost::Message;
+use tilannekuva::api::convert::event_from_proto;
+use tilannekuva::domain::event::verify_chain;
+use tilannekuva::domain::{Event, Observation, Payload, Status, ZERO_HASH};
+use tilannekuva::projection::Projection;
+use tilannekuva::proto;
+use tilannekuva::proto::ingest_service_client::IngestServiceClient;
+use tilannekuva::proto::picture_service_client::PictureServiceClient;
+use tonic::transport::Channel;
+
+/// Regions, indicators and years the writers touch: few enough that cells get revised.
+const REGIONS: [&str; 4] = ["MK01", "MK02", "MK11", "MK19"];
+const INDICATORS: [&str; 6] = [
+    "population",
+    "natural_increase",
+    "net_immigration",
+    "gdp_meur",
+    "unemployed_persons",
+    "land_area_km2",
+];
+const YEARS: std::ops::RangeInclusive<i32> = 2015..=2020;
+
+/// A small deterministic generator (the test must not depend on a random crate).
+struct Lcg(u64);
+
+impl Lcg {
+    fn new(seed: u64) -> Lcg {
+        Lcg(seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407))
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// A submission of 1–5 provisional observations of distinct cells of one region.
+fn request(id: String, seed: u64) -> proto::SubmitRequest {
+    let mut rng = Lcg::new(seed);
+    let region = REGIONS[rng.below(REGIONS.len() as u64) as usize];
+    let n = 1 + rng.below(5) as usize;
+    let mut cells = BTreeSet::new();
+    let mut observations = Vec::new();
+    while observations.len() < n {
+        let indicator = INDICATORS[rng.below(INDICATORS.len() as u64) as usize];
+        let year = *YEARS.start() + rng.below(YEARS.clone().count() as u64) as i32;
+        if cells.insert((indicator, year)) {
+            let value = 1000.0 + rng.below(90_000) as f64;
+            observations.push(obs(
+                indicator,
+                year,
+                value,
+                proto::ObservationStatus::Provisional,
+            ));
+        }
+    }
+    submit_req(&id, region, observations)
+}
+
+/// Everything the clients sent and every answer they got, across all rounds.
+#[derive(Default)]
+struct Ledger {
+    /// Every request sent, by submission id (recorded before it is sent).
+    sent: BTreeMap<String, proto::SubmitRequest>,
+    /// Acknowledged submissions: (first, last) sequence.
+    acked: BTreeMap<String, (u64, u64)>,
+    /// Submissions acknowledged only on a retry after a crash, as a duplicate: they were
+    /// durable although the first attempt got no answer.
+    acked_as_duplicate: usize,
+}
+
+impl Ledger {
+    fn ack(&mut self, id: &str, r: &proto::SubmitResponse) {
+        assert!(r.first_sequence >= 1 && r.last_sequence >= r.first_sequence);
+        let expected = self.sent[id].observations.len() as u64;
+        assert_eq!(
+            r.last_sequence - r.first_sequence + 1,
+            expected,
+            "{id}: {r:?}"
+        );
+        if let Some(old) = self
+            .acked
+            .insert(id.to_owned(), (r.first_sequence, r.last_sequence))
+        {
+            assert_eq!(
+                old,
+                (r.first_sequence, r.last_sequence),
+                "{id} acknowledged twice differently"
+            );
+        }
+    }
+}
+
+async fn connect(url: &str) -> Channel {
+    Channel::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// One writer: submits until the server dies (after `killed` is set) or `stop` is set.
+/// An error before the kill fails the test.
+async fn writer(
+    url: String,
+    prefix: String,
+    seed: u64,
+    ledger: Arc<Mutex<Ledger>>,
+    acks: Arc<tokio::sync::watch::Sender<usize>>,
+    killed: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), String> {
+    let mut ing = IngestServiceClient::new(connect(&url).await);
+    for n in 0u64.. {
+        if stop.load(Ordering::Acquire) {
+            break;
+        }
+        let id = format!("{prefix}-{n}");
+        let req = request(id.clone(), seed.wrapping_mul(1000).wrapping_add(n));
+        ledger.lock().sent.insert(id.clone(), req.clone());
+        match ing.submit(req).await {
+            Ok(r) => {
+                ledger.lock().ack(&id, r.get_ref());
+                acks.send_modify(|a| *a += 1);
+            }
+            Err(_) if killed.load(Ordering::Acquire) => break,
+            Err(status) => return Err(format!("{id}: {status:?} while the server was up")),
+        }
+    }
+    Ok(())
+}
+
+/// Runs 16 writers against `url` until `until_acks` acknowledgements, then calls `end`
+/// (which kills the server, or asks the writers to stop) and waits for the writers.
+async fn write_round(
+    url: &str,
+    round: usize,
+    until_acks: usize,
+    ledger: &Arc<Mutex<Ledger>>,
+    end: impl FnOnce(&AtomicBool, &AtomicBool),
+) {
+    let (acks, mut acked) = tokio::sync::watch::channel(0usize);
+    let acks = Arc::new(acks);
+    let killed = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..16)
+        .map(|c| {
+            tokio::spawn(writer(
+                url.to_owned(),
+                format!("r{round}-c{c}"),
+                (round * 100 + c) as u64,
+                ledger.clone(),
+                acks.clone(),
+                killed.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        acked.wait_for(|a| *a >= until_acks),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("round {round}: {until_acks} acknowledgements within 60 s"))
+    .unwrap();
+    end(&killed, &stop);
+    for w in writers {
+        tokio::time::timeout(Duration::from_secs(60), w)
+            .await
+            .expect("a writer ends once the server is gone")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// Submits the requests again, one at a time, as a client retrying after a crash would.
+async fn retry(url: &str, ids: &[String], ledger: &Arc<Mutex<Ledger>>) {
+    let mut ing = IngestServiceClient::new(connect(url).await);
+    for id in ids {
+        let req = ledger.lock().sent[id].clone();
+        let r = ing
+            .submit(req)
+            .await
+            .unwrap_or_else(|s| panic!("retry of {id}: {s:?}"));
+        let mut l = ledger.lock();
+        if r.get_ref().duplicate {
+            l.acked_as_duplicate += 1;
+        }
+        l.ack(id, r.get_ref());
+    }
+}
+
+/// The whole log, as served.
+async fn read_all(url: &str) -> Vec<Event> {
+    let mut pic = PictureServiceClient::new(connect(url).await);
+    let mut stream = pic
+        .read_events(proto::ReadEventsRequest {
+            from_sequence: 1,
+            follow: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(msg) = stream.message().await.unwrap() {
+        out.push(event_from_proto(&msg.event.unwrap()).unwrap());
+    }
+    out
+}
+
+/// Every picture of the touched regions and years, encoded: equal bytes, equal pictures.
+async fn snapshot(url: &str) -> Vec<Vec<u8>> {
+    let mut pic = PictureServiceClient::new(connect(url).await);
+    let mut out = Vec::new();
+    for year in YEARS {
+        let n = pic
+            .get_national_picture(proto::GetNationalPictureRequest {
+                year,
+                as_of: None,
+                min_sequence: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        out.push(n.encode_to_vec());
+        for region in REGIONS {
+            let p = pic
+                .get_region_picture(proto::GetRegionPictureRequest {
+                    region_code: region.into(),
+                    year,
+                    as_of: None,
+                    min_sequence: 0,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            out.push(p.encode_to_vec());
+            for indicator in INDICATORS {
+                let h = pic
+                    .get_observation_history(proto::GetObservationHistoryRequest {
+                        region_code: region.into(),
+                        indicator_id: indicator.into(),
+                        year,
+                        as_of: None,
+                        min_sequence: 0,
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner();
+                out.push(h.encode_to_vec());
+            }
+        }
+    }
+    out
+}
+
+/// The same pictures from a fold of `events` in this process.
+fn local_pictures(events: &[Event]) -> Vec<Vec<u8>> {
+    let mut p = Projection::new();
+    for e in events {
+        p.apply(e);
+    }
+    let seq = p.applied();
+    let mut out = Vec::new();
+    for year in YEARS {
+        out.push(p.national_picture(year, seq).encode_to_vec());
+        for region in REGIONS {
+            out.push(p.region_picture(region, year, seq).encode_to_vec());
+            for indicator in INDICATORS {
+                out.push(p.history(region, indicator, year, seq).encode_to_vec());
+            }
+        }
+    }
+    out
+}
+
+/// Checks the log against what the clients sent and were told; returns how many
+/// submissions were durable without an acknowledgement, and how many were lost unanswered.
+fn check_log(events: &[Event], ledger: &Ledger) -> (usize, usize) {
+    verify_chain(0, ZERO_HASH, events).expect("the hash chain verifies from sequence 1");
+    let mut by_id: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
+    for e in events {
+        by_id.entry(&e.submission_id).or_default().push(e);
+    }
+    by_id.remove("catalog-bootstrap");
+    for (id, evs) in &by_id {
+        let sent = ledger
+            .sent
+            .get(*id)
+            .unwrap_or_else(|| panic!("{id} is in the log but was never sent"));
+        // Whole or absent: every observation, in order, at consecutive sequences.
+        assert_eq!(
+            evs.len(),
+            sent.observations.len(),
+            "{id}: a batch partly present"
+        );
+        for (i, (e, o)) in evs.iter().zip(&sent.observations).enumerate() {
+            assert_eq!(
+                e.sequence,
+                evs[0].sequence + i as u64,
+                "{id}: not consecutive"
+            );
+            assert_eq!(e.region_code, sent.region_code, "{id}");
+            let Payload::ObservationRecorded(rec) = &e.payload else {
+                panic!("{id}: event {} is not an observation", e.sequence)
+            };
+            let want = Observation {
+                indicator_id: o.indicator_id.clone(),
+                year: o.year,
+                value: o.value,
+                status: Status::Provisional,
+                source: o.source.clone(),
+                note: String::new(),
+                correction_reason: String::new(),
+            };
+            assert_eq!(
+                rec, &want,
+                "{id}: event {} differs from what was sent",
+                e.sequence
+            );
+        }
+    }
+    for (id, (first, last)) in &ledger.acked {
+        let evs = by_id
+            .get(id.as_str())
+            .unwrap_or_else(|| panic!("acknowledged {id} ({first}..={last}) is not in the log"));
+        let seqs: Vec<u64> = evs.iter().map(|e| e.sequence).collect();
+        assert_eq!(
+            seqs,
+            (*first..=*last).collect::<Vec<_>>(),
+            "{id}: not at its acknowledged sequences"
+        );
+    }
+    let durable_unacked = by_id
+        .keys()
+        .filter(|id| !ledger.acked.contains_key(**id))
+        .count();
+    let lost_unacked = ledger
+        .sent
+        .keys()
+        .filter(|id| !ledger.acked.contains_key(*id) && !by_id.contains_key(id.as_str()))
+        .count();
+    (durable_unacked, lost_unacked)
+}
+
+/// Whether a client retries the unanswered submission `id` after the restart.
+fn retried(id: &str) -> bool {
+    id.bytes().map(u64::from).sum::<u64>() % 2 == 0
+}
+
+/// SIGKILL in the middle of concurrent writes, 30 times: every acknowledged submission
+/// survives exactly once at its sequences, no submission is ever partly on disk, the chain
+/// verifies, and the pictures equal those of a rebuild.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_concurrent_writes_loses_no_acknowledged_write() {
+    const ROUNDS: usize = 30;
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let mut pending: Vec<String> = Vec::new();
+    for round in 0..ROUNDS {
+        let mut server = Proc::start(dir.path(), &[]);
+        // About half of what got no answer is retried (idempotently); the rest never is.
+        let again: Vec<String> = pending.drain(..).filter(|id| retried(id)).collect();
+        retry(&server.grpc_url, &again, &ledger).await;
+        // The kill comes after a varying number of acknowledgements.
+        let until = 1 + (round * 17 + 5) % 60;
+        let child = &mut server.child;
+        write_round(&server.grpc_url, round, until, &ledger, |killed, _| {
+            killed.store(true, Ordering::Release);
+            child.kill().expect("SIGKILL the server");
+        })
+        .await;
+        let _ = server.child.wait();
+        let l = ledger.lock();
+        pending = l
+            .sent
+            .keys()
+            .filter(|id| id.starts_with(&format!("r{round}-")) && !l.acked.contains_key(*id))
+            .cloned()
+            .collect();
+    }
+
+    // The last start: retries, and writes that the live projection applies.
+    let server = Proc::start(dir.path(), &[]);
+    let again: Vec<String> = pending.into_iter().filter(|id| retried(id)).collect();
+    retry(&server.grpc_url, &again, &ledger).await;
+    write_round(&server.grpc_url, ROUNDS, 40, &ledger, |_, stop| {
+        stop.store(true, Ordering::Release)
+    })
+    .await;
+
+    let events = read_all(&server.grpc_url).await;
+    let (durable_unacked, lost_unacked) = check_log(&events, &ledger.lock());
+    let before = snapshot(&server.grpc_url).await;
+    assert_eq!(
+        before,
+        local_pictures(&events),
+        "the live projection equals a fold of the log"
+    );
+    server.stop();
+
+    let n = events.len();
+    let (ok, out, err) = cli(&["verify", "--data-dir", dir.path().to_str().unwrap()]);
+    assert!(ok, "verify: {err}");
+    assert!(out.contains(&format!("{n} events")), "{out}");
+
+    let server = Proc::start(dir.path(), &[]);
+    assert_eq!(
+        read_all(&server.grpc_url).await,
+        events,
+        "the log is unchanged by a restart"
+    );
+    assert_eq!(
+        snapshot(&server.grpc_url).await,
+        before,
+        "rebuilt pictures are byte-identical"
+    );
+    server.stop();
+
+    let l = ledger.lock();
+    eprintln!(
+        "{ROUNDS} kills in {:.1} s: {} submissions sent, {} acknowledged ({} only on a retry, \
+         as a duplicate), {durable_unacked} durable without an answer, {lost_unacked} lost \
+         without an answer; {n} events",
+        started.elapsed().as_secs_f64(),
+        l.sent.len(),
+        l.acked.len(),
+        l.acked_as_duplicate,
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// A damaged store file.
+
+/// Starts the binary on `dir`; `Err` with the exit status and stderr when it does not
+/// start listening.
+fn try_start(dir: &Path) -> Result<Proc, (ExitStatus, String)> {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(bin())
+        .args([
+            "serve",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        let mut listening = false;
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if !listening && line.contains("tilannekuva listening") {
+                listening = true;
+                let _ = tx.send(Ok(line.clone()));
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        let _ = tx.send(Err(seen));
+    });
+    match rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server starts or exits within 60 s")
+    {
+        Ok(line) => {
+            let field = |name: &str| -> String {
+                let start = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
+                line[start..].split_whitespace().next().unwrap().to_owned()
+            };
+            Ok(Proc {
+                child,
+                grpc_url: format!("http://{}", field("grpc")),
+                http: field("http").parse().unwrap(),
+                data_dir: dir.to_owned(),
+            })
+        }
+        Err(stderr) => Err((child.wait().unwrap(), stderr)),
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// Damage to the last `k` bytes of the file, or of the data in it (sled fills the rest of
+/// its current 512 KiB segment with zero bytes, so the file's own tail is often padding).
+#[derive(Clone, Copy, Debug)]
+enum Damage {
+    TruncateFile(u64),
+    GarbageAtFileEnd(u64),
+    TruncateData(u64),
+    GarbageAtDataEnd(u64),
+}
+
+fn damage(db: &Path, how: Damage) {
+    use std::io::{Seek, SeekFrom, Write};
+    let bytes = std::fs::read(db).unwrap();
+    let file_end = bytes.len() as u64;
+    let data_end = bytes
+        .iter()
+        .rposition(|b| *b != 0)
+        .map_or(0, |i| i as u64 + 1);
+    let (end, k, truncate) = match how {
+        Damage::TruncateFile(k) => (file_end, k, true),
+        Damage::GarbageAtFileEnd(k) => (file_end, k, false),
+        Damage::TruncateData(k) => (data_end, k, true),
+        Damage::GarbageAtDataEnd(k) => (data_end, k, false),
+    };
+    let start = end - k.min(end);
+    let mut f = std::fs::OpenOptions::new().write(true).open(db).unwrap();
+    if truncate {
+        f.set_len(start).unwrap();
+    } else {
+        f.seek(SeekFrom::Start(start)).unwrap();
+        let garbage: Vec<u8> = (start..end)
+            .map(|i| (i as u8).wrapping_mul(151).wrapping_add(7))
+            .collect();
+        f.write_all(&garbage).unwrap();
+    }
+    f.sync_all().unwrap();
+}
+
+/// A refusal must say what is wrong and where, and must not be a panic.
+fn assert_precise_refusal(what: &str, dir: &Path, stderr: &str) {
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{what}: a panic:\n{stderr}"
+    );
+    let db = dir.join("db");
+    let names_the_file = stderr.contains(&format!("{} is damaged", db.display()));
+    let names_a_sequence = stderr.contains("the log is broken at");
+    assert!(
+        names_the_file || names_a_sequence,
+        "{what}: an imprecise refusal:\n{stderr}"
+    );
+}
+
+/// Events served by a server that started on a damaged store: a gap-free chain from 1, each
+/// event one of the original ones, byte for byte.
+fn assert_intact_prefix(what: &str, served: &[Event], original: &[Event]) {
+    verify_chain(0, ZERO_HASH, served)
+        .unwrap_or_else(|e| panic!("{what}: served a broken chain: {e}"));
+    assert!(
+        served.len() <= original.len(),
+        "{what}: more events than were written"
+    );
+    for (s, o) in served.iter().zip(original) {
+        assert_eq!(s, o, "{what}: event {} is not the one written", s.sequence);
+    }
+}
+
+/// The tail of sled's file, or of the data in it, cut off or overwritten (1 byte to
+/// 300 KB), each on its own copy of a store written in three sessions: the server either
+/// recovers to an intact prefix of the log (and then keeps what it acknowledges) or refuses
+/// to start naming what is wrong — never a broken chain, never a panic. `verify` agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_store_tail_recovers_or_refuses() {
+    let started = Instant::now();
+    let base = tempfile::tempdir().unwrap();
+    // Several sessions (so sled holds a snapshot) and enough writes for several segments.
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let mut original = Vec::new();
+    for session in 0..3 {
+        let server = Proc::start(base.path(), &[]);
+        write_round(&server.grpc_url, session, 400, &ledger, |_, stop| {
+            stop.store(true, Ordering::Release)
+        })
+        .await;
+        original = read_all(&server.grpc_url).await;
+        server.stop();
+    }
+    let size = std::fs::metadata(base.path().join("db")).unwrap().len();
+
+    let mut outcomes = Vec::new();
+    let file_tail = [1, 100, 5000].map(|k| [Damage::TruncateFile(k), Damage::GarbageAtFileEnd(k)]);
+    let data_tail = [1, 100, 5000, 50_000, 300_000]
+        .map(|k| [Damage::TruncateData(k), Damage::GarbageAtDataEnd(k)]);
+    for how in file_tail.iter().chain(&data_tail).flatten().copied() {
+        {
+            let what = format!("{how:?}");
+            // `verify` on one copy.
+            let copy = tempfile::tempdir().unwrap();
+            copy_dir(base.path(), copy.path());
+            damage(&copy.path().join("db"), how);
+            let (ok, out, err) = cli(&["verify", "--data-dir", copy.path().to_str().unwrap()]);
+            let verified = if ok {
+                let n: usize = out
+                    .strip_prefix("ok: ")
+                    .and_then(|r| r.split(' ').next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("{what}: verify said {out}"));
+                assert!(n <= original.len(), "{what}: verify counts {n} events");
+                format!("verify ok ({n} events)")
+            } else {
+                assert_precise_refusal(&format!("{what} verify"), copy.path(), &err);
+                "verify refuses".to_owned()
+            };
+
+            // The server on another copy.
+            let copy = tempfile::tempdir().unwrap();
+            copy_dir(base.path(), copy.path());
+            damage(&copy.path().join("db"), how);
+            let served = match try_start(copy.path()) {
+                Err((status, stderr)) => {
+                    assert!(
+                        !status.success(),
+                        "{what}: exited {status} before listening"
+                    );
+                    assert_precise_refusal(&what, copy.path(), &stderr);
+                    "server refuses".to_owned()
+                }
+                Ok(server) => {
+                    let served = read_all(&server.grpc_url).await;
+                    assert_intact_prefix(&what, &served, &original);
+                    // What it acknowledges now must survive a restart.
+                    let mut ing = IngestServiceClient::new(server.channel().await);
+                    let req = request(format!("after-{what}"), 7);
+                    let r = ing.submit(req).await.unwrap().into_inner();
+                    server.stop();
+                    let server = try_start(copy.path()).unwrap_or_else(|(s, e)| {
+                        panic!("{what}: a recovered store refuses its next start ({s}):\n{e}")
+                    });
+                    let after = read_all(&server.grpc_url).await;
+                    server.stop();
+                    assert_eq!(after.len() as u64, r.last_sequence, "{what}");
+                    assert_intact_prefix(&what, &after[..served.len()], &original);
+                    assert_eq!(after.last().unwrap().submission_id, format!("after-{what}"));
+                    format!(
+                        "server serves {} of {} events",
+                        served.len(),
+                        original.len()
+                    )
+                }
+            };
+            outcomes.push(format!("{what}: {verified}; {served}"));
+        }
+    }
+    eprintln!(
+        "store of {size} bytes, {} events; {:.1} s\n{}",
+        original.len(),
+        started.elapsed().as_secs_f64(),
+        outcomes.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// `verify` names the first bad sequence.
+
+fn chain(n: u64) -> Vec<Event> {
+    let mut prev = ZERO_HASH;
+    (1..=n)
+        .map(|s| {
+            let mut e = Event {
+                sequence: s,
+                recorded_at_micros: 1_700_000_000_000_000 + s as i64,
+                region_code: "MK01".into(),
+                region_revision: s,
+                principal: "test".into(),
+                submission_id: format!("s{s}"),
+                payload: Payload::ObservationRecorded(Observation {
+                    indicator_id: "population".into(),
+                    year: 2000 + s as i32,
+                    value: s as f64,
+                    status: Status::Final,
+                    source: "test".into(),
+                    note: String::new(),
+                    correction_reason: String::new(),
+                }),
+                prev_hash: ZERO_HASH,
+                hash: ZERO_HASH,
+            };
+            e.seal(prev);
+            prev = e.hash;
+            e
+        })
+        .collect()
+}
+
+/// Opens the store's sled database directly, waiting (bounded) for the lock that a store
+/// dropped a moment ago still holds.
+fn sled_db(dir: &Path) -> sled::Db {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match sled::open(dir) {
+            Ok(db) => return db,
+            Err(e) if Instant::now() < deadline && e.to_string().contains("lock") => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) => panic!("open {}: {e}", dir.display()),
+        }
+    }
+}
+
+/// `verify` on a store holding `groups` appended as they are (one commit each), after
+/// `tamper` changed its sled database.
+fn verify_store(groups: &[Vec<Event>], tamper: impl FnOnce(&sled::Db)) -> (bool, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = tilannekuva::store::EventLog::open(dir.path()).unwrap();
+        for g in groups {
+            log.append(g).unwrap();
+        }
+    }
+    let db = sled_db(dir.path());
+    tamper(&db);
+    db.flush().unwrap();
+    drop(db);
+    cli(&["verify", "--data-dir", dir.path().to_str().unwrap()])
+}
+
+#[test]
+fn verify_names_the_first_bad_sequence() {
+    let good = chain(6);
+    let (ok, out, err) = verify_store(&[good[..3].to_vec(), good[3..].to_vec()], |_| {});
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("6 events") && out.contains(&hex::encode(good[5].hash)),
+        "{out}"
+    );
+    assert!(out.contains("identical pictures"), "{out}");
+
+    // A changed value: its hash no longer recomputes.
+    let mut tampered = good.clone();
+    if let Payload::ObservationRecorded(o) = &mut tampered[3].payload {
+        o.value = 42.0;
+    }
+    let (ok, _, err) = verify_store(&[tampered], |_| {});
+    assert!(!ok);
+    assert!(
+        err.contains("broken at sequence 4: hash does not match"),
+        "{err}"
+    );
+    assert!(err.contains("events 1..=3 are intact"), "{err}");
+
+    // A resealed event whose link to the previous one is wrong.
+    let mut relinked = good.clone();
+    relinked[2].seal([7; 32]);
+    let (ok, _, err) = verify_store(&[relinked], |_| {});
+    assert!(!ok);
+    assert!(err.contains("broken at sequence 3: prev_hash"), "{err}");
+
+    // A missing event.
+    let (ok, _, err) = verify_store(&[good[..2].to_vec(), good[3..].to_vec()], |_| {});
+    assert!(!ok);
+    assert!(
+        err.contains("broken at sequence 3: expected sequence 3, found 4"),
+        "{err}"
+    );
+
+    // A chunk stored under a key other than its first event's sequence, and a chunk that
+    // does not decode: written into sled directly, as damage or a bug would.
+    let (ok, _, err) = verify_store(&[good[..2].to_vec()], |db| {
+        let log = db.open_tree("log").unwrap();
+        log.insert(
+            3u64.to_be_bytes(),
+            postcard::to_allocvec(&good[3..5]).unwrap(),
+        )
+        .unwrap();
+    });
+    assert!(!ok);
+    assert!(
+        err.contains(
+            "broken at sequence 3: the chunk stored under key 3: the chunk starts with sequence 4"
+        ),
+        "{err}"
+    );
+    let (ok, _, err) = verify_store(&[good[..4].to_vec()], |db| {
+        db.open_tree("log")
+            .unwrap()
+            .insert(5u64.to_be_bytes(), &b"\xff\xff\xff not postcard"[..])
+            .unwrap();
+    });
+    assert!(!ok);
+    assert!(
+        err.contains(
+            "broken at sequence 5: the chunk stored under key 5: the chunk cannot be decoded"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("events 1..=4 are intact"), "{err}");
+}
