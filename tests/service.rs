@@ -501,16 +501,7 @@ async fn metrics_pass_promtool_and_carry_the_situation_picture() {
     let (status, body) = http_get(s.http, "/metrics").await;
     assert_eq!(status, 200);
     promtool_check(&body);
-    let sample = |prefix: &str| -> f64 {
-        body.lines()
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no sample {prefix}"))
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let sample = |prefix: &str| metric(&body, prefix);
     assert_eq!(
         sample(
             r#"tilannekuva_indicator_value{region="MK01",indicator="natural_increase",theme="communities",year="2019"}"#

@@ -53,17 +53,6 @@ async fn head(ch: tonic::transport::Channel, token: &str) -> u64 {
         .as_of_sequence
 }
 
-fn metric(body: &str, prefix: &str) -> f64 {
-    body.lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no sample {prefix}"))
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_decide_who_writes_what() {
     let (uusimaa, e1) = new_token("uusimaa-council", "reporter", &["01"]);
@@ -368,6 +357,17 @@ async fn tls_with_a_generated_certificate() {
     s.stop();
 }
 
+/// Reads until the server closes the connection (EOF or an error).
+async fn read_until_closed(c: &mut tokio::net::TcpStream) {
+    let mut buf = [0u8; 1024];
+    loop {
+        match c.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
 /// Checks that the server still serves a normal client and appended nothing.
 async fn still_serving(s: &InProc, expected_head: u64) {
     let mut pic = s.picture().await;
@@ -575,16 +575,7 @@ async fn garbage_frames_and_idle_connections_do_not_stop_the_server() {
     c.write_all(&[0xde, 0xad, 0xbe, 0xef].repeat(4096))
         .await
         .unwrap_or(());
-    let mut buf = [0u8; 1024];
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match c.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), read_until_closed(&mut c)).await;
     assert!(closed.is_ok(), "the server closed the garbage connection");
     still_serving(&s, head).await;
     head += 1;
@@ -640,15 +631,7 @@ async fn garbage_frames_and_idle_connections_do_not_stop_the_server() {
     for mut c in idle {
         // The server speaks first (its HTTP/2 SETTINGS); then it must close the connection.
         let left = deadline.saturating_duration_since(Instant::now());
-        let closed = tokio::time::timeout(left, async {
-            loop {
-                match c.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-            }
-        })
-        .await;
+        let closed = tokio::time::timeout(left, read_until_closed(&mut c)).await;
         assert!(
             closed.is_ok(),
             "an idle connection was closed by the server"
