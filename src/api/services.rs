@@ -91,22 +91,12 @@ impl proto::ingest_service_server::IngestService for IngestApi {
         request: Request<Streaming<proto::SubmitRequest>>,
     ) -> Result<Response<Self::SubmitStreamStream>, Status> {
         let started = Instant::now();
-        let who = match self.auth.authenticate(request.metadata()) {
-            Ok(w) => w,
-            Err(e) => {
-                let r = Err(e);
-                observe(&self.metrics, "SubmitStream", started, &r);
-                return r;
-            }
-        };
-        let permit = match stream_permit(&self.streams) {
-            Ok(p) => p,
-            Err(e) => {
-                let r = Err(e);
-                observe(&self.metrics, "SubmitStream", started, &r);
-                return r;
-            }
-        };
+        let who = self
+            .auth
+            .authenticate(request.metadata())
+            .inspect_err(|e| refused(&self.metrics, "SubmitStream", started, e))?;
+        let permit = stream_permit(&self.streams)
+            .inspect_err(|e| refused(&self.metrics, "SubmitStream", started, e))?;
         let mut inbound = request.into_inner();
         let api = self.clone();
         let mut shutdown = self.shutdown.clone();
@@ -149,14 +139,10 @@ impl proto::ingest_service_server::IngestService for IngestApi {
         request: Request<proto::RetractRequest>,
     ) -> Result<Response<proto::RetractResponse>, Status> {
         let started = Instant::now();
-        let who = match self.auth.authenticate(request.metadata()) {
-            Ok(w) => w,
-            Err(e) => {
-                let r = Err(e);
-                observe(&self.metrics, "Retract", started, &r);
-                return r;
-            }
-        };
+        let who = self
+            .auth
+            .authenticate(request.metadata())
+            .inspect_err(|e| refused(&self.metrics, "Retract", started, e))?;
         let r = request.into_inner();
         let input = RetractInput {
             submission_id: r.submission_id,
@@ -180,6 +166,11 @@ impl proto::ingest_service_server::IngestService for IngestApi {
         observe(&self.metrics, "Retract", started, &r);
         r
     }
+}
+
+/// Records a call refused before its handler ran (authentication, limits).
+fn refused(metrics: &Metrics, method: &str, started: Instant, status: &Status) {
+    observe::<()>(metrics, method, started, &Err(status.clone()));
 }
 
 /// A permit for one open stream, or `RESOURCE_EXHAUSTED`.
@@ -424,14 +415,8 @@ impl proto::picture_service_server::PictureService for PictureApi {
             observe(&self.metrics, "ReadEvents", started, &r);
             return r;
         }
-        let permit = match stream_permit(&self.streams) {
-            Ok(p) => p,
-            Err(e) => {
-                let r = Err(e);
-                observe(&self.metrics, "ReadEvents", started, &r);
-                return r;
-            }
-        };
+        let permit = stream_permit(&self.streams)
+            .inspect_err(|e| refused(&self.metrics, "ReadEvents", started, e))?;
         let req = request.into_inner();
         let log = self.log.clone();
         let mut applied = self.applied.clone();
