@@ -47,6 +47,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             bail!("{flag} is not supported by this build yet (see the open issues)");
         }
     }
+    let shutdown = shutdown_signal()?;
     // Without an auth file every caller may write anything: only loopback may reach it.
     if args.auth_file.is_none() && !args.insecure {
         for (what, addr) in [("gRPC", args.grpc_listen), ("HTTP", args.http_listen)] {
@@ -143,23 +144,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tls,
         idle_timeout: tilannekuva::limits::IDLE_TIMEOUT,
     };
-    run(&core, options, grpc, http, shutdown_signal()).await?;
+    run(&core, options, grpc, http, shutdown).await?;
     tracing::info!("shutting down");
     tokio::task::spawn_blocking(move || core.shutdown()).await?;
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = ctrl_c.await;
-            return;
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled, so a signal that arrives right after start-up is not lost
+/// (nor does it kill the process with the default action).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {},
+            _ = term.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term.recv() => {},
-    }
+    })
 }
