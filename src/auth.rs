@@ -92,6 +92,14 @@ impl Principal {
         }
     }
 
+    /// Whether its role writes figures at all (for some region).
+    pub fn writes_figures(&self) -> bool {
+        matches!(
+            self.role,
+            Role::Reporter | Role::NationalReporter | Role::Unrestricted
+        )
+    }
+
     /// Whether it may submit or retract values of `region` (a resolved catalog code).
     pub fn may_write(&self, region: &str) -> bool {
         match self.role {

@@ -50,33 +50,64 @@ pub struct Core {
     committer: Option<std::thread::JoinHandle<()>>,
 }
 
-/// The write state and projection folded from a whole log, with its chain verified.
-pub fn rebuild(log: &EventLog) -> Result<(WriterState, Projection), StartError> {
+/// Where and why a log does not fold: `at` is the first bad sequence; events `1..at` are
+/// intact.
+#[derive(Debug, thiserror::Error)]
+#[error("the log is broken at sequence {at}: {cause}")]
+pub struct FoldError {
+    pub at: u64,
+    pub cause: FoldCause,
+}
+
+/// What is wrong at [`FoldError::at`].
+#[derive(Debug, thiserror::Error)]
+pub enum FoldCause {
+    /// A sequence gap or a hash that does not recompute or link.
+    #[error("{}", .0.reason)]
+    Chain(crate::domain::event::ChainError),
+    /// A chunk that cannot be read or decoded.
+    #[error("{0}")]
+    Store(StoreError),
+}
+
+/// The write state and projection folded from a whole log, with its chain verified event
+/// by event (so that a failure names the first bad sequence). Used at start and by
+/// `verify`.
+pub fn rebuild(log: &EventLog) -> Result<(WriterState, Projection), FoldError> {
     let mut state = WriterState::default();
     let mut projection = Projection::new();
     let (mut last_seq, mut last_hash) = (0, ZERO_HASH);
-    let mut chain_error = None;
-    log.for_each_chunk(|chunk| {
-        if chain_error.is_some() {
-            return Ok(());
-        }
-        if let Err(e) = verify_chain(last_seq, last_hash, &chunk) {
-            chain_error = Some(e);
+    let mut broken = None;
+    let scanned = log.for_each_chunk(|chunk| {
+        if broken.is_some() {
             return Ok(());
         }
         for e in &chunk {
+            if let Err(err) = verify_chain(last_seq, last_hash, std::slice::from_ref(e)) {
+                broken = Some(err);
+                return Ok(());
+            }
             state.apply(e);
             projection.apply(e);
-        }
-        if let Some(e) = chunk.last() {
             last_seq = e.sequence;
             last_hash = e.hash;
         }
         Ok(())
-    })?;
-    match chain_error {
-        Some(e) => Err(StartError::Chain(e)),
-        None => Ok((state, projection)),
+    });
+    let at = last_seq + 1;
+    // An earlier chain break wins over a later unreadable chunk.
+    if let Some(err) = broken {
+        return Err(FoldError {
+            at,
+            cause: FoldCause::Chain(err),
+        });
+    }
+    match scanned {
+        Ok(()) => Ok((state, projection)),
+        Err(e) => Err(FoldError {
+            at,
+            cause: FoldCause::Store(e),
+        }),
     }
 }
 
@@ -85,7 +116,10 @@ impl Core {
     /// log when the log is empty.
     pub fn open(data_dir: &Path, catalog: &Catalog) -> Result<Core, StartError> {
         let log = Arc::new(EventLog::open(data_dir)?);
-        let (mut state, mut projection) = rebuild(&log)?;
+        let (mut state, mut projection) = rebuild(&log).map_err(|e| match e.cause {
+            FoldCause::Chain(c) => StartError::Chain(c),
+            FoldCause::Store(s) => StartError::Store(s),
+        })?;
         if state.last_sequence() == 0 {
             let events = state.bootstrap(catalog, now_micros());
             log.append(&events)?;

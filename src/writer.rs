@@ -17,7 +17,7 @@ use parking_lot::RwLock;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::domain::validate::{self, FieldViolation, ObservationInput};
 use crate::domain::{Catalog, Event, Hash, Indicator, Observation, Payload, Status, ZERO_HASH};
 use crate::metrics::Metrics;
@@ -114,8 +114,6 @@ pub struct WriterState {
     /// Status of each cell's current value, by region, indicator and year; absent = no
     /// value (never set, or retracted). Nested so that lookups by `&str` allocate nothing.
     cell_status: HashMap<String, HashMap<String, HashMap<i32, Status>>>,
-    /// Whether any observation was ever recorded.
-    any_observation: bool,
     submissions: HashMap<String, SubmissionRecord>,
 }
 
@@ -207,7 +205,6 @@ impl Default for WriterState {
             catalog: Catalog::default(),
             region_revisions: HashMap::new(),
             cell_status: HashMap::new(),
-            any_observation: false,
             submissions: HashMap::new(),
         }
     }
@@ -221,12 +218,6 @@ impl WriterState {
 
     pub fn head_hash(&self) -> Hash {
         self.head_hash
-    }
-
-    /// Whether any observation has ever been recorded (the demo loads only on a store
-    /// without any).
-    pub fn has_observations(&self) -> bool {
-        self.any_observation
     }
 
     /// The status of a cell's current value.
@@ -280,7 +271,6 @@ impl WriterState {
         }
         match &e.payload {
             Payload::ObservationRecorded(o) => {
-                self.any_observation = true;
                 self.set_status(&e.region_code, &o.indicator_id, o.year, Some(o.status));
             }
             Payload::ObservationRetracted {
@@ -328,11 +318,6 @@ impl WriterState {
                 );
             }
         }
-    }
-
-    /// The catalog as the writer sees it.
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
     }
 
     fn region_revision(&self, region: &str) -> u64 {
@@ -634,10 +619,7 @@ impl WriterState {
 /// (when it resolved; an unknown region is left to validation). Checked before idempotency,
 /// so nobody learns about submissions of regions they cannot write.
 fn check_write_permission(who: &Principal, region: Option<&str>) -> Result<(), WriteError> {
-    let writes_figures = matches!(
-        who.role,
-        Role::Reporter | Role::NationalReporter | Role::Unrestricted
-    );
+    let writes_figures = who.writes_figures();
     let allowed = writes_figures && region.is_none_or(|r| who.may_write(r));
     if allowed {
         return Ok(());

@@ -10,9 +10,10 @@ use super::client::ExportEvent;
 use super::{ImportArgs, VerifyArgs};
 use prost::Message;
 
-use crate::domain::event::{verify_chain, ChainError};
+use crate::domain::event::verify_chain;
 use crate::domain::{Event, ZERO_HASH};
 use crate::projection::Projection;
+use crate::server::FoldCause;
 use crate::store::{EventLog, StoreError};
 use crate::writer::WriterState;
 
@@ -152,47 +153,25 @@ pub fn verify(data_dir: &Path) -> anyhow::Result<VerifyReport> {
 /// Folds the whole log into a fresh write state and projection, checking every chunk, the
 /// sequence and the hash chain on the way. Errors name the first bad sequence.
 fn fold(log: &EventLog) -> anyhow::Result<(WriterState, Projection)> {
-    let mut state = WriterState::default();
-    let mut projection = Projection::new();
-    let (mut last_seq, mut last_hash) = (0, ZERO_HASH);
-    let mut broken: Option<ChainError> = None;
-    let scanned = log.for_each_chunk(|chunk| {
-        if broken.is_some() {
-            return Ok(());
-        }
-        for e in &chunk {
-            // One event at a time, so that `last_seq` is the last good event.
-            if let Err(err) = verify_chain(last_seq, last_hash, std::slice::from_ref(e)) {
-                broken = Some(err);
-                return Ok(());
+    crate::server::rebuild(log).map_err(|e| {
+        let at = e.at;
+        let intact = match at - 1 {
+            0 => "no event before it is intact".to_owned(),
+            n => format!("events 1..={n} are intact"),
+        };
+        match e.cause {
+            FoldCause::Chain(c) => {
+                anyhow!("the log is broken at sequence {at}: {}; {intact}", c.reason)
             }
-            state.apply(e);
-            projection.apply(e);
-            last_seq = e.sequence;
-            last_hash = e.hash;
+            FoldCause::Store(StoreError::Corrupt { key, message }) => anyhow!(
+                "the log is broken at sequence {at}: the chunk stored under key {key}: \
+                 {message}; {intact}"
+            ),
+            FoldCause::Store(s) => {
+                anyhow!("the log cannot be read at sequence {at}: {s}; {intact}")
+            }
         }
-        Ok(())
-    });
-    let at = last_seq + 1;
-    let intact = match last_seq {
-        0 => "no event before it is intact".to_owned(),
-        n => format!("events 1..={n} are intact"),
-    };
-    // An earlier chain break wins over a later unreadable chunk.
-    if let Some(err) = broken {
-        bail!(
-            "the log is broken at sequence {at}: {}; {intact}",
-            err.reason
-        );
-    }
-    match scanned {
-        Ok(()) => Ok((state, projection)),
-        Err(StoreError::Corrupt { key, message }) => bail!(
-            "the log is broken at sequence {at}: the chunk stored under key {key}: {message}; \
-             {intact}"
-        ),
-        Err(e) => bail!("the log cannot be read at sequence {at}: {e}; {intact}"),
-    }
+    })
 }
 
 pub fn verify_cmd(a: VerifyArgs) -> anyhow::Result<()> {

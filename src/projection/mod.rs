@@ -11,7 +11,7 @@ mod picture;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::domain::{Catalog, Event, Hash, Indicator, Payload, Region, Status, ZERO_HASH};
+use crate::domain::{Catalog, Event, Hash, Indicator, Payload, Region, Status};
 
 pub use picture::{
     aggregation_to_proto, timestamp as picture_timestamp, IndicatorYear, YearPicture,
@@ -71,8 +71,6 @@ type Cells = HashMap<String, HashMap<String, BTreeMap<i32, Vec<Revision>>>>;
 pub struct Projection {
     /// Last applied sequence.
     applied: u64,
-    /// Hash of the last applied event.
-    head_hash: Hash,
     /// Every version of every region definition, by code, oldest first.
     regions: BTreeMap<String, Vec<(u64, Region)>>,
     /// Every version of every indicator definition, by id, oldest first.
@@ -102,10 +100,7 @@ fn intern(cache: &mut Arc<str>, s: &str) -> Arc<str> {
 
 impl Projection {
     pub fn new() -> Projection {
-        Projection {
-            head_hash: ZERO_HASH,
-            ..Default::default()
-        }
+        Projection::default()
     }
 
     /// Last applied sequence.
@@ -113,15 +108,10 @@ impl Projection {
         self.applied
     }
 
-    pub fn head_hash(&self) -> Hash {
-        self.head_hash
-    }
-
     /// Applies one event. Events must come in sequence order, each exactly once.
     pub fn apply(&mut self, e: &Event) {
         debug_assert_eq!(e.sequence, self.applied + 1, "events applied in order");
         self.applied = e.sequence;
-        self.head_hash = e.hash;
         match self.times.last_mut() {
             Some((seq, t)) if *t == e.recorded_at_micros => *seq = e.sequence,
             _ => self.times.push((e.sequence, e.recorded_at_micros)),

@@ -375,11 +375,6 @@ impl EventLog {
         })
     }
 
-    /// The data directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Appends one commit group atomically and returns when it is durable.
     ///
     /// # Durability
