@@ -14,7 +14,7 @@ DATA = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__f
 
 REGION_HEADER = ["code", "statfin_code", "name_fi", "name_sv", "name_en", "nuts3"]
 IND_HEADER = ("id,theme,name_fi,name_en,unit,decimals,direction,min_value,max_value,aggregation,"
-              "weight_indicator,numerator_indicator,denominator_indicator,scale,min_year,max_year").split(",")
+              "weight_indicator,numerator_indicator,denominator_indicator,scale,min_year,max_year,kind").split(",")
 DEMO_HEADER = "region_code,indicator_id,year,value,status,source,note,correction_reason".split(",")
 THEMES = ["climate", "communities", "competence", "inclusion", "business"]
 DIRECTIONS = {"higher_is_better", "lower_is_better", "neutral"}
@@ -90,8 +90,10 @@ for i, r in enumerate(inds, 2):
     lo, hi = num(r["min_value"]) if r["min_value"] else None, num(r["max_value"]) if r["max_value"] else None
     if (r["min_value"] and lo is None) or (r["max_value"] and hi is None) or (lo is not None and hi is not None and lo >= hi):
         err(f"{where} bad range {r['min_value']}..{r['max_value']}")
-    if not (r["min_year"].isdigit() and r["max_year"].isdigit() and int(r["min_year"]) <= int(r["max_year"])):
+    if not (r["min_year"].isdigit() and (r["max_year"] == "" or (r["max_year"].isdigit() and int(r["min_year"]) <= int(r["max_year"])))):
         err(f"{where} bad year range")
+    if r["kind"] not in ("observed", "target", "forecast"):
+        err(f"{where} bad kind {r['kind']!r}")
     scale = num(r["scale"])
     if scale is None or scale <= 0:
         err(f"{where} bad scale {r['scale']}")
@@ -172,7 +174,7 @@ for path in files:
             err(f"{where} bad year {r['year']}")
             continue
         year = int(r["year"])
-        if not int(ind["min_year"]) <= year <= int(ind["max_year"]):
+        if year < int(ind["min_year"]) or (ind["max_year"] and year > int(ind["max_year"])):
             err(f"{where} year {year} outside {ind['min_year']}..{ind['max_year']}")
         v = num(r["value"])
         if v is None:

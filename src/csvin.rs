@@ -2,8 +2,21 @@
 //!
 //! Header (column order free, names exact): `region_code` (optional when the caller gives
 //! the region), `indicator_id`, `year`, `value`, `status` (`provisional` or `final`),
-//! `source`, and optionally `note` and `correction_reason`. Parsing checks syntax only; the
-//! server validates content.
+//! `source`, and optionally `note` and `correction_reason`; other columns (a template's
+//! `unit` and `name`) are ignored. The dialects councils' spreadsheets write are read:
+//!
+//! - the separator is `,` or `;` (or a tab), whichever splits the header line into a
+//!   column named `indicator_id` — a Finnish-locale spreadsheet saves CSV with `;`;
+//! - in a `;` file a value may use a decimal comma (`1234,5`); in a `,` file a comma in a
+//!   value is refused as ambiguous (`1,234` could be either);
+//! - digits may be grouped with spaces or no-break spaces (`1 234 567`), and `−` (U+2212)
+//!   is read as a minus sign;
+//! - UTF-8 with or without a byte order mark, LF or CRLF line ends;
+//! - a row whose value is empty is not a figure and is skipped (a template lists every
+//!   indicator; fill in what you have).
+//!
+//! Parsing checks syntax only; the server validates content. Errors name the file's line
+//! (1 = the header) and, where one column is at fault, the column.
 
 use crate::domain::validate::ObservationInput;
 use crate::domain::Status;
@@ -17,16 +30,40 @@ pub struct Row {
     pub observation: ObservationInput,
 }
 
-/// A syntax error, with the line it is on.
+/// A syntax error, with the line (and column) it is on.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("line {line}: {message}")]
+#[error("line {line}{}: {message}", column.as_ref().map(|(n, name)| format!(", column {n} ({name})")).unwrap_or_default())]
 pub struct CsvError {
     pub line: usize,
+    /// 1-based column number and the column's name, when one column is at fault.
+    pub column: Option<(usize, String)>,
     pub message: String,
+}
+
+/// A parsed file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub rows: Vec<Row>,
+    /// The separator the header was read with.
+    pub separator: u8,
+    /// The header's column names, in file order.
+    pub columns: Vec<String>,
+    /// Lines of rows skipped because their value was empty.
+    pub skipped: Vec<usize>,
+}
+
+impl Parsed {
+    /// The 1-based column number of a column, if the file has it.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name).map(|i| i + 1)
+    }
 }
 
 /// Most rows one CSV may hold: one file is one atomic submission.
 pub const MAX_ROWS: usize = crate::domain::validate::MAX_OBSERVATIONS;
+
+/// The columns every file must have.
+pub const REQUIRED: [&str; 5] = ["indicator_id", "year", "value", "status", "source"];
 
 /// Parses a submission CSV.
 pub fn parse(text: &str) -> Result<Vec<Row>, CsvError> {
@@ -36,7 +73,78 @@ pub fn parse(text: &str) -> Result<Vec<Row>, CsvError> {
 /// Parses a submission CSV given as bytes, as read from a file: text that is not UTF-8 is
 /// an error naming its line. A UTF-8 byte order mark at the start is skipped.
 pub fn parse_bytes(bytes: &[u8]) -> Result<Vec<Row>, CsvError> {
+    parse_file(bytes).map(|p| p.rows)
+}
+
+/// The separator that splits the header line into a column named `indicator_id`.
+fn detect_separator(bytes: &[u8]) -> Option<u8> {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    [b',', b';', b'\t'].into_iter().find(|&sep| {
+        let mut rdr = csv::ReaderBuilder::new()
+            .delimiter(sep)
+            .has_headers(false)
+            .trim(csv::Trim::All)
+            .from_reader(body);
+        let mut rec = csv::ByteRecord::new();
+        matches!(rdr.read_byte_record(&mut rec), Ok(true))
+            && rec.iter().any(|f| f == b"indicator_id")
+    })
+}
+
+/// Reads a value as the file's dialect writes it (see the module doc).
+fn parse_value(text: &str, separator: u8) -> Result<f64, String> {
+    let mut v: String = text
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}'))
+        .map(|c| if c == '\u{2212}' { '-' } else { c })
+        .collect();
+    if v.contains(',') {
+        if separator != b';' {
+            return Err(format!(
+                "value {text:?} has a comma: in a comma-separated file write decimals with a \
+                 point (1234.5) and no thousands separator (a decimal comma needs the ; separator)"
+            ));
+        }
+        if v.contains('.') || v.matches(',').count() > 1 {
+            return Err(format!(
+                "value {text:?} is ambiguous: write a decimal comma (1234,5) and group digits \
+                 with spaces if at all"
+            ));
+        }
+        v = v.replace(',', ".");
+    }
+    v.parse()
+        .map_err(|_| format!("value {text:?} is not a number"))
+}
+
+/// Parses a submission CSV, with what the CLI needs to point at the file's lines and
+/// columns.
+pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
+    let err = |line: usize, message: String| CsvError {
+        line,
+        column: None,
+        message,
+    };
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(err(
+            1,
+            "the file is UTF-16 (a spreadsheet's \"Unicode text\"): save it as CSV UTF-8".into(),
+        ));
+    }
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(err(
+            1,
+            format!(
+                "the file is empty: a submission file starts with a header line naming the \
+                 columns {} (see `tilannekuva template`)",
+                REQUIRED.join(", ")
+            ),
+        ));
+    }
+    let separator = detect_separator(bytes).unwrap_or(b',');
     let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(separator)
         .trim(csv::Trim::All)
         .from_reader(bytes);
     let mut lines = Lines {
@@ -44,20 +152,26 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Vec<Row>, CsvError> {
         at: 0,
         line: 1,
     };
-    let err = |line: usize, message: String| CsvError { line, message };
     let headers = match rdr.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
             let line = e.position().map_or(1, |p| lines.of(p));
-            return Err(err(line, e.to_string()));
+            return Err(err(line, describe(&e)));
         }
     };
     let header_line = headers.position().map_or(1, |p| lines.of(p));
+    let columns: Vec<String> = headers.iter().map(str::to_owned).collect();
     let col = |name: &str| headers.iter().position(|h| h == name);
-    let required = ["indicator_id", "year", "value", "status", "source"];
-    for name in required {
+    for name in REQUIRED {
         if col(name).is_none() {
-            return Err(err(header_line, format!("missing column {name:?} (header must name {required:?}, optionally region_code, note, correction_reason)")));
+            return Err(err(
+                header_line,
+                format!(
+                    "missing column {name:?}: the header must name {} (optionally region_code, \
+                     note, correction_reason), separated by , or ;",
+                    REQUIRED.join(", ")
+                ),
+            ));
         }
     }
     let (region, indicator, year, value, status, source) = (
@@ -70,6 +184,7 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Vec<Row>, CsvError> {
     );
     let (note, reason) = (col("note"), col("correction_reason"));
     let mut rows = Vec::new();
+    let mut skipped = Vec::new();
     let mut rec = csv::StringRecord::new();
     loop {
         // Where the next record can start, for errors that carry no position of their own.
@@ -79,33 +194,39 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Vec<Row>, CsvError> {
             Ok(false) => break,
             Err(e) => {
                 let line = lines.of(e.position().unwrap_or(&next));
-                return Err(err(line, e.to_string()));
+                return Err(err(line, describe(&e)));
             }
         }
         let line = lines.of(rec.position().unwrap_or(&next));
+        let at = |c: usize, message: String| CsvError {
+            line,
+            column: Some((c + 1, columns[c].clone())),
+            message,
+        };
+        let get = |c: usize| rec.get(c).unwrap_or("");
+        if get(value).is_empty() {
+            skipped.push(line);
+            continue;
+        }
         if rows.len() == MAX_ROWS {
             return Err(err(
                 line,
                 format!("more than {MAX_ROWS} rows; split the file"),
             ));
         }
-        let get = |c: usize| rec.get(c).unwrap_or("");
         let opt = |c: Option<usize>| c.map(|c| get(c).to_owned()).unwrap_or_default();
         let year_v: i32 = get(year)
             .parse()
-            .map_err(|_| err(line, format!("year {:?} is not an integer", get(year))))?;
-        let value_v: f64 = get(value)
-            .replace(' ', "")
-            .parse()
-            .map_err(|_| err(line, format!("value {:?} is not a number", get(value))))?;
+            .map_err(|_| at(year, format!("year {:?} is not an integer", get(year))))?;
+        let value_v = parse_value(get(value), separator).map_err(|m| at(value, m))?;
         let status_v = Status::parse(get(status)).ok_or_else(|| {
-            err(
-                line,
+            at(
+                status,
                 format!("status {:?} must be provisional or final", get(status)),
             )
         })?;
         if get(indicator).is_empty() {
-            return Err(err(line, "indicator_id is empty".into()));
+            return Err(at(indicator, "indicator_id is empty".into()));
         }
         rows.push(Row {
             line,
@@ -121,7 +242,29 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Vec<Row>, CsvError> {
             },
         });
     }
-    Ok(rows)
+    Ok(Parsed {
+        rows,
+        separator,
+        columns,
+        skipped,
+    })
+}
+
+/// A csv error in words, with a hint where a spreadsheet's habits explain it.
+fn describe(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => format!(
+            "{e}: the file is not UTF-8 (a spreadsheet's plain \"CSV\" is often Windows-1252); \
+             save it as CSV UTF-8"
+        ),
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!(
+            "the row has {len} fields but the header has {expected_len} (a separator inside \
+             an unquoted field? quote fields that contain the separator)"
+        ),
+        _ => e.to_string(),
+    }
 }
 
 /// Physical line numbers of byte offsets, counted forward as the reader advances. (csv's
@@ -171,6 +314,7 @@ pub fn group_by_region(
             (None, None) => {
                 return Err(CsvError {
                     line: row.line,
+                    column: None,
                     message: "no region_code in the row and no --region given".into(),
                 })
             }
@@ -208,10 +352,10 @@ mod tests {
         let bad_year = "indicator_id,year,value,status,source\npopulation,2020,1,final,s\npopulation,20x0,1,final,s\n";
         assert_eq!(parse(bad_year).unwrap_err().line, 3);
         let bad_value = "indicator_id,year,value,status,source\npopulation,2020,abc,final,s\n";
-        assert!(parse(bad_value)
-            .unwrap_err()
-            .to_string()
-            .starts_with("line 2: value"));
+        assert_eq!(
+            parse(bad_value).unwrap_err().to_string(),
+            "line 2, column 3 (value): value \"abc\" is not a number"
+        );
         let bad_status = "indicator_id,year,value,status,source\npopulation,2020,1,maybe,s\n";
         assert!(parse(bad_status)
             .unwrap_err()
@@ -237,6 +381,48 @@ mod tests {
         assert_eq!(parse_bytes(&bytes).unwrap().len(), 1);
         bytes.extend_from_slice(b"population,2021,1,final,\xFF\n");
         assert_eq!(parse_bytes(&bytes).unwrap_err().line, 3);
+    }
+
+    #[test]
+    fn reads_the_dialects_of_finnish_spreadsheets() {
+        // Semicolons, decimal comma, no-break-space grouping, BOM, CRLF.
+        let text = "\u{feff}indicator_id;year;value;status;source\r\npopulation;2020;1\u{a0}234\u{a0}567;final;SF\r\nunemployment_rate_15_74;2020;7,5;final;SF, LFS\r\n";
+        let p = parse_file(text.as_bytes()).unwrap();
+        assert_eq!(p.separator, b';');
+        let values: Vec<f64> = p.rows.iter().map(|r| r.observation.value).collect();
+        assert_eq!(values, vec![1_234_567.0, 7.5]);
+        assert_eq!(p.rows[1].observation.source, "SF, LFS");
+        // A comma in a comma-separated file's value is ambiguous; so is 1.234,5.
+        let comma = "indicator_id,year,value,status,source\npopulation,2020,\"1,5\",final,SF\n";
+        let e = parse(comma).unwrap_err();
+        assert_eq!((e.line, e.column.clone().map(|c| c.0)), (2, Some(3)), "{e}");
+        let mixed = "indicator_id;year;value;status;source\npopulation;2020;1.234,5;final;SF\n";
+        assert!(parse(mixed).unwrap_err().message.contains("ambiguous"));
+        // An empty value is no figure: the row is skipped, and said so.
+        let gaps = "indicator_id;year;value;status;source\npopulation;2020;;final;SF\nnatural_increase;2020;-5;final;SF\n";
+        let p = parse_file(gaps.as_bytes()).unwrap();
+        assert_eq!((p.rows.len(), p.skipped.clone()), (1, vec![2]));
+        assert_eq!(p.rows[0].observation.value, -5.0);
+    }
+
+    #[test]
+    fn empty_and_foreign_files_say_what_they_are() {
+        assert!(parse("").unwrap_err().message.contains("empty"));
+        assert!(parse("\u{feff}\n\n").unwrap_err().message.contains("empty"));
+        assert!(parse_bytes(b"\xFF\xFEi\x00")
+            .unwrap_err()
+            .message
+            .contains("UTF-16"));
+        let latin1 =
+            b"indicator_id,year,value,status,source\npopulation,2020,1,final,Tilastokeskus \xE4\n";
+        let e = parse_bytes(latin1).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("CSV UTF-8"), "{e}");
+        let semicolon_missing = "indicator;year\n";
+        assert!(parse(semicolon_missing)
+            .unwrap_err()
+            .message
+            .contains("missing column"));
     }
 
     #[test]

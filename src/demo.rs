@@ -2,7 +2,7 @@
 //! their sources, loaded through the ordinary write path on an empty store (`serve --demo`).
 
 use crate::csvin;
-use crate::writer::{SubmitInput, WriteRequest};
+use crate::write::{SubmitInput, WriteRequest};
 
 /// The demo files, in load order (chronological order of the releases).
 pub const FILES: &[(&str, &str)] = &[
@@ -85,6 +85,7 @@ pub fn requests() -> Result<Vec<WriteRequest>, String> {
             csvin::group_by_region(rows, None).map_err(|e| format!("{name}: {e}"))?
         {
             out.push(WriteRequest::Submit(SubmitInput {
+                validate_only: false,
                 submission_id: format!("demo/{stem}/{region}"),
                 region_code: region,
                 expected_region_revision: None,

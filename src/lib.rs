@@ -1,6 +1,6 @@
 //! tilannekuva — an event-sourced service for Finland's national situation picture of
 //! regional development. See DESIGN.md in the repository for the architecture:
-//! `domain` (pure logic) → `writer` (validation, group commit) → `store` (sled log) →
+//! `domain` (pure logic) → `write` (decisions, group commit) → `store` (sled log) →
 //! `projection` (in-memory fold, as-of reads) → `api` (gRPC) and `metrics` (HTTP).
 
 pub mod api;
@@ -14,7 +14,7 @@ pub mod metrics;
 pub mod projection;
 pub mod server;
 pub mod store;
-pub mod writer;
+pub mod write;
 
 /// The generated gRPC code of `proto/tilannekuva/v1`.
 pub mod proto {

@@ -208,6 +208,8 @@ pub fn render_situation(p: &Projection, out: &mut String) {
     let mut rank = String::new();
     let mut score = String::new();
     let mut coverage = String::new();
+    let mut nat_reported = String::new();
+    let mut nat_expected = String::new();
     for yp in &pictures {
         let year = yp.year;
         let mut reported: std::collections::BTreeMap<&str, u32> = Default::default();
@@ -235,10 +237,27 @@ pub fn render_situation(p: &Projection, out: &mut String) {
                     "tilannekuva_indicator_value{{region=\"SSS\",indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\"}} {v}"
                 );
             }
-            if let Some(v) = iy.national() {
+            // A sum over part of the country has no national value, so no sample: a
+            // dashboard never shows it as the country's figure.
+            let n = &iy.national;
+            if let Some(v) = n.value {
+                let basis = n.basis.as_str();
                 let _ = writeln!(
                     national,
-                    "tilannekuva_indicator_national_value{{indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\"}} {v}"
+                    "tilannekuva_indicator_national_value{{indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\",basis=\"{basis}\"}} {v}"
+                );
+            }
+            if !iy.values.is_empty() || iy.official.is_some() {
+                let labels = format!("indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\"");
+                let _ = writeln!(
+                    nat_reported,
+                    "tilannekuva_indicator_national_regions_reported{{{labels}}} {}",
+                    n.regions_reported
+                );
+                let _ = writeln!(
+                    nat_expected,
+                    "tilannekuva_indicator_national_regions_expected{{{labels}}} {}",
+                    n.regions_expected
                 );
             }
         }
@@ -264,7 +283,9 @@ pub fn render_situation(p: &Projection, out: &mut String) {
     }
     for (name, help, body) in [
         ("tilannekuva_indicator_value", "Current value of an indicator for a region and year (region SSS: the official national figure).", value),
-        ("tilannekuva_indicator_national_value", "National value of an indicator and year: the official SSS figure, else computed by the indicator's aggregation rule.", national),
+        ("tilannekuva_indicator_national_value", "National value of an indicator and year, by basis: official (the figure reported for SSS), complete (computed by the indicator's rule from every region) or partial (a ratio or weighted mean over the regions that reported: an estimate). A sum over part of the country has no national value and no sample.", national),
+        ("tilannekuva_indicator_national_regions_reported", "Regions whose figures an indicator's aggregation rule used for the year (for a ratio: numerator and denominator).", nat_reported),
+        ("tilannekuva_indicator_national_regions_expected", "Regions expected to report an indicator for the year (every region of the catalog but SSS).", nat_expected),
         ("tilannekuva_indicator_rank", "Rank of a region for an indicator and year; 1 = best by the indicator's direction, ties share the best rank.", rank),
         ("tilannekuva_theme_score", "Theme score of a region and year: mean of its oriented z-scores over the theme's indicators.", score),
         ("tilannekuva_region_coverage_ratio", "Share of the catalog's indicators a region has reported for a year (0-1).", coverage),

@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::projection::Projection;
 use crate::proto;
 use crate::store::{EventLog, StoreError};
-use crate::writer::{now_micros, Committer, WriteRequest, Writer, WriterState};
+use crate::write::{now_micros, Committer, WriteRequest, Writer, WriterState};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]

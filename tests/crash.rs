@@ -65,7 +65,9 @@ fn request(id: String, seed: u64) -> proto::SubmitRequest {
         let indicator = INDICATORS[rng.below(INDICATORS.len() as u64) as usize];
         let year = *YEARS.start() + rng.below(YEARS.clone().count() as u64) as i32;
         if cells.insert((indicator, year)) {
-            let value = 1000.0 + rng.below(90_000) as f64;
+            // A fraction unique to the request, so that no observation equals its cell's
+            // current value (an unchanged observation is not recorded).
+            let value = 1000.0 + rng.below(90_000) as f64 + (seed % 999_983) as f64 * 1e-6;
             observations.push(obs(
                 indicator,
                 year,

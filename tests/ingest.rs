@@ -347,7 +347,13 @@ async fn submit_stream_answers_in_order_and_stops_at_a_refusal() {
             submit_req(
                 &format!("st-{i}"),
                 "MK07",
-                vec![obs("population", 1990 + i, 200_000.0 + f64::from(i), Final)],
+                // 50 distinct cells of past years (future years are refused).
+                vec![obs(
+                    ["population", "population_25_64"][(i / 25) as usize],
+                    1990 + i % 25,
+                    200_000.0 + f64::from(i),
+                    Final,
+                )],
             )
         })
         .collect();
@@ -575,5 +581,253 @@ async fn concurrent_submissions_share_commits_and_are_all_acknowledged() {
         groups < 641.0,
         "{groups} commits for 640 submissions plus the catalog"
     );
+    s.stop().await;
+}
+
+/// Sending the updated file again: values equal to their cell's current value and status
+/// are not revisions (no correction reason, nothing appended) and the receipt counts them;
+/// a retry of a file whose values were retracted since says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resubmission_is_idempotent_by_content() {
+    let s = InProc::start(false).await;
+    let mut ing = s.ingest().await;
+    let file = |id: &str, natural_increase: f64| {
+        submit_req(
+            id,
+            "MK19",
+            vec![
+                obs("population", 2021, 177_161.0, Final),
+                obs("natural_increase", 2021, natural_increase, Provisional),
+            ],
+        )
+    };
+    let first = ing.submit(file("v1", -700.0)).await.unwrap().into_inner();
+    assert_eq!((first.recorded, first.unchanged), (2, 0));
+    // The file again, updated: the final population is unchanged (no reason needed).
+    let start = head(&s).await;
+    let second = ing.submit(file("v2", -736.0)).await.unwrap().into_inner();
+    assert_eq!(
+        (second.recorded, second.unchanged, second.duplicate),
+        (1, 1, false)
+    );
+    assert_eq!(second.first_sequence, start + 1);
+    // One observation event and the summary that keeps the receipt.
+    assert_eq!(second.last_sequence, start + 2);
+    let pic = s
+        .picture()
+        .await
+        .get_observation_history(proto::GetObservationHistoryRequest {
+            region_code: "MK19".into(),
+            indicator_id: "population".into(),
+            year: 2021,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(pic.revisions.len(), 1, "the unchanged value is no revision");
+    // Everything unchanged: nothing appended, the id not spent.
+    let third = ing.submit(file("v3", -736.0)).await.unwrap().into_inner();
+    assert_eq!((third.recorded, third.unchanged), (0, 2));
+    assert_eq!((third.first_sequence, third.last_sequence), (0, start + 2));
+    assert_eq!(head(&s).await, start + 2);
+    // A retry of v2 is a duplicate with the same receipt.
+    let again = ing.submit(file("v2", -736.0)).await.unwrap().into_inner();
+    assert!(again.duplicate);
+    assert_eq!(
+        (
+            again.first_sequence,
+            again.last_sequence,
+            again.recorded,
+            again.unchanged
+        ),
+        (second.first_sequence, second.last_sequence, 1, 1)
+    );
+    // Retract one of its values: a retry says so instead of a bare duplicate.
+    ing.retract(proto::RetractRequest {
+        submission_id: "r1".into(),
+        region_code: "MK19".into(),
+        indicator_id: "natural_increase".into(),
+        year: 2021,
+        reason: "entered for the wrong year".into(),
+        expected_region_revision: None,
+    })
+    .await
+    .unwrap();
+    let after = ing.submit(file("v2", -736.0)).await.unwrap().into_inner();
+    assert!(after.duplicate);
+    let retracted: Vec<(String, i32)> = after
+        .retracted_since
+        .iter()
+        .map(|c| (c.indicator_id.clone(), c.year))
+        .collect();
+    assert_eq!(retracted, vec![("natural_increase".to_owned(), 2021)]);
+    // Submitted again under a new id, the retracted value is recorded again.
+    let back = ing.submit(file("v4", -736.0)).await.unwrap().into_inner();
+    assert_eq!((back.recorded, back.unchanged), (1, 1));
+    s.stop().await;
+}
+
+/// `validate_only` (AIP-163) runs every check and appends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_only_checks_everything_and_writes_nothing() {
+    let s = InProc::start(false).await;
+    let mut ing = s.ingest().await;
+    let start = head(&s).await;
+    let mut req = submit_req(
+        "dry",
+        "MK18",
+        vec![obs("population", 2021, 71_664.0, Final)],
+    );
+    req.validate_only = true;
+    let r = ing.submit(req.clone()).await.unwrap().into_inner();
+    assert_eq!(
+        (r.recorded, r.unchanged, r.first_sequence, r.last_sequence),
+        (1, 0, 0, 0)
+    );
+    assert!(r.receipt_hash.is_empty());
+    assert_eq!(head(&s).await, start);
+    // Invalid content is refused as a real submission would be.
+    let mut bad = req.clone();
+    bad.observations[0].year = 2099;
+    let err = ing.submit(bad).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    // The id is still free for the real submission.
+    req.validate_only = false;
+    let real = ing.submit(req).await.unwrap().into_inner();
+    assert_eq!(real.first_sequence, start + 1);
+    s.stop().await;
+}
+
+/// A value for a year after the current one (by the server's record time) is refused for
+/// an observed indicator, and accepted for a forecast indicator defined as one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn future_years_only_for_targets_and_forecasts() {
+    use chrono::Datelike;
+    let this_year = chrono::Utc::now().year();
+    let s = InProc::start(false).await;
+    let mut ing = s.ingest().await;
+    for year in [this_year + 1, this_year + 5, 2099] {
+        let err = ing
+            .submit(submit_req(
+                &format!("f{year}"),
+                "MK01",
+                vec![obs("population", year, 1.0, Final)],
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        let v = violations(&err);
+        assert_eq!(v[0].0, "observations[0].year");
+        assert!(v[0].1.contains("after the current year"), "{v:?}");
+    }
+    ing.submit(submit_req(
+        "now",
+        "MK01",
+        vec![obs("population", this_year, 1.0, Provisional)],
+    ))
+    .await
+    .unwrap();
+    let mut cat = s.catalog().await;
+    let mut def = cat
+        .list_indicators(proto::ListIndicatorsRequest {
+            theme: Some("communities".into()),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .indicators
+        .into_iter()
+        .find(|i| i.id == "population")
+        .unwrap();
+    assert_eq!(def.kind, proto::IndicatorKind::Observed as i32);
+    assert_eq!(def.max_year, 0, "no upper bound of its own");
+    def.id = "population_projection".into();
+    def.name_en = "Population projection".into();
+    def.kind = proto::IndicatorKind::Forecast as i32;
+    def.min_year = 2024;
+    def.max_year = 2070;
+    cat.define_indicator(proto::DefineIndicatorRequest {
+        indicator: Some(def),
+        submission_id: "define-projection".into(),
+    })
+    .await
+    .unwrap();
+    ing.submit(submit_req(
+        "proj",
+        "MK01",
+        vec![obs("population_projection", 2040, 1_900_000.0, Provisional)],
+    ))
+    .await
+    .unwrap();
+    let err = ing
+        .submit(submit_req(
+            "proj-late",
+            "MK01",
+            vec![obs("population_projection", 2071, 1.0, Provisional)],
+        ))
+        .await
+        .unwrap_err();
+    assert!(violations(&err)[0].1.contains("after 2070"), "{err:?}");
+    s.stop().await;
+}
+
+/// 10,000 invalid observations: the error carries the first violations in order and the
+/// total, and its trailers stay under the 8 KiB that default clients accept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_stay_small_enough_for_default_clients() {
+    use tonic_types::StatusExt;
+    let s = InProc::start(false).await;
+    let mut ing = s.ingest().await;
+    let observations: Vec<proto::Observation> = (0..10_000)
+        .map(|i| {
+            // Long ids: the violations quote them (clipped).
+            obs(
+                &format!("no_such_indicator_{i}_{}", "ö".repeat(100)),
+                2020,
+                1.0,
+                Final,
+            )
+        })
+        .collect();
+    let err = ing
+        .submit(submit_req("many", "MK01", observations))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let v = violations(&err);
+    assert!(!v.is_empty() && v.len() <= 20, "{} violations", v.len());
+    for (i, (field, description)) in v.iter().enumerate() {
+        assert_eq!(
+            field,
+            &format!("observations[{i}].indicator_id"),
+            "in order"
+        );
+        assert!(description.contains(&format!("no_such_indicator_{i}_")));
+    }
+    let info = err.get_details_error_info().expect("an ErrorInfo detail");
+    assert_eq!(info.metadata["violations_total"], "10000");
+    assert_eq!(info.metadata["violations_shown"], v.len().to_string());
+    assert!(
+        err.message().contains("10000 problems"),
+        "{}",
+        err.message()
+    );
+    // What travels in the trailers: the details base64-encoded, the message
+    // percent-encoded (at most 3 bytes per byte).
+    let details = err.details().len().div_ceil(3) * 4;
+    let message = err.message().len() * 3;
+    assert!(details + message < 8 * 1024, "{details} + {message} bytes");
+    // A hostile id is quoted back clipped, not whole.
+    let err = ing
+        .submit(submit_req(
+            "long",
+            &"X".repeat(1_000_000),
+            vec![obs("population", 2020, 1.0, Final)],
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.message().len() < 1000 && err.details().len() < 2000);
     s.stop().await;
 }

@@ -898,7 +898,8 @@ fn python_client_submits_a_csv_and_prints_the_pictures() {
     let server = Proc::start(&work.path().join("data"), &["--demo"]);
     let url = server.grpc_url.as_str();
 
-    // Another region's 2021 population first, so the national value is an aggregate.
+    // Another region's 2021 population first: two of the 19 regions have reported, and a
+    // sum over part of the country is no national value.
     let lappi = work.path().join("lappi.csv");
     std::fs::write(
         &lappi,
@@ -933,6 +934,8 @@ fn python_client_submits_a_csv_and_prints_the_pictures() {
     assert_eq!(receipt_field(&out, "submission_id"), expected_id, "{out}");
     assert_eq!(receipt_field(&out, "region"), "MK18");
     assert_eq!(receipt_field(&out, "observations"), "2");
+    assert_eq!(receipt_field(&out, "recorded"), "2");
+    assert_eq!(receipt_field(&out, "unchanged"), "0");
     assert_eq!(receipt_field(&out, "duplicate"), "false");
     let first: u64 = receipt_field(&out, "first_sequence").parse().unwrap();
     let last: u64 = receipt_field(&out, "last_sequence").parse().unwrap();
@@ -943,8 +946,8 @@ fn python_client_submits_a_csv_and_prints_the_pictures() {
         "{hash}"
     );
 
-    // The region picture, read with min_sequence = last_sequence: the submitted values,
-    // and the national value summed over MK18 and MK19.
+    // The region picture, read with min_sequence = last_sequence: the submitted values, and
+    // no national value ("..", basis unavailable) from 2 of the 19 regions.
     let header = out
         .lines()
         .find(|l| l.starts_with("Region MK18 (Kainuu), 2021"))
@@ -956,20 +959,29 @@ fn python_client_submits_a_csv_and_prints_the_pictures() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no as-of sequence in {header:?}"));
     assert!(as_of >= last, "{header}");
+    // Columns: indicator, value, status, national, basis, regions, diff/share, rank, ...
     let pop = row(&out, "Region MK18", "population");
-    assert_eq!(&pop[1..4], ["71664", "final", "248825"], "{pop:?}");
     assert_eq!(
-        pop[4], "-177161",
-        "difference to the national value: {pop:?}"
+        &pop[1..6],
+        ["71664", "final", "..", "unavailable", "2/19"],
+        "{pop:?}"
+    );
+    assert_eq!(
+        pop[6], "-",
+        "no national value, so neither a difference nor a share: {pop:?}"
     );
     let nat = row(&out, "Region MK18", "natural_increase");
-    assert_eq!(&nat[1..3], ["-350", "provisional"], "{nat:?}");
+    assert_eq!(
+        &nat[1..6],
+        ["-350", "provisional", "..", "unavailable", "1/19"],
+        "{nat:?}"
+    );
 
-    // The national picture.
+    // The national picture. Columns: indicator, national, basis, regions, computed, ...
     let npop = row(&out, "National picture 2021", "population");
-    assert_eq!(&npop[1..4], ["248825", "248825", "2/19"], "{npop:?}");
+    assert_eq!(&npop[1..5], ["..", "unavailable", "2/19", "-"], "{npop:?}");
     let nnat = row(&out, "National picture 2021", "natural_increase");
-    assert_eq!(&nnat[1..4], ["-350", "-350", "1/19"], "{nnat:?}");
+    assert_eq!(&nnat[1..5], ["..", "unavailable", "1/19", "-"], "{nnat:?}");
 
     // The Rust CLI derives the same submission id from the same file: a duplicate.
     let (ok, cli_out, err) = cli(&["submit", "--server", url, "--region", "MK18", "--file", csv]);
@@ -1002,5 +1014,78 @@ fn python_client_submits_a_csv_and_prints_the_pictures() {
         err.contains("INVALID_ARGUMENT") && err.contains("observations[0].indicator_id"),
         "{err}"
     );
+    // The field violation, named by the file's line.
+    assert!(
+        err.contains(&format!("{}: line 2: indicator_id: ", bad.display())),
+        "{err}"
+    );
+    server.stop();
+}
+
+#[test]
+fn python_client_shows_the_first_problems_of_ten_thousand() {
+    python_ready();
+    let work = tempfile::tempdir().unwrap();
+    let server = Proc::start(&work.path().join("data"), &[]);
+    let url = server.grpc_url.as_str();
+
+    // The most rows one submission may hold, every one refused by the server (unknown
+    // indicators). Ten thousand field violations would not fit in the status trailers:
+    // the server sends the first ones and the total.
+    const ROWS: usize = 10_000;
+    let mut text = String::from("indicator_id,year,value,status,source\n");
+    for i in 0..ROWS {
+        text.push_str(&format!("no_such_indicator_{i},2021,1,final,test source\n"));
+    }
+    let file = work.path().join("many.csv");
+    std::fs::write(&file, &text).unwrap();
+    let path = file.to_str().unwrap();
+
+    let (ok, out, err) = run_python(&["--server", url, "--region", "MK18", "--csv", path]);
+    assert!(!ok, "every row is refused:\n{out}\n{err}");
+    assert!(err.contains("INVALID_ARGUMENT"), "{err}");
+    for unwanted in ["RESOURCE_EXHAUSTED", "metadata"] {
+        assert!(
+            !err.contains(unwanted),
+            "the error details fit grpcio's metadata limits:\n{err}"
+        );
+    }
+    // The violations shown are the first ones, in order, each named by its line in the
+    // file (observations[i] is on line i + 2).
+    let prefix = format!("{path}: line ");
+    let shown: Vec<&str> = err.lines().filter(|l| l.starts_with(&prefix)).collect();
+    assert!(
+        !shown.is_empty() && shown.len() <= 20,
+        "1-20 violations shown:\n{err}"
+    );
+    for (i, l) in shown.iter().enumerate() {
+        assert!(
+            l.starts_with(&format!("{prefix}{}: indicator_id: ", i + 2)),
+            "violation {i} is not on line {}:\n{err}",
+            i + 2
+        );
+    }
+    assert!(
+        err.contains(&format!("{prefix}2: ")),
+        "the first violation is on line 2:\n{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "... and {} more problems ({ROWS} in all)",
+            ROWS - shown.len()
+        )),
+        "the total:\n{err}"
+    );
+
+    // The Rust CLI on the same file: the first problems by line, and the total.
+    let (ok, out, err) = cli(&[
+        "submit", "--server", url, "--region", "MK18", "--file", path,
+    ]);
+    assert!(!ok, "every row is refused:\n{out}\n{err}");
+    assert!(
+        err.contains("line 2") && err.contains("10000"),
+        "the first problem's line and the total:\n{err}"
+    );
+    assert!(!err.contains("h2 protocol error"), "{err}");
     server.stop();
 }

@@ -490,3 +490,181 @@ async fn read_events_replays_and_follows_the_chain() {
     assert_eq!(e2.sequence, catalog_events + 2);
     s.stop().await;
 }
+
+/// The sequence of a cell's first recorded value (from its history).
+async fn recorded_at(s: &InProc, region: &str, indicator: &str, year: i32) -> u64 {
+    s.picture()
+        .await
+        .get_observation_history(proto::GetObservationHistoryRequest {
+            region_code: region.into(),
+            indicator_id: indicator.into(),
+            year,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .revisions[0]
+        .sequence
+}
+
+fn basis(n: &Option<proto::NationalValue>) -> (Option<f64>, proto::NationalBasis, u32, u32) {
+    let n = n.as_ref().expect("a national value block");
+    (
+        n.value,
+        proto::NationalBasis::try_from(n.basis).unwrap(),
+        n.regions_reported,
+        n.regions_expected,
+    )
+}
+
+/// Issue 7's finding, on the bundled real data: with two of nineteen regions reporting a
+/// sum, no national value is shown (not the partial sum), in the national picture, the
+/// region picture and the series alike; once all nineteen have reported it is the complete
+/// sum; a ratio over part of the country is given as partial; official values win; a
+/// value from provisional figures is marked provisional.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn national_values_say_whether_official_complete_or_partial() {
+    use proto::NationalBasis::{Complete, Official, Partial, Unavailable};
+    let s = InProc::start(true).await;
+    let mut pic = s.picture().await;
+    let shared = pic.clone();
+    let national = |year: i32, as_of: Option<proto::AsOf>| {
+        let mut pic = shared.clone();
+        async move {
+            pic.get_national_picture(proto::GetNationalPictureRequest {
+                year,
+                as_of,
+                min_sequence: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+        }
+    };
+    let find = |n: &proto::GetNationalPictureResponse, id: &str| {
+        n.indicators
+            .iter()
+            .find(|i| i.indicator_id == id)
+            .cloned()
+            .unwrap()
+    };
+
+    // Population 2016 (file 070, no SSS row): after Uusimaa and Varsinais-Suomi only.
+    let two = recorded_at(&s, "MK02", "population", 2016).await;
+    let n = national(2016, seq(two)).await;
+    let pop = find(&n, "population");
+    assert_eq!(basis(&pop.national), (None, Unavailable, 2, 19));
+    assert_eq!(
+        (pop.value, pop.computed_value, pop.official),
+        (None, None, false)
+    );
+    let region = pic
+        .get_region_picture(proto::GetRegionPictureRequest {
+            region_code: "MK01".into(),
+            year: 2016,
+            as_of: seq(two),
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let cell = region
+        .cells
+        .iter()
+        .find(|c| c.indicator_id == "population")
+        .unwrap();
+    assert_eq!(cell.value, 1_638_293.0);
+    assert_eq!(
+        (
+            cell.national_value,
+            cell.national_difference,
+            cell.national_share
+        ),
+        (None, None, None)
+    );
+    assert_eq!(basis(&cell.national), (None, Unavailable, 2, 19));
+    let series = pic
+        .get_series(proto::GetSeriesRequest {
+            region_code: "MK01".into(),
+            indicator_id: "population".into(),
+            from_year: 2016,
+            to_year: 2016,
+            as_of: seq(two),
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(series.points[0].national_value, None);
+    assert_eq!(basis(&series.points[0].national).1, Unavailable);
+
+    // All nineteen: the complete sum, Statistics Finland's 5 503 297; Uusimaa's share.
+    let pop = find(&national(2016, None).await, "population");
+    assert_eq!(basis(&pop.national), (Some(5_503_297.0), Complete, 19, 19));
+    assert_eq!(pop.value, Some(5_503_297.0));
+    let latest = pic
+        .get_region_picture(proto::GetRegionPictureRequest {
+            region_code: "MK01".into(),
+            year: 2016,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let cell = latest
+        .cells
+        .iter()
+        .find(|c| c.indicator_id == "population")
+        .unwrap();
+    let share = cell.national_share.unwrap();
+    assert!(
+        (share - 1_638_293.0 / 5_503_297.0 * 100.0).abs() < 1e-9,
+        "{share}"
+    );
+
+    // Population 2008: official (SSS), while only 17 of 19 regions are in that release.
+    let pop = find(&national(2008, None).await, "population");
+    assert_eq!(basis(&pop.national), (Some(5_326_314.0), Official, 17, 19));
+    assert_eq!(
+        pop.computed_value, None,
+        "a sum over 17 regions is not computed"
+    );
+
+    // Long-term unemployed share 2017 (a ratio): after two regions' components, a partial
+    // ratio of their sums; at the end, official (SSS) with the complete ratio computed.
+    let two = recorded_at(&s, "MK02", "long_term_unemployed_share", 2017).await;
+    let share = find(
+        &national(2017, seq(two)).await,
+        "long_term_unemployed_share",
+    );
+    let (value, b, reported, expected) = basis(&share.national);
+    assert_eq!((b, reported, expected), (Partial, 2, 19));
+    let partial = value.unwrap();
+    let mk01 = (27_795.0, 81_371.0);
+    assert!(partial > 0.0 && partial < 100.0, "{partial}");
+    assert!(
+        (partial - mk01.0 / mk01.1 * 100.0).abs() > 1e-9,
+        "a ratio of two regions' sums, not Uusimaa's own"
+    );
+    let share = find(&national(2017, None).await, "long_term_unemployed_share");
+    assert_eq!(basis(&share.national).1, Official);
+    assert_eq!(basis(&share.national).2, 19);
+    assert!(share.computed_value.is_some());
+
+    // GDP per capita 2011: one region's rate and no components: no national value.
+    let gdp = find(&national(2011, None).await, "gdp_per_capita");
+    assert_eq!(basis(&gdp.national), (None, Unavailable, 0, 19));
+    assert_eq!(gdp.regions_reported, 1);
+
+    // Natural increase 2020: the official value is preliminary, and says so.
+    let ni = find(&national(2020, None).await, "natural_increase");
+    let n = ni.national.unwrap();
+    assert_eq!(n.basis, Official as i32);
+    assert_eq!(n.status, Provisional as i32);
+    let ni = find(&national(2019, None).await, "natural_increase");
+    assert_eq!(ni.national.unwrap().status, Final as i32);
+    s.stop().await;
+}

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use tilannekuva::csvin::{self, CsvError, Row};
 use tilannekuva::domain::validate::{
-    check_observations, ObservationInput, MAX_SOURCE_LEN, MAX_TEXT_LEN,
+    check_observations, Current, ObservationInput, MAX_SOURCE_LEN, MAX_TEXT_LEN,
 };
 use tilannekuva::domain::{Catalog, Status};
 
@@ -48,8 +48,14 @@ fn check_outcome(bytes: &[u8], outcome: &Result<Vec<Row>, CsvError>) -> Result<(
                 e.line >= 1 && e.line <= lines,
                 "{e} (the file has {lines} lines)"
             );
-            let prefix = format!("line {}: ", e.line);
-            prop_assert!(e.to_string().starts_with(&prefix), "{}", e);
+            // "line N: ..." or "line N, column C (name): ...".
+            let text = e.to_string();
+            let rest = text.strip_prefix(&format!("line {}", e.line));
+            prop_assert!(
+                rest.is_some_and(|r| r.starts_with(": ") || r.starts_with(", column ")),
+                "{}",
+                e
+            );
         }
         Ok(rows) => {
             let mut previous = 1;
@@ -429,7 +435,7 @@ fn valid_observation() -> impl Strategy<Value = ObservationInput> {
         .map(|i| {
             let lo = i.min_value.unwrap_or(-1e9);
             let hi = i.max_value.unwrap_or(1e9);
-            (i.id.clone(), i.min_year, i.max_year, lo, hi)
+            (i.id.clone(), i.min_year, i.max_year.unwrap_or(2030), lo, hi)
         })
         .collect();
     prop::sample::select(indicators)
@@ -437,7 +443,7 @@ fn valid_observation() -> impl Strategy<Value = ObservationInput> {
             (
                 Just(id),
                 prop_oneof![2 => 2019..2022i32, 1 => min_year..=max_year],
-                prop_oneof![4 => lo..=hi, 1 => Just(lo), 1 => Just(hi)],
+                prop_oneof![4 => lo..=hi, 1 => Just(lo), 1 => Just(hi), 1 => Just(CURRENT_VALUE)],
                 prop_oneof![Just(Status::Provisional), Just(Status::Final)],
                 "[a-zA-Z][a-zA-Z ,.]{0,30}",
                 prop_oneof![3 => Just(String::new()), 1 => "[a-z ]{1,20}"],
@@ -507,6 +513,17 @@ fn observation(known: Vec<String>) -> impl Strategy<Value = ObservationInput> {
         })
 }
 
+/// The value every cell of a final year holds in the validation property.
+const CURRENT_VALUE: f64 = 50.0;
+/// The year of the record time in the validation property.
+const CURRENT_YEAR: i32 = 2026;
+
+/// Whether observation `o` equals the current value (`CURRENT_VALUE`, final) of a cell of
+/// `final_years`: unchanged, not a revision.
+fn oracle_unchanged(o: &ObservationInput, final_years: &[i32]) -> bool {
+    final_years.contains(&o.year) && o.value == CURRENT_VALUE && o.status == Some(Status::Final)
+}
+
 /// The rules, written from DESIGN.md rather than from `validate.rs`: whether observation
 /// `i` of `all` is acceptable, given the years whose cells currently hold a final value.
 fn oracle_ok(cat: &Catalog, all: &[ObservationInput], i: usize, final_years: &[i32]) -> bool {
@@ -515,14 +532,18 @@ fn oracle_ok(cat: &Catalog, all: &[ObservationInput], i: usize, final_years: &[i
         return false;
     };
     let blank = |s: &str| s.chars().all(char::is_whitespace);
-    let in_year = ind.min_year <= o.year && o.year <= ind.max_year;
+    let in_year = ind.min_year <= o.year
+        && ind.max_year.is_none_or(|max| o.year <= max)
+        && (o.year <= CURRENT_YEAR || ind.kind.allows_future_years());
     let in_range = o.value.is_finite()
         && ind.min_value.is_none_or(|lo| o.value >= lo)
         && ind.max_value.is_none_or(|hi| o.value <= hi);
     let repeated = all[..i]
         .iter()
         .any(|p| p.indicator_id == o.indicator_id && p.year == o.year);
-    let revises_final = final_years.contains(&o.year) && blank(&o.correction_reason);
+    let revises_final = final_years.contains(&o.year)
+        && !oracle_unchanged(o, final_years)
+        && blank(&o.correction_reason);
     in_year
         && in_range
         && !repeated
@@ -546,9 +567,11 @@ proptest! {
         final_years in prop::sample::subsequence(vec![2019, 2020, 2021], 0..=2),
     ) {
         let cat = Catalog::bundled();
-        let current = |_: &str, year: i32| final_years.contains(&year).then_some(Status::Final);
+        let current = |_: &str, year: i32| {
+            final_years.contains(&year).then_some(Current { value: CURRENT_VALUE, status: Status::Final })
+        };
         let mut violations = Vec::new();
-        let valid = check_observations(&cat, Some("MK01"), &observations, current, &mut violations);
+        let valid = check_observations(&cat, &observations, current, CURRENT_YEAR, &mut violations);
 
         let ok: Vec<bool> = (0..observations.len())
             .map(|i| oracle_ok(&cat, &observations, i, &final_years))
@@ -570,7 +593,9 @@ proptest! {
         let expected: Vec<&ObservationInput> =
             observations.iter().zip(&ok).filter(|(_, ok)| **ok).map(|(o, _)| o).collect();
         prop_assert_eq!(valid.len(), expected.len());
-        for (v, o) in valid.iter().zip(expected) {
+        for (c, o) in valid.iter().zip(expected) {
+            prop_assert_eq!(c.unchanged, oracle_unchanged(o, &final_years));
+            let v = &c.observation;
             prop_assert_eq!(&v.indicator_id, &o.indicator_id);
             prop_assert_eq!(v.year, o.year);
             prop_assert_eq!(v.value.to_bits(), o.value.to_bits());

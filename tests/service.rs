@@ -168,11 +168,12 @@ async fn pictures_survive_a_restart_identically_and_demo_loads_once() {
     assert_eq!(r.sequence, retracted.sequence);
     // Demo submissions too: the bundled first file, region 01, is a known submission.
     let demo = tilannekuva::demo::requests().unwrap();
-    let tilannekuva::writer::WriteRequest::Submit(first) = &demo[0] else {
+    let tilannekuva::write::WriteRequest::Submit(first) = &demo[0] else {
         panic!("demo starts with a submission")
     };
     let demo_again = ing
         .submit(proto::SubmitRequest {
+            validate_only: false,
             submission_id: first.submission_id.clone(),
             region_code: first.region_code.clone(),
             expected_region_revision: None,
@@ -255,7 +256,7 @@ async fn cli_submit_read_export_import() {
     ]);
     assert!(ok, "{err}");
     assert!(
-        out.contains("population") && out.contains("177161"),
+        out.contains("population") && out.contains("177 161"),
         "{out}"
     );
     let (ok, out, _) = cli(&[
@@ -510,9 +511,42 @@ async fn metrics_pass_promtool_and_carry_the_situation_picture() {
     );
     assert_eq!(
         sample(
-            r#"tilannekuva_indicator_national_value{indicator="unemployed_persons",theme="inclusion",year="2017"}"#
+            r#"tilannekuva_indicator_national_value{indicator="unemployed_persons",theme="inclusion",year="2017",basis="official"}"#
         ),
         296496.0
+    );
+    // National values carry their basis (real data): the 19 regions' 2016 populations are
+    // a complete sum (Statistics Finland's 5 503 297), 2008 is official with 17 of 19
+    // regions in the release, and Uusimaa's 2011 GDP per capita alone gives no national
+    // value at all (no sample).
+    assert_eq!(
+        sample(
+            r#"tilannekuva_indicator_national_value{indicator="population",theme="communities",year="2016",basis="complete"}"#
+        ),
+        5_503_297.0
+    );
+    assert_eq!(
+        sample(
+            r#"tilannekuva_indicator_national_value{indicator="population",theme="communities",year="2008",basis="official"}"#
+        ),
+        5_326_314.0
+    );
+    let regions = |what: &str, indicator: &str, year: u32| {
+        sample(&format!(
+            r#"tilannekuva_indicator_national_regions_{what}{{indicator="{indicator}",theme="{}",year="{year}"}}"#,
+            if indicator == "population" {
+                "communities"
+            } else {
+                "business"
+            }
+        ))
+    };
+    assert_eq!(regions("reported", "population", 2008), 17.0);
+    assert_eq!(regions("expected", "population", 2008), 19.0);
+    assert_eq!(regions("reported", "gdp_per_capita", 2011), 0.0);
+    assert!(
+        !body.contains(r#"tilannekuva_indicator_national_value{indicator="gdp_per_capita""#),
+        "no national value from one region's rate"
     );
     assert_eq!(
         sample(

@@ -386,7 +386,14 @@ async fn still_serving(s: &InProc, expected_head: u64) {
         .submit(submit_req(
             &format!("ok-{expected_head}"),
             "MK11",
-            vec![obs("population", 2020, 248_000.0, Provisional)],
+            // A value of its own: an observation equal to the cell's current value would be
+            // unchanged and append nothing.
+            vec![obs(
+                "population",
+                2020,
+                248_000.0 + expected_head as f64,
+                Provisional,
+            )],
         ))
         .await
         .unwrap()

@@ -7,15 +7,19 @@ needs: the stubs are generated from the project's `proto/` files when the script
 
     python3 examples/python/client.py --server 127.0.0.1:50051 --region MK18 --csv kainuu.csv
 
-The CSV has the columns of `tilannekuva submit`: indicator_id, year, value, status
-(provisional|final), source, and optionally note, correction_reason and region_code. The
-submission id is derived from the region and the file exactly as the Rust CLI derives it,
-so submitting the same file again (from either client) answers `duplicate = true`.
+The CSV is read as `tilannekuva submit` reads it: the columns indicator_id, year, value,
+status (provisional|final), source, and optionally note, correction_reason and region_code;
+`,` or `;` as the separator (whichever splits the header into a field named indicator_id),
+a decimal comma in `;` files ("1234,5"), UTF-8 with or without a byte order mark, LF or
+CRLF line ends; rows with an empty value are skipped. The submission id is derived from the
+region and the file exactly as the Rust CLI derives it, so submitting the same file again
+(from either client) answers `duplicate = true`.
 
 Output: the receipt, then the region's picture for every year in the file (read with
 `min_sequence` = the receipt's last sequence, so it includes this write), then the national
 picture for those years. Exit status 0 on success, 1 on a refused request (the gRPC code
-and message go to stderr), 2 on a bad command line or file.
+and message go to stderr, then the field violations, those of the observations named by
+their line in the file), 2 on a bad command line or file.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import csv
 import hashlib
 import importlib
 import io
+import re
 import shutil
 import sys
 import tempfile
@@ -35,6 +40,8 @@ PROTO_DIR = REPO / "proto"
 
 try:
     import grpc
+    from google.rpc import error_details_pb2, status_pb2
+    from grpc_status import rpc_status
     from grpc_tools import protoc
 except ImportError as e:  # pragma: no cover - depends on the machine
     sys.exit(
@@ -85,43 +92,89 @@ class UsageError(Exception):
     """A problem with the command line or the CSV file (exit status 2)."""
 
 
+# Largest value of a protobuf int32 (the year field).
+INT32_MAX = 2**31 - 1
+
+
+def detect_separator(text: str) -> str:
+    """`,` or `;`: the one that splits the header line into a field named indicator_id."""
+    first = next((ln for ln in io.StringIO(text, newline="") if ln.strip()), "")
+    for sep in (",", ";"):
+        fields = next(csv.reader([first], delimiter=sep), [])
+        if "indicator_id" in (f.strip() for f in fields):
+            return sep
+    return ","
+
+
 def read_csv(path: Path, region: str, pb):
-    """Parses the submission CSV like `tilannekuva submit` (syntax only; the server validates)."""
+    """Parses the submission CSV like `tilannekuva submit` (syntax only; the server validates).
+
+    Returns the submission id, the observations, and for each observation the line of the
+    file it is on (the header is line 1).
+    """
     try:
         raw = path.read_bytes()
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror}") from e
     try:
+        # The byte order mark stays in `text`: the submission id hashes the file's text as
+        # the Rust CLI does (String::from_utf8_lossy keeps it); parsing skips it.
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise UsageError(f"{path}: not UTF-8") from e
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise UsageError(f"{path}: empty file") from None
+        line = raw[: e.start].count(b"\n") + 1
+        raise UsageError(f"{path}: line {line}: not UTF-8") from e
+    body = text.removeprefix("\ufeff")
+    sep = detect_separator(body)
+    # newline="": line breaks inside quoted fields are kept, and LF, CRLF and CR all end a
+    # line, so reader.line_num counts the file's physical lines.
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=sep)
+    header = None
+    for rec in reader:
+        if rec and any(f.strip() for f in rec):
+            header = [h.strip() for h in rec]
+            break
+    if header is None:
+        raise UsageError(f"{path}: empty file")
+    header_line = reader.line_num
     required = ["indicator_id", "year", "value", "status", "source"]
     missing = [c for c in required if c not in header]
     if missing:
-        raise UsageError(f"{path}: line 1: missing column(s) {', '.join(missing)}")
+        raise UsageError(f"{path}: line {header_line}: missing column(s) {', '.join(missing)}")
     col = {name: header.index(name) for name in header}
     statuses = {
         "provisional": pb["common_pb2"].OBSERVATION_STATUS_PROVISIONAL,
         "final": pb["common_pb2"].OBSERVATION_STATUS_FINAL,
     }
-    observations = []
-    for line, rec in enumerate(reader, start=2):
+    observations, lines = [], []
+    line_end = reader.line_num
+    for rec in reader:
+        # The record starts on the line after the previous one ended (blank lines are
+        # records of their own here); a quoted line break makes it span several lines.
+        line, line_end = line_end + 1, reader.line_num
         if not rec or all(not f.strip() for f in rec):
             continue
-        get = lambda name: rec[col[name]].strip() if name in col and col[name] < len(rec) else ""  # noqa: E731
+        if len(rec) != len(header):
+            raise UsageError(f"{path}: line {line}: {len(rec)} fields, but the header has {len(header)}")
+        get = lambda name: rec[col[name]].strip() if name in col else ""  # noqa: E731
+        if not get("value"):
+            continue  # no figure in this row: skipped, as the Rust CLI skips it
         if "region_code" in col and get("region_code") not in ("", region):
             raise UsageError(f"{path}: line {line}: region_code {get('region_code')!r} is not --region {region!r}")
         try:
+            if "_" in get("year"):
+                raise ValueError
             year = int(get("year"))
+            if not -INT32_MAX - 1 <= year <= INT32_MAX:
+                raise ValueError
         except ValueError:
             raise UsageError(f"{path}: line {line}: year {get('year')!r} is not an integer") from None
+        number = get("value").replace(" ", "")
+        if sep == ";":
+            number = number.replace(",", ".")  # decimal comma
         try:
-            value = float(get("value").replace(" ", ""))
+            if "_" in number:
+                raise ValueError
+            value = float(number)
         except ValueError:
             raise UsageError(f"{path}: line {line}: value {get('value')!r} is not a number") from None
         if get("status") not in statuses:
@@ -139,11 +192,64 @@ def read_csv(path: Path, region: str, pb):
                 correction_reason=get("correction_reason"),
             )
         )
+        lines.append(line)
     if not observations:
         raise UsageError(f"{path}: no rows")
     # The same id as `tilannekuva submit`: a hash of the region and the file's text.
     submission_id = "csv-" + hashlib.sha256(f"{region}\n{text}".encode("utf-8")).hexdigest()[:32]
-    return submission_id, observations
+    return submission_id, observations, lines
+
+
+OBSERVATION_FIELD = re.compile(r"observations\[(\d+)\](?:\.(.+))?")
+
+
+def rich_status(e: grpc.RpcError):
+    """The google.rpc.Status of a failed call (its error details), or None."""
+    try:
+        return rpc_status.from_call(e)
+    except ValueError:
+        # from_call insists that the detail's code and message repeat the call's; read the
+        # details anyway when they do not.
+        for key, value in e.trailing_metadata() or ():
+            if key == "grpc-status-details-bin":
+                return status_pb2.Status.FromString(value)
+        return None
+
+
+def describe_error(e: grpc.RpcError, path: Path, lines: list[int]) -> list[str]:
+    """The lines printed for a refused call: the code and message, each field violation
+    (an observation's named by its line in the file), and how many were not sent."""
+    out = [f"error: {e.code().name}: {e.details()}"]
+    status = rich_status(e)
+    if status is None:
+        return out
+    seen = set()
+    total = shown = None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            for v in bad.field_violations:
+                if (v.field, v.description) in seen:
+                    continue
+                seen.add((v.field, v.description))
+                m = OBSERVATION_FIELD.fullmatch(v.field)
+                if m and int(m.group(1)) < len(lines):
+                    where = f"{path}: line {lines[int(m.group(1))]}"
+                    out.append(f"{where}: {m.group(2)}: {v.description}" if m.group(2) else f"{where}: {v.description}")
+                else:
+                    out.append(f"{v.field}: {v.description}")
+        elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            try:
+                total = int(info.metadata["violations_total"])
+                shown = int(info.metadata["violations_shown"])
+            except (KeyError, ValueError):
+                pass
+    if total is not None and shown is not None and total > shown:
+        out.append(f"... and {total - shown} more problems ({total} in all)")
+    return out
 
 
 def channel(server: str, ca_cert: str | None):
@@ -166,6 +272,8 @@ def print_receipt(submission_id: str, region: str, n: int, r) -> None:
         ("submission_id", submission_id),
         ("region", region),
         ("observations", n),
+        ("recorded", r.recorded),
+        ("unchanged", r.unchanged),
         ("first_sequence", r.first_sequence),
         ("last_sequence", r.last_sequence),
         ("region_revision", r.region_revision),
@@ -177,6 +285,21 @@ def print_receipt(submission_id: str, region: str, n: int, r) -> None:
         print(f"  {k:<16} {v}")
 
 
+def basis_name(national, pb) -> str:
+    """official, complete, partial or unavailable."""
+    name = pb["common_pb2"].NationalBasis.Name(national.basis)
+    return name.removeprefix("NATIONAL_BASIS_").lower()
+
+
+def national_value(national, decimals: int) -> str:
+    """The national value, or ".." when there is none (as Statistics Finland writes it)."""
+    return fmt(national.value, decimals) if national.HasField("value") else ".."
+
+
+def coverage(national) -> str:
+    return f"{national.regions_reported}/{national.regions_expected}"
+
+
 def print_region(pic, region_name: str, pb) -> None:
     final = pb["common_pb2"].OBSERVATION_STATUS_FINAL
     print()
@@ -184,44 +307,62 @@ def print_region(pic, region_name: str, pb) -> None:
         f"Region {pic.region_code} ({region_name}), {pic.year}"
         f" - as of sequence {pic.as_of_sequence}, coverage {pic.coverage_ratio * 100:.1f} %"
     )
-    header = f"  {'indicator':<40} {'value':>14} {'status':<11} {'national':>15} {'difference':>14} {'rank':>6} {'change':>12} {'revisions':>9}"
-    print(header)
+    print(
+        f"  {'indicator':<40} {'value':>14} {'status':<11} {'national':>14} {'basis':<11} {'regions':>7}"
+        f" {'diff/share':>14} {'rank':>6} {'change':>12} {'revisions':>9}"
+    )
     for c in sorted(pic.cells, key=lambda c: (c.theme, c.indicator_id)):
         d = c.decimals
-        national = opt(c, "national_value", d) + ("*" if c.national_official else " ")
         rank = f"{c.rank}/{c.regions_ranked}" if c.rank else "-"
         status = "final" if c.status == final else "provisional"
+        # A sum's region is shown as its share of the country, other indicators by their
+        # difference to the national value.
+        versus = f"{c.national_share:.1f}%" if c.HasField("national_share") else opt(c, "national_difference", d)
         print(
-            f"  {c.indicator_id:<40} {fmt(c.value, d):>14} {status:<11} {national:>15} {opt(c, 'national_difference', d):>14}"
+            f"  {c.indicator_id:<40} {fmt(c.value, d):>14} {status:<11} {national_value(c.national, d):>14}"
+            f" {basis_name(c.national, pb):<11} {coverage(c.national):>7} {versus:>14}"
             f" {rank:>6} {opt(c, 'change', d):>12} {c.revisions:>9}"
         )
     scored = [t for t in pic.themes if t.scored]
     if scored:
         print("  themes: " + ", ".join(f"{t.theme} {t.score:.3f} (rank {t.rank})" for t in scored))
-    print("  * official national figure (reported for SSS)")
+    print(LEGEND)
+    print("  diff/share: value - national value; for a sum, the region's share of the country")
 
 
-def print_national(pic, decimals: dict[str, int]) -> None:
+LEGEND = (
+    "  basis: official = reported for SSS, complete = every region, partial = estimate from\n"
+    "  part of the country, unavailable = no national value (..); regions: reported/expected"
+)
+
+
+def print_national(pic, decimals: dict[str, int], pb) -> None:
     print()
     print(f"National picture {pic.year} - as of sequence {pic.as_of_sequence}")
     print(
-        f"  {'indicator':<40} {'national':>15} {'computed':>14} {'regions':>7} {'min':>12} {'median':>12} {'max':>12}  best  worst"
+        f"  {'indicator':<40} {'national':>14} {'basis':<11} {'regions':>7} {'computed':>14}"
+        f" {'min':>12} {'median':>12} {'max':>12}  best  worst"
     )
     empty = 0
     for n in sorted(pic.indicators, key=lambda n: (n.theme, n.indicator_id)):
-        if not n.HasField("value") and not n.HasField("computed_value") and n.regions_reported == 0:
+        if (
+            not n.national.HasField("value")
+            and not n.HasField("computed_value")
+            and n.regions_reported == 0
+            and n.national.regions_reported == 0
+        ):
             empty += 1
             continue
-        d = decimals.get(n.indicator_id, 2)
-        national = opt(n, "value", d) + ("*" if n.official else " ")
+        d = decimals.get(n.indicator_id, n.decimals)
         print(
-            f"  {n.indicator_id:<40} {national:>15} {opt(n, 'computed_value', d):>14}"
-            f" {f'{n.regions_reported}/{n.regions_expected}':>7} {opt(n, 'min', d):>12} {opt(n, 'median', d):>12} {opt(n, 'max', d):>12}"
+            f"  {n.indicator_id:<40} {national_value(n.national, d):>14} {basis_name(n.national, pb):<11}"
+            f" {coverage(n.national):>7} {opt(n, 'computed_value', d):>14}"
+            f" {opt(n, 'min', d):>12} {opt(n, 'median', d):>12} {opt(n, 'max', d):>12}"
             f"  {n.best_region or '-':<5} {n.worst_region or '-'}"
         )
     if empty:
         print(f"  ({empty} indicators without values for {pic.year} not shown)")
-    print("  * official national figure (reported for SSS)")
+    print(LEGEND)
 
 
 def main(argv: list[str]) -> int:
@@ -236,7 +377,7 @@ def main(argv: list[str]) -> int:
 
     pb = load_stubs()
     try:
-        submission_id, observations = read_csv(args.csv, args.region, pb)
+        submission_id, observations, lines = read_csv(args.csv, args.region, pb)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -275,9 +416,10 @@ def main(argv: list[str]) -> int:
                     metadata=metadata,
                     timeout=args.timeout,
                 )
-                print_national(nat, decimals)
+                print_national(nat, decimals, pb)
         except grpc.RpcError as e:
-            print(f"error: {e.code().name}: {e.details()}", file=sys.stderr)
+            for line in describe_error(e, args.csv, lines):
+                print(line, file=sys.stderr)
             return 1
     return 0
 

@@ -2,7 +2,8 @@
 
 use crate::domain::validate::ObservationInput;
 use crate::domain::{
-    Aggregation, Direction, Event, Indicator, Observation, Payload, Region, Status, Theme,
+    Aggregation, Direction, Event, Indicator, IndicatorKind, Observation, Payload, Region, Status,
+    Theme,
 };
 use crate::projection::picture_timestamp as timestamp;
 use crate::proto;
@@ -104,7 +105,16 @@ pub fn indicator_to_proto(i: &Indicator) -> proto::Indicator {
         denominator_indicator: den,
         scale,
         min_year: i.min_year,
-        max_year: i.max_year,
+        max_year: i.max_year.unwrap_or(0),
+        kind: kind_to_proto(i.kind) as i32,
+    }
+}
+
+pub fn kind_to_proto(k: IndicatorKind) -> proto::IndicatorKind {
+    match k {
+        IndicatorKind::Observed => proto::IndicatorKind::Observed,
+        IndicatorKind::Target => proto::IndicatorKind::Target,
+        IndicatorKind::Forecast => proto::IndicatorKind::Forecast,
     }
 }
 
@@ -139,11 +149,17 @@ pub fn indicator_from_proto(i: &proto::Indicator) -> Result<Indicator, (String, 
         },
         _ => return bad("indicator.aggregation", "must be specified"),
     };
-    let (min_year, max_year) = if i.min_year == 0 && i.max_year == 0 {
-        (1990, 2100)
-    } else {
-        (i.min_year, i.max_year)
+    let kind = match proto::IndicatorKind::try_from(i.kind) {
+        Ok(proto::IndicatorKind::Unspecified | proto::IndicatorKind::Observed) => {
+            IndicatorKind::Observed
+        }
+        Ok(proto::IndicatorKind::Target) => IndicatorKind::Target,
+        Ok(proto::IndicatorKind::Forecast) => IndicatorKind::Forecast,
+        Err(_) => return bad("indicator.kind", "must be OBSERVED, TARGET or FORECAST"),
     };
+    // 0 = not given: from 1990 (the start of the bundled series), no upper bound.
+    let min_year = if i.min_year == 0 { 1990 } else { i.min_year };
+    let max_year = (i.max_year != 0).then_some(i.max_year);
     Ok(Indicator {
         id: i.id.clone(),
         name_fi: i.name_fi.clone(),
@@ -157,6 +173,7 @@ pub fn indicator_from_proto(i: &proto::Indicator) -> Result<Indicator, (String, 
         aggregation,
         min_year,
         max_year,
+        kind,
     })
 }
 
@@ -180,6 +197,15 @@ pub fn event_to_proto(e: &Event) -> proto::Event {
         }),
         Payload::RegionDefined(r) => P::RegionDefined(proto::RegionDefined {
             region: Some(region_to_proto(r)),
+        }),
+        Payload::SubmissionSummary {
+            observations,
+            unchanged,
+            content_digest,
+        } => P::SubmissionSummary(proto::SubmissionSummary {
+            observations: *observations,
+            unchanged: *unchanged,
+            content_digest: content_digest.to_vec(),
         }),
     };
     proto::Event {
@@ -230,6 +256,11 @@ pub fn event_from_proto(e: &proto::Event) -> Result<Event, String> {
         Some(P::RegionDefined(r)) => Payload::RegionDefined(region_from_proto(
             r.region.as_ref().ok_or("region missing")?,
         )),
+        Some(P::SubmissionSummary(m)) => Payload::SubmissionSummary {
+            observations: m.observations,
+            unchanged: m.unchanged,
+            content_digest: hash(&m.content_digest, "content_digest")?,
+        },
         None => return Err(format!("event {}: no payload", e.sequence)),
     };
     Ok(Event {

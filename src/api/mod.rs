@@ -10,7 +10,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::metrics::Metrics;
-use crate::writer::WriteError;
+use crate::write::WriteError;
 
 pub use services::{CatalogApi, IngestApi, PictureApi};
 
@@ -18,49 +18,92 @@ pub use services::{CatalogApi, IngestApi, PictureApi};
 /// to reads within one commit (milliseconds); waiting longer means something is wrong.
 pub const MIN_SEQUENCE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The `submissions_total` outcome label of a write result.
-pub fn outcome(r: &Result<crate::writer::Receipt, WriteError>) -> &'static str {
-    match r {
-        Ok(rc) if rc.duplicate => "duplicate",
-        Ok(_) => "accepted",
-        Err(WriteError::Invalid(_)) => "invalid",
-        Err(WriteError::AlreadyExists(_)) => "already_exists",
-        Err(WriteError::RevisionMismatch { .. }) => "revision_mismatch",
-        Err(WriteError::NotFound(_)) => "not_found",
-        Err(WriteError::PermissionDenied(_)) => "permission_denied",
-        Err(WriteError::Overloaded) => "overloaded",
-        Err(WriteError::Unavailable(_)) => "unavailable",
+/// Most field violations one `INVALID_ARGUMENT` carries: the first ones, in request order.
+/// A client fixes those and learns of the rest on the next try (or at once with
+/// `validate_only`). Twenty named problems are enough to see a pattern; the total is always
+/// given (in the message and in an `ErrorInfo` detail).
+pub const MAX_VIOLATIONS_SHOWN: usize = 20;
+/// Bytes of field names and descriptions in one error's details. The details travel
+/// base64-encoded in the `grpc-status-details-bin` trailer and the message percent-encoded
+/// in `grpc-message`; default clients refuse trailers over 8 KiB (grpcio: 8 KiB soft,
+/// 16 KiB hard). 3,000 bytes of violations (≈ 4 KiB in base64) plus a message of at most
+/// [`MAX_MESSAGE`] bytes stay well under 8 KiB whatever the text.
+const DETAILS_BUDGET: usize = 3000;
+/// Longest description of one violation.
+const MAX_DESCRIPTION: usize = 300;
+/// Longest status message (it is sent twice: in `grpc-message` and inside the details).
+const MAX_MESSAGE: usize = 400;
+/// The `ErrorInfo` domain of this service's errors.
+pub const ERROR_DOMAIN: &str = "tilannekuva.v1";
+
+/// `s` cut to at most `max` bytes at a character boundary, with "…" when cut.
+fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
     }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// `INVALID_ARGUMENT` for `violations` (in request order): the first of them as
+/// `google.rpc.BadRequest` field violations, within [`MAX_VIOLATIONS_SHOWN`] and a byte
+/// budget, and the total in the message and in a `google.rpc.ErrorInfo` (reason
+/// `INVALID_REQUEST`, metadata `violations_total` and `violations_shown`).
+pub fn invalid_request(violations: Vec<crate::domain::validate::FieldViolation>) -> Status {
+    let total = violations.len();
+    let mut d = ErrorDetails::new();
+    let (mut shown, mut bytes) = (0usize, 0usize);
+    let mut first = None;
+    for v in violations.into_iter().take(MAX_VIOLATIONS_SHOWN) {
+        let field = cut(&v.field, 100);
+        let description = cut(&v.description, MAX_DESCRIPTION);
+        bytes += field.len() + description.len() + 8;
+        if shown > 0 && bytes > DETAILS_BUDGET {
+            break;
+        }
+        if first.is_none() {
+            first = Some(format!("{field}: {description}"));
+        }
+        d.add_bad_request_violation(field, description);
+        shown += 1;
+    }
+    d.set_error_info(
+        "INVALID_REQUEST",
+        ERROR_DOMAIN,
+        [
+            ("violations_total".to_owned(), total.to_string()),
+            ("violations_shown".to_owned(), shown.to_string()),
+        ]
+        .into_iter()
+        .collect::<std::collections::HashMap<_, _>>(),
+    );
+    let problems = if total == 1 { "problem" } else { "problems" };
+    let msg = match first {
+        Some(first) if total > shown => format!(
+            "invalid request: {total} {problems} (the first {shown} in the details); first: {first}"
+        ),
+        Some(first) => format!("invalid request: {total} {problems}; first: {first}"),
+        None => "invalid request".to_owned(),
+    };
+    Status::with_error_details(Code::InvalidArgument, cut(&msg, MAX_MESSAGE), d)
 }
 
 /// The one mapping from a refused write to a gRPC status.
 pub fn write_status(e: WriteError) -> Status {
     match e {
-        WriteError::Invalid(violations) => {
-            let mut d = ErrorDetails::new();
-            let summary = violations
-                .iter()
-                .take(3)
-                .map(|v| format!("{}: {}", v.field, v.description))
-                .collect::<Vec<_>>()
-                .join("; ");
-            let more = violations.len().saturating_sub(3);
-            for v in violations {
-                d.add_bad_request_violation(v.field, v.description);
-            }
-            let msg = if more > 0 {
-                format!("invalid request: {summary} (and {more} more)")
-            } else {
-                format!("invalid request: {summary}")
-            };
-            Status::with_error_details(Code::InvalidArgument, msg, d)
-        }
+        WriteError::Invalid(violations) => invalid_request(violations),
         WriteError::AlreadyExists(id) => Status::already_exists(format!(
-            "submission id {id:?} was already used for different content"
+            "submission id {:?} was already used for different content",
+            crate::domain::validate::clip(&id)
         )),
-        e @ WriteError::RevisionMismatch { .. } => Status::failed_precondition(e.to_string()),
-        WriteError::NotFound(m) => Status::not_found(m),
-        WriteError::PermissionDenied(m) => Status::permission_denied(m),
+        e @ WriteError::RevisionMismatch { .. } => {
+            Status::failed_precondition(cut(&e.to_string(), MAX_MESSAGE))
+        }
+        WriteError::NotFound(m) => Status::not_found(cut(&m, MAX_MESSAGE)),
+        WriteError::PermissionDenied(m) => Status::permission_denied(cut(&m, MAX_MESSAGE)),
         WriteError::Overloaded => {
             Status::resource_exhausted("the writer queue is full; retry with backoff")
         }
@@ -73,10 +116,10 @@ pub fn write_status(e: WriteError) -> Status {
 
 /// An `INVALID_ARGUMENT` status with one field violation.
 pub fn invalid(field: &str, description: impl Into<String>) -> Status {
-    let description = description.into();
-    let mut d = ErrorDetails::new();
-    d.add_bad_request_violation(field, description.clone());
-    Status::with_error_details(Code::InvalidArgument, format!("{field}: {description}"), d)
+    invalid_request(vec![crate::domain::validate::FieldViolation {
+        field: field.to_owned(),
+        description: description.into(),
+    }])
 }
 
 /// Records one request in the gRPC metrics.

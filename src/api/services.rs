@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::projection::{AsOf, Projection};
 use crate::proto;
 use crate::store::EventLog;
-use crate::writer::{Receipt, RetractInput, SubmitInput, WriteError, WriteRequest, Writer};
+use crate::write::{Receipt, RetractInput, SubmitInput, WriteError, WriteRequest, Writer};
 
 fn submit_input(r: &proto::SubmitRequest) -> SubmitInput {
     SubmitInput {
@@ -28,16 +28,27 @@ fn submit_input(r: &proto::SubmitRequest) -> SubmitInput {
             .iter()
             .map(convert::observation_input)
             .collect(),
+        validate_only: r.validate_only,
     }
 }
 
 fn submit_response(rc: Receipt) -> proto::SubmitResponse {
+    let cells = |cells: Vec<(String, i32)>| {
+        cells
+            .into_iter()
+            .map(|(indicator_id, year)| proto::CellKey { indicator_id, year })
+            .collect()
+    };
     proto::SubmitResponse {
         first_sequence: rc.first_sequence,
         last_sequence: rc.last_sequence,
         region_revision: rc.region_revision,
         duplicate: rc.duplicate,
-        receipt_hash: hex::encode(rc.receipt_hash),
+        receipt_hash: rc.receipt_hash.map(hex::encode).unwrap_or_default(),
+        recorded: rc.recorded,
+        unchanged: rc.unchanged,
+        retracted_since: cells(rc.retracted_since),
+        revised_since: cells(rc.revised_since),
     }
 }
 
@@ -160,7 +171,7 @@ impl proto::ingest_service_server::IngestService for IngestApi {
                     sequence: rc.last_sequence,
                     region_revision: rc.region_revision,
                     duplicate: rc.duplicate,
-                    receipt_hash: hex::encode(rc.receipt_hash),
+                    receipt_hash: rc.receipt_hash.map(hex::encode).unwrap_or_default(),
                 })
             });
         observe(&self.metrics, "Retract", started, &r);
@@ -275,6 +286,12 @@ impl PictureApi {
     }
 }
 
+/// The current year by the server's clock (UTC), for the default span of a series.
+fn current_year() -> i32 {
+    use chrono::Datelike;
+    chrono::Utc::now().year()
+}
+
 fn check_year(year: i32, field: &str) -> Result<(), Status> {
     if !(1000..=9999).contains(&year) {
         return Err(invalid(
@@ -348,13 +365,14 @@ impl proto::picture_service_server::PictureService for PictureApi {
                     format!("unknown indicator {:?}", req.indicator_id),
                 )
             })?;
+            let (first, last) = ind.default_years(current_year());
             let (from, to) = match (req.from_year, req.to_year) {
-                (0, 0) => (ind.min_year, ind.max_year),
-                (f, 0) => (f, ind.max_year),
-                (0, t) => (ind.min_year, t),
+                (0, 0) => (first, last),
+                (f, 0) => (f, last),
+                (0, t) => (first, t),
                 (f, t) => (f, t),
             };
-            let (from, to) = (from.max(ind.min_year), to.min(ind.max_year));
+            let (from, to) = (from.max(first), to.min(last));
             if to < from {
                 return Err(invalid("to_year", "to_year is before from_year"));
             }

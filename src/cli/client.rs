@@ -1,5 +1,10 @@
 //! Client commands: talk to a running server over gRPC and print tables or JSON.
+//!
+//! Tables are for people (names, units, the catalog's decimals, grouped thousands, what a
+//! national value rests on; see [`super::output`]); `--json` is for programs and keeps its
+//! keys.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::{anyhow, bail, Context};
@@ -9,13 +14,15 @@ use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
+use super::output::{emit, number, opt_number, signed, Align, Table, NOT_AVAILABLE};
 use super::{
-    AsOfArgs, ConnArgs, ExportArgs, HistoryArgs, NationalArgs, PictureArgs, RetractArgs,
-    SeriesArgs, SubmitArgs,
+    AsOfArgs, CatalogArgs, ConnArgs, ExportArgs, HistoryArgs, IndicatorsArgs, NationalArgs,
+    PictureArgs, RetractArgs, SeriesArgs, ServerArg, SubmitArgs, TemplateArgs,
 };
 use crate::api::convert;
 use crate::domain::{Event, Payload};
 use crate::proto;
+use crate::proto::catalog_service_client::CatalogServiceClient;
 use crate::proto::ingest_service_client::IngestServiceClient;
 use crate::proto::picture_service_client::PictureServiceClient;
 
@@ -49,15 +56,46 @@ pub fn authed<T>(message: T, conn: &ConnArgs) -> tonic::Request<T> {
     req
 }
 
-/// Turns a gRPC error into a readable one, with its field violations.
-pub fn describe(status: tonic::Status) -> anyhow::Error {
-    let mut msg = format!("{:?}: {}", status.code(), status.message());
-    if let Some(br) = status.get_details_bad_request() {
-        for v in br.field_violations {
-            msg.push_str(&format!("\n  {}: {}", v.field, v.description));
-        }
+/// The total and shown counts of an `INVALID_ARGUMENT`'s violations, from its `ErrorInfo`.
+fn violation_counts(status: &tonic::Status, shown: usize) -> (usize, usize) {
+    let info = status.get_details_error_info();
+    let count = |key: &str| {
+        info.as_ref()
+            .and_then(|i| i.metadata.get(key))
+            .and_then(|v| v.parse().ok())
+    };
+    (
+        count("violations_total").unwrap_or(shown),
+        count("violations_shown").unwrap_or(shown),
+    )
+}
+
+/// Turns a gRPC error into a readable one: each field violation once, where `place` puts
+/// it (a file's line and column for a submission), then how many more there are.
+fn describe_with(status: tonic::Status, place: impl Fn(&str) -> String) -> anyhow::Error {
+    let Some(br) = status.get_details_bad_request() else {
+        return anyhow!("{:?}: {}", status.code(), status.message());
+    };
+    let shown = br.field_violations.len();
+    let (total, shown) = violation_counts(&status, shown);
+    let problems = if total == 1 { "problem" } else { "problems" };
+    let mut msg = format!("{:?}: the server found {total} {problems}", status.code());
+    for v in br.field_violations {
+        msg.push_str(&format!("\n  {}: {}", place(&v.field), v.description));
+    }
+    if total > shown {
+        msg.push_str(&format!(
+            "\n  ... and {} more ({total} problems in all); fix these and submit again (--dry-run \
+             writes nothing) to see the rest",
+            total - shown
+        ));
     }
     anyhow!(msg)
+}
+
+/// Turns a gRPC error into a readable one, with its field violations.
+pub fn describe(status: tonic::Status) -> anyhow::Error {
+    describe_with(status, str::to_owned)
 }
 
 fn as_of(a: &AsOfArgs) -> anyhow::Result<Option<proto::AsOf>> {
@@ -88,32 +126,170 @@ fn status_name(s: i32) -> &'static str {
     }
 }
 
-fn opt(v: Option<f64>, decimals: usize) -> String {
-    v.map(|v| format!("{v:.decimals$}"))
-        .unwrap_or_else(|| "-".into())
-}
-
 fn ts(t: &Option<prost_types::Timestamp>) -> String {
     t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
 }
 
+fn basis_name(b: i32) -> &'static str {
+    match proto::NationalBasis::try_from(b) {
+        Ok(proto::NationalBasis::Official) => "official",
+        Ok(proto::NationalBasis::Complete) => "complete",
+        Ok(proto::NationalBasis::Partial) => "partial",
+        Ok(proto::NationalBasis::Unavailable) => "unavailable",
+        _ => "?",
+    }
+}
+
+/// A national value's JSON: value, basis, regions reported / expected, status.
+fn national_json(n: &Option<proto::NationalValue>) -> serde_json::Value {
+    match n {
+        Some(n) => json!({"value": n.value, "basis": basis_name(n.basis),
+            "regions_reported": n.regions_reported, "regions_expected": n.regions_expected,
+            "status": n.value.map(|_| status_name(n.status))}),
+        None => serde_json::Value::Null,
+    }
+}
+
+/// A national value for a table: the value (`*` = provisional), and its basis with the
+/// regions behind it: `official`, `complete`, `partial 17/19`, `.. 2/19 reported`.
+fn national_cells(n: &Option<proto::NationalValue>, decimals: u32) -> (String, String) {
+    let Some(n) = n else {
+        return (NOT_AVAILABLE.into(), String::new());
+    };
+    let provisional = n.status == proto::ObservationStatus::Provisional as i32;
+    let value = match n.value {
+        Some(v) => format!(
+            "{}{}",
+            number(v, decimals),
+            if provisional { "*" } else { "" }
+        ),
+        None => NOT_AVAILABLE.into(),
+    };
+    let coverage = format!("{}/{}", n.regions_reported, n.regions_expected);
+    let basis = match proto::NationalBasis::try_from(n.basis) {
+        Ok(proto::NationalBasis::Official) => "official".to_owned(),
+        Ok(proto::NationalBasis::Complete) => format!("complete {coverage}"),
+        Ok(proto::NationalBasis::Partial) => format!("partial {coverage}"),
+        _ => format!("none, {coverage} reported"),
+    };
+    (value, basis)
+}
+
+/// The legend under tables that show national values.
+const NATIONAL_LEGEND: &str = "\
+national: official = the figure reported for the whole country (SSS); complete = computed by
+  the indicator's rule from every region (n/n); partial = a ratio or mean over the regions
+  that reported (n of N): an estimate, not the national figure; none = no national value yet
+  (a sum over part of the country is not a national figure). * = provisional.
+";
+
+/// A rank for a table: `3/19`, `neutral` (neither direction is better, so not ranked), or
+/// `..` (no rank: the region has no value, or the rank is not computed).
+fn rank_cell(rank: u32, ranked: u32, neutral: bool) -> String {
+    match (rank, neutral) {
+        (_, true) => "neutral".into(),
+        (0, false) => NOT_AVAILABLE.into(),
+        (r, false) => format!("{r}/{ranked}"),
+    }
+}
+
+/// The catalog as the server has it, for names, units and decimals.
+struct Names {
+    regions: BTreeMap<String, proto::Region>,
+    indicators: BTreeMap<String, proto::Indicator>,
+    lang: String,
+}
+
+impl Names {
+    async fn fetch(ch: &Channel, server: &ServerArg) -> anyhow::Result<Names> {
+        let mut cat = CatalogServiceClient::new(ch.clone());
+        let regions = cat
+            .list_regions(authed(proto::ListRegionsRequest {}, &server.conn))
+            .await
+            .map_err(describe)?
+            .into_inner()
+            .regions;
+        let indicators = cat
+            .list_indicators(authed(
+                proto::ListIndicatorsRequest { theme: None },
+                &server.conn,
+            ))
+            .await
+            .map_err(describe)?
+            .into_inner()
+            .indicators;
+        Ok(Names {
+            regions: regions.into_iter().map(|r| (r.code.clone(), r)).collect(),
+            indicators: indicators.into_iter().map(|i| (i.id.clone(), i)).collect(),
+            lang: server.lang.clone(),
+        })
+    }
+
+    /// A region's name in the chosen language (its code when unknown).
+    fn region(&self, code: &str) -> String {
+        let r = self
+            .regions
+            .get(code)
+            .or_else(|| self.regions.values().find(|r| r.statfin_code == code));
+        match r {
+            Some(r) => match self.lang.as_str() {
+                "fi" => r.name_fi.clone(),
+                "sv" => r.name_sv.clone(),
+                _ => r.name_en.clone(),
+            },
+            None => code.to_owned(),
+        }
+    }
+
+    /// "Uusimaa (MK01)".
+    fn region_title(&self, code: &str) -> String {
+        format!("{} ({code})", self.region(code))
+    }
+
+    fn decimals(&self, indicator: &str) -> u32 {
+        self.indicators.get(indicator).map_or(2, |i| i.decimals)
+    }
+
+    fn unit(&self, indicator: &str) -> String {
+        self.indicators
+            .get(indicator)
+            .map(|i| i.unit.clone())
+            .unwrap_or_default()
+    }
+
+    fn neutral(&self, indicator: &str) -> bool {
+        self.indicators
+            .get(indicator)
+            .is_some_and(|i| i.direction == proto::Direction::Neutral as i32)
+    }
+
+    fn is_sum(&self, indicator: &str) -> bool {
+        self.indicators
+            .get(indicator)
+            .is_some_and(|i| i.aggregation == proto::Aggregation::Sum as i32)
+    }
+}
+
 pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
-    let bytes =
-        std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let file = a.file.display().to_string();
+    let bytes = std::fs::read(&a.file).with_context(|| format!("cannot read {file}"))?;
     // A file that is not UTF-8 gets a line-numbered error from the reader.
-    let rows =
-        crate::csvin::parse_bytes(&bytes).map_err(|e| anyhow!("{}: {e}", a.file.display()))?;
+    let parsed = crate::csvin::parse_file(&bytes).map_err(|e| anyhow!("{file}: {e}"))?;
     let text = String::from_utf8_lossy(&bytes);
-    let groups = crate::csvin::group_by_region(rows, a.region.as_deref())
-        .map_err(|e| anyhow!("{}: {e}", a.file.display()))?;
+    let skipped = parsed.skipped.len();
+    let groups = crate::csvin::group_by_region(parsed.rows.clone(), a.region.as_deref())
+        .map_err(|e| anyhow!("{file}: {e}"))?;
     let (region, rows) = match groups.len() {
-        0 => bail!("{}: no rows", a.file.display()),
+        0 if skipped > 0 => bail!(
+            "{file}: no values: the value of every row ({skipped}) is empty, so there is \
+             nothing to submit"
+        ),
+        0 => bail!("{file}: no rows below the header line"),
         1 => groups.into_iter().next().expect("one group"),
         n => bail!(
-            "{}: rows for {n} regions ({}); one submission is for one region",
-            a.file.display(),
+            "{file}: rows for {n} regions ({}); one submission is for one region",
             groups
                 .iter()
                 .map(|(r, _)| r.as_str())
@@ -144,30 +320,311 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
                 }
             })
             .collect(),
+        validate_only: a.dry_run,
     };
-    let mut client = IngestServiceClient::new(channel(&a.server.server, &a.server.conn).await?);
-    let r = client
+    let ch = channel(&a.server.server, &a.server.conn).await?;
+    // Violations name observations[i].field: the file's line of row i, and the column.
+    let place = |field: &str| -> String {
+        let parsed_field = field
+            .strip_prefix("observations[")
+            .and_then(|f| f.split_once("]."))
+            .and_then(|(i, name)| Some((i.parse::<usize>().ok()?, name)));
+        match parsed_field {
+            Some((i, name)) if i < rows.len() => match parsed.column(name) {
+                Some(c) => format!("{file}: line {}, column {c} ({name})", rows[i].line),
+                None => format!("{file}: line {} ({name})", rows[i].line),
+            },
+            _ if field == "region_code" && parsed.column("region_code").is_none() => {
+                format!("--region {region:?}")
+            }
+            _ => format!("{file}: {field}"),
+        }
+    };
+    let r = IngestServiceClient::new(ch.clone())
         .submit(authed(req, &a.server.conn))
         .await
-        .map_err(describe)?
+        .map_err(|s| describe_with(s, place))?
         .into_inner();
     if a.server.json {
-        println!(
-            "{}",
+        return emit(&format!(
+            "{}\n",
             json!({"submission_id": submission_id, "region_code": region, "first_sequence": r.first_sequence,
                 "last_sequence": r.last_sequence, "region_revision": r.region_revision, "duplicate": r.duplicate,
-                "receipt_hash": r.receipt_hash, "observations": rows.len()})
-        );
-    } else {
-        println!("submission     {submission_id}");
-        println!("region         {region}");
-        println!("observations   {}", rows.len());
-        println!("sequences      {}..{}", r.first_sequence, r.last_sequence);
-        println!("region rev.    {}", r.region_revision);
-        println!("duplicate      {}", r.duplicate);
-        println!("receipt hash   {}", r.receipt_hash);
+                "receipt_hash": r.receipt_hash, "observations": rows.len(), "recorded": r.recorded,
+                "unchanged": r.unchanged, "skipped_rows": parsed.skipped, "dry_run": a.dry_run,
+                "retracted_since": r.retracted_since.iter().map(|c| json!({"indicator_id": c.indicator_id, "year": c.year})).collect::<Vec<_>>(),
+                "revised_since": r.revised_since.iter().map(|c| json!({"indicator_id": c.indicator_id, "year": c.year})).collect::<Vec<_>>()})
+        ));
     }
-    Ok(())
+    let names = Names::fetch(&ch, &a.server).await.ok();
+    let title = names
+        .as_ref()
+        .map_or_else(|| region.clone(), |n| n.region_title(&region));
+    let mut out = String::new();
+    if a.dry_run {
+        out.push_str("dry run: every check passed; nothing was written\n");
+    }
+    let would = if a.dry_run { " (would be)" } else { "" };
+    out.push_str(&format!("submission     {submission_id}\n"));
+    out.push_str(&format!("region         {title}\n"));
+    out.push_str(&format!("observations   {}\n", rows.len()));
+    out.push_str(&format!("recorded       {}{would}\n", r.recorded));
+    out.push_str(&format!(
+        "unchanged      {} (equal to the current value and status: not a revision)\n",
+        r.unchanged
+    ));
+    if skipped > 0 {
+        out.push_str(&format!(
+            "skipped rows   {skipped} without a value (lines {})\n",
+            parsed
+                .skipped
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !a.dry_run {
+        let sequences = if r.first_sequence == 0 {
+            format!("none appended (the log is at {})", r.last_sequence)
+        } else {
+            format!("{}..{}", r.first_sequence, r.last_sequence)
+        };
+        out.push_str(&format!("sequences      {sequences}\n"));
+    }
+    out.push_str(&format!("region rev.    {}\n", r.region_revision));
+    out.push_str(&format!("duplicate      {}\n", r.duplicate));
+    if !a.dry_run {
+        out.push_str(&format!("receipt hash   {}\n", r.receipt_hash));
+    }
+    let cells = |c: &[proto::CellKey]| {
+        c.iter()
+            .map(|c| format!("{} {}", c.indicator_id, c.year))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if r.duplicate {
+        out.push_str(
+            "\nThis file was accepted before (same submission id, same content): nothing new \
+             was recorded.\n",
+        );
+        if !r.retracted_since.is_empty() {
+            out.push_str(&format!(
+                "{} of its values were retracted since and are not in the picture: {}.\n\
+                 To record them again, submit with a new --submission-id.\n",
+                r.retracted_since.len(),
+                cells(&r.retracted_since)
+            ));
+        }
+        if !r.revised_since.is_empty() {
+            out.push_str(&format!(
+                "{} of its values were revised since by a later submission: {}.\n",
+                r.revised_since.len(),
+                cells(&r.revised_since)
+            ));
+        }
+    }
+    emit(&out)
+}
+
+pub async fn template(a: TemplateArgs) -> anyhow::Result<()> {
+    let ch = channel(&a.server.server, &a.server.conn).await?;
+    let names = Names::fetch(&ch, &a.server).await?;
+    let region = names
+        .regions
+        .values()
+        .find(|r| r.code == a.region || r.statfin_code == a.region)
+        .ok_or_else(|| {
+            anyhow!(
+                "unknown region {:?}; `tilannekuva regions` lists the codes",
+                a.region
+            )
+        })?;
+    if let Some(t) = &a.theme {
+        if crate::domain::Theme::parse(t).is_none() {
+            bail!("unknown theme {t:?} (climate, communities, competence, inclusion, business)");
+        }
+    }
+    let sep = if a.separator == "comma" { b',' } else { b';' };
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(sep)
+        .from_writer(Vec::new());
+    w.write_record([
+        "region_code",
+        "indicator_id",
+        "year",
+        "value",
+        "status",
+        "source",
+        "note",
+        "correction_reason",
+        "unit",
+        "name",
+    ])?;
+    let year = a.year.map(|y| y.to_string()).unwrap_or_default();
+    for i in names.indicators.values() {
+        if a.theme.as_deref().is_some_and(|t| t != i.theme) {
+            continue;
+        }
+        let name = if a.server.lang == "fi" {
+            &i.name_fi
+        } else {
+            &i.name_en
+        };
+        w.write_record([
+            region.code.as_str(),
+            &i.id,
+            &year,
+            "",
+            "",
+            "",
+            "",
+            "",
+            &i.unit,
+            name,
+        ])?;
+    }
+    let mut bytes = Vec::new();
+    if sep == b';' {
+        // A spreadsheet reads a semicolon file as UTF-8 only with a byte order mark.
+        bytes.extend_from_slice(b"\xEF\xBB\xBF");
+    }
+    bytes.extend(w.into_inner().map_err(|e| anyhow!("{e}"))?);
+    match &a.output {
+        Some(p) => {
+            std::fs::write(p, &bytes).with_context(|| format!("cannot write {}", p.display()))?;
+            eprintln!(
+                "wrote {} ({} indicators for {}): fill in year, value, status and source; rows \
+                 left without a value are not submitted",
+                p.display(),
+                names.indicators.len(),
+                names.region_title(&region.code)
+            );
+            Ok(())
+        }
+        None => emit(&String::from_utf8_lossy(&bytes)),
+    }
+}
+
+pub async fn regions(a: CatalogArgs) -> anyhow::Result<()> {
+    let ch = channel(&a.server.server, &a.server.conn).await?;
+    let names = Names::fetch(&ch, &a.server).await?;
+    if a.server.json {
+        let list: Vec<_> = names
+            .regions
+            .values()
+            .map(|r| {
+                json!({"code": r.code, "statfin_code": r.statfin_code, "name_fi": r.name_fi,
+                "name_sv": r.name_sv, "name_en": r.name_en, "nuts3": r.nuts3})
+            })
+            .collect();
+        return emit(&format!("{}\n", json!({ "regions": list })));
+    }
+    let mut t = Table::new(&[
+        ("code", Align::Left),
+        ("also", Align::Left),
+        ("name (fi)", Align::Left),
+        ("name (sv)", Align::Left),
+        ("name (en)", Align::Left),
+        ("NUTS 3", Align::Left),
+    ]);
+    for r in names.regions.values() {
+        t.row(vec![
+            r.code.clone(),
+            r.statfin_code.clone(),
+            r.name_fi.clone(),
+            r.name_sv.clone(),
+            r.name_en.clone(),
+            r.nuts3.clone(),
+        ]);
+    }
+    emit(&format!(
+        "{}\nUse the code (or Statistics Finland's number under \"also\") in files and commands; \
+         SSS is the whole country.\n",
+        t.render()
+    ))
+}
+
+pub async fn indicators(a: IndicatorsArgs) -> anyhow::Result<()> {
+    let ch = channel(&a.server.server, &a.server.conn).await?;
+    let mut cat = CatalogServiceClient::new(ch.clone());
+    let list = cat
+        .list_indicators(authed(
+            proto::ListIndicatorsRequest {
+                theme: a.theme.clone(),
+            },
+            &a.server.conn,
+        ))
+        .await
+        .map_err(describe)?
+        .into_inner()
+        .indicators;
+    let direction = |d: i32| match proto::Direction::try_from(d) {
+        Ok(proto::Direction::HigherIsBetter) => "higher is better",
+        Ok(proto::Direction::LowerIsBetter) => "lower is better",
+        _ => "neutral",
+    };
+    let rule = |i: &proto::Indicator| match proto::Aggregation::try_from(i.aggregation) {
+        Ok(proto::Aggregation::Sum) => "sum".to_owned(),
+        Ok(proto::Aggregation::WeightedMean) => format!("mean weighted by {}", i.weight_indicator),
+        Ok(proto::Aggregation::Ratio) => format!(
+            "{} / {} x {}",
+            i.numerator_indicator, i.denominator_indicator, i.scale
+        ),
+        _ => "official (SSS) only".to_owned(),
+    };
+    let kind = |k: i32| match proto::IndicatorKind::try_from(k) {
+        Ok(proto::IndicatorKind::Target) => "target",
+        Ok(proto::IndicatorKind::Forecast) => "forecast",
+        _ => "observed",
+    };
+    if a.server.json {
+        let list: Vec<_> = list
+            .iter()
+            .map(|i| json!({"id": i.id, "theme": i.theme, "name_fi": i.name_fi, "name_en": i.name_en,
+                "unit": i.unit, "decimals": i.decimals, "direction": direction(i.direction).replace(' ', "_"),
+                "aggregation": rule(i), "min_year": i.min_year,
+                "max_year": (i.max_year != 0).then_some(i.max_year), "kind": kind(i.kind)}))
+            .collect();
+        return emit(&format!("{}\n", json!({ "indicators": list })));
+    }
+    let mut t = Table::new(&[
+        ("id", Align::Left),
+        ("theme", Align::Left),
+        ("unit", Align::Left),
+        ("dec", Align::Right),
+        ("direction", Align::Left),
+        ("national value", Align::Left),
+        ("years", Align::Left),
+        ("name", Align::Left),
+    ]);
+    for i in &list {
+        let years = match (i.max_year, kind(i.kind)) {
+            (0, "observed") => format!("{}-now", i.min_year),
+            (0, k) => format!("{}- ({k})", i.min_year),
+            (y, "observed") => format!("{}-{y}", i.min_year),
+            (y, k) => format!("{}-{y} ({k})", i.min_year),
+        };
+        t.row(vec![
+            i.id.clone(),
+            i.theme.clone(),
+            i.unit.clone(),
+            i.decimals.to_string(),
+            direction(i.direction).into(),
+            rule(i),
+            years,
+            if a.server.lang == "fi" {
+                i.name_fi.clone()
+            } else {
+                i.name_en.clone()
+            },
+        ]);
+    }
+    emit(&format!(
+        "{}\n{} indicators. Observed indicators take no year after the current one.\n",
+        t.render(),
+        list.len()
+    ))
 }
 
 pub async fn retract(a: RetractArgs) -> anyhow::Result<()> {
@@ -194,23 +651,21 @@ pub async fn retract(a: RetractArgs) -> anyhow::Result<()> {
         .map_err(describe)?
         .into_inner();
     if a.server.json {
-        println!(
-            "{}",
+        return emit(&format!(
+            "{}\n",
             json!({"submission_id": submission_id, "sequence": r.sequence, "region_revision": r.region_revision,
                 "duplicate": r.duplicate, "receipt_hash": r.receipt_hash})
-        );
-    } else {
-        println!(
-            "retracted {} {} {} at sequence {} (region revision {}, duplicate {})",
-            a.region, a.indicator, a.year, r.sequence, r.region_revision, r.duplicate
-        );
+        ));
     }
-    Ok(())
+    emit(&format!(
+        "retracted {} {} {} at sequence {} (region revision {}, duplicate {})\n",
+        a.region, a.indicator, a.year, r.sequence, r.region_revision, r.duplicate
+    ))
 }
 
 pub async fn picture(a: PictureArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
-    let r = PictureServiceClient::new(ch)
+    let r = PictureServiceClient::new(ch.clone())
         .get_region_picture(authed(
             proto::GetRegionPictureRequest {
                 region_code: a.region.clone(),
@@ -232,6 +687,7 @@ pub async fn picture(a: PictureArgs) -> anyhow::Result<()> {
                     "status": status_name(c.status), "source": c.source, "revisions": c.revisions,
                     "last_recorded_at": ts(&c.last_recorded_at), "national_value": c.national_value,
                     "national_official": c.national_official, "national_difference": c.national_difference,
+                    "national": national_json(&c.national), "national_share": c.national_share,
                     "rank": c.rank, "regions_ranked": c.regions_ranked, "previous_value": c.previous_value, "change": c.change})
             })
             .collect();
@@ -241,75 +697,103 @@ pub async fn picture(a: PictureArgs) -> anyhow::Result<()> {
             .map(|t| json!({"theme": t.theme, "score": t.scored.then_some(t.score), "rank": t.rank,
                 "indicators_reported": t.indicators_reported, "indicators_defined": t.indicators_defined}))
             .collect();
-        println!(
-            "{}",
+        return emit(&format!(
+            "{}\n",
             json!({"region_code": r.region_code, "year": r.year, "as_of_sequence": r.as_of_sequence,
                 "coverage_ratio": r.coverage_ratio, "cells": cells, "themes": themes})
-        );
-        return Ok(());
+        ));
     }
-    println!(
-        "{} {} (as of sequence {}, coverage {:.0} %)",
-        r.region_code,
+    let names = Names::fetch(&ch, &a.server).await?;
+    let defined: u32 = r.themes.iter().map(|t| t.indicators_defined).sum();
+    let mut out = format!(
+        "{}, {} (as of sequence {}): {} of {} indicators reported ({:.0} %)\n\n",
+        names.region_title(&r.region_code),
         r.year,
         r.as_of_sequence,
+        r.cells.len(),
+        defined,
         r.coverage_ratio * 100.0
     );
-    println!(
-        "{:<38} {:>14} {:<11} {:>14} {:>12} {:>7} {:>12} {:>4}",
-        "indicator", "value", "status", "national", "difference", "rank", "change", "rev"
-    );
+    let mut t = Table::new(&[
+        ("indicator", Align::Left),
+        ("unit", Align::Left),
+        ("value", Align::Right),
+        ("status", Align::Left),
+        ("national", Align::Right),
+        ("basis", Align::Left),
+        ("vs national", Align::Right),
+        ("rank", Align::Right),
+        ("change", Align::Right),
+        ("rev", Align::Right),
+    ]);
     for c in &r.cells {
-        let d = c.decimals as usize;
-        let nat = format!(
-            "{}{}",
-            opt(c.national_value, d),
-            if c.national_official { "*" } else { "" }
-        );
-        let rank = if c.rank > 0 {
-            format!("{}/{}", c.rank, c.regions_ranked)
-        } else {
-            "-".into()
+        let d = c.decimals;
+        let (national, basis) = national_cells(&c.national, d);
+        let versus = match (c.national_share, c.national_difference) {
+            (Some(share), _) => format!("{} %", number(share, 1)),
+            (None, Some(diff)) if !names.is_sum(&c.indicator_id) => signed(diff, d),
+            _ => NOT_AVAILABLE.into(),
         };
-        println!(
-            "{:<38} {:>14.d$} {:<11} {:>14} {:>12} {:>7} {:>12} {:>4}",
-            c.indicator_id,
-            c.value,
-            status_name(c.status),
-            nat,
-            opt(c.national_difference, d),
-            rank,
-            opt(c.change, d),
-            c.revisions
-        );
+        t.row(vec![
+            c.indicator_id.clone(),
+            c.unit.clone(),
+            number(c.value, d),
+            status_name(c.status).into(),
+            national,
+            basis,
+            versus,
+            rank_cell(c.rank, c.regions_ranked, names.neutral(&c.indicator_id)),
+            c.change
+                .map_or_else(|| NOT_AVAILABLE.into(), |v| signed(v, d)),
+            c.revisions.to_string(),
+        ]);
     }
-    println!(
-        "\n{:<12} {:>8} {:>5} {:>9}",
-        "theme", "score", "rank", "reported"
+    if t.is_empty() {
+        out.push_str("(no values for this year)\n");
+    } else {
+        out.push_str(&t.render());
+    }
+    let mut themes = Table::new(&[
+        ("theme", Align::Left),
+        ("score", Align::Right),
+        ("rank", Align::Right),
+        ("reported", Align::Right),
+    ]);
+    let regions = names.regions.len().saturating_sub(1);
+    for th in &r.themes {
+        themes.row(vec![
+            th.theme.clone(),
+            if th.scored {
+                format!("{:+.3}", th.score)
+            } else {
+                NOT_AVAILABLE.into()
+            },
+            if th.rank > 0 {
+                format!("{}/{regions}", th.rank)
+            } else {
+                NOT_AVAILABLE.into()
+            },
+            format!("{}/{}", th.indicators_reported, th.indicators_defined),
+        ]);
+    }
+    out.push('\n');
+    out.push_str(&themes.render());
+    out.push('\n');
+    out.push_str(NATIONAL_LEGEND);
+    out.push_str(
+        "vs national: for a sum (a count, an amount), the region's share of the national value;
+  otherwise the difference to it. rank: 1 = best by the indicator's direction, ties share the
+  best rank; neutral = neither direction is better, so not ranked. change: from the year before.
+theme score: the mean of the region's z-scores over the theme's directional indicators with at
+  least 3 regions reporting (+ = better than the average region); .. = no score this year.
+",
     );
-    for t in &r.themes {
-        let score = if t.scored {
-            format!("{:.3}", t.score)
-        } else {
-            "-".into()
-        };
-        let rank = if t.rank > 0 {
-            t.rank.to_string()
-        } else {
-            "-".into()
-        };
-        println!(
-            "{:<12} {:>8} {:>5} {:>5}/{:<3}",
-            t.theme, score, rank, t.indicators_reported, t.indicators_defined
-        );
-    }
-    println!("\n* official national figure (reported for SSS)");
-    Ok(())
+    emit(&out)
 }
 
 pub async fn national(a: NationalArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
-    let r = PictureServiceClient::new(ch)
+    let r = PictureServiceClient::new(ch.clone())
         .get_national_picture(authed(
             proto::GetNationalPictureRequest {
                 year: a.year,
@@ -331,7 +815,8 @@ pub async fn national(a: NationalArgs) -> anyhow::Result<()> {
             .iter()
             .map(|i| json!({"indicator_id": i.indicator_id, "theme": i.theme, "unit": i.unit, "value": i.value,
                 "official": i.official, "computed_value": i.computed_value, "regions_reported": i.regions_reported,
-                "regions_expected": i.regions_expected, "min": i.min, "median": i.median, "max": i.max,
+                "regions_expected": i.regions_expected, "national": national_json(&i.national),
+                "min": i.min, "median": i.median, "max": i.max,
                 "best_region": i.best_region, "worst_region": i.worst_region}))
             .collect();
         let themes: Vec<_> = r
@@ -339,54 +824,95 @@ pub async fn national(a: NationalArgs) -> anyhow::Result<()> {
             .iter()
             .map(|t| json!({"theme": t.theme, "regions": t.regions.iter().map(|s| json!({"region_code": s.region_code, "score": s.score, "rank": s.rank})).collect::<Vec<_>>()}))
             .collect();
-        println!(
-            "{}",
+        return emit(&format!(
+            "{}\n",
             json!({"year": r.year, "as_of_sequence": r.as_of_sequence, "indicators": inds, "themes": themes})
-        );
-        return Ok(());
+        ));
     }
-    println!(
-        "Whole country {} (as of sequence {})",
-        r.year, r.as_of_sequence
+    let names = Names::fetch(&ch, &a.server).await?;
+    let mut out = format!(
+        "Whole country, {} (as of sequence {}): {} of {} indicators have values\n\n",
+        r.year,
+        r.as_of_sequence,
+        reported.len(),
+        r.indicators.len()
     );
-    println!(
-        "{:<38} {:>14} {:>14} {:>7} {:>12} {:>12} {:>12} {:<6} {:<6}",
-        "indicator", "national", "computed", "regions", "min", "median", "max", "best", "worst"
-    );
-    for i in reported {
-        let nat = format!("{}{}", opt(i.value, 2), if i.official { "*" } else { "" });
-        println!(
-            "{:<38} {:>14} {:>14} {:>3}/{:<3} {:>12} {:>12} {:>12} {:<6} {:<6}",
-            i.indicator_id,
-            nat,
-            opt(i.computed_value, 2),
-            i.regions_reported,
-            i.regions_expected,
-            opt(i.min, 2),
-            opt(i.median, 2),
-            opt(i.max, 2),
-            i.best_region,
-            i.worst_region
-        );
+    let mut t = Table::new(&[
+        ("indicator", Align::Left),
+        ("unit", Align::Left),
+        ("national", Align::Right),
+        ("basis", Align::Left),
+        ("regions", Align::Right),
+        ("min", Align::Right),
+        ("median", Align::Right),
+        ("max", Align::Right),
+        ("best", Align::Left),
+        ("worst", Align::Left),
+    ]);
+    for i in &reported {
+        let d = i.decimals;
+        let (national, basis) = national_cells(&i.national, d);
+        let name = |code: &str| {
+            if code.is_empty() {
+                NOT_AVAILABLE.to_owned()
+            } else {
+                names.region(code)
+            }
+        };
+        let neutral = names.neutral(&i.indicator_id);
+        t.row(vec![
+            i.indicator_id.clone(),
+            i.unit.clone(),
+            national,
+            basis,
+            format!("{}/{}", i.regions_reported, i.regions_expected),
+            opt_number(i.min, d),
+            opt_number(i.median, d),
+            opt_number(i.max, d),
+            if neutral {
+                "neutral".into()
+            } else {
+                name(&i.best_region)
+            },
+            if neutral {
+                "neutral".into()
+            } else {
+                name(&i.worst_region)
+            },
+        ]);
     }
-    for t in &r.themes {
-        if t.regions.is_empty() {
+    out.push_str(&t.render());
+    for th in &r.themes {
+        if th.regions.is_empty() {
             continue;
         }
-        let ranking: Vec<String> = t
+        let ranking: Vec<String> = th
             .regions
             .iter()
-            .map(|s| format!("{}. {} ({:+.2})", s.rank, s.region_code, s.score))
+            .map(|s| {
+                format!(
+                    "{}. {} ({:+.2})",
+                    s.rank,
+                    names.region(&s.region_code),
+                    s.score
+                )
+            })
             .collect();
-        println!("\n{}: {}", t.theme, ranking.join(", "));
+        out.push_str(&format!("\n{}: {}\n", th.theme, ranking.join(", ")));
     }
-    println!("\n* official national figure (reported for SSS)");
-    Ok(())
+    out.push('\n');
+    out.push_str(NATIONAL_LEGEND);
+    out.push_str(
+        "regions: regions with a value of the indicator, of those expected. best, worst: by the
+  indicator's direction; neutral = neither direction is better.
+",
+    );
+    emit(&out)
 }
 
 pub async fn series(a: SeriesArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
-    let r = PictureServiceClient::new(ch)
+    let r = PictureServiceClient::new(ch.clone())
         .get_series(authed(
             proto::GetSeriesRequest {
                 region_code: a.region.clone(),
@@ -405,38 +931,52 @@ pub async fn series(a: SeriesArgs) -> anyhow::Result<()> {
         let points: Vec<_> = r
             .points
             .iter()
-            .map(|p| json!({"year": p.year, "value": p.value, "status": status_name(p.status), "national_value": p.national_value, "rank": p.rank}))
+            .map(|p| json!({"year": p.year, "value": p.value, "status": status_name(p.status),
+                "national_value": p.national_value, "national": national_json(&p.national), "rank": p.rank}))
             .collect();
-        println!(
-            "{}",
+        return emit(&format!(
+            "{}\n",
             json!({"region_code": a.region, "indicator_id": a.indicator, "as_of_sequence": r.as_of_sequence, "points": points})
-        );
-        return Ok(());
+        ));
     }
-    println!(
-        "{} {} (as of sequence {})",
-        a.region, a.indicator, r.as_of_sequence
+    let names = Names::fetch(&ch, &a.server).await?;
+    let d = names.decimals(&a.indicator);
+    let mut out = format!(
+        "{}, {} ({}), as of sequence {}\n\n",
+        names.region_title(&a.region),
+        a.indicator,
+        names.unit(&a.indicator),
+        r.as_of_sequence
     );
-    println!(
-        "{:<6} {:>14} {:<11} {:>14} {:>5}",
-        "year", "value", "status", "national", "rank"
-    );
+    let mut t = Table::new(&[
+        ("year", Align::Left),
+        ("value", Align::Right),
+        ("status", Align::Left),
+        ("national", Align::Right),
+        ("basis", Align::Left),
+        ("rank", Align::Right),
+    ]);
+    let neutral = names.neutral(&a.indicator);
     for p in &r.points {
-        println!(
-            "{:<6} {:>14} {:<11} {:>14} {:>5}",
-            p.year,
-            p.value,
-            status_name(p.status),
-            opt(p.national_value, 2),
-            p.rank
-        );
+        let (national, basis) = national_cells(&p.national, d);
+        t.row(vec![
+            p.year.to_string(),
+            number(p.value, d),
+            status_name(p.status).into(),
+            national,
+            basis,
+            rank_cell(p.rank, p.regions_ranked, neutral),
+        ]);
     }
-    Ok(())
+    out.push_str(&t.render());
+    out.push('\n');
+    out.push_str(NATIONAL_LEGEND);
+    emit(&out)
 }
 
 pub async fn history(a: HistoryArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
-    let r = PictureServiceClient::new(ch)
+    let r = PictureServiceClient::new(ch.clone())
         .get_observation_history(authed(
             proto::GetObservationHistoryRequest {
                 region_code: a.region.clone(),
@@ -459,46 +999,54 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<()> {
                 "principal": v.principal, "submission_id": v.submission_id, "retracted": v.retracted,
                 "retraction_reason": v.retraction_reason, "hash": hex::encode(&v.hash)}))
             .collect();
-        println!(
-            "{}",
+        return emit(&format!(
+            "{}\n",
             json!({"region_code": a.region, "indicator_id": a.indicator, "year": a.year, "as_of_sequence": r.as_of_sequence, "revisions": revs})
-        );
-        return Ok(());
+        ));
     }
-    println!(
-        "{} {} {} (as of sequence {})",
-        a.region, a.indicator, a.year, r.as_of_sequence
+    let names = Names::fetch(&ch, &a.server).await?;
+    let d = names.decimals(&a.indicator);
+    let mut out = format!(
+        "{}, {} {} ({}), as of sequence {}\n",
+        names.region_title(&a.region),
+        a.indicator,
+        a.year,
+        names.unit(&a.indicator),
+        r.as_of_sequence
     );
     for v in &r.revisions {
         if v.retracted {
-            println!(
-                "#{:<8} {}  RETRACTED by {} ({}): {}",
+            out.push_str(&format!(
+                "#{:<8} {}  RETRACTED by {} ({}): {}\n",
                 v.sequence,
                 ts(&v.recorded_at),
                 v.principal,
                 v.submission_id,
                 v.retraction_reason
-            );
+            ));
             continue;
         }
-        println!(
-            "#{:<8} {}  {} {}  by {} ({})",
+        out.push_str(&format!(
+            "#{:<8} {}  {} {}  by {} ({})\n",
             v.sequence,
             ts(&v.recorded_at),
-            v.value,
+            number(v.value, d),
             status_name(v.status),
             v.principal,
             v.submission_id
-        );
-        println!("          source: {}", v.source);
+        ));
+        out.push_str(&format!("          source: {}\n", v.source));
         if !v.note.is_empty() {
-            println!("          note: {}", v.note);
+            out.push_str(&format!("          note: {}\n", v.note));
         }
         if !v.correction_reason.is_empty() {
-            println!("          correction: {}", v.correction_reason);
+            out.push_str(&format!("          correction: {}\n", v.correction_reason));
         }
     }
-    Ok(())
+    if r.revisions.is_empty() {
+        out.push_str("(no value was ever recorded for this cell)\n");
+    }
+    emit(&out)
 }
 
 /// One line of an NDJSON export: an event with hex hashes.
@@ -583,6 +1131,7 @@ pub async fn export(a: ExportArgs) -> anyhow::Result<()> {
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let mut n = 0u64;
+    // A closed pipe (`| head`) ends the export quietly (see `cli::run`).
     while let Some(msg) = stream.message().await.map_err(describe)? {
         let e = msg
             .event

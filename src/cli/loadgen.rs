@@ -40,12 +40,21 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
         .map(|r| r.code)
         .filter(|c| c != "SSS")
         .collect();
+    let this_year = {
+        use chrono::Datelike;
+        chrono::Utc::now().year()
+    };
     let mut cells = Vec::new();
     for ind in &catalog.indicators {
         if ind.min_value.is_some_and(|m| m > 49.0) || ind.max_value.is_some_and(|m| m < 51.0) {
             continue;
         }
-        for year in ind.min_year.max(1990)..=ind.max_year.min(2100) {
+        // Observed indicators take no year after the current one.
+        let last = match ind.max_year {
+            0 => this_year,
+            y => y.min(this_year),
+        };
+        for year in ind.min_year.max(1990)..=last {
             cells.push((ind.id.clone(), year));
         }
     }
@@ -91,7 +100,12 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
                         proto::Observation {
                             indicator_id: ind.clone(),
                             year: *year,
-                            value: 50.0 + ((i + k as u64) % 100) as f64 / 100.0,
+                            // A value no other write of this run gives the cell, so that
+                            // every observation is a revision (none unchanged).
+                            value: 50.0
+                                + ((c as u64 * 1_000_003 + i * batch as u64 + k as u64)
+                                    % 10_000_000) as f64
+                                    * 1e-7,
                             status: proto::ObservationStatus::Provisional as i32,
                             source: "loadgen".into(),
                             note: String::new(),
@@ -100,6 +114,7 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
                     })
                     .collect();
                 let req = proto::SubmitRequest {
+                    validate_only: false,
                     submission_id: format!("{run_id}-{c}-{i}"),
                     region_code: region,
                     expected_region_revision: None,
@@ -107,9 +122,9 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
                 };
                 let t = Instant::now();
                 match client.submit(super::client::authed(req, &conn)).await {
-                    Ok(_) => {
+                    Ok(r) => {
                         let _ = hist.record(t.elapsed().as_micros() as u64);
-                        acked.fetch_add(batch as u64, Ordering::Relaxed);
+                        acked.fetch_add(u64::from(r.get_ref().recorded), Ordering::Relaxed);
                     }
                     Err(status) => {
                         errors.fetch_add(1, Ordering::Relaxed);

@@ -5,6 +5,7 @@
 mod client;
 mod loadgen;
 mod offline;
+pub mod output;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,6 +29,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Submit a CSV file as one atomic submission and print the receipt.
     Submit(SubmitArgs),
+    /// Write an empty submission file for a region: the header and one row per indicator.
+    Template(TemplateArgs),
+    /// List the regions of the catalog (codes to use in files and commands).
+    Regions(CatalogArgs),
+    /// List the indicators of the catalog (ids, units, decimals, direction, rule, years).
+    Indicators(IndicatorsArgs),
     /// Retract one cell (it leaves the picture, not the history).
     Retract(RetractArgs),
     /// A region's picture for a year.
@@ -140,6 +147,9 @@ pub struct ServerArg {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Language of region and indicator names in tables: fi, sv or en.
+    #[arg(long, default_value = "en", value_parser = ["fi", "sv", "en"])]
+    pub lang: String,
 }
 
 /// Credentials and trust for client commands.
@@ -180,6 +190,49 @@ pub struct SubmitArgs {
     /// Refuse unless the region is at exactly this revision.
     #[arg(long)]
     pub expected_region_revision: Option<u64>,
+    /// Check everything (file, catalog, permissions, revisions) and say what would be
+    /// recorded, writing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TemplateArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    /// Region the file is for (a catalog code such as MK01, or 01).
+    #[arg(long)]
+    pub region: String,
+    /// Year to fill in on every row (default: left empty).
+    #[arg(long)]
+    pub year: Option<i32>,
+    /// Only the indicators of this theme.
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Field separator: semicolon (what a Finnish-locale spreadsheet opens and saves; the
+    /// file then starts with a UTF-8 byte order mark so that the spreadsheet reads ä and ö)
+    /// or comma.
+    #[arg(long, default_value = "semicolon", value_parser = ["semicolon", "comma"])]
+    pub separator: String,
+    /// Output file (default: standard output).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CatalogArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+}
+
+#[derive(Args, Debug)]
+pub struct IndicatorsArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    /// Only the indicators of this theme (climate, communities, competence, inclusion,
+    /// business).
+    #[arg(long)]
+    pub theme: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -313,11 +366,22 @@ pub struct LoadgenArgs {
     pub duration: f64,
 }
 
-/// Runs a client or offline command. `serve` is handled by `main`.
+/// Runs a client or offline command. `serve` is handled by `main`. A reader that closed
+/// the output pipe (`| head`) ends the command quietly.
 pub async fn run(command: Command) -> anyhow::Result<()> {
+    match run_command(command).await {
+        Err(e) if output::is_broken_pipe(&e) => Ok(()),
+        r => r,
+    }
+}
+
+async fn run_command(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(_) => unreachable!("serve is run by main"),
         Command::Submit(a) => client::submit(a).await,
+        Command::Template(a) => client::template(a).await,
+        Command::Regions(a) => client::regions(a).await,
+        Command::Indicators(a) => client::indicators(a).await,
         Command::Retract(a) => client::retract(a).await,
         Command::Picture(a) => client::picture(a).await,
         Command::National(a) => client::national(a).await,
@@ -355,17 +419,17 @@ fn token_new(a: TokenNewArgs) -> anyhow::Result<()> {
     let token =
         crate::auth::new_token().map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
     let regions: Vec<String> = regions.iter().map(|r| format!("{r:?}")).collect();
-    println!("{token}");
-    println!();
-    println!("[[token]]");
-    println!("name = {:?}", a.name);
-    println!("role = {:?}", role.as_str());
-    if !regions.is_empty() {
-        println!("regions = [{}]", regions.join(", "));
-    }
-    println!(
-        "sha256 = {:?}",
-        hex::encode(crate::auth::token_hash(&token))
+    let mut out = format!(
+        "{token}\n\n[[token]]\nname = {:?}\nrole = {:?}\n",
+        a.name,
+        role.as_str()
     );
-    Ok(())
+    if !regions.is_empty() {
+        out.push_str(&format!("regions = [{}]\n", regions.join(", ")));
+    }
+    out.push_str(&format!(
+        "sha256 = {:?}\n",
+        hex::encode(crate::auth::token_hash(&token))
+    ));
+    output::emit(&out)
 }

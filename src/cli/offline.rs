@@ -15,7 +15,7 @@ use crate::domain::{Event, ZERO_HASH};
 use crate::projection::Projection;
 use crate::server::FoldCause;
 use crate::store::{EventLog, StoreError};
-use crate::writer::WriterState;
+use crate::write::WriterState;
 
 /// Events per append while importing: one durable commit per this many events.
 const IMPORT_GROUP: usize = 10_000;

@@ -127,6 +127,43 @@ impl Aggregation {
     }
 }
 
+/// What an indicator's values are. Only targets and forecasts may be given for years after
+/// the current one: for measured figures such a year is a typo that would become permanent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndicatorKind {
+    /// Measured figures.
+    #[default]
+    Observed,
+    /// Policy targets (an emissions target for 2035).
+    Target,
+    /// Projections (a population projection).
+    Forecast,
+}
+
+impl IndicatorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndicatorKind::Observed => "observed",
+            IndicatorKind::Target => "target",
+            IndicatorKind::Forecast => "forecast",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<IndicatorKind> {
+        match s {
+            "observed" | "" => Some(IndicatorKind::Observed),
+            "target" => Some(IndicatorKind::Target),
+            "forecast" => Some(IndicatorKind::Forecast),
+            _ => None,
+        }
+    }
+
+    /// Whether values for years after the current one are accepted.
+    pub fn allows_future_years(self) -> bool {
+        self != IndicatorKind::Observed
+    }
+}
+
 /// A region of the catalog.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Region {
@@ -152,8 +189,14 @@ pub struct Indicator {
     pub min_value: Option<f64>,
     pub max_value: Option<f64>,
     pub aggregation: Aggregation,
+    /// First year accepted: when the statistic begins.
     pub min_year: i32,
-    pub max_year: i32,
+    /// Last year accepted; `None` = no bound of its own (an observed indicator still takes
+    /// no year after the current one, see [`Indicator::check_year`]).
+    #[serde(default)]
+    pub max_year: Option<i32>,
+    #[serde(default)]
+    pub kind: IndicatorKind,
 }
 
 /// Longest id accepted for an indicator: ids appear in metric labels and URLs.
@@ -199,10 +242,11 @@ impl Indicator {
                 return Err(format!("min_value {lo} is above max_value {hi}"));
             }
         }
-        if self.min_year > self.max_year || self.min_year < 1000 || self.max_year > 9999 {
+        let max = self.max_year.unwrap_or(9999);
+        if self.min_year > max || self.min_year < 1000 || max > 9999 {
             return Err(format!(
                 "year range {}..{} must be ordered and within 1000..9999",
-                self.min_year, self.max_year
+                self.min_year, max
             ));
         }
         match &self.aggregation {
@@ -215,6 +259,44 @@ impl Indicator {
             return Err("an indicator cannot aggregate by itself".into());
         }
         Ok(())
+    }
+
+    /// Whether a value for `year` is accepted, `current_year` being the year of the
+    /// server's record time: within the indicator's range, and not after the current year
+    /// unless the indicator is a target or forecast. `Err` says why not.
+    pub fn check_year(&self, year: i32, current_year: i32) -> Result<(), String> {
+        if year < self.min_year {
+            return Err(format!(
+                "year {year} is before {}, the first year of {}",
+                self.min_year, self.id
+            ));
+        }
+        if let Some(max) = self.max_year.filter(|max| year > *max) {
+            return Err(format!(
+                "year {year} is after {max}, the last year of {}",
+                self.id
+            ));
+        }
+        if year > current_year && !self.kind.allows_future_years() {
+            return Err(format!(
+                "year {year} is after the current year {current_year}: {} is an observed \
+                 indicator, so no value for a coming year exists yet (only target and forecast \
+                 indicators take future years)",
+                self.id
+            ));
+        }
+        Ok(())
+    }
+
+    /// The years a series covers by default: its range, up to `current_year` for an
+    /// observed indicator without an upper bound of its own.
+    pub fn default_years(&self, current_year: i32) -> (i32, i32) {
+        let last = match (self.max_year, self.kind.allows_future_years()) {
+            (Some(max), _) => max,
+            (None, true) => self.min_year.max(current_year) + 100,
+            (None, false) => current_year,
+        };
+        (self.min_year, last.max(self.min_year))
     }
 }
 
@@ -362,7 +444,12 @@ fn parse_indicators(text: &str) -> Result<Vec<Indicator>, CatalogError> {
         denominator_indicator: String,
         scale: String,
         min_year: i32,
-        max_year: i32,
+        /// Blank: no upper bound of the indicator's own.
+        #[serde(default)]
+        max_year: String,
+        /// observed (default), target or forecast.
+        #[serde(default)]
+        kind: String,
     }
     let mut out = Vec::new();
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
@@ -374,6 +461,19 @@ fn parse_indicators(text: &str) -> Result<Vec<Indicator>, CatalogError> {
             .ok_or_else(|| err(format!("unknown theme {:?}", row.theme)))?;
         let direction = Direction::parse(&row.direction)
             .ok_or_else(|| err(format!("unknown direction {:?}", row.direction)))?;
+        let kind = IndicatorKind::parse(row.kind.trim()).ok_or_else(|| {
+            err(format!(
+                "unknown kind {:?} (observed, target or forecast)",
+                row.kind
+            ))
+        })?;
+        let max_year = match row.max_year.trim() {
+            "" => None,
+            y => Some(
+                y.parse::<i32>()
+                    .map_err(|_| err(format!("max_year {y:?} is not a year")))?,
+            ),
+        };
         let scale = parse_opt_f64(&row.scale, "scale")
             .map_err(err)?
             .unwrap_or(1.0);
@@ -402,7 +502,8 @@ fn parse_indicators(text: &str) -> Result<Vec<Indicator>, CatalogError> {
             max_value: parse_opt_f64(&row.max_value, "max_value").map_err(err)?,
             aggregation,
             min_year: row.min_year,
-            max_year: row.max_year,
+            max_year,
+            kind,
         };
         ind.check().map_err(err)?;
         out.push(ind);

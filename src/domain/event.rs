@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::catalog::{Indicator, Region};
+use super::catalog::{Aggregation, Direction, Indicator, IndicatorKind, Region, Theme};
 
 /// A SHA-256 digest.
 pub type Hash = [u8; 32];
@@ -55,7 +55,16 @@ pub struct Observation {
 }
 
 /// What an event records.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// # Encoding
+///
+/// The store and the hash chain use postcard (not human-readable); JSON exports use the
+/// plain shape of this enum. In postcard an indicator definition that the first format
+/// could express (kind `Observed`, with a `max_year`) is written exactly as that format
+/// wrote it (variant 2), and any other as variant 4 with every field; new payloads take new
+/// variant numbers. So every event ever written decodes and hashes as it did when it was
+/// written, and no store needs rewriting. See [`wire`].
+#[derive(Clone, Debug, PartialEq)]
 pub enum Payload {
     ObservationRecorded(Observation),
     ObservationRetracted {
@@ -65,6 +74,267 @@ pub enum Payload {
     },
     IndicatorDefined(Indicator),
     RegionDefined(Region),
+    /// Closes a submission in which some observations were equal to their cells' current
+    /// value and status and so were not recorded: it keeps the submission's receipt and its
+    /// idempotency digest in the log.
+    SubmissionSummary {
+        /// Observations in the submission, recorded or not.
+        observations: u32,
+        /// Observations equal to their cell's current value and status (not recorded).
+        unchanged: u32,
+        /// The submission's content digest (the idempotency key's content check).
+        content_digest: Hash,
+    },
+}
+
+/// The postcard shape of [`Payload`]: variant numbers are the wire format, so variants are
+/// only ever appended.
+mod wire {
+    use super::*;
+
+    /// An indicator as format 1 wrote it (no kind; a mandatory last year).
+    #[derive(Serialize)]
+    pub(super) struct IndicatorV1Ref<'a> {
+        id: &'a str,
+        name_fi: &'a str,
+        name_en: &'a str,
+        theme: Theme,
+        unit: &'a str,
+        decimals: u32,
+        direction: Direction,
+        min_value: Option<f64>,
+        max_value: Option<f64>,
+        aggregation: &'a Aggregation,
+        min_year: i32,
+        max_year: i32,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct IndicatorV1 {
+        id: String,
+        name_fi: String,
+        name_en: String,
+        theme: Theme,
+        unit: String,
+        decimals: u32,
+        direction: Direction,
+        min_value: Option<f64>,
+        max_value: Option<f64>,
+        aggregation: Aggregation,
+        min_year: i32,
+        max_year: i32,
+    }
+
+    #[derive(Serialize)]
+    pub(super) enum Ref<'a> {
+        ObservationRecorded(&'a Observation),
+        ObservationRetracted {
+            indicator_id: &'a str,
+            year: i32,
+            reason: &'a str,
+        },
+        IndicatorDefined(IndicatorV1Ref<'a>),
+        RegionDefined(&'a Region),
+        IndicatorDefinedExt(&'a Indicator),
+        SubmissionSummary {
+            observations: u32,
+            unchanged: u32,
+            content_digest: &'a Hash,
+        },
+    }
+
+    #[derive(Deserialize)]
+    pub(super) enum Owned {
+        ObservationRecorded(Observation),
+        ObservationRetracted {
+            indicator_id: String,
+            year: i32,
+            reason: String,
+        },
+        IndicatorDefined(IndicatorV1),
+        RegionDefined(Region),
+        IndicatorDefinedExt(Indicator),
+        SubmissionSummary {
+            observations: u32,
+            unchanged: u32,
+            content_digest: Hash,
+        },
+    }
+
+    impl<'a> From<&'a Payload> for Ref<'a> {
+        fn from(p: &'a Payload) -> Ref<'a> {
+            match p {
+                Payload::ObservationRecorded(o) => Ref::ObservationRecorded(o),
+                Payload::ObservationRetracted {
+                    indicator_id,
+                    year,
+                    reason,
+                } => Ref::ObservationRetracted {
+                    indicator_id,
+                    year: *year,
+                    reason,
+                },
+                Payload::IndicatorDefined(i) => match (i.kind, i.max_year) {
+                    (IndicatorKind::Observed, Some(max_year)) => {
+                        Ref::IndicatorDefined(IndicatorV1Ref {
+                            id: &i.id,
+                            name_fi: &i.name_fi,
+                            name_en: &i.name_en,
+                            theme: i.theme,
+                            unit: &i.unit,
+                            decimals: i.decimals,
+                            direction: i.direction,
+                            min_value: i.min_value,
+                            max_value: i.max_value,
+                            aggregation: &i.aggregation,
+                            min_year: i.min_year,
+                            max_year,
+                        })
+                    }
+                    _ => Ref::IndicatorDefinedExt(i),
+                },
+                Payload::RegionDefined(r) => Ref::RegionDefined(r),
+                Payload::SubmissionSummary {
+                    observations,
+                    unchanged,
+                    content_digest,
+                } => Ref::SubmissionSummary {
+                    observations: *observations,
+                    unchanged: *unchanged,
+                    content_digest,
+                },
+            }
+        }
+    }
+
+    impl From<Owned> for Payload {
+        fn from(p: Owned) -> Payload {
+            match p {
+                Owned::ObservationRecorded(o) => Payload::ObservationRecorded(o),
+                Owned::ObservationRetracted {
+                    indicator_id,
+                    year,
+                    reason,
+                } => Payload::ObservationRetracted {
+                    indicator_id,
+                    year,
+                    reason,
+                },
+                Owned::IndicatorDefined(i) => Payload::IndicatorDefined(Indicator {
+                    id: i.id,
+                    name_fi: i.name_fi,
+                    name_en: i.name_en,
+                    theme: i.theme,
+                    unit: i.unit,
+                    decimals: i.decimals,
+                    direction: i.direction,
+                    min_value: i.min_value,
+                    max_value: i.max_value,
+                    aggregation: i.aggregation,
+                    min_year: i.min_year,
+                    max_year: Some(i.max_year),
+                    kind: IndicatorKind::Observed,
+                }),
+                Owned::RegionDefined(r) => Payload::RegionDefined(r),
+                Owned::IndicatorDefinedExt(i) => Payload::IndicatorDefined(i),
+                Owned::SubmissionSummary {
+                    observations,
+                    unchanged,
+                    content_digest,
+                } => Payload::SubmissionSummary {
+                    observations,
+                    unchanged,
+                    content_digest,
+                },
+            }
+        }
+    }
+
+    /// The JSON shape: the enum as it reads (a digest in hex).
+    #[derive(Serialize, Deserialize)]
+    pub(super) enum Json {
+        ObservationRecorded(Observation),
+        ObservationRetracted {
+            indicator_id: String,
+            year: i32,
+            reason: String,
+        },
+        IndicatorDefined(Indicator),
+        RegionDefined(Region),
+        SubmissionSummary {
+            observations: u32,
+            unchanged: u32,
+            content_digest: String,
+        },
+    }
+}
+
+impl Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if !s.is_human_readable() {
+            return wire::Ref::from(self).serialize(s);
+        }
+        let json = match self.clone() {
+            Payload::ObservationRecorded(o) => wire::Json::ObservationRecorded(o),
+            Payload::ObservationRetracted {
+                indicator_id,
+                year,
+                reason,
+            } => wire::Json::ObservationRetracted {
+                indicator_id,
+                year,
+                reason,
+            },
+            Payload::IndicatorDefined(i) => wire::Json::IndicatorDefined(i),
+            Payload::RegionDefined(r) => wire::Json::RegionDefined(r),
+            Payload::SubmissionSummary {
+                observations,
+                unchanged,
+                content_digest,
+            } => wire::Json::SubmissionSummary {
+                observations,
+                unchanged,
+                content_digest: hex::encode(content_digest),
+            },
+        };
+        json.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Payload, D::Error> {
+        if !d.is_human_readable() {
+            return wire::Owned::deserialize(d).map(Payload::from);
+        }
+        Ok(match wire::Json::deserialize(d)? {
+            wire::Json::ObservationRecorded(o) => Payload::ObservationRecorded(o),
+            wire::Json::ObservationRetracted {
+                indicator_id,
+                year,
+                reason,
+            } => Payload::ObservationRetracted {
+                indicator_id,
+                year,
+                reason,
+            },
+            wire::Json::IndicatorDefined(i) => Payload::IndicatorDefined(i),
+            wire::Json::RegionDefined(r) => Payload::RegionDefined(r),
+            wire::Json::SubmissionSummary {
+                observations,
+                unchanged,
+                content_digest,
+            } => Payload::SubmissionSummary {
+                observations,
+                unchanged,
+                content_digest: hex::decode(&content_digest)
+                    .ok()
+                    .and_then(|b| Hash::try_from(b).ok())
+                    .ok_or_else(|| {
+                        serde::de::Error::custom("content_digest must be 64 hex digits")
+                    })?,
+            },
+        })
+    }
 }
 
 /// One event of the log.
@@ -174,6 +444,7 @@ pub struct ChainError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::IndicatorKind;
 
     fn ev(seq: u64, value: f64) -> Event {
         Event {
@@ -226,6 +497,65 @@ mod tests {
         let err = verify_chain(0, ZERO_HASH, &events).unwrap_err();
         assert_eq!(err.sequence, 3);
         assert!(err.reason.contains("expected sequence 2"));
+    }
+
+    /// A chunk holding one indicator definition, as format 1 (before indicator kinds and
+    /// open year ranges) wrote it, and that event's hash, both produced by that code.
+    const FORMAT_1_CHUNK: &str = "01078080f2818389850600000673797374656d11636174616c6f672d626f6f7473747261700217756e656d706c6f796d656e745f726174655f31355f37341a5479c3b67474c3b66d7979736173746520283135e2809337342911556e656d706c6f796d656e74207261746502012501010100000000000000000100000000000059400210756e656d706c6f7965645f31355f3734126c61626f75725f666f7263655f31355f373400000000000059408c1fe82001010101010101010101010101010101010101010101010101010101010101010de293e4af7da49e2720d35c4a9998bbaef7e1126f8daff2034d77c60ad9240b";
+    const FORMAT_1_HASH: &str = "0de293e4af7da49e2720d35c4a9998bbaef7e1126f8daff2034d77c60ad9240b";
+
+    #[test]
+    fn events_written_before_indicator_kinds_decode_and_hash_as_written() {
+        let bytes = hex::decode(FORMAT_1_CHUNK).unwrap();
+        let events: Vec<Event> = postcard::from_bytes(&bytes).unwrap();
+        let Payload::IndicatorDefined(ind) = &events[0].payload else {
+            panic!("an indicator definition")
+        };
+        assert_eq!(
+            (ind.max_year, ind.kind),
+            (Some(2100), IndicatorKind::Observed)
+        );
+        assert_eq!(hex::encode(events[0].compute_hash()), FORMAT_1_HASH);
+        assert_eq!(hex::encode(events[0].hash), FORMAT_1_HASH);
+        // Written again, it is the same bytes.
+        assert_eq!(postcard::to_allocvec(&events).unwrap(), bytes);
+        // An open-ended or forecast indicator takes the new variant and round-trips.
+        for (max_year, kind) in [
+            (None, IndicatorKind::Observed),
+            (Some(2070), IndicatorKind::Forecast),
+        ] {
+            let mut e = events[0].clone();
+            if let Payload::IndicatorDefined(i) = &mut e.payload {
+                i.max_year = max_year;
+                i.kind = kind;
+            }
+            e.seal([1; 32]);
+            assert_ne!(hex::encode(e.hash), FORMAT_1_HASH);
+            let back: Vec<Event> =
+                postcard::from_bytes(&postcard::to_allocvec(&vec![e.clone()]).unwrap()).unwrap();
+            assert_eq!(back, vec![e.clone()]);
+            assert_eq!(back[0].compute_hash(), e.hash);
+            // And through JSON (exports).
+            let json = serde_json::to_string(&e.payload).unwrap();
+            assert_eq!(serde_json::from_str::<Payload>(&json).unwrap(), e.payload);
+        }
+    }
+
+    #[test]
+    fn submission_summaries_round_trip() {
+        let mut e = ev(3, 1.0);
+        e.payload = Payload::SubmissionSummary {
+            observations: 52,
+            unchanged: 49,
+            content_digest: [7; 32],
+        };
+        e.seal(ZERO_HASH);
+        let back: Vec<Event> =
+            postcard::from_bytes(&postcard::to_allocvec(&vec![e.clone()]).unwrap()).unwrap();
+        assert_eq!(back, vec![e.clone()]);
+        let json = serde_json::to_string(&e.payload).unwrap();
+        assert!(json.contains(&"07".repeat(32)), "{json}");
+        assert_eq!(serde_json::from_str::<Payload>(&json).unwrap(), e.payload);
     }
 
     #[test]

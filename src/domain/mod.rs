@@ -8,5 +8,7 @@ pub mod event;
 pub mod stats;
 pub mod validate;
 
-pub use catalog::{Aggregation, Catalog, Direction, Indicator, Region, Theme, NATIONAL_CODE};
+pub use catalog::{
+    Aggregation, Catalog, Direction, Indicator, IndicatorKind, Region, Theme, NATIONAL_CODE,
+};
 pub use event::{Event, Hash, Observation, Payload, Status, ZERO_HASH};

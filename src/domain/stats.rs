@@ -1,5 +1,5 @@
 //! The derived figures of the picture, exactly as DESIGN.md §4 defines them: national value
-//! by aggregation rule, median, ranks with ties, z-scores and theme scores.
+//! by aggregation rule and completeness, median, ranks with ties, z-scores and theme scores.
 
 use super::catalog::{Aggregation, Direction};
 
@@ -7,53 +7,153 @@ use super::catalog::{Aggregation, Direction};
 pub trait RegionValues {
     /// The current value of `indicator` for `region` in the year at hand.
     fn value(&self, region: &str, indicator: &str) -> Option<f64>;
+    /// Whether that value is provisional.
+    fn provisional(&self, _region: &str, _indicator: &str) -> bool {
+        false
+    }
 }
 
-/// The national value by rule over `regions` (the compared regions, not `SSS`).
-/// `None` when no region contributes (or the denominator or weights sum to zero).
+/// What an aggregation rule computed from the regions that reported.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Computed {
+    /// `None` when no region contributes (or the denominator or weights sum to zero).
+    pub value: Option<f64>,
+    /// Regions whose figures the rule used (for a ratio: both numerator and denominator).
+    pub regions: u32,
+    /// Whether any figure used is provisional.
+    pub provisional: bool,
+}
+
+/// The rule's value over `regions` (the compared regions, not `SSS`), from whatever part
+/// of them reported: whether that may stand for the country is [`national`]'s question.
 pub fn aggregate(
     indicator: &str,
     rule: &Aggregation,
     regions: &[&str],
     values: &impl RegionValues,
-) -> Option<f64> {
-    match rule {
+) -> Computed {
+    let (mut n, mut provisional) = (0u32, false);
+    let mut used = |r: &str, indicators: &[&str]| {
+        n += 1;
+        provisional |= indicators.iter().any(|i| values.provisional(r, i));
+    };
+    let value = match rule {
         Aggregation::Sum => {
-            let vals: Vec<f64> = regions
-                .iter()
-                .filter_map(|r| values.value(r, indicator))
-                .collect();
-            (!vals.is_empty()).then(|| vals.iter().sum())
+            let mut sum = 0.0;
+            for r in regions {
+                if let Some(v) = values.value(r, indicator) {
+                    sum += v;
+                    used(r, &[indicator]);
+                }
+            }
+            Some(sum)
         }
         Aggregation::WeightedMean { weight } => {
-            let (mut vw, mut w, mut n) = (0.0, 0.0, 0);
+            let (mut vw, mut w) = (0.0, 0.0);
             for r in regions {
                 if let (Some(v), Some(wt)) = (values.value(r, indicator), values.value(r, weight)) {
                     vw += v * wt;
                     w += wt;
-                    n += 1;
+                    used(r, &[indicator, weight]);
                 }
             }
-            (n > 0 && w != 0.0).then(|| vw / w)
+            (w != 0.0).then(|| vw / w)
         }
         Aggregation::Ratio {
             numerator,
             denominator,
             scale,
         } => {
-            let (mut num, mut den, mut n) = (0.0, 0.0, 0);
+            let (mut num, mut den) = (0.0, 0.0);
             for r in regions {
                 if let (Some(a), Some(b)) =
                     (values.value(r, numerator), values.value(r, denominator))
                 {
                     num += a;
                     den += b;
-                    n += 1;
+                    used(r, &[numerator, denominator]);
                 }
             }
-            (n > 0 && den != 0.0).then(|| num / den * scale)
+            (den != 0.0).then(|| num / den * scale)
         }
         Aggregation::NationalOnly => None,
+    };
+    Computed {
+        value: value.filter(|_| n > 0),
+        regions: n,
+        provisional,
+    }
+}
+
+/// What a national value rests on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Basis {
+    /// The value reported for the whole country.
+    Official,
+    /// Computed by the rule from every expected region.
+    Complete,
+    /// Computed by a ratio or weighted-mean rule from part of the country: an estimate.
+    Partial,
+    /// None: no official value, and the rule gives none that may stand for the country.
+    Unavailable,
+}
+
+impl Basis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Official => "official",
+            Basis::Complete => "complete",
+            Basis::Partial => "partial",
+            Basis::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// A national value and what it rests on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct National {
+    /// The value shown as the national one: official, complete, or a partial ratio or
+    /// weighted mean. Never a sum over part of the country.
+    pub value: Option<f64>,
+    pub basis: Basis,
+    /// The rule's value, also when an official value wins; a sum only when complete.
+    pub computed: Option<f64>,
+    /// Regions the rule used, and regions expected (every compared region).
+    pub regions_reported: u32,
+    pub regions_expected: u32,
+    /// The official value is provisional, or (for a computed value) a figure it uses is.
+    pub provisional: bool,
+}
+
+/// The national value by the completeness rules: a value reported for the whole country
+/// wins; without one, a sum is the national value only when every expected region
+/// reported (a sum over part of the country is no national figure), while a ratio or a
+/// weighted mean over part of the country is given but marked partial.
+/// `official` is the whole country's value and whether it is provisional.
+pub fn national(
+    rule: &Aggregation,
+    official: Option<(f64, bool)>,
+    computed: Computed,
+    regions_expected: u32,
+) -> National {
+    let complete = regions_expected > 0 && computed.regions >= regions_expected;
+    let shown_computed = match rule {
+        Aggregation::Sum if !complete => None,
+        _ => computed.value,
+    };
+    let (value, basis, provisional) = match (official, shown_computed) {
+        (Some((v, provisional)), _) => (Some(v), Basis::Official, provisional),
+        (None, Some(v)) if complete => (Some(v), Basis::Complete, computed.provisional),
+        (None, Some(v)) => (Some(v), Basis::Partial, computed.provisional),
+        (None, None) => (None, Basis::Unavailable, false),
+    };
+    National {
+        value,
+        basis,
+        computed: shown_computed,
+        regions_reported: computed.regions,
+        regions_expected,
+        provisional,
     }
 }
 
@@ -153,11 +253,12 @@ mod tests {
     #[test]
     fn sum_adds_reporting_regions() {
         let m = map(&[("A", "pop", 10.0), ("C", "pop", 5.5)]);
+        let pop = aggregate("pop", &Aggregation::Sum, &REGIONS, &m);
+        assert_eq!((pop.value, pop.regions), (Some(15.5), 2));
         assert_eq!(
-            aggregate("pop", &Aggregation::Sum, &REGIONS, &m),
-            Some(15.5)
+            aggregate("gdp", &Aggregation::Sum, &REGIONS, &m).value,
+            None
         );
-        assert_eq!(aggregate("gdp", &Aggregation::Sum, &REGIONS, &m), None);
     }
 
     #[test]
@@ -172,9 +273,9 @@ mod tests {
         let rule = Aggregation::WeightedMean {
             weight: "pop".into(),
         };
-        assert_eq!(aggregate("le", &rule, &REGIONS, &m), Some(77.5));
+        assert_eq!(aggregate("le", &rule, &REGIONS, &m).value, Some(77.5));
         let zero = map(&[("A", "le", 80.0), ("A", "pop", 0.0)]);
-        assert_eq!(aggregate("le", &rule, &REGIONS, &zero), None);
+        assert_eq!(aggregate("le", &rule, &REGIONS, &zero).value, None);
     }
 
     #[test]
@@ -191,16 +292,80 @@ mod tests {
             denominator: "lf".into(),
             scale: 100.0,
         };
-        assert_eq!(aggregate("rate", &rule, &REGIONS, &m), Some(20.0));
+        let rate = aggregate("rate", &rule, &REGIONS, &m);
+        assert_eq!((rate.value, rate.regions), (Some(20.0), 2));
     }
 
     #[test]
     fn national_only_is_never_computed() {
         let m = map(&[("A", "idx", 100.0)]);
         assert_eq!(
-            aggregate("idx", &Aggregation::NationalOnly, &REGIONS, &m),
+            aggregate("idx", &Aggregation::NationalOnly, &REGIONS, &m).value,
             None
         );
+    }
+
+    #[test]
+    fn a_sum_is_national_only_when_complete() {
+        let m = map(&[("A", "pop", 10.0), ("C", "pop", 5.5)]);
+        let part = aggregate("pop", &Aggregation::Sum, &REGIONS, &m);
+        let n = national(&Aggregation::Sum, None, part, 3);
+        assert_eq!(
+            (n.value, n.basis, n.computed),
+            (None, Basis::Unavailable, None)
+        );
+        assert_eq!((n.regions_reported, n.regions_expected), (2, 3));
+        // The official value wins, whatever the regions reported.
+        let o = national(&Aggregation::Sum, Some((20.0, true)), part, 3);
+        assert_eq!(
+            (o.value, o.basis, o.provisional),
+            (Some(20.0), Basis::Official, true)
+        );
+        let all = map(&[("A", "pop", 1.0), ("B", "pop", 2.0), ("C", "pop", 3.0)]);
+        let c = national(
+            &Aggregation::Sum,
+            None,
+            aggregate("pop", &Aggregation::Sum, &REGIONS, &all),
+            3,
+        );
+        assert_eq!(
+            (c.value, c.basis, c.regions_reported),
+            (Some(6.0), Basis::Complete, 3)
+        );
+    }
+
+    #[test]
+    fn a_ratio_over_part_of_the_country_is_partial() {
+        let rule = Aggregation::Ratio {
+            numerator: "u".into(),
+            denominator: "lf".into(),
+            scale: 100.0,
+        };
+        let m = map(&[
+            ("A", "u", 10.0),
+            ("A", "lf", 100.0),
+            ("B", "u", 30.0),
+            ("B", "lf", 100.0),
+        ]);
+        let n = national(&rule, None, aggregate("rate", &rule, &REGIONS, &m), 3);
+        assert_eq!(
+            (n.value, n.basis, n.regions_reported),
+            (Some(20.0), Basis::Partial, 2)
+        );
+        let none = national(
+            &rule,
+            None,
+            aggregate("rate", &rule, &REGIONS, &map(&[])),
+            3,
+        );
+        assert_eq!((none.value, none.basis), (None, Basis::Unavailable));
+        let only = national(
+            &Aggregation::NationalOnly,
+            None,
+            aggregate("i", &Aggregation::NationalOnly, &REGIONS, &m),
+            3,
+        );
+        assert_eq!(only.basis, Basis::Unavailable);
     }
 
     #[test]

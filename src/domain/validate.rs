@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::catalog::{Catalog, Indicator};
+use super::catalog::Catalog;
 use super::event::{Observation, Status};
 
 /// Longest submission id: long enough for a UUID plus a client prefix (DESIGN.md §4).
@@ -82,41 +82,41 @@ pub fn check_region<'c>(
         None => {
             out.push(violation(
                 "region_code",
-                format!("unknown region {code:?} (use a catalog code such as MK01, or SSS for the whole country)"),
+                format!("unknown region {:?} (use a catalog code such as MK01, or SSS for the whole country)", clip(code)),
             ));
             None
         }
     }
 }
 
-/// Checks a year against an indicator's range.
-pub fn check_year(
-    ind: &Indicator,
-    year: i32,
-    field: impl FnOnce() -> String,
-    out: &mut Vec<FieldViolation>,
-) {
-    if year < ind.min_year || year > ind.max_year {
-        out.push(violation(
-            field(),
-            format!(
-                "year {year} is outside {}..{} for indicator {}",
-                ind.min_year, ind.max_year, ind.id
-            ),
-        ));
-    }
+/// The current value and status of a cell, as far as validation needs it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Current {
+    pub value: f64,
+    pub status: Status,
 }
 
-/// Validates the observations of a submission for `region` (already resolved).
-/// `current_status(indicator, year)` is the status of the cell's current value, if any, so
-/// that revising a `final` value can require a correction reason.
+/// A valid observation, and whether it would change its cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    pub observation: Observation,
+    /// Equal to the cell's current value and status: not a revision, so not recorded.
+    pub unchanged: bool,
+}
+
+/// Validates the observations of a submission. `current(indicator, year)` is the cell's
+/// current value, if any: an observation equal to it in value and status is unchanged (not
+/// a revision, no correction reason needed); any other observation of a cell whose current
+/// value is `final` is a revision of a final value and needs a correction reason.
+/// `current_year` is the year of the server's record time: observed indicators take no
+/// later year.
 pub fn check_observations(
     catalog: &Catalog,
-    _region: Option<&str>,
     observations: &[ObservationInput],
-    current_status: impl Fn(&str, i32) -> Option<Status>,
+    current: impl Fn(&str, i32) -> Option<Current>,
+    current_year: i32,
     out: &mut Vec<FieldViolation>,
-) -> Vec<Observation> {
+) -> Vec<Checked> {
     if observations.is_empty() {
         out.push(violation(
             "observations",
@@ -142,10 +142,12 @@ pub fn check_observations(
         match ind {
             None => out.push(violation(
                 f("indicator_id"),
-                format!("unknown indicator {:?}", o.indicator_id),
+                format!("unknown indicator {:?}", clip(&o.indicator_id)),
             )),
             Some(ind) => {
-                check_year(ind, o.year, || f("year"), out);
+                if let Err(why) = ind.check_year(o.year, current_year) {
+                    out.push(violation(f("year"), why));
+                }
                 if !o.value.is_finite() {
                     out.push(violation(
                         f("value"),
@@ -196,8 +198,10 @@ pub fn check_observations(
             || f("correction_reason"),
             out,
         );
-        if ind.is_some()
-            && current_status(&o.indicator_id, o.year) == Some(Status::Final)
+        let cur = ind.and_then(|_| current(&o.indicator_id, o.year));
+        let unchanged = cur.is_some_and(|c| Some(c.status) == o.status && c.value == o.value);
+        if !unchanged
+            && cur.is_some_and(|c| c.status == Status::Final)
             && o.correction_reason.trim().is_empty()
         {
             out.push(violation(
@@ -209,19 +213,38 @@ pub fn check_observations(
             ));
         }
         if out.len() == before {
-            valid.push(Observation {
-                indicator_id: o.indicator_id.clone(),
-                year: o.year,
-                value: o.value,
-                // Checked just above: no violation means a status was given.
-                status: o.status.unwrap_or(Status::Provisional),
-                source: o.source.clone(),
-                note: o.note.clone(),
-                correction_reason: o.correction_reason.clone(),
+            valid.push(Checked {
+                observation: Observation {
+                    indicator_id: o.indicator_id.clone(),
+                    year: o.year,
+                    value: o.value,
+                    // Checked just above: no violation means a status was given.
+                    status: o.status.unwrap_or(Status::Provisional),
+                    source: o.source.clone(),
+                    note: o.note.clone(),
+                    correction_reason: o.correction_reason.clone(),
+                },
+                unchanged,
             });
         }
     }
     valid
+}
+
+/// Longest piece of a client's text quoted back in a violation: enough to recognise it,
+/// short enough that quoting a megabyte-long id cannot blow up an error.
+pub const MAX_QUOTED: usize = 80;
+
+/// `s`, cut to [`MAX_QUOTED`] bytes at a character boundary (with "…" when cut).
+pub fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.len() <= MAX_QUOTED {
+        return s.into();
+    }
+    let mut end = MAX_QUOTED;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end]).into()
 }
 
 /// Checks a retraction's reason.
@@ -261,9 +284,9 @@ mod tests {
         let mut out = vec![];
         let valid = check_observations(
             &cat,
-            Some("MK01"),
             &[obs("population", 2020, 1.7e6)],
             |_, _| None,
+            2026,
             &mut out,
         );
         assert!(out.is_empty(), "{out:?}");
@@ -291,7 +314,7 @@ mod tests {
             obs("population", 2023, 1.0),
         ];
         let mut out = vec![];
-        let valid = check_observations(&cat, Some("MK01"), &input, |_, _| None, &mut out);
+        let valid = check_observations(&cat, &input, |_, _| None, 2026, &mut out);
         assert!(valid.is_empty() || valid.len() < input.len());
         assert_eq!(
             fields(&out),
@@ -313,43 +336,127 @@ mod tests {
     fn revising_a_final_value_needs_a_reason() {
         let cat = Catalog::bundled();
         let mut out = vec![];
-        let final_cell = |_: &str, _: i32| Some(Status::Final);
+        let final_cell = |_: &str, _: i32| {
+            Some(Current {
+                value: 2.0,
+                status: Status::Final,
+            })
+        };
         check_observations(
             &cat,
-            Some("MK01"),
             &[obs("population", 2020, 1.0)],
             final_cell,
+            2026,
             &mut out,
         );
         assert_eq!(fields(&out), vec!["observations[0].correction_reason"]);
         let mut with_reason = obs("population", 2020, 1.0);
         with_reason.correction_reason = "boundary change".into();
         out.clear();
-        check_observations(&cat, Some("MK01"), &[with_reason], final_cell, &mut out);
+        check_observations(&cat, &[with_reason], final_cell, 2026, &mut out);
         assert!(out.is_empty());
         // A provisional value may be revised without a reason.
         out.clear();
         check_observations(
             &cat,
-            Some("MK01"),
             &[obs("population", 2020, 1.0)],
-            |_, _| Some(Status::Provisional),
+            |_, _| {
+                Some(Current {
+                    value: 2.0,
+                    status: Status::Provisional,
+                })
+            },
+            2026,
             &mut out,
         );
         assert!(out.is_empty());
     }
 
     #[test]
+    fn resubmitting_the_current_value_is_unchanged_and_needs_no_reason() {
+        let cat = Catalog::bundled();
+        let cur = |_: &str, _: i32| {
+            Some(Current {
+                value: 1.0,
+                status: Status::Final,
+            })
+        };
+        let mut out = vec![];
+        let same = check_observations(&cat, &[obs("population", 2020, 1.0)], cur, 2026, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        assert!(same[0].unchanged);
+        // The same value with another status is a revision of a final value.
+        let mut provisional = obs("population", 2020, 1.0);
+        provisional.status = Some(Status::Provisional);
+        check_observations(&cat, &[provisional], cur, 2026, &mut out);
+        assert_eq!(fields(&out), vec!["observations[0].correction_reason"]);
+    }
+
+    #[test]
+    fn years_after_the_current_one_only_for_targets_and_forecasts() {
+        let mut cat = Catalog::bundled();
+        let mut out = vec![];
+        check_observations(
+            &cat,
+            &[obs("population", 2026, 1.0), obs("population", 2027, 1.0)],
+            |_, _| None,
+            2026,
+            &mut out,
+        );
+        assert_eq!(fields(&out), vec!["observations[1].year"]);
+        assert!(
+            out[0].description.contains("after the current year 2026"),
+            "{out:?}"
+        );
+        let mut forecast = cat.indicators["population"].clone();
+        forecast.id = "population_projection".into();
+        forecast.kind = crate::domain::IndicatorKind::Forecast;
+        forecast.max_year = Some(2070);
+        cat.indicators.insert(forecast.id.clone(), forecast);
+        out.clear();
+        check_observations(
+            &cat,
+            &[
+                obs("population_projection", 2040, 1.0),
+                obs("population_projection", 2071, 1.0),
+            ],
+            |_, _| None,
+            2026,
+            &mut out,
+        );
+        assert_eq!(fields(&out), vec!["observations[1].year"]);
+        assert!(out[0].description.contains("after 2070"), "{out:?}");
+    }
+
+    #[test]
+    fn quoted_client_text_is_clipped() {
+        let cat = Catalog::bundled();
+        let mut out = vec![];
+        check_observations(
+            &cat,
+            &[obs(&"x".repeat(100_000), 2020, 1.0)],
+            |_, _| None,
+            2026,
+            &mut out,
+        );
+        assert!(
+            out[0].description.len() < 200,
+            "{}",
+            out[0].description.len()
+        );
+    }
+
+    #[test]
     fn batch_size_limits() {
         let cat = Catalog::bundled();
         let mut out = vec![];
-        check_observations(&cat, Some("MK01"), &[], |_, _| None, &mut out);
+        check_observations(&cat, &[], |_, _| None, 2026, &mut out);
         assert_eq!(fields(&out), vec!["observations"]);
         out.clear();
         let many: Vec<_> = (0..=MAX_OBSERVATIONS)
             .map(|i| obs("population", 2000 + (i % 50) as i32, 1.0))
             .collect();
-        check_observations(&cat, Some("MK01"), &many, |_, _| None, &mut out);
+        check_observations(&cat, &many, |_, _| None, 2026, &mut out);
         assert_eq!(fields(&out), vec!["observations"]);
     }
 

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use crate::domain::{Catalog, Event, Hash, Indicator, Payload, Region, Status};
 
 pub use picture::{
-    aggregation_to_proto, timestamp as picture_timestamp, IndicatorYear, YearPicture,
+    aggregation_to_proto, national_to_proto, timestamp as picture_timestamp, IndicatorYear,
+    YearPicture,
 };
 
 /// One recorded change of a cell. Strings that repeat across the events of a submission
@@ -145,6 +146,9 @@ impl Projection {
             Payload::ObservationRetracted { reason, .. } => Change::Retracted {
                 reason: reason.clone(),
             },
+            // Bookkeeping of the write side (a submission's unchanged observations): no
+            // cell changes.
+            Payload::SubmissionSummary { .. } => return,
         };
         // Observation events always name a cell.
         let (indicator, year) = e.cell().expect("observation events have a cell");

@@ -21,14 +21,28 @@ pub struct IndicatorYear {
     pub z_scores: Option<Vec<f64>>,
     /// The value reported for `SSS`.
     pub official: Option<f64>,
-    /// The value computed by the indicator's rule.
-    pub computed: Option<f64>,
+    /// The national value by the completeness rules (official, complete, partial, none).
+    pub national: stats::National,
 }
 
 impl IndicatorYear {
-    /// The national value: the official one wins over the computed one.
+    /// The national value: official, complete, or a partial ratio or weighted mean; never
+    /// a sum over part of the country.
     pub fn national(&self) -> Option<f64> {
-        self.official.or(self.computed)
+        self.national.value
+    }
+
+    /// The region's share of the country (%): for a sum with an official or complete
+    /// national value.
+    pub fn share(&self, value: f64) -> Option<f64> {
+        let whole = matches!(
+            self.national.basis,
+            stats::Basis::Official | stats::Basis::Complete
+        );
+        match (&self.indicator.aggregation, self.national.value) {
+            (Aggregation::Sum, Some(n)) if whole && n != 0.0 => Some(value / n * 100.0),
+            _ => None,
+        }
     }
 
     pub fn rank_of(&self, region: &str) -> Option<u32> {
@@ -81,12 +95,46 @@ struct ValuesAt<'a> {
     seq: u64,
 }
 
-impl RegionValues for ValuesAt<'_> {
-    fn value(&self, region: &str, indicator: &str) -> Option<f64> {
+impl ValuesAt<'_> {
+    fn cell(&self, region: &str, indicator: &str) -> Option<&super::CellValue> {
         self.proj
             .current(region, indicator, self.year, self.seq)
             .and_then(|r| r.observation())
-            .map(|o| o.value)
+    }
+}
+
+impl RegionValues for ValuesAt<'_> {
+    fn value(&self, region: &str, indicator: &str) -> Option<f64> {
+        self.cell(region, indicator).map(|o| o.value)
+    }
+
+    fn provisional(&self, region: &str, indicator: &str) -> bool {
+        self.cell(region, indicator)
+            .is_some_and(|o| o.status == Status::Provisional)
+    }
+}
+
+fn basis_to_proto(b: stats::Basis) -> proto::NationalBasis {
+    match b {
+        stats::Basis::Official => proto::NationalBasis::Official,
+        stats::Basis::Complete => proto::NationalBasis::Complete,
+        stats::Basis::Partial => proto::NationalBasis::Partial,
+        stats::Basis::Unavailable => proto::NationalBasis::Unavailable,
+    }
+}
+
+/// The API's form of a national value.
+pub fn national_to_proto(n: &stats::National) -> proto::NationalValue {
+    proto::NationalValue {
+        value: n.value,
+        basis: basis_to_proto(n.basis) as i32,
+        regions_reported: n.regions_reported,
+        regions_expected: n.regions_expected,
+        status: match (n.value, n.provisional) {
+            (None, _) => proto::ObservationStatus::Unspecified,
+            (Some(_), true) => proto::ObservationStatus::Provisional,
+            (Some(_), false) => proto::ObservationStatus::Final,
+        } as i32,
     }
 }
 
@@ -137,11 +185,15 @@ impl Projection {
             .filter_map(|r| at.value(r, &ind.id).map(|v| ((*r).to_owned(), v)))
             .collect();
         let nums: Vec<f64> = values.iter().map(|(_, v)| *v).collect();
+        let official = at
+            .cell(NATIONAL_CODE, &ind.id)
+            .map(|o| (o.value, o.status == Status::Provisional));
+        let computed = stats::aggregate(&ind.id, &ind.aggregation, &regions, &at);
         IndicatorYear {
             ranks: stats::ranks_by_direction(&nums, ind.direction),
             z_scores: stats::oriented_z_scores(&nums, ind.direction),
-            official: at.value(NATIONAL_CODE, &ind.id),
-            computed: stats::aggregate(&ind.id, &ind.aggregation, &regions, &at),
+            official: official.map(|(v, _)| v),
+            national: stats::national(&ind.aggregation, official, computed, regions.len() as u32),
             indicator: ind.clone(),
             values,
         }
@@ -224,6 +276,8 @@ impl Projection {
                 last_recorded_at: Some(timestamp(rev.recorded_at_micros)),
                 national_value: national,
                 national_difference: national.map(|n| o.value - n),
+                national: Some(national_to_proto(&iy.national)),
+                national_share: iy.share(o.value),
                 rank: iy.rank_of(region).unwrap_or(0),
                 regions_ranked: iy.regions_ranked(),
                 previous_value: previous,
@@ -285,12 +339,14 @@ impl Projection {
                     aggregation: aggregation_to_proto(&iy.indicator.aggregation) as i32,
                     regions_reported: iy.values.len() as u32,
                     regions_expected: expected,
+                    national: Some(national_to_proto(&iy.national)),
+                    decimals: iy.indicator.decimals,
                     min: nums.iter().copied().reduce(f64::min),
                     median: stats::median(&nums),
                     max: nums.iter().copied().reduce(f64::max),
                     best_region: iy.by_rank(true).unwrap_or_default().into(),
                     worst_region: iy.by_rank(false).unwrap_or_default().into(),
-                    computed_value: iy.computed,
+                    computed_value: iy.national.computed,
                 }
             })
             .collect();
@@ -337,6 +393,8 @@ impl Projection {
                     status: status_to_proto(o.status),
                     national_value: iy.national(),
                     rank: iy.rank_of(region).unwrap_or(0),
+                    national: Some(national_to_proto(&iy.national)),
+                    regions_ranked: iy.regions_ranked(),
                 })
             })
             .collect();

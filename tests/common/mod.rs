@@ -234,6 +234,7 @@ pub fn submit_req(
     observations: Vec<proto::Observation>,
 ) -> proto::SubmitRequest {
     proto::SubmitRequest {
+        validate_only: false,
         submission_id: id.into(),
         region_code: region.into(),
         expected_region_revision: None,

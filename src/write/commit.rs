@@ -1,0 +1,335 @@
+//! The group commit: a *preparer* task decides requests and builds their events (see
+//! [`super::decide`]), and a *syncer* thread makes prepared groups durable with one append
+//! (sled batch, flush, `fdatasync`), applies them to the projection and answers. The two
+//! overlap, so requests arriving during a flush form the next group.
+//!
+//! # Durability
+//!
+//! A request is answered only after the append holding its events has returned, i.e. its
+//! events are on disk (see [`EventLog::append`]). Requests that append nothing (duplicates,
+//! validations, unchanged values) are answered in order after the groups before them, so an
+//! answer never describes a state that is not durable. After a failed append every request
+//! is refused (`Unavailable`) until a restart: a crash then loses nothing that was answered.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::RwLock;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::decide::WriterState;
+use super::{outcome, Receipt, WriteError, WriteRequest};
+use crate::auth::Principal;
+use crate::domain::Event;
+use crate::metrics::Metrics;
+use crate::projection::Projection;
+use crate::store::{EventLog, StoreError};
+
+/// Most requests waiting for the writer. Beyond this the service is overloaded and says so
+/// (`RESOURCE_EXHAUSTED`) instead of queueing without bound: 8192 requests is several
+/// seconds of work at the slowest (10,000-observation) size and a few hundred milliseconds
+/// of single-observation work.
+pub const QUEUE_CAPACITY: usize = 8192;
+/// Most events in one commit group: bounds the memory and latency of one commit.
+pub const MAX_GROUP_EVENTS: usize = 50_000;
+
+/// Current time in microseconds since the Unix epoch.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+struct Job {
+    request: WriteRequest,
+    principal: Arc<Principal>,
+    reply: oneshot::Sender<Result<Receipt, WriteError>>,
+}
+
+/// The handle that API code uses to write.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+    /// Counts every outcome, whoever writes (API, demo loader).
+    metrics: Arc<Metrics>,
+    /// Writes handed to the writer and not yet answered: the syncer waits (briefly) for
+    /// those still being prepared so that they share its commit.
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Writer {
+    /// Submits a write and waits until it is durable (or refused).
+    pub async fn write(
+        &self,
+        request: WriteRequest,
+        principal: Arc<Principal>,
+    ) -> Result<Receipt, WriteError> {
+        let r = self.write_uncounted(request, principal).await;
+        self.metrics
+            .submissions
+            .with_label_values(&[outcome(&r)])
+            .inc();
+        r
+    }
+
+    async fn write_uncounted(
+        &self,
+        request: WriteRequest,
+        principal: Arc<Principal>,
+    ) -> Result<Receipt, WriteError> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            request,
+            principal,
+            reply,
+        };
+        // Counted from here until the syncer answers (it subtracts what it answered).
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        if let Err(e) = self.tx.try_send(job) {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(match e {
+                mpsc::error::TrySendError::Full(_) => WriteError::Overloaded,
+                mpsc::error::TrySendError::Closed(_) => {
+                    WriteError::Unavailable("the writer has stopped".into())
+                }
+            });
+        }
+        rx.await
+            .map_err(|_| WriteError::Unavailable("the writer has stopped".into()))?
+    }
+}
+
+/// Prepared groups that may wait for the syncer. While one group is being made durable,
+/// the preparer keeps preparing; the syncer then commits everything waiting as one group.
+/// Bounded so that a slow disk pushes back on the writer queue (and so on clients).
+const PIPELINE_DEPTH: usize = 256;
+
+/// Where the answer to one write goes.
+type Reply = oneshot::Sender<Result<Receipt, WriteError>>;
+
+/// Requests prepared together: their events, and the answers to send once those are durable.
+struct Prepared {
+    events: Vec<Event>,
+    replies: Vec<(Reply, Result<Receipt, WriteError>)>,
+}
+
+/// Everything the committer threads need.
+pub struct Committer {
+    pub state: WriterState,
+    pub log: Arc<EventLog>,
+    pub projection: Arc<RwLock<Projection>>,
+    pub applied: watch::Sender<u64>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Committer {
+    /// Starts the committer: a *preparer* thread that validates requests and builds their
+    /// events, and a *syncer* thread that makes prepared groups durable (it blocks on sled
+    /// flushes and `fdatasync`), applies them to the projection and answers. The two overlap,
+    /// so requests arriving during a flush form the next group (group commit). The returned
+    /// handle ends when every [`Writer`] is dropped and all accepted work is answered.
+    pub fn spawn(self) -> (Writer, std::thread::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let (ptx, prx) = mpsc::channel::<Prepared>(PIPELINE_DEPTH);
+        let Committer {
+            state,
+            log,
+            projection,
+            applied,
+            metrics,
+        } = self;
+        let broken: Arc<parking_lot::Mutex<Option<String>>> = Arc::default();
+        let in_flight: Arc<AtomicUsize> = Arc::default();
+        let syncer = {
+            let (metrics, broken, in_flight) = (metrics.clone(), broken.clone(), in_flight.clone());
+            std::thread::Builder::new()
+                .name("syncer".into())
+                .spawn(move || {
+                    let stage = SyncStage {
+                        log: &log,
+                        projection: &projection,
+                        applied: &applied,
+                        metrics: &metrics,
+                        broken: &broken,
+                        in_flight: &in_flight,
+                    };
+                    stage.run(prx)
+                })
+                // Thread creation fails only when the OS is out of resources at start.
+                .expect("spawn syncer thread")
+        };
+        // The preparer is CPU work of microseconds per request: it runs as a task on the
+        // runtime, so handing it a request costs no thread wake-up. It ends when every
+        // Writer is dropped; then the syncer drains what is left and ends.
+        tokio::spawn(prepare_loop(rx, state, ptx, broken));
+        (
+            Writer {
+                tx,
+                metrics,
+                in_flight,
+            },
+            syncer,
+        )
+    }
+}
+
+async fn prepare_loop(
+    mut rx: mpsc::Receiver<Job>,
+    mut state: WriterState,
+    ptx: mpsc::Sender<Prepared>,
+    broken: Arc<parking_lot::Mutex<Option<String>>>,
+) {
+    while let Some(first) = rx.recv().await {
+        let now = now_micros();
+        let mut group = Prepared {
+            events: Vec::new(),
+            replies: Vec::new(),
+        };
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            let answer = match broken.lock().clone() {
+                Some(why) => Err(WriteError::Unavailable(why)),
+                None => state.prepare(&job.request, &job.principal, now, &mut group.events),
+            };
+            group.replies.push((job.reply, answer));
+            if group.events.len() < MAX_GROUP_EVENTS {
+                next = rx.try_recv().ok();
+            }
+        }
+        if ptx.send(group).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Longest a commit waits for writes that are already inside the writer (queued or being
+/// prepared) so that they share its flush. Each commit costs a sled flush, an `fdatasync`
+/// and a wake-up of sled's I/O threads; waiting a fraction of that for requests already on
+/// their way is cheaper than a commit of their own. Never waits for writes not yet sent.
+const MAX_COMMIT_DELAY: std::time::Duration = std::time::Duration::from_micros(500);
+
+/// The syncer thread's view of the world.
+struct SyncStage<'a> {
+    log: &'a EventLog,
+    projection: &'a RwLock<Projection>,
+    applied: &'a watch::Sender<u64>,
+    metrics: &'a Metrics,
+    broken: &'a parking_lot::Mutex<Option<String>>,
+    in_flight: &'a AtomicUsize,
+}
+
+/// Subtracts answered writes from the in-flight count when a commit is done with them.
+struct Answered<'a>(&'a AtomicUsize, usize);
+
+impl Drop for Answered<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(self.1, Ordering::AcqRel);
+    }
+}
+
+/// How often a waiting commit looks for newly prepared groups.
+const COMMIT_POLL: std::time::Duration = std::time::Duration::from_micros(50);
+
+impl SyncStage<'_> {
+    fn run(&self, mut prx: mpsc::Receiver<Prepared>) {
+        while let Some(first) = prx.blocking_recv() {
+            let groups = self.gather(first, &mut prx);
+            self.commit(groups);
+        }
+    }
+
+    /// Everything prepared while the last group was syncing, plus what is already in the
+    /// writer and arrives within [`MAX_COMMIT_DELAY`], commits together.
+    fn gather(&self, first: Prepared, prx: &mut mpsc::Receiver<Prepared>) -> Vec<Prepared> {
+        let mut replies = first.replies.len();
+        let mut n = first.events.len();
+        let mut groups = vec![first];
+        let deadline = Instant::now() + MAX_COMMIT_DELAY;
+        while n < MAX_GROUP_EVENTS {
+            let next = match prx.try_recv() {
+                Ok(g) => Some(g),
+                Err(_) if self.in_flight.load(Ordering::Acquire) > replies => {
+                    if Instant::now() >= deadline {
+                        None
+                    } else {
+                        std::thread::sleep(COMMIT_POLL);
+                        continue;
+                    }
+                }
+                Err(_) => None,
+            };
+            match next {
+                Some(g) => {
+                    n += g.events.len();
+                    replies += g.replies.len();
+                    groups.push(g);
+                }
+                None => break,
+            }
+        }
+        groups
+    }
+
+    fn commit(&self, mut groups: Vec<Prepared>) {
+        let (log, projection, applied, metrics, broken) = (
+            self.log,
+            self.projection,
+            self.applied,
+            self.metrics,
+            self.broken,
+        );
+        let events: Vec<Event> = if groups.len() == 1 {
+            std::mem::take(&mut groups[0].events)
+        } else {
+            groups
+                .iter_mut()
+                .flat_map(|g| std::mem::take(&mut g.events))
+                .collect()
+        };
+        let answered: usize = groups.iter().map(|g| g.replies.len()).sum();
+        let _answered = Answered(self.in_flight, answered);
+        let replies = groups.into_iter().flat_map(|g| g.replies);
+        let failed = broken.lock().clone();
+        if events.is_empty() || failed.is_some() {
+            for (reply, answer) in replies {
+                let answer = match (&failed, answer) {
+                    (Some(why), Ok(_)) => Err(WriteError::Unavailable(why.clone())),
+                    (_, a) => a,
+                };
+                let _ = reply.send(answer);
+            }
+            return;
+        }
+        let started = Instant::now();
+        if let Err(e) = log.append(&events) {
+            tracing::error!(error = %e, "append failed; refusing further writes");
+            metrics.store_errors.inc();
+            let why = match e {
+                StoreError::Poisoned => e.to_string(),
+                other => format!("append failed ({other}); the server must be restarted"),
+            };
+            *broken.lock() = Some(why.clone());
+            for (reply, _) in replies {
+                let _ = reply.send(Err(WriteError::Unavailable(why.clone())));
+            }
+            return;
+        }
+        metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        metrics.commit_group_events.observe(events.len() as f64);
+        metrics.events_appended.inc_by(events.len() as u64);
+        let last = events.last().map(|e| e.sequence).unwrap_or(0);
+        {
+            let mut p = projection.write();
+            for e in &events {
+                p.apply(e);
+            }
+        }
+        metrics.log_sequence.set(last as i64);
+        metrics.projection_sequence.set(last as i64);
+        let _ = applied.send(last);
+        for (reply, answer) in replies {
+            let _ = reply.send(answer);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The content digest of a write request: what makes a retry with the same submission id
+//! recognisable as the same request (`duplicate = true`) and a reuse of the id for other
+//! content refusable (`ALREADY_EXISTS`).
+//!
+//! `d' = SHA-256(d ‖ postcard(item))` over the request's items in order, starting from 32
+//! zero bytes. It is recomputed from the log at start: from the recorded events of a
+//! submission, or taken from its `SubmissionSummary` event when some of its observations
+//! were not recorded (unchanged), since the events alone no longer tell the whole request.
+
+use sha2::{Digest, Sha256};
+
+use crate::domain::validate::ObservationInput;
+use crate::domain::{Event, Hash, Indicator, Observation, Payload, Region, Status, ZERO_HASH};
+
+/// One step of the running digest.
+pub(crate) fn step(d: &Hash, item: &impl serde::Serialize) -> Hash {
+    let mut h = Sha256::new();
+    h.update(d);
+    // Serialising plain data into a hasher cannot fail.
+    postcard::to_io(item, &mut h).expect("postcard encodes plain data");
+    h.finalize().into()
+}
+
+/// What a digest step covers.
+#[derive(serde::Serialize)]
+pub(crate) enum Item<'a> {
+    Observation {
+        region: &'a str,
+        indicator_id: &'a str,
+        year: i32,
+        value_bits: u64,
+        status: Option<Status>,
+        source: &'a str,
+        note: &'a str,
+        correction_reason: &'a str,
+    },
+    Retraction {
+        region: &'a str,
+        indicator_id: &'a str,
+        year: i32,
+        reason: &'a str,
+    },
+    Indicator(&'a Indicator),
+    Region(&'a Region),
+}
+
+/// The item of a submitted observation.
+pub(crate) fn observation<'a>(region: &'a str, o: &'a ObservationInput) -> Item<'a> {
+    Item::Observation {
+        region,
+        indicator_id: &o.indicator_id,
+        year: o.year,
+        value_bits: o.value.to_bits(),
+        status: o.status,
+        source: &o.source,
+        note: &o.note,
+        correction_reason: &o.correction_reason,
+    }
+}
+
+/// The item of a recorded observation: the same bytes as [`observation`] of the input it
+/// came from.
+fn recorded<'a>(region: &'a str, o: &'a Observation) -> Item<'a> {
+    Item::Observation {
+        region,
+        indicator_id: &o.indicator_id,
+        year: o.year,
+        value_bits: o.value.to_bits(),
+        status: Some(o.status),
+        source: &o.source,
+        note: &o.note,
+        correction_reason: &o.correction_reason,
+    }
+}
+
+/// The digest of a whole submission's observations.
+pub(crate) fn submission(region: &str, observations: &[ObservationInput]) -> Hash {
+    observations
+        .iter()
+        .fold(ZERO_HASH, |d, o| step(&d, &observation(region, o)))
+}
+
+/// Folds one event of a submission into its digest. A `SubmissionSummary` carries the
+/// whole request's digest and replaces what the events gave.
+pub(crate) fn event_step(d: &Hash, e: &Event) -> Hash {
+    match &e.payload {
+        Payload::ObservationRecorded(o) => step(d, &recorded(&e.region_code, o)),
+        Payload::ObservationRetracted {
+            indicator_id,
+            year,
+            reason,
+        } => step(
+            d,
+            &Item::Retraction {
+                region: &e.region_code,
+                indicator_id,
+                year: *year,
+                reason,
+            },
+        ),
+        Payload::IndicatorDefined(i) => step(d, &Item::Indicator(i)),
+        Payload::RegionDefined(r) => step(d, &Item::Region(r)),
+        Payload::SubmissionSummary { content_digest, .. } => *content_digest,
+    }
+}

@@ -1,0 +1,123 @@
+//! The write path: requests as the API hands them over, the decisions on them, and the
+//! group commit that makes accepted requests durable before they are answered.
+//!
+//! - [`decide`]: the write-side state the log implies and the pure decisions on a request
+//!   (permissions, idempotency, validation, revisions, unchanged values); it folds events
+//!   into that state and builds new ones, and does no I/O.
+//! - [`digest`]: the content digest behind idempotency.
+//! - [`commit`]: the pipeline (a preparer task and a syncer thread) that groups prepared
+//!   requests into one durable append and answers only after it.
+//!
+//! Nothing here answers a request before its events are durable, and after a failed
+//! append every request is refused until a restart.
+
+pub mod commit;
+pub mod decide;
+pub(crate) mod digest;
+
+use crate::domain::validate::{FieldViolation, ObservationInput};
+use crate::domain::{Hash, Indicator};
+
+pub use commit::{now_micros, Committer, Writer};
+pub use decide::WriterState;
+
+/// A submission, as the API hands it over.
+#[derive(Debug, Clone)]
+pub struct SubmitInput {
+    pub submission_id: String,
+    pub region_code: String,
+    pub expected_region_revision: Option<u64>,
+    pub observations: Vec<ObservationInput>,
+    /// Run every check and answer, appending nothing (AIP-163).
+    pub validate_only: bool,
+}
+
+/// A retraction, as the API hands it over.
+#[derive(Debug, Clone)]
+pub struct RetractInput {
+    pub submission_id: String,
+    pub region_code: String,
+    pub indicator_id: String,
+    pub year: i32,
+    pub reason: String,
+    pub expected_region_revision: Option<u64>,
+}
+
+/// What a write request asks for.
+#[derive(Debug, Clone)]
+pub enum WriteRequest {
+    Submit(SubmitInput),
+    Retract(RetractInput),
+    DefineIndicator {
+        submission_id: String,
+        indicator: Indicator,
+    },
+}
+
+/// One cell of a region: an indicator and a year.
+pub type CellKey = (String, i32);
+
+/// The answer to an accepted write.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Receipt {
+    /// First sequence recorded; 0 when nothing was recorded.
+    pub first_sequence: u64,
+    /// Last sequence recorded; when nothing was recorded, the log's last sequence (a read
+    /// with this `min_sequence` sees the state the answer describes). 0 for a validation.
+    pub last_sequence: u64,
+    pub region_revision: u64,
+    pub duplicate: bool,
+    /// The hash of the last event recorded (or, when nothing was, of the log's last
+    /// event); `None` for a validation, which records nothing.
+    pub receipt_hash: Option<Hash>,
+    /// Observations (or other items) recorded as events.
+    pub recorded: u32,
+    /// Observations equal to their cell's current value and status: not recorded.
+    pub unchanged: u32,
+    /// On a duplicate: cells of the request without a value now (retracted since).
+    pub retracted_since: Vec<CellKey>,
+    /// On a duplicate: cells whose value or status now differs from the request's.
+    pub revised_since: Vec<CellKey>,
+    /// The request only asked for validation: nothing was appended.
+    pub validated_only: bool,
+}
+
+/// Why a write was refused. Each variant has its gRPC code in `api::write_status`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WriteError {
+    #[error("invalid request")]
+    Invalid(Vec<FieldViolation>),
+    #[error("submission id {0:?} was already used for different content")]
+    AlreadyExists(String),
+    #[error("region {region} is at revision {current}, not the expected {expected}")]
+    RevisionMismatch {
+        region: String,
+        expected: u64,
+        current: u64,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("the writer is overloaded; retry later")]
+    Overloaded,
+    #[error("the store cannot accept writes: {0}")]
+    Unavailable(String),
+}
+
+/// The `tilannekuva_submissions_total` outcome label of a write result.
+pub fn outcome(r: &Result<Receipt, WriteError>) -> &'static str {
+    match r {
+        Ok(rc) if rc.duplicate => "duplicate",
+        Ok(rc) if rc.validated_only => "validated",
+        Ok(rc) if rc.recorded == 0 => "unchanged",
+        Ok(_) => "accepted",
+        Err(WriteError::Invalid(_)) => "invalid",
+        Err(WriteError::AlreadyExists(_)) => "already_exists",
+        Err(WriteError::RevisionMismatch { .. }) => "revision_mismatch",
+        Err(WriteError::NotFound(_)) => "not_found",
+        Err(WriteError::PermissionDenied(_)) => "permission_denied",
+        Err(WriteError::Overloaded) => "overloaded",
+        Err(WriteError::Unavailable(_)) => "unavailable",
+    }
+}
