@@ -1,4 +1,4 @@
-//! Authentication and roles (DESIGN.md §7): bearer tokens kept only as SHA-256 hashes in a
+//! Authentication and roles (docs/architecture.md): bearer tokens kept only as SHA-256 hashes in a
 //! TOML auth file, each with a name (recorded as the `principal` of its events) and a role.
 //!
 //! It owns who may do what; it never sees or logs a token in clear, and a failed reload

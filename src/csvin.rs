@@ -101,8 +101,9 @@ fn parse_value(text: &str, separator: u8) -> Result<f64, String> {
     if v.contains(',') {
         if separator != b';' {
             return Err(format!(
-                "value {text:?} has a comma: in a comma-separated file write decimals with a \
-                 point (1234.5) and no thousands separator (a decimal comma needs the ; separator)"
+                "value {text:?} has a comma: in a file separated by commas or tabs write \
+                 decimals with a point (1234.5) and no thousands separator (a decimal comma \
+                 needs the ; separator)"
             ));
         }
         if v.contains('.') || v.matches(',').count() > 1 {
@@ -112,9 +113,28 @@ fn parse_value(text: &str, separator: u8) -> Result<f64, String> {
             ));
         }
         v = v.replace(',', ".");
+    } else if separator == b';' && groups_of_three_after_points(&v) {
+        // 1.234 in a ; file: a German-locale spreadsheet's thousands, or a decimal point?
+        return Err(format!(
+            "value {text:?} is ambiguous in a ;-separated file (1.234 may be a thousand): \
+             write a decimal comma (1,234) or no separator (1234)"
+        ));
     }
     v.parse()
         .map_err(|_| format!("value {text:?} is not a number"))
+}
+
+/// Whether `v` looks like digits grouped by points: `1.234`, `-12.345.678`.
+fn groups_of_three_after_points(v: &str) -> bool {
+    let mut parts = v.trim_start_matches(['-', '+']).split('.');
+    let head = parts.next().unwrap_or("");
+    let rest: Vec<&str> = parts.collect();
+    !rest.is_empty()
+        && (1..=3).contains(&head.len())
+        && head.bytes().all(|b| b.is_ascii_digit())
+        && rest
+            .iter()
+            .all(|p| p.len() == 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Parses a submission CSV, with what the CLI needs to point at the file's lines and
@@ -125,7 +145,8 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
         column: None,
         message,
     };
-    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+    // UTF-16 starts with a byte order mark, or (without one) has a NUL in every other byte.
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") || bytes.contains(&0) {
         return Err(err(
             1,
             "the file is UTF-16 (a spreadsheet's \"Unicode text\"): save it as CSV UTF-8".into(),
@@ -398,6 +419,10 @@ mod tests {
         assert_eq!((e.line, e.column.clone().map(|c| c.0)), (2, Some(3)), "{e}");
         let mixed = "indicator_id;year;value;status;source\npopulation;2020;1.234,5;final;SF\n";
         assert!(parse(mixed).unwrap_err().message.contains("ambiguous"));
+        let points = "indicator_id;year;value;status;source\npopulation;2020;1.234.567;final;SF\n";
+        assert!(parse(points).unwrap_err().message.contains("ambiguous"));
+        let decimal = "indicator_id;year;value;status;source\nrate;2020;7.25;final;SF\n";
+        assert_eq!(parse(decimal).unwrap()[0].observation.value, 7.25);
         // An empty value is no figure: the row is skipped, and said so.
         let gaps = "indicator_id;year;value;status;source\npopulation;2020;;final;SF\nnatural_increase;2020;-5;final;SF\n";
         let p = parse_file(gaps.as_bytes()).unwrap();
@@ -410,6 +435,10 @@ mod tests {
         assert!(parse("").unwrap_err().message.contains("empty"));
         assert!(parse("\u{feff}\n\n").unwrap_err().message.contains("empty"));
         assert!(parse_bytes(b"\xFF\xFEi\x00")
+            .unwrap_err()
+            .message
+            .contains("UTF-16"));
+        assert!(parse_bytes(b"i\x00n\x00d\x00")
             .unwrap_err()
             .message
             .contains("UTF-16"));

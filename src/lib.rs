@@ -1,5 +1,5 @@
 //! tilannekuva — an event-sourced service for Finland's national situation picture of
-//! regional development. See DESIGN.md in the repository for the architecture:
+//! regional development. See docs/architecture.md for the architecture:
 //! `domain` (pure logic) → `write` (decisions, group commit) → `store` (sled log) →
 //! `projection` (in-memory fold, as-of reads) → `api` (gRPC) and `metrics` (HTTP).
 

@@ -10,7 +10,18 @@ use tilannekuva::domain::catalog::{Catalog, BUNDLED_INDICATORS, BUNDLED_REGIONS}
 use tilannekuva::auth::Auth;
 use tilannekuva::server::{run, Core, ServeOptions};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run_cli() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The message and its causes, without a backtrace: this is for people.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_cli() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -1,5 +1,5 @@
 //! Metrics: the service's own counters and histograms in a registry passed in (never a
-//! global), and the situation-picture gauges of DESIGN.md §5, rendered at scrape time
+//! global), and the situation-picture gauges of docs/architecture.md, rendered at scrape time
 //! from the projection so that ingest never pays for them.
 
 use std::fmt::Write as _;
@@ -197,7 +197,7 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Appends the situation gauges (DESIGN.md §5) for every year with data, as of the latest
+/// Appends the situation gauges (docs/architecture.md) for every year with data, as of the latest
 /// applied event.
 pub fn render_situation(p: &Projection, out: &mut String) {
     let seq = p.applied();

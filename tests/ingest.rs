@@ -1,5 +1,5 @@
 //! IngestService and CatalogService through the generated client, against a real server
-//! on ephemeral ports (DESIGN.md §4 semantics).
+//! on ephemeral ports (the API semantics of docs/architecture.md).
 
 mod common;
 

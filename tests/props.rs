@@ -103,6 +103,14 @@ fn csv_token() -> impl Strategy<Value = &'static [u8]> {
         b"\xFF",
         b"\xE4",
         b"\0",
+        // The ;-dialect of Finnish spreadsheets: separator, decimal comma, grouping.
+        b"indicator_id;year;value;status;source",
+        b";",
+        b"7,5",
+        b"1.234",
+        b"1\xC2\xA0234",
+        b"\xE2\x88\x927",
+        b"\t",
     ])
 }
 
@@ -524,7 +532,7 @@ fn oracle_unchanged(o: &ObservationInput, final_years: &[i32]) -> bool {
     final_years.contains(&o.year) && o.value == CURRENT_VALUE && o.status == Some(Status::Final)
 }
 
-/// The rules, written from DESIGN.md rather than from `validate.rs`: whether observation
+/// The rules, written from docs/architecture.md rather than from `validate.rs`: whether observation
 /// `i` of `all` is acceptable, given the years whose cells currently hold a final value.
 fn oracle_ok(cat: &Catalog, all: &[ObservationInput], i: usize, final_years: &[i32]) -> bool {
     let o = &all[i];
@@ -625,6 +633,8 @@ fn csv_corpus() {
         ("empty.csv", Err(1)),
         ("header_only.csv", Ok(&[])),
         ("bad_value.csv", Err(3)),
+        ("semicolon_decimal_comma.csv", Ok(&[2, 3])),
+        ("semicolon_ambiguous_points.csv", Err(3)),
     ];
     let mut seen = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {

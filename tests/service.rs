@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use common::*;
 use prost::Message;
 use tilannekuva::proto;
+use tilannekuva::proto::ingest_service_client::IngestServiceClient;
 use tilannekuva::proto::picture_service_client::PictureServiceClient;
 
 /// Every picture the service can give for the demo years, encoded: equal bytes mean
@@ -633,4 +634,260 @@ async fn health_and_reflection_are_served() {
         assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
     }
     s.stop().await;
+}
+
+/// The CLI as a council's clerk meets it: files saved by a Finnish spreadsheet, errors at
+/// the file's lines and columns (each once), a dry run, the catalog listings, a template,
+/// tables with names, units and grouped thousands, and a closed pipe ending it quietly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_reads_spreadsheet_files_and_prints_for_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Proc::start(dir.path(), &["--demo"]);
+    let url = s.grpc_url.clone();
+    let work = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = work.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let submit = |file: &str, extra: &[&str]| {
+        let mut args = vec![
+            "submit", "--server", &url, "--region", "MK19", "--file", file,
+        ];
+        args.extend_from_slice(extra);
+        cli(&args)
+    };
+
+    // A Finnish spreadsheet's CSV: BOM, semicolons, decimal comma, grouped digits, CRLF.
+    let excel = write(
+        "excel.csv",
+        "\u{feff}indicator_id;year;value;status;source;note\r\n\
+         population;2021;177\u{a0}161;final;Tilastokeskus, väestörakenne;\r\n\
+         unemployment_rate_15_74;2021;9,4;provisional;Tilastokeskus, työvoimatutkimus;\r\n\
+         natural_increase;2021;;provisional;;not yet published\r\n"
+            .as_bytes(),
+    );
+    // A dry run first: every check, nothing written.
+    let (ok, out, err) = submit(&excel, &["--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("dry run"), "{out}");
+    assert!(out.contains("recorded       2 (would be)"), "{out}");
+    assert!(
+        out.contains("skipped rows   1 without a value (lines 4)"),
+        "{out}"
+    );
+    let (ok, out, err) = submit(&excel, &["--json"]);
+    assert!(ok, "{err}");
+    let receipt: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (receipt["recorded"].as_u64(), receipt["dry_run"].as_bool()),
+        (Some(2), Some(false))
+    );
+    let (ok, out, _) = cli(&[
+        "series",
+        "--server",
+        &url,
+        "--region",
+        "MK19",
+        "--indicator",
+        "unemployment_rate_15_74",
+        "--from-year",
+        "2021",
+        "--to-year",
+        "2021",
+        "--json",
+    ]);
+    assert!(ok);
+    let series: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        series["points"][0]["value"], 9.4,
+        "the decimal comma was read"
+    );
+
+    // Errors name the file's line and column, once each.
+    let bad = write(
+        "bad.csv",
+        b"indicator_id,year,value,status,source\n\
+          population,2020,180000,final,SF\n\
+          no_such_indicator,2020,1,final,SF\n\
+          natural_increase,2020,-1,final,SF\n\
+          population,2099,1,final,SF\n",
+    );
+    let (ok, _, err) = submit(&bad, &[]);
+    assert!(!ok);
+    assert!(
+        err.contains("bad.csv: line 3, column 1 (indicator_id): unknown indicator"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.csv: line 5, column 2 (year): year 2099 is after"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("unknown indicator").count(),
+        1,
+        "once each:\n{err}"
+    );
+    assert_eq!(err.matches("2099").count(), 1, "once each:\n{err}");
+    assert!(err.contains("found 2 problems"), "{err}");
+    // A syntax error names line and column before anything is sent.
+    let syntax = write(
+        "syntax.csv",
+        b"indicator_id;year;value;status;source\npopulation;2020;1.234,5;final;SF\n",
+    );
+    let (ok, _, err) = submit(&syntax, &[]);
+    assert!(!ok);
+    assert!(
+        err.contains("line 2, column 3 (value)") && err.contains("ambiguous"),
+        "{err}"
+    );
+    let (ok, _, err) = submit(&write("empty.csv", b""), &[]);
+    assert!(!ok && err.contains("empty"), "{err}");
+
+    // The catalog, listed.
+    let (ok, out, _) = cli(&["regions", "--server", &url]);
+    assert!(ok);
+    assert!(
+        out.contains("MK21") && out.contains("Åland") && out.contains("Ahvenanmaa"),
+        "{out}"
+    );
+    let (ok, out, _) = cli(&["indicators", "--server", &url, "--theme", "climate"]);
+    assert!(ok);
+    assert!(out.contains("ghg_emissions_kt"), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("population")), "{out}");
+    assert!(out.contains("8 indicators"), "{out}");
+
+    // A template: the header and every indicator, BOM and semicolons for a spreadsheet.
+    let template = work.path().join("template.csv");
+    let (ok, _, err) = cli(&[
+        "template",
+        "--server",
+        &url,
+        "--region",
+        "19",
+        "--year",
+        "2025",
+        "--output",
+        template.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let bytes = std::fs::read(&template).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBFregion_code;indicator_id;year;value"));
+    let parsed = tilannekuva::csvin::parse_file(&bytes).unwrap();
+    assert_eq!((parsed.rows.len(), parsed.skipped.len()), (0, 52));
+    let text = String::from_utf8(bytes).unwrap().replace(
+        "MK19;population;2025;;;;;",
+        "MK19;population;2025;176 000;provisional;Tilastokeskus;;",
+    );
+    let (ok, out, err) = submit(&write("filled.csv", text.as_bytes()), &[]);
+    assert!(ok, "{err}");
+    assert!(out.contains("recorded       1"), "{out}");
+
+    // Tables for people: region names, units, grouped thousands, neutral ranks, shares.
+    let (ok, out, _) = cli(&[
+        "picture", "--server", &url, "--region", "MK01", "--year", "2016",
+    ]);
+    assert!(ok);
+    assert!(out.starts_with("Uusimaa (MK01), 2016"), "{out}");
+    let row = out.lines().find(|l| l.starts_with("population")).unwrap();
+    assert!(
+        row.contains("persons") && row.contains("1 638 293"),
+        "{row}"
+    );
+    assert!(
+        row.contains("5 503 297") && row.contains("complete 19/19"),
+        "{row}"
+    );
+    assert!(row.contains("29.8 %") && row.contains("neutral"), "{row}");
+    let (ok, out, _) = cli(&["national", "--server", &url, "--year", "2008"]);
+    assert!(ok);
+    let row = out.lines().find(|l| l.starts_with("population")).unwrap();
+    assert!(
+        row.contains("5 326 314") && row.contains("official") && row.contains("17/19"),
+        "{row}"
+    );
+
+    // A reader that goes away (`| head`) ends the output quietly.
+    let mut child = std::process::Command::new(bin())
+        .args(["export", "--server", &url])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    assert!(first.contains("\"sequence\":1"), "{first}");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+    s.stop();
+}
+
+/// A partly-unchanged submission keeps its receipt across a real restart: its summary
+/// event carries the whole request's digest, so a retry is still a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partly_unchanged_submission_is_a_duplicate_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |natural_increase: f64| {
+        submit_req(
+            "lappi-2021",
+            "MK19",
+            vec![
+                obs(
+                    "population",
+                    2021,
+                    177_161.0,
+                    proto::ObservationStatus::Final,
+                ),
+                obs(
+                    "natural_increase",
+                    2021,
+                    natural_increase,
+                    proto::ObservationStatus::Provisional,
+                ),
+            ],
+        )
+    };
+    let s = Proc::start(dir.path(), &[]);
+    let mut ing = IngestServiceClient::new(s.channel().await);
+    let mut first = file(-700.0);
+    first.submission_id = "lappi-2021-v1".into();
+    ing.submit(first).await.unwrap();
+    let receipt = ing.submit(file(-736.0)).await.unwrap().into_inner();
+    assert_eq!((receipt.recorded, receipt.unchanged), (1, 1));
+    s.stop();
+    let s = Proc::start(dir.path(), &[]);
+    let mut ing = IngestServiceClient::new(s.channel().await);
+    let again = ing.submit(file(-736.0)).await.unwrap().into_inner();
+    assert!(again.duplicate);
+    assert_eq!(
+        (
+            again.first_sequence,
+            again.last_sequence,
+            again.region_revision,
+            &again.receipt_hash,
+            again.recorded,
+            again.unchanged
+        ),
+        (
+            receipt.first_sequence,
+            receipt.last_sequence,
+            receipt.region_revision,
+            &receipt.receipt_hash,
+            1,
+            1
+        )
+    );
+    let other = ing.submit(file(-800.0)).await.unwrap_err();
+    assert_eq!(other.code(), tonic::Code::AlreadyExists);
+    s.stop();
 }

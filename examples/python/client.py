@@ -97,9 +97,9 @@ INT32_MAX = 2**31 - 1
 
 
 def detect_separator(text: str) -> str:
-    """`,` or `;`: the one that splits the header line into a field named indicator_id."""
+    """`,`, `;` or a tab: the one that splits the header line into a field named indicator_id."""
     first = next((ln for ln in io.StringIO(text, newline="") if ln.strip()), "")
-    for sep in (",", ";"):
+    for sep in (",", ";", "\t"):
         fields = next(csv.reader([first], delimiter=sep), [])
         if "indicator_id" in (f.strip() for f in fields):
             return sep
@@ -168,16 +168,23 @@ def read_csv(path: Path, region: str, pb):
                 raise ValueError
         except ValueError:
             raise UsageError(f"{path}: line {line}: year {get('year')!r} is not an integer") from None
-        number = get("value").replace(" ", "")
-        if sep == ";":
+        # Digits grouped with spaces or no-break spaces; U+2212 as a minus sign.
+        number = get("value").translate({0x20: None, 0xA0: None, 0x202F: None, 0x2009: None, 0x2212: "-"})
+        if "," in number:
+            if sep != ";" or "." in number or number.count(",") > 1:
+                raise UsageError(f"{path}: line {line}: value {get('value')!r} is ambiguous (a comma in a value needs the ; separator, as a decimal comma)")
             number = number.replace(",", ".")  # decimal comma
+        elif sep == ";" and re.fullmatch(r"[-+]?\d{1,3}(\.\d{3})+", number):
+            raise UsageError(f"{path}: line {line}: value {get('value')!r} is ambiguous in a ;-separated file (1.234 may be a thousand)")
         try:
             if "_" in number:
                 raise ValueError
             value = float(number)
         except ValueError:
             raise UsageError(f"{path}: line {line}: value {get('value')!r} is not a number") from None
-        if get("status") not in statuses:
+        status = get("status").lower()
+        status = "provisional" if status == "preliminary" else status
+        if status not in statuses:
             raise UsageError(f"{path}: line {line}: status {get('status')!r} must be provisional or final")
         if not get("indicator_id"):
             raise UsageError(f"{path}: line {line}: indicator_id is empty")
@@ -186,7 +193,7 @@ def read_csv(path: Path, region: str, pb):
                 indicator_id=get("indicator_id"),
                 year=year,
                 value=value,
-                status=statuses[get("status")],
+                status=statuses[status],
                 source=get("source"),
                 note=get("note"),
                 correction_reason=get("correction_reason"),

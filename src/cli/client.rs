@@ -153,8 +153,14 @@ fn national_json(n: &Option<proto::NationalValue>) -> serde_json::Value {
 }
 
 /// A national value for a table: the value (`*` = provisional), and its basis with the
-/// regions behind it: `official`, `complete`, `partial 17/19`, `.. 2/19 reported`.
-fn national_cells(n: &Option<proto::NationalValue>, decimals: u32) -> (String, String) {
+/// regions behind it: `official`, `complete 19/19`, `partial 17/19`, and for none, why:
+/// `none: 2/19 regions`, `none: SSS only` (a national_only indicator), `none: 0/19 with
+/// components` (a ratio or mean whose components no region reported).
+fn national_cells(
+    n: &Option<proto::NationalValue>,
+    decimals: u32,
+    indicator: Option<&proto::Indicator>,
+) -> (String, String) {
     let Some(n) = n else {
         return (NOT_AVAILABLE.into(), String::new());
     };
@@ -172,7 +178,13 @@ fn national_cells(n: &Option<proto::NationalValue>, decimals: u32) -> (String, S
         Ok(proto::NationalBasis::Official) => "official".to_owned(),
         Ok(proto::NationalBasis::Complete) => format!("complete {coverage}"),
         Ok(proto::NationalBasis::Partial) => format!("partial {coverage}"),
-        _ => format!("none, {coverage} reported"),
+        _ => match indicator.and_then(|i| proto::Aggregation::try_from(i.aggregation).ok()) {
+            Some(proto::Aggregation::NationalOnly) => "none: SSS only".to_owned(),
+            Some(proto::Aggregation::Ratio | proto::Aggregation::WeightedMean) => {
+                format!("none: {coverage} with components")
+            }
+            _ => format!("none: {coverage} regions"),
+        },
     };
     (value, basis)
 }
@@ -181,8 +193,9 @@ fn national_cells(n: &Option<proto::NationalValue>, decimals: u32) -> (String, S
 const NATIONAL_LEGEND: &str = "\
 national: official = the figure reported for the whole country (SSS); complete = computed by
   the indicator's rule from every region (n/n); partial = a ratio or mean over the regions
-  that reported (n of N): an estimate, not the national figure; none = no national value yet
-  (a sum over part of the country is not a national figure). * = provisional.
+  that reported (n of N): an estimate, not the national figure; none = no national value (a
+  sum over part of the country is not a national figure; SSS only = only a figure reported
+  for the whole country is one). * = provisional.
 ";
 
 /// A rank for a table: `3/19`, `neutral` (neither direction is better, so not ranked), or
@@ -410,16 +423,31 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         );
         if !r.retracted_since.is_empty() {
             out.push_str(&format!(
-                "{} of its values were retracted since and are not in the picture: {}.\n\
+                "{} of its values {} retracted since and {} not in the picture: {}.\n\
                  To record them again, submit with a new --submission-id.\n",
                 r.retracted_since.len(),
+                if r.retracted_since.len() == 1 {
+                    "was"
+                } else {
+                    "were"
+                },
+                if r.retracted_since.len() == 1 {
+                    "is"
+                } else {
+                    "are"
+                },
                 cells(&r.retracted_since)
             ));
         }
         if !r.revised_since.is_empty() {
             out.push_str(&format!(
-                "{} of its values were revised since by a later submission: {}.\n",
+                "{} of its values {} revised since by a later submission: {}.\n",
                 r.revised_since.len(),
+                if r.revised_since.len() == 1 {
+                    "was"
+                } else {
+                    "were"
+                },
                 cells(&r.revised_since)
             ));
         }
@@ -462,6 +490,7 @@ pub async fn template(a: TemplateArgs) -> anyhow::Result<()> {
         "name",
     ])?;
     let year = a.year.map(|y| y.to_string()).unwrap_or_default();
+    let mut written = 0;
     for i in names.indicators.values() {
         if a.theme.as_deref().is_some_and(|t| t != i.theme) {
             continue;
@@ -483,6 +512,7 @@ pub async fn template(a: TemplateArgs) -> anyhow::Result<()> {
             &i.unit,
             name,
         ])?;
+        written += 1;
     }
     let mut bytes = Vec::new();
     if sep == b';' {
@@ -497,7 +527,7 @@ pub async fn template(a: TemplateArgs) -> anyhow::Result<()> {
                 "wrote {} ({} indicators for {}): fill in year, value, status and source; rows \
                  left without a value are not submitted",
                 p.display(),
-                names.indicators.len(),
+                written,
                 names.region_title(&region.code)
             );
             Ok(())
@@ -728,7 +758,8 @@ pub async fn picture(a: PictureArgs) -> anyhow::Result<()> {
     ]);
     for c in &r.cells {
         let d = c.decimals;
-        let (national, basis) = national_cells(&c.national, d);
+        let (national, basis) =
+            national_cells(&c.national, d, names.indicators.get(&c.indicator_id));
         let versus = match (c.national_share, c.national_difference) {
             (Some(share), _) => format!("{} %", number(share, 1)),
             (None, Some(diff)) if !names.is_sum(&c.indicator_id) => signed(diff, d),
@@ -781,8 +812,8 @@ pub async fn picture(a: PictureArgs) -> anyhow::Result<()> {
     out.push('\n');
     out.push_str(NATIONAL_LEGEND);
     out.push_str(
-        "vs national: for a sum (a count, an amount), the region's share of the national value;
-  otherwise the difference to it. rank: 1 = best by the indicator's direction, ties share the
+        "vs national: for a sum of a quantity (a count, an amount), the region's share of the
+  national value; for other indicators the difference to it (a net flow has neither). rank: 1 = best by the indicator's direction, ties share the
   best rank; neutral = neither direction is better, so not ranked. change: from the year before.
 theme score: the mean of the region's z-scores over the theme's directional indicators with at
   least 3 regions reporting (+ = better than the average region); .. = no score this year.
@@ -851,7 +882,8 @@ pub async fn national(a: NationalArgs) -> anyhow::Result<()> {
     ]);
     for i in &reported {
         let d = i.decimals;
-        let (national, basis) = national_cells(&i.national, d);
+        let (national, basis) =
+            national_cells(&i.national, d, names.indicators.get(&i.indicator_id));
         let name = |code: &str| {
             if code.is_empty() {
                 NOT_AVAILABLE.to_owned()
@@ -958,7 +990,7 @@ pub async fn series(a: SeriesArgs) -> anyhow::Result<()> {
     ]);
     let neutral = names.neutral(&a.indicator);
     for p in &r.points {
-        let (national, basis) = national_cells(&p.national, d);
+        let (national, basis) = national_cells(&p.national, d, names.indicators.get(&a.indicator));
         t.row(vec![
             p.year.to_string(),
             number(p.value, d),

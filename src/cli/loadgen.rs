@@ -145,26 +145,22 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
     }
     let secs = started.elapsed().as_secs_f64();
     let obs = acked.load(Ordering::Relaxed);
-    println!(
-        "clients={} connections={} batch={} duration={:.1}s",
-        a.clients, a.connections, a.batch, secs
-    );
-    println!(
-        "acknowledged: {} observations in {} submissions ({} errors)",
+    super::output::emit(&format!(
+        "clients={} connections={} batch={} duration={:.1}s\n\
+         acknowledged: {} observations in {} submissions ({} errors)\n\
+         throughput: {:.0} observations/s, {:.0} submissions/s\n\
+         latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n",
+        a.clients,
+        a.connections,
+        a.batch,
+        secs,
         obs,
         hist.len(),
-        errors.load(Ordering::Relaxed)
-    );
-    println!(
-        "throughput: {:.0} observations/s, {:.0} submissions/s",
+        errors.load(Ordering::Relaxed),
         obs as f64 / secs,
-        hist.len() as f64 / secs
-    );
-    println!(
-        "latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        hist.len() as f64 / secs,
         hist.value_at_quantile(0.5) as f64 / 1000.0,
         hist.value_at_quantile(0.99) as f64 / 1000.0,
         hist.max() as f64 / 1000.0
-    );
-    Ok(())
+    ))
 }

@@ -1,4 +1,4 @@
-//! The command line (DESIGN.md §6): one `clap` struct, every flag also an environment
+//! The command line (docs/architecture.md): one `clap` struct, every flag also an environment
 //! variable `TILANNEKUVA_…`, whose doc comment is its `--help` text. No environment reads
 //! happen anywhere else.
 

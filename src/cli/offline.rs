@@ -71,8 +71,7 @@ pub fn import(data_dir: &Path, input: &Path) -> anyhow::Result<(u64, String)> {
 
 pub fn import_cmd(a: ImportArgs) -> anyhow::Result<()> {
     let (n, head) = import(&a.data_dir, &a.input)?;
-    println!("imported {n} events; chain head {head}");
-    Ok(())
+    super::output::emit(&format!("imported {n} events; chain head {head}\n"))
 }
 
 /// What `verify` found.
@@ -176,10 +175,9 @@ fn fold(log: &EventLog) -> anyhow::Result<(WriterState, Projection)> {
 
 pub fn verify_cmd(a: VerifyArgs) -> anyhow::Result<()> {
     let r = verify(&a.data_dir)?;
-    println!(
+    super::output::emit(&format!(
         "ok: {} events, gap-free sequence, hash chain verified; head {}; two independent \
-         rebuilds give identical pictures ({} pictures over {} years)",
+         rebuilds give identical pictures ({} pictures over {} years)\n",
         r.events, r.head_hash, r.pictures, r.years
-    );
-    Ok(())
+    ))
 }

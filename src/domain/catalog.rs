@@ -86,7 +86,7 @@ impl Direction {
     }
 }
 
-/// How the national value follows from the regions' values (DESIGN.md §2).
+/// How the national value follows from the regions' values (docs/architecture.md).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Aggregation {
     /// Σ regional values.
@@ -271,7 +271,8 @@ impl Indicator {
                 self.min_year, self.id
             ));
         }
-        if let Some(max) = self.max_year.filter(|max| year > *max) {
+        // Without a last year of its own, 9999: years are four digits everywhere.
+        if let Some(max) = Some(self.max_year.unwrap_or(9999)).filter(|max| year > *max) {
             return Err(format!(
                 "year {year} is after {max}, the last year of {}",
                 self.id

@@ -1,4 +1,4 @@
-//! The derived figures of the picture, exactly as DESIGN.md §4 defines them: national value
+//! The derived figures of the picture, exactly as docs/architecture.md defines them: national value
 //! by aggregation rule and completeness, median, ranks with ties, z-scores and theme scores.
 
 use super::catalog::{Aggregation, Direction};

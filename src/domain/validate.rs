@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use super::catalog::Catalog;
 use super::event::{Observation, Status};
 
-/// Longest submission id: long enough for a UUID plus a client prefix (DESIGN.md §4).
+/// Longest submission id: long enough for a UUID plus a client prefix (docs/architecture.md).
 pub const MAX_SUBMISSION_ID_LEN: usize = 128;
 /// Most observations in one submission. A region's full yearly report is ~50 values; a
 /// decade of backfill for every indicator stays under this. Ten thousand also keeps one

@@ -1,5 +1,5 @@
 //! Pictures computed from the projection at one sequence: the derived figures of
-//! DESIGN.md §4, answered as the API's messages.
+//! docs/architecture.md, answered as the API's messages.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,15 +32,20 @@ impl IndicatorYear {
         self.national.value
     }
 
-    /// The region's share of the country (%): for a sum with an official or complete
-    /// national value.
+    /// The region's share of the country (%): for a sum of a quantity that cannot be
+    /// negative (the catalog's minimum is 0 or more: a population, an amount), with an
+    /// official or complete national value above zero. A net flow (natural increase, net
+    /// migration) has no meaningful share.
     pub fn share(&self, value: f64) -> Option<f64> {
         let whole = matches!(
             self.national.basis,
             stats::Basis::Official | stats::Basis::Complete
         );
+        let quantity = self.indicator.min_value.is_some_and(|m| m >= 0.0);
         match (&self.indicator.aggregation, self.national.value) {
-            (Aggregation::Sum, Some(n)) if whole && n != 0.0 => Some(value / n * 100.0),
+            (Aggregation::Sum, Some(n)) if whole && quantity && n > 0.0 && value >= 0.0 => {
+                Some(value / n * 100.0)
+            }
             _ => None,
         }
     }

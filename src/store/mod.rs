@@ -8,14 +8,21 @@
 //!
 //! A sled 0.34 database in the data directory with two trees:
 //!
-//! - `meta`: `format_version` → `u32` big-endian. This file describes version **1**. A
-//!   store with another version is refused at open. `open_probe` → 8 random bytes, written
-//!   anew at every open to check that the store keeps writes (see [`EventLog::open`]);
-//!   nothing reads it otherwise.
+//! - `meta`: `format_version` → `u32` big-endian. This file describes version **2**. A
+//!   version-1 store is marked version 2 when it is opened (nothing else changes: every
+//!   version-1 chunk is a valid version-2 chunk); a store with any other version is
+//!   refused at open, so that a build reading version 1 only refuses a version-2 store by
+//!   its version instead of failing on an event it cannot decode. `open_probe` → 8 random
+//!   bytes, written anew at every open to check that the store keeps writes (see
+//!   [`EventLog::open`]); nothing reads it otherwise.
 //! - `log`: one entry per *chunk* of consecutive events. Key: the sequence of the chunk's
 //!   first event, `u64` big-endian (8 bytes), so sled's order is log order. Value: the
 //!   [postcard](https://postcard.jamesmunns.com/wire-format) encoding of `Vec<Event>`
-//!   (see [`crate::domain::Event`] for the fields, in order). A commit group is split into
+//!   (see [`crate::domain::Event`] for the fields, in order, and
+//!   [`crate::domain::Payload`] for the payload variants: 0 observation recorded, 1
+//!   observation retracted, 2 indicator defined as version 1 wrote it, 3 region defined —
+//!   all of version 1 — and, new in version 2, 4 indicator defined with a kind or an open
+//!   last year, 5 submission summary). A commit group is split into
 //!   chunks of at most [`CHUNK_BYTES`]; all chunks of a group are written in one atomic
 //!   sled batch. The chunk size keeps every sled page out of sled's *blob* files: a page
 //!   larger than a quarter of sled's 512 KiB segment is written to a blob file, and sled
@@ -24,7 +31,7 @@
 //!   most 6 KiB keep every page under 128 KiB (tested: `no_blob_files`).
 //!
 //! Nothing else is on disk: idempotency keys, region revisions, the catalog and the
-//! projection are rebuilt from the log at start (DESIGN.md §8: one key per commit group,
+//! projection are rebuilt from the log at start (docs/architecture.md: one key per commit group,
 //! on-disk indexes only for what recovery needs — and recovery needs none).
 //!
 //! # Damage
@@ -55,7 +62,9 @@ use std::time::{Duration, Instant};
 use crate::domain::Event;
 
 /// The on-disk format this code reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The older format this code reads, and upgrades at open (see `# Format`).
+const FORMAT_VERSION_1: u32 = 1;
 const FORMAT_KEY: &[u8] = b"format_version";
 /// How long an open waits for sled's file lock. A store dropped a moment ago in the same
 /// process can still hold it for a few milliseconds (sled's background work finishes after
@@ -347,7 +356,16 @@ impl EventLog {
                 let found = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_be_bytes)
                     .unwrap_or(0);
-                if found != FORMAT_VERSION {
+                if found == FORMAT_VERSION_1 {
+                    guarded(
+                        path,
+                        || "while upgrading the format version".into(),
+                        || {
+                            meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
+                            db.flush()
+                        },
+                    )?;
+                } else if found != FORMAT_VERSION {
                     return Err(StoreError::Version {
                         path: path.to_owned(),
                         found,
@@ -702,19 +720,30 @@ mod tests {
         }
     }
 
+    fn set_version(dir: &Path, version: u32) {
+        let log = EventLog::open(dir).unwrap();
+        log.db
+            .open_tree("meta")
+            .unwrap()
+            .insert(FORMAT_KEY, &version.to_be_bytes())
+            .unwrap();
+        log.db.flush().unwrap();
+    }
+
     #[test]
     fn refuses_another_format_version() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let log = EventLog::open(dir.path()).unwrap();
-            log.db
-                .open_tree("meta")
-                .unwrap()
-                .insert(FORMAT_KEY, &2u32.to_be_bytes())
-                .unwrap();
-            log.db.flush().unwrap();
-        }
+        set_version(dir.path(), 3);
         let err = EventLog::open(dir.path()).err().unwrap();
-        assert!(err.to_string().contains("format version 2"), "{err}");
+        assert!(err.to_string().contains("format version 3"), "{err}");
+    }
+
+    #[test]
+    fn a_version_1_store_is_upgraded_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        set_version(dir.path(), 1);
+        let log = EventLog::open(dir.path()).unwrap();
+        let v = log.meta.get(FORMAT_KEY).unwrap().unwrap();
+        assert_eq!(v.as_ref(), &FORMAT_VERSION.to_be_bytes());
     }
 }

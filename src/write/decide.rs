@@ -514,15 +514,19 @@ impl WriterState {
         }
     }
 
+    /// The receipt of what was just emitted from sequence `first` on.
     fn receipt_of(&self, id: &str, first: u64) -> Receipt {
-        let rec = self.submissions.get(id).map(|r| &r.receipt);
+        // Without an id (an indicator definition may have none) nothing is remembered:
+        // everything from `first` on is this request's.
+        let rec = self.submissions.get(id).filter(|_| !id.is_empty());
+        let last = self.last_sequence();
         Receipt {
             first_sequence: first,
-            last_sequence: self.last_sequence(),
-            region_revision: rec.map(|r| r.region_revision).unwrap_or(0),
+            last_sequence: last,
+            region_revision: rec.map(|r| r.receipt.region_revision).unwrap_or(0),
             receipt_hash: Some(self.head_hash),
-            recorded: rec.map(|r| r.recorded).unwrap_or(0),
-            unchanged: rec.map(|r| r.unchanged).unwrap_or(0),
+            recorded: rec.map_or((last + 1 - first) as u32, |r| r.receipt.recorded),
+            unchanged: rec.map_or(0, |r| r.receipt.unchanged),
             ..Receipt::default()
         }
     }
@@ -680,6 +684,10 @@ mod tests {
         assert!(events.is_empty());
         assert!(dup.duplicate);
         assert_eq!(
+            (dup.receipt_hash, dup.region_revision),
+            (receipt.receipt_hash, receipt.region_revision)
+        );
+        assert_eq!(
             (
                 dup.first_sequence,
                 dup.last_sequence,
@@ -751,6 +759,22 @@ mod tests {
             run(&mut s, &WriteRequest::Submit(req)).0,
             Err(WriteError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn a_definition_without_an_id_is_recorded_and_counted_as_accepted() {
+        let mut s = state();
+        let mut ind = Catalog::bundled().indicators["population"].clone();
+        ind.id = "population_projection".into();
+        let req = WriteRequest::DefineIndicator {
+            submission_id: String::new(),
+            indicator: ind,
+        };
+        let (r, events) = run(&mut s, &req);
+        assert_eq!(events.len(), 1);
+        let r = r.unwrap();
+        assert_eq!((r.recorded, r.first_sequence), (1, events[0].sequence));
+        assert_eq!(outcome(&Ok(r)), "accepted");
     }
 
     #[test]

@@ -3,9 +3,15 @@
 //! content refusable (`ALREADY_EXISTS`).
 //!
 //! `d' = SHA-256(d ‖ postcard(item))` over the request's items in order, starting from 32
-//! zero bytes. It is recomputed from the log at start: from the recorded events of a
-//! submission, or taken from its `SubmissionSummary` event when some of its observations
+//! zero bytes. It is recomputed from the log at start from the recorded events of a
+//! submission — or taken from its `SubmissionSummary` event when some of its observations
 //! were not recorded (unchanged), since the events alone no longer tell the whole request.
+//!
+//! # Format
+//!
+//! A summary keeps the digest in the log, so [`Item`] and its encoding are part of the
+//! on-disk format: change them and a retry of an old partly-unchanged submission would be
+//! refused as `ALREADY_EXISTS`. `tests::the_digest_is_pinned` holds a known value.
 
 use sha2::{Digest, Sha256};
 
@@ -101,5 +107,27 @@ pub(crate) fn event_step(d: &Hash, e: &Event) -> Hash {
         Payload::IndicatorDefined(i) => step(d, &Item::Indicator(i)),
         Payload::RegionDefined(r) => step(d, &Item::Region(r)),
         Payload::SubmissionSummary { content_digest, .. } => *content_digest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_is_pinned() {
+        let observations = [ObservationInput {
+            indicator_id: "population".into(),
+            year: 2021,
+            value: 177_161.0,
+            status: Some(Status::Final),
+            source: "Statistics Finland".into(),
+            note: String::new(),
+            correction_reason: String::new(),
+        }];
+        assert_eq!(
+            hex::encode(submission("MK19", &observations)),
+            "2faa071d9632ba543cfe7a5d3fcd8dc8e1f6d5b903a64a5059f861831c1a0cab"
+        );
     }
 }
