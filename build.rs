@@ -17,6 +17,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.join("tilannekuva_descriptor.bin"),
         prost::Message::encode_to_vec(&fds),
     )?;
-    tonic_prost_build::configure().compile_fds(fds)?;
+    // Requests that do not decode are the client's error (INVALID_ARGUMENT), not INTERNAL.
+    tonic_prost_build::configure()
+        .codec_path("crate::api::codec::Strict")
+        .compile_fds(fds)?;
     Ok(())
 }

@@ -24,15 +24,14 @@ use crate::metrics::Metrics;
 /// 1 KiB sources and notes) encodes to about 3.5 MB; anything larger is refused while
 /// being read, before it costs memory.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
-/// HTTP/2 streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS): a
-/// client needs a few dozen; 256 lets a bulk loader pipeline without letting one
-/// connection hold thousands of requests.
+/// HTTP/2 streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS), and so
+/// its requests in progress: a client needs a few dozen; 256 lets a bulk loader pipeline
+/// without letting one connection hold thousands of requests.
 pub const MAX_STREAMS_PER_CONNECTION: u32 = 256;
-/// Requests in progress on one connection; beyond it `RESOURCE_EXHAUSTED` at once (load
-/// shedding), so one client cannot queue without bound.
-pub const MAX_REQUESTS_PER_CONNECTION: usize = 256;
-/// Requests in progress over all connections. The writer takes 8,192 queued writes; reads
-/// take ~1 ms of CPU each on two cores, so 1,024 in progress is already seconds of work.
+/// Requests in progress over all connections, taken by authenticated requests only (see
+/// `api::gate`); beyond it `RESOURCE_EXHAUSTED` at once. The writer takes 8,192 queued
+/// writes; reads take ~1 ms of CPU each on two cores, so 1,024 in progress is already
+/// seconds of work.
 pub const MAX_REQUESTS: usize = 1024;
 /// Open streaming calls (`ReadEvents`, `SubmitStream`) over all connections: each holds a
 /// task and buffers; followers and bulk loaders are few.

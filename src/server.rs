@@ -331,14 +331,16 @@ pub async fn run(
             .map_err(|e| StartError::Serve(format!("TLS: {e}")))?;
     }
     let grpc_server = builder
+        // Requests in progress per connection are bounded by its HTTP/2 streams; over all
+        // connections by the gate, which authenticates first: tonic's own per-connection
+        // limit and load shedding would take a slot before any token is checked.
         .max_concurrent_streams(limits::MAX_STREAMS_PER_CONNECTION)
-        .concurrency_limit_per_connection(limits::MAX_REQUESTS_PER_CONNECTION)
-        .load_shed(true)
         .timeout(limits::REQUEST_TIMEOUT)
         .http2_keepalive_interval(Some(limits::KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(limits::KEEPALIVE_TIMEOUT))
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            limits::MAX_REQUESTS,
+        .layer(crate::api::gate::GateLayer::new(
+            auth.clone(),
+            core.metrics.clone(),
         ))
         .add_service(health_service)
         .add_service(reflection_v1)

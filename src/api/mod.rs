@@ -1,7 +1,9 @@
 //! The gRPC services. Each maps domain and writer errors to `tonic::Status` in one place
 //! ([`write_status`]) and never sends internal error text to clients.
 
+pub mod codec;
 pub mod convert;
+pub mod gate;
 mod services;
 
 use std::time::Instant;
@@ -138,7 +140,7 @@ pub fn observe<T>(metrics: &Metrics, method: &str, started: Instant, r: &Result<
         .observe(started.elapsed().as_secs_f64());
 }
 
-fn code_name(c: Code) -> &'static str {
+pub(crate) fn code_name(c: Code) -> &'static str {
     match c {
         Code::Ok => "OK",
         Code::Cancelled => "CANCELLED",

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::convert;
+use super::gate::principal;
 use super::{invalid, observe, write_status, MIN_SEQUENCE_WAIT};
 use crate::auth::{Auth, Principal, Refusal};
 use crate::metrics::Metrics;
@@ -82,17 +83,14 @@ impl proto::ingest_service_server::IngestService for IngestApi {
         &self,
         request: Request<proto::SubmitRequest>,
     ) -> Result<Response<proto::SubmitResponse>, Status> {
-        let started = Instant::now();
-        let r = async {
-            let who = self.auth.authenticate(request.metadata())?;
+        async {
+            let who = principal(&request)?;
             let input = submit_input(request.get_ref());
             self.write(WriteRequest::Submit(input), who)
                 .await
                 .map(|rc| Response::new(submit_response(rc)))
         }
-        .await;
-        observe(&self.metrics, "Submit", started, &r);
-        r
+        .await
     }
 
     type SubmitStreamStream = BoxStream<proto::SubmitResponse>;
@@ -101,13 +99,8 @@ impl proto::ingest_service_server::IngestService for IngestApi {
         &self,
         request: Request<Streaming<proto::SubmitRequest>>,
     ) -> Result<Response<Self::SubmitStreamStream>, Status> {
-        let started = Instant::now();
-        let who = self
-            .auth
-            .authenticate(request.metadata())
-            .inspect_err(|e| refused(&self.metrics, "SubmitStream", started, e))?;
-        let permit = stream_permit(&self.streams)
-            .inspect_err(|e| refused(&self.metrics, "SubmitStream", started, e))?;
+        let who = principal(&request)?;
+        let permit = stream_permit(&self.streams)?;
         let mut inbound = request.into_inner();
         let api = self.clone();
         let mut shutdown = self.shutdown.clone();
@@ -124,7 +117,7 @@ impl proto::ingest_service_server::IngestService for IngestApi {
                     Ok(Some(m)) => m,
                     Ok(None) => return,
                     Err(s) => {
-                        let _ = tx.send(Err(s)).await;
+                        let _ = tx.send(Err(super::codec::undecodable(s))).await;
                         return;
                     }
                 };
@@ -140,20 +133,14 @@ impl proto::ingest_service_server::IngestService for IngestApi {
                 }
             }
         });
-        let r = Ok(Response::new(out));
-        observe(&self.metrics, "SubmitStream", started, &r);
-        r
+        Ok(Response::new(out))
     }
 
     async fn retract(
         &self,
         request: Request<proto::RetractRequest>,
     ) -> Result<Response<proto::RetractResponse>, Status> {
-        let started = Instant::now();
-        let who = self
-            .auth
-            .authenticate(request.metadata())
-            .inspect_err(|e| refused(&self.metrics, "Retract", started, e))?;
+        let who = principal(&request)?;
         let r = request.into_inner();
         let input = RetractInput {
             submission_id: r.submission_id,
@@ -163,8 +150,7 @@ impl proto::ingest_service_server::IngestService for IngestApi {
             reason: r.reason,
             expected_region_revision: r.expected_region_revision,
         };
-        let r = self
-            .write(WriteRequest::Retract(input), who)
+        self.write(WriteRequest::Retract(input), who)
             .await
             .map(|rc| {
                 Response::new(proto::RetractResponse {
@@ -173,15 +159,8 @@ impl proto::ingest_service_server::IngestService for IngestApi {
                     duplicate: rc.duplicate,
                     receipt_hash: rc.receipt_hash.map(hex::encode).unwrap_or_default(),
                 })
-            });
-        observe(&self.metrics, "Retract", started, &r);
-        r
+            })
     }
-}
-
-/// Records a call refused before its handler ran (authentication, limits).
-fn refused(metrics: &Metrics, method: &str, started: Instant, status: &Status) {
-    observe::<()>(metrics, method, started, &Err(status.clone()));
 }
 
 /// A permit for one open stream, or `RESOURCE_EXHAUSTED`.
@@ -308,9 +287,8 @@ impl proto::picture_service_server::PictureService for PictureApi {
         &self,
         request: Request<proto::GetRegionPictureRequest>,
     ) -> Result<Response<proto::GetRegionPictureResponse>, Status> {
-        let started = Instant::now();
-        let r = async {
-            self.auth.authenticate(request.metadata())?;
+        async {
+            principal(&request)?;
             let req = request.into_inner();
             check_year(req.year, "year")?;
             let point = as_of(&req.as_of)?;
@@ -320,18 +298,15 @@ impl proto::picture_service_server::PictureService for PictureApi {
             let region = self.region(&p, &req.region_code)?;
             Ok(Response::new(p.region_picture(&region, req.year, seq)))
         }
-        .await;
-        observe(&self.metrics, "GetRegionPicture", started, &r);
-        r
+        .await
     }
 
     async fn get_national_picture(
         &self,
         request: Request<proto::GetNationalPictureRequest>,
     ) -> Result<Response<proto::GetNationalPictureResponse>, Status> {
-        let started = Instant::now();
-        let r = async {
-            self.auth.authenticate(request.metadata())?;
+        async {
+            principal(&request)?;
             let req = request.into_inner();
             check_year(req.year, "year")?;
             let point = as_of(&req.as_of)?;
@@ -340,18 +315,15 @@ impl proto::picture_service_server::PictureService for PictureApi {
             let seq = p.resolve(point);
             Ok(Response::new(p.national_picture(req.year, seq)))
         }
-        .await;
-        observe(&self.metrics, "GetNationalPicture", started, &r);
-        r
+        .await
     }
 
     async fn get_series(
         &self,
         request: Request<proto::GetSeriesRequest>,
     ) -> Result<Response<proto::GetSeriesResponse>, Status> {
-        let started = Instant::now();
-        let r = async {
-            self.auth.authenticate(request.metadata())?;
+        async {
+            principal(&request)?;
             let req = request.into_inner();
             let point = as_of(&req.as_of)?;
             self.wait_for(req.min_sequence).await?;
@@ -384,18 +356,15 @@ impl proto::picture_service_server::PictureService for PictureApi {
             }
             Ok(Response::new(p.series(&region, ind, from, to, seq)))
         }
-        .await;
-        observe(&self.metrics, "GetSeries", started, &r);
-        r
+        .await
     }
 
     async fn get_observation_history(
         &self,
         request: Request<proto::GetObservationHistoryRequest>,
     ) -> Result<Response<proto::GetObservationHistoryResponse>, Status> {
-        let started = Instant::now();
-        let r = async {
-            self.auth.authenticate(request.metadata())?;
+        async {
+            principal(&request)?;
             let req = request.into_inner();
             check_year(req.year, "year")?;
             let point = as_of(&req.as_of)?;
@@ -416,9 +385,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
                 seq,
             )))
         }
-        .await;
-        observe(&self.metrics, "GetObservationHistory", started, &r);
-        r
+        .await
     }
 
     type ReadEventsStream = BoxStream<proto::ReadEventsResponse>;
@@ -427,14 +394,8 @@ impl proto::picture_service_server::PictureService for PictureApi {
         &self,
         request: Request<proto::ReadEventsRequest>,
     ) -> Result<Response<Self::ReadEventsStream>, Status> {
-        let started = Instant::now();
-        if let Err(e) = self.auth.authenticate(request.metadata()) {
-            let r = Err(e);
-            observe(&self.metrics, "ReadEvents", started, &r);
-            return r;
-        }
-        let permit = stream_permit(&self.streams)
-            .inspect_err(|e| refused(&self.metrics, "ReadEvents", started, e))?;
+        principal(&request)?;
+        let permit = stream_permit(&self.streams)?;
         let req = request.into_inner();
         let log = self.log.clone();
         let mut applied = self.applied.clone();
@@ -488,9 +449,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
                 }
             }
         });
-        let r = Ok(Response::new(out));
-        observe(&self.metrics, "ReadEvents", started, &r);
-        r
+        Ok(Response::new(out))
     }
 }
 
@@ -505,28 +464,25 @@ pub struct CatalogApi {
 impl proto::catalog_service_server::CatalogService for CatalogApi {
     async fn list_regions(
         &self,
-        _request: Request<proto::ListRegionsRequest>,
+        request: Request<proto::ListRegionsRequest>,
     ) -> Result<Response<proto::ListRegionsResponse>, Status> {
-        let started = Instant::now();
+        principal(&request)?;
         let catalog = self.projection.read().catalog();
-        let r = Ok(Response::new(proto::ListRegionsResponse {
+        Ok(Response::new(proto::ListRegionsResponse {
             regions: catalog
                 .regions
                 .values()
                 .map(convert::region_to_proto)
                 .collect(),
-        }));
-        observe(&self.ingest.metrics, "ListRegions", started, &r);
-        r
+        }))
     }
 
     async fn list_indicators(
         &self,
         request: Request<proto::ListIndicatorsRequest>,
     ) -> Result<Response<proto::ListIndicatorsResponse>, Status> {
-        let started = Instant::now();
-        let r = (|| {
-            self.ingest.auth.authenticate(request.metadata())?;
+        (|| {
+            principal(&request)?;
             let theme = match request.get_ref().theme.as_deref() {
                 None | Some("") => None,
                 Some(t) => Some(
@@ -543,18 +499,15 @@ impl proto::catalog_service_server::CatalogService for CatalogApi {
                     .map(convert::indicator_to_proto)
                     .collect(),
             }))
-        })();
-        observe(&self.ingest.metrics, "ListIndicators", started, &r);
-        r
+        })()
     }
 
     async fn define_indicator(
         &self,
         request: Request<proto::DefineIndicatorRequest>,
     ) -> Result<Response<proto::DefineIndicatorResponse>, Status> {
-        let started = Instant::now();
-        let r = async {
-            let who = self.ingest.auth.authenticate(request.metadata())?;
+        async {
+            let who = principal(&request)?;
             let req = request.into_inner();
             let def = req
                 .indicator
@@ -576,8 +529,6 @@ impl proto::catalog_service_server::CatalogService for CatalogApi {
                 duplicate: rc.duplicate,
             }))
         }
-        .await;
-        observe(&self.ingest.metrics, "DefineIndicator", started, &r);
-        r
+        .await
     }
 }

@@ -33,6 +33,19 @@ impl InProc {
 
     /// Like `start`, with a shorter idle-connection timeout when given.
     pub async fn start_with(demo: bool, idle_timeout: Option<Duration>) -> InProc {
+        InProc::start_full(demo, idle_timeout, None).await
+    }
+
+    /// Like `start`, with an auth file (TOML, as `tilannekuva token new` writes entries).
+    pub async fn start_authed(auth_toml: &str) -> InProc {
+        InProc::start_full(false, None, Some(auth_toml)).await
+    }
+
+    async fn start_full(
+        demo: bool,
+        idle_timeout: Option<Duration>,
+        auth_toml: Option<&str>,
+    ) -> InProc {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_owned();
         let core = tokio::task::spawn_blocking(move || Core::open(&path, &Catalog::bundled()))
@@ -46,11 +59,28 @@ impl InProc {
         let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let grpc_url = format!("http://{}", grpc.local_addr().unwrap());
         let http_addr = http.local_addr().unwrap();
+        let auth_path = auth_toml.map(|text| {
+            let p = dir.path().join("auth.toml");
+            std::fs::write(&p, text).unwrap();
+            p
+        });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let mut options = tilannekuva::server::ServeOptions::plain(&core);
             if let Some(t) = idle_timeout {
                 options.idle_timeout = t;
+            }
+            if let Some(path) = &auth_path {
+                let catalog = Catalog::bundled();
+                let resolve = |c: &str| catalog.resolve_region(c).map(|r| r.code.clone());
+                options.auth = std::sync::Arc::new(
+                    tilannekuva::auth::Auth::from_file(
+                        path,
+                        &resolve,
+                        core.metrics.auth_refusals.clone(),
+                    )
+                    .unwrap(),
+                );
             }
             run(&core, options, grpc, http, async move {
                 let _ = rx.await;

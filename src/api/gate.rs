@@ -1,0 +1,287 @@
+//! The gate every gRPC request passes, as soon as its headers have arrived and before any
+//! of its body is read: authentication, the bound on requests in progress, and the
+//! accounting of every answer (method, code, latency).
+//!
+//! Authenticating at the headers means an unauthenticated request costs no more than its
+//! refusal: it never holds a request slot, and it is answered (`UNAUTHENTICATED`) while its
+//! body may still be on its way — so nobody without a token can fill the slots with
+//! requests whose bodies never finish. The principal travels to the handler in the
+//! request's extensions ([`principal`]).
+//!
+//! Every answer is counted here, once: refusals before the handler, load shedding
+//! (`RESOURCE_EXHAUSTED`), and the handler's own answers, whose code is read from the
+//! response headers (a trailers-only answer) or from the trailers at the end of its body
+//! (so a stream is counted when it ends). The method label is one of a fixed set, so a
+//! client cannot grow the metric's label values with made-up paths.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http_body::Frame;
+use tonic::body::Body;
+use tonic::{Code, Status};
+
+use crate::auth::{Auth, Principal};
+use crate::limits;
+use crate::metrics::Metrics;
+
+/// The methods the service answers, for the `method` label; anything else is `other`.
+const METHODS: &[&str] = &[
+    "Submit",
+    "SubmitStream",
+    "Retract",
+    "GetRegionPicture",
+    "GetNationalPicture",
+    "GetSeries",
+    "GetObservationHistory",
+    "ReadEvents",
+    "ListRegions",
+    "ListIndicators",
+    "DefineIndicator",
+    "Check",
+    "Watch",
+    "ServerReflectionInfo",
+];
+
+/// The `method` label of a request path (`/package.Service/Method`).
+fn method_of(path: &str) -> &'static str {
+    let name = path.rsplit('/').next().unwrap_or("");
+    METHODS
+        .iter()
+        .find(|m| **m == name)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// Whether a path needs no token: the health service, which probes (a load balancer, the
+/// kubelet) call without one, and which says nothing but "serving".
+fn is_public(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/")
+}
+
+/// The principal the gate authenticated, for a handler.
+pub fn principal<T>(request: &tonic::Request<T>) -> Result<Arc<Principal>, Status> {
+    request
+        .extensions()
+        .get::<Arc<Principal>>()
+        .cloned()
+        // Every request to a service passes the gate, which inserts it or refuses.
+        .ok_or_else(|| Status::internal("request did not pass the gate"))
+}
+
+/// What every clone of the gate shares.
+struct Shared {
+    auth: Arc<Auth>,
+    metrics: Arc<Metrics>,
+    /// Requests in progress over all connections ([`limits::MAX_REQUESTS`]).
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl Shared {
+    fn count(&self, method: &str, code: Code) {
+        self.metrics
+            .grpc_requests
+            .with_label_values(&[method, super::code_name(code)])
+            .inc();
+    }
+
+    fn latency(&self, method: &str, started: Instant) {
+        self.metrics
+            .grpc_latency
+            .with_label_values(&[method])
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// An answer given here, before any handler: counted, and sent trailers-only.
+    fn refuse(&self, method: &str, started: Instant, status: Status) -> http::Response<Body> {
+        self.count(method, status.code());
+        self.latency(method, started);
+        status.into_http()
+    }
+}
+
+/// The layer that puts the gate in front of the services.
+#[derive(Clone)]
+pub struct GateLayer {
+    shared: Arc<Shared>,
+}
+
+impl GateLayer {
+    pub fn new(auth: Arc<Auth>, metrics: Arc<Metrics>) -> GateLayer {
+        GateLayer {
+            shared: Arc::new(Shared {
+                auth,
+                metrics,
+                slots: Arc::new(tokio::sync::Semaphore::new(limits::MAX_REQUESTS)),
+            }),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for GateLayer {
+    type Service = Gate<S>;
+
+    fn layer(&self, inner: S) -> Gate<S> {
+        Gate {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The gate (see the module doc).
+#[derive(Clone)]
+pub struct Gate<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> tower::Service<http::Request<Body>> for Gate<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        let started = Instant::now();
+        let shared = self.shared.clone();
+        // The clone is ready only if polled; take the polled one (tower's usual swap).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let method = method_of(req.uri().path());
+        if !is_public(req.uri().path()) {
+            let metadata = tonic::metadata::MetadataMap::from_headers(req.headers().clone());
+            match shared.auth.authenticate(&metadata) {
+                Ok(p) => {
+                    req.extensions_mut().insert(p);
+                }
+                Err(status) => {
+                    let answer = shared.refuse(method, started, status);
+                    return Box::pin(async move { Ok(answer) });
+                }
+            }
+        }
+        let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
+            let status = Status::resource_exhausted(format!(
+                "the server has {} requests in progress; retry with backoff",
+                limits::MAX_REQUESTS
+            ));
+            let answer = shared.refuse(method, started, status);
+            return Box::pin(async move { Ok(answer) });
+        };
+        Box::pin(async move {
+            let response = inner.call(req).await?;
+            // The slot is held until the handler has answered; a stream's body then runs
+            // under the open-stream limit instead.
+            drop(permit);
+            shared.latency(method, started);
+            if let Some(status) = Status::from_header_map(response.headers()) {
+                // A request tonic could not decode is answered before any handler: the
+                // client's error, whatever tonic calls it.
+                let code = status.code();
+                let status = super::codec::undecodable(status);
+                shared.count(method, status.code());
+                if status.code() != code {
+                    return Ok(status.into_http());
+                }
+                return Ok(response);
+            }
+            Ok(response.map(|body| {
+                Body::new(Counted {
+                    inner: body,
+                    pending: Some((shared, method)),
+                })
+            }))
+        })
+    }
+}
+
+/// A response body that counts its answer's code when the trailers pass (or, if the body
+/// ends or is dropped without them, as `CANCELLED`: the client went away).
+struct Counted {
+    inner: Body,
+    /// Where to count, until counted.
+    pending: Option<(Arc<Shared>, &'static str)>,
+}
+
+impl Counted {
+    fn settle(&mut self, code: Code) {
+        if let Some((shared, method)) = self.pending.take() {
+            shared.count(method, code);
+        }
+    }
+}
+
+impl http_body::Body for Counted {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    let code = Status::from_header_map(trailers)
+                        .map(|s| s.code())
+                        .unwrap_or(Code::Unknown);
+                    self.settle(code);
+                }
+            }
+            Poll::Ready(Some(Err(status))) => {
+                let code = status.code();
+                self.settle(code);
+            }
+            Poll::Ready(None) => self.settle(Code::Cancelled),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.settle(Code::Cancelled);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_labels_are_a_fixed_set() {
+        assert_eq!(
+            method_of("/tilannekuva.v1.PictureService/GetRegionPicture"),
+            "GetRegionPicture"
+        );
+        assert_eq!(method_of("/x.Y/MadeUp"), "other");
+        assert_eq!(method_of(""), "other");
+        assert!(is_public("/grpc.health.v1.Health/Check"));
+        assert!(!is_public("/tilannekuva.v1.CatalogService/ListRegions"));
+    }
+}
