@@ -208,6 +208,15 @@ pub fn parse_table(
             }),
         );
     }
+    if table.is_empty() {
+        // An empty file (a truncated copy, an editor's accident) would lock every caller
+        // out: refused like a broken one.
+        return Err(invalid(
+            "no tokens: with an auth file every call needs a token, so this file would lock \
+             everyone out (add a [[token]] entry; `tilannekuva token new` writes one)"
+                .into(),
+        ));
+    }
     Ok(table)
 }
 
@@ -233,6 +242,9 @@ pub struct Auth {
     table: RwLock<Option<Table>>,
     path: Option<PathBuf>,
     refusals: prometheus::IntCounterVec,
+    /// Bumped at every successful reload, so that open streams check that their token is
+    /// still in force ([`Auth::is_current`]).
+    generation: tokio::sync::watch::Sender<u64>,
 }
 
 /// SHA-256 of a token, as stored in the auth file.
@@ -254,6 +266,7 @@ impl Auth {
             table: RwLock::new(None),
             path: None,
             refusals,
+            generation: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -267,6 +280,7 @@ impl Auth {
             table: RwLock::new(Some(Table::new())),
             path: Some(path.to_owned()),
             refusals,
+            generation: tokio::sync::watch::Sender::new(0),
         };
         auth.reload(resolve)?;
         Ok(auth)
@@ -285,10 +299,37 @@ impl Auth {
             path: path.clone(),
             source,
         })?;
-        let table = parse_table(path, &text, resolve)?;
+        let mut table = parse_table(path, &text, resolve)?;
         let n = table.len();
-        *self.table.write() = Some(table);
+        {
+            let mut current = self.table.write();
+            // A token that stays as it was keeps its principal, so that the streams it
+            // holds open stay valid ([`Auth::is_current`]).
+            if let Some(old) = current.as_ref() {
+                for (hash, p) in table.iter_mut() {
+                    if let Some(same) = old.get(hash).filter(|q| **q == *p) {
+                        *p = same.clone();
+                    }
+                }
+            }
+            *current = Some(table);
+        }
+        self.generation.send_modify(|g| *g += 1);
         Ok(n)
+    }
+
+    /// Whether `p` is still in force: its token is in the table as it was (always true
+    /// without an auth file). Streams check this when the table changes.
+    pub fn is_current(&self, p: &Arc<Principal>) -> bool {
+        match self.table.read().as_ref() {
+            None => true,
+            Some(table) => table.values().any(|q| Arc::ptr_eq(q, p)),
+        }
+    }
+
+    /// Changes (reloads) of the token table.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 
     /// Counts a refusal.
@@ -387,6 +428,48 @@ mod tests {
             bad("[[token]]\nname = \"x\"\nrole = \"reader\"\nsha256 = \"abc\"\ncolour = 1\n")
                 .contains("colour")
         );
+    }
+
+    #[test]
+    fn a_file_without_tokens_is_refused() {
+        let p = Path::new("auth.toml");
+        for text in ["", "\n# only a comment\n", "token = []\n"] {
+            let err = parse_table(p, text, &resolve).unwrap_err().to_string();
+            assert!(err.contains("no tokens"), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_reload_keeps_unchanged_principals_and_drops_revoked_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.toml");
+        let (a, b) = (
+            entry("a", "reader", "", "ta"),
+            entry("b", "reader", "", "tb"),
+        );
+        std::fs::write(&path, format!("{a}{b}")).unwrap();
+        let counter =
+            prometheus::IntCounterVec::new(prometheus::Opts::new("r", "r"), &["reason"]).unwrap();
+        let auth = Auth::from_file(&path, &resolve, counter).unwrap();
+        let meta = |t: &str| {
+            let mut m = MetadataMap::new();
+            m.insert("authorization", format!("Bearer {t}").parse().unwrap());
+            m
+        };
+        let (pa, pb) = (
+            auth.authenticate(&meta("ta")).unwrap(),
+            auth.authenticate(&meta("tb")).unwrap(),
+        );
+        let mut changes = auth.changes();
+        std::fs::write(&path, &a).unwrap();
+        auth.reload(&resolve).unwrap();
+        assert!(changes.has_changed().unwrap());
+        assert!(auth.is_current(&pa) && !auth.is_current(&pb));
+        // An empty file is refused and changes nothing.
+        std::fs::write(&path, "").unwrap();
+        assert!(auth.reload(&resolve).is_err());
+        assert!(auth.is_current(&pa));
+        assert!(auth.authenticate(&meta("ta")).is_ok());
     }
 
     #[test]

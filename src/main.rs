@@ -149,13 +149,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let http = tokio::net::TcpListener::bind(args.http_listen)
         .await
         .with_context(|| format!("cannot listen on {} (HTTP)", args.http_listen))?;
+    if let Some(p) = &args.pid_file {
+        std::fs::write(p, format!("{}\n", std::process::id()))
+            .with_context(|| format!("cannot write the pid file {}", p.display()))?;
+    }
     tracing::info!(grpc = %grpc.local_addr()?, http = %http.local_addr()?, data_dir = %args.data_dir.display(), tls = tls.is_some(), auth = auth.enabled(), "tilannekuva listening");
     let options = ServeOptions {
         auth,
         tls,
         idle_timeout: tilannekuva::limits::IDLE_TIMEOUT,
     };
-    run(&core, options, grpc, http, shutdown).await?;
+    let served = run(&core, options, grpc, http, shutdown).await;
+    if let Some(p) = &args.pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    served?;
     tracing::info!("shutting down");
     tokio::task::spawn_blocking(move || core.shutdown()).await?;
     Ok(())

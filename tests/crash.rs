@@ -819,3 +819,69 @@ fn verify_names_the_first_bad_sequence() {
     );
     assert!(err.contains("events 1..=4 are intact"), "{err}");
 }
+
+/// `export --data-dir` reads a stopped store directly — also one the server refuses to
+/// start on, up to its last intact event — and `verify` on a store in use says to stop the
+/// server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_reads_a_stopped_or_refused_store_and_verify_says_when_it_is_in_use() {
+    let good = chain(6);
+    let dir = tempfile::tempdir().unwrap();
+    let mut tampered = good.clone();
+    if let Payload::ObservationRecorded(o) = &mut tampered[3].payload {
+        o.value = 42.0;
+    }
+    {
+        let log = tilannekuva::store::EventLog::open(dir.path()).unwrap();
+        log.append(&tampered).unwrap();
+    }
+    // The server refuses the broken chain...
+    let refused = try_start(dir.path());
+    assert!(refused.is_err(), "the server refuses a broken chain");
+    // ...and export gives the intact events, then says where the log breaks.
+    let out = dir.path().join("intact.ndjson");
+    let (ok, _, err) = cli(&[
+        "export",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("exported the 3 intact events; the log is broken at sequence 4"),
+        "{err}"
+    );
+    let lines: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 3);
+    let restored = tempfile::tempdir().unwrap();
+    let (ok, imported, err) = cli(&[
+        "import",
+        "--data-dir",
+        restored.path().to_str().unwrap(),
+        "--input",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(imported.contains(&hex::encode(good[2].hash)), "{imported}");
+
+    // A stopped, intact store exports whole; while its server runs, verify and export say
+    // to stop it first.
+    let data = tempfile::tempdir().unwrap();
+    let s = Proc::start(data.path(), &["--demo"]);
+    let (ok, _, err) = cli(&["verify", "--data-dir", data.path().to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("in use by another process") && err.contains("stop the server first"),
+        "{err}"
+    );
+    s.stop();
+    let (ok, whole, err) = cli(&["export", "--data-dir", data.path().to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(whole.lines().count() > 900, "the demo log");
+    assert!(err.contains("exported"), "{err}");
+}

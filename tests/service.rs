@@ -891,3 +891,69 @@ async fn a_partly_unchanged_submission_is_a_duplicate_after_a_restart() {
     assert_eq!(other.code(), tonic::Code::AlreadyExists);
     s.stop();
 }
+
+/// loadgen refuses a server with real figures (it writes synthetic values into real
+/// regions) unless told, and marks what it writes; `--pid-file` names this instance for a
+/// reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadgen_refuses_real_data_and_the_pid_file_names_the_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("tilannekuva.pid");
+    let s = Proc::start(
+        &dir.path().join("data"),
+        &["--demo", "--pid-file", pid_file.to_str().unwrap()],
+    );
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(pid.trim(), s.child.id().to_string());
+    let (ok, _, err) = cli(&[
+        "loadgen",
+        "--server",
+        &s.grpc_url,
+        "--duration",
+        "0.3",
+        "--clients",
+        "2",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("real figures") && err.contains("--allow-real-data"),
+        "{err}"
+    );
+    s.stop();
+    assert!(!pid_file.exists(), "removed at a clean stop");
+
+    let fresh = tempfile::tempdir().unwrap();
+    let s = Proc::start(fresh.path(), &[]);
+    for _ in 0..2 {
+        let (ok, out, err) = cli(&[
+            "loadgen",
+            "--server",
+            &s.grpc_url,
+            "--duration",
+            "0.3",
+            "--clients",
+            "2",
+        ]);
+        assert!(ok, "{err}");
+        assert!(!out.contains("acknowledged: 0 "), "{out}");
+    }
+    let mut pic = PictureServiceClient::new(s.channel().await);
+    let mut events = pic
+        .read_events(proto::ReadEventsRequest {
+            from_sequence: 1,
+            follow: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut synthetic = 0;
+    while let Some(m) = events.message().await.unwrap() {
+        if let Some(proto::event::Payload::ObservationRecorded(o)) = m.event.unwrap().payload {
+            let o = o.observation.unwrap();
+            assert_eq!(o.source, tilannekuva::cli::SYNTHETIC_SOURCE);
+            synthetic += 1;
+        }
+    }
+    assert!(synthetic > 0);
+    s.stop();
+}

@@ -247,12 +247,104 @@ async fn roles_decide_who_writes_what() {
         assert!(Instant::now() < deadline, "the reloaded token never worked");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    std::fs::write(&auth_file, "this is not toml [[[").unwrap();
+    // Every call needs a token, ListRegions included (health probes excepted).
+    let mut cat = CatalogServiceClient::new(ch.clone());
+    let err = cat
+        .list_regions(proto::ListRegionsRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert!(cat
+        .list_regions(with_token(proto::ListRegionsRequest {}, &reader))
+        .await
+        .is_ok());
+    // A reload that revokes a token ends the streams it holds open; others go on.
+    let mut pic = PictureServiceClient::new(ch.clone());
+    let next = head(ch.clone(), &reader).await + 1;
+    let follow = |token: &str| {
+        with_token(
+            proto::ReadEventsRequest {
+                from_sequence: next,
+                follow: true,
+            },
+            token,
+        )
+    };
+    let mut revoked = pic.read_events(follow(&reader)).await.unwrap().into_inner();
+    let mut kept = pic
+        .read_events(follow(&uusimaa))
+        .await
+        .unwrap()
+        .into_inner();
+    let without_reader: Vec<&str> = text
+        .split("\n\n")
+        .filter(|e| !e.contains("\"ministry\""))
+        .collect();
+    assert_eq!(without_reader.len(), 3, "{text}");
+    std::fs::write(
+        &auth_file,
+        format!("{}\n{e5}\n", without_reader.join("\n\n")),
+    )
+    .unwrap();
+    hup();
+    let end = tokio::time::timeout(Duration::from_secs(20), revoked.message())
+        .await
+        .expect("the revoked token's stream ends");
+    assert_eq!(end.unwrap_err().code(), Code::Unauthenticated);
+    // The kept token's stream is still open: the next event reaches it.
+    let r = ing
+        .submit(with_token(
+            submit_req(
+                "u-kept",
+                "MK01",
+                vec![obs("population", 2023, 1000.0, Final)],
+            ),
+            &uusimaa,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let event = tokio::time::timeout(Duration::from_secs(20), kept.message())
+        .await
+        .expect("the kept stream goes on")
+        .unwrap()
+        .unwrap()
+        .event
+        .unwrap();
+    assert_eq!(
+        (event.sequence, event.submission_id.as_str()),
+        (r.first_sequence, "u-kept")
+    );
+    assert_eq!(
+        r.first_sequence, next,
+        "nothing else was appended meanwhile"
+    );
+    drop(kept);
+    // An empty auth file is refused like a broken one: counted, the old tokens stay.
+    std::fs::write(&auth_file, "").unwrap();
     hup();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (_, body) = http_get(s.http, "/metrics").await;
         if body.contains(r#"tilannekuva_auth_reloads_total{outcome="error"} 1"#) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the empty file's reload was not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ing
+        .submit(with_token(sub("p-2", "MK06"), &late))
+        .await
+        .is_ok());
+    std::fs::write(&auth_file, "this is not toml [[[").unwrap();
+    hup();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) = http_get(s.http, "/metrics").await;
+        if body.contains(r#"tilannekuva_auth_reloads_total{outcome="error"} 2"#) {
             break;
         }
         assert!(

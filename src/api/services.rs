@@ -121,6 +121,10 @@ impl proto::ingest_service_server::IngestService for IngestApi {
                         return;
                     }
                 };
+                if !api.auth.is_current(&who) {
+                    let _ = tx.send(Err(revoked())).await;
+                    return;
+                }
                 let t = Instant::now();
                 let r = api
                     .write(WriteRequest::Submit(submit_input(&msg)), who.clone())
@@ -161,6 +165,13 @@ impl proto::ingest_service_server::IngestService for IngestApi {
                 })
             })
     }
+}
+
+/// The end of a stream whose token a reload of the auth file revoked or changed.
+fn revoked() -> Status {
+    Status::unauthenticated(
+        "the token of this stream was revoked or changed by a reload of the auth file",
+    )
 }
 
 /// A permit for one open stream, or `RESOURCE_EXHAUSTED`.
@@ -394,11 +405,13 @@ impl proto::picture_service_server::PictureService for PictureApi {
         &self,
         request: Request<proto::ReadEventsRequest>,
     ) -> Result<Response<Self::ReadEventsStream>, Status> {
-        principal(&request)?;
+        let who = principal(&request)?;
         let permit = stream_permit(&self.streams)?;
         let req = request.into_inner();
         let log = self.log.clone();
         let mut applied = self.applied.clone();
+        let auth = self.auth.clone();
+        let mut tokens = self.auth.changes();
         let metrics = self.metrics.clone();
         let mut shutdown = self.shutdown.clone();
         let out = async_stream_of(move |tx| async move {
@@ -441,6 +454,11 @@ impl proto::picture_service_server::PictureService for PictureApi {
                 }
                 tokio::select! {
                     changed = applied.changed() => if changed.is_err() { return },
+                    // A reload that revoked (or changed) this stream's token ends it.
+                    _ = tokens.changed() => if !auth.is_current(&who) {
+                        let _ = tx.send(Err(revoked())).await;
+                        return;
+                    },
                     _ = tx.closed() => return,
                     _ = stopping(&mut shutdown) => {
                         let _ = tx.send(Err(Status::unavailable("the server is shutting down"))).await;

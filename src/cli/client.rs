@@ -1144,6 +1144,9 @@ pub fn export_json_line(e: &Event) -> String {
 }
 
 pub async fn export(a: ExportArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &a.data_dir {
+        return super::offline::export_cmd(dir, a.from_sequence, a.output.as_deref());
+    }
     let ch = channel(&a.server, &a.conn).await?;
     let mut stream = PictureServiceClient::new(ch)
         .read_events(authed(

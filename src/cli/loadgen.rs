@@ -8,11 +8,43 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use hdrhistogram::Histogram;
+use tonic::transport::Channel;
 
 use super::LoadgenArgs;
 use crate::proto;
 use crate::proto::catalog_service_client::CatalogServiceClient;
 use crate::proto::ingest_service_client::IngestServiceClient;
+
+/// The source every loadgen observation carries: what marks its cells as synthetic.
+pub const SYNTHETIC_SOURCE: &str = "tilannekuva loadgen: synthetic benchmark data";
+
+/// The first observation in the server's log that loadgen did not write, if any.
+async fn real_figure(ch: Channel, conn: &super::ConnArgs) -> anyhow::Result<Option<String>> {
+    let mut events = crate::proto::picture_service_client::PictureServiceClient::new(ch)
+        .read_events(super::client::authed(
+            proto::ReadEventsRequest {
+                from_sequence: 1,
+                follow: false,
+            },
+            conn,
+        ))
+        .await
+        .map_err(super::client::describe)?
+        .into_inner();
+    while let Some(msg) = events.message().await.map_err(super::client::describe)? {
+        let Some(e) = msg.event else { continue };
+        if let Some(proto::event::Payload::ObservationRecorded(o)) = &e.payload {
+            let o = o.observation.clone().unwrap_or_default();
+            if o.source != SYNTHETIC_SOURCE {
+                return Ok(Some(format!(
+                    "sequence {}: {} {} {} from {:?}",
+                    e.sequence, e.region_code, o.indicator_id, o.year, o.source
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
 
 pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
     if a.clients == 0 || a.batch == 0 || a.connections == 0 {
@@ -21,6 +53,15 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
     let mut channels = Vec::new();
     for _ in 0..a.connections {
         channels.push(super::client::channel(&a.server, &a.conn).await?);
+    }
+    if !a.allow_real_data {
+        if let Some(real) = real_figure(channels[0].clone(), &a.conn).await? {
+            bail!(
+                "the server's log holds real figures ({real}); loadgen writes synthetic values \
+                 into real regions and would move them. Point it at a server with a fresh data \
+                 directory, or pass --allow-real-data"
+            );
+        }
     }
     // Cells to write: every (indicator, year) whose range admits the value 50, so any
     // batch size up to thousands has distinct cells.
@@ -107,8 +148,8 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
                                     % 10_000_000) as f64
                                     * 1e-7,
                             status: proto::ObservationStatus::Provisional as i32,
-                            source: "loadgen".into(),
-                            note: String::new(),
+                            source: SYNTHETIC_SOURCE.into(),
+                            note: "synthetic: written by tilannekuva loadgen".into(),
                             correction_reason: String::new(),
                         }
                     })

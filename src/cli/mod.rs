@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use client::{export_json_line, ExportEvent};
+pub use loadgen::SYNTHETIC_SOURCE;
 pub use offline::{import, verify};
 
 /// tilannekuva — Finland's national situation picture of regional development.
@@ -124,6 +125,11 @@ pub struct ServeArgs {
     /// Load the bundled real sample data when the store holds no observations.
     #[arg(long, env = "TILANNEKUVA_DEMO")]
     pub demo: bool,
+    /// Write the server's process id to this file once it listens (removed at a clean
+    /// stop), so that a reload signals this instance only:
+    /// `kill -HUP "$(cat FILE)"`.
+    #[arg(long, env = "TILANNEKUVA_PID_FILE")]
+    pub pid_file: Option<PathBuf>,
     /// Region catalog CSV put into an empty log (default: the bundled Finnish regions).
     #[arg(long, env = "TILANNEKUVA_REGION_CATALOG")]
     pub region_catalog: Option<PathBuf>,
@@ -316,6 +322,10 @@ pub struct ExportArgs {
     pub server: String,
     #[command(flatten)]
     pub conn: ConnArgs,
+    /// Read a stopped server's data directory directly instead of asking a server: also a
+    /// store the server refuses to start on, up to its last intact event.
+    #[arg(long, conflicts_with = "server")]
+    pub data_dir: Option<PathBuf>,
     /// First sequence to export.
     #[arg(long, default_value_t = 1)]
     pub from_sequence: u64,
@@ -364,6 +374,11 @@ pub struct LoadgenArgs {
     /// Seconds to run.
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
+    /// Write even if the server's log holds figures other than loadgen's own synthetic
+    /// ones. loadgen writes synthetic values into real regions' cells: on a server with
+    /// real data it would move real figures, so by default it refuses.
+    #[arg(long)]
+    pub allow_real_data: bool,
 }
 
 /// Runs a client or offline command. `serve` is handled by `main`. A reader that closed

@@ -74,6 +74,81 @@ pub fn import_cmd(a: ImportArgs) -> anyhow::Result<()> {
     super::output::emit(&format!("imported {n} events; chain head {head}\n"))
 }
 
+/// Exports a stopped store's log as NDJSON from `from` on, checking the chain as it goes;
+/// it stops at the first event that is missing or wrong, after writing every intact event
+/// before it. Returns the number of events written and, when the log is broken, where and
+/// why.
+pub fn export(
+    data_dir: &Path,
+    from: u64,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<(u64, Option<String>)> {
+    if !data_dir.join("db").exists() {
+        bail!(
+            "{} is not a tilannekuva data directory (no sled database)",
+            data_dir.display()
+        );
+    }
+    let log =
+        EventLog::open(data_dir).with_context(|| format!("cannot open {}", data_dir.display()))?;
+    let (mut last_seq, mut last_hash) = (0, ZERO_HASH);
+    let mut written = 0u64;
+    let mut broken: Option<String> = None;
+    let mut io_error: Option<std::io::Error> = None;
+    let scanned = log.for_each_chunk(|chunk| {
+        if broken.is_some() || io_error.is_some() {
+            return Ok(());
+        }
+        for e in &chunk {
+            if let Err(err) = verify_chain(last_seq, last_hash, std::slice::from_ref(e)) {
+                broken = Some(format!("at sequence {}: {}", err.sequence, err.reason));
+                return Ok(());
+            }
+            (last_seq, last_hash) = (e.sequence, e.hash);
+            if e.sequence >= from {
+                if let Err(err) = writeln!(out, "{}", super::export_json_line(e)) {
+                    io_error = Some(err);
+                    return Ok(());
+                }
+                written += 1;
+            }
+        }
+        Ok(())
+    });
+    if let Some(e) = io_error {
+        return Err(e.into());
+    }
+    if broken.is_none() {
+        if let Err(e) = scanned {
+            broken = Some(format!("at sequence {}: {e}", last_seq + 1));
+        }
+    }
+    Ok((written, broken))
+}
+
+/// `tilannekuva export --data-dir`: to a file or standard output; a broken log exports its
+/// intact events, then fails saying where it breaks.
+pub fn export_cmd(data_dir: &Path, from: u64, output: Option<&Path>) -> anyhow::Result<()> {
+    let mut out: Box<dyn std::io::Write> = match output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let (n, broken) = export(data_dir, from, &mut out)?;
+    out.flush()?;
+    match broken {
+        None => {
+            eprintln!("exported {n} events");
+            Ok(())
+        }
+        Some(why) => bail!(
+            "exported the {n} intact events; the log is broken {why}: the events after it \
+             are not exported"
+        ),
+    }
+}
+
 /// What `verify` found.
 #[derive(Debug)]
 pub struct VerifyReport {

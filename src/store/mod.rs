@@ -101,6 +101,12 @@ pub enum StoreError {
     Version { path: PathBuf, found: u32 },
     #[error("the store is poisoned by an earlier failed flush; restart the server")]
     Poisoned,
+    #[error(
+        "the store at {} is in use by another process (a running server?): stop the server \
+         first, or read it through the server (`tilannekuva export --server ...`)",
+        .path.display()
+    )]
+    InUse { path: PathBuf },
 }
 
 /// The append-only event log.
@@ -333,9 +339,13 @@ impl EventLog {
             );
             match opened {
                 Err(StoreError::Sled(sled::Error::Io(e)))
-                    if e.to_string().contains("could not acquire lock")
-                        && Instant::now() < deadline =>
+                    if e.to_string().contains("could not acquire lock") =>
                 {
+                    if Instant::now() >= deadline {
+                        return Err(StoreError::InUse {
+                            path: path.to_owned(),
+                        });
+                    }
                     std::thread::sleep(LOCK_POLL);
                 }
                 other => break other?,
