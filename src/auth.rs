@@ -460,7 +460,7 @@ mod tests {
             auth.authenticate(&meta("ta")).unwrap(),
             auth.authenticate(&meta("tb")).unwrap(),
         );
-        let mut changes = auth.changes();
+        let changes = auth.changes();
         std::fs::write(&path, &a).unwrap();
         auth.reload(&resolve).unwrap();
         assert!(changes.has_changed().unwrap());
