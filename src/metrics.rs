@@ -171,8 +171,9 @@ impl Metrics {
         m
     }
 
-    /// The full exposition: service metrics, then the situation gauges.
-    pub fn render(&self, projection: &Projection) -> String {
+    /// The full exposition: service metrics, then the situation gauges (rendered by
+    /// [`SituationCache`]).
+    pub fn render(&self, situation: &str) -> String {
         let mut buf = Vec::new();
         // Encoding into a Vec only fails on invalid metric families, which the registry
         // never holds.
@@ -180,7 +181,7 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut buf)
             .expect("text encoding");
         let mut out = String::from_utf8(buf).expect("exposition is UTF-8");
-        render_situation(projection, &mut out);
+        out.push_str(situation);
         out
     }
 }
@@ -197,12 +198,88 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Appends the situation gauges (docs/architecture.md) for every year with data, as of the latest
-/// applied event.
-pub fn render_situation(p: &Projection, out: &mut String) {
-    let seq = p.applied();
-    let years: Vec<i32> = p.years().collect();
-    let pictures: Vec<_> = years.iter().map(|y| p.year_picture(*y, seq)).collect();
+/// How old the situation gauges may be when a scrape reuses them although writes have come
+/// since: Prometheus scrapes every 15-60 s, so a second is nothing to it, and it bounds the
+/// rendering work (and the projection's read lock) to one render a second however many
+/// scrapers there are.
+pub const MAX_SITUATION_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The rendered situation gauges, shared by all scrapes: one render at a time (the others
+/// wait for it and reuse it), at most one a [`MAX_SITUATION_AGE`] while writes go on.
+#[derive(Default)]
+pub struct SituationCache {
+    cached: tokio::sync::Mutex<Option<Rendered>>,
+}
+
+struct Rendered {
+    sequence: u64,
+    at: std::time::Instant,
+    text: std::sync::Arc<String>,
+}
+
+impl SituationCache {
+    /// The situation gauges as of the latest applied event (or of one at most
+    /// [`MAX_SITUATION_AGE`] old).
+    pub async fn current(
+        &self,
+        projection: &std::sync::Arc<parking_lot::RwLock<Projection>>,
+    ) -> std::sync::Arc<String> {
+        let mut slot = self.cached.lock().await;
+        let applied = projection.read().applied();
+        if let Some(r) = slot.as_ref() {
+            if r.sequence == applied || r.at.elapsed() < MAX_SITUATION_AGE {
+                return r.text.clone();
+            }
+        }
+        let p = projection.clone();
+        let rendered = tokio::task::spawn_blocking(move || {
+            let (sequence, pictures) = situation_snapshot(&p, || {});
+            let mut text = String::new();
+            render_situation(&pictures, &mut text);
+            (sequence, text)
+        })
+        .await;
+        match rendered {
+            Ok((sequence, text)) => {
+                let text = std::sync::Arc::new(text);
+                *slot = Some(Rendered {
+                    sequence,
+                    at: std::time::Instant::now(),
+                    text: text.clone(),
+                });
+                text
+            }
+            // A render that panicked (a bug): the last good one, or none.
+            Err(e) => {
+                tracing::error!(error = %e, "rendering the situation gauges failed");
+                slot.as_ref().map(|r| r.text.clone()).unwrap_or_default()
+            }
+        }
+    }
+}
+
+/// Every year's picture as of one sequence (the latest applied when it starts), taking the
+/// projection's read lock for one year's picture at a time: between years the commit path
+/// may apply new events (`between` runs there), which the as-of filter leaves out, so the
+/// pictures are one consistent state and a scrape never holds the lock for all of them.
+pub fn situation_snapshot(
+    projection: &parking_lot::RwLock<Projection>,
+    mut between: impl FnMut(),
+) -> (u64, Vec<crate::projection::YearPicture>) {
+    let (seq, years) = {
+        let p = projection.read();
+        (p.applied(), p.years().collect::<Vec<i32>>())
+    };
+    let mut pictures = Vec::with_capacity(years.len());
+    for year in years {
+        pictures.push(projection.read().year_picture(year, seq));
+        between();
+    }
+    (seq, pictures)
+}
+
+/// Appends the situation gauges (docs/architecture.md) of `pictures`.
+pub fn render_situation(pictures: &[crate::projection::YearPicture], out: &mut String) {
     let mut value = String::new();
     let mut national = String::new();
     let mut rank = String::new();
@@ -210,7 +287,7 @@ pub fn render_situation(p: &Projection, out: &mut String) {
     let mut coverage = String::new();
     let mut nat_reported = String::new();
     let mut nat_expected = String::new();
-    for yp in &pictures {
+    for yp in pictures {
         let year = yp.year;
         let mut reported: std::collections::BTreeMap<&str, u32> = Default::default();
         for iy in &yp.indicators {
@@ -292,5 +369,99 @@ pub fn render_situation(p: &Projection, out: &mut String) {
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
         out.push_str(&body);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use parking_lot::RwLock;
+
+    use super::*;
+    use crate::auth::Principal;
+    use crate::domain::validate::ObservationInput;
+    use crate::domain::{Catalog, Status};
+    use crate::write::{SubmitInput, WriteRequest, WriterState};
+
+    /// 2026-11-27T00:00:00Z in microseconds.
+    const NOW: i64 = 1_795_737_600_000_000;
+
+    fn submit(
+        state: &mut WriterState,
+        id: &str,
+        years: std::ops::Range<i32>,
+        value: f64,
+    ) -> Vec<crate::domain::Event> {
+        let observations = years
+            .map(|year| ObservationInput {
+                indicator_id: "population".into(),
+                year,
+                value,
+                status: Some(Status::Provisional),
+                source: "test".into(),
+                note: String::new(),
+                correction_reason: String::new(),
+            })
+            .collect();
+        let req = WriteRequest::Submit(SubmitInput {
+            submission_id: id.into(),
+            region_code: "MK01".into(),
+            expected_region_revision: None,
+            observations,
+            validate_only: false,
+        });
+        let mut out = Vec::new();
+        state
+            .prepare(&req, &Principal::system("t"), NOW, &mut out)
+            .unwrap();
+        out
+    }
+
+    /// A scrape takes the projection's lock one year at a time: between years a commit
+    /// goes through at once, and what it writes is not in the scrape, which shows one state.
+    #[test]
+    fn a_scrape_does_not_hold_up_commits_and_shows_one_state() {
+        let mut state = WriterState::default();
+        let mut projection = Projection::new();
+        for e in state.bootstrap(&Catalog::bundled(), NOW) {
+            projection.apply(&e);
+        }
+        for e in submit(&mut state, "a", 2000..2010, 1.0) {
+            projection.apply(&e);
+        }
+        let lock = RwLock::new(projection);
+        let mut commits = 0;
+        let (seq, pictures) = situation_snapshot(&lock, || {
+            // A commit in the middle of the scrape: revise every year to 2.0.
+            let mut p = lock.try_write().expect("the lock is free between years");
+            for e in submit(
+                &mut state,
+                &format!("b{commits}"),
+                2000..2010,
+                2.0 + f64::from(commits),
+            ) {
+                p.apply(&e);
+            }
+            commits += 1;
+        });
+        assert_eq!((pictures.len(), commits), (10, 10));
+        assert!(lock.read().applied() > seq);
+        for yp in &pictures {
+            let pop = yp
+                .indicators
+                .iter()
+                .find(|i| i.indicator.id == "population")
+                .unwrap();
+            assert_eq!(
+                pop.values,
+                vec![("MK01".to_owned(), 1.0)],
+                "year {}",
+                yp.year
+            );
+        }
+        let mut text = String::new();
+        render_situation(&pictures, &mut text);
+        assert!(text.contains(
+            r#"tilannekuva_indicator_value{region="MK01",indicator="population",theme="communities",year="2005"} 1"#
+        ));
     }
 }

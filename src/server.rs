@@ -195,14 +195,15 @@ struct HttpState {
     metrics: Arc<Metrics>,
     projection: Arc<RwLock<Projection>>,
     log: Arc<EventLog>,
+    situation: Arc<crate::metrics::SituationCache>,
 }
 
 async fn metrics_handler(State(s): State<HttpState>) -> impl IntoResponse {
     s.metrics.store_size.set(s.log.size_on_disk() as i64);
-    let body = {
-        let p = s.projection.read();
-        s.metrics.render(&p)
-    };
+    // Rendered from a snapshot that holds the projection's lock one year at a time (see
+    // `metrics::situation_snapshot`), so a scrape does not hold up commits.
+    let situation = s.situation.current(&s.projection).await;
+    let body = s.metrics.render(&situation);
     (
         [(
             header::CONTENT_TYPE,
@@ -237,6 +238,7 @@ fn http_router(core: &Core) -> axum::Router {
             metrics: core.metrics.clone(),
             projection: core.projection.clone(),
             log: core.log.clone(),
+            situation: Arc::default(),
         })
 }
 
