@@ -52,16 +52,65 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Open HTTP connections (`/metrics`, `/healthz`, `/readyz`); more are closed at once. The
+/// callers are a few Prometheus servers, probes and people with curl; 256 leaves room for
+/// all of them while 20,000 silent connections can no longer take every descriptor.
+pub const MAX_HTTP_CONNECTIONS: usize = 256;
+/// An HTTP connection that sends nothing for this long is closed: a scraper reconnects
+/// or keeps its connection busy well within it.
+pub const HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest time to receive a request's headers: a real client sends them at once; a slow
+/// drip holds a connection for nothing.
+pub const HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head (request line and headers) on the HTTP port, answered 431 beyond:
+/// a scrape's headers are a few hundred bytes (hyper's smallest allowed buffer is 8 KiB).
+pub const MAX_HTTP_HEADER_BYTES: usize = 16 * 1024;
+
+/// How one listener bounds its connections.
+#[derive(Clone)]
+pub struct ConnectionLimits {
+    /// Open connections at most; more are closed at once.
+    pub max: usize,
+    /// A connection without input for this long is closed.
+    pub idle_timeout: Duration,
+    /// Open connections (a gauge of the metrics registry).
+    pub open: prometheus::IntGauge,
+    /// Connections closed at once at the limit (or failed accepts).
+    pub refused: prometheus::IntCounter,
+}
+
+impl ConnectionLimits {
+    /// The gRPC listener's bounds.
+    pub fn grpc(metrics: &Metrics, idle_timeout: Duration) -> ConnectionLimits {
+        ConnectionLimits {
+            max: MAX_CONNECTIONS,
+            idle_timeout,
+            open: metrics.connections.clone(),
+            refused: metrics.connections_refused.clone(),
+        }
+    }
+
+    /// The HTTP listener's bounds.
+    pub fn http(metrics: &Metrics, idle_timeout: Duration) -> ConnectionLimits {
+        ConnectionLimits {
+            max: MAX_HTTP_CONNECTIONS,
+            idle_timeout,
+            open: metrics.http_connections.clone(),
+            refused: metrics.http_connections_refused.clone(),
+        }
+    }
+}
+
 /// A slot in the connection count, freed when the connection is dropped.
 struct Slot {
     open: Arc<AtomicUsize>,
-    metrics: Arc<Metrics>,
+    gauge: prometheus::IntGauge,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         self.open.fetch_sub(1, Ordering::AcqRel);
-        self.metrics.connections.dec();
+        self.gauge.dec();
     }
 }
 
@@ -139,35 +188,38 @@ impl tonic::transport::server::Connected for TrackedIo {
 }
 
 /// Accepted connections: Nagle's algorithm off (a small response must not wait for the
-/// client's delayed ACK), counted against [`MAX_CONNECTIONS`], closed when idle. Accept
-/// errors (such as running out of descriptors) are logged, counted and retried after a
-/// pause; they never end the server.
+/// client's delayed ACK), counted against `limits.max`, closed when idle. Accept errors
+/// (such as running out of descriptors) are logged, counted and retried after a pause;
+/// they never end the server.
 pub fn incoming(
     listener: TcpListener,
-    metrics: Arc<Metrics>,
-    idle_timeout: Duration,
+    limits: ConnectionLimits,
 ) -> impl Stream<Item = io::Result<TrackedIo>> {
     let open = Arc::new(AtomicUsize::new(0));
     TcpListenerStream::new(listener).filter_map(move |accepted| {
-        let (open, metrics) = (open.clone(), metrics.clone());
+        let (open, limits) = (open.clone(), limits.clone());
         async move {
             let stream = match accepted {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
-                    metrics.connections_refused.inc();
+                    limits.refused.inc();
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     return None;
                 }
             };
-            if open.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+            if open.fetch_add(1, Ordering::AcqRel) >= limits.max {
                 open.fetch_sub(1, Ordering::AcqRel);
-                metrics.connections_refused.inc();
+                limits.refused.inc();
                 tracing::warn!("connection limit reached; closing a new connection");
                 return None;
             }
-            metrics.connections.inc();
-            let slot = Slot { open, metrics };
+            limits.open.inc();
+            let idle_timeout = limits.idle_timeout;
+            let slot = Slot {
+                open,
+                gauge: limits.open,
+            };
             let _ = stream.set_nodelay(true);
             Some(Ok(TrackedIo {
                 inner: stream,

@@ -158,6 +158,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         auth,
         tls,
         idle_timeout: tilannekuva::limits::IDLE_TIMEOUT,
+        http_idle_timeout: tilannekuva::limits::HTTP_IDLE_TIMEOUT,
+        http_header_timeout: tilannekuva::limits::HTTP_HEADER_TIMEOUT,
     };
     let served = run(&core, options, grpc, http, shutdown).await;
     if let Some(p) = &args.pid_file {

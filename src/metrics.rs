@@ -29,6 +29,8 @@ pub struct Metrics {
     pub auth_reloads: IntCounterVec,
     pub connections: IntGauge,
     pub connections_refused: IntCounter,
+    pub http_connections: IntGauge,
+    pub http_connections_refused: IntCounter,
 }
 
 impl Metrics {
@@ -136,6 +138,16 @@ impl Metrics {
             )
             .unwrap(),
             connections: IntGauge::new("tilannekuva_grpc_connections", "Open gRPC connections.").unwrap(),
+            http_connections: IntGauge::new(
+                "tilannekuva_http_connections",
+                "Open HTTP connections (metrics, health).",
+            )
+            .unwrap(),
+            http_connections_refused: IntCounter::new(
+                "tilannekuva_http_connections_refused_total",
+                "HTTP connections closed at once because the connection limit was reached.",
+            )
+            .unwrap(),
             connections_refused: IntCounter::new(
                 "tilannekuva_grpc_connections_refused_total",
                 "gRPC connections closed at once because the connection limit was reached.",
@@ -165,6 +177,8 @@ impl Metrics {
             Box::new(m.auth_reloads.clone()),
             Box::new(m.connections.clone()),
             Box::new(m.connections_refused.clone()),
+            Box::new(m.http_connections.clone()),
+            Box::new(m.http_connections_refused.clone()),
         ] {
             m.registry.register(c).unwrap();
         }

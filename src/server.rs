@@ -242,14 +242,17 @@ fn http_router(core: &Core) -> axum::Router {
         })
 }
 
-/// Serves gRPC on `grpc` and HTTP on `http` until `shutdown` completes.
-/// How the gRPC server runs, beyond the core.
+/// How the server runs, beyond the core.
 pub struct ServeOptions {
     pub auth: Arc<Auth>,
     /// TLS (rustls) when a certificate is configured.
     pub tls: Option<tonic::transport::ServerTlsConfig>,
     /// See [`limits::IDLE_TIMEOUT`]; tests shorten it.
     pub idle_timeout: std::time::Duration,
+    /// See [`limits::HTTP_IDLE_TIMEOUT`] and [`limits::HTTP_HEADER_TIMEOUT`]; tests
+    /// shorten them.
+    pub http_idle_timeout: std::time::Duration,
+    pub http_header_timeout: std::time::Duration,
 }
 
 impl ServeOptions {
@@ -259,9 +262,13 @@ impl ServeOptions {
             auth: Arc::new(Auth::disabled(core.metrics.auth_refusals.clone())),
             tls: None,
             idle_timeout: limits::IDLE_TIMEOUT,
+            http_idle_timeout: limits::HTTP_IDLE_TIMEOUT,
+            http_header_timeout: limits::HTTP_HEADER_TIMEOUT,
         }
     }
 }
+
+/// Serves gRPC on `grpc` and HTTP on `http` until `shutdown` completes.
 
 pub async fn run(
     core: &Core,
@@ -274,6 +281,8 @@ pub async fn run(
         auth,
         tls,
         idle_timeout,
+        http_idle_timeout,
+        http_header_timeout,
     } = options;
     let streams = Arc::new(tokio::sync::Semaphore::new(limits::MAX_OPEN_STREAMS));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -363,14 +372,58 @@ pub async fn run(
                 .max_encoding_message_size(limits::MAX_MESSAGE_BYTES),
         )
         .serve_with_incoming_shutdown(
-            limits::incoming(grpc, core.metrics.clone(), idle_timeout),
+            limits::incoming(
+                grpc,
+                limits::ConnectionLimits::grpc(&core.metrics, idle_timeout),
+            ),
             stopped(stop_rx.clone()),
         );
-    let http_server =
-        axum::serve(http, http_router(core)).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let http_server = serve_http(
+        http,
+        http_router(core),
+        limits::ConnectionLimits::http(&core.metrics, http_idle_timeout),
+        http_header_timeout,
+        stopped(stop_rx.clone()),
+    );
     tracing::info!("serving");
-    let (g, h) = tokio::join!(grpc_server, http_server);
+    let (g, ()) = tokio::join!(grpc_server, http_server);
     g.map_err(|e| StartError::Serve(e.to_string()))?;
-    h.map_err(|e| StartError::Serve(e.to_string()))?;
     Ok(())
+}
+
+/// Serves the HTTP router (HTTP/1.1) on `listener` until `stop`: connections bounded and
+/// closed when idle (`limits`), request heads bounded in time and size
+/// ([`limits::HTTP_HEADER_TIMEOUT`], [`limits::MAX_HTTP_HEADER_BYTES`]: 431 beyond). At
+/// `stop` it accepts no more and gives open requests a few seconds to finish.
+async fn serve_http(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: limits::ConnectionLimits,
+    header_timeout: std::time::Duration,
+    stop: impl Future<Output = ()>,
+) {
+    use futures::StreamExt;
+    let incoming = limits::incoming(listener, limits);
+    tokio::pin!(incoming);
+    tokio::pin!(stop);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let io = tokio::select! {
+            io = incoming.next() => io,
+            () = &mut stop => break,
+        };
+        let Some(Ok(io)) = io else { continue };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .max_buf_size(limits::MAX_HTTP_HEADER_BYTES)
+            .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A connection's end (a timeout, a closed peer, a bad request) is its own.
+            let _ = connection.await;
+        });
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
 }

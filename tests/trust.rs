@@ -965,3 +965,62 @@ async fn head_plain(s: &InProc) -> u64 {
         .into_inner()
         .as_of_sequence
 }
+
+/// The HTTP port bounds its connections, request heads (time and size) and idle time:
+/// silent and slow connections neither stop `/healthz` and gRPC nor hold descriptors or
+/// memory for long; the excess is refused and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_slow_http_connections_do_not_stop_health_or_grpc() {
+    // Idle and header timeouts of one second (the defaults are 30 s and 10 s).
+    let s = InProc::start_with(false, Some(Duration::from_secs(1))).await;
+    let connect = || tokio::net::TcpStream::connect(s.http);
+    let mut silent = Vec::new();
+    for _ in 0..200 {
+        silent.push(connect().await.unwrap());
+    }
+    // Heads that never finish, sent a byte at a time.
+    let mut slow = Vec::new();
+    for _ in 0..40 {
+        let mut c = connect().await.unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: a")
+            .await
+            .unwrap();
+        slow.push(c);
+    }
+    assert_eq!(http_get(s.http, "/healthz").await.0, 200);
+    let head = head_plain(&s).await;
+    assert!(head > 0);
+    // A head over the limit is answered 431 and closed, not buffered.
+    let mut big = connect().await.unwrap();
+    let _ = big.write_all(b"GET /healthz HTTP/1.1\r\nX-Big: ").await;
+    let _ = big.write_all(&vec![b'a'; 64 * 1024]).await;
+    let mut answer = vec![0u8; 12];
+    let _ = big.read_exact(&mut answer).await;
+    assert_eq!(
+        &answer,
+        b"HTTP/1.1 431",
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    // Past the connection limit (256), new connections are closed at once.
+    let mut extra = Vec::new();
+    for _ in 0..100 {
+        extra.push(connect().await.unwrap());
+    }
+    // The timeouts close the silent and the slow ones.
+    for c in silent
+        .iter_mut()
+        .chain(slow.iter_mut())
+        .chain(extra.iter_mut())
+    {
+        tokio::time::timeout(Duration::from_secs(10), read_until_closed(c))
+            .await
+            .expect("the server closes a silent or slow connection");
+    }
+    assert_eq!(http_get(s.http, "/healthz").await.0, 200);
+    let (_, body) = http_get(s.http, "/metrics").await;
+    assert!(metric(&body, "tilannekuva_http_connections_refused_total") >= 80.0);
+    assert!(metric(&body, "tilannekuva_http_connections ") <= 2.0);
+    still_serving(&s, head).await;
+    s.stop().await;
+}

@@ -69,6 +69,8 @@ impl InProc {
             let mut options = tilannekuva::server::ServeOptions::plain(&core);
             if let Some(t) = idle_timeout {
                 options.idle_timeout = t;
+                options.http_idle_timeout = t;
+                options.http_header_timeout = t;
             }
             if let Some(path) = &auth_path {
                 let catalog = Catalog::bundled();
