@@ -269,7 +269,6 @@ impl ServeOptions {
 }
 
 /// Serves gRPC on `grpc` and HTTP on `http` until `shutdown` completes.
-
 pub async fn run(
     core: &Core,
     options: ServeOptions,
