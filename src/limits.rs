@@ -62,6 +62,12 @@ pub const HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest time to receive a request's headers: a real client sends them at once; a slow
 /// drip holds a connection for nothing.
 pub const HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Least time between two `/metrics` answers: scrapes beyond 20 a second wait their turn
+/// (costing nothing while they wait) instead of taking the CPU from writes. A whole
+/// exposition is megabytes at national scale; Prometheus scrapes every 15-60 s, so 20 a
+/// second serves hundreds of scrapers, while 50 scrapers in a loop on two cores no longer
+/// starve the commit path.
+pub const MIN_SCRAPE_INTERVAL: Duration = Duration::from_millis(50);
 /// Largest request head (request line and headers) on the HTTP port, answered 431 beyond:
 /// a scrape's headers are a few hundred bytes (hyper's smallest allowed buffer is 8 KiB).
 pub const MAX_HTTP_HEADER_BYTES: usize = 16 * 1024;

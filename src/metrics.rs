@@ -185,16 +185,21 @@ impl Metrics {
         m
     }
 
-    /// The full exposition: service metrics, then the situation gauges (rendered by
+    /// The service metrics' exposition (the situation gauges follow it, from
     /// [`SituationCache`]).
-    pub fn render(&self, situation: &str) -> String {
+    pub fn render_service(&self) -> String {
         let mut buf = Vec::new();
         // Encoding into a Vec only fails on invalid metric families, which the registry
         // never holds.
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buf)
             .expect("text encoding");
-        let mut out = String::from_utf8(buf).expect("exposition is UTF-8");
+        String::from_utf8(buf).expect("exposition is UTF-8")
+    }
+
+    /// The full exposition: service metrics, then `situation`.
+    pub fn render(&self, situation: &str) -> String {
+        let mut out = self.render_service();
         out.push_str(situation);
         out
     }
@@ -228,7 +233,8 @@ pub struct SituationCache {
 struct Rendered {
     sequence: u64,
     at: std::time::Instant,
-    text: std::sync::Arc<String>,
+    /// Shared by every scrape that reuses it: sent without a copy.
+    text: bytes::Bytes,
 }
 
 impl SituationCache {
@@ -237,7 +243,7 @@ impl SituationCache {
     pub async fn current(
         &self,
         projection: &std::sync::Arc<parking_lot::RwLock<Projection>>,
-    ) -> std::sync::Arc<String> {
+    ) -> bytes::Bytes {
         let mut slot = self.cached.lock().await;
         let applied = projection.read().applied();
         if let Some(r) = slot.as_ref() {
@@ -255,7 +261,7 @@ impl SituationCache {
         .await;
         match rendered {
             Ok((sequence, text)) => {
-                let text = std::sync::Arc::new(text);
+                let text = bytes::Bytes::from(text);
                 *slot = Some(Rendered {
                     sequence,
                     at: std::time::Instant::now(),

@@ -196,20 +196,37 @@ struct HttpState {
     projection: Arc<RwLock<Projection>>,
     log: Arc<EventLog>,
     situation: Arc<crate::metrics::SituationCache>,
+    /// When the next scrape may be answered (see [`limits::MIN_SCRAPE_INTERVAL`]).
+    next_scrape: Arc<parking_lot::Mutex<tokio::time::Instant>>,
 }
 
 async fn metrics_handler(State(s): State<HttpState>) -> impl IntoResponse {
+    // Scrapes take turns, one per MIN_SCRAPE_INTERVAL; a waiting scrape costs nothing.
+    let turn = {
+        let mut next = s.next_scrape.lock();
+        let turn = (*next).max(tokio::time::Instant::now());
+        *next = turn + limits::MIN_SCRAPE_INTERVAL;
+        turn
+    };
+    tokio::time::sleep_until(turn).await;
     s.metrics.store_size.set(s.log.size_on_disk() as i64);
     // Rendered from a snapshot that holds the projection's lock one year at a time (see
     // `metrics::situation_snapshot`), so a scrape does not hold up commits.
     let situation = s.situation.current(&s.projection).await;
-    let body = s.metrics.render(&situation);
+    let service = bytes::Bytes::from(s.metrics.render_service());
+    // Two chunks: the shared situation text is sent as it is, not copied per scrape. The
+    // length is known, so the answer is not chunked.
+    let length = service.len() + situation.len();
+    let chunks = [service, situation].map(Ok::<_, std::convert::Infallible>);
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8".to_owned(),
+            ),
+            (header::CONTENT_LENGTH, length.to_string()),
+        ],
+        axum::body::Body::from_stream(futures::stream::iter(chunks)),
     )
 }
 
@@ -239,6 +256,7 @@ fn http_router(core: &Core) -> axum::Router {
             projection: core.projection.clone(),
             log: core.log.clone(),
             situation: Arc::default(),
+            next_scrape: Arc::new(parking_lot::Mutex::new(tokio::time::Instant::now())),
         })
 }
 
