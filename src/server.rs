@@ -28,10 +28,13 @@ use crate::write::{now_micros, Committer, WriteRequest, Writer, WriterState};
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot open the store: {0}")]
+    // The store's error follows as the source (`{:#}` prints the chain).
+    #[error("cannot open the store")]
     Store(#[from] StoreError),
     #[error(
-        "the log is broken at {0}; refusing to serve a broken chain (run `tilannekuva verify`)"
+        "the log is broken at {0}: the events before it are intact. Refusing to serve a broken \
+         chain: `tilannekuva export --data-dir DIR` saves the intact events (and `verify` \
+         says more) before you restore from a backup or import them into an empty directory"
     )]
     Chain(crate::domain::event::ChainError),
     #[error("loading the demo data failed: {0}")]

@@ -885,3 +885,113 @@ async fn export_reads_a_stopped_or_refused_store_and_verify_says_when_it_is_in_u
     assert!(whole.lines().count() > 900, "the demo log");
     assert!(err.contains("exported"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------
+// A full disk.
+
+/// A tmpfs of its own for one test, unmounted when dropped. Mounting needs root, which the
+/// CI run has; without it the test fails saying so (it does not pass silently).
+struct SmallFs {
+    _dir: tempfile::TempDir,
+    mount: std::path::PathBuf,
+}
+
+impl SmallFs {
+    fn new(size: &str) -> SmallFs {
+        let dir = tempfile::tempdir().unwrap();
+        let mount = dir.path().join("fs");
+        std::fs::create_dir(&mount).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&mount)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "this test mounts a small tmpfs to fill it, which needs root (CI runs as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallFs { _dir: dir, mount }
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
+    }
+}
+
+/// Fills the filesystem of `dir` with a file until no byte more fits.
+fn fill(dir: &Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    while f.write_all(&chunk).is_ok() {}
+    let small = [0u8; 512];
+    while f.write_all(&small).is_ok() {}
+    let _ = f.sync_all();
+    path
+}
+
+/// Writes refused for lack of space, restarts while the disk is still full, and a start
+/// that leaves an unfinished sled snapshot behind: none of it makes an intact store one
+/// reported damaged. Once space is freed the store starts with every event it had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_not_damage() {
+    let fs = SmallFs::new("16m");
+    let data = fs.mount.join("data");
+    let s = Proc::start(&data, &["--demo"]);
+    let before = read_all(&s.grpc_url).await;
+    assert!(before.len() > 900);
+    let filler = fill(&fs.mount);
+    // Write until the store refuses (a full disk poisons it: nothing more is acknowledged).
+    let mut ing = IngestServiceClient::new(connect(&s.grpc_url).await);
+    let mut refused = false;
+    for i in 0..2000 {
+        let observations = (0..500)
+            .map(|k| {
+                obs(
+                    "population_25_64",
+                    1990 + (k % 30),
+                    1000.0 + f64::from(i),
+                    proto::ObservationStatus::Provisional,
+                )
+            })
+            .collect::<Vec<_>>();
+        let mut req = submit_req(
+            &format!("fill-{i}"),
+            REGIONS[i as usize % REGIONS.len()],
+            observations,
+        );
+        req.observations.dedup_by_key(|o| o.year);
+        req.observations.truncate(30);
+        if let Err(e) = ing.submit(req).await {
+            assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the full disk refused a write");
+    drop(s); // SIGKILL, as a crash would
+             // Restarts while the disk is full are refused for lack of space, not as damage.
+    for _ in 0..3 {
+        let (status, stderr) = try_start(&data).err().expect("no start without space");
+        assert!(!status.success());
+        assert!(stderr.contains("no space left"), "{stderr}");
+        assert!(!stderr.contains("damaged"), "{stderr}");
+    }
+    // What a failed start can leave: an empty, unfinished sled snapshot.
+    std::fs::write(data.join("snap.00000000FFFFFFFF.generating"), b"").unwrap();
+    std::fs::remove_file(&filler).unwrap();
+    let s = try_start(&data)
+        .unwrap_or_else(|(st, err)| panic!("start after freeing space: {st}\n{err}"));
+    let after = read_all(&s.grpc_url).await;
+    assert_eq!(after[..before.len()], before[..], "every event it had");
+    verify_chain(0, ZERO_HASH, &after).unwrap();
+    assert!(!data.join("snap.00000000FFFFFFFF.generating").exists());
+    s.stop();
+    let (ok, out, err) = cli(&["verify", "--data-dir", data.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("hash chain verified"), "{out}");
+}

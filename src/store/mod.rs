@@ -107,6 +107,12 @@ pub enum StoreError {
         .path.display()
     )]
     InUse { path: PathBuf },
+    #[error(
+        "no space left on the device of {}: free space and start again. Nothing is lost: a \
+         write that could not be made durable was never acknowledged",
+        .path.display()
+    )]
+    NoSpace { path: PathBuf },
 }
 
 /// The append-only event log.
@@ -216,6 +222,12 @@ fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 fn sled_error(dir: &Path, doing: &str, e: sled::Error) -> StoreError {
     let file = dir.join("db");
     let detail = match &e {
+        // A full disk is not damage: nothing was written, nothing is lost.
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+            return StoreError::NoSpace {
+                path: dir.to_owned(),
+            }
+        }
         sled::Error::Corruption { at: Some(at), .. } => match at {
             sled::DiskPtr::Inline(offset) => {
                 format!("{doing}, sled found corrupted data at byte {offset}")
@@ -235,6 +247,26 @@ fn sled_error(dir: &Path, doing: &str, e: sled::Error) -> StoreError {
         _ => return StoreError::Sled(e),
     };
     StoreError::Damaged { path: file, detail }
+}
+
+/// Removes the snapshots sled began and never finished (`snap.<lsn>.generating`): sled
+/// writes a snapshot there and renames it when it is complete, so such a file is the
+/// leftover of a start or a flush that failed (a full disk leaves it empty). sled would
+/// read it as its newest snapshot and report the store corrupt; without it sled recovers
+/// from its last complete snapshot and its log, which is where the data is.
+fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            std::fs::remove_file(entry.path())?;
+            tracing::info!(file = %entry.path().display(), "removed an unfinished snapshot left by a failed start");
+        }
+    }
+    Ok(())
 }
 
 /// Runs the sled call `f` contained (see [`contain`]), mapping its errors by [`sled_error`].
@@ -268,6 +300,18 @@ impl EventLog {
     /// later appends at the following open. A store that fails it, or that sled cannot
     /// open at all, is [`StoreError::Damaged`], never a panic.
     pub fn open(path: &Path) -> Result<EventLog, StoreError> {
+        EventLog::open_checked(path).map_err(|e| match e {
+            StoreError::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+                StoreError::NoSpace {
+                    path: path.to_owned(),
+                }
+            }
+            e => e,
+        })
+    }
+
+    fn open_checked(path: &Path) -> Result<EventLog, StoreError> {
+        remove_unfinished_snapshots(path)?;
         let first = EventLog::open_once(path, "while sled recovered its log at open")?;
         let end = first.last_key()?;
         let probe = getrandom::u64()
