@@ -366,7 +366,9 @@ pub async fn run(
         // connections by the gate, which authenticates first: tonic's own per-connection
         // limit and load shedding would take a slot before any token is checked.
         .max_concurrent_streams(limits::MAX_STREAMS_PER_CONNECTION)
-        .timeout(limits::REQUEST_TIMEOUT)
+        // The gate answers (and counts) a handler's timeout at REQUEST_TIMEOUT; tonic's own
+        // timeout, a little later, stays as a backstop and applies a client's grpc-timeout.
+        .timeout(limits::REQUEST_TIMEOUT + std::time::Duration::from_secs(5))
         .http2_keepalive_interval(Some(limits::KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(limits::KEEPALIVE_TIMEOUT))
         .layer(crate::api::gate::GateLayer::new(

@@ -97,7 +97,7 @@ impl Shared {
     }
 
     /// An answer given here, before any handler: counted, and sent trailers-only.
-    fn refuse(&self, method: &str, started: Instant, status: Status) -> http::Response<Body> {
+    fn answer(&self, method: &str, started: Instant, status: Status) -> http::Response<Body> {
         self.count(method, status.code());
         self.latency(method, started);
         status.into_http()
@@ -170,7 +170,7 @@ where
                     req.extensions_mut().insert(p);
                 }
                 Err(status) => {
-                    let answer = shared.refuse(method, started, status);
+                    let answer = shared.answer(method, started, status);
                     return Box::pin(async move { Ok(answer) });
                 }
             }
@@ -180,11 +180,21 @@ where
                 "the server has {} requests in progress; retry with backoff",
                 limits::MAX_REQUESTS
             ));
-            let answer = shared.refuse(method, started, status);
+            let answer = shared.answer(method, started, status);
             return Box::pin(async move { Ok(answer) });
         };
         Box::pin(async move {
-            let response = inner.call(req).await?;
+            // The handler's time is bounded here, so that a timeout is answered and counted
+            // like any other answer.
+            let Ok(response) = tokio::time::timeout(limits::REQUEST_TIMEOUT, inner.call(req)).await
+            else {
+                let status = Status::deadline_exceeded(format!(
+                    "the server did not answer within {:?}",
+                    limits::REQUEST_TIMEOUT
+                ));
+                return Ok(shared.answer(method, started, status));
+            };
+            let response = response?;
             // The slot is held until the handler has answered; a stream's body then runs
             // under the open-stream limit instead.
             drop(permit);
