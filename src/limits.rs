@@ -40,6 +40,13 @@ pub const MAX_OPEN_STREAMS: usize = 128;
 /// slowest legitimate call, a 10,000-observation submission on a busy disk, takes well
 /// under a second.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Health checks in progress (`grpc.health.v1.Health`, which needs no token, so it has a
+/// pool of its own and never takes a request slot from authenticated callers): probes are
+/// a handful; 64 leaves room, and bounds what an anonymous client can hold.
+pub const MAX_HEALTH_REQUESTS: usize = 64;
+/// Longest a health check may take: its answer is immediate, so a request still unanswered
+/// after this (a body that never finishes) is cut off.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Open gRPC connections; more are closed at once. Every connection costs a file
 /// descriptor and a task; 4,096 is far beyond 19 regional councils, ministries and
 /// dashboards, and well inside the descriptor limit the server raises at start.
@@ -68,6 +75,9 @@ pub const HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// second serves hundreds of scrapers, while 50 scrapers in a loop on two cores no longer
 /// starve the commit path.
 pub const MIN_SCRAPE_INTERVAL: Duration = Duration::from_millis(50);
+/// Longest a scrape waits for its turn before it is answered 503 (Retry-After): Prometheus
+/// gives up on a scrape after 10 s by default.
+pub const MAX_SCRAPE_WAIT: Duration = Duration::from_secs(10);
 /// Largest request head (request line and headers) on the HTTP port, answered 431 beyond:
 /// a scrape's headers are a few hundred bytes (hyper's smallest allowed buffer is 8 KiB).
 pub const MAX_HTTP_HEADER_BYTES: usize = 16 * 1024;

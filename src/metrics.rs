@@ -196,13 +196,6 @@ impl Metrics {
             .expect("text encoding");
         String::from_utf8(buf).expect("exposition is UTF-8")
     }
-
-    /// The full exposition: service metrics, then `situation`.
-    pub fn render(&self, situation: &str) -> String {
-        let mut out = self.render_service();
-        out.push_str(situation);
-        out
-    }
 }
 
 impl Default for Metrics {
@@ -227,7 +220,7 @@ pub const MAX_SITUATION_AGE: std::time::Duration = std::time::Duration::from_sec
 /// wait for it and reuse it), at most one a [`MAX_SITUATION_AGE`] while writes go on.
 #[derive(Default)]
 pub struct SituationCache {
-    cached: tokio::sync::Mutex<Option<Rendered>>,
+    cached: std::sync::Arc<tokio::sync::Mutex<Option<Rendered>>>,
 }
 
 struct Rendered {
@@ -244,7 +237,7 @@ impl SituationCache {
         &self,
         projection: &std::sync::Arc<parking_lot::RwLock<Projection>>,
     ) -> bytes::Bytes {
-        let mut slot = self.cached.lock().await;
+        let mut slot = self.cached.clone().lock_owned().await;
         let applied = projection.read().applied();
         if let Some(r) = slot.as_ref() {
             if r.sequence == applied || r.at.elapsed() < MAX_SITUATION_AGE {
@@ -252,29 +245,35 @@ impl SituationCache {
             }
         }
         let p = projection.clone();
-        let rendered = tokio::task::spawn_blocking(move || {
-            let (sequence, pictures) = situation_snapshot(&p, || {});
-            let mut text = String::new();
-            render_situation(&pictures, &mut text);
-            (sequence, text)
-        })
-        .await;
-        match rendered {
-            Ok((sequence, text)) => {
-                let text = bytes::Bytes::from(text);
-                *slot = Some(Rendered {
-                    sequence,
-                    at: std::time::Instant::now(),
-                    text: text.clone(),
-                });
-                text
+        // The render runs in a task of its own that holds the cache's lock and stores what
+        // it rendered: a scrape that gives up meanwhile wastes nothing, and the next one
+        // (waiting on the lock) reuses it.
+        let render = tokio::spawn(async move {
+            let rendered = tokio::task::spawn_blocking(move || {
+                let (sequence, pictures) = situation_snapshot(&p, || {});
+                let mut text = String::new();
+                render_situation(&pictures, &mut text);
+                (sequence, text)
+            })
+            .await;
+            match rendered {
+                Ok((sequence, text)) => {
+                    let text = bytes::Bytes::from(text);
+                    *slot = Some(Rendered {
+                        sequence,
+                        at: std::time::Instant::now(),
+                        text: text.clone(),
+                    });
+                    text
+                }
+                // A render that panicked (a bug): the last good one, or none.
+                Err(e) => {
+                    tracing::error!(error = %e, "rendering the situation gauges failed");
+                    slot.as_ref().map(|r| r.text.clone()).unwrap_or_default()
+                }
             }
-            // A render that panicked (a bug): the last good one, or none.
-            Err(e) => {
-                tracing::error!(error = %e, "rendering the situation gauges failed");
-                slot.as_ref().map(|r| r.text.clone()).unwrap_or_default()
-            }
-        }
+        });
+        render.await.unwrap_or_default()
     }
 }
 

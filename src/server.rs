@@ -199,19 +199,27 @@ struct HttpState {
     projection: Arc<RwLock<Projection>>,
     log: Arc<EventLog>,
     situation: Arc<crate::metrics::SituationCache>,
-    /// When the next scrape may be answered (see [`limits::MIN_SCRAPE_INTERVAL`]).
-    next_scrape: Arc<parking_lot::Mutex<tokio::time::Instant>>,
+    /// When the last scrape was answered; scrapes queue on it in turn (see
+    /// [`limits::MIN_SCRAPE_INTERVAL`]).
+    last_scrape: Arc<tokio::sync::Mutex<tokio::time::Instant>>,
 }
 
-async fn metrics_handler(State(s): State<HttpState>) -> impl IntoResponse {
-    // Scrapes take turns, one per MIN_SCRAPE_INTERVAL; a waiting scrape costs nothing.
-    let turn = {
-        let mut next = s.next_scrape.lock();
-        let turn = (*next).max(tokio::time::Instant::now());
-        *next = turn + limits::MIN_SCRAPE_INTERVAL;
-        turn
+async fn metrics_handler(State(s): State<HttpState>) -> axum::response::Response {
+    // Scrapes take turns, one per MIN_SCRAPE_INTERVAL, in arrival order; a waiting scrape
+    // costs nothing, and one whose client gives up leaves the queue taking no turn.
+    let Ok(mut last) =
+        tokio::time::timeout(limits::MAX_SCRAPE_WAIT, s.last_scrape.clone().lock_owned()).await
+    else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "too many scrapes waiting; retry\n",
+        )
+            .into_response();
     };
-    tokio::time::sleep_until(turn).await;
+    tokio::time::sleep_until(*last + limits::MIN_SCRAPE_INTERVAL).await;
+    *last = tokio::time::Instant::now();
+    drop(last);
     s.metrics.store_size.set(s.log.size_on_disk() as i64);
     // Rendered from a snapshot that holds the projection's lock one year at a time (see
     // `metrics::situation_snapshot`), so a scrape does not hold up commits.
@@ -231,6 +239,7 @@ async fn metrics_handler(State(s): State<HttpState>) -> impl IntoResponse {
         ],
         axum::body::Body::from_stream(futures::stream::iter(chunks)),
     )
+        .into_response()
 }
 
 async fn healthz() -> &'static str {
@@ -259,7 +268,9 @@ fn http_router(core: &Core) -> axum::Router {
             projection: core.projection.clone(),
             log: core.log.clone(),
             situation: Arc::default(),
-            next_scrape: Arc::new(parking_lot::Mutex::new(tokio::time::Instant::now())),
+            last_scrape: Arc::new(tokio::sync::Mutex::new(
+                tokio::time::Instant::now() - limits::MIN_SCRAPE_INTERVAL,
+            )),
         })
 }
 
@@ -434,7 +445,8 @@ async fn serve_http(
             io = incoming.next() => io,
             () = &mut stop => break,
         };
-        let Some(Ok(io)) = io else { continue };
+        // The stream yields only accepted connections, and ends only with the listener.
+        let Some(Ok(io)) = io else { break };
         let service = hyper_util::service::TowerToHyperService::new(router.clone());
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())

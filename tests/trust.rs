@@ -797,11 +797,18 @@ async fn unauthenticated_streams_with_unfinished_bodies_stall_nobody() {
     let addr = s.grpc_url.trim_start_matches("http://").to_owned();
 
     // 5 connections × 250 streams to GetRegionPicture without a token, each with a DATA
-    // frame that announces a 100-byte message and sends 1 byte of it.
+    // frame that announces a 100-byte message and sends 1 byte of it; and a sixth
+    // connection doing the same to the health service, which needs no token.
     let mut held = Vec::new();
     let mut answers = Vec::new();
+    let mut health_answers = Vec::new();
     let mut clients = Vec::new();
-    for _ in 0..5 {
+    for connection in 0..6 {
+        let path = if connection == 5 {
+            "/grpc.health.v1.Health/Check"
+        } else {
+            "/tilannekuva.v1.PictureService/GetRegionPicture"
+        };
         let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
         let (client, conn) = h2::client::handshake(tcp).await.unwrap();
         tokio::spawn(conn);
@@ -809,9 +816,7 @@ async fn unauthenticated_streams_with_unfinished_bodies_stall_nobody() {
         for _ in 0..250 {
             let req = http::Request::builder()
                 .method("POST")
-                .uri(format!(
-                    "http://{addr}/tilannekuva.v1.PictureService/GetRegionPicture"
-                ))
+                .uri(format!("http://{addr}{path}"))
                 .header("content-type", "application/grpc")
                 .header("te", "trailers")
                 .body(())
@@ -821,7 +826,11 @@ async fn unauthenticated_streams_with_unfinished_bodies_stall_nobody() {
             // The 5-byte gRPC prefix says 100 bytes follow; one does.
             let _ = body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 100, 1]), false);
             held.push(body);
-            answers.push(answer);
+            if connection == 5 {
+                health_answers.push(answer);
+            } else {
+                answers.push(answer);
+            }
         }
         clients.push(client);
     }
@@ -847,19 +856,38 @@ async fn unauthenticated_streams_with_unfinished_bodies_stall_nobody() {
         ))
         .await
         .unwrap();
-        let health = HealthClient::new(ch.clone())
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await
-            .unwrap();
-        assert_eq!(health.into_inner().status, 1, "SERVING");
         assert!(
-            t.elapsed() < std::time::Duration::from_secs(5),
+            t.elapsed() < std::time::Duration::from_secs(15),
             "round {round} took {:?}",
             t.elapsed()
         );
     }
+    // The anonymous health streams held at most their own pool (64) and were cut after
+    // 2 s; then health answers again.
+    let mut health_codes = std::collections::BTreeMap::new();
+    for answer in health_answers {
+        let resp = tokio::time::timeout(std::time::Duration::from_secs(20), answer)
+            .await
+            .expect("cut off, not left waiting")
+            .unwrap();
+        let code = resp
+            .headers()
+            .get("grpc-status")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_else(|| "in trailers".into());
+        *health_codes.entry(code).or_insert(0) += 1;
+    }
+    assert!(
+        health_codes.get("8").copied().unwrap_or(0) >= 250 - 64,
+        "{health_codes:?}"
+    );
+    let health = HealthClient::new(ch.clone())
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(health.into_inner().status, 1, "SERVING");
     // Every attacking stream was answered UNAUTHENTICATED at its headers.
     let mut unauthenticated = 0;
     for answer in answers {
@@ -971,14 +999,14 @@ async fn head_plain(s: &InProc) -> u64 {
 /// memory for long; the excess is refused and counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_and_slow_http_connections_do_not_stop_health_or_grpc() {
-    // Idle and header timeouts of one second (the defaults are 30 s and 10 s).
-    let s = InProc::start_with(false, Some(Duration::from_secs(1))).await;
+    // The limits, with long timeouts so that nothing closes meanwhile.
+    let s = InProc::start_with(false, Some(Duration::from_secs(60))).await;
     let connect = || tokio::net::TcpStream::connect(s.http);
     let mut silent = Vec::new();
     for _ in 0..200 {
         silent.push(connect().await.unwrap());
     }
-    // Heads that never finish, sent a byte at a time.
+    // Heads that never finish.
     let mut slow = Vec::new();
     for _ in 0..40 {
         let mut c = connect().await.unwrap();
@@ -1002,25 +1030,65 @@ async fn silent_and_slow_http_connections_do_not_stop_health_or_grpc() {
         "{}",
         String::from_utf8_lossy(&answer)
     );
-    // Past the connection limit (256), new connections are closed at once.
+    drop(big);
+    // Past the connection limit (256), new connections are closed at once: 240 are held,
+    // so of 100 more at least 80 are refused.
     let mut extra = Vec::new();
     for _ in 0..100 {
         extra.push(connect().await.unwrap());
     }
-    // The timeouts close the silent and the slow ones.
-    for c in silent
-        .iter_mut()
-        .chain(slow.iter_mut())
-        .chain(extra.iter_mut())
-    {
-        tokio::time::timeout(Duration::from_secs(10), read_until_closed(c))
+    let closed = futures::future::join_all(extra.iter_mut().map(|c| async move {
+        let mut b = [0u8; 1];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(3), c.read(&mut b)).await,
+            Ok(Ok(0))
+        )
+    }))
+    .await;
+    let closed_at_once = closed.iter().filter(|c| **c).count();
+    assert!(
+        closed_at_once >= 80,
+        "{closed_at_once} of 100 closed at once"
+    );
+    still_serving(&s, head).await;
+    drop((silent, slow, extra));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        // Once the client side closed them, the server frees their slots.
+        if let Ok(Ok((200, body))) = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::spawn(http_get(s.http, "/metrics")),
+        )
+        .await
+        {
+            if metric(&body, "tilannekuva_http_connections ") <= 2.0 {
+                assert!(metric(&body, "tilannekuva_http_connections_refused_total") >= 80.0);
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "the slots were not freed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    s.stop().await;
+
+    // The timeouts (one second here; 10 s for a head and 30 s idle by default) close
+    // silent and slow connections.
+    let s = InProc::start_with(false, Some(Duration::from_secs(1))).await;
+    let mut held = Vec::new();
+    for i in 0..60 {
+        let mut c = tokio::net::TcpStream::connect(s.http).await.unwrap();
+        if i % 6 == 0 {
+            c.write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: a")
+                .await
+                .unwrap();
+        }
+        held.push(c);
+    }
+    for c in &mut held {
+        tokio::time::timeout(Duration::from_secs(15), read_until_closed(c))
             .await
             .expect("the server closes a silent or slow connection");
     }
     assert_eq!(http_get(s.http, "/healthz").await.0, 200);
-    let (_, body) = http_get(s.http, "/metrics").await;
-    assert!(metric(&body, "tilannekuva_http_connections_refused_total") >= 80.0);
-    assert!(metric(&body, "tilannekuva_http_connections ") <= 2.0);
-    still_serving(&s, head).await;
     s.stop().await;
 }

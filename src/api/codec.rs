@@ -54,7 +54,7 @@ impl<U: prost::Message + Default> Decoder for StrictDecoder<U> {
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
         self.0.decode(buf).map_err(|s| {
             Status::invalid_argument(format!(
-                "the request is not a valid protobuf message: {}",
+                "the message is not valid protobuf: {}",
                 s.message()
             ))
         })

@@ -77,8 +77,13 @@ pub fn principal<T>(request: &tonic::Request<T>) -> Result<Arc<Principal>, Statu
 struct Shared {
     auth: Arc<Auth>,
     metrics: Arc<Metrics>,
-    /// Requests in progress over all connections ([`limits::MAX_REQUESTS`]).
+    /// Requests in progress over all connections ([`limits::MAX_REQUESTS`]), taken by
+    /// authenticated requests only.
     slots: Arc<tokio::sync::Semaphore>,
+    /// Health requests in progress (they need no token, so they never touch `slots`):
+    /// [`limits::MAX_HEALTH_REQUESTS`], each held until its answer has ended (a `Watch`
+    /// stream holds one while it is open).
+    health_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Shared {
@@ -117,6 +122,7 @@ impl GateLayer {
                 auth,
                 metrics,
                 slots: Arc::new(tokio::sync::Semaphore::new(limits::MAX_REQUESTS)),
+                health_slots: Arc::new(tokio::sync::Semaphore::new(limits::MAX_HEALTH_REQUESTS)),
             }),
         }
     }
@@ -163,7 +169,8 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let method = method_of(req.uri().path());
-        if !is_public(req.uri().path()) {
+        let public = is_public(req.uri().path());
+        if !public {
             let metadata = tonic::metadata::MetadataMap::from_headers(req.headers().clone());
             match shared.auth.authenticate(&metadata) {
                 Ok(p) => {
@@ -175,29 +182,37 @@ where
                 }
             }
         }
-        let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
-            let status = Status::resource_exhausted(format!(
-                "the server has {} requests in progress; retry with backoff",
-                limits::MAX_REQUESTS
-            ));
+        let (pool, deadline) = if public {
+            (&shared.health_slots, limits::HEALTH_TIMEOUT)
+        } else {
+            (&shared.slots, limits::REQUEST_TIMEOUT)
+        };
+        let Ok(permit) = pool.clone().try_acquire_owned() else {
+            let status = Status::resource_exhausted(
+                "the server has too many requests in progress; retry with backoff",
+            );
             let answer = shared.answer(method, started, status);
             return Box::pin(async move { Ok(answer) });
         };
         Box::pin(async move {
+            // Counts CANCELLED if this future is dropped before it answers (the client
+            // reset the stream, or its own deadline ran out).
+            let mut unanswered = Unanswered(Some((shared.clone(), method)));
             // The handler's time is bounded here, so that a timeout is answered and counted
             // like any other answer.
-            let Ok(response) = tokio::time::timeout(limits::REQUEST_TIMEOUT, inner.call(req)).await
-            else {
+            let Ok(response) = tokio::time::timeout(deadline, inner.call(req)).await else {
+                unanswered.0 = None;
                 let status = Status::deadline_exceeded(format!(
-                    "the server did not answer within {:?}",
-                    limits::REQUEST_TIMEOUT
+                    "the server did not answer within {deadline:?}"
                 ));
                 return Ok(shared.answer(method, started, status));
             };
+            unanswered.0 = None;
             let response = response?;
             // The slot is held until the handler has answered; a stream's body then runs
-            // under the open-stream limit instead.
-            drop(permit);
+            // under the open-stream limit instead. A health answer keeps its slot until its
+            // body ends: health needs no token, so its streams are bounded here.
+            let health_permit = public.then_some(permit);
             shared.latency(method, started);
             if let Some(status) = Status::from_header_map(response.headers()) {
                 // A request tonic could not decode is answered before any handler: the
@@ -214,9 +229,22 @@ where
                 Body::new(Counted {
                     inner: body,
                     pending: Some((shared, method)),
+                    _permit: health_permit,
                 })
             }))
         })
+    }
+}
+
+/// Counts `CANCELLED` when dropped still armed: a request whose future was dropped before
+/// it answered.
+struct Unanswered(Option<(Arc<Shared>, &'static str)>);
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some((shared, method)) = self.0.take() {
+            shared.count(method, Code::Cancelled);
+        }
     }
 }
 
@@ -226,6 +254,8 @@ struct Counted {
     inner: Body,
     /// Where to count, until counted.
     pending: Option<(Arc<Shared>, &'static str)>,
+    /// A health answer's slot, held until its body is done.
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Counted {

@@ -106,11 +106,19 @@ impl proto::ingest_service_server::IngestService for IngestApi {
         let mut shutdown = self.shutdown.clone();
         // One response per request, in order; one request in flight at a time keeps the
         // order trivially and bounds what a stream can queue.
+        let mut tokens = self.auth.changes();
         let out = async_stream_of(move |tx| async move {
             let _permit = permit;
             loop {
+                // Checked at every turn (also when a reload woke it): a stream whose token
+                // a reload revoked ends, idle or not.
+                if !api.auth.is_current(&who) {
+                    let _ = tx.send(Err(revoked())).await;
+                    return;
+                }
                 let next = tokio::select! {
                     m = inbound.message() => m,
+                    _ = tokens.changed() => continue,
                     _ = stopping(&mut shutdown) => Err(Status::unavailable("the server is shutting down")),
                 };
                 let msg = match next {
@@ -121,10 +129,6 @@ impl proto::ingest_service_server::IngestService for IngestApi {
                         return;
                     }
                 };
-                if !api.auth.is_current(&who) {
-                    let _ = tx.send(Err(revoked())).await;
-                    return;
-                }
                 let t = Instant::now();
                 let r = api
                     .write(WriteRequest::Submit(submit_input(&msg)), who.clone())
@@ -421,6 +425,12 @@ impl proto::picture_service_server::PictureService for PictureApi {
             const BATCH: usize = 1024;
             let mut next = req.from_sequence.max(1);
             loop {
+                // At every batch and wake-up: a reload may have revoked the token (also
+                // between the gate's check and the subscription to reloads).
+                if !auth.is_current(&who) {
+                    let _ = tx.send(Err(revoked())).await;
+                    return;
+                }
                 // Only what the projection has applied is read, so a follower never sees
                 // an event before it is durable and visible.
                 let upto = *applied.borrow_and_update();

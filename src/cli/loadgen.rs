@@ -108,7 +108,12 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
     }
     let cells = Arc::new(cells);
     let regions = Arc::new(regions);
-    let run_id = format!("loadgen-{}", chrono::Utc::now().timestamp_micros());
+    let start_micros = chrono::Utc::now().timestamp_micros();
+    let run_id = format!("loadgen-{start_micros}");
+    // Where this run's values start: another run (on the same store) writes other values,
+    // so its observations are revisions too, never unchanged no-ops.
+    let seed = start_micros.unsigned_abs() % 9_999_991;
+    let unchanged = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
     let acked = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -120,12 +125,13 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
             .max_decoding_message_size(16 << 20)
             .max_encoding_message_size(16 << 20);
         let first_error = first_error.clone();
-        let (cells, regions, run_id, acked, errors) = (
+        let (cells, regions, run_id, acked, errors, unchanged) = (
             cells.clone(),
             regions.clone(),
             run_id.clone(),
             acked.clone(),
             errors.clone(),
+            unchanged.clone(),
         );
         let batch = a.batch;
         let conn = a.conn.clone();
@@ -141,10 +147,11 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
                         proto::Observation {
                             indicator_id: ind.clone(),
                             year: *year,
-                            // A value no other write of this run gives the cell, so that
-                            // every observation is a revision (none unchanged).
+                            // A value no other write (of this run or, by the seed, of
+                            // another) gives the cell, so that every observation is a
+                            // revision (none unchanged).
                             value: 50.0
-                                + ((c as u64 * 1_000_003 + i * batch as u64 + k as u64)
+                                + ((seed + c as u64 * 1_000_003 + i * batch as u64 + k as u64)
                                     % 10_000_000) as f64
                                     * 1e-7,
                             status: proto::ObservationStatus::Provisional as i32,
@@ -166,6 +173,7 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
                     Ok(r) => {
                         let _ = hist.record(t.elapsed().as_micros() as u64);
                         acked.fetch_add(u64::from(r.get_ref().recorded), Ordering::Relaxed);
+                        unchanged.fetch_add(u64::from(r.get_ref().unchanged), Ordering::Relaxed);
                     }
                     Err(status) => {
                         errors.fetch_add(1, Ordering::Relaxed);
@@ -188,7 +196,8 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
     let obs = acked.load(Ordering::Relaxed);
     super::output::emit(&format!(
         "clients={} connections={} batch={} duration={:.1}s\n\
-         acknowledged: {} observations in {} submissions ({} errors)\n\
+         acknowledged: {} observations in {} submissions ({} errors; {} observations \
+         unchanged, not recorded)\n\
          throughput: {:.0} observations/s, {:.0} submissions/s\n\
          latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n",
         a.clients,
@@ -198,6 +207,7 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
         obs,
         hist.len(),
         errors.load(Ordering::Relaxed),
+        unchanged.load(Ordering::Relaxed),
         obs as f64 / secs,
         hist.len() as f64 / secs,
         hist.value_at_quantile(0.5) as f64 / 1000.0,

@@ -254,17 +254,42 @@ fn sled_error(dir: &Path, doing: &str, e: sled::Error) -> StoreError {
 /// leftover of a start or a flush that failed (a full disk leaves it empty). sled would
 /// read it as its newest snapshot and report the store corrupt; without it sled recovers
 /// from its last complete snapshot and its log, which is where the data is.
+///
+/// Only while nobody holds the store: sled (another process opening it right now) locks
+/// its `db` file, and then this removes nothing and reports the store in use.
 fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with("snap.") && name.ends_with(".generating") {
-            std::fs::remove_file(entry.path())?;
-            tracing::info!(file = %entry.path().display(), "removed an unfinished snapshot left by a failed start");
-        }
+    let unfinished: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("snap.") && name.ends_with(".generating")
+        })
+        .map(|e| e.path())
+        .collect();
+    if unfinished.is_empty() {
+        return Ok(());
+    }
+    // The same lock sled takes (flock on `db`), held while removing.
+    let _held = match File::open(dir.join("db")) {
+        Ok(db) => match db.try_lock() {
+            Ok(()) => Some(db),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::InUse {
+                    path: dir.to_owned(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e.into()),
+    };
+    for path in unfinished {
+        std::fs::remove_file(&path)?;
+        tracing::info!(file = %path.display(), "removed an unfinished snapshot left by a failed start");
     }
     Ok(())
 }
