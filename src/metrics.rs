@@ -211,10 +211,11 @@ fn escape(v: &str) -> String {
 }
 
 /// How old the situation gauges may be when a scrape reuses them although writes have come
-/// since: Prometheus scrapes every 15-60 s, so a second is nothing to it, and it bounds the
-/// rendering work (and the projection's read lock) to one render a second however many
-/// scrapers there are.
-pub const MAX_SITUATION_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+/// since: Prometheus scrapes every 15-60 s, so five seconds are nothing to it, and it
+/// bounds the rendering work (and the projection's read lock) to one render in five
+/// seconds however many scrapers there are. (At one a second the render of ~70,000 series
+/// took a tenth of a core from the commit path; BENCHMARKS.md.)
+pub const MAX_SITUATION_AGE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The rendered situation gauges, shared by all scrapes: one render at a time (the others
 /// wait for it and reuse it), at most one a [`MAX_SITUATION_AGE`] while writes go on.
@@ -227,7 +228,25 @@ struct Rendered {
     sequence: u64,
     at: std::time::Instant,
     /// Shared by every scrape that reuses it: sent without a copy.
-    text: bytes::Bytes,
+    text: Situation,
+}
+
+/// The situation gauges as text, and gzip-compressed once for the scrapers that accept it
+/// (Prometheus does): a tenth of the bytes to send, compressed once per render.
+#[derive(Clone, Default)]
+pub struct Situation {
+    pub plain: bytes::Bytes,
+    pub gzip: bytes::Bytes,
+}
+
+/// `bytes` as one gzip member (members can be concatenated: a gzip reader reads them as
+/// one stream).
+pub fn gzip(bytes: &[u8]) -> bytes::Bytes {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    e.write_all(bytes).expect("gzip into memory");
+    e.finish().expect("gzip into memory").into()
 }
 
 impl SituationCache {
@@ -236,7 +255,7 @@ impl SituationCache {
     pub async fn current(
         &self,
         projection: &std::sync::Arc<parking_lot::RwLock<Projection>>,
-    ) -> bytes::Bytes {
+    ) -> Situation {
         let mut slot = self.cached.clone().lock_owned().await;
         let applied = projection.read().applied();
         if let Some(r) = slot.as_ref() {
@@ -258,7 +277,10 @@ impl SituationCache {
             .await;
             match rendered {
                 Ok((sequence, text)) => {
-                    let text = bytes::Bytes::from(text);
+                    let text = Situation {
+                        gzip: gzip(text.as_bytes()),
+                        plain: bytes::Bytes::from(text),
+                    };
                     *slot = Some(Rendered {
                         sequence,
                         at: std::time::Instant::now(),
@@ -278,21 +300,32 @@ impl SituationCache {
 }
 
 /// Every year's picture as of one sequence (the latest applied when it starts), taking the
-/// projection's read lock for one year's picture at a time: between years the commit path
-/// may apply new events (`between` runs there), which the as-of filter leaves out, so the
-/// pictures are one consistent state and a scrape never holds the lock for all of them.
+/// projection's read lock for one indicator's figures of one year at a time (tens of cell
+/// lookups): between them the commit path may apply new events (`between` runs there),
+/// which the as-of filter leaves out, so the pictures are one consistent state and a
+/// commit never waits for more than one indicator's figures.
 pub fn situation_snapshot(
     projection: &parking_lot::RwLock<Projection>,
     mut between: impl FnMut(),
 ) -> (u64, Vec<crate::projection::YearPicture>) {
-    let (seq, years) = {
+    let (seq, years, catalog) = {
         let p = projection.read();
-        (p.applied(), p.years().collect::<Vec<i32>>())
+        let seq = p.applied();
+        (seq, p.years().collect::<Vec<i32>>(), p.catalog_at(seq))
     };
     let mut pictures = Vec::with_capacity(years.len());
     for year in years {
-        pictures.push(projection.read().year_picture(year, seq));
-        between();
+        let mut indicators = Vec::with_capacity(catalog.indicators.len());
+        for ind in catalog.indicators.values() {
+            indicators.push(projection.read().indicator_year(&catalog, ind, year, seq));
+            between();
+        }
+        pictures.push(crate::projection::YearPicture::from_indicators(
+            year,
+            seq,
+            catalog.clone(),
+            indicators,
+        ));
     }
     (seq, pictures)
 }
@@ -435,7 +468,7 @@ mod tests {
         out
     }
 
-    /// A scrape takes the projection's lock one year at a time: between years a commit
+    /// A scrape takes the projection's lock one indicator-year at a time: between them a commit
     /// goes through at once, and what it writes is not in the scrape, which shows one state.
     #[test]
     fn a_scrape_does_not_hold_up_commits_and_shows_one_state() {
@@ -462,7 +495,8 @@ mod tests {
             }
             commits += 1;
         });
-        assert_eq!((pictures.len(), commits), (10, 10));
+        assert_eq!(pictures.len(), 10);
+        assert_eq!(commits, 10 * Catalog::bundled().indicators.len() as u32);
         assert!(lock.read().applied() > seq);
         for yp in &pictures {
             let pop = yp

@@ -204,7 +204,10 @@ struct HttpState {
     last_scrape: Arc<tokio::sync::Mutex<tokio::time::Instant>>,
 }
 
-async fn metrics_handler(State(s): State<HttpState>) -> axum::response::Response {
+async fn metrics_handler(
+    State(s): State<HttpState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
     // Scrapes take turns, one per MIN_SCRAPE_INTERVAL, in arrival order; a waiting scrape
     // costs nothing, and one whose client gives up leaves the queue taking no turn.
     let Ok(mut last) =
@@ -221,15 +224,25 @@ async fn metrics_handler(State(s): State<HttpState>) -> axum::response::Response
     *last = tokio::time::Instant::now();
     drop(last);
     s.metrics.store_size.set(s.log.size_on_disk() as i64);
-    // Rendered from a snapshot that holds the projection's lock one year at a time (see
+    // Rendered from a snapshot that holds the projection's lock one indicator-year at a time (see
     // `metrics::situation_snapshot`), so a scrape does not hold up commits.
     let situation = s.situation.current(&s.projection).await;
-    let service = bytes::Bytes::from(s.metrics.render_service());
-    // Two chunks: the shared situation text is sent as it is, not copied per scrape. The
-    // length is known, so the answer is not chunked.
+    let service = s.metrics.render_service();
+    let gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    // Two chunks: the shared situation text (compressed once per render) is sent as it
+    // is, not copied per scrape. The length is known, so the answer is not chunked.
+    let (service, situation) = if gzip {
+        (crate::metrics::gzip(service.as_bytes()), situation.gzip)
+    } else {
+        (bytes::Bytes::from(service), situation.plain)
+    };
     let length = service.len() + situation.len();
     let chunks = [service, situation].map(Ok::<_, std::convert::Infallible>);
-    (
+    let mut response = (
         [
             (
                 header::CONTENT_TYPE,
@@ -239,7 +252,14 @@ async fn metrics_handler(State(s): State<HttpState>) -> axum::response::Response
         ],
         axum::body::Body::from_stream(futures::stream::iter(chunks)),
     )
-        .into_response()
+        .into_response();
+    if gzip {
+        response.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            axum::http::HeaderValue::from_static("gzip"),
+        );
+    }
+    response
 }
 
 async fn healthz() -> &'static str {

@@ -578,6 +578,28 @@ async fn metrics_pass_promtool_and_carry_the_situation_picture() {
         r#"tilannekuva_grpc_request_duration_seconds_bucket{method="GetNationalPicture""#
     ));
     assert!(body.contains(r#"tilannekuva_build_info{version=""#));
+    // A scraper that accepts gzip (Prometheus does) gets the same exposition compressed.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut c = tokio::net::TcpStream::connect(s.http).await.unwrap();
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut raw = Vec::new();
+        c.read_to_end(&mut raw).await.unwrap();
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&raw[..split]).to_lowercase();
+        assert!(head.contains("content-encoding: gzip"), "{head}");
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::MultiGzDecoder::new(&raw[split + 4..]),
+            &mut text,
+        )
+        .unwrap();
+        let situation =
+            |t: &str| t[t.find("# HELP tilannekuva_indicator_value").unwrap()..].to_owned();
+        assert_eq!(situation(&text), situation(&body));
+    }
     assert_eq!(http_get(s.http, "/healthz").await.0, 200);
     assert_eq!(http_get(s.http, "/readyz").await.0, 200);
     assert_eq!(http_get(s.http, "/nope").await.0, 404);

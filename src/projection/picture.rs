@@ -212,6 +212,19 @@ impl Projection {
             .values()
             .map(|ind| self.indicator_year(&catalog, ind, year, seq))
             .collect();
+        YearPicture::from_indicators(year, seq, catalog, indicators)
+    }
+}
+
+impl YearPicture {
+    /// The year's picture from its indicators' figures (in catalog order): the theme
+    /// scores and ranks follow from them alone, with no projection needed.
+    pub fn from_indicators(
+        year: i32,
+        seq: u64,
+        catalog: Arc<Catalog>,
+        indicators: Vec<IndicatorYear>,
+    ) -> YearPicture {
         let mut theme_scores = BTreeMap::new();
         for theme in Theme::ALL {
             // region → z-scores of the theme's counted indicators
@@ -245,7 +258,9 @@ impl Projection {
             theme_scores,
         }
     }
+}
 
+impl Projection {
     /// A region's picture of `year` after event `seq`. `region` must be a resolved code.
     pub fn region_picture(
         &self,
