@@ -9,16 +9,7 @@ use tilannekuva::proto::ObservationStatus::{Final, Provisional};
 use tonic::Code;
 
 async fn head(s: &InProc) -> u64 {
-    let mut pic = s.picture().await;
-    pic.get_national_picture(proto::GetNationalPictureRequest {
-        year: 2020,
-        as_of: None,
-        min_sequence: 0,
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .as_of_sequence
+    head_sequence(s).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -976,22 +976,8 @@ async fn malformed_requests_are_invalid_arguments_and_counted() {
         3.0
     );
     assert!(!body.contains(r#"code="INTERNAL""#), "no INTERNAL answer");
-    still_serving(&s, head_plain(&s).await).await;
+    still_serving(&s, head_sequence(&s).await).await;
     s.stop().await;
-}
-
-async fn head_plain(s: &InProc) -> u64 {
-    s.picture()
-        .await
-        .get_national_picture(proto::GetNationalPictureRequest {
-            year: 2020,
-            as_of: None,
-            min_sequence: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .as_of_sequence
 }
 
 /// The HTTP port bounds its connections, request heads (time and size) and idle time:
@@ -1016,7 +1002,7 @@ async fn silent_and_slow_http_connections_do_not_stop_health_or_grpc() {
         slow.push(c);
     }
     assert_eq!(http_get(s.http, "/healthz").await.0, 200);
-    let head = head_plain(&s).await;
+    let head = head_sequence(&s).await;
     assert!(head > 0);
     // A head over the limit is answered 431 and closed, not buffered.
     let mut big = connect().await.unwrap();

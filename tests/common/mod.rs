@@ -274,6 +274,22 @@ pub fn submit_req(
     }
 }
 
+/// The sequence of the log's last event, as a read answers it (no token needed: for
+/// servers without an auth file).
+pub async fn head_sequence(s: &InProc) -> u64 {
+    s.picture()
+        .await
+        .get_national_picture(proto::GetNationalPictureRequest {
+            year: 2020,
+            as_of: None,
+            min_sequence: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .as_of_sequence
+}
+
 /// Plain HTTP GET on the HTTP listener; returns (status, body).
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
