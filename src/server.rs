@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use crate::api::{CatalogApi, IngestApi, PictureApi};
 use crate::auth::{Auth, Principal};
 use crate::domain::event::verify_chain;
-use crate::domain::{Catalog, ZERO_HASH};
+use crate::domain::{Catalog, Event, ZERO_HASH};
 use crate::limits;
 use crate::metrics::Metrics;
 use crate::projection::Projection;
@@ -73,16 +73,19 @@ pub enum FoldCause {
     Store(StoreError),
 }
 
-/// The write state and projection folded from a whole log, with its chain verified event
-/// by event (so that a failure names the first bad sequence). Used at start and by
-/// `verify`.
-pub fn rebuild(log: &EventLog) -> Result<(WriterState, Projection), FoldError> {
-    let mut state = WriterState::default();
-    let mut projection = Projection::new();
+/// Hands every event of the log to `f` in order, each after its place in the chain is
+/// verified (so that a failure names the first bad sequence; the events before it were
+/// all handed over). `f` may stop the walk early (`Break`). The one driver of every fold
+/// of a whole log: start-up, `verify` and `export --data-dir`.
+pub fn replay(
+    log: &EventLog,
+    mut f: impl FnMut(&Event) -> std::ops::ControlFlow<()>,
+) -> Result<(), FoldError> {
     let (mut last_seq, mut last_hash) = (0, ZERO_HASH);
     let mut broken = None;
+    let mut stopped = false;
     let scanned = log.for_each_chunk(|chunk| {
-        if broken.is_some() {
+        if broken.is_some() || stopped {
             return Ok(());
         }
         for e in &chunk {
@@ -90,10 +93,12 @@ pub fn rebuild(log: &EventLog) -> Result<(WriterState, Projection), FoldError> {
                 broken = Some(err);
                 return Ok(());
             }
-            state.apply(e);
-            projection.apply(e);
             last_seq = e.sequence;
             last_hash = e.hash;
+            if f(e).is_break() {
+                stopped = true;
+                return Ok(());
+            }
         }
         Ok(())
     });
@@ -105,13 +110,23 @@ pub fn rebuild(log: &EventLog) -> Result<(WriterState, Projection), FoldError> {
             cause: FoldCause::Chain(err),
         });
     }
-    match scanned {
-        Ok(()) => Ok((state, projection)),
-        Err(e) => Err(FoldError {
-            at,
-            cause: FoldCause::Store(e),
-        }),
-    }
+    scanned.map_err(|e| FoldError {
+        at,
+        cause: FoldCause::Store(e),
+    })
+}
+
+/// The write state and projection folded from a whole log (see [`replay`]). Used at start
+/// and by `verify`.
+pub fn rebuild(log: &EventLog) -> Result<(WriterState, Projection), FoldError> {
+    let mut state = WriterState::default();
+    let mut projection = Projection::new();
+    replay(log, |e| {
+        state.apply(e);
+        projection.apply(e);
+        std::ops::ControlFlow::Continue(())
+    })?;
+    Ok((state, projection))
 }
 
 impl Core {

@@ -462,17 +462,7 @@ async fn read_until_closed(c: &mut tokio::net::TcpStream) {
 
 /// Checks that the server still serves a normal client and appended nothing.
 async fn still_serving(s: &InProc, expected_head: u64) {
-    let mut pic = s.picture().await;
-    let n = pic
-        .get_national_picture(proto::GetNationalPictureRequest {
-            year: 2020,
-            as_of: None,
-            min_sequence: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(n.as_of_sequence, expected_head, "nothing appended");
+    assert_eq!(head_sequence(s).await, expected_head, "nothing appended");
     let mut ing = s.ingest().await;
     let r = ing
         .submit(submit_req(

@@ -2,6 +2,7 @@
 //! directly, so the server must not be running on that directory (sled locks it).
 
 use std::io::BufRead;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
@@ -83,47 +84,43 @@ pub fn export(
     from: u64,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<(u64, Option<String>)> {
+    let log = open_existing(data_dir)?;
+    let mut written = 0u64;
+    let mut io_error: Option<std::io::Error> = None;
+    let replayed = crate::server::replay(&log, |e| {
+        if e.sequence < from {
+            return ControlFlow::Continue(());
+        }
+        match writeln!(out, "{}", super::export_json_line(e)) {
+            Ok(()) => {
+                written += 1;
+                ControlFlow::Continue(())
+            }
+            Err(err) => {
+                io_error = Some(err);
+                ControlFlow::Break(())
+            }
+        }
+    });
+    if let Some(e) = io_error {
+        return Err(e.into());
+    }
+    let broken = replayed
+        .err()
+        .map(|e| format!("at sequence {}: {}", e.at, e.cause));
+    Ok((written, broken))
+}
+
+/// Opens the store of an existing data directory (not a new one: a mistyped path is an
+/// error, not an empty store).
+fn open_existing(data_dir: &Path) -> anyhow::Result<EventLog> {
     if !data_dir.join("db").exists() {
         bail!(
             "{} is not a tilannekuva data directory (no sled database)",
             data_dir.display()
         );
     }
-    let log =
-        EventLog::open(data_dir).with_context(|| format!("cannot open {}", data_dir.display()))?;
-    let (mut last_seq, mut last_hash) = (0, ZERO_HASH);
-    let mut written = 0u64;
-    let mut broken: Option<String> = None;
-    let mut io_error: Option<std::io::Error> = None;
-    let scanned = log.for_each_chunk(|chunk| {
-        if broken.is_some() || io_error.is_some() {
-            return Ok(());
-        }
-        for e in &chunk {
-            if let Err(err) = verify_chain(last_seq, last_hash, std::slice::from_ref(e)) {
-                broken = Some(format!("at sequence {}: {}", err.sequence, err.reason));
-                return Ok(());
-            }
-            (last_seq, last_hash) = (e.sequence, e.hash);
-            if e.sequence >= from {
-                if let Err(err) = writeln!(out, "{}", super::export_json_line(e)) {
-                    io_error = Some(err);
-                    return Ok(());
-                }
-                written += 1;
-            }
-        }
-        Ok(())
-    });
-    if let Some(e) = io_error {
-        return Err(e.into());
-    }
-    if broken.is_none() {
-        if let Err(e) = scanned {
-            broken = Some(format!("at sequence {}: {e}", last_seq + 1));
-        }
-    }
-    Ok((written, broken))
+    EventLog::open(data_dir).with_context(|| format!("cannot open {}", data_dir.display()))
 }
 
 /// `tilannekuva export --data-dir`: to a file or standard output; a broken log exports its
@@ -169,14 +166,7 @@ pub struct VerifyReport {
 /// Opening runs sled's recovery, which may cut a damaged tail of the store's file (see
 /// [`EventLog::open`]): run it on a copy to keep the damaged file as it is.
 pub fn verify(data_dir: &Path) -> anyhow::Result<VerifyReport> {
-    if !data_dir.join("db").exists() {
-        bail!(
-            "{} is not a tilannekuva data directory (no sled database)",
-            data_dir.display()
-        );
-    }
-    let log =
-        EventLog::open(data_dir).with_context(|| format!("cannot open {}", data_dir.display()))?;
+    let log = open_existing(data_dir)?;
     let (state, first) = fold(&log)?;
     if first.applied() != state.last_sequence() {
         bail!(
