@@ -19,7 +19,6 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use tonic::metadata::MetadataMap;
 use tonic::Status;
 
 use crate::domain::NATIONAL_CODE;
@@ -338,13 +337,13 @@ impl Auth {
     }
 
     /// The principal of a request, from `authorization: Bearer <token>`.
-    pub fn authenticate(&self, metadata: &MetadataMap) -> Result<Arc<Principal>, Status> {
+    pub fn authenticate(&self, headers: &http::HeaderMap) -> Result<Arc<Principal>, Status> {
         let table = self.table.read();
         let Some(table) = table.as_ref() else {
             return Ok(Arc::new(Principal::anonymous()));
         };
-        let token = metadata
-            .get("authorization")
+        let token = headers
+            .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
                 v.strip_prefix("Bearer ")
@@ -370,6 +369,7 @@ impl Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::metadata::MetadataMap;
 
     fn resolve(code: &str) -> Option<String> {
         crate::domain::Catalog::bundled()
@@ -457,8 +457,8 @@ mod tests {
             m
         };
         let (pa, pb) = (
-            auth.authenticate(&meta("ta")).unwrap(),
-            auth.authenticate(&meta("tb")).unwrap(),
+            auth.authenticate(meta("ta").as_ref()).unwrap(),
+            auth.authenticate(meta("tb").as_ref()).unwrap(),
         );
         let changes = auth.changes();
         std::fs::write(&path, &a).unwrap();
@@ -469,7 +469,7 @@ mod tests {
         std::fs::write(&path, "").unwrap();
         assert!(auth.reload(&resolve).is_err());
         assert!(auth.is_current(&pa));
-        assert!(auth.authenticate(&meta("ta")).is_ok());
+        assert!(auth.authenticate(meta("ta").as_ref()).is_ok());
     }
 
     #[test]

@@ -171,8 +171,7 @@ where
         let method = method_of(req.uri().path());
         let public = is_public(req.uri().path());
         if !public {
-            let metadata = tonic::metadata::MetadataMap::from_headers(req.headers().clone());
-            match shared.auth.authenticate(&metadata) {
+            match shared.auth.authenticate(req.headers()) {
                 Ok(p) => {
                     req.extensions_mut().insert(p);
                 }
