@@ -40,12 +40,11 @@ pub const MAX_OPEN_STREAMS: usize = 128;
 /// slowest legitimate call, a 10,000-observation submission on a busy disk, takes well
 /// under a second.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Health checks in progress (`grpc.health.v1.Health`, which needs no token, so it has a
-/// pool of its own and never takes a request slot from authenticated callers): probes are
-/// a handful; 64 leaves room, and bounds what an anonymous client can hold.
+/// Health `Watch` streams open (authenticated; `Check`, the probes' call, needs no token
+/// and is answered at once without holding anything): a handful of watchers; 64 leaves
+/// room, and keeps them from taking the request slots.
 pub const MAX_HEALTH_REQUESTS: usize = 64;
-/// Longest a health check may take: its answer is immediate, so a request still unanswered
-/// after this (a body that never finishes) is cut off.
+/// Longest a health `Watch` may take to start its stream: its answer is immediate.
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Open gRPC connections; more are closed at once. Every connection costs a file
 /// descriptor and a task; 4,096 is far beyond 19 regional councils, ministries and
@@ -81,6 +80,16 @@ pub const MAX_SCRAPE_WAIT: Duration = Duration::from_secs(10);
 /// Largest request head (request line and headers) on the HTTP port, answered 431 beyond:
 /// a scrape's headers are a few hundred bytes (hyper's smallest allowed buffer is 8 KiB).
 pub const MAX_HTTP_HEADER_BYTES: usize = 16 * 1024;
+
+/// Largest gRPC request metadata (headers, counted as HTTP/2 does: name + value + 32 bytes
+/// each, plus the path): a real client's are a few hundred bytes (the token is 43). Beyond
+/// it the gate answers `OUT_OF_RANGE`, counted, before the token is checked.
+pub const MAX_GRPC_METADATA_BYTES: usize = 16 * 1024;
+/// HTTP/2's own bound on a request's header list, the backstop behind
+/// [`MAX_GRPC_METADATA_BYTES`]: hyper decodes and holds at most this much per request, and
+/// answers a larger one with HTTP 431 itself, before any service sees it (so those few are
+/// not in the request counter; see README, Limits).
+pub const MAX_HTTP2_HEADER_LIST_BYTES: u32 = 64 * 1024;
 
 /// How one listener bounds its connections.
 #[derive(Clone)]

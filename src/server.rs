@@ -412,6 +412,9 @@ pub async fn run(
         // connections by the gate, which authenticates first: tonic's own per-connection
         // limit and load shedding would take a slot before any token is checked.
         .max_concurrent_streams(limits::MAX_STREAMS_PER_CONNECTION)
+        // The gate refuses (and counts) metadata over MAX_GRPC_METADATA_BYTES; HTTP/2's
+        // own, larger bound only stops what would not fit in memory.
+        .http2_max_header_list_size(limits::MAX_HTTP2_HEADER_LIST_BYTES)
         // The gate answers (and counts) a handler's timeout at REQUEST_TIMEOUT; tonic's own
         // timeout, a little later, stays as a backstop and applies a client's grpc-timeout.
         .timeout(limits::REQUEST_TIMEOUT + std::time::Duration::from_secs(5))

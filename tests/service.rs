@@ -959,6 +959,52 @@ async fn loadgen_refuses_real_data_and_the_pid_file_names_the_instance() {
         assert!(ok, "{err}");
         assert!(!out.contains("acknowledged: 0 "), "{out}");
     }
+    // With scrapers: phases without and with them, reported side by side; the scrapes
+    // were answered and read to their end.
+    let metrics_url = format!("http://{}/metrics", s.http);
+    let (ok, out, err) = cli(&[
+        "loadgen",
+        "--server",
+        &s.grpc_url,
+        "--duration",
+        "1.6",
+        "--clients",
+        "1",
+        "--scrapers",
+        "3",
+        "--phase",
+        "0.4",
+        "--metrics-url",
+        &metrics_url,
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("without scrapers:") && out.contains("with scrapers:"),
+        "{out}"
+    );
+    assert!(out.contains("p99 with / without:"), "{out}");
+    let answered: u64 = out
+        .split("scrapes: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no scrape count in {out}"));
+    assert!(answered >= 1, "{out}");
+    assert!(out.contains(" 0 failed"), "{out}");
+    // A wrong metrics address fails before the run, saying so.
+    let (ok, _, err) = cli(&[
+        "loadgen",
+        "--server",
+        &s.grpc_url,
+        "--duration",
+        "0.3",
+        "--scrapers",
+        "1",
+        "--metrics-url",
+        "http://127.0.0.1:1/metrics",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("127.0.0.1:1"), "{err}");
     let mut pic = PictureServiceClient::new(s.channel().await);
     let mut events = pic
         .read_events(proto::ReadEventsRequest {

@@ -258,6 +258,30 @@ async fn roles_decide_who_writes_what() {
         .list_regions(with_token(proto::ListRegionsRequest {}, &reader))
         .await
         .is_ok());
+    // The health check is the one call without a token; its Watch stream needs one.
+    {
+        use tonic_health::pb::health_client::HealthClient;
+        use tonic_health::pb::HealthCheckRequest;
+        let mut health = HealthClient::new(ch.clone());
+        let check = health
+            .check(HealthCheckRequest {
+                service: "tilannekuva.v1.PictureService".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(check.into_inner().status, 1, "SERVING");
+        let watch = || HealthCheckRequest {
+            service: String::new(),
+        };
+        let err = health.watch(watch()).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated);
+        let mut stream = health
+            .watch(with_token(watch(), &reader))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(stream.message().await.unwrap().unwrap().status, 1);
+    }
     // A reload that revokes a token ends the streams it holds open; others go on.
     let mut pic = PictureServiceClient::new(ch.clone());
     let next = head(ch.clone(), &reader).await + 1;
@@ -788,7 +812,7 @@ async fn unauthenticated_streams_with_unfinished_bodies_stall_nobody() {
 
     // 5 connections × 250 streams to GetRegionPicture without a token, each with a DATA
     // frame that announces a 100-byte message and sends 1 byte of it; and a sixth
-    // connection doing the same to the health service, which needs no token.
+    // connection doing the same to the health check, which needs no token.
     let mut held = Vec::new();
     let mut answers = Vec::new();
     let mut health_answers = Vec::new();
@@ -800,7 +824,14 @@ async fn unauthenticated_streams_with_unfinished_bodies_stall_nobody() {
             "/tilannekuva.v1.PictureService/GetRegionPicture"
         };
         let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+        // 250 health answers arrive at once, each with a small DATA frame: this client's
+        // h2 would take that many unread small frames for abuse (its data-frame budget)
+        // and close its own connection, so it is given room for them.
+        let (client, conn) = h2::client::Builder::new()
+            .data_frame_budget(1 << 20)
+            .handshake(tcp)
+            .await
+            .unwrap();
         tokio::spawn(conn);
         let mut client = client.ready().await.unwrap();
         for _ in 0..250 {
@@ -817,7 +848,20 @@ async fn unauthenticated_streams_with_unfinished_bodies_stall_nobody() {
             let _ = body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 100, 1]), false);
             held.push(body);
             if connection == 5 {
-                health_answers.push(answer);
+                // Read at once, as a probe does (h2 bounds unread small DATA frames).
+                health_answers.push(tokio::spawn(async move {
+                    let resp = answer.await.unwrap();
+                    let mut body = resp.into_body();
+                    let mut message = Vec::new();
+                    while let Some(chunk) = body.data().await {
+                        message.extend_from_slice(&chunk.unwrap());
+                    }
+                    let trailers = body.trailers().await.unwrap().unwrap();
+                    (
+                        trailers["grpc-status"].to_str().unwrap().to_owned(),
+                        message,
+                    )
+                }));
             } else {
                 answers.push(answer);
             }
@@ -852,23 +896,25 @@ async fn unauthenticated_streams_with_unfinished_bodies_stall_nobody() {
             t.elapsed()
         );
     }
-    // The anonymous health streams held at most their own pool (64) and were cut after
-    // 2 s; then health answers again.
+    // The anonymous health checks were answered SERVING at their headers, each of them,
+    // while their bodies were still unfinished: they held nothing.
     let mut health_codes = std::collections::BTreeMap::new();
     for answer in health_answers {
-        let resp = tokio::time::timeout(std::time::Duration::from_secs(20), answer)
+        let (code, message) = tokio::time::timeout(std::time::Duration::from_secs(10), answer)
             .await
-            .expect("cut off, not left waiting")
+            .expect("answered without waiting for the body")
             .unwrap();
-        let code = resp
-            .headers()
-            .get("grpc-status")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_else(|| "in trailers".into());
+        // 5-byte prefix, then field 1 (status) = 1 (SERVING).
+        assert_eq!(
+            message,
+            [0, 0, 0, 0, 2, 0x08, 0x01],
+            "a HealthCheckResponse"
+        );
         *health_codes.entry(code).or_insert(0) += 1;
     }
-    assert!(
-        health_codes.get("8").copied().unwrap_or(0) >= 250 - 64,
+    assert_eq!(
+        health_codes.get("0").copied(),
+        Some(250),
         "{health_codes:?}"
     );
     let health = HealthClient::new(ch.clone())
@@ -911,17 +957,31 @@ async fn unauthenticated_streams_with_unfinished_bodies_stall_nobody() {
 /// One gRPC call over raw HTTP/2 with the given message bytes (framed here); the answer's
 /// grpc-status, from the headers (trailers-only) or the trailers.
 async fn raw_grpc_status(addr: &str, path: &str, message: &[u8], truncate_frame: bool) -> String {
+    raw_grpc_answer(addr, path, message, truncate_frame, 0).await
+}
+
+/// As [`raw_grpc_status`], with a header of `padding` bytes; an HTTP answer other than
+/// 200 is given as `http NNN`.
+async fn raw_grpc_answer(
+    addr: &str,
+    path: &str,
+    message: &[u8],
+    truncate_frame: bool,
+    padding: usize,
+) -> String {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (client, conn) = h2::client::handshake(tcp).await.unwrap();
     tokio::spawn(conn);
     let mut client = client.ready().await.unwrap();
-    let req = http::Request::builder()
+    let mut req = http::Request::builder()
         .method("POST")
         .uri(format!("http://{addr}{path}"))
         .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(())
-        .unwrap();
+        .header("te", "trailers");
+    if padding > 0 {
+        req = req.header("x-padding", "p".repeat(padding));
+    }
+    let req = req.body(()).unwrap();
     let (answer, mut body) = client.send_request(req, false).unwrap();
     let mut frame = vec![0u8];
     let announced = message.len() as u32 + u32::from(truncate_frame) * 10;
@@ -929,6 +989,9 @@ async fn raw_grpc_status(addr: &str, path: &str, message: &[u8], truncate_frame:
     frame.extend_from_slice(message);
     body.send_data(bytes::Bytes::from(frame), true).unwrap();
     let resp = answer.await.unwrap();
+    if resp.status() != http::StatusCode::OK {
+        return format!("http {}", resp.status().as_u16());
+    }
     if let Some(s) = resp.headers().get("grpc-status") {
         return s.to_str().unwrap().to_owned();
     }
@@ -966,6 +1029,40 @@ async fn malformed_requests_are_invalid_arguments_and_counted() {
         3.0
     );
     assert!(!body.contains(r#"code="INTERNAL""#), "no INTERNAL answer");
+    still_serving(&s, head_sequence(&s).await).await;
+    s.stop().await;
+}
+
+/// Request metadata over 16 KiB is refused by the gate (`OUT_OF_RANGE`, counted) before
+/// the token is read; over HTTP/2's own 64 KiB bound hyper answers 431 itself. Neither
+/// stops the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_metadata_is_out_of_range_and_counted() {
+    let s = InProc::start(false).await;
+    let addr = s.grpc_url.trim_start_matches("http://").to_owned();
+    let region = "/tilannekuva.v1.PictureService/GetRegionPicture";
+    // Just under the bound: served (an empty request is a valid one here: INVALID_ARGUMENT
+    // for the missing region, from the handler).
+    let answer = raw_grpc_answer(&addr, region, b"", false, 15 * 1024).await;
+    assert_eq!(answer, "3", "15 KiB of metadata reaches the handler");
+    assert_eq!(
+        raw_grpc_answer(&addr, region, b"", false, 20 * 1024).await,
+        "11",
+        "20 KiB of metadata is OUT_OF_RANGE"
+    );
+    assert_eq!(
+        raw_grpc_answer(&addr, region, b"", false, 100 * 1024).await,
+        "http 431",
+        "100 KiB is beyond HTTP/2's own bound"
+    );
+    let (_, body) = http_get(s.http, "/metrics").await;
+    assert_eq!(
+        metric(
+            &body,
+            r#"tilannekuva_grpc_requests_total{code="OUT_OF_RANGE",method="GetRegionPicture"}"#
+        ),
+        1.0
+    );
     still_serving(&s, head_sequence(&s).await).await;
     s.stop().await;
 }

@@ -8,6 +8,9 @@
 //! requests whose bodies never finish. The principal travels to the handler in the
 //! request's extensions ([`principal`]).
 //!
+//! Oversized metadata is refused here too (`OUT_OF_RANGE`, before the token is read), and
+//! the health check, the one call without a token, is answered here from its headers.
+//!
 //! Every answer is counted here, once: refusals before the handler, load shedding
 //! (`RESOURCE_EXHAUSTED`), and the handler's own answers, whose code is read from the
 //! response headers (a trailers-only answer) or from the trailers at the end of its body
@@ -57,10 +60,51 @@ fn method_of(path: &str) -> &'static str {
         .unwrap_or("other")
 }
 
-/// Whether a path needs no token: the health service, which probes (a load balancer, the
-/// kubelet) call without one, and which says nothing but "serving".
-fn is_public(path: &str) -> bool {
+/// The one call that needs no token: probes (a load balancer, the kubelet) call it without
+/// one. The gate answers it itself, from the headers, without reading the body: an
+/// anonymous caller holds nothing, however many checks it leaves unfinished.
+const HEALTH_CHECK: &str = "/grpc.health.v1.Health/Check";
+
+/// The health service's streams (`Watch`): authenticated, in a pool of their own.
+fn is_health(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.Health/")
+}
+
+/// `grpc.health.v1.HealthCheckResponse { status: SERVING }`, whatever service was asked
+/// about: while the process answers, every service it has is served (readiness for
+/// writes is `/readyz`).
+fn serving() -> http::Response<Body> {
+    use prost::Message;
+    let message = tonic_health::pb::HealthCheckResponse {
+        status: tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+    };
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.encoded_len() as u32).to_be_bytes());
+    message.encode(&mut frame).expect("a Vec grows");
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+    let frames = [Frame::data(Bytes::from(frame)), Frame::trailers(trailers)]
+        .map(Ok::<_, std::convert::Infallible>);
+    let mut response = http::Response::new(Body::new(http_body_util::StreamBody::new(
+        futures::stream::iter(frames),
+    )));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    response
+}
+
+/// A request's metadata size as HTTP/2 counts a header list (RFC 9113 §6.5.2: name +
+/// value + 32 per field), with the path and the other pseudo-headers.
+fn metadata_bytes<B>(req: &http::Request<B>) -> usize {
+    let pseudo = req.uri().path().len() + req.uri().authority().map_or(0, |a| a.as_str().len());
+    req.headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 32)
+        .sum::<usize>()
+        + pseudo
+        + 4 * 32
 }
 
 /// The principal the gate authenticated, for a handler.
@@ -80,9 +124,8 @@ struct Shared {
     /// Requests in progress over all connections ([`limits::MAX_REQUESTS`]), taken by
     /// authenticated requests only.
     slots: Arc<tokio::sync::Semaphore>,
-    /// Health requests in progress (they need no token, so they never touch `slots`):
-    /// [`limits::MAX_HEALTH_REQUESTS`], each held until its answer has ended (a `Watch`
-    /// stream holds one while it is open).
+    /// Health `Watch` streams open ([`limits::MAX_HEALTH_REQUESTS`]), each held until its
+    /// stream has ended; `Check` is answered before any pool.
     health_slots: Arc<tokio::sync::Semaphore>,
 }
 
@@ -169,19 +212,31 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let method = method_of(req.uri().path());
-        let public = is_public(req.uri().path());
-        if !public {
-            match shared.auth.authenticate(req.headers()) {
-                Ok(p) => {
-                    req.extensions_mut().insert(p);
-                }
-                Err(status) => {
-                    let answer = shared.answer(method, started, status);
-                    return Box::pin(async move { Ok(answer) });
-                }
+        let health = is_health(req.uri().path());
+        let metadata = metadata_bytes(&req);
+        if metadata > limits::MAX_GRPC_METADATA_BYTES {
+            let status = Status::out_of_range(format!(
+                "the request's metadata is {metadata} bytes; the limit is {} bytes",
+                limits::MAX_GRPC_METADATA_BYTES
+            ));
+            let answer = shared.answer(method, started, status);
+            return Box::pin(async move { Ok(answer) });
+        }
+        if req.uri().path() == HEALTH_CHECK {
+            shared.count(method, Code::Ok);
+            shared.latency(method, started);
+            return Box::pin(async move { Ok(serving()) });
+        }
+        match shared.auth.authenticate(req.headers()) {
+            Ok(p) => {
+                req.extensions_mut().insert(p);
+            }
+            Err(status) => {
+                let answer = shared.answer(method, started, status);
+                return Box::pin(async move { Ok(answer) });
             }
         }
-        let (pool, deadline) = if public {
+        let (pool, deadline) = if health {
             (&shared.health_slots, limits::HEALTH_TIMEOUT)
         } else {
             (&shared.slots, limits::REQUEST_TIMEOUT)
@@ -209,9 +264,9 @@ where
             unanswered.0 = None;
             let response = response?;
             // The slot is held until the handler has answered; a stream's body then runs
-            // under the open-stream limit instead. A health answer keeps its slot until its
-            // body ends: health needs no token, so its streams are bounded here.
-            let health_permit = public.then_some(permit);
+            // under the open-stream limit instead. A health `Watch` keeps its slot until its
+            // stream ends: the health service's streams are bounded here.
+            let health_permit = health.then_some(permit);
             shared.latency(method, started);
             if let Some(status) = Status::from_header_map(response.headers()) {
                 // A request tonic could not decode is answered before any handler: the
@@ -320,7 +375,18 @@ mod tests {
         );
         assert_eq!(method_of("/x.Y/MadeUp"), "other");
         assert_eq!(method_of(""), "other");
-        assert!(is_public("/grpc.health.v1.Health/Check"));
-        assert!(!is_public("/tilannekuva.v1.CatalogService/ListRegions"));
+        assert!(is_health("/grpc.health.v1.Health/Watch"));
+        assert!(!is_health("/tilannekuva.v1.CatalogService/ListRegions"));
+    }
+
+    #[test]
+    fn metadata_is_counted_as_http2_counts_a_header_list() {
+        let req = http::Request::builder()
+            .uri("http://h/a.B/C")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+        // "te" + "trailers" + 32, the path "/a.B/C", the authority "h", 4 pseudo-headers.
+        assert_eq!(metadata_bytes(&req), 2 + 8 + 32 + 6 + 1 + 4 * 32);
     }
 }

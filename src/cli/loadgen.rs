@@ -1,13 +1,19 @@
 //! `tilannekuva loadgen`: N concurrent clients, each with one `Submit` in flight, for a
 //! fixed duration. Prints acknowledged observations per second and latency percentiles.
 //! Every request is bounded in count by the duration and goes only to the given server.
+//!
+//! With `--scrapers N` the run alternates phases without and with N connections scraping
+//! `/metrics`, and reports the submit latency of both kinds of phase side by side: what a
+//! scrape costs a write, measured in one run on the same machine.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use hdrhistogram::Histogram;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
 use tonic::transport::Channel;
 
 use super::LoadgenArgs;
@@ -119,6 +125,38 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
     let errors = Arc::new(AtomicU64::new(0));
     let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let started = Instant::now();
+    // Phases: `scraping` is true while the scrapers run. Without scrapers it stays false.
+    let (phase_tx, scraping) = watch::channel(false);
+    let scrapes = Arc::new(ScrapeCounts::default());
+    let mut scraper_tasks = Vec::new();
+    if a.scrapers > 0 {
+        if a.phase <= 0.0 {
+            bail!("--phase must be positive");
+        }
+        let target = ScrapeTarget::parse(&a.metrics_url)?;
+        // One scrape before the run: a wrong address fails here, not silently later.
+        let mut probe = target.connect().await?;
+        target
+            .scrape(&mut probe)
+            .await
+            .with_context(|| format!("scraping {} before the run", a.metrics_url))?;
+        drop(probe);
+        for _ in 0..a.scrapers {
+            let (target, scraping, scrapes) = (target.clone(), scraping.clone(), scrapes.clone());
+            scraper_tasks.push(tokio::spawn(scraper(target, scraping, scrapes)));
+        }
+        let phase = Duration::from_secs_f64(a.phase);
+        tokio::spawn(async move {
+            let mut on = false;
+            while Instant::now() < deadline {
+                tokio::time::sleep(phase.min(deadline.saturating_duration_since(Instant::now())))
+                    .await;
+                on = !on;
+                let _ = phase_tx.send(on);
+            }
+            let _ = phase_tx.send(false);
+        });
+    }
     let mut tasks = Vec::new();
     for c in 0..a.clients {
         let mut client = IngestServiceClient::new(channels[c % channels.len()].clone())
@@ -135,8 +173,13 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
         );
         let batch = a.batch;
         let conn = a.conn.clone();
+        let scraping = scraping.clone();
         tasks.push(tokio::spawn(async move {
-            let mut hist = Histogram::<u64>::new(3).expect("valid histogram");
+            // [without scrapers, with scrapers]
+            let mut hist = [
+                Histogram::<u64>::new(3).expect("valid histogram"),
+                Histogram::<u64>::new(3).expect("valid histogram"),
+            ];
             let mut i: u64 = 0;
             while Instant::now() < deadline {
                 let region = regions[(c + i as usize) % regions.len()].clone();
@@ -169,9 +212,13 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
                     observations,
                 };
                 let t = Instant::now();
+                let phase = *scraping.borrow();
                 match client.submit(super::client::authed(req, &conn)).await {
                     Ok(r) => {
-                        let _ = hist.record(t.elapsed().as_micros() as u64);
+                        // A submission that saw the phase change is in neither.
+                        if phase == *scraping.borrow() {
+                            let _ = hist[usize::from(phase)].record(t.elapsed().as_micros() as u64);
+                        }
                         acked.fetch_add(u64::from(r.get_ref().recorded), Ordering::Relaxed);
                         unchanged.fetch_add(u64::from(r.get_ref().unchanged), Ordering::Relaxed);
                     }
@@ -188,30 +235,185 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
             hist
         }));
     }
-    let mut hist = Histogram::<u64>::new(3).expect("valid histogram");
+    let mut hist = [
+        Histogram::<u64>::new(3).expect("valid histogram"),
+        Histogram::<u64>::new(3).expect("valid histogram"),
+    ];
     for t in tasks {
-        hist.add(t.await?)?;
+        let [off, on] = t.await?;
+        hist[0].add(off)?;
+        hist[1].add(on)?;
     }
     let secs = started.elapsed().as_secs_f64();
+    for t in scraper_tasks {
+        t.abort();
+    }
     let obs = acked.load(Ordering::Relaxed);
-    super::output::emit(&format!(
+    let mut all = hist[0].clone();
+    all.add(&hist[1])?;
+    let mut report = format!(
         "clients={} connections={} batch={} duration={:.1}s\n\
          acknowledged: {} observations in {} submissions ({} errors; {} observations \
          unchanged, not recorded)\n\
          throughput: {:.0} observations/s, {:.0} submissions/s\n\
-         latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n",
+         latency: {}\n",
         a.clients,
         a.connections,
         a.batch,
         secs,
         obs,
-        hist.len(),
+        all.len(),
         errors.load(Ordering::Relaxed),
         unchanged.load(Ordering::Relaxed),
         obs as f64 / secs,
-        hist.len() as f64 / secs,
-        hist.value_at_quantile(0.5) as f64 / 1000.0,
-        hist.value_at_quantile(0.99) as f64 / 1000.0,
-        hist.max() as f64 / 1000.0
-    ))
+        all.len() as f64 / secs,
+        latency(&all),
+    );
+    if a.scrapers > 0 {
+        let ratio =
+            hist[1].value_at_quantile(0.99) as f64 / hist[0].value_at_quantile(0.99).max(1) as f64;
+        report.push_str(&format!(
+            "phases of {:.1}s without / with {} scrapers of {}:\n\
+             \x20 without scrapers: {} submissions, {}\n\
+             \x20 with scrapers:    {} submissions, {}\n\
+             \x20 p99 with / without: {ratio:.2}x\n\
+             scrapes: {} answered ({:.1} MB), {} refused (503), {} failed\n",
+            a.phase,
+            a.scrapers,
+            a.metrics_url,
+            hist[0].len(),
+            latency(&hist[0]),
+            hist[1].len(),
+            latency(&hist[1]),
+            scrapes.answered.load(Ordering::Relaxed),
+            scrapes.bytes.load(Ordering::Relaxed) as f64 / 1e6,
+            scrapes.refused.load(Ordering::Relaxed),
+            scrapes.failed.load(Ordering::Relaxed),
+        ));
+    }
+    super::output::emit(&report)
+}
+
+fn latency(h: &Histogram<u64>) -> String {
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        h.value_at_quantile(0.5) as f64 / 1000.0,
+        h.value_at_quantile(0.99) as f64 / 1000.0,
+        h.max() as f64 / 1000.0
+    )
+}
+
+#[derive(Default)]
+struct ScrapeCounts {
+    answered: AtomicU64,
+    refused: AtomicU64,
+    failed: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// One scraper: while the phase is on, scrapes in a loop on one keep-alive connection,
+/// reading and discarding each answer as Prometheus would read it. When the phase ends,
+/// the connection is dropped mid-scrape, so no queued scrape runs into the next phase.
+async fn scraper(
+    target: ScrapeTarget,
+    mut scraping: watch::Receiver<bool>,
+    counts: Arc<ScrapeCounts>,
+) {
+    loop {
+        let running = scraping.wait_for(|on| *on).await.is_ok();
+        if !running {
+            return;
+        }
+        let mut off = scraping.clone();
+        let run = async {
+            let mut conn = target.connect().await?;
+            loop {
+                let (status, bytes) = target.scrape(&mut conn).await?;
+                counts.bytes.fetch_add(bytes, Ordering::Relaxed);
+                match status {
+                    200 => counts.answered.fetch_add(1, Ordering::Relaxed),
+                    _ => counts.refused.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+            #[allow(unreachable_code)]
+            anyhow::Ok(())
+        };
+        tokio::select! {
+            r = run => if r.is_err() {
+                counts.failed.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            },
+            () = async { let _ = off.wait_for(|on| !*on).await; } => {}
+        }
+    }
+}
+
+/// A plain-HTTP `/metrics` address.
+#[derive(Clone)]
+struct ScrapeTarget {
+    host: String,
+    path: String,
+}
+
+impl ScrapeTarget {
+    fn parse(url: &str) -> anyhow::Result<ScrapeTarget> {
+        let rest = url
+            .strip_prefix("http://")
+            .with_context(|| format!("--metrics-url {url:?}: only http:// addresses"))?;
+        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        Ok(ScrapeTarget {
+            host: host.to_owned(),
+            path: if path.is_empty() {
+                "/".into()
+            } else {
+                path.to_owned()
+            },
+        })
+    }
+
+    async fn connect(&self) -> anyhow::Result<tokio::io::BufReader<tokio::net::TcpStream>> {
+        let stream = tokio::net::TcpStream::connect(&self.host)
+            .await
+            .with_context(|| format!("connecting to {}", self.host))?;
+        Ok(tokio::io::BufReader::with_capacity(64 << 10, stream))
+    }
+
+    /// One GET on a keep-alive connection: the answer's status and body length. The body
+    /// is read to its end and discarded.
+    async fn scrape(
+        &self,
+        conn: &mut tokio::io::BufReader<tokio::net::TcpStream>,
+    ) -> anyhow::Result<(u16, u64)> {
+        let request = format!("GET {} HTTP/1.1\r\nHost: {}\r\n\r\n", self.path, self.host);
+        conn.get_mut().write_all(request.as_bytes()).await?;
+        let mut line = String::new();
+        conn.read_line(&mut line).await?;
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("not an HTTP answer: {:?}", line.trim_end()))?;
+        let mut length = None;
+        loop {
+            line.clear();
+            if conn.read_line(&mut line).await? == 0 {
+                bail!("connection closed in the answer's head");
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = Some(v.trim().parse::<u64>()?);
+                }
+            }
+        }
+        let length = length.context("answer without Content-Length")?;
+        let read = tokio::io::copy(&mut (&mut *conn).take(length), &mut tokio::io::sink()).await?;
+        if read < length {
+            bail!("connection closed in the answer's body");
+        }
+        Ok((status, length))
+    }
 }

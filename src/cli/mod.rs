@@ -379,6 +379,17 @@ pub struct LoadgenArgs {
     /// real data it would move real figures, so by default it refuses.
     #[arg(long)]
     pub allow_real_data: bool,
+    /// Scrape `--metrics-url` from this many concurrent connections in alternate phases:
+    /// the run switches every `--phase` seconds between no scrapers and N scrapers, and
+    /// reports the submit latency of each side by side.
+    #[arg(long, default_value_t = 0)]
+    pub scrapers: usize,
+    /// The `/metrics` address the scrapers read (plain HTTP/1.1).
+    #[arg(long, default_value = "http://127.0.0.1:9464/metrics")]
+    pub metrics_url: String,
+    /// Seconds per phase when `--scrapers` is given.
+    #[arg(long, default_value_t = 2.0)]
+    pub phase: f64,
 }
 
 /// Runs a client or offline command. `serve` is handled by `main`. A reader that closed
