@@ -983,6 +983,13 @@ async fn loadgen_refuses_real_data_and_the_pid_file_names_the_instance() {
         "{out}"
     );
     assert!(out.contains("p99 with / without:"), "{out}");
+    let with_scrapers: u64 = out
+        .split("with scrapers:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of submissions with scrapers in {out}"));
+    assert!(with_scrapers > 0, "{out}");
     let answered: u64 = out
         .split("scrapes: ")
         .nth(1)
@@ -1000,6 +1007,8 @@ async fn loadgen_refuses_real_data_and_the_pid_file_names_the_instance() {
         "0.3",
         "--scrapers",
         "1",
+        "--phase",
+        "0.1",
         "--metrics-url",
         "http://127.0.0.1:1/metrics",
     ]);

@@ -4,7 +4,8 @@
 //!
 //! With `--scrapers N` the run alternates phases without and with N connections scraping
 //! `/metrics`, and reports the submit latency of both kinds of phase side by side: what a
-//! scrape costs a write, measured in one run on the same machine.
+//! scrape costs a write, measured in one run on the same machine. Submissions that span a
+//! phase change, or start in a phase's first quarter, count in neither.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -120,18 +121,26 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
     // so its observations are revisions too, never unchanged no-ops.
     let seed = start_micros.unsigned_abs() % 9_999_991;
     let unchanged = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
     let acked = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
-    let started = Instant::now();
-    // Phases: `scraping` is true while the scrapers run. Without scrapers it stays false.
-    let (phase_tx, scraping) = watch::channel(false);
+    // Phases: without scrapers there is one, never scraping.
+    let (phase_tx, scraping) = watch::channel(Phase {
+        generation: 0,
+        scraping: false,
+        since: Instant::now(),
+    });
     let scrapes = Arc::new(ScrapeCounts::default());
     let mut scraper_tasks = Vec::new();
+    // A phase's first quarter is left out of both: work the previous phase started (a
+    // render the server began for a scrape) may still be running.
+    let guard = Duration::from_secs_f64(a.phase.max(0.0) / 4.0);
     if a.scrapers > 0 {
-        if a.phase <= 0.0 {
-            bail!("--phase must be positive");
+        if !(a.phase.is_finite() && a.phase > 0.0) {
+            bail!("--phase must be a positive number of seconds");
+        }
+        if a.duration < 2.0 * a.phase {
+            bail!("--duration must be at least two phases (2 × --phase) to compare them");
         }
         let target = ScrapeTarget::parse(&a.metrics_url)?;
         // One scrape before the run: a wrong address fails here, not silently later.
@@ -145,16 +154,28 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
             let (target, scraping, scrapes) = (target.clone(), scraping.clone(), scrapes.clone());
             scraper_tasks.push(tokio::spawn(scraper(target, scraping, scrapes)));
         }
+    }
+    let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
+    let started = Instant::now();
+    if a.scrapers > 0 {
         let phase = Duration::from_secs_f64(a.phase);
         tokio::spawn(async move {
-            let mut on = false;
+            let mut generation = 0;
             while Instant::now() < deadline {
                 tokio::time::sleep(phase.min(deadline.saturating_duration_since(Instant::now())))
                     .await;
-                on = !on;
-                let _ = phase_tx.send(on);
+                generation += 1;
+                let _ = phase_tx.send(Phase {
+                    generation,
+                    scraping: generation % 2 == 1,
+                    since: Instant::now(),
+                });
             }
-            let _ = phase_tx.send(false);
+            let _ = phase_tx.send(Phase {
+                generation: generation + 1,
+                scraping: false,
+                since: Instant::now(),
+            });
         });
     }
     let mut tasks = Vec::new();
@@ -175,11 +196,8 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
         let conn = a.conn.clone();
         let scraping = scraping.clone();
         tasks.push(tokio::spawn(async move {
-            // [without scrapers, with scrapers]
-            let mut hist = [
-                Histogram::<u64>::new(3).expect("valid histogram"),
-                Histogram::<u64>::new(3).expect("valid histogram"),
-            ];
+            // [without scrapers, with scrapers, across a phase change or in a guard]
+            let mut hist = [(); 3].map(|()| Histogram::<u64>::new(3).expect("valid histogram"));
             let mut i: u64 = 0;
             while Instant::now() < deadline {
                 let region = regions[(c + i as usize) % regions.len()].clone();
@@ -215,10 +233,14 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
                 let phase = *scraping.borrow();
                 match client.submit(super::client::authed(req, &conn)).await {
                     Ok(r) => {
-                        // A submission that saw the phase change is in neither.
-                        if phase == *scraping.borrow() {
-                            let _ = hist[usize::from(phase)].record(t.elapsed().as_micros() as u64);
-                        }
+                        let kind = if phase.generation == scraping.borrow().generation
+                            && t >= phase.since + guard
+                        {
+                            usize::from(phase.scraping)
+                        } else {
+                            2
+                        };
+                        let _ = hist[kind].record(t.elapsed().as_micros() as u64);
                         acked.fetch_add(u64::from(r.get_ref().recorded), Ordering::Relaxed);
                         unchanged.fetch_add(u64::from(r.get_ref().unchanged), Ordering::Relaxed);
                     }
@@ -235,14 +257,11 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
             hist
         }));
     }
-    let mut hist = [
-        Histogram::<u64>::new(3).expect("valid histogram"),
-        Histogram::<u64>::new(3).expect("valid histogram"),
-    ];
+    let mut hist = [(); 3].map(|()| Histogram::<u64>::new(3).expect("valid histogram"));
     for t in tasks {
-        let [off, on] = t.await?;
-        hist[0].add(off)?;
-        hist[1].add(on)?;
+        for (sum, h) in hist.iter_mut().zip(t.await?) {
+            sum.add(h)?;
+        }
     }
     let secs = started.elapsed().as_secs_f64();
     for t in scraper_tasks {
@@ -251,6 +270,7 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
     let obs = acked.load(Ordering::Relaxed);
     let mut all = hist[0].clone();
     all.add(&hist[1])?;
+    all.add(&hist[2])?;
     let mut report = format!(
         "clients={} connections={} batch={} duration={:.1}s\n\
          acknowledged: {} observations in {} submissions ({} errors; {} observations \
@@ -270,13 +290,22 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
         latency(&all),
     );
     if a.scrapers > 0 {
-        let ratio =
-            hist[1].value_at_quantile(0.99) as f64 / hist[0].value_at_quantile(0.99).max(1) as f64;
+        let ratio = if hist[0].is_empty() || hist[1].is_empty() {
+            "n/a (no submission finished within one of the kinds of phase)".to_owned()
+        } else {
+            format!(
+                "{:.2}x",
+                hist[1].value_at_quantile(0.99) as f64
+                    / hist[0].value_at_quantile(0.99).max(1) as f64
+            )
+        };
         report.push_str(&format!(
             "phases of {:.1}s without / with {} scrapers of {}:\n\
              \x20 without scrapers: {} submissions, {}\n\
              \x20 with scrapers:    {} submissions, {}\n\
-             \x20 p99 with / without: {ratio:.2}x\n\
+             \x20 p99 with / without: {ratio}\n\
+             \x20 ({} submissions across a phase change or in a phase's first quarter: in \
+             neither)\n\
              scrapes: {} answered ({:.1} MB), {} refused (503), {} failed\n",
             a.phase,
             a.scrapers,
@@ -285,6 +314,7 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
             latency(&hist[0]),
             hist[1].len(),
             latency(&hist[1]),
+            hist[2].len(),
             scrapes.answered.load(Ordering::Relaxed),
             scrapes.bytes.load(Ordering::Relaxed) as f64 / 1e6,
             scrapes.refused.load(Ordering::Relaxed),
@@ -303,6 +333,15 @@ fn latency(h: &Histogram<u64>) -> String {
     )
 }
 
+/// Which phase the run is in.
+#[derive(Clone, Copy)]
+struct Phase {
+    /// Counts phase changes: a submission that saw two generations is in neither phase.
+    generation: u64,
+    scraping: bool,
+    since: Instant,
+}
+
 #[derive(Default)]
 struct ScrapeCounts {
     answered: AtomicU64,
@@ -312,15 +351,16 @@ struct ScrapeCounts {
 }
 
 /// One scraper: while the phase is on, scrapes in a loop on one keep-alive connection,
-/// reading and discarding each answer as Prometheus would read it. When the phase ends,
-/// the connection is dropped mid-scrape, so no queued scrape runs into the next phase.
+/// reading each (uncompressed) answer to its end and discarding it. When the phase ends,
+/// the connection is dropped mid-scrape, so no queued scrape is answered in the next phase
+/// (a render the server started may still finish there: see the guard in [`run`]).
 async fn scraper(
     target: ScrapeTarget,
-    mut scraping: watch::Receiver<bool>,
+    mut scraping: watch::Receiver<Phase>,
     counts: Arc<ScrapeCounts>,
 ) {
     loop {
-        let running = scraping.wait_for(|on| *on).await.is_ok();
+        let running = scraping.wait_for(|p| p.scraping).await.is_ok();
         if !running {
             return;
         }
@@ -343,7 +383,7 @@ async fn scraper(
                 counts.failed.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(50)).await;
             },
-            () = async { let _ = off.wait_for(|on| !*on).await; } => {}
+            () = async { let _ = off.wait_for(|p| !p.scraping).await; } => {}
         }
     }
 }
