@@ -1,7 +1,8 @@
 //! tilannekuva — an event-sourced service for Finland's national situation picture of
 //! regional development. See docs/architecture.md for the architecture:
 //! `domain` (pure logic) → `write` (decisions, group commit) → `store` (sled log) →
-//! `projection` (in-memory fold, as-of reads) → `api` (gRPC) and `metrics` (HTTP).
+//! `projection` (in-memory fold, as-of reads) → `api` (gRPC) and `metrics` (HTTP);
+//! `replication` publishes the log to NATS JetStream and follows it on read replicas.
 
 pub mod api;
 pub mod auth;
@@ -12,6 +13,7 @@ pub mod domain;
 pub mod limits;
 pub mod metrics;
 pub mod projection;
+pub mod replication;
 pub mod server;
 pub mod store;
 pub mod write;

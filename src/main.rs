@@ -8,6 +8,7 @@ use tilannekuva::cli::{Cli, Command, ServeArgs};
 use tilannekuva::domain::catalog::{Catalog, BUNDLED_INDICATORS, BUNDLED_REGIONS};
 
 use tilannekuva::auth::Auth;
+use tilannekuva::replication::{self, NatsConfig};
 use tilannekuva::server::{run, Core, ServeOptions};
 
 fn main() -> std::process::ExitCode {
@@ -50,15 +51,23 @@ fn run_cli() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    for (flag, set) in [
-        ("--nats-url", args.nats_url.is_some()),
-        ("--follow", args.follow.is_some()),
-    ] {
-        if set {
-            bail!("{flag} is not supported by this build yet (see the open issues)");
-        }
+    if args.follow.is_some() && args.demo {
+        bail!("--demo writes data; a replica (--follow) takes its data from the writer's stream");
     }
-    let shutdown = shutdown_signal()?;
+    if !(args.replication_timeout.is_finite() && args.replication_timeout > 0.0) {
+        bail!("--replication-timeout must be a positive number of seconds");
+    }
+    let nats = |url: &String| NatsConfig {
+        url: url.clone(),
+        stream: args.nats_stream.clone(),
+        replicas: args.nats_replicas,
+    };
+    let signal = shutdown_signal()?;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        signal.await;
+        let _ = stop_tx.send(true);
+    };
     // Without an auth file every caller may write anything: only loopback may reach it.
     if args.auth_file.is_none() && !args.insecure {
         for (what, addr) in [("gRPC", args.grpc_listen), ("HTTP", args.http_listen)] {
@@ -105,7 +114,58 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
     let data_dir = args.data_dir.clone();
-    let core = tokio::task::spawn_blocking(move || Core::open(&data_dir, &catalog)).await??;
+    if let Some(url) = &args.nats_url {
+        // A writer whose store is behind the stream takes the missing events first.
+        let log = tilannekuva::store::EventLog::open(&data_dir)?;
+        match replication::repair(&log, &nats(url), std::time::Duration::from_secs(10)).await {
+            Ok(Some(n)) if n > 0 => tracing::info!(events = n, "store repaired from the stream"),
+            Ok(_) => {}
+            Err(e) => bail!("{e}"),
+        }
+    }
+    let read_only = args.follow.as_ref().map(|url| {
+        format!(
+            "this server is a read replica following the stream {} at {url}; send writes to the \
+             writer",
+            args.nats_stream
+        )
+    });
+    let mut core = tokio::task::spawn_blocking(move || {
+        let bootstrap = read_only.is_none().then_some(&catalog);
+        Core::open_as(&data_dir, bootstrap, read_only)
+    })
+    .await??;
+    if let Some(url) = &args.nats_url {
+        core.metrics.set_role("writer");
+        let (published, confirmed) = tokio::sync::watch::channel(0);
+        if args.replication == "sync" {
+            core.writer = core.writer.clone().with_replication(
+                confirmed,
+                std::time::Duration::from_secs_f64(args.replication_timeout),
+            );
+        }
+        let outbox = replication::outbox::Outbox {
+            cfg: nats(url),
+            log: core.log.clone(),
+            committed: core.applied.clone(),
+            published,
+            writer: core.writer.clone(),
+            metrics: core.metrics.clone(),
+        };
+        tokio::spawn(outbox.run(stop.clone()));
+        tracing::info!(url = %url, stream = %args.nats_stream, mode = %args.replication, "replicating to NATS JetStream");
+    } else if let Some(url) = &args.follow {
+        core.metrics.set_role("replica");
+        let follower = replication::follow::Follower {
+            cfg: nats(url),
+            applied: core.applied.clone(),
+            writer: core.writer.clone(),
+            metrics: core.metrics.clone(),
+        };
+        tokio::spawn(follower.run(stop.clone()));
+    } else {
+        core.metrics.set_role("standalone");
+    }
     let projection = core.projection.clone();
     let resolve = move |code: &str| {
         projection

@@ -31,6 +31,20 @@ pub struct Metrics {
     pub connections_refused: IntCounter,
     pub http_connections: IntGauge,
     pub http_connections_refused: IntCounter,
+    /// `tilannekuva_role{role}`: 1 for this server's role (standalone, writer, replica).
+    pub role: IntGaugeVec,
+    pub nats_connected: IntGauge,
+    /// The last sequence the JetStream stream has acknowledged (writer).
+    pub outbox_sequence: IntGauge,
+    /// Committed events the stream has not acknowledged yet (writer).
+    pub outbox_lag: IntGauge,
+    pub nats_errors: IntCounter,
+    /// Events in the stream this replica has not applied yet.
+    pub replica_lag_events: IntGauge,
+    /// Age of the oldest stream event this replica has not applied (0 when caught up).
+    pub replica_lag_seconds: prometheus::Gauge,
+    /// 1 when this writer refuses writes because the stream holds events it did not write.
+    pub fenced: IntGauge,
 }
 
 impl Metrics {
@@ -153,6 +167,46 @@ impl Metrics {
                 "gRPC connections closed at once because the connection limit was reached.",
             )
             .unwrap(),
+            role: IntGaugeVec::new(
+                Opts::new("tilannekuva_role", "This server's role: 1 for the role it has."),
+                &["role"],
+            )
+            .unwrap(),
+            nats_connected: IntGauge::new(
+                "tilannekuva_nats_connected",
+                "1 while this server's replication session with NATS JetStream is up.",
+            )
+            .unwrap(),
+            outbox_sequence: IntGauge::new(
+                "tilannekuva_nats_outbox_sequence",
+                "The last log sequence the JetStream stream has acknowledged.",
+            )
+            .unwrap(),
+            outbox_lag: IntGauge::new(
+                "tilannekuva_nats_outbox_lag_events",
+                "Committed events the JetStream stream has not acknowledged yet.",
+            )
+            .unwrap(),
+            nats_errors: IntCounter::new(
+                "tilannekuva_nats_errors_total",
+                "Replication sessions with NATS JetStream that failed (retried).",
+            )
+            .unwrap(),
+            replica_lag_events: IntGauge::new(
+                "tilannekuva_replica_lag_events",
+                "Events in the stream this replica has not applied yet.",
+            )
+            .unwrap(),
+            replica_lag_seconds: prometheus::Gauge::new(
+                "tilannekuva_replica_lag_seconds",
+                "Age of the oldest stream event this replica has not applied (0 when caught up).",
+            )
+            .unwrap(),
+            fenced: IntGauge::new(
+                "tilannekuva_fenced",
+                "1 when this writer refuses writes: the stream holds events it did not write.",
+            )
+            .unwrap(),
             registry,
         };
         for reason in ["unauthenticated", "permission_denied"] {
@@ -179,10 +233,25 @@ impl Metrics {
             Box::new(m.connections_refused.clone()),
             Box::new(m.http_connections.clone()),
             Box::new(m.http_connections_refused.clone()),
+            Box::new(m.role.clone()),
+            Box::new(m.nats_connected.clone()),
+            Box::new(m.outbox_sequence.clone()),
+            Box::new(m.outbox_lag.clone()),
+            Box::new(m.nats_errors.clone()),
+            Box::new(m.replica_lag_events.clone()),
+            Box::new(m.replica_lag_seconds.clone()),
+            Box::new(m.fenced.clone()),
         ] {
             m.registry.register(c).unwrap();
         }
         m
+    }
+
+    /// Marks this server's role (standalone, writer or replica).
+    pub fn set_role(&self, role: &str) {
+        for r in ["standalone", "writer", "replica"] {
+            self.role.with_label_values(&[r]).set(i64::from(r == role));
+        }
     }
 
     /// The service metrics' exposition (the situation gauges follow it, from

@@ -133,12 +133,24 @@ impl Core {
     /// Opens the store in `data_dir`, rebuilds from the log, and puts `catalog` into the
     /// log when the log is empty.
     pub fn open(data_dir: &Path, catalog: &Catalog) -> Result<Core, StartError> {
+        Core::open_as(data_dir, Some(catalog), None)
+    }
+
+    /// Opens the store in `data_dir` and rebuilds from the log. `bootstrap`: the catalog to
+    /// put into an empty log (a replica takes its catalog from the writer's stream).
+    /// `read_only`: why client writes are refused, on a read replica.
+    pub fn open_as(
+        data_dir: &Path,
+        bootstrap: Option<&Catalog>,
+        read_only: Option<String>,
+    ) -> Result<Core, StartError> {
         let log = Arc::new(EventLog::open(data_dir)?);
         let (mut state, mut projection) = rebuild(&log).map_err(|e| match e.cause {
             FoldCause::Chain(c) => StartError::Chain(c),
             FoldCause::Store(s) => StartError::Store(s),
         })?;
-        if state.last_sequence() == 0 {
+        state.set_read_only(read_only);
+        if let (0, Some(catalog)) = (state.last_sequence(), bootstrap) {
             let events = state.bootstrap(catalog, now_micros());
             log.append(&events)?;
             for e in &events {
@@ -211,6 +223,7 @@ impl Core {
 #[derive(Clone)]
 struct HttpState {
     metrics: Arc<Metrics>,
+    writer: Writer,
     projection: Arc<RwLock<Projection>>,
     log: Arc<EventLog>,
     situation: Arc<crate::metrics::SituationCache>,
@@ -281,14 +294,21 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
+async fn readyz(State(s): State<HttpState>) -> axum::response::Response {
     if s.log.is_poisoned() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             "store poisoned: writes refused\n",
         )
+            .into_response()
+    } else if let Some(why) = s.writer.refused() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("writes refused: {why}\n"),
+        )
+            .into_response()
     } else {
-        (StatusCode::OK, "ready\n")
+        (StatusCode::OK, "ready\n").into_response()
     }
 }
 
@@ -300,6 +320,7 @@ fn http_router(core: &Core) -> axum::Router {
         .route("/readyz", get(readyz))
         .with_state(HttpState {
             metrics: core.metrics.clone(),
+            writer: core.writer.clone(),
             projection: core.projection.clone(),
             log: core.log.clone(),
             situation: Arc::default(),

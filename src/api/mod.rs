@@ -113,6 +113,12 @@ pub fn write_status(e: WriteError) -> Status {
             tracing::error!(%why, "write refused: store unavailable");
             Status::unavailable("the store cannot accept writes; the operator has been alerted")
         }
+        WriteError::ReadOnly(m) => Status::failed_precondition(cut(&m, MAX_MESSAGE)),
+        WriteError::Diverged(m) => Status::failed_precondition(cut(&m, MAX_MESSAGE)),
+        WriteError::NotReplicated { sequence } => Status::unavailable(format!(
+            "recorded durably on this server at sequence {sequence}, but the replicated stream \
+             has not confirmed it in time; retrying with the same submission_id is safe"
+        )),
     }
 }
 

@@ -116,12 +116,29 @@ pub struct ServeArgs {
     /// TLS private key (PEM) for the gRPC port; needs --tls-cert.
     #[arg(long, env = "TILANNEKUVA_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// NATS server URL for the JetStream outbox. Not supported by this build yet.
-    #[arg(long, env = "TILANNEKUVA_NATS_URL")]
+    /// NATS server URL (JetStream): run as the writer, publishing every committed event to
+    /// the stream (`--nats-stream`). A store behind the stream takes the missing events
+    /// from it before serving.
+    #[arg(long, env = "TILANNEKUVA_NATS_URL", conflicts_with = "follow")]
     pub nats_url: Option<String>,
-    /// Run as a read replica following this stream. Not supported by this build yet.
+    /// NATS server URL (JetStream): run as a read replica following the writer's stream
+    /// into this server's own store. Writes are refused (FAILED_PRECONDITION).
     #[arg(long, env = "TILANNEKUVA_FOLLOW")]
     pub follow: Option<String>,
+    /// The JetStream stream that holds the log.
+    #[arg(long, env = "TILANNEKUVA_NATS_STREAM", default_value = "TILANNEKUVA")]
+    pub nats_stream: String,
+    /// Replicas of the stream when the writer creates it (3 on a three-node cluster).
+    #[arg(long, env = "TILANNEKUVA_NATS_REPLICAS", default_value_t = 1)]
+    pub nats_replicas: usize,
+    /// When a write is acknowledged: `async` once durable in the local store (the stream
+    /// follows); `sync` once also acknowledged by the stream (a quorum of its replicas).
+    #[arg(long, env = "TILANNEKUVA_REPLICATION", default_value = "async", value_parser = ["async", "sync"])]
+    pub replication: String,
+    /// In `sync` mode: seconds an answer waits for the stream before it is `UNAVAILABLE`
+    /// (the write is durable locally; a retry with the same submission id is safe).
+    #[arg(long, env = "TILANNEKUVA_REPLICATION_TIMEOUT", default_value_t = 10.0)]
+    pub replication_timeout: f64,
     /// Load the bundled real sample data when the store holds no observations.
     #[arg(long, env = "TILANNEKUVA_DEMO")]
     pub demo: bool,

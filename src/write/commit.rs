@@ -54,6 +54,12 @@ pub struct Writer {
     /// Writes handed to the writer and not yet answered: the syncer waits (briefly) for
     /// those still being prepared so that they share its commit.
     in_flight: Arc<AtomicUsize>,
+    /// Why every write is refused, once something made this server unfit to write (a failed
+    /// append, or another writer fencing this one out of the stream).
+    broken: Arc<parking_lot::Mutex<Option<String>>>,
+    /// In `sync` replication: the last sequence the replicated stream has confirmed, and
+    /// how long an answer waits for it.
+    replicated: Option<(watch::Receiver<u64>, std::time::Duration)>,
 }
 
 impl Writer {
@@ -63,12 +69,63 @@ impl Writer {
         request: WriteRequest,
         principal: Arc<Principal>,
     ) -> Result<Receipt, WriteError> {
-        let r = self.write_uncounted(request, principal).await;
+        let mut r = self.write_uncounted(request, principal).await;
+        if let (Ok(receipt), Some((replicated, wait))) = (&r, &self.replicated) {
+            if !receipt.validated_only {
+                r = Self::await_replication(receipt, replicated.clone(), *wait)
+                    .await
+                    .map(|()| r.expect("checked above"));
+            }
+        }
         self.metrics
             .submissions
             .with_label_values(&[outcome(&r)])
             .inc();
         r
+    }
+
+    /// `sync` replication: an answer waits until the stream has confirmed what it
+    /// describes (for a duplicate, too: its events may be the ones not yet confirmed).
+    async fn await_replication(
+        receipt: &Receipt,
+        mut replicated: watch::Receiver<u64>,
+        wait: std::time::Duration,
+    ) -> Result<(), WriteError> {
+        let sequence = receipt.last_sequence;
+        let confirmed = tokio::time::timeout(wait, replicated.wait_for(|s| *s >= sequence)).await;
+        match confirmed {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(WriteError::NotReplicated { sequence }),
+        }
+    }
+
+    /// Appends events written elsewhere (see [`WriteRequest::Apply`]); not counted as a
+    /// submission.
+    pub async fn apply(&self, events: Vec<Event>) -> Result<Receipt, WriteError> {
+        let principal = Arc::new(Principal::system("replication"));
+        self.write_uncounted(WriteRequest::Apply(events), principal)
+            .await
+    }
+
+    /// Answers waits for `sync` replication: a write is answered once `replicated` reaches
+    /// its last sequence, or refused (`NotReplicated`) after `wait`.
+    pub fn with_replication(
+        mut self,
+        replicated: watch::Receiver<u64>,
+        wait: std::time::Duration,
+    ) -> Writer {
+        self.replicated = Some((replicated, wait));
+        self
+    }
+
+    /// Refuses every further write, saying `why` (until a restart).
+    pub fn refuse(&self, why: String) {
+        self.broken.lock().get_or_insert(why);
+    }
+
+    /// Why writes are refused, if they are.
+    pub fn refused(&self) -> Option<String> {
+        self.broken.lock().clone()
     }
 
     async fn write_uncounted(
@@ -160,12 +217,14 @@ impl Committer {
         // The preparer is CPU work of microseconds per request: it runs as a task on the
         // runtime, so handing it a request costs no thread wake-up. It ends when every
         // Writer is dropped; then the syncer drains what is left and ends.
-        tokio::spawn(prepare_loop(rx, state, ptx, broken));
+        tokio::spawn(prepare_loop(rx, state, ptx, broken.clone()));
         (
             Writer {
                 tx,
                 metrics,
                 in_flight,
+                broken,
+                replicated: None,
             },
             syncer,
         )

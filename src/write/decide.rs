@@ -37,6 +37,8 @@ pub struct WriterState {
     /// value (never set, or retracted). Nested so that lookups by `&str` allocate nothing.
     cells: HashMap<String, HashMap<String, HashMap<i32, Current>>>,
     submissions: HashMap<String, SubmissionRecord>,
+    /// Why this server takes no writes (a read replica), if it does not.
+    read_only: Option<String>,
 }
 
 impl Default for WriterState {
@@ -49,6 +51,7 @@ impl Default for WriterState {
             region_revisions: HashMap::new(),
             cells: HashMap::new(),
             submissions: HashMap::new(),
+            read_only: None,
         }
     }
 }
@@ -307,6 +310,12 @@ impl WriterState {
         now: i64,
         out: &mut Vec<Event>,
     ) -> Result<Receipt, WriteError> {
+        if let WriteRequest::Apply(events) = req {
+            return self.prepare_apply(events, out);
+        }
+        if let Some(why) = &self.read_only {
+            return Err(WriteError::ReadOnly(why.clone()));
+        }
         let now = now.max(self.last_recorded_at);
         let principal = who.name.as_str();
         match req {
@@ -387,7 +396,45 @@ impl WriterState {
                 self.set_digest(submission_id, digest);
                 Ok(self.receipt_of(submission_id, first))
             }
+            WriteRequest::Apply(_) => unreachable!("handled above"),
         }
+    }
+
+    /// Refuses client writes with `why` (a read replica), or takes them again (`None`).
+    pub fn set_read_only(&mut self, why: Option<String>) {
+        self.read_only = why;
+    }
+
+    /// Events written elsewhere: each must continue the chain (next sequence, `prev_hash`
+    /// = this state's head, a hash that recomputes); then they are folded and appended as
+    /// they are. Nothing is folded when any of them does not fit.
+    fn prepare_apply(
+        &mut self,
+        events: &[Event],
+        out: &mut Vec<Event>,
+    ) -> Result<Receipt, WriteError> {
+        crate::domain::event::verify_chain(self.last_sequence(), self.head_hash, events).map_err(
+            |e| {
+                WriteError::Diverged(format!(
+                    "event {} does not continue this server's log (at sequence {}): {}",
+                    e.sequence,
+                    self.last_sequence(),
+                    e.reason
+                ))
+            },
+        )?;
+        let first = self.next_sequence;
+        for e in events {
+            self.apply(e);
+            out.push(e.clone());
+        }
+        Ok(Receipt {
+            first_sequence: if events.is_empty() { 0 } else { first },
+            last_sequence: self.last_sequence(),
+            receipt_hash: Some(self.head_hash),
+            recorded: events.len() as u32,
+            ..Receipt::default()
+        })
     }
 
     /// Decides a retraction: `Ok(Ok((region, digest)))` to record it, `Ok(Err(receipt))`

@@ -16,7 +16,7 @@ pub mod decide;
 pub(crate) mod digest;
 
 use crate::domain::validate::{FieldViolation, ObservationInput};
-use crate::domain::{Hash, Indicator};
+use crate::domain::{Event, Hash, Indicator};
 
 pub use commit::{now_micros, Committer, Writer};
 pub use decide::WriterState;
@@ -52,6 +52,10 @@ pub enum WriteRequest {
         submission_id: String,
         indicator: Indicator,
     },
+    /// Events another server wrote, in log order (a replica applying the writer's stream,
+    /// or a writer repairing its store): appended as they are, after their place in the
+    /// chain is checked, and folded like any other.
+    Apply(Vec<Event>),
 }
 
 /// One cell of a region: an indicator and a year.
@@ -103,6 +107,16 @@ pub enum WriteError {
     Overloaded,
     #[error("the store cannot accept writes: {0}")]
     Unavailable(String),
+    /// This server does not take writes (a read replica): the message names the writer.
+    #[error("{0}")]
+    ReadOnly(String),
+    /// Applied events do not continue this server's chain.
+    #[error("{0}")]
+    Diverged(String),
+    /// Recorded durably here, but not confirmed by the replicated stream in time (`sync`
+    /// replication): a retry with the same submission id is safe.
+    #[error("recorded at sequence {sequence}, not yet replicated")]
+    NotReplicated { sequence: u64 },
 }
 
 /// The `tilannekuva_submissions_total` outcome label of a write result.
@@ -119,5 +133,8 @@ pub fn outcome(r: &Result<Receipt, WriteError>) -> &'static str {
         Err(WriteError::PermissionDenied(_)) => "permission_denied",
         Err(WriteError::Overloaded) => "overloaded",
         Err(WriteError::Unavailable(_)) => "unavailable",
+        Err(WriteError::ReadOnly(_)) => "read_only",
+        Err(WriteError::Diverged(_)) => "diverged",
+        Err(WriteError::NotReplicated { .. }) => "not_replicated",
     }
 }
