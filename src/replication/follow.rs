@@ -63,7 +63,9 @@ impl Follower {
     }
 
     async fn session(&self, failures: &mut u32) -> Ended {
-        let js = match super::connect(&self.cfg).await {
+        let js = match super::connect_watched(&self.cfg, Some(self.metrics.nats_connected.clone()))
+            .await
+        {
             Ok(js) => js,
             Err(e) => return Ended::Retry(e),
         };

