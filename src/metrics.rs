@@ -45,6 +45,8 @@ pub struct Metrics {
     pub replica_lag_seconds: prometheus::Gauge,
     /// 1 when this writer refuses writes because the stream holds events it did not write.
     pub fenced: IntGauge,
+    /// Events this server acknowledged that the stream does not hold (written to a file).
+    pub divergent_events: IntGauge,
 }
 
 impl Metrics {
@@ -207,6 +209,12 @@ impl Metrics {
                 "1 when this writer refuses writes: the stream holds events it did not write.",
             )
             .unwrap(),
+            divergent_events: IntGauge::new(
+                "tilannekuva_divergent_events",
+                "Events this server acknowledged that the stream does not hold (see the \
+                 divergent-*.ndjson file in its data directory).",
+            )
+            .unwrap(),
             registry,
         };
         for reason in ["unauthenticated", "permission_denied"] {
@@ -241,6 +249,7 @@ impl Metrics {
             Box::new(m.replica_lag_events.clone()),
             Box::new(m.replica_lag_seconds.clone()),
             Box::new(m.fenced.clone()),
+            Box::new(m.divergent_events.clone()),
         ] {
             m.registry.register(c).unwrap();
         }

@@ -343,7 +343,16 @@ async fn a_store_behind_the_stream_is_repaired_a_different_one_refused() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("disagree at sequence"), "{err}");
+    assert!(err.contains("disagree from sequence 1 on"), "{err}");
+    // What it holds and the stream does not is reported in a file, nothing dropped.
+    let report = std::fs::read_dir(other.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("divergent-1-"))
+        .unwrap_or_else(|| panic!("no divergent-*.ndjson file; {err}"));
+    assert!(err.contains(&report.display().to_string()), "{err}");
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("other-1"), "{text}");
 }
 
 /// Two writers on one stream (a stale one): the first publish of the one that lost the race
@@ -378,6 +387,17 @@ async fn a_stale_writer_is_fenced() {
     let err = submit(&b, "f-b-2", "MK05", 4.0).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
     assert_eq!(http_get(b.http, "/readyz").await.0, 503);
+    // B's acknowledged event that the stream does not hold is reported: metric and file.
+    eventually(WAIT, "B's divergent event reported", || async {
+        let m = metrics(&b).await;
+        (metric(&m, "tilannekuva_divergent_events") == 1.0).then_some(())
+    })
+    .await;
+    let report = b_dir
+        .path()
+        .join(format!("divergent-{}-{}.ndjson", seq + 1, seq + 1));
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("f-b") && !text.contains("f-a"), "{text}");
     assert_eq!(http_get(a.http, "/readyz").await.0, 200);
     assert_eq!(stream_matches_a_chain(&nats).await, seq + 1);
     a.stop();

@@ -210,30 +210,22 @@ pub async fn repair(
         .map_or((0, crate::domain::ZERO_HASH), |e| (e.sequence, e.hash));
     // The sequence both hold must hold the same event.
     let common = local_last.min(stream_last);
-    if common > 0 {
-        let ours = log
-            .read_from(common, 1)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .find(|e| e.sequence == common)
-            .ok_or_else(|| format!("the local log has no event {common}"))?;
-        match event_at(&stream, common).await? {
-            Some(theirs) if theirs.hash == ours.hash => {}
-            Some(_) => {
-                return Err(format!(
-                    "this server's log and the stream {} disagree at sequence {common} (different \
-                     events): refusing to serve. Events 1..{common} may be intact on both; compare \
-                     with `tilannekuva export --data-dir` and the stream before deciding which to keep",
-                    cfg.stream
-                ))
-            }
-            None => {
-                return Err(format!(
-                    "the stream {} has no message at sequence {common}",
-                    cfg.stream
-                ))
-            }
-        }
+    if let Some(first) = first_difference(log, &stream, common).await? {
+        let report = match report_divergence(log, first)? {
+            Some((path, n)) => format!(
+                "the {n} events this server holds from sequence {first} on are not in the \
+                 stream: they are written to {} (resubmit them through the writer)",
+                path.display()
+            ),
+            None => String::new(),
+        };
+        return Err(format!(
+            "this server's log and the stream {} disagree from sequence {first} on (different \
+             events; 1..{} agree): refusing to serve. {report}. This server cannot write to \
+             this stream again: start it as a replica (--follow) on an empty data directory",
+            cfg.stream,
+            first - 1
+        ));
     }
     if stream_last <= local_last {
         return Ok(Some(0));
@@ -259,4 +251,72 @@ pub async fn repair(
         }
     }
     Ok(Some(stream_last - local_last))
+}
+
+/// The first sequence at which the log and the stream hold different events, looking at
+/// `1..=common` (both hold those): a binary search, since equal hashes at a sequence mean
+/// equal chains up to it. `None` when they agree on all of them.
+pub async fn first_difference(
+    log: &crate::store::EventLog,
+    stream: &stream::Stream,
+    common: u64,
+) -> Result<Option<u64>, String> {
+    let same = |seq: u64| async move {
+        let ours = log
+            .read_from(seq, 1)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|e| e.sequence == seq)
+            .map(|e| e.hash);
+        let theirs = event_at(stream, seq).await?.map(|e| e.hash);
+        Ok::<_, String>(ours.is_some() && ours == theirs)
+    };
+    if common == 0 || same(common).await? {
+        return Ok(None);
+    }
+    // Invariant: `lo` agrees (0 = before the first event), `hi` differs.
+    let (mut lo, mut hi) = (0, common);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if same(mid).await? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(Some(hi))
+}
+
+/// Writes this server's events from `first` to the log's end — acknowledged here but not
+/// in the stream — to `divergent-<first>-<last>.ndjson` in the data directory (the export
+/// format: each names its submission, region, cell and value, so they can be resubmitted).
+/// Returns the file and how many events it holds (`None` when there are none).
+pub fn report_divergence(
+    log: &crate::store::EventLog,
+    first: u64,
+) -> Result<Option<(std::path::PathBuf, u64)>, String> {
+    let mut lines = String::new();
+    let (mut from, mut count, mut last) = (first, 0u64, first);
+    loop {
+        let events = log.read_from(from, 1024).map_err(|e| e.to_string())?;
+        let events: Vec<_> = events.into_iter().filter(|e| e.sequence >= from).collect();
+        let Some(end) = events.last().map(|e| e.sequence) else {
+            break;
+        };
+        for e in &events {
+            lines.push_str(&crate::cli::export_json_line(e));
+            lines.push('\n');
+        }
+        count += events.len() as u64;
+        last = end;
+        from = end + 1;
+    }
+    if count == 0 {
+        return Ok(None);
+    }
+    let path = log
+        .data_dir()
+        .join(format!("divergent-{first}-{last}.ndjson"));
+    std::fs::write(&path, lines).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(Some((path, count)))
 }

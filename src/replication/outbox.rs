@@ -74,10 +74,58 @@ impl Outbox {
                         "fenced: {why}. This server is no longer the writer; restart it as a \
                          replica (--follow)"
                     ));
+                    self.report_divergence().await;
                     return;
                 }
             }
         }
+    }
+
+    /// After fencing: the events this server acknowledged that the stream does not hold go
+    /// to a file in the data directory, counted in `/metrics` and logged. Nothing is
+    /// dropped silently; retried until the stream can be read.
+    async fn report_divergence(&self) {
+        let mut failures = 0;
+        loop {
+            match self.find_divergence().await {
+                Ok(Some((path, n))) => {
+                    self.metrics.divergent_events.set(n as i64);
+                    tracing::error!(events = n, file = %path.display(), "events acknowledged by this server are not in the stream: resubmit them through the writer");
+                    return;
+                }
+                Ok(None) => {
+                    tracing::info!("every event this server acknowledged is in the stream");
+                    return;
+                }
+                Err(why) => {
+                    tracing::warn!(%why, "cannot compare the log with the stream yet; retrying");
+                    tokio::time::sleep(super::backoff(failures)).await;
+                    failures += 1;
+                }
+            }
+        }
+    }
+
+    async fn find_divergence(&self) -> Result<Option<(std::path::PathBuf, u64)>, String> {
+        let js = super::connect(&self.cfg).await?;
+        let stream = js
+            .get_stream(&self.cfg.stream)
+            .await
+            .map_err(|e| e.to_string())?;
+        let stream_last = super::last_sequence(&stream).await?;
+        let local_last = self
+            .log
+            .last_event()
+            .map_err(|e| e.to_string())?
+            .map_or(0, |e| e.sequence);
+        let first = match super::first_difference(&self.log, &stream, local_last.min(stream_last))
+            .await?
+        {
+            Some(first) => first,
+            None if local_last > stream_last => stream_last + 1,
+            None => return Ok(None),
+        };
+        super::report_divergence(&self.log, first)
     }
 
     fn update_lag(&self) {

@@ -472,6 +472,11 @@ impl EventLog {
         })
     }
 
+    /// The data directory this log lives in.
+    pub fn data_dir(&self) -> &Path {
+        &self.path
+    }
+
     /// Appends one commit group atomically and returns when it is durable.
     ///
     /// # Durability
