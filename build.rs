@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/tilannekuva/v1/ingest.proto",
         "proto/tilannekuva/v1/picture.proto",
         "proto/tilannekuva/v1/catalog.proto",
+        "proto/tilannekuva/v1/admin.proto",
     ];
     let fds = protox::compile(files, ["proto"])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

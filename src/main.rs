@@ -54,8 +54,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.follow.is_some() && args.demo {
         bail!("--demo writes data; a replica (--follow) takes its data from the writer's stream");
     }
-    if !(args.replication_timeout.is_finite() && args.replication_timeout > 0.0) {
-        bail!("--replication-timeout must be a positive number of seconds");
+    for (flag, v) in [
+        ("--replication-timeout", args.replication_timeout),
+        ("--lease-ttl", args.lease_ttl),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            bail!("{flag} must be a positive number of seconds");
+        }
     }
     let nats = |url: &String| NatsConfig {
         url: url.clone(),
@@ -135,37 +140,61 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Core::open_as(&data_dir, bootstrap, read_only)
     })
     .await??;
-    if let Some(url) = &args.nats_url {
-        core.metrics.set_role("writer");
-        let (published, confirmed) = tokio::sync::watch::channel(0);
-        if args.replication == "sync" {
-            core.writer = core.writer.clone().with_replication(
-                confirmed,
-                std::time::Duration::from_secs_f64(args.replication_timeout),
-            );
+    let grpc = tokio::net::TcpListener::bind(args.grpc_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (gRPC)", args.grpc_listen))?;
+    let http = tokio::net::TcpListener::bind(args.http_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (HTTP)", args.http_listen))?;
+    let grpc_addr = grpc.local_addr()?;
+    let role = match (&args.nats_url, &args.follow) {
+        (Some(url), _) => Some((url, replication::PlanRole::Writer)),
+        (None, Some(url)) => Some((
+            url,
+            replication::PlanRole::Replica {
+                standby: args.standby,
+            },
+        )),
+        (None, None) => None,
+    };
+    let replication = match role {
+        Some((url, role)) => {
+            let plan = replication::Plan {
+                cfg: nats(url),
+                role,
+                mode: if args.replication == "sync" {
+                    replication::Mode::Sync
+                } else {
+                    replication::Mode::Async
+                },
+                sync_wait: std::time::Duration::from_secs_f64(args.replication_timeout),
+                lease_ttl: std::time::Duration::from_secs_f64(args.lease_ttl),
+                me: replication::failover::Holder {
+                    id: format!(
+                        "{}-{}-{:08x}",
+                        std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into()),
+                        std::process::id(),
+                        rand_u32()
+                    ),
+                    url: args
+                        .advertise_url
+                        .clone()
+                        .unwrap_or_else(|| format!("http://{grpc_addr}")),
+                },
+            };
+            tracing::info!(url = %url, stream = %args.nats_stream, mode = %args.replication, "replication over NATS JetStream");
+            replication::start(&mut core, plan, stop.clone())
+                .await
+                .map_err(anyhow::Error::msg)?
         }
-        let outbox = replication::outbox::Outbox {
-            cfg: nats(url),
-            log: core.log.clone(),
-            committed: core.applied.clone(),
-            published,
-            writer: core.writer.clone(),
-            metrics: core.metrics.clone(),
-        };
-        tokio::spawn(outbox.run(stop.clone()));
-        tracing::info!(url = %url, stream = %args.nats_stream, mode = %args.replication, "replicating to NATS JetStream");
-    } else if let Some(url) = &args.follow {
-        core.metrics.set_role("replica");
-        let follower = replication::follow::Follower {
-            cfg: nats(url),
-            applied: core.applied.clone(),
-            writer: core.writer.clone(),
-            metrics: core.metrics.clone(),
-        };
-        tokio::spawn(follower.run(stop.clone()));
-    } else {
-        core.metrics.set_role("standalone");
-    }
+        None => {
+            core.metrics.set_role("standalone");
+            replication::Running {
+                promote: None,
+                lease: None,
+            }
+        }
+    };
     let projection = core.projection.clone();
     let resolve = move |code: &str| {
         projection
@@ -203,12 +232,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.demo {
         core.load_demo().await?;
     }
-    let grpc = tokio::net::TcpListener::bind(args.grpc_listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (gRPC)", args.grpc_listen))?;
-    let http = tokio::net::TcpListener::bind(args.http_listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (HTTP)", args.http_listen))?;
     if let Some(p) = &args.pid_file {
         std::fs::write(p, format!("{}\n", std::process::id()))
             .with_context(|| format!("cannot write the pid file {}", p.display()))?;
@@ -220,10 +243,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         idle_timeout: tilannekuva::limits::IDLE_TIMEOUT,
         http_idle_timeout: tilannekuva::limits::HTTP_IDLE_TIMEOUT,
         http_header_timeout: tilannekuva::limits::HTTP_HEADER_TIMEOUT,
+        promote: replication.promote.map(|tx| (tx, args.nats_stream.clone())),
     };
     let served = run(&core, options, grpc, http, shutdown).await;
     if let Some(p) = &args.pid_file {
         let _ = std::fs::remove_file(p);
+    }
+    if let Some(lease) = replication.lease {
+        // A writer hands its lease back (bounded: NATS may be gone).
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), lease).await;
     }
     served?;
     tracing::info!("shutting down");
@@ -244,4 +272,12 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
             _ = term.recv() => {},
         }
     })
+}
+
+/// A random number for the writer-lease holder's id.
+fn rand_u32() -> u32 {
+    let mut b = [0u8; 4];
+    // Without OS randomness the id is still unique by host and process.
+    let _ = getrandom::fill(&mut b);
+    u32::from_le_bytes(b)
 }

@@ -341,6 +341,12 @@ pub struct ServeOptions {
     /// shorten them.
     pub http_idle_timeout: std::time::Duration,
     pub http_header_timeout: std::time::Duration,
+    /// Where `AdminService.Promote` asks a replica to take over, and the stream's name
+    /// (`None` on a server that follows no stream).
+    pub promote: Option<(
+        tokio::sync::mpsc::Sender<crate::replication::failover::PromoteRequest>,
+        String,
+    )>,
 }
 
 impl ServeOptions {
@@ -352,6 +358,7 @@ impl ServeOptions {
             idle_timeout: limits::IDLE_TIMEOUT,
             http_idle_timeout: limits::HTTP_IDLE_TIMEOUT,
             http_header_timeout: limits::HTTP_HEADER_TIMEOUT,
+            promote: None,
         }
     }
 }
@@ -370,6 +377,7 @@ pub async fn run(
         idle_timeout,
         http_idle_timeout,
         http_header_timeout,
+        promote,
     } = options;
     let streams = Arc::new(tokio::sync::Semaphore::new(limits::MAX_OPEN_STREAMS));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -400,6 +408,10 @@ pub async fn run(
     let catalog = CatalogApi {
         projection: core.projection.clone(),
         ingest: ingest.clone(),
+    };
+    let admin = crate::api::AdminApi {
+        stream: promote.as_ref().map(|(_, s)| s.clone()).unwrap_or_default(),
+        promote: promote.map(|(tx, _)| tx),
     };
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -458,6 +470,7 @@ pub async fn run(
                 .max_decoding_message_size(limits::MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(limits::MAX_MESSAGE_BYTES),
         )
+        .add_service(proto::admin_service_server::AdminServiceServer::new(admin))
         .add_service(
             proto::catalog_service_server::CatalogServiceServer::new(catalog)
                 .max_decoding_message_size(limits::MAX_MESSAGE_BYTES)

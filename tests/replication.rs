@@ -355,53 +355,182 @@ async fn a_store_behind_the_stream_is_repaired_a_different_one_refused() {
     assert!(text.contains("other-1"), "{text}");
 }
 
-/// Two writers on one stream (a stale one): the first publish of the one that lost the race
-/// fails, and from then on it refuses every write (`UNAVAILABLE`, `/readyz` 503, fenced in
-/// `/metrics`).
+/// The metric `name` of `s`, once it equals `value`.
+async fn metric_reaches(s: &Proc, name: &str, value: f64) {
+    eventually(WAIT, name, || async {
+        let m = metrics(s).await;
+        (metric(&m, name) == value).then_some(())
+    })
+    .await
+}
+
+/// A writer cut off from NATS (a partition) goes on acknowledging writes in `async` mode;
+/// its lease lapses and the standby takes over and writes. When the partition heals, the
+/// old writer is fenced — it refuses every write (`UNAVAILABLE`, `/readyz` 503) — and the
+/// writes it acknowledged that the stream does not hold are reported (metric and file),
+/// none silently dropped. A second writer cannot start while the lease is held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_writer_is_fenced() {
+async fn a_partitioned_writer_is_fenced_and_reports_what_it_acknowledged() {
     let nats = Nats::start();
-    let a_dir = tempfile::tempdir().unwrap();
-    let b_dir = tempfile::tempdir().unwrap();
-    let a = Proc::start(a_dir.path(), &["--nats-url", &nats.url]);
-    submit(&a, "f-1", "MK05", 1.0).await.unwrap();
-    a.stop();
-    copy_dir(a_dir.path(), b_dir.path());
-    let a = Proc::start(a_dir.path(), &["--nats-url", &nats.url]);
-    let b = Proc::start(b_dir.path(), &["--nats-url", &nats.url]);
+    let proxy = Proxy::start(nats.port).await;
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let ttl = ["--lease-ttl", "2"];
+    let a = Proc::start(
+        a_dir.path(),
+        &[&["--nats-url", &proxy.url()][..], &ttl].concat(),
+    );
+    let b = Proc::start(
+        b_dir.path(),
+        &[&["--follow", &nats.url, "--standby"][..], &ttl].concat(),
+    );
+    // While A holds the lease no other writer starts.
+    let other = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(bin())
+        .args([
+            "serve",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(other.path())
+        .args(["--nats-url", &nats.url, "--lease-ttl", "2"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("held by") && err.contains("another writer"),
+        "{err}"
+    );
+
+    submit(&a, "p-a1", "MK05", 1.0).await.unwrap();
     let (seq, _) = head(&a).await;
-    // A writes first and the stream takes it.
-    submit(&a, "f-a", "MK05", 2.0).await.unwrap();
-    eventually(WAIT, "A's event in the stream", || async {
-        let m = metrics(&a).await;
-        (metric(&m, "tilannekuva_nats_outbox_sequence") == (seq + 1) as f64).then_some(())
+    metric_reaches(&a, "tilannekuva_nats_outbox_sequence", seq as f64).await;
+    caught_up(&b, seq).await;
+    proxy.cut();
+    metric_reaches(&a, "tilannekuva_nats_connected", 0.0).await;
+    // Cut off, A still acknowledges (async: durable locally).
+    submit(&a, "p-a2", "MK05", 2.0).await.unwrap();
+    submit(&a, "p-a3", "MK05", 3.0).await.unwrap();
+    // The standby takes over once A's lease lapses, and writes on from the stream's end.
+    metric_reaches(&b, r#"tilannekuva_role{role="writer"}"#, 1.0).await;
+    let b1 = eventually(WAIT, "B to take writes", || async {
+        submit(&b, "p-b1", "MK05", 4.0).await.ok()
     })
     .await;
-    // B (async mode) acknowledges its own event at the same sequence; the stream refuses it.
-    submit(&b, "f-b", "MK05", 3.0).await.unwrap();
-    eventually(WAIT, "B to be fenced", || async {
-        let m = metrics(&b).await;
-        (metric(&m, "tilannekuva_fenced") == 1.0).then_some(())
-    })
-    .await;
-    let err = submit(&b, "f-b-2", "MK05", 4.0).await.unwrap_err();
-    assert_eq!(err.code(), Code::Unavailable);
-    assert_eq!(http_get(b.http, "/readyz").await.0, 503);
-    // B's acknowledged event that the stream does not hold is reported: metric and file.
-    eventually(WAIT, "B's divergent event reported", || async {
-        let m = metrics(&b).await;
-        (metric(&m, "tilannekuva_divergent_events") == 1.0).then_some(())
-    })
-    .await;
-    let report = b_dir
+    assert_eq!(
+        b1.last_sequence,
+        seq + 1,
+        "B continues the stream's sequence"
+    );
+    proxy.heal();
+    metric_reaches(&a, "tilannekuva_fenced", 1.0).await;
+    let err = submit(&a, "p-a4", "MK05", 5.0).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{}", err.message());
+    assert_eq!(http_get(a.http, "/readyz").await.0, 503);
+    metric_reaches(&a, "tilannekuva_divergent_events", 2.0).await;
+    let report = a_dir
         .path()
-        .join(format!("divergent-{}-{}.ndjson", seq + 1, seq + 1));
+        .join(format!("divergent-{}-{}.ndjson", seq + 1, seq + 2));
     let text = std::fs::read_to_string(&report).unwrap();
-    assert!(text.contains("f-b") && !text.contains("f-a"), "{text}");
-    assert_eq!(http_get(a.http, "/readyz").await.0, 200);
+    assert!(
+        text.contains("p-a2") && text.contains("p-a3") && !text.contains("p-b1"),
+        "{text}"
+    );
+    // The stream holds A's first write and B's, as one chain.
     assert_eq!(stream_matches_a_chain(&nats).await, seq + 1);
     a.stop();
     b.stop();
+}
+
+/// `sync` ingest on a writer killed with SIGKILL: the standby takes over, every submission
+/// the old writer acknowledged is on the new writer (a retry answers "duplicate"), clients
+/// continue there, a read replica follows the new writer, and the old writer restarted is
+/// refused (the lease is held).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standby_takes_over_from_a_killed_writer() {
+    let nats = Nats::start();
+    let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
+    let sync = ["--replication", "sync", "--lease-ttl", "2"];
+    let mut a = Proc::start(
+        dirs[0].path(),
+        &[&["--nats-url", &nats.url][..], &sync].concat(),
+    );
+    let b = Proc::start(
+        dirs[1].path(),
+        &[&["--follow", &nats.url, "--standby"][..], &sync].concat(),
+    );
+    let c = Proc::start(dirs[2].path(), &["--follow", &nats.url]);
+    // Ingest from a task; kill A while it runs.
+    let url = a.grpc_url.clone();
+    let ingest = tokio::spawn(async move {
+        let ch = tonic::transport::Channel::from_shared(url)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut acked = Vec::new();
+        for i in 0..10_000 {
+            let req = submit_req(
+                &format!("k-{i}"),
+                "MK06",
+                vec![obs("population", 2021, f64::from(i), Provisional)],
+            );
+            match IngestServiceClient::new(ch.clone()).submit(req).await {
+                Ok(_) => acked.push(i),
+                Err(_) => break,
+            }
+        }
+        acked
+    });
+    eventually(WAIT, "some acknowledged submissions", || async {
+        (head(&c).await.0 > 40).then_some(())
+    })
+    .await;
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let acked = ingest.await.unwrap();
+    assert!(!acked.is_empty());
+    metric_reaches(&b, r#"tilannekuva_role{role="writer"}"#, 1.0).await;
+    // Every acknowledged submission is on the new writer: a retry is a duplicate.
+    for &i in &acked {
+        let r = submit(&b, &format!("k-{i}"), "MK06", f64::from(i))
+            .await
+            .unwrap_or_else(|e| panic!("k-{i} on the new writer: {e}"));
+        assert!(r.duplicate, "k-{i} was acknowledged by the old writer");
+    }
+    // Clients continue on the new writer; the replica follows it.
+    let next = acked.last().unwrap() + 1;
+    let r = submit(&b, &format!("k-{next}"), "MK06", f64::from(next))
+        .await
+        .unwrap();
+    caught_up(&c, r.last_sequence).await;
+    assert_eq!(head(&c).await, head(&b).await);
+    assert_eq!(stream_matches_a_chain(&nats).await, r.last_sequence);
+    // The old writer, restarted, cannot write: the lease is the new writer's.
+    let out = std::process::Command::new(bin())
+        .args([
+            "serve",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(dirs[0].path())
+        .args(["--nats-url", &nats.url, "--lease-ttl", "2"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("held by") || err.contains("disagree"),
+        "the old writer is refused: {err}"
+    );
+    b.stop();
+    c.stop();
 }
 
 /// Copies a stopped store's directory.
@@ -416,4 +545,35 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+/// `tilannekuva promote` makes a read replica the writer by hand — refused while a live
+/// writer holds the lease, done once that writer has stopped (a clean stop hands the lease
+/// back) — and an admin token is needed for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_by_hand() {
+    let nats = Nats::start();
+    let dirs = [(); 2].map(|()| tempfile::tempdir().unwrap());
+    let writer = Proc::start(dirs[0].path(), &["--nats-url", &nats.url]);
+    let replica = Proc::start(dirs[1].path(), &["--follow", &nats.url]);
+    let r = submit(&writer, "h-1", "MK07", 1.0).await.unwrap();
+    caught_up(&replica, r.last_sequence).await;
+    let (ok, _, err) = cli(&["promote", "--server", &replica.grpc_url]);
+    assert!(!ok);
+    assert!(err.contains("held by a live writer"), "{err}");
+    writer.stop();
+    let (ok, out, err) = cli(&["promote", "--server", &replica.grpc_url]);
+    assert!(ok, "{err}");
+    assert!(out.contains("is now the writer"), "{out}");
+    let next = submit(&replica, "h-2", "MK07", 2.0).await.unwrap();
+    assert_eq!(next.last_sequence, r.last_sequence + 1);
+    assert_eq!(stream_matches_a_chain(&nats).await, next.last_sequence);
+    // A server that follows no stream has nothing to promote.
+    let standalone_dir = tempfile::tempdir().unwrap();
+    let standalone = Proc::start(standalone_dir.path(), &[]);
+    let (ok, _, err) = cli(&["promote", "--server", &standalone.grpc_url]);
+    assert!(!ok);
+    assert!(err.contains("follows no stream"), "{err}");
+    standalone.stop();
+    replica.stop();
 }

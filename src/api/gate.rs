@@ -45,6 +45,7 @@ const METHODS: &[&str] = &[
     "ListRegions",
     "ListIndicators",
     "DefineIndicator",
+    "Promote",
     "Check",
     "Watch",
     "ServerReflectionInfo",

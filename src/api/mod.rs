@@ -14,7 +14,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use crate::metrics::Metrics;
 use crate::write::WriteError;
 
-pub use services::{CatalogApi, IngestApi, PictureApi};
+pub use services::{AdminApi, CatalogApi, IngestApi, PictureApi};
 
 /// How long a read waits for `min_sequence` before `DEADLINE_EXCEEDED`. A write is visible
 /// to reads within one commit (milliseconds); waiting longer means something is wrong.
@@ -39,7 +39,7 @@ const MAX_MESSAGE: usize = 400;
 pub const ERROR_DOMAIN: &str = "tilannekuva.v1";
 
 /// `s` cut to at most `max` bytes at a character boundary, with "…" when cut.
-fn cut(s: &str, max: usize) -> String {
+pub(crate) fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }

@@ -536,6 +536,27 @@ pub async fn template(a: TemplateArgs) -> anyhow::Result<()> {
     }
 }
 
+pub async fn promote(a: CatalogArgs) -> anyhow::Result<()> {
+    let ch = channel(&a.server.server, &a.server.conn).await?;
+    let r = proto::admin_service_client::AdminServiceClient::new(ch)
+        .promote(authed(proto::PromoteRequest {}, &a.server.conn))
+        .await
+        .map_err(describe)?
+        .into_inner();
+    if a.server.json {
+        return emit(&format!(
+            "{}\n",
+            json!({"sequence": r.sequence, "stream": r.stream})
+        ));
+    }
+    emit(&format!(
+        "{} is now the writer of the stream {}, from sequence {}\n",
+        a.server.server,
+        r.stream,
+        r.sequence + 1
+    ))
+}
+
 pub async fn regions(a: CatalogArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let names = Names::fetch(&ch, &a.server).await?;

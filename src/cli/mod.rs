@@ -54,6 +54,9 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Benchmark client: drive a running server and report throughput and latency.
     Loadgen(LoadgenArgs),
+    /// Make a read replica the writer (admin): it takes the writer lease if free, applies
+    /// the stream to its end and takes writes.
+    Promote(CatalogArgs),
     /// Manage bearer tokens for the auth file.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -139,6 +142,17 @@ pub struct ServeArgs {
     /// (the write is durable locally; a retry with the same submission id is safe).
     #[arg(long, env = "TILANNEKUVA_REPLICATION_TIMEOUT", default_value_t = 10.0)]
     pub replication_timeout: f64,
+    /// With --follow: take over as the writer when the writer's lease lapses.
+    #[arg(long, env = "TILANNEKUVA_STANDBY", requires = "follow")]
+    pub standby: bool,
+    /// Seconds the writer lease lives without renewal (renewed every third of it): how
+    /// long a standby waits before taking over from a writer that is gone.
+    #[arg(long, env = "TILANNEKUVA_LEASE_TTL", default_value_t = 10.0)]
+    pub lease_ttl: f64,
+    /// The gRPC address clients should use for writes to this server when it is the
+    /// writer, stored in the lease (default: http://<--grpc-listen>).
+    #[arg(long, env = "TILANNEKUVA_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
     /// Load the bundled real sample data when the store holds no observations.
     #[arg(long, env = "TILANNEKUVA_DEMO")]
     pub demo: bool,
@@ -426,6 +440,7 @@ async fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Regions(a) => client::regions(a).await,
         Command::Indicators(a) => client::indicators(a).await,
         Command::Retract(a) => client::retract(a).await,
+        Command::Promote(a) => client::promote(a).await,
         Command::Picture(a) => client::picture(a).await,
         Command::National(a) => client::national(a).await,
         Command::Series(a) => client::series(a).await,

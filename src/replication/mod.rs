@@ -13,6 +13,7 @@
 //! The message payload is the protobuf `Event` that `ReadEvents` returns (with `prev_hash`
 //! and `hash`), so any NATS client can follow the national feed and check the chain.
 
+pub mod failover;
 pub mod follow;
 pub mod outbox;
 
@@ -319,4 +320,123 @@ pub fn report_divergence(
         .join(format!("divergent-{first}-{last}.ndjson"));
     std::fs::write(&path, lines).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(Some((path, count)))
+}
+
+/// How this server takes part in replication.
+pub struct Plan {
+    pub cfg: NatsConfig,
+    pub role: PlanRole,
+    pub mode: Mode,
+    /// In `sync` mode: how long an answer waits for the stream.
+    pub sync_wait: Duration,
+    pub lease_ttl: Duration,
+    pub me: failover::Holder,
+}
+
+pub enum PlanRole {
+    Writer,
+    Replica {
+        /// Take over by itself when the writer's lease lapses.
+        standby: bool,
+    },
+}
+
+/// Replication started for a server.
+pub struct Running {
+    /// Where promotions are asked for (a replica).
+    pub promote: Option<tokio::sync::mpsc::Sender<failover::PromoteRequest>>,
+    /// The task that holds the writer lease (or waits to take it): awaited at shutdown so
+    /// that a clean stop hands the lease back.
+    pub lease: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts replication for an opened core (a writer's store already repaired, see
+/// [`repair`]): the writer takes the lease (refusing to start while a live writer holds
+/// it), then publishes and renews; a replica follows, and waits to be promoted (by itself
+/// when a standby). Returns where promotions are asked for, on a replica.
+pub async fn start(
+    core: &mut crate::server::Core,
+    plan: Plan,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<Running, String> {
+    let (published, confirmed) = tokio::sync::watch::channel(0);
+    if plan.mode == Mode::Sync {
+        core.writer = core
+            .writer
+            .clone()
+            .with_replication(confirmed, plan.sync_wait);
+    }
+    let Plan {
+        cfg,
+        role,
+        lease_ttl: ttl,
+        me,
+        ..
+    } = plan;
+    match role {
+        PlanRole::Writer => {
+            core.metrics.set_role("writer");
+            let revision =
+                failover::take_at_start(&cfg, &me, ttl, ttl + Duration::from_secs(2)).await?;
+            let outbox = outbox::Outbox {
+                cfg: cfg.clone(),
+                log: core.log.clone(),
+                committed: core.applied.clone(),
+                published,
+                writer: core.writer.clone(),
+                metrics: core.metrics.clone(),
+            };
+            tokio::spawn(outbox.run(stop.clone()));
+            let lease = tokio::spawn(failover::keep(
+                cfg,
+                me,
+                ttl,
+                revision,
+                core.writer.clone(),
+                core.metrics.clone(),
+                stop,
+            ));
+            Ok(Running {
+                promote: None,
+                lease: Some(lease),
+            })
+        }
+        PlanRole::Replica { standby } => {
+            core.metrics.set_role("replica");
+            let (follower_stop, follower_stopped) = tokio::sync::watch::channel(false);
+            {
+                let (mut stop, follower_stop) = (stop.clone(), follower_stop.clone());
+                tokio::spawn(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                    let _ = follower_stop.send(true);
+                });
+            }
+            let follower = follow::Follower {
+                cfg: cfg.clone(),
+                applied: core.applied.clone(),
+                writer: core.writer.clone(),
+                metrics: core.metrics.clone(),
+            };
+            let follower = tokio::spawn(follower.run(follower_stopped));
+            let (requests, asked) = tokio::sync::mpsc::channel(4);
+            let standby = failover::Standby {
+                cfg,
+                me,
+                ttl,
+                automatic: standby,
+                log: core.log.clone(),
+                applied: core.applied.clone(),
+                writer: core.writer.clone(),
+                metrics: core.metrics.clone(),
+                follower_stop,
+                follower,
+                published,
+            };
+            let lease = tokio::spawn(standby.run(asked, stop));
+            Ok(Running {
+                promote: Some(requests),
+                lease: Some(lease),
+            })
+        }
+    }
 }

@@ -118,13 +118,12 @@ impl Outbox {
             .last_event()
             .map_err(|e| e.to_string())?
             .map_or(0, |e| e.sequence);
-        let first = match super::first_difference(&self.log, &stream, local_last.min(stream_last))
-            .await?
-        {
-            Some(first) => first,
-            None if local_last > stream_last => stream_last + 1,
-            None => return Ok(None),
-        };
+        let first =
+            match super::first_difference(&self.log, &stream, local_last.min(stream_last)).await? {
+                Some(first) => first,
+                None if local_last > stream_last => stream_last + 1,
+                None => return Ok(None),
+            };
         super::report_divergence(&self.log, first)
     }
 

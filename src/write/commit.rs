@@ -107,6 +107,14 @@ impl Writer {
             .await
     }
 
+    /// Refuses client writes from now on (`Some(why)`), or takes them again (`None`).
+    pub async fn set_read_only(&self, why: Option<String>) -> Result<(), WriteError> {
+        let principal = Arc::new(Principal::system("replication"));
+        self.write_uncounted(WriteRequest::SetReadOnly(why), principal)
+            .await
+            .map(drop)
+    }
+
     /// Answers waits for `sync` replication: a write is answered once `replicated` reaches
     /// its last sequence, or refused (`NotReplicated`) after `wait`.
     pub fn with_replication(

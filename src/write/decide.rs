@@ -313,6 +313,13 @@ impl WriterState {
         if let WriteRequest::Apply(events) = req {
             return self.prepare_apply(events, out);
         }
+        if let WriteRequest::SetReadOnly(why) = req {
+            self.read_only = why.clone();
+            return Ok(Receipt {
+                last_sequence: self.last_sequence(),
+                ..Receipt::default()
+            });
+        }
         if let Some(why) = &self.read_only {
             return Err(WriteError::ReadOnly(why.clone()));
         }
@@ -396,7 +403,9 @@ impl WriterState {
                 self.set_digest(submission_id, digest);
                 Ok(self.receipt_of(submission_id, first))
             }
-            WriteRequest::Apply(_) => unreachable!("handled above"),
+            WriteRequest::Apply(_) | WriteRequest::SetReadOnly(_) => {
+                unreachable!("handled above")
+            }
         }
     }
 

@@ -56,6 +56,9 @@ pub enum WriteRequest {
     /// or a writer repairing its store): appended as they are, after their place in the
     /// chain is checked, and folded like any other.
     Apply(Vec<Event>),
+    /// Refuse client writes from now on, saying why (a read replica), or take them again
+    /// (`None`: a replica that became the writer). Ordered with the writes around it.
+    SetReadOnly(Option<String>),
 }
 
 /// One cell of a region: an indicator and a year.

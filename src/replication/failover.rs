@@ -1,0 +1,333 @@
+//! Who is the writer: a lease in a JetStream key-value bucket, and taking over.
+//!
+//! The writer holds the key `writer` of the bucket `<stream>-writer` and renews it with
+//! compare-and-set (its last revision) every third of the lease's time to live; the bucket
+//! forgets a value that is not renewed within it. A writer whose renewal finds another
+//! holder refuses every further write (fenced), as does one whose publish the stream
+//! refuses (see [`super::outbox`]): the lease says who should write, the stream's
+//! expected-last-sequence check makes sure nobody else can.
+//!
+//! A read replica takes over when the lease lapses (`--standby`) or when told
+//! (`tilannekuva promote`): it takes the lease, keeps following the stream for another
+//! third of the time to live (so that the old writer, if it still runs, has tried to renew
+//! and fenced itself), applies the stream to its end, and only then takes writes, its
+//! sequence continuing the stream's.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::kv;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::{outbox::Outbox, NatsConfig};
+use crate::metrics::Metrics;
+use crate::store::EventLog;
+use crate::write::Writer;
+
+const KEY: &str = "writer";
+
+/// Who holds (or wants) the lease.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Holder {
+    /// Unique per process.
+    pub id: String,
+    /// Where clients should send writes (`--advertise-url`).
+    pub url: String,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.url, self.id)
+    }
+}
+
+/// The writer lease's bucket, created if missing.
+async fn bucket(cfg: &NatsConfig, ttl: Duration) -> Result<kv::Store, String> {
+    let js = super::connect(cfg).await?;
+    let name = format!("{}-writer", cfg.stream);
+    if let Ok(kv) = js.get_key_value(&name).await {
+        return Ok(kv);
+    }
+    js.create_key_value(kv::Config {
+        bucket: name.clone(),
+        description: "tilannekuva: who writes to the stream".into(),
+        history: 1,
+        max_age: ttl,
+        storage: async_nats::jetstream::stream::StorageType::File,
+        num_replicas: cfg.replicas,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| format!("cannot create the lease bucket {name}: {e}"))
+}
+
+/// What an attempt to take the lease found.
+pub enum Attempt {
+    /// Taken, at this revision.
+    Taken(u64),
+    /// Held by another.
+    Held(Holder),
+}
+
+async fn try_take(kv: &kv::Store, me: &Holder) -> Result<Attempt, String> {
+    let value = serde_json::to_vec(me).expect("plain data").into();
+    match kv.create(KEY, value).await {
+        Ok(rev) => Ok(Attempt::Taken(rev)),
+        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+            let entry = kv.entry(KEY).await.map_err(|e| e.to_string())?;
+            let holder = entry
+                .and_then(|e| serde_json::from_slice::<Holder>(&e.value).ok())
+                .unwrap_or_else(|| Holder {
+                    id: "unknown".into(),
+                    url: "unknown".into(),
+                });
+            Ok(Attempt::Held(holder))
+        }
+        Err(e) => Err(format!("cannot take the writer lease: {e}")),
+    }
+}
+
+/// Takes the lease for a writer starting up: waits up to `wait` for a lease left by a
+/// stopped writer to lapse. `Err` names the live holder.
+pub async fn take_at_start(
+    cfg: &NatsConfig,
+    me: &Holder,
+    ttl: Duration,
+    wait: Duration,
+) -> Result<Option<u64>, String> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let kv = match bucket(cfg, ttl).await {
+        Ok(kv) => kv,
+        Err(e) => {
+            tracing::warn!(why = %e, "cannot reach the writer lease; taking it when NATS is back");
+            return Ok(None);
+        }
+    };
+    loop {
+        match try_take(&kv, me).await? {
+            Attempt::Taken(rev) => return Ok(Some(rev)),
+            Attempt::Held(h) if h.id == me.id => return Ok(None),
+            Attempt::Held(h) if tokio::time::Instant::now() >= deadline => {
+                return Err(format!(
+                    "the writer lease of the stream {} is held by {h}: another writer is running. \
+                     Stop it, or start this server as a replica (--follow, with --standby to take \
+                     over when that writer is gone)",
+                    cfg.stream
+                ))
+            }
+            Attempt::Held(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// Keeps the lease: renews it every `ttl / 3`; takes it if it is not held yet (NATS was
+/// away at start). Finding another holder fences this writer.
+pub async fn keep(
+    cfg: NatsConfig,
+    me: Holder,
+    ttl: Duration,
+    mut revision: Option<u64>,
+    writer: Writer,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let kv_at_start = bucket(&cfg, ttl).await.ok();
+    let mut kv: Option<kv::Store> = kv_at_start;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(ttl / 3) => {}
+            () = async { let _ = stop.wait_for(|s| *s).await; } => {
+                // A clean stop hands the lease back, so that a standby (or this server,
+                // restarted) takes over at once instead of after the time to live.
+                if let (Some(store), Some(rev)) = (&kv, revision) {
+                    let _ = store.delete_expect_revision(KEY, Some(rev)).await;
+                }
+                return;
+            }
+        }
+        if kv.is_none() {
+            kv = bucket(&cfg, ttl).await.ok();
+        }
+        let Some(store) = &kv else { continue };
+        let value = serde_json::to_vec(&me).expect("plain data").into();
+        let outcome = match revision {
+            Some(rev) => match store.update(KEY, value, rev).await {
+                Ok(rev) => Ok(Attempt::Taken(rev)),
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                    let holder = store
+                        .entry(KEY)
+                        .await
+                        .ok()
+                        .flatten()
+                        .and_then(|e| serde_json::from_slice::<Holder>(&e.value).ok());
+                    match holder {
+                        Some(h) => Ok(Attempt::Held(h)),
+                        // Lapsed and not taken: take it again.
+                        None => try_take(store, &me).await,
+                    }
+                }
+                Err(e) => Err(e.to_string()),
+            },
+            None => try_take(store, &me).await,
+        };
+        match outcome {
+            Ok(Attempt::Taken(rev)) => revision = Some(rev),
+            Ok(Attempt::Held(h)) if h.id == me.id => {}
+            Ok(Attempt::Held(h)) => {
+                tracing::error!(holder = %h, "the writer lease is held by another: fenced");
+                metrics.fenced.set(1);
+                writer.refuse(format!(
+                    "fenced: the writer lease passed to {h}; this server is no longer the \
+                     writer: send writes there, and restart this one as a replica (--follow)"
+                ));
+                return;
+            }
+            Err(why) => {
+                kv = None;
+                tracing::warn!(%why, "cannot renew the writer lease; retrying");
+            }
+        }
+    }
+}
+
+/// A promotion asked for by hand: answered with the log's last sequence at the takeover.
+pub type PromoteRequest = oneshot::Sender<Result<u64, String>>;
+
+/// What a replica needs to become the writer.
+pub struct Standby {
+    pub cfg: NatsConfig,
+    pub me: Holder,
+    pub ttl: Duration,
+    /// Take over by itself when the lease lapses (`--standby`); otherwise only when told.
+    pub automatic: bool,
+    pub log: Arc<EventLog>,
+    pub applied: watch::Receiver<u64>,
+    pub writer: Writer,
+    pub metrics: Arc<Metrics>,
+    /// Stops the follower, and says when it has stopped.
+    pub follower_stop: watch::Sender<bool>,
+    pub follower: tokio::task::JoinHandle<()>,
+    /// Where the outbox reports what the stream acknowledged (`sync` answers wait on it).
+    pub published: watch::Sender<u64>,
+}
+
+impl Standby {
+    /// Waits for the lease to lapse (when automatic) or for a promotion request, then takes
+    /// over. Runs until it has, or until `stop`.
+    pub async fn run(
+        mut self,
+        mut requests: mpsc::Receiver<PromoteRequest>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        loop {
+            let asked = tokio::select! {
+                () = tokio::time::sleep(self.ttl / 3), if self.automatic => None,
+                r = requests.recv() => match r {
+                    Some(reply) => Some(reply),
+                    None if self.automatic => continue,
+                    None => return,
+                },
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            match self.take_over().await {
+                Ok(Some(sequence)) => {
+                    if let Some(reply) = asked {
+                        let _ = reply.send(Ok(sequence));
+                    }
+                    let Standby {
+                        cfg,
+                        me,
+                        ttl,
+                        log,
+                        applied,
+                        writer,
+                        metrics,
+                        published,
+                        ..
+                    } = self;
+                    let revision = self_revision(&cfg, &me, ttl).await;
+                    let outbox = Outbox {
+                        cfg: cfg.clone(),
+                        log,
+                        committed: applied,
+                        published,
+                        writer: writer.clone(),
+                        metrics: metrics.clone(),
+                    };
+                    tokio::spawn(outbox.run(stop.clone()));
+                    keep(cfg, me, ttl, revision, writer, metrics, stop).await;
+                    return;
+                }
+                Ok(None) => {
+                    if let Some(reply) = asked {
+                        let _ = reply.send(Err("the writer lease is held by a live writer".into()));
+                    }
+                }
+                Err(why) => {
+                    tracing::warn!(%why, "taking over as the writer failed; retrying");
+                    if let Some(reply) = asked {
+                        let _ = reply.send(Err(why));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes the lease if it is free; then becomes the writer. `Ok(None)`: held by another.
+    async fn take_over(&mut self) -> Result<Option<u64>, String> {
+        let kv = bucket(&self.cfg, self.ttl).await?;
+        match try_take(&kv, &self.me).await? {
+            Attempt::Held(h) => {
+                tracing::debug!(holder = %h, "the writer lease is held");
+                return Ok(None);
+            }
+            Attempt::Taken(_) => {}
+        }
+        tracing::warn!(stream = %self.cfg.stream, "the writer lease is ours: taking over as the writer");
+        // The old writer, if it still runs, tries to renew within a third of the lease's
+        // time to live, finds the lease taken and stops writing; what it published until
+        // then is followed here.
+        tokio::time::sleep(self.ttl / 3 + Duration::from_millis(500)).await;
+        let _ = self.follower_stop.send(true);
+        (&mut self.follower).await.ok();
+        // Apply the stream to its end.
+        let js = super::connect(&self.cfg).await?;
+        let stream = js
+            .get_stream(&self.cfg.stream)
+            .await
+            .map_err(|e| format!("cannot open the stream: {e}"))?;
+        let last = super::last_sequence(&stream).await?;
+        let mut next = *self.applied.borrow() + 1;
+        while next <= last {
+            let mut batch = Vec::new();
+            while next <= last && batch.len() < 1000 {
+                let e = super::event_at(&stream, next)
+                    .await?
+                    .ok_or_else(|| format!("the stream has no message {next}"))?;
+                batch.push(e);
+                next += 1;
+            }
+            self.writer
+                .apply(batch)
+                .await
+                .map_err(|e| format!("applying the stream's end: {e}"))?;
+        }
+        self.writer
+            .set_read_only(None)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.published.send_replace(last);
+        self.metrics.set_role("writer");
+        self.metrics.outbox_sequence.set(last as i64);
+        tracing::warn!(sequence = last, "this server is now the writer");
+        Ok(Some(last))
+    }
+}
+
+/// The lease's current revision when `me` holds it (for renewing).
+async fn self_revision(cfg: &NatsConfig, me: &Holder, ttl: Duration) -> Option<u64> {
+    let kv = bucket(cfg, ttl).await.ok()?;
+    let entry = kv.entry(KEY).await.ok()??;
+    let holder: Holder = serde_json::from_slice(&entry.value).ok()?;
+    (holder.id == me.id).then_some(entry.revision)
+}
