@@ -504,6 +504,7 @@ fn try_start(dir: &Path) -> Result<Proc, (ExitStatus, String)> {
                 grpc_url: format!("http://{}", field("grpc")),
                 http: field("http").parse().unwrap(),
                 data_dir: dir.to_owned(),
+                log: Default::default(),
             })
         }
         Err(stderr) => Err((child.wait().unwrap(), stderr)),

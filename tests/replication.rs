@@ -577,3 +577,63 @@ async fn promote_by_hand() {
     standalone.stop();
     replica.stop();
 }
+
+/// A three-node JetStream cluster on loopback, an R3 stream, `sync` ingest, and one NATS
+/// node killed (SIGKILL) during it: ingest goes on (a write that could not be confirmed is
+/// retried with its submission id), and every acknowledged submission is on the replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_r3_stream_survives_a_lost_nats_node_in_sync_mode() {
+    let mut cluster = Nats::cluster();
+    let urls: Vec<String> = cluster.iter().map(|n| n.url.clone()).collect();
+    let all = urls.join(",");
+    jetstream_ready(&urls[1]).await;
+    let dirs = [(); 2].map(|()| tempfile::tempdir().unwrap());
+    let writer = Proc::start(
+        dirs[0].path(),
+        &[
+            "--nats-url",
+            &all,
+            "--nats-replicas",
+            "3",
+            "--replication",
+            "sync",
+        ],
+    );
+    let replica = Proc::start(dirs[1].path(), &["--follow", &all]);
+    let mut acked = Vec::new();
+    for i in 0..60u32 {
+        if i == 20 {
+            cluster[0].kill();
+        }
+        let id = format!("c-{i}");
+        let r = eventually(WAIT, "the submission to be acknowledged", || async {
+            submit(&writer, &id, "MK08", f64::from(i)).await.ok()
+        })
+        .await;
+        acked.push((id, r.last_sequence));
+    }
+    let last = acked.last().unwrap().1;
+    caught_up(&replica, last).await;
+    assert_eq!(head(&replica).await, head(&writer).await);
+    // Every acknowledged submission is in the replica's log.
+    let mut events = PictureServiceClient::new(replica.channel().await)
+        .read_events(proto::ReadEventsRequest {
+            from_sequence: 1,
+            follow: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = std::collections::HashSet::new();
+    while let Some(m) = events.message().await.unwrap() {
+        seen.insert(m.event.unwrap().submission_id);
+    }
+    for (id, _) in &acked {
+        assert!(
+            seen.contains(id),
+            "{id} acknowledged but not on the replica"
+        );
+    }
+    writer.stop();
+    replica.stop();
+}

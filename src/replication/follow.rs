@@ -15,6 +15,8 @@ use crate::write::{WriteError, Writer};
 
 /// Most events applied as one batch (one durable append).
 const BATCH: usize = 1000;
+/// How long a replica that is behind waits for an event before it starts a new session.
+const STALLED: Duration = Duration::from_secs(5);
 
 /// What the follower needs.
 pub struct Follower {
@@ -99,11 +101,19 @@ impl Follower {
         *failures = 0;
         tracing::info!(stream = %self.cfg.stream, from, "replica: following");
         let mut caught_up_at = tokio::time::Instant::now();
+        let mut progress_at = tokio::time::Instant::now();
         loop {
             // Wait for the next message; when idle, the lag is whatever the stream says.
             let first = match tokio::time::timeout(Duration::from_secs(1), messages.next()).await {
                 Err(_) => {
-                    self.idle_lag(&stream, &mut caught_up_at).await;
+                    let behind = self.idle_lag(&stream, &mut caught_up_at).await;
+                    // Behind, yet nothing arrives (the consumer's server was lost, say):
+                    // a new session makes a new consumer.
+                    if behind && progress_at.elapsed() > STALLED {
+                        return Ended::Retry(format!(
+                            "no events for {STALLED:?} while the stream has more"
+                        ));
+                    }
                     continue;
                 }
                 Ok(None) => return Ended::Retry("the consumer ended".into()),
@@ -144,6 +154,7 @@ impl Follower {
                 Err(WriteError::Diverged(why)) => return Ended::Diverged(why),
                 Err(e) => return Ended::Retry(format!("applying: {e}")),
             }
+            progress_at = tokio::time::Instant::now();
             self.metrics.replica_lag_events.set(pending as i64);
             let age = match (pending, oldest) {
                 (0, _) | (_, None) => 0.0,
@@ -159,12 +170,16 @@ impl Follower {
     }
 
     /// While no message arrives: the lag is the stream's last sequence less the replica's.
+    /// Returns whether the replica is behind.
     async fn idle_lag(
         &self,
         stream: &async_nats::jetstream::stream::Stream,
         caught_up_at: &mut tokio::time::Instant,
-    ) {
-        if let Ok(last) = super::last_sequence(stream).await {
+    ) -> bool {
+        let Ok(last) = super::last_sequence(stream).await else {
+            return false;
+        };
+        {
             let behind = last.saturating_sub(*self.applied.borrow());
             self.metrics.replica_lag_events.set(behind as i64);
             if behind == 0 {
@@ -175,6 +190,7 @@ impl Follower {
                     .replica_lag_seconds
                     .set(caught_up_at.elapsed().as_secs_f64());
             }
+            behind > 0
         }
     }
 }

@@ -115,7 +115,14 @@ pub(crate) async fn connect_watched(
                 }
             }
         })
-        .connect(cfg.url.as_str())
+        .connect(
+            // Several servers (a cluster) as a comma-separated list.
+            cfg.url
+                .split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .collect::<Vec<_>>(),
+        )
         .await
         .map_err(|e| format!("cannot connect to NATS at {}: {e}", cfg.url))?;
     let mut js = jetstream::new(client);
@@ -179,20 +186,35 @@ pub async fn repair(
 ) -> Result<Option<u64>, String> {
     let deadline = tokio::time::Instant::now() + wait;
     let mut failures = 0;
-    let js = loop {
-        match connect(cfg).await {
-            Ok(js) => break js,
-            Err(e) if tokio::time::Instant::now() + backoff(failures) < deadline => {
-                tracing::warn!(why = %e, "NATS not reachable yet");
+    loop {
+        match repair_once(log, cfg).await {
+            Ok(n) => return Ok(Some(n)),
+            Err(Repair::Refused(why)) => return Err(why),
+            Err(Repair::Unreachable(e))
+                if tokio::time::Instant::now() + backoff(failures) < deadline =>
+            {
+                tracing::warn!(why = %e, "NATS JetStream not reachable yet");
                 tokio::time::sleep(backoff(failures)).await;
                 failures += 1;
             }
-            Err(e) => {
-                tracing::warn!(why = %e, "NATS not reachable: starting without checking the stream; the outbox checks when it connects");
+            Err(Repair::Unreachable(e)) => {
+                tracing::warn!(why = %e, "NATS JetStream not reachable: starting without checking the stream; the outbox checks when it connects");
                 return Ok(None);
             }
         }
-    };
+    }
+}
+
+/// Why a repair did not happen.
+enum Repair {
+    /// NATS or the stream could not be read (yet): worth retrying.
+    Unreachable(String),
+    /// The store and the stream disagree: the server must not start as the writer.
+    Refused(String),
+}
+
+async fn repair_once(log: &crate::store::EventLog, cfg: &NatsConfig) -> Result<u64, Repair> {
+    let js = connect(cfg).await.map_err(Repair::Unreachable)?;
     let stream = match js.get_stream(&cfg.stream).await {
         Ok(s) => s,
         // No stream yet: nothing to take; the outbox creates it.
@@ -200,19 +222,29 @@ pub async fn repair(
             if matches!(e.kind(), jetstream::context::GetStreamErrorKind::JetStream(j)
                 if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND) =>
         {
-            return Ok(Some(0))
+            return Ok(0)
         }
-        Err(e) => return Err(format!("cannot open the stream {}: {e}", cfg.stream)),
+        Err(e) => {
+            return Err(Repair::Unreachable(format!(
+                "cannot open the stream {}: {e}",
+                cfg.stream
+            )))
+        }
     };
-    let stream_last = last_sequence(&stream).await?;
-    let local = log.last_event().map_err(|e| e.to_string())?;
+    let stream_last = last_sequence(&stream).await.map_err(Repair::Unreachable)?;
+    let local = log
+        .last_event()
+        .map_err(|e| Repair::Refused(e.to_string()))?;
     let (local_last, local_hash) = local
         .as_ref()
         .map_or((0, crate::domain::ZERO_HASH), |e| (e.sequence, e.hash));
     // The sequence both hold must hold the same event.
     let common = local_last.min(stream_last);
-    if let Some(first) = first_difference(log, &stream, common).await? {
-        let report = match report_divergence(log, first)? {
+    if let Some(first) = first_difference(log, &stream, common)
+        .await
+        .map_err(Repair::Unreachable)?
+    {
+        let report = match report_divergence(log, first).map_err(Repair::Refused)? {
             Some((path, n)) => format!(
                 "the {n} events this server holds from sequence {first} on are not in the \
                  stream: they are written to {} (resubmit them through the writer)",
@@ -220,16 +252,16 @@ pub async fn repair(
             ),
             None => String::new(),
         };
-        return Err(format!(
+        return Err(Repair::Refused(format!(
             "this server's log and the stream {} disagree from sequence {first} on (different \
              events; 1..{} agree): refusing to serve. {report}. This server cannot write to \
              this stream again: start it as a replica (--follow) on an empty data directory",
             cfg.stream,
             first - 1
-        ));
+        )));
     }
     if stream_last <= local_last {
-        return Ok(Some(0));
+        return Ok(0);
     }
     tracing::info!(
         local = local_last,
@@ -240,18 +272,25 @@ pub async fn repair(
     let mut batch = Vec::new();
     for seq in local_last + 1..=stream_last {
         let e = event_at(&stream, seq)
-            .await?
-            .ok_or_else(|| format!("the stream {} has no message at sequence {seq}", cfg.stream))?;
+            .await
+            .map_err(Repair::Unreachable)?
+            .ok_or_else(|| {
+                Repair::Refused(format!(
+                    "the stream {} has no message at sequence {seq}",
+                    cfg.stream
+                ))
+            })?;
         crate::domain::event::verify_chain(last, head, std::slice::from_ref(&e))
-            .map_err(|c| format!("stream event {}: {}", c.sequence, c.reason))?;
+            .map_err(|c| Repair::Refused(format!("stream event {}: {}", c.sequence, c.reason)))?;
         (last, head) = (e.sequence, e.hash);
         batch.push(e);
         if batch.len() == 1000 || seq == stream_last {
-            log.append(&batch).map_err(|e| e.to_string())?;
+            log.append(&batch)
+                .map_err(|e| Repair::Refused(e.to_string()))?;
             batch.clear();
         }
     }
-    Ok(Some(stream_last - local_last))
+    Ok(stream_last - local_last)
 }
 
 /// The first sequence at which the log and the stream hold different events, looking at

@@ -141,6 +141,8 @@ pub struct Proc {
     pub grpc_url: String,
     pub http: SocketAddr,
     pub data_dir: PathBuf,
+    /// The server's log (stderr), printed when a test fails while it runs.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 pub fn bin() -> &'static str {
@@ -168,14 +170,19 @@ impl Proc {
             .expect("start the binary");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                if let Ok(mut l) = kept.lock() {
+                    l.push(line.clone());
+                }
                 if !sent && line.contains("tilannekuva listening") {
                     let _ = tx.send(Ok(line.clone()));
                     sent = true;
-                } else if !sent && (line.contains("Error") || line.contains("error")) {
+                } else if !sent && (line.starts_with("error:") || line.contains(" ERROR ")) {
                     let _ = tx.send(Err(line.clone()));
                 }
             }
@@ -194,6 +201,7 @@ impl Proc {
             grpc_url: format!("http://{}", field("grpc")),
             http: field("http").parse().unwrap(),
             data_dir: data_dir.to_owned(),
+            log,
         }
     }
 
@@ -225,6 +233,14 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Ok(log) = self.log.lock() {
+                eprintln!("--- log of the server at {} ---", self.grpc_url);
+                for line in log.iter().rev().take(60).rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -349,6 +365,17 @@ pub struct Nats {
     pub port: u16,
     pub url: String,
     pub dir: tempfile::TempDir,
+    /// More configuration (a cluster block), if any.
+    extra: String,
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The `nats-server` binary to use: 2.10 or later, found on PATH (`.ci/run` installs 2.15
@@ -383,32 +410,72 @@ fn nats_server_binary() -> &'static str {
 
 impl Nats {
     pub fn start() -> Nats {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        Nats::start_with(free_port(), String::new())
+    }
+
+    fn start_with(port: u16, extra: String) -> Nats {
         let mut n = Nats {
             child: None,
             port,
             url: format!("nats://127.0.0.1:{port}"),
             dir: tempfile::tempdir().unwrap(),
+            extra,
         };
         n.restart();
         n
     }
 
+    /// Three servers in one JetStream cluster on loopback (R3 streams possible). Returns
+    /// them once each is up; the cluster elects its JetStream leader on its own.
+    pub fn cluster() -> Vec<Nats> {
+        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let routes: Vec<String> = ports
+            .iter()
+            .map(|(_, r)| format!("nats-route://127.0.0.1:{r}"))
+            .collect();
+        // Started in parallel: each waits for the others' routes before it is ready.
+        let mut servers: Vec<Nats> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (client, route))| {
+                let extra = format!(
+                    "server_name: n{i}\ncluster {{ name: tk, listen: 127.0.0.1:{route}, routes: [{}] }}\n",
+                    routes.join(", ")
+                );
+                let mut n = Nats {
+                    child: None,
+                    port: *client,
+                    url: format!("nats://127.0.0.1:{client}"),
+                    dir: tempfile::tempdir().unwrap(),
+                    extra,
+                };
+                n.spawn();
+                n
+            })
+            .collect();
+        for n in &mut servers {
+            n.wait_ready();
+        }
+        servers
+    }
+
     /// Starts the server (again, on the same port and storage) and waits until JetStream
     /// answers.
     pub fn restart(&mut self) {
+        self.spawn();
+        self.wait_ready();
+    }
+
+    fn spawn(&mut self) {
         assert!(self.child.is_none(), "already running");
         let conf = self.dir.path().join("nats.conf");
         std::fs::write(
             &conf,
             format!(
-                "listen: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\", sync_interval: always }}\n",
+                "listen: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\", sync_interval: always }}\n{}",
                 self.port,
-                self.dir.path().join("js").display()
+                self.dir.path().join("js").display(),
+                self.extra
             ),
         )
         .unwrap();
@@ -421,7 +488,10 @@ impl Nats {
             .spawn()
             .expect("start nats-server");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let log = std::fs::read_to_string(self.dir.path().join("nats.log")).unwrap_or_default();
             if log.contains("Server is ready") {
@@ -535,4 +605,14 @@ impl Proxy {
     pub fn heal(&self) {
         self.open.store(true, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// Waits until JetStream answers on `url` (a cluster has elected its metadata leader).
+pub async fn jetstream_ready(url: &str) {
+    eventually(Duration::from_secs(60), "JetStream to be ready", || async {
+        let client = async_nats::connect(url).await.ok()?;
+        let js = async_nats::jetstream::new(client);
+        js.query_account().await.ok().map(drop)
+    })
+    .await
 }
