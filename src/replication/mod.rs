@@ -416,7 +416,13 @@ pub async fn start(
         PlanRole::Writer => {
             core.metrics.set_role("writer");
             let revision =
-                failover::take_at_start(&cfg, &me, ttl, ttl + Duration::from_secs(2)).await?;
+                match failover::take_at_start(&cfg, &me, ttl, ttl + Duration::from_secs(2)).await
+                {
+                    Ok(r) => r,
+                    // Another writer: what this log holds beyond the stream would never be
+                    // published; say so, and where it is.
+                    Err(why) => return Err(format!("{why}{}", unpublished(&core.log, &cfg).await)),
+                };
             let outbox = outbox::Outbox {
                 cfg: cfg.clone(),
                 log: core.log.clone(),
@@ -477,5 +483,28 @@ pub async fn start(
                 lease: Some(lease),
             })
         }
+    }
+}
+
+/// For a writer refused at start: the events its log holds beyond the stream's end, written
+/// to a file (see [`report_divergence`]), as a sentence to add to the refusal.
+async fn unpublished(log: &crate::store::EventLog, cfg: &NatsConfig) -> String {
+    let found = async {
+        let js = connect(cfg).await?;
+        let stream = js
+            .get_stream(&cfg.stream)
+            .await
+            .map_err(|e| e.to_string())?;
+        let stream_last = last_sequence(&stream).await?;
+        report_divergence(log, stream_last + 1)
+    };
+    match found.await {
+        Ok(Some((path, n))) => format!(
+            ". This server's log holds {n} events the stream does not: written to {} \
+             (resubmit them through the writer)",
+            path.display()
+        ),
+        Ok(None) => String::new(),
+        Err(e) => format!(". (Could not compare this server's log with the stream: {e})"),
     }
 }
