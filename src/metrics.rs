@@ -41,7 +41,7 @@ pub struct Metrics {
     pub nats_errors: IntCounter,
     /// Events in the stream this replica has not applied yet.
     pub replica_lag_events: IntGauge,
-    /// Age of the oldest stream event this replica has not applied (0 when caught up).
+    /// Seconds since this replica was last caught up with the stream (0 when it is).
     pub replica_lag_seconds: prometheus::Gauge,
     /// 1 when this writer refuses writes because the stream holds events it did not write.
     pub fenced: IntGauge,
@@ -201,7 +201,7 @@ impl Metrics {
             .unwrap(),
             replica_lag_seconds: prometheus::Gauge::new(
                 "tilannekuva_replica_lag_seconds",
-                "Age of the oldest stream event this replica has not applied (0 when caught up).",
+                "Seconds since this replica was last caught up with the stream (0 when it is).",
             )
             .unwrap(),
             fenced: IntGauge::new(

@@ -194,6 +194,26 @@ async fn writer_and_replicas_converge() {
     let r = metrics(&late).await;
     assert_eq!(metric(&r, r#"tilannekuva_role{role="replica"}"#), 1.0);
     assert_eq!(metric(&r, "tilannekuva_log_sequence"), seq as f64);
+    // ReadEvents with `follow` on a replica delivers the writer's next event.
+    let mut feed = PictureServiceClient::new(late.channel().await)
+        .read_events(proto::ReadEventsRequest {
+            from_sequence: seq + 1,
+            follow: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let fed = submit(&writer, "followed", "MK19", 2.0).await.unwrap();
+    let event = tokio::time::timeout(WAIT, feed.message())
+        .await
+        .expect("the replica's feed delivers")
+        .unwrap()
+        .unwrap()
+        .event
+        .unwrap();
+    assert_eq!(event.sequence, fed.last_sequence);
+    assert_eq!(event.submission_id, "followed");
+    drop(feed);
     // A replica restarted resumes from its own last sequence.
     late.stop();
     submit(&writer, "after-restart", "MK19", 1.0).await.unwrap();
@@ -248,6 +268,29 @@ async fn nats_lost_and_back_during_ingest() {
     caught_up(&replica, seq).await;
     assert_eq!(head(&replica).await, (seq, hash));
     assert_eq!(stream_matches_a_chain(&nats).await, seq);
+    // loadgen measures how soon an acknowledged write is visible on the replica.
+    let (ok, out, err) = cli(&[
+        "loadgen",
+        "--server",
+        &writer.grpc_url,
+        "--replica",
+        &replica.grpc_url,
+        "--clients",
+        "1",
+        "--duration",
+        "0.5",
+        "--allow-real-data",
+    ]);
+    assert!(ok, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("visible on the replica:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let counts: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(counts.len() >= 2 && counts[0] == counts[1] && counts[0] > 0, "{line}");
     writer.stop();
     replica.stop();
 }

@@ -155,6 +155,12 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
             scraper_tasks.push(tokio::spawn(scraper(target, scraping, scrapes)));
         }
     }
+    // Visibility on a replica: when each sequence arrived in its feed.
+    let visibility = match &a.replica {
+        Some(url) => Some(Visibility::start(channels[0].clone(), url, &a.conn).await?),
+        None => None,
+    };
+    let acks: Arc<std::sync::Mutex<Vec<(u64, Instant)>>> = Arc::default();
     let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
     let started = Instant::now();
     if a.scrapers > 0 {
@@ -195,6 +201,7 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
         let batch = a.batch;
         let conn = a.conn.clone();
         let scraping = scraping.clone();
+        let acks = visibility.is_some().then(|| acks.clone());
         tasks.push(tokio::spawn(async move {
             // [without scrapers, with scrapers, across a phase change or in a guard]
             let mut hist = [(); 3].map(|()| Histogram::<u64>::new(3).expect("valid histogram"));
@@ -241,6 +248,10 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
                             2
                         };
                         let _ = hist[kind].record(t.elapsed().as_micros() as u64);
+                        if let Some(acks) = &acks {
+                            let mut acks = acks.lock().unwrap_or_else(|p| p.into_inner());
+                            acks.push((r.get_ref().last_sequence, Instant::now()));
+                        }
                         acked.fetch_add(u64::from(r.get_ref().recorded), Ordering::Relaxed);
                         unchanged.fetch_add(u64::from(r.get_ref().unchanged), Ordering::Relaxed);
                     }
@@ -321,7 +332,96 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
             scrapes.failed.load(Ordering::Relaxed),
         ));
     }
+    if let Some(v) = visibility {
+        let acks = std::mem::take(&mut *acks.lock().unwrap_or_else(|p| p.into_inner()));
+        report.push_str(&v.report(&acks).await);
+    }
     super::output::emit(&report)
+}
+
+/// A replica's event feed, and when each sequence arrived in it.
+struct Visibility {
+    arrived: Arc<std::sync::Mutex<std::collections::HashMap<u64, Instant>>>,
+    feed: tokio::task::JoinHandle<()>,
+}
+
+impl Visibility {
+    /// Follows the replica's feed from the writer's next sequence.
+    async fn start(
+        writer: Channel,
+        replica: &str,
+        conn: &super::ConnArgs,
+    ) -> anyhow::Result<Visibility> {
+        use crate::proto::picture_service_client::PictureServiceClient;
+        let head = PictureServiceClient::new(writer)
+            .get_national_picture(super::client::authed(
+                proto::GetNationalPictureRequest {
+                    year: 2020,
+                    as_of: None,
+                    min_sequence: 0,
+                },
+                conn,
+            ))
+            .await
+            .map_err(super::client::describe)?
+            .into_inner()
+            .as_of_sequence;
+        let ch = super::client::channel(replica, conn).await?;
+        let mut feed = PictureServiceClient::new(ch)
+            .read_events(super::client::authed(
+                proto::ReadEventsRequest {
+                    from_sequence: head + 1,
+                    follow: true,
+                },
+                conn,
+            ))
+            .await
+            .map_err(super::client::describe)?
+            .into_inner();
+        let arrived: Arc<std::sync::Mutex<std::collections::HashMap<u64, Instant>>> =
+            Arc::default();
+        let a = arrived.clone();
+        let feed = tokio::spawn(async move {
+            while let Ok(Some(m)) = feed.message().await {
+                if let Some(e) = m.event {
+                    let mut a = a.lock().unwrap_or_else(|p| p.into_inner());
+                    a.insert(e.sequence, Instant::now());
+                }
+            }
+        });
+        Ok(Visibility { arrived, feed })
+    }
+
+    /// Waits (up to 10 s) for the last acknowledged sequence, then: how long after each
+    /// acknowledgement the replica had it (0 when it had it before the client had the ack).
+    async fn report(self, acks: &[(u64, Instant)]) -> String {
+        let last = acks.iter().map(|(s, _)| *s).max().unwrap_or(0);
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until
+            && !self
+                .arrived
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(&last)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.feed.abort();
+        let arrived = self.arrived.lock().unwrap_or_else(|p| p.into_inner());
+        let mut hist = Histogram::<u64>::new(3).expect("valid histogram");
+        for (seq, acked_at) in acks {
+            if let Some(at) = arrived.get(seq) {
+                let _ = hist.record(at.saturating_duration_since(*acked_at).as_micros() as u64);
+            }
+        }
+        format!(
+            "visible on the replica: {} of {} acknowledged submissions; after the \
+             acknowledgement {}\n",
+            hist.len(),
+            acks.len(),
+            latency(&hist)
+        )
+    }
 }
 
 fn latency(h: &Histogram<u64>) -> String {

@@ -421,6 +421,11 @@ pub struct LoadgenArgs {
     /// Seconds per phase when `--scrapers` is given.
     #[arg(long, default_value_t = 2.0)]
     pub phase: f64,
+    /// gRPC address of a read replica: measure, for every acknowledged submission, how long
+    /// after the acknowledgement the replica's event feed (`ReadEvents` with `follow`)
+    /// delivers it.
+    #[arg(long)]
+    pub replica: Option<String>,
 }
 
 /// Runs a client or offline command. `serve` is handled by `main`. A reader that closed
