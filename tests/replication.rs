@@ -290,7 +290,10 @@ async fn nats_lost_and_back_during_ingest() {
         .split_whitespace()
         .filter_map(|w| w.parse().ok())
         .collect();
-    assert!(counts.len() >= 2 && counts[0] == counts[1] && counts[0] > 0, "{line}");
+    assert!(
+        counts.len() >= 2 && counts[0] == counts[1] && counts[0] > 0,
+        "{line}"
+    );
     writer.stop();
     replica.stop();
 }

@@ -131,24 +131,46 @@ pub(crate) async fn connect_watched(
 }
 
 /// The stream, created if it does not exist (file storage, `replicas`, no deletes or
-/// purges, direct get for reading one event by sequence).
+/// purges, direct get for reading one event by sequence, atomic batch publishing).
 pub async fn ensure_stream(
     js: &jetstream::Context,
     cfg: &NatsConfig,
 ) -> Result<stream::Stream, String> {
-    js.get_or_create_stream(stream::Config {
-        name: cfg.stream.clone(),
-        description: Some("tilannekuva's event log: stream sequence = log sequence".into()),
-        subjects: vec![SUBJECTS.into()],
-        storage: stream::StorageType::File,
-        num_replicas: cfg.replicas,
-        deny_delete: true,
-        deny_purge: true,
-        allow_direct: true,
-        ..Default::default()
-    })
-    .await
-    .map_err(|e| format!("cannot create or open the stream {}: {e}", cfg.stream))
+    let mut stream = js
+        .get_or_create_stream(stream::Config {
+            name: cfg.stream.clone(),
+            description: Some("tilannekuva's event log: stream sequence = log sequence".into()),
+            subjects: vec![SUBJECTS.into()],
+            storage: stream::StorageType::File,
+            num_replicas: cfg.replicas,
+            deny_delete: true,
+            deny_purge: true,
+            allow_direct: true,
+            allow_atomic_publish: true,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| format!("cannot create or open the stream {}: {e}", cfg.stream))?;
+    // A stream made before atomic batches were used, or by hand: allow them.
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| format!("cannot read the stream {}: {e}", cfg.stream))?;
+    if !info.config.allow_atomic_publish {
+        let mut config = info.config.clone();
+        config.allow_atomic_publish = true;
+        js.update_stream(config).await.map_err(|e| {
+            format!(
+                "the stream {} must allow atomic batch publishing (nats-server 2.12 or later): {e}",
+                cfg.stream
+            )
+        })?;
+        stream = js
+            .get_stream(&cfg.stream)
+            .await
+            .map_err(|e| format!("cannot open the stream {}: {e}", cfg.stream))?;
+    }
+    Ok(stream)
 }
 
 /// The stream's last sequence (0 when empty).
@@ -416,8 +438,7 @@ pub async fn start(
         PlanRole::Writer => {
             core.metrics.set_role("writer");
             let revision =
-                match failover::take_at_start(&cfg, &me, ttl, ttl + Duration::from_secs(2)).await
-                {
+                match failover::take_at_start(&cfg, &me, ttl, ttl + Duration::from_secs(2)).await {
                     Ok(r) => r,
                     // Another writer: what this log holds beyond the stream would never be
                     // published; say so, and where it is.

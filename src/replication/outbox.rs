@@ -20,9 +20,10 @@ use crate::metrics::Metrics;
 use crate::store::EventLog;
 use crate::write::Writer;
 
-/// Events read from the log and published per round (their acknowledgements are awaited
-/// together, so a round costs about one round trip).
-const ROUND: usize = 512;
+/// Events read from the log per round.
+const ROUND: usize = 4 * BATCH;
+/// Events per atomic batch: JetStream's limit (1,000).
+const BATCH: usize = 1000;
 
 /// What the outbox needs.
 pub struct Outbox {
@@ -214,65 +215,93 @@ impl Outbox {
         }
     }
 
-    /// Publishes `events` (consecutive, continuing the stream) and waits for their
-    /// acknowledgements in order.
+    /// Publishes `events` (consecutive, continuing the stream) as atomic batches of at most
+    /// [`BATCH`] (JetStream's atomic batch publish: stored all together or not at all, and
+    /// acknowledged once, which costs the stream one disk sync per batch instead of one per
+    /// event). The first message of a batch carries the expected last sequence; every one
+    /// its event's hash as message id.
     async fn publish(
         &self,
         js: &jetstream::Context,
         stream: &jetstream::stream::Stream,
         events: &[Event],
     ) -> Result<(), Ended> {
-        let mut acks = Vec::with_capacity(events.len());
-        for e in events {
-            let message = PublishMessage::build()
-                .payload(super::encode(e))
-                .message_id(hex::encode(e.hash))
-                .expected_last_sequence(e.sequence - 1);
-            match js.send_publish(super::subject(e), message).await {
-                Ok(ack) => acks.push((e, ack)),
-                Err(err) => {
-                    // Those already sent are awaited below; the rest wait for the next round.
-                    tracing::debug!(error = %err, "outbox: publish not sent");
-                    break;
+        let client = js.client();
+        for batch in events.chunks(BATCH) {
+            let (first, last) = (&batch[0], &batch[batch.len() - 1]);
+            let id = format!("{}-{}", first.sequence, &hex::encode(first.hash)[..16]);
+            let mut commit = None;
+            for (n, e) in batch.iter().enumerate() {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(async_nats::header::NATS_BATCH_ID, id.as_str());
+                headers.insert(
+                    async_nats::header::NATS_BATCH_SEQUENCE,
+                    (n + 1).to_string().as_str(),
+                );
+                headers.insert(
+                    async_nats::header::NATS_MESSAGE_ID,
+                    hex::encode(e.hash).as_str(),
+                );
+                if n == 0 {
+                    headers.insert(
+                        async_nats::header::NATS_EXPECTED_LAST_SEQUENCE,
+                        (e.sequence - 1).to_string().as_str(),
+                    );
+                }
+                if std::ptr::eq(e, last) {
+                    headers.insert(
+                        async_nats::header::NATS_BATCH_COMMIT,
+                        async_nats::header::NATS_BATCH_COMMIT_FINAL,
+                    );
+                    let message = PublishMessage::build()
+                        .payload(super::encode(e))
+                        .headers(headers);
+                    commit = Some(
+                        js.send_publish(super::subject(e), message)
+                            .await
+                            .map_err(|err| Ended::Retry(format!("publishing a batch: {err}")))?,
+                    );
+                } else {
+                    client
+                        .publish_with_headers(super::subject(e), headers, super::encode(e))
+                        .await
+                        .map_err(|err| Ended::Retry(format!("publishing a batch: {err}")))?;
                 }
             }
-        }
-        let sent = acks.len();
-        for (e, ack) in acks {
-            match ack.await {
-                Ok(ack) if ack.sequence == e.sequence => self.acknowledged(e.sequence),
+            let commit = commit.expect("a batch has a last event");
+            match commit.await {
+                Ok(ack) if ack.sequence == last.sequence => self.acknowledged(last.sequence),
                 Ok(ack) => {
                     return Err(Ended::Fenced(format!(
                         "the stream stored event {} at sequence {}",
-                        e.sequence, ack.sequence
+                        last.sequence, ack.sequence
                     )))
                 }
-                Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
-                    // Either an earlier attempt stored this very event (its acknowledgement
-                    // was lost), or another writer moved the stream on.
-                    match super::event_at(stream, e.sequence).await {
-                        Ok(Some(stored)) if stored.hash == e.hash => self.acknowledged(e.sequence),
-                        Ok(_) => {
-                            return Err(Ended::Fenced(format!(
-                                "the stream did not take event {} after {}: another writer has \
-                                 written to it",
-                                e.sequence,
-                                e.sequence - 1
-                            )))
-                        }
-                        Err(why) => return Err(Ended::Retry(why)),
-                    }
-                }
-                Err(err) => {
+                Err(err) if err.kind() == PublishErrorKind::TimedOut => {
                     return Err(Ended::Retry(format!(
-                        "publishing event {}: {err}",
-                        e.sequence
+                        "no acknowledgement for events {}..={}",
+                        first.sequence, last.sequence
                     )))
+                }
+                // Refused as a whole: the stream does not end where this batch expects
+                // (another writer, or an earlier attempt stored it and its acknowledgement
+                // was lost), or it holds some of these message ids already. Compare the
+                // stream's end with the log to know which.
+                Err(err) => {
+                    tracing::debug!(error = %err, "outbox: batch refused; comparing the stream with the log");
+                    let stream_last = super::last_sequence(stream).await.map_err(Ended::Retry)?;
+                    self.agree(stream, stream_last).await?;
+                    if stream_last < first.sequence - 1 {
+                        return Err(Ended::Retry(format!(
+                            "the stream refused events {}..={}: {err}",
+                            first.sequence, last.sequence
+                        )));
+                    }
+                    self.acknowledged(stream_last);
+                    // The rest of this round continues from the stream's end.
+                    return Ok(());
                 }
             }
-        }
-        if sent < events.len() {
-            return Err(Ended::Retry("publishing stopped part-way".into()));
         }
         Ok(())
     }
