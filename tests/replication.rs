@@ -182,6 +182,14 @@ async fn writer_and_replicas_converge() {
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("read replica"), "{}", err.message());
+    // Within a third of the lease's time to live it names the writer's address.
+    eventually(WAIT, "the refusal to name the writer", || async {
+        let err = submit(&late, "on-a-replica", "MK19", 1.0)
+            .await
+            .unwrap_err();
+        err.message().contains(&writer.grpc_url).then_some(())
+    })
+    .await;
     // Roles and lags in /metrics.
     let w = metrics(&writer).await;
     assert_eq!(metric(&w, r#"tilannekuva_role{role="writer"}"#), 1.0);
@@ -486,6 +494,7 @@ async fn a_partitioned_writer_is_fenced_and_reports_what_it_acknowledged() {
         "{text}"
     );
     // The stream holds A's first write and B's, as one chain.
+    metric_reaches(&b, "tilannekuva_nats_outbox_sequence", (seq + 1) as f64).await;
     assert_eq!(stream_matches_a_chain(&nats).await, seq + 1);
     a.stop();
     b.stop();
@@ -613,6 +622,12 @@ async fn promote_by_hand() {
     assert!(out.contains("is now the writer"), "{out}");
     let next = submit(&replica, "h-2", "MK07", 2.0).await.unwrap();
     assert_eq!(next.last_sequence, r.last_sequence + 1);
+    metric_reaches(
+        &replica,
+        "tilannekuva_nats_outbox_sequence",
+        next.last_sequence as f64,
+    )
+    .await;
     assert_eq!(stream_matches_a_chain(&nats).await, next.last_sequence);
     // A server that follows no stream has nothing to promote.
     let standalone_dir = tempfile::tempdir().unwrap();

@@ -219,16 +219,21 @@ impl Standby {
         mut requests: mpsc::Receiver<PromoteRequest>,
         mut stop: watch::Receiver<bool>,
     ) {
+        let mut writer_named: Option<Holder> = None;
         loop {
             let asked = tokio::select! {
-                () = tokio::time::sleep(self.ttl / 3), if self.automatic => None,
+                () = tokio::time::sleep(self.ttl / 3) => None,
                 r = requests.recv() => match r {
                     Some(reply) => Some(reply),
-                    None if self.automatic => continue,
-                    None => return,
+                    None => continue,
                 },
                 _ = stop.wait_for(|s| *s) => return,
             };
+            if asked.is_none() && !self.automatic {
+                // Only keep the refusal's message naming the current writer.
+                self.name_the_writer(&mut writer_named).await;
+                continue;
+            }
             match self.take_over().await {
                 Ok(Some(sequence)) => {
                     if let Some(reply) = asked {
@@ -262,6 +267,7 @@ impl Standby {
                     if let Some(reply) = asked {
                         let _ = reply.send(Err("the writer lease is held by a live writer".into()));
                     }
+                    self.name_the_writer(&mut writer_named).await;
                 }
                 Err(why) => {
                     tracing::warn!(%why, "taking over as the writer failed; retrying");
@@ -270,6 +276,30 @@ impl Standby {
                     }
                 }
             }
+        }
+    }
+
+    /// Names the lease's holder in the refusal clients get for writes (when it changed).
+    async fn name_the_writer(&self, named: &mut Option<Holder>) {
+        let Ok(kv) = bucket(&self.cfg, self.ttl).await else {
+            return;
+        };
+        let holder = kv
+            .entry(KEY)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|e| serde_json::from_slice::<Holder>(&e.value).ok());
+        let Some(holder) = holder else { return };
+        if named.as_ref().is_some_and(|n| n.id == holder.id) {
+            return;
+        }
+        let why = format!(
+            "this server is a read replica of the stream {}; send writes to the writer at {}",
+            self.cfg.stream, holder.url
+        );
+        if self.writer.set_read_only(Some(why)).await.is_ok() {
+            *named = Some(holder);
         }
     }
 
