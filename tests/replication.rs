@@ -479,6 +479,7 @@ async fn a_partitioned_writer_is_fenced_and_reports_what_it_acknowledged() {
         seq + 1,
         "B continues the stream's sequence"
     );
+    metric_reaches(&b, "tilannekuva_nats_outbox_sequence", (seq + 1) as f64).await;
     proxy.heal();
     metric_reaches(&a, "tilannekuva_fenced", 1.0).await;
     let err = submit(&a, "p-a4", "MK05", 5.0).await.unwrap_err();
@@ -494,7 +495,6 @@ async fn a_partitioned_writer_is_fenced_and_reports_what_it_acknowledged() {
         "{text}"
     );
     // The stream holds A's first write and B's, as one chain.
-    metric_reaches(&b, "tilannekuva_nats_outbox_sequence", (seq + 1) as f64).await;
     assert_eq!(stream_matches_a_chain(&nats).await, seq + 1);
     a.stop();
     b.stop();

@@ -65,24 +65,38 @@ async fn bucket(cfg: &NatsConfig, ttl: Duration) -> Result<kv::Store, String> {
 pub enum Attempt {
     /// Taken, at this revision.
     Taken(u64),
-    /// Held by another.
-    Held(Holder),
+    /// Held, at this revision (by this server itself when the id is its own: a write whose
+    /// answer was lost).
+    Held(Holder, u64),
+}
+
+/// How long after sending a renewal this server may rely on holding the lease: its time to
+/// live less a fifth, for clocks and delays. The bucket forgets it a time to live after
+/// the server stored it, which is later.
+fn valid_until(sent: tokio::time::Instant, ttl: Duration) -> tokio::time::Instant {
+    sent + ttl - ttl / 5
+}
+
+async fn holder(kv: &kv::Store) -> Result<Option<(Holder, u64)>, String> {
+    let entry = kv.entry(KEY).await.map_err(|e| e.to_string())?;
+    Ok(entry.map(|e| {
+        let holder = serde_json::from_slice::<Holder>(&e.value).unwrap_or_else(|_| Holder {
+            id: "unknown".into(),
+            url: "unknown".into(),
+        });
+        (holder, e.revision)
+    }))
 }
 
 async fn try_take(kv: &kv::Store, me: &Holder) -> Result<Attempt, String> {
     let value = serde_json::to_vec(me).expect("plain data").into();
     match kv.create(KEY, value).await {
         Ok(rev) => Ok(Attempt::Taken(rev)),
-        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-            let entry = kv.entry(KEY).await.map_err(|e| e.to_string())?;
-            let holder = entry
-                .and_then(|e| serde_json::from_slice::<Holder>(&e.value).ok())
-                .unwrap_or_else(|| Holder {
-                    id: "unknown".into(),
-                    url: "unknown".into(),
-                });
-            Ok(Attempt::Held(holder))
-        }
+        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => match holder(kv).await? {
+            Some((h, rev)) => Ok(Attempt::Held(h, rev)),
+            // Lapsed between the two calls: try again next time.
+            None => Err("the writer lease changed while it was read".into()),
+        },
         Err(e) => Err(format!("cannot take the writer lease: {e}")),
     }
 }
@@ -94,7 +108,7 @@ pub async fn take_at_start(
     me: &Holder,
     ttl: Duration,
     wait: Duration,
-) -> Result<Option<u64>, String> {
+) -> Result<Option<(u64, tokio::time::Instant)>, String> {
     let deadline = tokio::time::Instant::now() + wait;
     let kv = match bucket(cfg, ttl).await {
         Ok(kv) => kv,
@@ -104,10 +118,11 @@ pub async fn take_at_start(
         }
     };
     loop {
-        match try_take(&kv, me).await? {
-            Attempt::Taken(rev) => return Ok(Some(rev)),
-            Attempt::Held(h) if h.id == me.id => return Ok(None),
-            Attempt::Held(h) if tokio::time::Instant::now() >= deadline => {
+        let sent = tokio::time::Instant::now();
+        match try_take(&kv, me).await {
+            Ok(Attempt::Taken(rev)) => return Ok(Some((rev, sent))),
+            Ok(Attempt::Held(h, _)) if h.id == me.id => return Ok(None),
+            Ok(Attempt::Held(h, _)) if tokio::time::Instant::now() >= deadline => {
                 return Err(format!(
                     "the writer lease of the stream {} is held by {h}: another writer is running. \
                      Stop it, or start this server as a replica (--follow, with --standby to take \
@@ -115,30 +130,37 @@ pub async fn take_at_start(
                     cfg.stream
                 ))
             }
-            Attempt::Held(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            Ok(Attempt::Held(..)) => tokio::time::sleep(Duration::from_millis(250)).await,
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }
 }
 
 /// Keeps the lease: renews it every `ttl / 3`; takes it if it is not held yet (NATS was
-/// away at start). Finding another holder fences this writer.
+/// away at start). `lease` says until when this server surely holds it (the outbox
+/// publishes only until then). Finding another holder fences this writer.
+#[allow(clippy::too_many_arguments)]
 pub async fn keep(
     cfg: NatsConfig,
     me: Holder,
     ttl: Duration,
-    mut revision: Option<u64>,
+    taken: Option<(u64, tokio::time::Instant)>,
+    lease: watch::Sender<Option<tokio::time::Instant>>,
     writer: Writer,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let kv_at_start = bucket(&cfg, ttl).await.ok();
-    let mut kv: Option<kv::Store> = kv_at_start;
+    let mut revision = taken.map(|(rev, _)| rev);
+    lease.send_replace(taken.map(|(_, sent)| valid_until(sent, ttl)));
+    let mut kv: Option<kv::Store> = bucket(&cfg, ttl).await.ok();
     loop {
         tokio::select! {
             () = tokio::time::sleep(ttl / 3) => {}
             () = async { let _ = stop.wait_for(|s| *s).await; } => {
                 // A clean stop hands the lease back, so that a standby (or this server,
                 // restarted) takes over at once instead of after the time to live.
+                lease.send_replace(None);
                 if let (Some(store), Some(rev)) = (&kv, revision) {
                     let _ = store.delete_expect_revision(KEY, Some(rev)).await;
                 }
@@ -150,20 +172,16 @@ pub async fn keep(
         }
         let Some(store) = &kv else { continue };
         let value = serde_json::to_vec(&me).expect("plain data").into();
+        let sent = tokio::time::Instant::now();
         let outcome = match revision {
             Some(rev) => match store.update(KEY, value, rev).await {
                 Ok(rev) => Ok(Attempt::Taken(rev)),
                 Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                    let holder = store
-                        .entry(KEY)
-                        .await
-                        .ok()
-                        .flatten()
-                        .and_then(|e| serde_json::from_slice::<Holder>(&e.value).ok());
-                    match holder {
-                        Some(h) => Ok(Attempt::Held(h)),
+                    match holder(store).await {
+                        Ok(Some((h, rev))) => Ok(Attempt::Held(h, rev)),
                         // Lapsed and not taken: take it again.
-                        None => try_take(store, &me).await,
+                        Ok(None) => try_take(store, &me).await,
+                        Err(e) => Err(e),
                     }
                 }
                 Err(e) => Err(e.to_string()),
@@ -171,9 +189,14 @@ pub async fn keep(
             None => try_take(store, &me).await,
         };
         match outcome {
-            Ok(Attempt::Taken(rev)) => revision = Some(rev),
-            Ok(Attempt::Held(h)) if h.id == me.id => {}
-            Ok(Attempt::Held(h)) => {
+            Ok(Attempt::Taken(rev)) => {
+                revision = Some(rev);
+                lease.send_replace(Some(valid_until(sent, ttl)));
+            }
+            // Ours at another revision: an earlier renewal whose answer was lost.
+            Ok(Attempt::Held(h, rev)) if h.id == me.id => revision = Some(rev),
+            Ok(Attempt::Held(h, _)) => {
+                lease.send_replace(None);
                 tracing::error!(holder = %h, "the writer lease is held by another: fenced");
                 metrics.fenced.set(1);
                 writer.refuse(format!(
@@ -204,9 +227,8 @@ pub struct Standby {
     pub applied: watch::Receiver<u64>,
     pub writer: Writer,
     pub metrics: Arc<Metrics>,
-    /// Stops the follower, and says when it has stopped.
-    pub follower_stop: watch::Sender<bool>,
-    pub follower: tokio::task::JoinHandle<()>,
+    /// The follower, while it runs, and what stops it.
+    pub follower: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
     /// Where the outbox reports what the stream acknowledged (`sync` answers wait on it).
     pub published: watch::Sender<u64>,
 }
@@ -227,15 +249,20 @@ impl Standby {
                     Some(reply) => Some(reply),
                     None => continue,
                 },
-                _ = stop.wait_for(|s| *s) => return,
+                _ = stop.wait_for(|s| *s) => {
+                    if let Some((follower_stop, _)) = &self.follower {
+                        let _ = follower_stop.send(true);
+                    }
+                    return;
+                }
             };
             if asked.is_none() && !self.automatic {
                 // Only keep the refusal's message naming the current writer.
                 self.name_the_writer(&mut writer_named).await;
                 continue;
             }
-            match self.take_over().await {
-                Ok(Some(sequence)) => {
+            match self.take_over(&stop).await {
+                Ok(Some((sequence, taken))) => {
                     if let Some(reply) = asked {
                         let _ = reply.send(Ok(sequence));
                     }
@@ -250,7 +277,7 @@ impl Standby {
                         published,
                         ..
                     } = self;
-                    let revision = self_revision(&cfg, &me, ttl).await;
+                    let (lease, valid) = watch::channel(None);
                     let outbox = Outbox {
                         cfg: cfg.clone(),
                         log,
@@ -258,9 +285,10 @@ impl Standby {
                         published,
                         writer: writer.clone(),
                         metrics: metrics.clone(),
+                        lease: valid,
                     };
                     tokio::spawn(outbox.run(stop.clone()));
-                    keep(cfg, me, ttl, revision, writer, metrics, stop).await;
+                    keep(cfg, me, ttl, Some(taken), lease, writer, metrics, stop).await;
                     return;
                 }
                 Ok(None) => {
@@ -270,13 +298,29 @@ impl Standby {
                     self.name_the_writer(&mut writer_named).await;
                 }
                 Err(why) => {
-                    tracing::warn!(%why, "taking over as the writer failed; retrying");
+                    tracing::warn!(%why, "taking over as the writer failed; following again");
                     if let Some(reply) = asked {
                         let _ = reply.send(Err(why));
                     }
+                    self.follow();
                 }
             }
         }
+    }
+
+    /// (Re)starts the follower, if it is not running.
+    pub fn follow(&mut self) {
+        if self.follower.is_some() {
+            return;
+        }
+        let (stop, stopped) = watch::channel(false);
+        let follower = super::follow::Follower {
+            cfg: self.cfg.clone(),
+            applied: self.applied.clone(),
+            writer: self.writer.clone(),
+            metrics: self.metrics.clone(),
+        };
+        self.follower = Some((stop, tokio::spawn(follower.run(stopped))));
     }
 
     /// Names the lease's holder in the refusal clients get for writes (when it changed).
@@ -284,14 +328,10 @@ impl Standby {
         let Ok(kv) = bucket(&self.cfg, self.ttl).await else {
             return;
         };
-        let holder = kv
-            .entry(KEY)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|e| serde_json::from_slice::<Holder>(&e.value).ok());
-        let Some(holder) = holder else { return };
-        if named.as_ref().is_some_and(|n| n.id == holder.id) {
+        let Ok(Some((holder, _))) = holder(&kv).await else {
+            return;
+        };
+        if named.as_ref().is_some_and(|n| n.id == holder.id) || holder.id == self.me.id {
             return;
         }
         let why = format!(
@@ -303,31 +343,62 @@ impl Standby {
         }
     }
 
-    /// Takes the lease if it is free; then becomes the writer. `Ok(None)`: held by another.
-    async fn take_over(&mut self) -> Result<Option<u64>, String> {
+    /// Takes the lease if it is free; then becomes the writer: `Ok(Some((last sequence,
+    /// (lease revision, when taken))))`. `Ok(None)`: held by another. On an error after
+    /// the lease was taken, the lease is handed back (and the caller follows again).
+    async fn take_over(
+        &mut self,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Option<(u64, (u64, tokio::time::Instant))>, String> {
         let kv = bucket(&self.cfg, self.ttl).await?;
-        match try_take(&kv, &self.me).await? {
-            Attempt::Held(h) => {
+        let sent = tokio::time::Instant::now();
+        let revision = match try_take(&kv, &self.me).await? {
+            Attempt::Taken(rev) => rev,
+            // Ours already (an earlier attempt that failed part-way, or a lost answer).
+            Attempt::Held(h, rev) if h.id == self.me.id => rev,
+            Attempt::Held(h, _) => {
                 tracing::debug!(holder = %h, "the writer lease is held");
                 return Ok(None);
             }
-            Attempt::Taken(_) => {}
+        };
+        match self.become_writer(stop).await {
+            Ok(last) => Ok(Some((last, (revision, sent)))),
+            Err(why) => {
+                let _ = kv.delete_expect_revision(KEY, Some(revision)).await;
+                Err(why)
+            }
         }
+    }
+
+    async fn become_writer(&mut self, stop: &watch::Receiver<bool>) -> Result<u64, String> {
         tracing::warn!(stream = %self.cfg.stream, "the writer lease is ours: taking over as the writer");
-        // The old writer, if it still runs, tries to renew within a third of the lease's
-        // time to live, finds the lease taken and stops writing; what it published until
-        // then is followed here.
-        tokio::time::sleep(self.ttl / 3 + Duration::from_millis(500)).await;
-        let _ = self.follower_stop.send(true);
-        (&mut self.follower).await.ok();
-        // Apply the stream to its end.
+        // The old writer, if it still runs, publishes only while it surely holds the lease
+        // (see `valid_until`), which ended before the bucket forgot it; it finds the lease
+        // taken at its next renewal and stops. The wait adds a margin.
+        let mut stop = stop.clone();
+        tokio::select! {
+            () = tokio::time::sleep(self.ttl / 3 + Duration::from_millis(500)) => {}
+            _ = stop.wait_for(|s| *s) => return Err("stopping".into()),
+        }
+        if let Some((stop, follower)) = self.follower.take() {
+            let _ = stop.send(true);
+            let _ = follower.await;
+        }
+        // A batch the follower handed over just before it stopped may still be committing:
+        // an empty apply, behind it in the writer's queue, answers with the true end.
+        let mut next = self
+            .writer
+            .apply(Vec::new())
+            .await
+            .map_err(|e| e.to_string())?
+            .last_sequence
+            + 1;
         let js = super::connect(&self.cfg).await?;
         let stream = js
             .get_stream(&self.cfg.stream)
             .await
             .map_err(|e| format!("cannot open the stream: {e}"))?;
         let last = super::last_sequence(&stream).await?;
-        let mut next = *self.applied.borrow() + 1;
         while next <= last {
             let mut batch = Vec::new();
             while next <= last && batch.len() < 1000 {
@@ -350,14 +421,6 @@ impl Standby {
         self.metrics.set_role("writer");
         self.metrics.outbox_sequence.set(last as i64);
         tracing::warn!(sequence = last, "this server is now the writer");
-        Ok(Some(last))
+        Ok(last)
     }
-}
-
-/// The lease's current revision when `me` holds it (for renewing).
-async fn self_revision(cfg: &NatsConfig, me: &Holder, ttl: Duration) -> Option<u64> {
-    let kv = bucket(cfg, ttl).await.ok()?;
-    let entry = kv.entry(KEY).await.ok()??;
-    let holder: Holder = serde_json::from_slice(&entry.value).ok()?;
-    (holder.id == me.id).then_some(entry.revision)
 }

@@ -182,11 +182,13 @@ pub async fn last_sequence(s: &stream::Stream) -> Result<u64, String> {
         .last_sequence)
 }
 
-/// The event stored at `sequence` (`None` when the stream has no message there).
+/// The event stored at `sequence` (`None` when the stream has no message there). Asked of
+/// the stream's leader (not a direct get, which any replica of an R3 stream may answer,
+/// possibly before it has the message).
 pub async fn event_at(s: &stream::Stream, sequence: u64) -> Result<Option<Event>, String> {
-    match s.direct_get(sequence).await {
+    match s.get_raw_message(sequence).await {
         Ok(m) => decode(&m.payload, sequence).map(Some),
-        Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
         Err(e) => Err(format!("cannot read stream message {sequence}: {e}")),
     }
 }
@@ -437,13 +439,14 @@ pub async fn start(
     match role {
         PlanRole::Writer => {
             core.metrics.set_role("writer");
-            let revision =
+            let taken =
                 match failover::take_at_start(&cfg, &me, ttl, ttl + Duration::from_secs(2)).await {
                     Ok(r) => r,
                     // Another writer: what this log holds beyond the stream would never be
                     // published; say so, and where it is.
                     Err(why) => return Err(format!("{why}{}", unpublished(&core.log, &cfg).await)),
                 };
+            let (lease, valid) = tokio::sync::watch::channel(None);
             let outbox = outbox::Outbox {
                 cfg: cfg.clone(),
                 log: core.log.clone(),
@@ -451,13 +454,15 @@ pub async fn start(
                 published,
                 writer: core.writer.clone(),
                 metrics: core.metrics.clone(),
+                lease: valid,
             };
             tokio::spawn(outbox.run(stop.clone()));
             let lease = tokio::spawn(failover::keep(
                 cfg,
                 me,
                 ttl,
-                revision,
+                taken,
+                lease,
                 core.writer.clone(),
                 core.metrics.clone(),
                 stop,
@@ -469,23 +474,7 @@ pub async fn start(
         }
         PlanRole::Replica { standby } => {
             core.metrics.set_role("replica");
-            let (follower_stop, follower_stopped) = tokio::sync::watch::channel(false);
-            {
-                let (mut stop, follower_stop) = (stop.clone(), follower_stop.clone());
-                tokio::spawn(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                    let _ = follower_stop.send(true);
-                });
-            }
-            let follower = follow::Follower {
-                cfg: cfg.clone(),
-                applied: core.applied.clone(),
-                writer: core.writer.clone(),
-                metrics: core.metrics.clone(),
-            };
-            let follower = tokio::spawn(follower.run(follower_stopped));
-            let (requests, asked) = tokio::sync::mpsc::channel(4);
-            let standby = failover::Standby {
+            let mut standby = failover::Standby {
                 cfg,
                 me,
                 ttl,
@@ -494,10 +483,11 @@ pub async fn start(
                 applied: core.applied.clone(),
                 writer: core.writer.clone(),
                 metrics: core.metrics.clone(),
-                follower_stop,
-                follower,
+                follower: None,
                 published,
             };
+            standby.follow();
+            let (requests, asked) = tokio::sync::mpsc::channel(4);
             let lease = tokio::spawn(standby.run(asked, stop));
             Ok(Running {
                 promote: Some(requests),

@@ -36,6 +36,10 @@ pub struct Outbox {
     /// To refuse writes once fenced.
     pub writer: Writer,
     pub metrics: Arc<Metrics>,
+    /// Until when this server surely holds the writer lease (see [`super::failover::keep`]):
+    /// nothing is published outside it, so a writer that may have lost the lease cannot
+    /// append after a standby has read the stream's end.
+    pub lease: watch::Receiver<Option<tokio::time::Instant>>,
 }
 
 /// Why a session ended.
@@ -172,6 +176,14 @@ impl Outbox {
                 return Ended::Retry("the writer stopped".into());
             }
             self.update_lag();
+            let mut lease = self.lease.clone();
+            let valid = lease
+                .wait_for(|until| until.is_some_and(|u| u > tokio::time::Instant::now()))
+                .await
+                .is_ok();
+            if !valid {
+                return Ended::Retry("the lease keeper stopped".into());
+            }
             let events = match self.log.read_from(next, ROUND) {
                 Ok(e) => e,
                 Err(e) => return Ended::Retry(format!("reading the log: {e}")),
@@ -228,6 +240,15 @@ impl Outbox {
     ) -> Result<(), Ended> {
         let client = js.client();
         for batch in events.chunks(BATCH) {
+            let held = self
+                .lease
+                .borrow()
+                .is_some_and(|until| until > tokio::time::Instant::now());
+            if !held {
+                return Err(Ended::Retry(
+                    "the writer lease is not surely held: not publishing".into(),
+                ));
+            }
             let (first, last) = (&batch[0], &batch[batch.len() - 1]);
             let id = format!("{}-{}", first.sequence, &hex::encode(first.hash)[..16]);
             let mut commit = None;
@@ -298,7 +319,7 @@ impl Outbox {
                     tracing::debug!(error = %err, "outbox: batch refused; comparing the stream with the log");
                     let stream_last = super::last_sequence(stream).await.map_err(Ended::Retry)?;
                     self.agree(stream, stream_last).await?;
-                    if stream_last < first.sequence - 1 {
+                    if stream_last < first.sequence {
                         return Err(Ended::Retry(format!(
                             "the stream refused events {}..={}: {err}",
                             first.sequence, last.sequence
