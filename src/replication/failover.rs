@@ -231,9 +231,20 @@ pub struct Standby {
     pub follower: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
     /// Where the outbox reports what the stream acknowledged (`sync` answers wait on it).
     pub published: watch::Sender<u64>,
+    /// The lease bucket, once reached (one connection, not one per look).
+    pub kv: Option<kv::Store>,
 }
 
 impl Standby {
+    async fn bucket(&mut self) -> Result<kv::Store, String> {
+        if let Some(kv) = &self.kv {
+            return Ok(kv.clone());
+        }
+        let kv = bucket(&self.cfg, self.ttl).await?;
+        self.kv = Some(kv.clone());
+        Ok(kv)
+    }
+
     /// Waits for the lease to lapse (when automatic) or for a promotion request, then takes
     /// over. Runs until it has, or until `stop`.
     pub async fn run(
@@ -324,12 +335,17 @@ impl Standby {
     }
 
     /// Names the lease's holder in the refusal clients get for writes (when it changed).
-    async fn name_the_writer(&self, named: &mut Option<Holder>) {
-        let Ok(kv) = bucket(&self.cfg, self.ttl).await else {
+    async fn name_the_writer(&mut self, named: &mut Option<Holder>) {
+        let Ok(kv) = self.bucket().await else {
             return;
         };
-        let Ok(Some((holder, _))) = holder(&kv).await else {
-            return;
+        let holder = match holder(&kv).await {
+            Ok(Some((holder, _))) => holder,
+            Ok(None) => return,
+            Err(_) => {
+                self.kv = None;
+                return;
+            }
         };
         if named.as_ref().is_some_and(|n| n.id == holder.id) || holder.id == self.me.id {
             return;
@@ -350,9 +366,13 @@ impl Standby {
         &mut self,
         stop: &watch::Receiver<bool>,
     ) -> Result<Option<(u64, (u64, tokio::time::Instant))>, String> {
-        let kv = bucket(&self.cfg, self.ttl).await?;
+        let kv = self.bucket().await?;
         let sent = tokio::time::Instant::now();
-        let revision = match try_take(&kv, &self.me).await? {
+        let attempt = try_take(&kv, &self.me).await;
+        if attempt.is_err() {
+            self.kv = None;
+        }
+        let revision = match attempt? {
             Attempt::Taken(rev) => rev,
             // Ours already (an earlier attempt that failed part-way, or a lost answer).
             Attempt::Held(h, rev) if h.id == self.me.id => rev,

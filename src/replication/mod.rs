@@ -485,6 +485,7 @@ pub async fn start(
                 metrics: core.metrics.clone(),
                 follower: None,
                 published,
+                kv: None,
             };
             standby.follow();
             let (requests, asked) = tokio::sync::mpsc::channel(4);

@@ -184,8 +184,12 @@ impl Outbox {
             if !valid {
                 return Ended::Retry("the lease keeper stopped".into());
             }
-            let events = match self.log.read_from(next, ROUND) {
-                Ok(e) => e,
+            // A sled read: off the runtime's threads.
+            let log = self.log.clone();
+            let events = match tokio::task::spawn_blocking(move || log.read_from(next, ROUND)).await
+            {
+                Ok(Ok(e)) => e,
+                Ok(Err(e)) => return Ended::Retry(format!("reading the log: {e}")),
                 Err(e) => return Ended::Retry(format!("reading the log: {e}")),
             };
             if let Err(ended) = self.publish(&js, &stream, &events).await {
