@@ -382,21 +382,7 @@ async fn a_store_behind_the_stream_is_repaired_a_different_one_refused() {
     let standalone = Proc::start(other.path(), &[]);
     submit(&standalone, "other-1", "MK04", 99.0).await.unwrap();
     standalone.stop();
-    let out = std::process::Command::new(bin())
-        .args([
-            "serve",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(other.path())
-        .args(["--nats-url", &nats.url])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_start(other.path(), &["--nats-url", &nats.url]);
     assert!(err.contains("disagree from sequence 1 on"), "{err}");
     // What it holds and the stream does not is reported in a file, nothing dropped.
     let report = std::fs::read_dir(other.path())
@@ -439,21 +425,7 @@ async fn a_partitioned_writer_is_fenced_and_reports_what_it_acknowledged() {
     );
     // While A holds the lease no other writer starts.
     let other = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(bin())
-        .args([
-            "serve",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(other.path())
-        .args(["--nats-url", &nats.url, "--lease-ttl", "2"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_start(other.path(), &["--nats-url", &nats.url, "--lease-ttl", "2"]);
     assert!(
         err.contains("held by") && err.contains("another writer"),
         "{err}"
@@ -565,27 +537,29 @@ async fn the_standby_takes_over_from_a_killed_writer() {
     assert_eq!(head(&c).await, head(&b).await);
     assert_eq!(stream_matches_a_chain(&nats).await, r.last_sequence);
     // The old writer, restarted, cannot write: the lease is the new writer's.
-    let out = std::process::Command::new(bin())
-        .args([
-            "serve",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(dirs[0].path())
-        .args(["--nats-url", &nats.url, "--lease-ttl", "2"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_start(
+        dirs[0].path(),
+        &["--nats-url", &nats.url, "--lease-ttl", "2"],
+    );
     assert!(
         err.contains("held by") || err.contains("disagree"),
         "the old writer is refused: {err}"
     );
     b.stop();
     c.stop();
+}
+
+/// Starts `serve` on `dir` with `args`, which must refuse to start; its error output.
+fn refused_start(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(bin())
+        .args(["serve", "--grpc-listen", "127.0.0.1:0"])
+        .args(["--http-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the server started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Copies a stopped store's directory.
