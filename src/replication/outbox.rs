@@ -79,7 +79,7 @@ impl Outbox {
                         "fenced: {why}. This server is no longer the writer; restart it as a \
                          replica (--follow)"
                     ));
-                    self.report_divergence().await;
+                    self.report_divergence(&mut stop).await;
                     return;
                 }
             }
@@ -89,7 +89,7 @@ impl Outbox {
     /// After fencing: the events this server acknowledged that the stream does not hold go
     /// to a file in the data directory, counted in `/metrics` and logged. Nothing is
     /// dropped silently; retried until the stream can be read.
-    async fn report_divergence(&self) {
+    async fn report_divergence(&self, stop: &mut watch::Receiver<bool>) {
         let mut failures = 0;
         loop {
             match self.find_divergence().await {
@@ -104,7 +104,10 @@ impl Outbox {
                 }
                 Err(why) => {
                     tracing::warn!(%why, "cannot compare the log with the stream yet; retrying");
-                    tokio::time::sleep(super::backoff(failures)).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(super::backoff(failures)) => {}
+                        _ = stop.wait_for(|s| *s) => return,
+                    }
                     failures += 1;
                 }
             }
@@ -129,7 +132,11 @@ impl Outbox {
                 None if local_last > stream_last => stream_last + 1,
                 None => return Ok(None),
             };
-        super::report_divergence(&self.log, first)
+        // File writing and sled reads: off the runtime's threads.
+        let log = self.log.clone();
+        tokio::task::spawn_blocking(move || super::report_divergence(&log, first))
+            .await
+            .map_err(|e| e.to_string())?
     }
 
     fn update_lag(&self) {
