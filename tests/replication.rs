@@ -33,18 +33,9 @@ async fn submit(
 
 /// The server's last sequence and the hash of its last event.
 async fn head(s: &Proc) -> (u64, Vec<u8>) {
-    let mut pic = PictureServiceClient::new(s.channel().await);
-    let seq = pic
-        .get_national_picture(proto::GetNationalPictureRequest {
-            year: 2020,
-            as_of: None,
-            min_sequence: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .as_of_sequence;
-    let mut events = pic
+    let ch = s.channel().await;
+    let seq = head_at(ch.clone()).await;
+    let mut events = PictureServiceClient::new(ch)
         .read_events(proto::ReadEventsRequest {
             from_sequence: seq,
             follow: false,

@@ -71,24 +71,6 @@ async fn snapshot(url: &str, as_of: Option<u64>) -> Vec<Vec<u8>> {
     out
 }
 
-async fn head_sequence(url: &str) -> u64 {
-    let ch = tonic::transport::Channel::from_shared(url.to_owned())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    PictureServiceClient::new(ch)
-        .get_national_picture(proto::GetNationalPictureRequest {
-            year: 2020,
-            as_of: None,
-            min_sequence: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .as_of_sequence
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pictures_survive_a_restart_identically_and_demo_loads_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -124,14 +106,14 @@ async fn pictures_survive_a_restart_identically_and_demo_loads_once() {
         expected_region_revision: None,
     };
     let retracted = ing.retract(retract.clone()).await.unwrap().into_inner();
-    let seq = head_sequence(&s.grpc_url).await;
+    let seq = head_at(s.channel().await).await;
     let before = snapshot(&s.grpc_url, None).await;
     let mid = seq / 2;
     let before_mid = snapshot(&s.grpc_url, Some(mid)).await;
     s.stop();
     // Restart (with --demo again: the store already has observations, nothing reloads).
     let s = Proc::start(dir.path(), &["--demo"]);
-    assert_eq!(head_sequence(&s.grpc_url).await, seq);
+    assert_eq!(head_at(s.channel().await).await, seq);
     assert_eq!(
         snapshot(&s.grpc_url, None).await,
         before,
@@ -197,7 +179,7 @@ async fn pictures_survive_a_restart_identically_and_demo_loads_once() {
         .into_inner();
     assert!(demo_again.duplicate);
     assert_eq!(
-        head_sequence(&s.grpc_url).await,
+        head_at(s.channel().await).await,
         seq,
         "retries appended nothing"
     );

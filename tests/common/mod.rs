@@ -293,8 +293,12 @@ pub fn submit_req(
 /// The sequence of the log's last event, as a read answers it (no token needed: for
 /// servers without an auth file).
 pub async fn head_sequence(s: &InProc) -> u64 {
-    s.picture()
-        .await
+    head_at(s.channel().await).await
+}
+
+/// [`head_sequence`] of the server behind `ch` (an in-process one or the binary).
+pub async fn head_at(ch: Channel) -> u64 {
+    PictureServiceClient::new(ch)
         .get_national_picture(proto::GetNationalPictureRequest {
             year: 2020,
             as_of: None,
