@@ -9,7 +9,7 @@ use async_nats::jetstream::consumer::{pull::OrderedConfig, DeliverPolicy};
 use futures::StreamExt;
 use tokio::sync::watch;
 
-use super::NatsConfig;
+use super::{Ended, NatsConfig};
 use crate::metrics::Metrics;
 use crate::write::{WriteError, Writer};
 
@@ -27,44 +27,27 @@ pub struct Follower {
     pub metrics: Arc<Metrics>,
 }
 
-enum Ended {
-    Retry(String),
-    /// The stream does not continue this replica's log.
-    Diverged(String),
-}
-
 impl Follower {
     /// Follows until `stop`, reconnecting with backoff. A stream that does not continue the
     /// replica's log stops the follower (the replica keeps serving what it has, and says why).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut failures = 0u32;
-        loop {
-            let ended = tokio::select! {
-                ended = self.session(&mut failures) => ended,
-                _ = stop.wait_for(|s| *s) => return,
-            };
-            self.metrics.nats_connected.set(0);
-            match ended {
-                Ended::Retry(why) => {
-                    self.metrics.nats_errors.inc();
-                    tracing::warn!(error = %why, "replica: NATS session ended; retrying");
-                    let wait = super::backoff(failures);
-                    failures = failures.saturating_add(1);
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        _ = stop.wait_for(|s| *s) => return,
-                    }
-                }
-                Ended::Diverged(why) => {
-                    tracing::error!(%why, "replica: the stream does not continue this replica's log; following stopped");
-                    self.metrics.fenced.set(1);
-                    return;
-                }
-            }
+        let failures = std::sync::atomic::AtomicU32::new(0);
+        let diverged = super::sessions(
+            "replica",
+            &self.metrics,
+            &failures,
+            &mut stop,
+            || self.session(&failures),
+            || {},
+        )
+        .await;
+        if let Some(why) = diverged {
+            tracing::error!(%why, "replica: the stream does not continue this replica's log; following stopped");
+            self.metrics.fenced.set(1);
         }
     }
 
-    async fn session(&self, failures: &mut u32) -> Ended {
+    async fn session(&self, failures: &std::sync::atomic::AtomicU32) -> Ended {
         let js = match super::connect_watched(&self.cfg, Some(self.metrics.nats_connected.clone()))
             .await
         {
@@ -98,7 +81,7 @@ impl Follower {
             Err(e) => return Ended::Retry(format!("cannot consume the stream: {e}")),
         };
         self.metrics.nats_connected.set(1);
-        *failures = 0;
+        failures.store(0, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(stream = %self.cfg.stream, from, "replica: following");
         let mut caught_up_at = tokio::time::Instant::now();
         let mut progress_at = tokio::time::Instant::now();
@@ -137,7 +120,7 @@ impl Follower {
                 };
                 match super::decode(&m.payload, info.stream_sequence) {
                     Ok(e) => events.push(e),
-                    Err(why) => return Ended::Diverged(why),
+                    Err(why) => return Ended::Stop(why),
                 }
                 pending = info.pending;
                 oldest = Some(info.published);
@@ -151,7 +134,7 @@ impl Follower {
             events.retain(|e| e.sequence > known);
             match self.writer.apply(events).await {
                 Ok(_) => {}
-                Err(WriteError::Diverged(why)) => return Ended::Diverged(why),
+                Err(WriteError::Diverged(why)) => return Ended::Stop(why),
                 Err(e) => return Ended::Retry(format!("applying: {e}")),
             }
             progress_at = tokio::time::Instant::now();

@@ -86,6 +86,50 @@ pub fn decode(payload: &[u8], stream_sequence: u64) -> Result<Event, String> {
     Ok(e)
 }
 
+/// Why a replication session (the outbox's or a follower's) ended.
+pub(crate) enum Ended {
+    /// NATS is unreachable or failed: worth another session after a backoff.
+    Retry(String),
+    /// The stream and this server's log cannot go on together (another writer's events, a
+    /// stream that does not continue the log): stop for good.
+    Stop(String),
+}
+
+/// Runs sessions one after another until `stop` (`None`) or one ends with
+/// [`Ended::Stop`] (`Some(why)`). A session that ends with [`Ended::Retry`] is logged as
+/// `who`'s, counted, `on_retry` runs, and the next starts after a backoff that grows with
+/// `failures` (which a session resets once it is up).
+pub(crate) async fn sessions<Fut: std::future::Future<Output = Ended>>(
+    who: &str,
+    metrics: &crate::metrics::Metrics,
+    failures: &std::sync::atomic::AtomicU32,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    mut session: impl FnMut() -> Fut,
+    on_retry: impl Fn(),
+) -> Option<String> {
+    loop {
+        let ended = tokio::select! {
+            ended = session() => ended,
+            _ = stop.wait_for(|s| *s) => return None,
+        };
+        metrics.nats_connected.set(0);
+        match ended {
+            Ended::Retry(why) => {
+                metrics.nats_errors.inc();
+                on_retry();
+                tracing::warn!(error = %why, "{who}: NATS session ended; retrying");
+                let failed = failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let wait = backoff(failed);
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = stop.wait_for(|s| *s) => return None,
+                }
+            }
+            Ended::Stop(why) => return Some(why),
+        }
+    }
+}
+
 /// How long one connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use tokio::sync::watch;
 
-use super::NatsConfig;
+use super::{Ended, NatsConfig};
 use crate::domain::Event;
 use crate::metrics::Metrics;
 use crate::store::EventLog;
@@ -42,48 +42,27 @@ pub struct Outbox {
     pub lease: watch::Receiver<Option<tokio::time::Instant>>,
 }
 
-/// Why a session ended.
-enum Ended {
-    /// NATS is unreachable or failed: retry.
-    Retry(String),
-    /// The stream holds events this writer did not write: stop for good.
-    Fenced(String),
-}
-
 impl Outbox {
     /// Runs until `stop`, reconnecting with backoff; ends early when fenced.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut failures = 0u32;
-        loop {
-            let session = tokio::select! {
-                ended = self.session(&mut failures) => ended,
-                _ = stop.wait_for(|s| *s) => return,
-            };
-            self.metrics.nats_connected.set(0);
-            match session {
-                Ended::Retry(why) => {
-                    self.metrics.nats_errors.inc();
-                    self.update_lag();
-                    tracing::warn!(error = %why, "outbox: NATS session ended; retrying");
-                    let wait = super::backoff(failures);
-                    failures = failures.saturating_add(1);
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        _ = stop.wait_for(|s| *s) => return,
-                    }
-                }
-                Ended::Fenced(why) => {
-                    tracing::error!(%why, "outbox: fenced; this server refuses every further write");
-                    self.metrics.fenced.set(1);
-                    self.writer.refuse(format!(
-                        "fenced: {why}. This server is no longer the writer; restart it as a \
-                         replica (--follow)"
-                    ));
-                    self.report_divergence(&mut stop).await;
-                    return;
-                }
-            }
-        }
+        let failures = std::sync::atomic::AtomicU32::new(0);
+        let fenced = super::sessions(
+            "outbox",
+            &self.metrics,
+            &failures,
+            &mut stop,
+            || self.session(&failures),
+            || self.update_lag(),
+        )
+        .await;
+        let Some(why) = fenced else { return };
+        tracing::error!(%why, "outbox: fenced; this server refuses every further write");
+        self.metrics.fenced.set(1);
+        self.writer.refuse(format!(
+            "fenced: {why}. This server is no longer the writer; restart it as a replica \
+             (--follow)"
+        ));
+        self.report_divergence(&mut stop).await;
     }
 
     /// After fencing: the events this server acknowledged that the stream does not hold go
@@ -154,7 +133,7 @@ impl Outbox {
     }
 
     /// One connection's work: agree with the stream on where it ends, then publish.
-    async fn session(&self, failures: &mut u32) -> Ended {
+    async fn session(&self, failures: &std::sync::atomic::AtomicU32) -> Ended {
         let js = match super::connect_watched(&self.cfg, Some(self.metrics.nats_connected.clone()))
             .await
         {
@@ -173,7 +152,7 @@ impl Outbox {
             return ended;
         }
         self.metrics.nats_connected.set(1);
-        *failures = 0;
+        failures.store(0, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(stream = %self.cfg.stream, from = stream_last + 1, "outbox: publishing");
         self.acknowledged(stream_last);
         let mut committed = self.committed.clone();
@@ -222,7 +201,7 @@ impl Outbox {
             .into_iter()
             .find(|e| e.sequence == stream_last);
         let Some(ours) = ours else {
-            return Err(Ended::Fenced(format!(
+            return Err(Ended::Stop(format!(
                 "the stream {} holds {stream_last} events, more than this server's log: \
                  another writer has written to it",
                 self.cfg.stream
@@ -230,7 +209,7 @@ impl Outbox {
         };
         match super::event_at(stream, stream_last).await {
             Ok(Some(theirs)) if theirs.hash == ours.hash => Ok(()),
-            Ok(_) => Err(Ended::Fenced(format!(
+            Ok(_) => Err(Ended::Stop(format!(
                 "the stream {} holds another event at sequence {stream_last} than this server's log",
                 self.cfg.stream
             ))),
@@ -311,7 +290,7 @@ impl Outbox {
             match commit.await {
                 Ok(ack) if ack.sequence == last.sequence => self.acknowledged(last.sequence),
                 Ok(ack) => {
-                    return Err(Ended::Fenced(format!(
+                    return Err(Ended::Stop(format!(
                         "the stream stored event {} at sequence {}",
                         last.sequence, ack.sequence
                     )))
