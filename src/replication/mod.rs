@@ -17,6 +17,7 @@ pub mod failover;
 pub mod follow;
 pub mod outbox;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
@@ -544,17 +545,8 @@ pub async fn start(
 
 /// For a writer refused at start: the events its log holds beyond the stream's end, written
 /// to a file (see [`report_divergence`]), as a sentence to add to the refusal.
-async fn unpublished(log: &crate::store::EventLog, cfg: &NatsConfig) -> String {
-    let found = async {
-        let js = connect(cfg).await?;
-        let stream = js
-            .get_stream(&cfg.stream)
-            .await
-            .map_err(|e| e.to_string())?;
-        let stream_last = last_sequence(&stream).await?;
-        report_divergence(log, stream_last + 1)
-    };
-    match found.await {
+async fn unpublished(log: &Arc<crate::store::EventLog>, cfg: &NatsConfig) -> String {
+    match find_divergence(log, cfg).await {
         Ok(Some((path, n))) => format!(
             ". This server's log holds {n} events the stream does not: written to {} \
              (resubmit them through the writer)",
@@ -563,4 +555,33 @@ async fn unpublished(log: &crate::store::EventLog, cfg: &NatsConfig) -> String {
         Ok(None) => String::new(),
         Err(e) => format!(". (Could not compare this server's log with the stream: {e})"),
     }
+}
+
+/// The events this server's log holds that the stream does not — from the first sequence
+/// where the two differ, or beyond the stream's end — written to a file (see
+/// [`report_divergence`]); `None` when the stream holds them all.
+pub(crate) async fn find_divergence(
+    log: &Arc<crate::store::EventLog>,
+    cfg: &NatsConfig,
+) -> Result<Option<(std::path::PathBuf, u64)>, String> {
+    let js = connect(cfg).await?;
+    let stream = js
+        .get_stream(&cfg.stream)
+        .await
+        .map_err(|e| e.to_string())?;
+    let stream_last = last_sequence(&stream).await?;
+    let local_last = log
+        .last_event()
+        .map_err(|e| e.to_string())?
+        .map_or(0, |e| e.sequence);
+    let first = match first_difference(log, &stream, local_last.min(stream_last)).await? {
+        Some(first) => first,
+        None if local_last > stream_last => stream_last + 1,
+        None => return Ok(None),
+    };
+    // File writing and sled reads: off the runtime's threads.
+    let log = log.clone();
+    tokio::task::spawn_blocking(move || report_divergence(&log, first))
+        .await
+        .map_err(|e| e.to_string())?
 }

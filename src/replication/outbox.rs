@@ -71,7 +71,7 @@ impl Outbox {
     async fn report_divergence(&self, stop: &mut watch::Receiver<bool>) {
         let mut failures = 0;
         loop {
-            match self.find_divergence().await {
+            match super::find_divergence(&self.log, &self.cfg).await {
                 Ok(Some((path, n))) => {
                     self.metrics.divergent_events.set(n as i64);
                     tracing::error!(events = n, file = %path.display(), "events acknowledged by this server are not in the stream: resubmit them through the writer");
@@ -91,31 +91,6 @@ impl Outbox {
                 }
             }
         }
-    }
-
-    async fn find_divergence(&self) -> Result<Option<(std::path::PathBuf, u64)>, String> {
-        let js = super::connect(&self.cfg).await?;
-        let stream = js
-            .get_stream(&self.cfg.stream)
-            .await
-            .map_err(|e| e.to_string())?;
-        let stream_last = super::last_sequence(&stream).await?;
-        let local_last = self
-            .log
-            .last_event()
-            .map_err(|e| e.to_string())?
-            .map_or(0, |e| e.sequence);
-        let first =
-            match super::first_difference(&self.log, &stream, local_last.min(stream_last)).await? {
-                Some(first) => first,
-                None if local_last > stream_last => stream_last + 1,
-                None => return Ok(None),
-            };
-        // File writing and sled reads: off the runtime's threads.
-        let log = self.log.clone();
-        tokio::task::spawn_blocking(move || super::report_divergence(&log, first))
-            .await
-            .map_err(|e| e.to_string())?
     }
 
     fn update_lag(&self) {
