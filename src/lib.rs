@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod projection;
 pub mod replication;
 pub mod server;
+pub mod snapshot;
 pub mod store;
 pub mod write;
 

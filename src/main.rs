@@ -135,9 +135,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.nats_stream
         )
     });
+    let snapshot_every = args.snapshot_every;
     let mut core = tokio::task::spawn_blocking(move || {
         let bootstrap = read_only.is_none().then_some(&catalog);
-        Core::open_as(&data_dir, bootstrap, read_only)
+        Core::open_as(&data_dir, bootstrap, read_only, snapshot_every)
     })
     .await??;
     let grpc = tokio::net::TcpListener::bind(args.grpc_listen)

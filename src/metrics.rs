@@ -24,6 +24,12 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     pub commit_group_events: Histogram,
     pub store_errors: IntCounter,
+    /// 1 once the whole chain is verified (at start, or in the background after a start
+    /// from a snapshot).
+    pub chain_verified: IntGauge,
+    pub chain_verification_failures: IntCounter,
+    pub snapshot_sequence: IntGauge,
+    pub snapshot_seconds: Histogram,
     pub build_info: IntGaugeVec,
     pub auth_refusals: IntCounterVec,
     pub auth_reloads: IntCounterVec,
@@ -127,6 +133,32 @@ impl Metrics {
             store_errors: IntCounter::new(
                 "tilannekuva_store_errors_total",
                 "Failed appends or reads of the store (each is also logged).",
+            )
+            .unwrap(),
+            chain_verified: IntGauge::new(
+                "tilannekuva_chain_verified",
+                "1 once the log's whole hash chain is verified (after a start from a snapshot, \
+                 the part before it is verified in the background), else 0.",
+            )
+            .unwrap(),
+            chain_verification_failures: IntCounter::new(
+                "tilannekuva_chain_verification_failures_total",
+                "Broken chains found by the background verification after a start from a \
+                 snapshot (writes are then refused and /readyz answers 503).",
+            )
+            .unwrap(),
+            snapshot_sequence: IntGauge::new(
+                "tilannekuva_snapshot_sequence",
+                "Sequence of the last snapshot written (0: none since start).",
+            )
+            .unwrap(),
+            snapshot_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "tilannekuva_snapshot_seconds",
+                    "Time writes waited while a snapshot was taken (the state copied; writing \
+                     it to disk happens aside).",
+                )
+                .buckets(vec![0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
             )
             .unwrap(),
             build_info: IntGaugeVec::new(
@@ -234,6 +266,10 @@ impl Metrics {
             Box::new(m.commit_seconds.clone()),
             Box::new(m.commit_group_events.clone()),
             Box::new(m.store_errors.clone()),
+            Box::new(m.chain_verified.clone()),
+            Box::new(m.chain_verification_failures.clone()),
+            Box::new(m.snapshot_sequence.clone()),
+            Box::new(m.snapshot_seconds.clone()),
             Box::new(m.build_info.clone()),
             Box::new(m.auth_refusals.clone()),
             Box::new(m.auth_reloads.clone()),
@@ -400,7 +436,6 @@ pub fn situation_snapshot(
         }
         pictures.push(crate::projection::YearPicture::from_indicators(
             year,
-            seq,
             catalog.clone(),
             indicators,
         ));

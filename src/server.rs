@@ -79,16 +79,26 @@ pub enum FoldCause {
 /// of a whole log: start-up, `verify` and `export --data-dir`.
 pub fn replay(
     log: &EventLog,
+    f: impl FnMut(&Event) -> std::ops::ControlFlow<()>,
+) -> Result<(), FoldError> {
+    replay_after(log, (0, ZERO_HASH), f)
+}
+
+/// [`replay`] of the events after `after` (a sequence and its event's hash, which the next
+/// event must link to).
+pub fn replay_after(
+    log: &EventLog,
+    after: (u64, crate::domain::Hash),
     mut f: impl FnMut(&Event) -> std::ops::ControlFlow<()>,
 ) -> Result<(), FoldError> {
-    let (mut last_seq, mut last_hash) = (0, ZERO_HASH);
+    let (mut last_seq, mut last_hash) = after;
     let mut broken = None;
     let mut stopped = false;
-    let scanned = log.for_each_chunk(|chunk| {
+    let scanned = log.for_each_chunk_from(last_seq + 1, |chunk| {
         if broken.is_some() || stopped {
             return Ok(());
         }
-        for e in &chunk {
+        for e in chunk.iter().filter(|e| e.sequence > after.0) {
             if let Err(err) = verify_chain(last_seq, last_hash, std::slice::from_ref(e)) {
                 broken = Some(err);
                 return Ok(());
@@ -129,26 +139,67 @@ pub fn rebuild(log: &EventLog) -> Result<(WriterState, Projection), FoldError> {
     Ok((state, projection))
 }
 
+/// Events between snapshots unless the command line says otherwise.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000_000;
+
+/// What a start restores: the write state, the projection and, when they came from a
+/// snapshot, its sequence and hash.
+type Restored = (WriterState, Projection, Option<(u64, crate::domain::Hash)>);
+
+/// The write state and projection at start: from the data directory's snapshot and the log
+/// after it when the snapshot can be used (then also its sequence and hash, which the chain
+/// before it must reach), else from the whole log.
+fn restore(data_dir: &Path, log: &EventLog) -> Result<Restored, StartError> {
+    let fold_error = |e: FoldError| match e.cause {
+        FoldCause::Chain(c) => StartError::Chain(c),
+        FoldCause::Store(s) => StartError::Store(s),
+    };
+    match crate::snapshot::read(data_dir, log) {
+        Ok(Some(s)) => {
+            let (mut state, mut projection) = (s.state, s.projection);
+            replay_after(log, (s.sequence, s.head), |e| {
+                state.apply(e);
+                projection.apply(e);
+                std::ops::ControlFlow::Continue(())
+            })
+            .map_err(fold_error)?;
+            tracing::info!(
+                snapshot = s.sequence,
+                replayed = state.last_sequence() - s.sequence,
+                "started from the snapshot and the log after it"
+            );
+            return Ok((state, projection, Some((s.sequence, s.head))));
+        }
+        Ok(None) => {}
+        Err(why) => tracing::warn!(
+            "the snapshot in {} is ignored: {why}; replaying the whole log",
+            data_dir.display()
+        ),
+    }
+    let (state, projection) = rebuild(log).map_err(fold_error)?;
+    Ok((state, projection, None))
+}
+
 impl Core {
     /// Opens the store in `data_dir`, rebuilds from the log, and puts `catalog` into the
     /// log when the log is empty.
     pub fn open(data_dir: &Path, catalog: &Catalog) -> Result<Core, StartError> {
-        Core::open_as(data_dir, Some(catalog), None)
+        Core::open_as(data_dir, Some(catalog), None, DEFAULT_SNAPSHOT_EVERY)
     }
 
     /// Opens the store in `data_dir` and rebuilds from the log. `bootstrap`: the catalog to
     /// put into an empty log (a replica takes its catalog from the writer's stream).
-    /// `read_only`: why client writes are refused, on a read replica.
+    /// `read_only`: why client writes are refused, on a read replica. `snapshot_every`:
+    /// events between snapshots (0: none).
     pub fn open_as(
         data_dir: &Path,
         bootstrap: Option<&Catalog>,
         read_only: Option<String>,
+        snapshot_every: u64,
     ) -> Result<Core, StartError> {
         let log = Arc::new(EventLog::open(data_dir)?);
-        let (mut state, mut projection) = rebuild(&log).map_err(|e| match e.cause {
-            FoldCause::Chain(c) => StartError::Chain(c),
-            FoldCause::Store(s) => StartError::Store(s),
-        })?;
+        let started = std::time::Instant::now();
+        let (mut state, mut projection, from_snapshot) = restore(data_dir, &log)?;
         state.set_read_only(read_only);
         if let (0, Some(catalog)) = (state.last_sequence(), bootstrap) {
             let events = state.bootstrap(catalog, now_micros());
@@ -163,7 +214,13 @@ impl Core {
         metrics.log_sequence.set(last as i64);
         metrics.projection_sequence.set(projection.applied() as i64);
         metrics.store_size.set(log.size_on_disk() as i64);
-        tracing::info!(sequence = last, head = %hex::encode(state.head_hash()), "log rebuilt");
+        tracing::info!(
+            sequence = last,
+            head = %hex::encode(state.head_hash()),
+            snapshot = from_snapshot.map(|(s, _)| s),
+            seconds = started.elapsed().as_secs_f64(),
+            "state restored"
+        );
         let projection = Arc::new(RwLock::new(projection));
         let (applied_tx, applied) = watch::channel(last);
         let (writer, handle) = Committer {
@@ -172,8 +229,46 @@ impl Core {
             projection: projection.clone(),
             applied: applied_tx,
             metrics: metrics.clone(),
+            snapshots: (snapshot_every > 0).then(|| crate::write::Snapshots {
+                dir: data_dir.to_owned(),
+                every: snapshot_every,
+                last: last.max(from_snapshot.map(|(s, _)| s).unwrap_or(0)),
+            }),
         }
         .spawn();
+        match from_snapshot {
+            // The chain before the snapshot is verified in the background.
+            Some((sequence, head)) => {
+                let (log, refusal, metrics) = (log.clone(), writer.refusal(), metrics.clone());
+                std::thread::Builder::new()
+                    .name("verify-chain".into())
+                    .spawn(move || {
+                        let started = std::time::Instant::now();
+                        match crate::snapshot::verify_before(&log, sequence, head) {
+                            Ok(()) => {
+                                metrics.chain_verified.set(1);
+                                tracing::info!(
+                                    sequence,
+                                    seconds = started.elapsed().as_secs_f64(),
+                                    "the chain before the snapshot is verified"
+                                );
+                            }
+                            Err(why) => {
+                                metrics.chain_verification_failures.inc();
+                                let why = format!(
+                                    "the log's chain is broken before the snapshot this server \
+                                     started from ({why}); writes are refused. Stop the server \
+                                     and run `tilannekuva verify`"
+                                );
+                                tracing::error!("{why}");
+                                refusal.refuse(why);
+                            }
+                        }
+                    })
+                    .map_err(|e| StartError::Serve(format!("cannot start a thread: {e}")))?;
+            }
+            None => metrics.chain_verified.set(1),
+        }
         let core = Core {
             log,
             projection,

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use parking_lot::Mutex;
 use prost::Message;
+use tilannekuva::api::convert;
 use tilannekuva::api::convert::event_from_proto;
 use tilannekuva::domain::event::verify_chain;
 use tilannekuva::domain::{Event, Observation, Payload, Status, ZERO_HASH};
@@ -285,11 +286,22 @@ fn local_pictures(events: &[Event]) -> Vec<Vec<u8>> {
     let seq = p.applied();
     let mut out = Vec::new();
     for year in YEARS {
-        out.push(p.national_picture(year, seq).encode_to_vec());
+        out.push(
+            convert::national_picture_to_proto(&p.year_picture(year, seq), seq).encode_to_vec(),
+        );
         for region in REGIONS {
-            out.push(p.region_picture(region, year, seq).encode_to_vec());
+            out.push(
+                convert::region_picture_to_proto(&p.region_picture(region, year, seq))
+                    .encode_to_vec(),
+            );
             for indicator in INDICATORS {
-                out.push(p.history(region, indicator, year, seq).encode_to_vec());
+                // The trail's events, by sequence (the log holds 1..=seq in order).
+                let trail: Vec<Event> = p
+                    .trail(region, indicator, year, seq)
+                    .into_iter()
+                    .map(|s| events[(s - 1) as usize].clone())
+                    .collect();
+                out.push(convert::history_to_proto(&trail, seq).encode_to_vec());
             }
         }
     }

@@ -1,11 +1,12 @@
 //! Conversions between the API's messages and the domain's types, in one place.
 
+use crate::domain::stats;
 use crate::domain::validate::ObservationInput;
 use crate::domain::{
     Aggregation, Direction, Event, Indicator, IndicatorKind, Observation, Payload, Region, Status,
     Theme,
 };
-use crate::projection::picture_timestamp as timestamp;
+use crate::projection::{RegionPicture, SeriesPoint, YearPicture};
 use crate::proto;
 
 pub fn status_from_proto(s: i32) -> Option<Status> {
@@ -99,7 +100,7 @@ pub fn indicator_to_proto(i: &Indicator) -> proto::Indicator {
         } as i32,
         min_value: i.min_value,
         max_value: i.max_value,
-        aggregation: crate::projection::aggregation_to_proto(&i.aggregation) as i32,
+        aggregation: aggregation_to_proto(&i.aggregation) as i32,
         weight_indicator: weight,
         numerator_indicator: num,
         denominator_indicator: den,
@@ -274,4 +275,203 @@ pub fn event_from_proto(e: &proto::Event) -> Result<Event, String> {
         prev_hash: hash(&e.prev_hash, "prev_hash")?,
         hash: hash(&e.hash, "hash")?,
     })
+}
+
+/// Microseconds since the epoch as a protobuf timestamp.
+pub fn timestamp(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
+    }
+}
+
+pub fn aggregation_to_proto(a: &Aggregation) -> proto::Aggregation {
+    match a {
+        Aggregation::Sum => proto::Aggregation::Sum,
+        Aggregation::WeightedMean { .. } => proto::Aggregation::WeightedMean,
+        Aggregation::Ratio { .. } => proto::Aggregation::Ratio,
+        Aggregation::NationalOnly => proto::Aggregation::NationalOnly,
+    }
+}
+
+fn basis_to_proto(b: stats::Basis) -> proto::NationalBasis {
+    match b {
+        stats::Basis::Official => proto::NationalBasis::Official,
+        stats::Basis::Complete => proto::NationalBasis::Complete,
+        stats::Basis::Partial => proto::NationalBasis::Partial,
+        stats::Basis::Unavailable => proto::NationalBasis::Unavailable,
+    }
+}
+
+/// The API's form of a national value.
+pub fn national_to_proto(n: &stats::National) -> proto::NationalValue {
+    proto::NationalValue {
+        value: n.value,
+        basis: basis_to_proto(n.basis) as i32,
+        regions_reported: n.regions_reported,
+        regions_expected: n.regions_expected,
+        status: match (n.value, n.provisional) {
+            (None, _) => proto::ObservationStatus::Unspecified,
+            (Some(_), true) => proto::ObservationStatus::Provisional,
+            (Some(_), false) => proto::ObservationStatus::Final,
+        } as i32,
+    }
+}
+
+pub fn region_picture_to_proto(p: &RegionPicture) -> proto::GetRegionPictureResponse {
+    let cells = p
+        .cells
+        .iter()
+        .map(|c| {
+            let iy = &c.figures;
+            let ind = &iy.indicator;
+            let national = iy.national();
+            proto::IndicatorCell {
+                indicator_id: ind.id.clone(),
+                theme: ind.theme.as_str().into(),
+                unit: ind.unit.clone(),
+                value: c.value,
+                status: status_to_proto(c.status),
+                source: c.source.to_string(),
+                revisions: c.revisions,
+                last_recorded_at: Some(timestamp(c.last_recorded_at_micros)),
+                national_value: national,
+                national_difference: national.map(|n| c.value - n),
+                national: Some(national_to_proto(&iy.national)),
+                national_share: iy.share(c.value),
+                rank: c.rank,
+                regions_ranked: iy.regions_ranked(),
+                previous_value: c.previous,
+                change: c.previous.map(|p| c.value - p),
+                national_official: iy.official.is_some(),
+                decimals: ind.decimals,
+                note: c.note.clone(),
+            }
+        })
+        .collect();
+    let themes = p
+        .themes
+        .iter()
+        .map(|t| proto::ThemeSummary {
+            theme: t.theme.as_str().into(),
+            score: t.score,
+            rank: t.rank,
+            indicators_reported: t.indicators_reported,
+            indicators_defined: t.indicators_defined,
+            scored: t.scored,
+        })
+        .collect();
+    proto::GetRegionPictureResponse {
+        region_code: p.region.clone(),
+        year: p.year,
+        coverage_ratio: p.coverage_ratio,
+        cells,
+        themes,
+        as_of_sequence: p.sequence,
+    }
+}
+
+/// The national picture of a year, answered at sequence `seq`.
+pub fn national_picture_to_proto(yp: &YearPicture, seq: u64) -> proto::GetNationalPictureResponse {
+    let expected = yp.catalog.compared_regions().count() as u32;
+    let indicators = yp
+        .indicators
+        .iter()
+        .map(|iy| {
+            let nums: Vec<f64> = iy.values.iter().map(|(_, v)| *v).collect();
+            proto::NationalIndicator {
+                indicator_id: iy.indicator.id.clone(),
+                theme: iy.indicator.theme.as_str().into(),
+                unit: iy.indicator.unit.clone(),
+                value: iy.national(),
+                official: iy.official.is_some(),
+                aggregation: aggregation_to_proto(&iy.indicator.aggregation) as i32,
+                regions_reported: iy.values.len() as u32,
+                regions_expected: expected,
+                national: Some(national_to_proto(&iy.national)),
+                decimals: iy.indicator.decimals,
+                min: nums.iter().copied().reduce(f64::min),
+                median: stats::median(&nums),
+                max: nums.iter().copied().reduce(f64::max),
+                best_region: iy.by_rank(true).unwrap_or_default().into(),
+                worst_region: iy.by_rank(false).unwrap_or_default().into(),
+                computed_value: iy.national.computed,
+            }
+        })
+        .collect();
+    let themes = yp
+        .theme_scores
+        .iter()
+        .map(|(t, ranked)| proto::ThemeRanking {
+            theme: t.as_str().into(),
+            regions: ranked
+                .iter()
+                .map(|(r, s, k)| proto::RegionScore {
+                    region_code: r.clone(),
+                    score: *s,
+                    rank: *k,
+                })
+                .collect(),
+        })
+        .collect();
+    proto::GetNationalPictureResponse {
+        year: yp.year,
+        indicators,
+        themes,
+        as_of_sequence: seq,
+    }
+}
+
+pub fn series_to_proto(points: &[SeriesPoint], seq: u64) -> proto::GetSeriesResponse {
+    proto::GetSeriesResponse {
+        points: points
+            .iter()
+            .map(|p| proto::SeriesPoint {
+                year: p.year,
+                value: p.value,
+                status: status_to_proto(p.status),
+                national_value: p.figures.national(),
+                rank: p.rank,
+                national: Some(national_to_proto(&p.figures.national)),
+                regions_ranked: p.figures.regions_ranked(),
+            })
+            .collect(),
+        as_of_sequence: seq,
+    }
+}
+
+/// A cell's revision trail from its events (oldest first), answered at sequence `seq`.
+pub fn history_to_proto(events: &[Event], seq: u64) -> proto::GetObservationHistoryResponse {
+    let revisions = events
+        .iter()
+        .map(|e| {
+            let mut out = proto::Revision {
+                sequence: e.sequence,
+                recorded_at: Some(timestamp(e.recorded_at_micros)),
+                principal: e.principal.clone(),
+                submission_id: e.submission_id.clone(),
+                hash: e.hash.to_vec(),
+                ..Default::default()
+            };
+            match &e.payload {
+                Payload::ObservationRecorded(o) => {
+                    out.value = o.value;
+                    out.status = status_to_proto(o.status);
+                    out.source = o.source.clone();
+                    out.note = o.note.clone();
+                    out.correction_reason = o.correction_reason.clone();
+                }
+                Payload::ObservationRetracted { reason, .. } => {
+                    out.retracted = true;
+                    out.retraction_reason = reason.clone();
+                }
+                _ => {}
+            }
+            out
+        })
+        .collect();
+    proto::GetObservationHistoryResponse {
+        revisions,
+        as_of_sequence: seq,
+    }
 }

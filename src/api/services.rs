@@ -308,10 +308,13 @@ impl proto::picture_service_server::PictureService for PictureApi {
             check_year(req.year, "year")?;
             let point = as_of(&req.as_of)?;
             self.wait_for(req.min_sequence).await?;
-            let p = self.projection.read();
-            let seq = p.resolve(point);
-            let region = self.region(&p, &req.region_code)?;
-            Ok(Response::new(p.region_picture(&region, req.year, seq)))
+            let picture = {
+                let p = self.projection.read();
+                let seq = p.resolve(point);
+                let region = self.region(&p, &req.region_code)?;
+                p.region_picture(&region, req.year, seq)
+            };
+            Ok(Response::new(convert::region_picture_to_proto(&picture)))
         }
         .await
     }
@@ -326,9 +329,14 @@ impl proto::picture_service_server::PictureService for PictureApi {
             check_year(req.year, "year")?;
             let point = as_of(&req.as_of)?;
             self.wait_for(req.min_sequence).await?;
-            let p = self.projection.read();
-            let seq = p.resolve(point);
-            Ok(Response::new(p.national_picture(req.year, seq)))
+            let (picture, seq) = {
+                let p = self.projection.read();
+                let seq = p.resolve(point);
+                (p.year_picture(req.year, seq), seq)
+            };
+            Ok(Response::new(convert::national_picture_to_proto(
+                &picture, seq,
+            )))
         }
         .await
     }
@@ -369,7 +377,9 @@ impl proto::picture_service_server::PictureService for PictureApi {
                     format!("at most {MAX_SERIES_YEARS} years per request"),
                 ));
             }
-            Ok(Response::new(p.series(&region, ind, from, to, seq)))
+            let points = p.series(&region, ind, from, to, seq);
+            drop(p);
+            Ok(Response::new(convert::series_to_proto(&points, seq)))
         }
         .await
     }
@@ -384,21 +394,29 @@ impl proto::picture_service_server::PictureService for PictureApi {
             check_year(req.year, "year")?;
             let point = as_of(&req.as_of)?;
             self.wait_for(req.min_sequence).await?;
-            let p = self.projection.read();
-            let seq = p.resolve(point);
-            let region = self.region(&p, &req.region_code)?;
-            if !p.catalog_at(seq).indicators.contains_key(&req.indicator_id) {
-                return Err(invalid(
-                    "indicator_id",
-                    format!("unknown indicator {:?}", req.indicator_id),
-                ));
+            // The trail's sequences come from memory, the revisions themselves from the log.
+            let (seq, trail) = {
+                let p = self.projection.read();
+                let seq = p.resolve(point);
+                let region = self.region(&p, &req.region_code)?;
+                if !p.catalog_at(seq).indicators.contains_key(&req.indicator_id) {
+                    return Err(invalid(
+                        "indicator_id",
+                        format!("unknown indicator {:?}", req.indicator_id),
+                    ));
+                }
+                (seq, p.trail(&region, &req.indicator_id, req.year, seq))
+            };
+            let log = self.log.clone();
+            let read = tokio::task::spawn_blocking(move || log.read_at(&trail)).await;
+            match read {
+                Ok(Ok(events)) => Ok(Response::new(convert::history_to_proto(&events, seq))),
+                other => {
+                    tracing::error!(?other, "GetObservationHistory: store read failed");
+                    self.metrics.store_errors.inc();
+                    Err(Status::internal("reading the log failed"))
+                }
             }
-            Ok(Response::new(p.history(
-                &region,
-                &req.indicator_id,
-                req.year,
-                seq,
-            )))
         }
         .await
     }

@@ -61,6 +61,9 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
     for _ in 0..a.connections {
         channels.push(super::client::channel(&a.server, &a.conn).await?);
     }
+    if let Some(kind) = a.read.clone() {
+        return reads(&a, &kind, channels).await;
+    }
     if !a.allow_real_data {
         if let Some(real) = real_figure(channels[0].clone(), &a.conn).await? {
             bail!(
@@ -422,6 +425,163 @@ impl Visibility {
             latency(&hist)
         )
     }
+}
+
+/// `--read`: N clients reading pictures for the duration, closed loop or at an offered rate.
+async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::Result<()> {
+    use crate::proto::picture_service_client::PictureServiceClient;
+    if !(a.rate.is_finite() && a.rate >= 0.0) {
+        bail!("--rate must be a number of requests per second, 0 or more");
+    }
+    let regions: Vec<String> = CatalogServiceClient::new(channels[0].clone())
+        .list_regions(super::client::authed(proto::ListRegionsRequest {}, &a.conn))
+        .await?
+        .into_inner()
+        .regions
+        .into_iter()
+        .map(|r| r.code)
+        .filter(|c| c != "SSS")
+        .collect();
+    // The years with figures: those of the national picture's indicators that any region
+    // reported, probed over the span loadgen writes.
+    let this_year = {
+        use chrono::Datelike;
+        chrono::Utc::now().year()
+    };
+    let mut years = Vec::new();
+    let mut probe = PictureServiceClient::new(channels[0].clone());
+    for year in 1990..=this_year {
+        let p = probe
+            .get_national_picture(super::client::authed(
+                proto::GetNationalPictureRequest {
+                    year,
+                    as_of: None,
+                    min_sequence: 0,
+                },
+                &a.conn,
+            ))
+            .await
+            .map_err(super::client::describe)?
+            .into_inner();
+        if p.indicators.iter().any(|i| i.regions_reported > 0) {
+            years.push(year);
+        }
+    }
+    if years.is_empty() || regions.is_empty() {
+        bail!("the server holds no figures to read; fill it first (loadgen without --read)");
+    }
+    let as_of = (a.as_of_sequence > 0).then_some(proto::AsOf {
+        point: Some(proto::as_of::Point::Sequence(a.as_of_sequence)),
+    });
+    let (regions, years) = (Arc::new(regions), Arc::new(years));
+    let errors = Arc::new(AtomicU64::new(0));
+    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(a.duration);
+    // Open loop: request k of client c is due at start + (k * clients + c) / rate.
+    let interval = (a.rate > 0.0).then(|| Duration::from_secs_f64(a.clients as f64 / a.rate));
+    let mut tasks = Vec::new();
+    for c in 0..a.clients {
+        let mut client = PictureServiceClient::new(channels[c % channels.len()].clone())
+            .max_decoding_message_size(64 << 20);
+        let (regions, years, errors, first_error) = (
+            regions.clone(),
+            years.clone(),
+            errors.clone(),
+            first_error.clone(),
+        );
+        let (conn, kind, as_of) = (a.conn.clone(), kind.to_owned(), as_of);
+        let offset = interval.map(|i| i.mul_f64(c as f64 / a.clients as f64));
+        tasks.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new(3).expect("valid histogram");
+            let mut i: usize = 0;
+            loop {
+                let due = match (interval, offset) {
+                    (Some(iv), Some(off)) => started + off + iv.mul_f64(i as f64),
+                    _ => Instant::now(),
+                };
+                if due >= deadline {
+                    break;
+                }
+                tokio::time::sleep_until(due.into()).await;
+                let year = years[(i / regions.len() + c) % years.len()];
+                let region = regions[(i + c * 7) % regions.len()].clone();
+                let answer = if kind == "region" {
+                    client
+                        .get_region_picture(super::client::authed(
+                            proto::GetRegionPictureRequest {
+                                region_code: region,
+                                year,
+                                as_of,
+                                min_sequence: 0,
+                            },
+                            &conn,
+                        ))
+                        .await
+                        .map(|_| ())
+                } else {
+                    client
+                        .get_national_picture(super::client::authed(
+                            proto::GetNationalPictureRequest {
+                                year,
+                                as_of,
+                                min_sequence: 0,
+                            },
+                            &conn,
+                        ))
+                        .await
+                        .map(|_| ())
+                };
+                match answer {
+                    Ok(()) => {
+                        let _ = hist.record(due.elapsed().as_micros() as u64);
+                    }
+                    Err(status) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                        first.get_or_insert_with(|| {
+                            format!("{:?}: {}", status.code(), status.message())
+                        });
+                    }
+                }
+                i += 1;
+            }
+            hist
+        }));
+    }
+    let mut hist = Histogram::<u64>::new(3).expect("valid histogram");
+    for t in tasks {
+        hist.add(t.await?)?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let mut report = format!(
+        "read={kind} clients={} connections={} rate={} as_of_sequence={} duration={secs:.1}s\n\
+         answered: {} reads ({} errors) over {} regions x {} years\n\
+         throughput: {:.0} reads/s\n\
+         latency: {}\n",
+        a.clients,
+        a.connections,
+        if a.rate > 0.0 {
+            format!("{:.0}/s", a.rate)
+        } else {
+            "closed loop".into()
+        },
+        a.as_of_sequence,
+        hist.len(),
+        errors.load(Ordering::Relaxed),
+        regions.len(),
+        years.len(),
+        hist.len() as f64 / secs,
+        latency(&hist),
+    );
+    if let Some(e) = first_error
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+    {
+        report.push_str(&format!("first error: {e}\n"));
+    }
+    super::output::emit(&report)
 }
 
 fn latency(h: &Histogram<u64>) -> String {

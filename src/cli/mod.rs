@@ -153,6 +153,11 @@ pub struct ServeArgs {
     /// writer, stored in the lease (default: http://<--grpc-listen>).
     #[arg(long, env = "TILANNEKUVA_ADVERTISE_URL")]
     pub advertise_url: Option<String>,
+    /// Events between snapshots of the write state and projection (`DATA_DIR/snapshot`),
+    /// from which a start replays only the log after them; also written at a clean stop.
+    /// 0: no snapshots (every start replays the whole log).
+    #[arg(long, env = "TILANNEKUVA_SNAPSHOT_EVERY", default_value_t = crate::server::DEFAULT_SNAPSHOT_EVERY)]
+    pub snapshot_every: u64,
     /// Load the bundled real sample data when the store holds no observations.
     #[arg(long, env = "TILANNEKUVA_DEMO")]
     pub demo: bool,
@@ -421,6 +426,19 @@ pub struct LoadgenArgs {
     /// Seconds per phase when `--scrapers` is given.
     #[arg(long, default_value_t = 2.0)]
     pub phase: f64,
+    /// Read instead of write: `region` (GetRegionPicture) or `national`
+    /// (GetNationalPicture), for the years and regions the log holds, round robin.
+    #[arg(long, value_parser = ["region", "national"])]
+    pub read: Option<String>,
+    /// With `--read`: offer this many requests per second in all (open loop: latency counts
+    /// from when a request was due, so a server that falls behind shows it); 0 = each
+    /// client sends its next request when the last is answered.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
+    /// With `--read`: read as of this sequence (0 = latest). An as-of read computes its
+    /// figures instead of using the kept ones.
+    #[arg(long, default_value_t = 0)]
+    pub as_of_sequence: u64,
     /// gRPC address of a read replica: measure, for every acknowledged submission, how long
     /// after the acknowledgement the replica's event feed (`ReadEvents` with `follow`)
     /// delivers it.

@@ -11,6 +11,7 @@ use super::client::ExportEvent;
 use super::{ImportArgs, VerifyArgs};
 use prost::Message;
 
+use crate::api::convert::{national_picture_to_proto, region_picture_to_proto};
 use crate::domain::event::verify_chain;
 use crate::domain::{Event, ZERO_HASH};
 use crate::projection::Projection;
@@ -186,8 +187,8 @@ pub fn verify(data_dir: &Path) -> anyhow::Result<VerifyReport> {
     let mut pictures = 0;
     for &year in &years {
         let (a, b) = (
-            first.national_picture(year, seq).encode_to_vec(),
-            second.national_picture(year, seq).encode_to_vec(),
+            national_picture_to_proto(&first.year_picture(year, seq), seq).encode_to_vec(),
+            national_picture_to_proto(&second.year_picture(year, seq), seq).encode_to_vec(),
         );
         if a != b {
             bail!("two rebuilds of the same log give different national pictures for {year}");
@@ -195,8 +196,8 @@ pub fn verify(data_dir: &Path) -> anyhow::Result<VerifyReport> {
         pictures += 1;
         for region in &regions {
             let (a, b) = (
-                first.region_picture(region, year, seq).encode_to_vec(),
-                second.region_picture(region, year, seq).encode_to_vec(),
+                region_picture_to_proto(&first.region_picture(region, year, seq)).encode_to_vec(),
+                region_picture_to_proto(&second.region_picture(region, year, seq)).encode_to_vec(),
             );
             if a != b {
                 bail!(

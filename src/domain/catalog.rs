@@ -302,7 +302,7 @@ impl Indicator {
 }
 
 /// A catalog: regions and indicators by code and id.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     pub regions: BTreeMap<String, Region>,
     pub indicators: BTreeMap<String, Indicator>,

@@ -90,7 +90,7 @@ pub fn check_region<'c>(
 }
 
 /// The current value and status of a cell, as far as validation needs it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Current {
     pub value: f64,
     pub status: Status,

@@ -1,13 +1,12 @@
 //! Pictures computed from the projection at one sequence: the derived figures of
-//! docs/architecture.md, answered as the API's messages.
+//! docs/architecture.md, as domain values (the API turns them into its messages).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Change, Projection};
+use super::Projection;
 use crate::domain::stats::{self, RegionValues};
 use crate::domain::{Aggregation, Catalog, Direction, Indicator, Status, Theme, NATIONAL_CODE};
-use crate::proto;
 
 /// One indicator's figures for one year across the regions.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,6 +22,11 @@ pub struct IndicatorYear {
     pub official: Option<f64>,
     /// The national value by the completeness rules (official, complete, partial, none).
     pub national: stats::National,
+    /// Per compared region (catalog order): its entry in `values`, if it reported.
+    positions: Vec<Option<u32>>,
+    /// The last sequence that changed what these figures are computed from: they hold for
+    /// every sequence from it to the projection's latest.
+    pub since: u64,
 }
 
 impl IndicatorYear {
@@ -50,11 +54,13 @@ impl IndicatorYear {
         }
     }
 
-    pub fn rank_of(&self, region: &str) -> Option<u32> {
-        self.values
-            .iter()
-            .position(|(r, _)| r == region)
-            .map(|i| self.ranks[i])
+    /// The rank of the compared region at `position` (catalog order), if it reported.
+    pub fn rank_at(&self, position: usize) -> Option<u32> {
+        self.positions
+            .get(position)
+            .copied()
+            .flatten()
+            .map(|i| self.ranks[i as usize])
     }
 
     pub fn regions_ranked(&self) -> u32 {
@@ -65,7 +71,8 @@ impl IndicatorYear {
         }
     }
 
-    fn by_rank(&self, best: bool) -> Option<&str> {
+    /// The best (or worst) ranked region, if the indicator is ranked.
+    pub fn by_rank(&self, best: bool) -> Option<&str> {
         if self.indicator.direction == Direction::Neutral || self.values.is_empty() {
             return None;
         }
@@ -84,14 +91,65 @@ impl IndicatorYear {
 }
 
 /// The whole picture of one year.
+#[derive(Debug)]
 pub struct YearPicture {
     pub year: i32,
-    pub sequence: u64,
     pub catalog: Arc<Catalog>,
     /// In catalog (id) order.
-    pub indicators: Vec<IndicatorYear>,
+    pub indicators: Vec<Arc<IndicatorYear>>,
     /// Per theme: (region, score, rank), best first.
     pub theme_scores: BTreeMap<Theme, Vec<(String, f64, u32)>>,
+    /// The latest of its indicators' `since`.
+    pub since: u64,
+}
+
+/// A region's summary of one theme.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThemeSummary {
+    pub theme: Theme,
+    pub score: f64,
+    pub rank: u32,
+    pub indicators_reported: u32,
+    pub indicators_defined: u32,
+    pub scored: bool,
+}
+
+/// One reported cell of a region's picture.
+#[derive(Clone, Debug)]
+pub struct RegionCell {
+    /// The indicator's figures of the year (the national value and the ranks).
+    pub figures: Arc<IndicatorYear>,
+    pub value: f64,
+    pub status: Status,
+    pub source: Arc<str>,
+    pub note: String,
+    pub revisions: u32,
+    pub last_recorded_at_micros: i64,
+    pub rank: u32,
+    pub previous: Option<f64>,
+}
+
+/// A region's picture of one year.
+#[derive(Clone, Debug)]
+pub struct RegionPicture {
+    pub region: String,
+    pub year: i32,
+    pub sequence: u64,
+    /// In catalog order, reported cells only.
+    pub cells: Vec<RegionCell>,
+    pub themes: Vec<ThemeSummary>,
+    /// Reported cells per defined indicator.
+    pub coverage_ratio: f64,
+}
+
+/// One year of a region's series.
+#[derive(Clone, Debug)]
+pub struct SeriesPoint {
+    pub year: i32,
+    pub value: f64,
+    pub status: Status,
+    pub figures: Arc<IndicatorYear>,
+    pub rank: u32,
 }
 
 struct ValuesAt<'a> {
@@ -101,10 +159,8 @@ struct ValuesAt<'a> {
 }
 
 impl ValuesAt<'_> {
-    fn cell(&self, region: &str, indicator: &str) -> Option<&super::CellValue> {
-        self.proj
-            .current(region, indicator, self.year, self.seq)
-            .and_then(|r| r.observation())
+    fn cell(&self, region: &str, indicator: &str) -> Option<&super::Rev> {
+        self.proj.current(region, indicator, self.year, self.seq)
     }
 }
 
@@ -115,66 +171,48 @@ impl RegionValues for ValuesAt<'_> {
 
     fn provisional(&self, region: &str, indicator: &str) -> bool {
         self.cell(region, indicator)
-            .is_some_and(|o| o.status == Status::Provisional)
+            .is_some_and(|o| o.status() == Status::Provisional)
     }
 }
 
-fn basis_to_proto(b: stats::Basis) -> proto::NationalBasis {
-    match b {
-        stats::Basis::Official => proto::NationalBasis::Official,
-        stats::Basis::Complete => proto::NationalBasis::Complete,
-        stats::Basis::Partial => proto::NationalBasis::Partial,
-        stats::Basis::Unavailable => proto::NationalBasis::Unavailable,
-    }
-}
-
-/// The API's form of a national value.
-pub fn national_to_proto(n: &stats::National) -> proto::NationalValue {
-    proto::NationalValue {
-        value: n.value,
-        basis: basis_to_proto(n.basis) as i32,
-        regions_reported: n.regions_reported,
-        regions_expected: n.regions_expected,
-        status: match (n.value, n.provisional) {
-            (None, _) => proto::ObservationStatus::Unspecified,
-            (Some(_), true) => proto::ObservationStatus::Provisional,
-            (Some(_), false) => proto::ObservationStatus::Final,
-        } as i32,
-    }
-}
-
-fn status_to_proto(s: Status) -> i32 {
-    match s {
-        Status::Provisional => proto::ObservationStatus::Provisional as i32,
-        Status::Final => proto::ObservationStatus::Final as i32,
-    }
-}
-
-/// Microseconds since the epoch as a protobuf timestamp.
-pub fn timestamp(micros: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
-    }
-}
-
-pub fn aggregation_to_proto(a: &Aggregation) -> proto::Aggregation {
-    match a {
-        Aggregation::Sum => proto::Aggregation::Sum,
-        Aggregation::WeightedMean { .. } => proto::Aggregation::WeightedMean,
-        Aggregation::Ratio { .. } => proto::Aggregation::Ratio,
-        Aggregation::NationalOnly => proto::Aggregation::NationalOnly,
-    }
+/// The position of `region` among the compared regions of `catalog`.
+fn position(catalog: &Catalog, region: &str) -> Option<usize> {
+    catalog.compared_regions().position(|r| r.code == region)
 }
 
 impl Projection {
-    /// One indicator's figures for one year as of `seq`, under `catalog`.
+    /// One indicator's figures for one year as of `seq`, under `catalog` (the catalog as
+    /// of `seq`): the kept ones when they hold at `seq`, else computed (and kept, when they
+    /// are the latest).
     pub fn indicator_year(
         &self,
         catalog: &Catalog,
         ind: &Indicator,
         year: i32,
         seq: u64,
+    ) -> Arc<IndicatorYear> {
+        let since = self.changed_at(&ind.id, year);
+        let key = self.indicator_numbers.get(&ind.id).map(|n| (n, year));
+        let keep = key.filter(|_| seq >= since);
+        if let Some(k) = keep {
+            if let Some(f) = self.kept.lock().figures.get(&k) {
+                return f.clone();
+            }
+        }
+        let figures = Arc::new(self.compute_indicator_year(catalog, ind, year, seq, since));
+        if let Some(k) = keep {
+            self.kept.lock().figures.insert(k, figures.clone());
+        }
+        figures
+    }
+
+    fn compute_indicator_year(
+        &self,
+        catalog: &Catalog,
+        ind: &Indicator,
+        year: i32,
+        seq: u64,
+        since: u64,
     ) -> IndicatorYear {
         let at = ValuesAt {
             proj: self,
@@ -185,14 +223,21 @@ impl Projection {
             .compared_regions()
             .map(|r| r.code.as_str())
             .collect();
-        let values: Vec<(String, f64)> = regions
-            .iter()
-            .filter_map(|r| at.value(r, &ind.id).map(|v| ((*r).to_owned(), v)))
-            .collect();
+        let mut positions = Vec::with_capacity(regions.len());
+        let mut values: Vec<(String, f64)> = Vec::new();
+        for r in &regions {
+            match at.value(r, &ind.id) {
+                Some(v) => {
+                    positions.push(Some(values.len() as u32));
+                    values.push(((*r).to_owned(), v));
+                }
+                None => positions.push(None),
+            }
+        }
         let nums: Vec<f64> = values.iter().map(|(_, v)| *v).collect();
         let official = at
             .cell(NATIONAL_CODE, &ind.id)
-            .map(|o| (o.value, o.status == Status::Provisional));
+            .map(|o| (o.value, o.status() == Status::Provisional));
         let computed = stats::aggregate(&ind.id, &ind.aggregation, &regions, &at);
         IndicatorYear {
             ranks: stats::ranks_by_direction(&nums, ind.direction),
@@ -201,18 +246,34 @@ impl Projection {
             national: stats::national(&ind.aggregation, official, computed, regions.len() as u32),
             indicator: ind.clone(),
             values,
+            positions,
+            since,
         }
     }
 
-    /// The picture of `year` after event `seq`.
-    pub fn year_picture(&self, year: i32, seq: u64) -> YearPicture {
+    /// The picture of `year` after event `seq`: the kept one when it holds at `seq`.
+    pub fn year_picture(&self, year: i32, seq: u64) -> Arc<YearPicture> {
+        if let Some(yp) = self.kept.lock().years.get(&year) {
+            if seq >= yp.since {
+                return yp.clone();
+            }
+        }
         let catalog = self.catalog_at(seq);
-        let indicators: Vec<IndicatorYear> = catalog
+        let indicators: Vec<Arc<IndicatorYear>> = catalog
             .indicators
             .values()
             .map(|ind| self.indicator_year(&catalog, ind, year, seq))
             .collect();
-        YearPicture::from_indicators(year, seq, catalog, indicators)
+        let mut yp = YearPicture::from_indicators(year, catalog, indicators);
+        // A catalog without indicators still changed at its last definition.
+        yp.since = yp.since.max(self.catalog_changed_at);
+        let yp = Arc::new(yp);
+        // Kept only when every figure in it is the latest (each `since` is the indicator's
+        // last change, so at or after all of them nothing has changed since).
+        if seq >= yp.since {
+            self.kept.lock().years.insert(year, yp.clone());
+        }
+        yp
     }
 }
 
@@ -221,9 +282,8 @@ impl YearPicture {
     /// scores and ranks follow from them alone, with no projection needed.
     pub fn from_indicators(
         year: i32,
-        seq: u64,
         catalog: Arc<Catalog>,
-        indicators: Vec<IndicatorYear>,
+        indicators: Vec<Arc<IndicatorYear>>,
     ) -> YearPicture {
         let mut theme_scores = BTreeMap::new();
         for theme in Theme::ALL {
@@ -250,69 +310,51 @@ impl YearPicture {
             ranked.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
             theme_scores.insert(theme, ranked);
         }
+        let since = indicators.iter().map(|iy| iy.since).max().unwrap_or(0);
         YearPicture {
             year,
-            sequence: seq,
             catalog,
             indicators,
             theme_scores,
+            since,
         }
     }
 }
 
 impl Projection {
     /// A region's picture of `year` after event `seq`. `region` must be a resolved code.
-    pub fn region_picture(
-        &self,
-        region: &str,
-        year: i32,
-        seq: u64,
-    ) -> proto::GetRegionPictureResponse {
+    pub fn region_picture(&self, region: &str, year: i32, seq: u64) -> RegionPicture {
         let yp = self.year_picture(year, seq);
+        let at = position(&yp.catalog, region);
         let mut cells = Vec::new();
         let mut reported: BTreeMap<Theme, u32> = BTreeMap::new();
         for iy in &yp.indicators {
             let ind = &iy.indicator;
-            let Some(rev) = self.current(region, &ind.id, year, seq) else {
-                continue;
-            };
-            let Change::Value(o) = &rev.change else {
+            let revisions = self.revisions_at(region, &ind.id, year, seq);
+            let Some(rev) = revisions.last().filter(|r| !r.retracted()) else {
                 continue;
             };
             *reported.entry(ind.theme).or_default() += 1;
-            let national = iy.national();
-            let previous = self
-                .current(region, &ind.id, year - 1, seq)
-                .and_then(|r| r.observation())
-                .map(|o| o.value);
-            cells.push(proto::IndicatorCell {
-                indicator_id: ind.id.clone(),
-                theme: ind.theme.as_str().into(),
-                unit: ind.unit.clone(),
-                value: o.value,
-                status: status_to_proto(o.status),
-                source: o.source.to_string(),
-                revisions: self.revisions_at(region, &ind.id, year, seq).len() as u32,
-                last_recorded_at: Some(timestamp(rev.recorded_at_micros)),
-                national_value: national,
-                national_difference: national.map(|n| o.value - n),
-                national: Some(national_to_proto(&iy.national)),
-                national_share: iy.share(o.value),
-                rank: iy.rank_of(region).unwrap_or(0),
-                regions_ranked: iy.regions_ranked(),
-                previous_value: previous,
-                change: previous.map(|p| o.value - p),
-                national_official: iy.official.is_some(),
-                decimals: ind.decimals,
-                note: o.note.clone(),
+            cells.push(RegionCell {
+                figures: iy.clone(),
+                value: rev.value,
+                status: rev.status(),
+                source: self.source(rev).clone(),
+                note: self.note(rev).to_owned(),
+                revisions: revisions.len() as u32,
+                last_recorded_at_micros: rev.recorded_at_micros,
+                rank: at.and_then(|p| iy.rank_at(p)).unwrap_or(0),
+                previous: self
+                    .current(region, &ind.id, year - 1, seq)
+                    .map(|r| r.value),
             });
         }
         let themes = Theme::ALL
             .iter()
             .map(|t| {
                 let entry = yp.theme_scores[t].iter().find(|(r, _, _)| r == region);
-                proto::ThemeSummary {
-                    theme: t.as_str().into(),
+                ThemeSummary {
+                    theme: *t,
                     score: entry.map(|e| e.1).unwrap_or(0.0),
                     rank: entry.map(|e| e.2).unwrap_or(0),
                     indicators_reported: reported.get(t).copied().unwrap_or(0),
@@ -327,9 +369,10 @@ impl Projection {
             })
             .collect();
         let defined = yp.catalog.indicators.len();
-        proto::GetRegionPictureResponse {
-            region_code: region.into(),
+        RegionPicture {
+            region: region.into(),
             year,
+            sequence: seq,
             coverage_ratio: if defined == 0 {
                 0.0
             } else {
@@ -337,59 +380,6 @@ impl Projection {
             },
             cells,
             themes,
-            as_of_sequence: seq,
-        }
-    }
-
-    /// The national picture of `year` after event `seq`.
-    pub fn national_picture(&self, year: i32, seq: u64) -> proto::GetNationalPictureResponse {
-        let yp = self.year_picture(year, seq);
-        let expected = yp.catalog.compared_regions().count() as u32;
-        let indicators = yp
-            .indicators
-            .iter()
-            .map(|iy| {
-                let nums: Vec<f64> = iy.values.iter().map(|(_, v)| *v).collect();
-                proto::NationalIndicator {
-                    indicator_id: iy.indicator.id.clone(),
-                    theme: iy.indicator.theme.as_str().into(),
-                    unit: iy.indicator.unit.clone(),
-                    value: iy.national(),
-                    official: iy.official.is_some(),
-                    aggregation: aggregation_to_proto(&iy.indicator.aggregation) as i32,
-                    regions_reported: iy.values.len() as u32,
-                    regions_expected: expected,
-                    national: Some(national_to_proto(&iy.national)),
-                    decimals: iy.indicator.decimals,
-                    min: nums.iter().copied().reduce(f64::min),
-                    median: stats::median(&nums),
-                    max: nums.iter().copied().reduce(f64::max),
-                    best_region: iy.by_rank(true).unwrap_or_default().into(),
-                    worst_region: iy.by_rank(false).unwrap_or_default().into(),
-                    computed_value: iy.national.computed,
-                }
-            })
-            .collect();
-        let themes = yp
-            .theme_scores
-            .iter()
-            .map(|(t, ranked)| proto::ThemeRanking {
-                theme: t.as_str().into(),
-                regions: ranked
-                    .iter()
-                    .map(|(r, s, k)| proto::RegionScore {
-                        region_code: r.clone(),
-                        score: *s,
-                        rank: *k,
-                    })
-                    .collect(),
-            })
-            .collect();
-        proto::GetNationalPictureResponse {
-            year,
-            indicators,
-            themes,
-            as_of_sequence: seq,
         }
     }
 
@@ -401,68 +391,21 @@ impl Projection {
         from: i32,
         to: i32,
         seq: u64,
-    ) -> proto::GetSeriesResponse {
+    ) -> Vec<SeriesPoint> {
         let catalog = self.catalog_at(seq);
-        let points = (from..=to)
+        let at = position(&catalog, region);
+        (from..=to)
             .filter_map(|year| {
-                let o = self.current(region, &ind.id, year, seq)?.observation()?;
-                let iy = self.indicator_year(&catalog, ind, year, seq);
-                Some(proto::SeriesPoint {
+                let rev = self.current(region, &ind.id, year, seq)?;
+                let figures = self.indicator_year(&catalog, ind, year, seq);
+                Some(SeriesPoint {
                     year,
-                    value: o.value,
-                    status: status_to_proto(o.status),
-                    national_value: iy.national(),
-                    rank: iy.rank_of(region).unwrap_or(0),
-                    national: Some(national_to_proto(&iy.national)),
-                    regions_ranked: iy.regions_ranked(),
+                    value: rev.value,
+                    status: rev.status(),
+                    rank: at.and_then(|p| figures.rank_at(p)).unwrap_or(0),
+                    figures,
                 })
             })
-            .collect();
-        proto::GetSeriesResponse {
-            points,
-            as_of_sequence: seq,
-        }
-    }
-
-    /// A cell's revision trail up to event `seq`, oldest first.
-    pub fn history(
-        &self,
-        region: &str,
-        indicator: &str,
-        year: i32,
-        seq: u64,
-    ) -> proto::GetObservationHistoryResponse {
-        let revisions = self
-            .revisions_at(region, indicator, year, seq)
-            .iter()
-            .map(|r| {
-                let mut out = proto::Revision {
-                    sequence: r.sequence,
-                    recorded_at: Some(timestamp(r.recorded_at_micros)),
-                    principal: r.principal.to_string(),
-                    submission_id: r.submission_id.to_string(),
-                    hash: r.hash.to_vec(),
-                    ..Default::default()
-                };
-                match &r.change {
-                    Change::Value(o) => {
-                        out.value = o.value;
-                        out.status = status_to_proto(o.status);
-                        out.source = o.source.to_string();
-                        out.note = o.note.clone();
-                        out.correction_reason = o.correction_reason.clone();
-                    }
-                    Change::Retracted { reason } => {
-                        out.retracted = true;
-                        out.retraction_reason = reason.clone();
-                    }
-                }
-                out
-            })
-            .collect();
-        proto::GetObservationHistoryResponse {
-            revisions,
-            as_of_sequence: seq,
-        }
+            .collect()
     }
 }

@@ -61,6 +61,11 @@ use std::time::{Duration, Instant};
 
 use crate::domain::Event;
 
+/// sled's page cache. The log is read in order (start, replicas, `ReadEvents`) or a few
+/// events at a time (revision trails): its default of 1 GiB would only hold pages of the
+/// log in memory that nothing reads again.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The on-disk format this code reads and writes.
 pub const FORMAT_VERSION: u32 = 2;
 /// The older format this code reads, and upgrades at open (see `# Format`).
@@ -403,6 +408,7 @@ impl EventLog {
                     sled::Config::new()
                         .path(path)
                         .mode(sled::Mode::HighThroughput)
+                        .cache_capacity(CACHE_BYTES)
                         .open()
                 },
             );
@@ -560,12 +566,50 @@ impl EventLog {
         Ok(out)
     }
 
+    /// The events at `sequences` (ascending), in that order: one chunk lookup per chunk
+    /// they fall in. A sequence beyond the log's end is left out.
+    pub fn read_at(&self, sequences: &[u64]) -> Result<Vec<Event>, StoreError> {
+        let mut out = Vec::with_capacity(sequences.len());
+        let mut chunk: Vec<Event> = Vec::new();
+        for &seq in sequences {
+            let held = chunk.first().is_some_and(|e| e.sequence <= seq)
+                && chunk.last().is_some_and(|e| e.sequence >= seq);
+            if !held {
+                chunk = self.read_from(seq, 1)?;
+            }
+            if let Some(e) = chunk.iter().find(|e| e.sequence == seq) {
+                out.push(e.clone());
+            }
+        }
+        Ok(out)
+    }
+
     /// Calls `f` with every chunk of the log, in order.
     pub fn for_each_chunk(
         &self,
+        f: impl FnMut(Vec<Event>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.for_each_chunk_from(1, f)
+    }
+
+    /// Calls `f` with every chunk of the log from the one holding sequence `from`, in order
+    /// (the first may start before `from`).
+    pub fn for_each_chunk_from(
+        &self,
+        from: u64,
         mut f: impl FnMut(Vec<Event>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut chunks = self.chunks(self.log.iter());
+        let from = from.max(1);
+        let before = guarded(
+            &self.path,
+            || format!("while looking up the chunk holding sequence {from}"),
+            || self.log.range(..=key(from)).next_back().transpose(),
+        )?;
+        let iter = match before {
+            Some((k, _)) => self.log.range(k..),
+            None => self.log.iter(),
+        };
+        let mut chunks = self.chunks(iter);
         while let Some(chunk) = chunks.next_chunk()? {
             f(chunk)?;
         }

@@ -131,6 +131,12 @@ impl Writer {
         self.broken.lock().get_or_insert(why);
     }
 
+    /// A handle that can refuse writes (like [`Writer::refuse`]) without keeping the
+    /// writer running: the writer stops when every `Writer` is dropped, not every handle.
+    pub fn refusal(&self) -> Refusal {
+        Refusal(self.broken.clone())
+    }
+
     /// Why writes are refused, if they are.
     pub fn refused(&self) -> Option<String> {
         self.broken.lock().clone()
@@ -163,6 +169,123 @@ impl Writer {
     }
 }
 
+/// See [`Writer::refusal`].
+pub struct Refusal(Arc<parking_lot::Mutex<Option<String>>>);
+
+impl Refusal {
+    /// Refuses every further write, saying `why` (until a restart).
+    pub fn refuse(&self, why: String) {
+        self.0.lock().get_or_insert(why);
+    }
+}
+
+/// Where and how often the write state and projection are snapshotted (see
+/// [`crate::snapshot`]).
+pub struct Snapshots {
+    pub dir: std::path::PathBuf,
+    /// Events between snapshots.
+    pub every: u64,
+    /// Sequence of the last snapshot (or of the start: one is due `every` events later).
+    pub last: u64,
+}
+
+/// Longest the preparer waits for the syncer to make its events durable before a
+/// snapshot; beyond it (a failed or stuck append) the snapshot is skipped.
+const SNAPSHOT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Takes snapshots in the preparer, where the write state lives: between two groups, once
+/// the syncer has applied everything prepared, the state and the projection are at the
+/// same sequence; the preparer (and so every write) waits while both are encoded, then the
+/// file is written by a thread of its own.
+struct SnapshotTaker {
+    config: Snapshots,
+    applied: watch::Receiver<u64>,
+    projection: Arc<RwLock<Projection>>,
+    metrics: Arc<Metrics>,
+    broken: Arc<parking_lot::Mutex<Option<String>>>,
+    /// The snapshot being written, if one is.
+    writing: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SnapshotTaker {
+    fn due(&self, state: &WriterState) -> bool {
+        state.last_sequence() >= self.config.last + self.config.every
+            && self.writing.as_ref().is_none_or(|h| h.is_finished())
+    }
+
+    /// Snapshots `state` and the projection; `wait`: until the file is durable.
+    async fn take(&mut self, state: WriterState, wait: bool) -> WriterState {
+        let sequence = state.last_sequence();
+        let reached =
+            tokio::time::timeout(SNAPSHOT_WAIT, self.applied.wait_for(|a| *a >= sequence))
+                .await
+                .is_ok_and(|r| r.is_ok());
+        if !reached || self.broken.lock().is_some() {
+            tracing::warn!(
+                sequence,
+                "snapshot skipped: the events before it are not applied"
+            );
+            return state;
+        }
+        let started = Instant::now();
+        let projection = self.projection.clone();
+        let encoded = tokio::task::spawn_blocking(move || {
+            let body = crate::snapshot::encode(&state, &projection.read());
+            (state, body)
+        })
+        .await;
+        // Encoding in-memory data does not fail; a panic there is a bug that stops the writer.
+        let (state, body) = encoded.expect("snapshot encoding");
+        self.metrics
+            .snapshot_seconds
+            .observe(started.elapsed().as_secs_f64());
+        if let Some(h) = self.writing.take() {
+            let _ = h.join();
+        }
+        let (dir, head, metrics) = (
+            self.config.dir.clone(),
+            state.head_hash(),
+            self.metrics.clone(),
+        );
+        let write = move || {
+            let started = Instant::now();
+            match crate::snapshot::write(&dir, sequence, head, &body) {
+                Ok(()) => {
+                    metrics.snapshot_sequence.set(sequence as i64);
+                    tracing::info!(
+                        sequence,
+                        bytes = body.len(),
+                        seconds = started.elapsed().as_secs_f64(),
+                        "snapshot written"
+                    );
+                }
+                Err(e) => tracing::warn!(sequence, error = %e, "writing the snapshot failed"),
+            }
+        };
+        match std::thread::Builder::new()
+            .name("snapshot".into())
+            .spawn(write)
+        {
+            Ok(h) if wait => {
+                let _ = h.join();
+            }
+            Ok(h) => self.writing = Some(h),
+            Err(e) => tracing::warn!(error = %e, "cannot start the snapshot writer"),
+        }
+        self.config.last = sequence;
+        state
+    }
+
+    /// At a stop: a last snapshot if anything happened since the last one.
+    async fn finish(mut self, state: WriterState) {
+        if state.last_sequence() > self.config.last {
+            self.take(state, true).await;
+        } else if let Some(h) = self.writing.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 /// Prepared groups that may wait for the syncer. While one group is being made durable,
 /// the preparer keeps preparing; the syncer then commits everything waiting as one group.
 /// Bounded so that a slow disk pushes back on the writer queue (and so on clients).
@@ -184,6 +307,7 @@ pub struct Committer {
     pub projection: Arc<RwLock<Projection>>,
     pub applied: watch::Sender<u64>,
     pub metrics: Arc<Metrics>,
+    pub snapshots: Option<Snapshots>,
 }
 
 impl Committer {
@@ -201,8 +325,17 @@ impl Committer {
             projection,
             applied,
             metrics,
+            snapshots,
         } = self;
         let broken: Arc<parking_lot::Mutex<Option<String>>> = Arc::default();
+        let snapshots = snapshots.map(|config| SnapshotTaker {
+            config,
+            applied: applied.subscribe(),
+            projection: projection.clone(),
+            metrics: metrics.clone(),
+            broken: broken.clone(),
+            writing: None,
+        });
         let in_flight: Arc<AtomicUsize> = Arc::default();
         let syncer = {
             let (metrics, broken, in_flight) = (metrics.clone(), broken.clone(), in_flight.clone());
@@ -225,7 +358,7 @@ impl Committer {
         // The preparer is CPU work of microseconds per request: it runs as a task on the
         // runtime, so handing it a request costs no thread wake-up. It ends when every
         // Writer is dropped; then the syncer drains what is left and ends.
-        tokio::spawn(prepare_loop(rx, state, ptx, broken.clone()));
+        tokio::spawn(prepare_loop(rx, state, ptx, broken.clone(), snapshots));
         (
             Writer {
                 tx,
@@ -244,6 +377,7 @@ async fn prepare_loop(
     mut state: WriterState,
     ptx: mpsc::Sender<Prepared>,
     broken: Arc<parking_lot::Mutex<Option<String>>>,
+    mut snapshots: Option<SnapshotTaker>,
 ) {
     while let Some(first) = rx.recv().await {
         let now = now_micros();
@@ -265,6 +399,13 @@ async fn prepare_loop(
         if ptx.send(group).await.is_err() {
             return;
         }
+        if let Some(s) = snapshots.as_mut().filter(|s| s.due(&state)) {
+            state = s.take(state, false).await;
+        }
+    }
+    // Every writer is gone: a last snapshot (the syncer runs until `ptx` is dropped).
+    if let Some(s) = snapshots {
+        s.finish(state).await;
     }
 }
 

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use chrono::Datelike;
+use serde::{Deserialize, Serialize};
 
 use super::digest::{self, Item};
 use super::{Receipt, RetractInput, SubmitInput, WriteError, WriteRequest};
@@ -19,14 +20,16 @@ use crate::domain::validate::{self, Current, FieldViolation};
 use crate::domain::{Catalog, Event, Hash, Indicator, Observation, Payload, ZERO_HASH};
 
 /// What the state remembers of an accepted submission: enough to answer a retry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct SubmissionRecord {
     /// Digest of the submission's content (see [`super::digest`]).
     digest: Hash,
     receipt: Receipt,
 }
 
-/// The write-side state implied by the log.
+/// The write-side state implied by the log. Serialized into snapshots (`crate::snapshot`),
+/// all but `read_only`, which the server sets at start.
+#[derive(Serialize, Deserialize)]
 pub struct WriterState {
     next_sequence: u64,
     head_hash: Hash,
@@ -38,6 +41,7 @@ pub struct WriterState {
     cells: HashMap<String, HashMap<String, HashMap<i32, Current>>>,
     submissions: HashMap<String, SubmissionRecord>,
     /// Why this server takes no writes (a read replica), if it does not.
+    #[serde(skip)]
     read_only: Option<String>,
 }
 

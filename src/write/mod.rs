@@ -18,7 +18,7 @@ pub(crate) mod digest;
 use crate::domain::validate::{FieldViolation, ObservationInput};
 use crate::domain::{Event, Hash, Indicator};
 
-pub use commit::{now_micros, Committer, Writer};
+pub use commit::{now_micros, Committer, Refusal, Snapshots, Writer};
 pub use decide::WriterState;
 
 /// A submission, as the API hands it over.
@@ -65,7 +65,7 @@ pub enum WriteRequest {
 pub type CellKey = (String, i32);
 
 /// The answer to an accepted write.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Receipt {
     /// First sequence recorded; 0 when nothing was recorded.
     pub first_sequence: u64,
