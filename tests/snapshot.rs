@@ -192,7 +192,8 @@ async fn a_snapshot_that_does_not_fit_the_log_is_ignored() {
     s.stop();
     let good = std::fs::read(a.path().join("snapshot")).unwrap();
 
-    let cases: [(&str, Box<dyn Fn(&mut Vec<u8>)>); 4] = [
+    type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+    let cases: [(&str, Damage); 4] = [
         (
             "it has format version 99",
             Box::new(|f: &mut Vec<u8>| f[8..12].copy_from_slice(&99u32.to_le_bytes())),
