@@ -291,7 +291,7 @@ fn local_pictures(events: &[Event]) -> Vec<Vec<u8>> {
         );
         for region in REGIONS {
             out.push(
-                convert::region_picture_to_proto(&p.region_picture(region, year, seq))
+                convert::region_picture_to_proto(&p.region_picture(region, year, seq), seq)
                     .encode_to_vec(),
             );
             for indicator in INDICATORS {

@@ -318,7 +318,8 @@ pub fn national_to_proto(n: &stats::National) -> proto::NationalValue {
     }
 }
 
-pub fn region_picture_to_proto(p: &RegionPicture) -> proto::GetRegionPictureResponse {
+/// A region's picture, answered at sequence `seq`.
+pub fn region_picture_to_proto(p: &RegionPicture, seq: u64) -> proto::GetRegionPictureResponse {
     let cells = p
         .cells
         .iter()
@@ -367,7 +368,7 @@ pub fn region_picture_to_proto(p: &RegionPicture) -> proto::GetRegionPictureResp
         coverage_ratio: p.coverage_ratio,
         cells,
         themes,
-        as_of_sequence: p.sequence,
+        as_of_sequence: seq,
     }
 }
 

@@ -308,13 +308,15 @@ impl proto::picture_service_server::PictureService for PictureApi {
             check_year(req.year, "year")?;
             let point = as_of(&req.as_of)?;
             self.wait_for(req.min_sequence).await?;
-            let picture = {
+            let (picture, seq) = {
                 let p = self.projection.read();
                 let seq = p.resolve(point);
                 let region = self.region(&p, &req.region_code)?;
-                p.region_picture(&region, req.year, seq)
+                (p.region_picture(&region, req.year, seq), seq)
             };
-            Ok(Response::new(convert::region_picture_to_proto(&picture)))
+            Ok(Response::new(convert::region_picture_to_proto(
+                &picture, seq,
+            )))
         }
         .await
     }

@@ -427,7 +427,13 @@ impl Visibility {
     }
 }
 
+/// With `--rate`: a request sent later than this after it was due (tokio's timer wakes
+/// up to a millisecond late) counts as late: the client fell behind the offered rate.
+const LATE: Duration = Duration::from_millis(2);
+
 /// `--read`: N clients reading pictures for the duration, closed loop or at an offered rate.
+/// Latency counts from when a request is sent; with `--rate`, requests sent more than
+/// [`LATE`] after they were due are counted and reported.
 async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::Result<()> {
     use crate::proto::picture_service_client::PictureServiceClient;
     if !(a.rate.is_finite() && a.rate >= 0.0) {
@@ -475,6 +481,7 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
     });
     let (regions, years) = (Arc::new(regions), Arc::new(years));
     let errors = Arc::new(AtomicU64::new(0));
+    let late = Arc::new(AtomicU64::new(0));
     let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(a.duration);
@@ -484,10 +491,11 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
     for c in 0..a.clients {
         let mut client = PictureServiceClient::new(channels[c % channels.len()].clone())
             .max_decoding_message_size(64 << 20);
-        let (regions, years, errors, first_error) = (
+        let (regions, years, errors, late, first_error) = (
             regions.clone(),
             years.clone(),
             errors.clone(),
+            late.clone(),
             first_error.clone(),
         );
         let (conn, kind, as_of) = (a.conn.clone(), kind.to_owned(), as_of);
@@ -503,7 +511,15 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
                 if due >= deadline {
                     break;
                 }
-                tokio::time::sleep_until(due.into()).await;
+                // (Not through the timer when it is already due: tokio's timer would add up
+                // to a millisecond.)
+                if due > Instant::now() {
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                let sent = Instant::now();
+                if sent.saturating_duration_since(due) > LATE {
+                    late.fetch_add(1, Ordering::Relaxed);
+                }
                 let year = years[(i / regions.len() + c) % years.len()];
                 let region = regions[(i + c * 7) % regions.len()].clone();
                 let answer = if kind == "region" {
@@ -534,7 +550,7 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
                 };
                 match answer {
                     Ok(()) => {
-                        let _ = hist.record(due.elapsed().as_micros() as u64);
+                        let _ = hist.record(sent.elapsed().as_micros() as u64);
                     }
                     Err(status) => {
                         errors.fetch_add(1, Ordering::Relaxed);
@@ -574,6 +590,13 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
         hist.len() as f64 / secs,
         latency(&hist),
     );
+    if a.rate > 0.0 {
+        report.push_str(&format!(
+            "sent more than {} ms after due (behind the offered rate): {}\n",
+            LATE.as_millis(),
+            late.load(Ordering::Relaxed)
+        ));
+    }
     if let Some(e) = first_error
         .lock()
         .unwrap_or_else(|p| p.into_inner())

@@ -430,9 +430,9 @@ pub struct LoadgenArgs {
     /// (GetNationalPicture), for the years and regions the log holds, round robin.
     #[arg(long, value_parser = ["region", "national"])]
     pub read: Option<String>,
-    /// With `--read`: offer this many requests per second in all (open loop: latency counts
-    /// from when a request was due, so a server that falls behind shows it); 0 = each
-    /// client sends its next request when the last is answered.
+    /// With `--read`: offer this many requests per second in all (open loop; requests sent
+    /// late because the clients fell behind are counted); 0 = each client sends its next
+    /// request when the last is answered.
     #[arg(long, default_value_t = 0.0)]
     pub rate: f64,
     /// With `--read`: read as of this sequence (0 = latest). An as-of read computes its

@@ -196,8 +196,10 @@ pub fn verify(data_dir: &Path) -> anyhow::Result<VerifyReport> {
         pictures += 1;
         for region in &regions {
             let (a, b) = (
-                region_picture_to_proto(&first.region_picture(region, year, seq)).encode_to_vec(),
-                region_picture_to_proto(&second.region_picture(region, year, seq)).encode_to_vec(),
+                region_picture_to_proto(&first.region_picture(region, year, seq), seq)
+                    .encode_to_vec(),
+                region_picture_to_proto(&second.region_picture(region, year, seq), seq)
+                    .encode_to_vec(),
             );
             if a != b {
                 bail!(

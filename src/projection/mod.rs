@@ -29,6 +29,7 @@ mod picture;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use fxhash::FxHashMap;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
@@ -111,7 +112,7 @@ pub enum AsOf {
 #[derive(Default)]
 struct Interner {
     names: Vec<Arc<str>>,
-    numbers: HashMap<Arc<str>, u32>,
+    numbers: FxHashMap<Arc<str>, u32>,
 }
 
 impl Serialize for Interner {
@@ -156,11 +157,52 @@ fn cell_key(region: u32, indicator: u32, year: i32) -> u64 {
     (u64::from(region as u16) << 48) | (u64::from(indicator) << 16) | u64::from(year as u16)
 }
 
+/// Hashes a [`cell_key`]: the keys are the projection's own numbers (nobody can choose
+/// them to collide), so a few multiplications do; the mix spreads every part of the key
+/// over the low bits, which pick the bucket (a plain multiply would leave those to the
+/// year alone).
+#[derive(Default, Clone, Copy)]
+struct BuildCellHasher;
+
+struct CellHasher(u64);
+
+impl std::hash::BuildHasher for BuildCellHasher {
+    type Hasher = CellHasher;
+    fn build_hasher(&self) -> CellHasher {
+        CellHasher(0)
+    }
+}
+
+impl std::hash::Hasher for CellHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, k: u64) {
+        // MurmurHash3's 64-bit finalizer.
+        let mut h = self.0 ^ k;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^= h >> 33;
+        self.0 = h;
+    }
+}
+
 /// Derived figures kept between reads (see the module's "Derived figures").
 #[derive(Default)]
 struct Kept {
     figures: HashMap<(u32, i32), Arc<IndicatorYear>>,
     years: HashMap<i32, Arc<YearPicture>>,
+    /// Region pictures by year and region code.
+    regions: HashMap<i32, HashMap<String, Arc<RegionPicture>>>,
 }
 
 /// The projected state. Serialized into snapshots (`crate::snapshot`), all but what is
@@ -186,11 +228,14 @@ pub struct Projection {
     sources: Interner,
     /// Distinct notes; number 0 is the empty note.
     notes: Interner,
-    cells: HashMap<u64, Revs>,
+    /// Keyed by [`cell_key`].
+    cells: HashMap<u64, Revs, BuildCellHasher>,
     /// Years that have at least one cell.
     years: BTreeSet<i32>,
     /// The last sequence that changed each (indicator number, year)'s figures.
     changed: HashMap<(u32, i32), u64>,
+    /// The last sequence that changed any cell of each year.
+    year_changed: HashMap<i32, u64>,
     /// (last sequence, record time) per distinct record time, in log order; record times
     /// never decrease along the log, so this maps an instant to a sequence by bisection.
     times: Vec<(u64, i64)>,
@@ -297,8 +342,12 @@ impl Projection {
 
     /// Forgets the kept figures of `ind` in `year` and of everything computed from them.
     fn figures_changed(&mut self, ind: u32, year: i32, seq: u64) {
+        self.year_changed.insert(year, seq);
         let kept = self.kept.get_mut();
         kept.years.remove(&year);
+        // A region's picture shows the year's figures and its own previous year.
+        kept.regions.remove(&year);
+        kept.regions.remove(&(year + 1));
         let mut todo = vec![ind];
         while let Some(i) = todo.pop() {
             if self.changed.insert((i, year), seq) == Some(seq) {
@@ -364,22 +413,35 @@ impl Projection {
 
     /// All revisions of a cell (every sequence).
     fn revisions(&self, region: &str, indicator: &str, year: i32) -> &[Rev] {
-        let (Some(r), Some(i)) = (
+        match (
             self.region_numbers.get(region),
             self.indicator_numbers.get(indicator),
-        ) else {
-            return &[];
-        };
+        ) {
+            (Some(r), Some(i)) => self.numbered(r, i, year),
+            _ => &[],
+        }
+    }
+
+    /// All revisions of a cell by region and indicator number.
+    fn numbered(&self, region: u32, indicator: u32, year: i32) -> &[Rev] {
         self.cells
-            .get(&cell_key(r, i, year))
+            .get(&cell_key(region, indicator, year))
             .map(Revs::as_slice)
             .unwrap_or(&[])
     }
 
+    /// Those of `revisions` up to and including `seq`.
+    fn upto<'a>(&self, revisions: &'a [Rev], seq: u64) -> &'a [Rev] {
+        if seq >= self.applied {
+            revisions
+        } else {
+            &revisions[..revisions.partition_point(|r| r.sequence() <= seq)]
+        }
+    }
+
     /// The revisions of a cell up to and including `seq`.
     pub fn revisions_at(&self, region: &str, indicator: &str, year: i32, seq: u64) -> &[Rev] {
-        let all = self.revisions(region, indicator, year);
-        &all[..all.partition_point(|r| r.sequence() <= seq)]
+        self.upto(self.revisions(region, indicator, year), seq)
     }
 
     /// The sequences of a cell's revisions up to and including `seq`, oldest first: the
@@ -426,6 +488,15 @@ impl Projection {
             .copied()
             .unwrap_or(0);
         cell.max(self.catalog_changed_at)
+    }
+
+    /// The last sequence up to which a region's picture of `year` stays the same: any
+    /// change to the year, to the year before (its previous values) or to the catalog.
+    fn region_picture_since(&self, year: i32) -> u64 {
+        let changed = |y| self.year_changed.get(&y).copied().unwrap_or(0);
+        changed(year)
+            .max(changed(year - 1))
+            .max(self.catalog_changed_at)
     }
 
     /// Cells held and revisions kept, for memory accounting.
@@ -489,7 +560,7 @@ mod tests {
                 national_picture_to_proto(&p.year_picture(year, seq), seq)
             );
             for region in ["MK01", "MK02", "MK04"] {
-                let r = region_picture_to_proto(&p.region_picture(region, year, seq));
+                let r = region_picture_to_proto(&p.region_picture(region, year, seq), seq);
                 out += &format!("{r:?}\n");
             }
         }

@@ -27,6 +27,8 @@ pub struct IndicatorYear {
     /// The last sequence that changed what these figures are computed from: they hold for
     /// every sequence from it to the projection's latest.
     pub since: u64,
+    /// The indicator's number in the projection (none if it has no cell or definition).
+    number: Option<u32>,
 }
 
 impl IndicatorYear {
@@ -129,12 +131,12 @@ pub struct RegionCell {
     pub previous: Option<f64>,
 }
 
-/// A region's picture of one year.
+/// A region's picture of one year (it holds at every sequence from the last change of
+/// the year, the year before or the catalog to the latest).
 #[derive(Clone, Debug)]
 pub struct RegionPicture {
     pub region: String,
     pub year: i32,
-    pub sequence: u64,
     /// In catalog order, reported cells only.
     pub cells: Vec<RegionCell>,
     pub themes: Vec<ThemeSummary>,
@@ -248,6 +250,7 @@ impl Projection {
             values,
             positions,
             since,
+            number: self.indicator_numbers.get(&ind.id),
         }
     }
 
@@ -322,15 +325,45 @@ impl YearPicture {
 }
 
 impl Projection {
-    /// A region's picture of `year` after event `seq`. `region` must be a resolved code.
-    pub fn region_picture(&self, region: &str, year: i32, seq: u64) -> RegionPicture {
+    /// A region's picture of `year` after event `seq`: the kept one when it holds at `seq`.
+    /// `region` must be a resolved code.
+    pub fn region_picture(&self, region: &str, year: i32, seq: u64) -> Arc<RegionPicture> {
+        let keep = seq >= self.region_picture_since(year);
+        if keep {
+            if let Some(p) = self
+                .kept
+                .lock()
+                .regions
+                .get(&year)
+                .and_then(|m| m.get(region))
+            {
+                return p.clone();
+            }
+        }
+        let picture = Arc::new(self.compute_region_picture(region, year, seq));
+        if keep {
+            self.kept
+                .lock()
+                .regions
+                .entry(year)
+                .or_default()
+                .insert(region.to_owned(), picture.clone());
+        }
+        picture
+    }
+
+    fn compute_region_picture(&self, region: &str, year: i32, seq: u64) -> RegionPicture {
         let yp = self.year_picture(year, seq);
         let at = position(&yp.catalog, region);
+        let number = self.region_numbers.get(region);
         let mut cells = Vec::new();
         let mut reported: BTreeMap<Theme, u32> = BTreeMap::new();
         for iy in &yp.indicators {
             let ind = &iy.indicator;
-            let revisions = self.revisions_at(region, &ind.id, year, seq);
+            let (Some(r), Some(i)) = (number, iy.number) else {
+                continue;
+            };
+            let revisions = self.upto(self.numbered(r, i, year), seq);
             let Some(rev) = revisions.last().filter(|r| !r.retracted()) else {
                 continue;
             };
@@ -345,7 +378,9 @@ impl Projection {
                 last_recorded_at_micros: rev.recorded_at_micros,
                 rank: at.and_then(|p| iy.rank_at(p)).unwrap_or(0),
                 previous: self
-                    .current(region, &ind.id, year - 1, seq)
+                    .upto(self.numbered(r, i, year - 1), seq)
+                    .last()
+                    .filter(|r| !r.retracted())
                     .map(|r| r.value),
             });
         }
@@ -372,7 +407,6 @@ impl Projection {
         RegionPicture {
             region: region.into(),
             year,
-            sequence: seq,
             coverage_ratio: if defined == 0 {
                 0.0
             } else {
