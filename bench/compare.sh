@@ -50,7 +50,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; el
 
 # --- the service -------------------------------------------------------------------------
 data=$work/data
-start_server() { # extra args...; sets $server, waits for /readyz, prints seconds to ready
+start_server() { # extra args...; sets $server, waits for /readyz, sets $ready (seconds)
   local t0 t1
   t0=$(date +%s.%N)
   "$BIN" serve --data-dir "$data" --grpc-listen $GRPC --http-listen $HTTP "$@" \
@@ -61,7 +61,7 @@ start_server() { # extra args...; sets $server, waits for /readyz, prints second
     sleep 0.01
   done
   t1=$(date +%s.%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
+  ready=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 }
 stop_server() { kill -TERM "$server"; wait "$server" || true; server=; }
 kill_server() { kill -9 "$server"; wait "$server" 2>/dev/null || true; server=; }
@@ -117,12 +117,12 @@ pg_tps() { # clients, script → transactions per second
 }
 
 echo "== writes" >&2
-start_server --snapshot-every 0 >/dev/null
+start_server --snapshot-every 0
 single=$(loadgen --clients 64 --batch 1 --duration "$DURATION" | field '^throughput' 'throughput:')
 stop_server; rm -rf "$data"
 pg_single=$(pg_tps 64 "$work/insert1.sql")
 row "durable single-observation submissions, 64 clients (/s)" "$single" "$pg_single single-row commits" "$(ratio "$single" "$pg_single")"
-start_server --snapshot-every 0 >/dev/null
+start_server --snapshot-every 0
 batch=$(loadgen --clients 4 --batch 1000 --duration "$DURATION" | field '^throughput' 'throughput:')
 stop_server; rm -rf "$data"
 pg_batch_tps=$(pg_tps 4 "$work/insert1000.sql")
@@ -132,16 +132,17 @@ row "batches of 1,000, 4 clients (observations/s)" "$batch" "$pg_batch rows/s" "
 echo "== region picture read (PostgreSQL)" >&2
 pg_region=$(pg_tps 8 "$work/region.sql")
 
-start_server >/dev/null
+start_server
 for target in $EVENTS; do
   label="$(awk -v n="$target" 'BEGIN { printf "%gM", n / 1e6 }') events"
   echo "== filling to $label" >&2
   while [ "$(head_seq)" -lt "$target" ]; do
     left=$(( target - $(head_seq) ))
-    secs=$(awk -v l="$left" 'BEGIN { s = l / 150000; if (s < 1) s = 1; if (s > 20) s = 20; printf "%.1f", s }')
+    secs=$(awk -v l="$left" 'BEGIN { s = l / 300000; if (s < 0.3) s = 0.3; if (s > 20) s = 20; printf "%.1f", s }')
     loadgen --clients 4 --batch 1000 --duration "$secs" --allow-real-data >/dev/null
   done
   events=$(head_seq)
+  label="$(awk -v n="$events" 'BEGIN { printf "%.1fM", n / 1e6 }') events"
   echo "== reads at $events events" >&2
   out=$(loadgen --read region --clients 8 --duration "$DURATION")
   reads=$(echo "$out" | field '^throughput' 'throughput:')
@@ -159,22 +160,22 @@ for target in $EVENTS; do
   rss=$(rss_mib)
   row "resident memory, $label (MiB; bytes per event)" "$rss; $(awk -v r="$rss" -v e="$events" 'BEGIN { printf "%.0f", r * 1048576 / e }')" "" ""
   stop_server
-  ready=$(start_server)
+  start_server
   row "restart to /readyz after a clean stop, $label (s)" "$ready" "" ""
   rss=$(rss_mib)
   row "resident memory after that restart, $label (MiB; bytes per event)" "$rss; $(awk -v r="$rss" -v e="$events" 'BEGIN { printf "%.0f", r * 1048576 / e }')" "" ""
   # SIGKILL after more writes: the last periodic snapshot and the log after it.
   loadgen --clients 4 --batch 1000 --duration 3 --allow-real-data >/dev/null
   kill_server
-  ready=$(start_server)
+  start_server
   row "restart to /readyz after SIGKILL, $label (s)" "$ready" "" ""
   stop_server
   mv "$data/snapshot" "$work/snapshot.kept"
-  ready=$(start_server --snapshot-every 0)
+  start_server --snapshot-every 0
   row "restart replaying the whole log (no snapshot), $label (s)" "$ready" "" ""
   stop_server
   mv "$work/snapshot.kept" "$data/snapshot"
-  start_server >/dev/null
+  start_server
 done
 stop_server
 

@@ -4,6 +4,8 @@
 //! `projection` (in-memory fold, as-of reads) → `api` (gRPC) and `metrics` (HTTP);
 //! `replication` publishes the log to NATS JetStream and follows it on read replicas.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod auth;
 pub mod cli;

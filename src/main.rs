@@ -1,6 +1,8 @@
 //! The `tilannekuva` binary: parses the command line, starts tracing, binds listeners and
 //! hands them to the library.
 
+#![forbid(unsafe_code)]
+
 use anyhow::{bail, Context};
 use clap::Parser;
 use std::sync::Arc;

@@ -94,7 +94,13 @@ impl Revs {
     fn push(&mut self, r: Rev) {
         match self {
             Revs::One(first) => *self = Revs::Many(vec![*first, r]),
-            Revs::Many(v) => v.push(r),
+            Revs::Many(v) => {
+                // Grown by half, not doubled: a full list wastes at most a third.
+                if v.len() == v.capacity() {
+                    v.reserve_exact((v.len() / 2).max(2));
+                }
+                v.push(r)
+            }
         }
     }
 }
@@ -113,6 +119,8 @@ pub enum AsOf {
 struct Interner {
     names: Vec<Arc<str>>,
     numbers: FxHashMap<Arc<str>, u32>,
+    /// The last string interned: loaders repeat theirs (a source, a note) for many events.
+    last: Option<u32>,
 }
 
 impl Serialize for Interner {
@@ -137,13 +145,20 @@ impl Interner {
     }
 
     fn intern(&mut self, s: &str) -> u32 {
-        if let Some(n) = self.numbers.get(s) {
-            return *n;
+        if let Some(n) = self.last.filter(|n| &*self.names[*n as usize] == s) {
+            return n;
         }
-        let n = self.names.len() as u32;
-        let name: Arc<str> = Arc::from(s);
-        self.names.push(name.clone());
-        self.numbers.insert(name, n);
+        let n = match self.numbers.get(s) {
+            Some(n) => *n,
+            None => {
+                let n = self.names.len() as u32;
+                let name: Arc<str> = Arc::from(s);
+                self.names.push(name.clone());
+                self.numbers.insert(name, n);
+                n
+            }
+        };
+        self.last = Some(n);
         n
     }
 
@@ -199,10 +214,10 @@ impl std::hash::Hasher for CellHasher {
 /// Derived figures kept between reads (see the module's "Derived figures").
 #[derive(Default)]
 struct Kept {
-    figures: HashMap<(u32, i32), Arc<IndicatorYear>>,
-    years: HashMap<i32, Arc<YearPicture>>,
+    figures: FxHashMap<(u32, i32), Arc<IndicatorYear>>,
+    years: FxHashMap<i32, Arc<YearPicture>>,
     /// Region pictures by year and region code.
-    regions: HashMap<i32, HashMap<String, Arc<RegionPicture>>>,
+    regions: FxHashMap<i32, HashMap<String, Arc<RegionPicture>>>,
 }
 
 /// The projected state. Serialized into snapshots (`crate::snapshot`), all but what is
@@ -222,7 +237,7 @@ pub struct Projection {
     catalog_changed_at: u64,
     /// Indicator number → the numbers of the indicators computed from it (weights,
     /// numerators, denominators), under any version of the catalog.
-    dependents: HashMap<u32, Vec<u32>>,
+    dependents: FxHashMap<u32, Vec<u32>>,
     region_numbers: Interner,
     indicator_numbers: Interner,
     sources: Interner,
@@ -233,9 +248,9 @@ pub struct Projection {
     /// Years that have at least one cell.
     years: BTreeSet<i32>,
     /// The last sequence that changed each (indicator number, year)'s figures.
-    changed: HashMap<(u32, i32), u64>,
+    changed: FxHashMap<(u32, i32), u64>,
     /// The last sequence that changed any cell of each year.
-    year_changed: HashMap<i32, u64>,
+    year_changed: FxHashMap<i32, u64>,
     /// (last sequence, record time) per distinct record time, in log order; record times
     /// never decrease along the log, so this maps an instant to a sequence by bisection.
     times: Vec<(u64, i64)>,

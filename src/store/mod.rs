@@ -518,7 +518,9 @@ impl EventLog {
                 end += 1;
             }
             let chunk = &events[start..end];
-            let value = postcard::to_allocvec(chunk).map_err(|e| StoreError::Corrupt {
+            // Sized up front: growing the buffer while encoding copies it again and again.
+            let buffer = Vec::with_capacity(bytes + bytes / 4 + 64);
+            let value = postcard::to_extend(chunk, buffer).map_err(|e| StoreError::Corrupt {
                 key: chunk[0].sequence,
                 message: e.to_string(),
             })?;

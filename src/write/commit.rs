@@ -342,6 +342,12 @@ impl Committer {
             std::thread::Builder::new()
                 .name("syncer".into())
                 .spawn(move || {
+                    let (discard, discarded) = std::sync::mpsc::channel::<Vec<Event>>();
+                    // Ends when the syncer (the sender) does; without it, events are
+                    // freed where they are.
+                    let _ = std::thread::Builder::new()
+                        .name("discard".into())
+                        .spawn(move || while discarded.recv().is_ok() {});
                     let stage = SyncStage {
                         log: &log,
                         projection: &projection,
@@ -349,6 +355,7 @@ impl Committer {
                         metrics: &metrics,
                         broken: &broken,
                         in_flight: &in_flight,
+                        discard: &discard,
                     };
                     stage.run(prx)
                 })
@@ -423,6 +430,8 @@ struct SyncStage<'a> {
     metrics: &'a Metrics,
     broken: &'a parking_lot::Mutex<Option<String>>,
     in_flight: &'a AtomicUsize,
+    /// Where committed events go to be freed, by a thread of their own.
+    discard: &'a std::sync::mpsc::Sender<Vec<Event>>,
 }
 
 /// Subtracts answered writes from the in-flight count when a commit is done with them.
@@ -538,6 +547,11 @@ impl SyncStage<'_> {
         let _ = applied.send(last);
         for (reply, answer) in replies {
             let _ = reply.send(answer);
+        }
+        // Freeing a group's events (several allocations each) is work the next commit
+        // need not wait for.
+        if let Err(back) = self.discard.send(events) {
+            drop(back.0);
         }
     }
 }

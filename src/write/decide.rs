@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+use fxhash::FxHashMap;
+
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 
@@ -35,10 +37,11 @@ pub struct WriterState {
     head_hash: Hash,
     last_recorded_at: i64,
     catalog: Catalog,
-    region_revisions: HashMap<String, u64>,
+    region_revisions: FxHashMap<String, u64>,
     /// Each cell's current value and status, by region, indicator and year; absent = no
     /// value (never set, or retracted). Nested so that lookups by `&str` allocate nothing.
-    cells: HashMap<String, HashMap<String, HashMap<i32, Current>>>,
+    /// Hashed with Fx: only catalog codes are ever inserted (after validation).
+    cells: FxHashMap<String, FxHashMap<String, FxHashMap<i32, Current>>>,
     submissions: HashMap<String, SubmissionRecord>,
     /// Why this server takes no writes (a read replica), if it does not.
     #[serde(skip)]
@@ -52,8 +55,8 @@ impl Default for WriterState {
             head_hash: ZERO_HASH,
             last_recorded_at: 0,
             catalog: Catalog::default(),
-            region_revisions: HashMap::new(),
-            cells: HashMap::new(),
+            region_revisions: FxHashMap::default(),
+            cells: FxHashMap::default(),
             submissions: HashMap::new(),
             read_only: None,
         }
@@ -102,12 +105,12 @@ impl WriterState {
 
     fn set_current(&mut self, region: &str, indicator: &str, year: i32, c: Option<Current>) {
         if !self.cells.contains_key(region) {
-            self.cells.insert(region.to_owned(), HashMap::new());
+            self.cells.insert(region.to_owned(), FxHashMap::default());
         }
         // Inserted just above when missing.
         let by_indicator = self.cells.get_mut(region).expect("region map");
         if !by_indicator.contains_key(indicator) {
-            by_indicator.insert(indicator.to_owned(), HashMap::new());
+            by_indicator.insert(indicator.to_owned(), FxHashMap::default());
         }
         let by_year = by_indicator.get_mut(indicator).expect("indicator map");
         match c {

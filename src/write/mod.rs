@@ -14,6 +14,8 @@
 pub mod commit;
 pub mod decide;
 pub(crate) mod digest;
+#[doc(hidden)]
+pub mod synthetic;
 
 use crate::domain::validate::{FieldViolation, ObservationInput};
 use crate::domain::{Event, Hash, Indicator};

@@ -197,10 +197,18 @@ impl Proc {
             }
             let _ = tx.send(Err("the server exited before listening".into()));
         });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server starts within 60 s")
-            .unwrap_or_else(|e| panic!("server failed to start: {e}"));
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(line)) => line,
+            failed => {
+                // Not left running after the test.
+                let _ = child.kill();
+                let _ = child.wait();
+                match failed {
+                    Err(_) => panic!("the server did not start within 60 s"),
+                    Ok(Err(e)) | Ok(Ok(e)) => panic!("server failed to start: {e}"),
+                }
+            }
+        };
         let field = |name: &str| -> String {
             let start = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
             line[start..].split_whitespace().next().unwrap().to_owned()
