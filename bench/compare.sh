@@ -100,6 +100,12 @@ cat >"$work/insert1000.sql" <<'SQL'
 insert into obs (region, indicator, year, value)
   select :r, g % 52, 1990 + g % 36, random() from generate_series(1, 1000) g;
 SQL
+# The same batch sent by the client as 1,000 literal rows (parsed, like the service's
+# 1,000 observations), beside generate_series (rows made inside the server).
+{
+  echo 'insert into obs (region, indicator, year, value) values'
+  awk 'BEGIN { srand(1); for (g = 1; g <= 1000; g++) printf "(%d, %d, %d, %.7f)%s\n", 1 + g % 19, g % 52, 1990 + g % 36, 50 + rand(), (g < 1000 ? "," : ";") }'
+} >"$work/values1000.sql"
 cat >"$work/region.sql" <<'SQL'
 \set r random(1, 19)
 \set y random(1991, 2025)
@@ -127,7 +133,10 @@ batch=$(loadgen --clients 4 --batch 1000 --duration "$DURATION" | field '^throug
 stop_server; rm -rf "$data"
 pg_batch_tps=$(pg_tps 4 "$work/insert1000.sql")
 pg_batch=$(awk -v t="$pg_batch_tps" 'BEGIN { printf "%.0f", t * 1000 }')
-row "batches of 1,000, 4 clients (observations/s)" "$batch" "$pg_batch rows/s" "$(ratio "$batch" "$pg_batch")"
+row "batches of 1,000, 4 clients (observations/s)" "$batch" "$pg_batch rows/s (INSERT … SELECT generate_series)" "$(ratio "$batch" "$pg_batch")"
+pg_values_tps=$(pg_tps 4 "$work/values1000.sql")
+pg_values=$(awk -v t="$pg_values_tps" 'BEGIN { printf "%.0f", t * 1000 }')
+row "batches of 1,000, 4 clients (observations/s)" "$batch" "$pg_values rows/s (INSERT … VALUES of 1,000 rows)" "$(ratio "$batch" "$pg_values")"
 
 echo "== region picture read (PostgreSQL)" >&2
 pg_region=$(pg_tps 8 "$work/region.sql")
@@ -157,6 +166,8 @@ for target in $EVENTS; do
   sleep 0.3
   t2=$(curl -fs -o /dev/null -w '%{time_total}' "http://$HTTP/metrics")
   row "/metrics scrape, $label: first / second (s)" "$t / $t2" "" ""
+  snaps=$(curl -fs "http://$HTTP/metrics" | awk '/^tilannekuva_snapshot_seconds_(sum|count) / { v[$1] = $2 } END { if (v["tilannekuva_snapshot_seconds_count"] > 0) printf "%d snapshots, writes waited %.2f s each on average", v["tilannekuva_snapshot_seconds_count"], v["tilannekuva_snapshot_seconds_sum"] / v["tilannekuva_snapshot_seconds_count"]; else print "none" }')
+  row "periodic snapshots while filling to $label" "$snaps" "" ""
   rss=$(rss_mib)
   row "resident memory, $label (MiB; bytes per event)" "$rss; $(awk -v r="$rss" -v e="$events" 'BEGIN { printf "%.0f", r * 1048576 / e }')" "" ""
   stop_server

@@ -93,24 +93,20 @@ pub fn replay_after(
 ) -> Result<(), FoldError> {
     let (mut last_seq, mut last_hash) = after;
     let mut broken = None;
-    let mut stopped = false;
     let scanned = log.for_each_chunk_from(last_seq + 1, |chunk| {
-        if broken.is_some() || stopped {
-            return Ok(());
-        }
+        use std::ops::ControlFlow::{Break, Continue};
         for e in chunk.iter().filter(|e| e.sequence > after.0) {
             if let Err(err) = verify_chain(last_seq, last_hash, std::slice::from_ref(e)) {
                 broken = Some(err);
-                return Ok(());
+                return Break(());
             }
             last_seq = e.sequence;
             last_hash = e.hash;
             if f(e).is_break() {
-                stopped = true;
-                return Ok(());
+                return Break(());
             }
         }
-        Ok(())
+        Continue(())
     });
     let at = last_seq + 1;
     // An earlier chain break wins over a later unreadable chunk.
@@ -232,7 +228,8 @@ impl Core {
             snapshots: (snapshot_every > 0).then(|| crate::write::Snapshots {
                 dir: data_dir.to_owned(),
                 every: snapshot_every,
-                last: last.max(from_snapshot.map(|(s, _)| s).unwrap_or(0)),
+                // A server without a (current) snapshot takes one at its first chance.
+                last: from_snapshot.map(|(s, _)| s).unwrap_or(0),
             }),
         }
         .spawn();

@@ -397,7 +397,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
             let point = as_of(&req.as_of)?;
             self.wait_for(req.min_sequence).await?;
             // The trail's sequences come from memory, the revisions themselves from the log.
-            let (seq, trail) = {
+            let (seq, region, trail) = {
                 let p = self.projection.read();
                 let seq = p.resolve(point);
                 let region = self.region(&p, &req.region_code)?;
@@ -407,14 +407,35 @@ impl proto::picture_service_server::PictureService for PictureApi {
                         format!("unknown indicator {:?}", req.indicator_id),
                     ));
                 }
-                (seq, p.trail(&region, &req.indicator_id, req.year, seq))
+                let trail = p.trail(&region, &req.indicator_id, req.year, seq);
+                (seq, region, trail)
             };
+            let wanted = trail.len();
             let log = self.log.clone();
             let read = tokio::task::spawn_blocking(move || log.read_at(&trail)).await;
+            let cell = Some((req.indicator_id.as_str(), req.year));
             match read {
-                Ok(Ok(events)) => Ok(Response::new(convert::history_to_proto(&events, seq))),
+                // Every revision of the trail, each an event of this cell.
+                Ok(Ok(events))
+                    if events.len() == wanted
+                        && events
+                            .iter()
+                            .all(|e| e.region_code == region && e.cell() == cell) =>
+                {
+                    Ok(Response::new(convert::history_to_proto(&events, seq)))
+                }
                 other => {
-                    tracing::error!(?other, "GetObservationHistory: store read failed");
+                    match other {
+                        Ok(Ok(events)) => tracing::error!(
+                            found = events.len(),
+                            wanted,
+                            "GetObservationHistory: the log does not hold the cell's revisions \
+                             the projection lists"
+                        ),
+                        other => {
+                            tracing::error!(?other, "GetObservationHistory: store read failed")
+                        }
+                    }
                     self.metrics.store_errors.inc();
                     Err(Status::internal("reading the log failed"))
                 }

@@ -435,8 +435,8 @@ pub struct LoadgenArgs {
     /// request when the last is answered.
     #[arg(long, default_value_t = 0.0)]
     pub rate: f64,
-    /// With `--read`: read as of this sequence (0 = latest). An as-of read computes its
-    /// figures instead of using the kept ones.
+    /// With `--read`: read as of this sequence (0 = latest). An as-of read before the last
+    /// change of a year's figures computes them instead of using the kept ones.
     #[arg(long, default_value_t = 0)]
     pub as_of_sequence: u64,
     /// gRPC address of a read replica: measure, for every acknowledged submission, how long

@@ -115,21 +115,32 @@ pub enum AsOf {
 }
 
 /// Strings numbered in order of first appearance. Serialized as the list of strings.
-#[derive(Default)]
-struct Interner {
+/// `S` hashes them: Fx for catalog codes (only validated codes are ever interned), the
+/// standard randomized hasher for what clients write (sources, notes).
+struct Interner<S = fxhash::FxBuildHasher> {
     names: Vec<Arc<str>>,
-    numbers: FxHashMap<Arc<str>, u32>,
+    numbers: HashMap<Arc<str>, u32, S>,
     /// The last string interned: loaders repeat theirs (a source, a note) for many events.
     last: Option<u32>,
 }
 
-impl Serialize for Interner {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl<S: Default> Default for Interner<S> {
+    fn default() -> Self {
+        Interner {
+            names: Vec::new(),
+            numbers: HashMap::default(),
+            last: None,
+        }
+    }
+}
+
+impl<S> Serialize for Interner<S> {
+    fn serialize<Ser: serde::Serializer>(&self, s: Ser) -> Result<Ser::Ok, Ser::Error> {
         s.collect_seq(self.names.iter().map(|n| &**n))
     }
 }
 
-impl<'de> Deserialize<'de> for Interner {
+impl<'de, S: std::hash::BuildHasher + Default> Deserialize<'de> for Interner<S> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let mut i = Interner::default();
         for name in Vec::<String>::deserialize(d)? {
@@ -139,7 +150,7 @@ impl<'de> Deserialize<'de> for Interner {
     }
 }
 
-impl Interner {
+impl<S: std::hash::BuildHasher> Interner<S> {
     fn get(&self, s: &str) -> Option<u32> {
         self.numbers.get(s).copied()
     }
@@ -167,8 +178,10 @@ impl Interner {
     }
 }
 
-/// A cell's key: region number (16 bits), indicator number (32 bits), year (16 bits).
+/// A cell's key: region number (16 bits), indicator number (32 bits), year (16 bits:
+/// years are 1000..=9999). A catalog of more than 65,536 regions would need a wider key.
 fn cell_key(region: u32, indicator: u32, year: i32) -> u64 {
+    debug_assert!(region <= u32::from(u16::MAX), "at most 65,536 regions");
     (u64::from(region as u16) << 48) | (u64::from(indicator) << 16) | u64::from(year as u16)
 }
 
@@ -240,9 +253,9 @@ pub struct Projection {
     dependents: FxHashMap<u32, Vec<u32>>,
     region_numbers: Interner,
     indicator_numbers: Interner,
-    sources: Interner,
+    sources: Interner<std::collections::hash_map::RandomState>,
     /// Distinct notes; number 0 is the empty note.
-    notes: Interner,
+    notes: Interner<std::collections::hash_map::RandomState>,
     /// Keyed by [`cell_key`].
     cells: HashMap<u64, Revs, BuildCellHasher>,
     /// Years that have at least one cell.

@@ -195,7 +195,8 @@ impl Projection {
     ) -> Arc<IndicatorYear> {
         let since = self.changed_at(&ind.id, year);
         let key = self.indicator_numbers.get(&ind.id).map(|n| (n, year));
-        let keep = key.filter(|_| seq >= since);
+        // Kept only for years with cells: a reader cannot fill memory with empty years.
+        let keep = key.filter(|_| seq >= since && self.years.contains(&year));
         if let Some(k) = keep {
             if let Some(f) = self.kept.lock().figures.get(&k) {
                 return f.clone();
@@ -273,7 +274,7 @@ impl Projection {
         let yp = Arc::new(yp);
         // Kept only when every figure in it is the latest (each `since` is the indicator's
         // last change, so at or after all of them nothing has changed since).
-        if seq >= yp.since {
+        if seq >= yp.since && self.years.contains(&year) {
             self.kept.lock().years.insert(year, yp.clone());
         }
         yp
@@ -328,7 +329,7 @@ impl Projection {
     /// A region's picture of `year` after event `seq`: the kept one when it holds at `seq`.
     /// `region` must be a resolved code.
     pub fn region_picture(&self, region: &str, year: i32, seq: u64) -> Arc<RegionPicture> {
-        let keep = seq >= self.region_picture_since(year);
+        let keep = seq >= self.region_picture_since(year) && self.years.contains(&year);
         if keep {
             if let Some(p) = self
                 .kept

@@ -586,20 +586,12 @@ impl EventLog {
         Ok(out)
     }
 
-    /// Calls `f` with every chunk of the log, in order.
-    pub fn for_each_chunk(
-        &self,
-        f: impl FnMut(Vec<Event>) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        self.for_each_chunk_from(1, f)
-    }
-
     /// Calls `f` with every chunk of the log from the one holding sequence `from`, in order
-    /// (the first may start before `from`).
+    /// (the first may start before `from`), until `f` answers `Break`.
     pub fn for_each_chunk_from(
         &self,
         from: u64,
-        mut f: impl FnMut(Vec<Event>) -> Result<(), StoreError>,
+        mut f: impl FnMut(Vec<Event>) -> std::ops::ControlFlow<()>,
     ) -> Result<(), StoreError> {
         let from = from.max(1);
         let before = guarded(
@@ -613,7 +605,9 @@ impl EventLog {
         };
         let mut chunks = self.chunks(iter);
         while let Some(chunk) = chunks.next_chunk()? {
-            f(chunk)?;
+            if f(chunk).is_break() {
+                break;
+            }
         }
         Ok(())
     }

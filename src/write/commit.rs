@@ -216,15 +216,13 @@ impl SnapshotTaker {
     /// Snapshots `state` and the projection; `wait`: until the file is durable.
     async fn take(&mut self, state: WriterState, wait: bool) -> WriterState {
         let sequence = state.last_sequence();
-        let reached =
-            tokio::time::timeout(SNAPSHOT_WAIT, self.applied.wait_for(|a| *a >= sequence))
-                .await
-                .is_ok_and(|r| r.is_ok());
-        if !reached || self.broken.lock().is_some() {
+        if !self.applied_up_to(sequence).await {
             tracing::warn!(
                 sequence,
                 "snapshot skipped: the events before it are not applied"
             );
+            // The next one is due `every` events later, not at the next group.
+            self.config.last = sequence;
             return state;
         }
         let started = Instant::now();
@@ -239,9 +237,7 @@ impl SnapshotTaker {
         self.metrics
             .snapshot_seconds
             .observe(started.elapsed().as_secs_f64());
-        if let Some(h) = self.writing.take() {
-            let _ = h.join();
-        }
+        self.join_writing().await;
         let (dir, head, metrics) = (
             self.config.dir.clone(),
             state.head_hash(),
@@ -266,22 +262,47 @@ impl SnapshotTaker {
             .name("snapshot".into())
             .spawn(write)
         {
-            Ok(h) if wait => {
-                let _ = h.join();
-            }
             Ok(h) => self.writing = Some(h),
             Err(e) => tracing::warn!(error = %e, "cannot start the snapshot writer"),
         }
+        if wait {
+            self.join_writing().await;
+        }
         self.config.last = sequence;
         state
+    }
+
+    /// Whether the syncer has applied everything up to `sequence` (waiting up to
+    /// [`SNAPSHOT_WAIT`]); never after a failed append, which no later event follows.
+    async fn applied_up_to(&mut self, sequence: u64) -> bool {
+        let deadline = Instant::now() + SNAPSHOT_WAIT;
+        while Instant::now() < deadline {
+            if self.broken.lock().is_some() {
+                return false;
+            }
+            let step = std::time::Duration::from_millis(100);
+            match tokio::time::timeout(step, self.applied.wait_for(|a| *a >= sequence)).await {
+                Ok(Ok(_)) => return self.broken.lock().is_none(),
+                Ok(Err(_)) => return false, // the syncer is gone
+                Err(_) => {}
+            }
+        }
+        false
+    }
+
+    /// Waits (off the runtime's threads) for the snapshot being written, if one is.
+    async fn join_writing(&mut self) {
+        if let Some(h) = self.writing.take() {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
     }
 
     /// At a stop: a last snapshot if anything happened since the last one.
     async fn finish(mut self, state: WriterState) {
         if state.last_sequence() > self.config.last {
             self.take(state, true).await;
-        } else if let Some(h) = self.writing.take() {
-            let _ = h.join();
+        } else {
+            self.join_writing().await;
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct WriterState {
     /// value (never set, or retracted). Nested so that lookups by `&str` allocate nothing.
     /// Hashed with Fx: only catalog codes are ever inserted (after validation).
     cells: FxHashMap<String, FxHashMap<String, FxHashMap<i32, Current>>>,
+    /// Serialized in id order, so that a snapshot's bytes depend on the state alone.
+    #[serde(serialize_with = "in_key_order")]
     submissions: HashMap<String, SubmissionRecord>,
     /// Why this server takes no writes (a read replica), if it does not.
     #[serde(skip)]
@@ -61,6 +63,14 @@ impl Default for WriterState {
             read_only: None,
         }
     }
+}
+
+/// Serializes a map in the order of its keys.
+fn in_key_order<S: serde::Serializer, V: Serialize>(
+    map: &HashMap<String, V>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(map.iter().collect::<std::collections::BTreeMap<_, _>>())
 }
 
 /// A decided submission: what to record.
