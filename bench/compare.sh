@@ -3,6 +3,7 @@
 #
 #   cargo build --release && bench/compare.sh            # the whole comparison (~15 min)
 #   EVENTS="1000000" bench/compare.sh                    # only the 1M-event scale
+#   EVENTS="" ROUNDS=5 bench/compare.sh                  # only the writes, five rounds
 #
 # Starts the service (release build) on a fresh data directory, fills it, and runs the same
 # work against the machine's PostgreSQL (127.0.0.1:5432, user postgres, or $PGHOST/$PGUSER/
@@ -20,6 +21,7 @@ cd "$(dirname "$0")/.."
 
 BIN=${BIN:-target/release/tilannekuva}
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
 EVENTS=${EVENTS:-"1000000 10000000"}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 DB=tilannekuva_bench
@@ -122,21 +124,25 @@ pg_tps() { # clients, script → transactions per second
   pgbench -d $DB -n -c "$1" -j 2 -T "$DURATION" -f "$2" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
 
-echo "== writes" >&2
-start_server --snapshot-every 0
-single=$(loadgen --clients 64 --batch 1 --duration "$DURATION" | field '^throughput' 'throughput:')
-stop_server; rm -rf "$data"
-pg_single=$(pg_tps 64 "$work/insert1.sql")
-row "durable single-observation submissions, 64 clients (/s)" "$single" "$pg_single single-row commits" "$(ratio "$single" "$pg_single")"
-start_server --snapshot-every 0
-batch=$(loadgen --clients 4 --batch 1000 --duration "$DURATION" | field '^throughput' 'throughput:')
-stop_server; rm -rf "$data"
-pg_batch_tps=$(pg_tps 4 "$work/insert1000.sql")
-pg_batch=$(awk -v t="$pg_batch_tps" 'BEGIN { printf "%.0f", t * 1000 }')
-row "batches of 1,000, 4 clients (observations/s)" "$batch" "$pg_batch rows/s (INSERT … SELECT generate_series)" "$(ratio "$batch" "$pg_batch")"
-pg_values_tps=$(pg_tps 4 "$work/values1000.sql")
-pg_values=$(awk -v t="$pg_values_tps" 'BEGIN { printf "%.0f", t * 1000 }')
-row "batches of 1,000, 4 clients (observations/s)" "$batch" "$pg_values rows/s (INSERT … VALUES of 1,000 rows)" "$(ratio "$batch" "$pg_values")"
+# The machine is noisy: the writes run $ROUNDS times, alternating the service and
+# PostgreSQL, and every round is shown.
+for round in $(seq 1 "$ROUNDS"); do
+  echo "== writes, round $round of $ROUNDS" >&2
+  start_server --snapshot-every 0
+  single=$(loadgen --clients 64 --batch 1 --duration "$DURATION" | field '^throughput' 'throughput:')
+  stop_server; rm -rf "$data"
+  pg_single=$(pg_tps 64 "$work/insert1.sql")
+  row "durable single-observation submissions, 64 clients (/s), round $round" "$single" "$pg_single single-row commits" "$(ratio "$single" "$pg_single")"
+  start_server --snapshot-every 0
+  batch=$(loadgen --clients 4 --batch 1000 --duration "$DURATION" | field '^throughput' 'throughput:')
+  stop_server; rm -rf "$data"
+  pg_batch_tps=$(pg_tps 4 "$work/insert1000.sql")
+  pg_batch=$(awk -v t="$pg_batch_tps" 'BEGIN { printf "%.0f", t * 1000 }')
+  row "batches of 1,000, 4 clients (observations/s), round $round" "$batch" "$pg_batch rows/s (INSERT … SELECT generate_series)" "$(ratio "$batch" "$pg_batch")"
+  pg_values_tps=$(pg_tps 4 "$work/values1000.sql")
+  pg_values=$(awk -v t="$pg_values_tps" 'BEGIN { printf "%.0f", t * 1000 }')
+  row "batches of 1,000, 4 clients (observations/s), round $round" "$batch" "$pg_values rows/s (INSERT … VALUES of 1,000 rows)" "$(ratio "$batch" "$pg_values")"
+done
 
 echo "== region picture read (PostgreSQL)" >&2
 pg_region=$(pg_tps 8 "$work/region.sql")
