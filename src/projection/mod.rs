@@ -723,7 +723,7 @@ mod tests {
         let applied = 10_000;
         let lists: Vec<Vec<Rev>> = vec![
             (1..=100).map(|i| rev(i * 100)).collect(),
-            (1..=100).map(|i| rev(i)).collect(),
+            (1..=100).map(rev).collect(),
             (1..=100).map(|i| rev(9_900 + i)).collect(),
             (1..=40).map(|i| rev(i * i * 6)).collect(),
             (1..=17).map(|i| rev(i * 500)).collect(),
