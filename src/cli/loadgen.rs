@@ -25,6 +25,25 @@ use crate::proto::ingest_service_client::IngestServiceClient;
 /// The source every loadgen observation carries: what marks its cells as synthetic.
 pub const SYNTHETIC_SOURCE: &str = "tilannekuva loadgen: synthetic benchmark data";
 
+/// The codes of the regions compared in the picture (all but `SSS`).
+async fn compared_regions(ch: Channel, conn: &super::ConnArgs) -> anyhow::Result<Vec<String>> {
+    Ok(CatalogServiceClient::new(ch)
+        .list_regions(super::client::authed(proto::ListRegionsRequest {}, conn))
+        .await?
+        .into_inner()
+        .regions
+        .into_iter()
+        .map(|r| r.code)
+        .filter(|c| c != "SSS")
+        .collect())
+}
+
+/// The current year by the clock (UTC).
+fn this_year() -> i32 {
+    use chrono::Datelike;
+    chrono::Utc::now().year()
+}
+
 /// The first observation in the server's log that loadgen did not write, if any.
 async fn real_figure(ch: Channel, conn: &super::ConnArgs) -> anyhow::Result<Option<String>> {
     let mut events = crate::proto::picture_service_client::PictureServiceClient::new(ch)
@@ -82,19 +101,8 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
         ))
         .await?
         .into_inner();
-    let regions: Vec<String> = CatalogServiceClient::new(channels[0].clone())
-        .list_regions(super::client::authed(proto::ListRegionsRequest {}, &a.conn))
-        .await?
-        .into_inner()
-        .regions
-        .into_iter()
-        .map(|r| r.code)
-        .filter(|c| c != "SSS")
-        .collect();
-    let this_year = {
-        use chrono::Datelike;
-        chrono::Utc::now().year()
-    };
+    let regions = compared_regions(channels[0].clone(), &a.conn).await?;
+    let this_year = this_year();
     let mut cells = Vec::new();
     for ind in &catalog.indicators {
         if ind.min_value.is_some_and(|m| m > 49.0) || ind.max_value.is_some_and(|m| m < 51.0) {
@@ -439,21 +447,10 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
     if !(a.rate.is_finite() && a.rate >= 0.0) {
         bail!("--rate must be a number of requests per second, 0 or more");
     }
-    let regions: Vec<String> = CatalogServiceClient::new(channels[0].clone())
-        .list_regions(super::client::authed(proto::ListRegionsRequest {}, &a.conn))
-        .await?
-        .into_inner()
-        .regions
-        .into_iter()
-        .map(|r| r.code)
-        .filter(|c| c != "SSS")
-        .collect();
+    let regions = compared_regions(channels[0].clone(), &a.conn).await?;
     // The years with figures: those of the national picture's indicators that any region
     // reported, probed over the span loadgen writes.
-    let this_year = {
-        use chrono::Datelike;
-        chrono::Utc::now().year()
-    };
+    let this_year = this_year();
     let mut years = Vec::new();
     let mut probe = PictureServiceClient::new(channels[0].clone());
     for year in 1990..=this_year {

@@ -548,23 +548,14 @@ impl EventLog {
     pub fn read_from(&self, from: u64, max_events: usize) -> Result<Vec<Event>, StoreError> {
         let from = from.max(1);
         let mut out = Vec::new();
-        // The chunk holding `from` starts at or before it.
-        let before = guarded(
-            &self.path,
-            || format!("while looking up the chunk holding sequence {from}"),
-            || self.log.range(..=key(from)).next_back().transpose(),
-        )?;
-        let start = match before {
-            Some((k, _)) => k,
-            None => sled::IVec::from(&key(from)),
-        };
-        let mut chunks = self.chunks(self.log.range(start..));
-        while let Some(chunk) = chunks.next_chunk()? {
+        self.for_each_chunk_from(from, |chunk| {
             out.extend(chunk.into_iter().filter(|e| e.sequence >= from));
             if out.len() >= max_events {
-                break;
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
             }
-        }
+        })?;
         Ok(out)
     }
 
