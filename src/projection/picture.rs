@@ -166,7 +166,49 @@ impl ValuesAt<'_> {
     }
 }
 
-impl RegionValues for ValuesAt<'_> {
+/// One indicator's cells and those of the indicators it is computed from, for every
+/// compared region, each fetched once: the statistics ask for a cell's value and status
+/// separately, region by region in order.
+struct Fetched<'a> {
+    regions: &'a [&'a str],
+    /// The indicator first, then its components.
+    ids: Vec<&'a str>,
+    /// Per id, per region (in `regions` order): the current revision.
+    columns: Vec<Vec<Option<super::Rev>>>,
+    /// The row of the last region asked for: the next ask is usually for it or the next.
+    cursor: std::cell::Cell<usize>,
+}
+
+impl<'a> Fetched<'a> {
+    fn new(at: &ValuesAt<'_>, regions: &'a [&'a str], ind: &'a Indicator) -> Fetched<'a> {
+        let ids: Vec<&str> = std::iter::once(ind.id.as_str())
+            .chain(super::components(&ind.aggregation))
+            .collect();
+        let columns = ids
+            .iter()
+            .map(|id| regions.iter().map(|r| at.cell(r, id).copied()).collect())
+            .collect();
+        Fetched {
+            regions,
+            ids,
+            columns,
+            cursor: std::cell::Cell::new(0),
+        }
+    }
+
+    fn cell(&self, region: &str, indicator: &str) -> Option<super::Rev> {
+        let col = self.ids.iter().position(|i| *i == indicator)?;
+        let c = self.cursor.get();
+        let row = [c, c + 1]
+            .into_iter()
+            .find(|&i| self.regions.get(i) == Some(&region))
+            .or_else(|| self.regions.iter().position(|r| *r == region))?;
+        self.cursor.set(row);
+        self.columns[col][row]
+    }
+}
+
+impl RegionValues for Fetched<'_> {
     fn value(&self, region: &str, indicator: &str) -> Option<f64> {
         self.cell(region, indicator).map(|o| o.value)
     }
@@ -226,13 +268,14 @@ impl Projection {
             .compared_regions()
             .map(|r| r.code.as_str())
             .collect();
+        let fetched = Fetched::new(&at, &regions, ind);
         let mut positions = Vec::with_capacity(regions.len());
         let mut values: Vec<(String, f64)> = Vec::new();
-        for r in &regions {
-            match at.value(r, &ind.id) {
-                Some(v) => {
+        for (r, cell) in regions.iter().zip(&fetched.columns[0]) {
+            match cell {
+                Some(c) => {
                     positions.push(Some(values.len() as u32));
-                    values.push(((*r).to_owned(), v));
+                    values.push(((*r).to_owned(), c.value));
                 }
                 None => positions.push(None),
             }
@@ -241,7 +284,7 @@ impl Projection {
         let official = at
             .cell(NATIONAL_CODE, &ind.id)
             .map(|o| (o.value, o.status() == Status::Provisional));
-        let computed = stats::aggregate(&ind.id, &ind.aggregation, &regions, &at);
+        let computed = stats::aggregate(&ind.id, &ind.aggregation, &regions, &fetched);
         IndicatorYear {
             ranks: stats::ranks_by_direction(&nums, ind.direction),
             z_scores: stats::oriented_z_scores(&nums, ind.direction),
