@@ -481,11 +481,9 @@ impl Projection {
             .collect()
     }
 
-    /// The cell's value after event `seq`: its last revision, unless that is a retraction.
+    /// The cell's value after event `seq` (see [`value_of`]).
     pub fn current(&self, region: &str, indicator: &str, year: i32, seq: u64) -> Option<&Rev> {
-        self.revisions_at(region, indicator, year, seq)
-            .last()
-            .filter(|r| !r.retracted())
+        value_of(self.revisions_at(region, indicator, year, seq))
     }
 
     /// A revision's source.
@@ -532,6 +530,12 @@ impl Projection {
         let revisions = self.cells.values().map(|r| r.as_slice().len()).sum();
         (self.cells.len(), revisions)
     }
+}
+
+/// A cell's value given its revisions up to some sequence: the last one, unless that is a
+/// retraction.
+fn value_of(revisions: &[Rev]) -> Option<&Rev> {
+    revisions.last().filter(|r| !r.retracted())
 }
 
 /// How many of `revisions` (in sequence order, all at or before `applied`) are at or

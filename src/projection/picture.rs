@@ -154,18 +154,6 @@ pub struct SeriesPoint {
     pub rank: u32,
 }
 
-struct ValuesAt<'a> {
-    proj: &'a Projection,
-    year: i32,
-    seq: u64,
-}
-
-impl ValuesAt<'_> {
-    fn cell(&self, region: &str, indicator: &str) -> Option<&super::Rev> {
-        self.proj.current(region, indicator, self.year, self.seq)
-    }
-}
-
 /// One indicator's cells and those of the indicators it is computed from, for every
 /// compared region, each fetched once: the statistics ask for a cell's value and status
 /// separately, region by region in order.
@@ -180,13 +168,25 @@ struct Fetched<'a> {
 }
 
 impl<'a> Fetched<'a> {
-    fn new(at: &ValuesAt<'_>, regions: &'a [&'a str], ind: &'a Indicator) -> Fetched<'a> {
+    /// The cells of `ind` and its components in `year` after event `seq`.
+    fn new(
+        proj: &Projection,
+        year: i32,
+        seq: u64,
+        regions: &'a [&'a str],
+        ind: &'a Indicator,
+    ) -> Fetched<'a> {
         let ids: Vec<&str> = std::iter::once(ind.id.as_str())
             .chain(super::components(&ind.aggregation))
             .collect();
         let columns = ids
             .iter()
-            .map(|id| regions.iter().map(|r| at.cell(r, id).copied()).collect())
+            .map(|id| {
+                regions
+                    .iter()
+                    .map(|r| proj.current(r, id, year, seq).copied())
+                    .collect()
+            })
             .collect();
         Fetched {
             regions,
@@ -259,16 +259,11 @@ impl Projection {
         seq: u64,
         since: u64,
     ) -> IndicatorYear {
-        let at = ValuesAt {
-            proj: self,
-            year,
-            seq,
-        };
         let regions: Vec<&str> = catalog
             .compared_regions()
             .map(|r| r.code.as_str())
             .collect();
-        let fetched = Fetched::new(&at, &regions, ind);
+        let fetched = Fetched::new(self, year, seq, &regions, ind);
         let mut positions = Vec::with_capacity(regions.len());
         let mut values: Vec<(String, f64)> = Vec::new();
         for (r, cell) in regions.iter().zip(&fetched.columns[0]) {
@@ -281,8 +276,8 @@ impl Projection {
             }
         }
         let nums: Vec<f64> = values.iter().map(|(_, v)| *v).collect();
-        let official = at
-            .cell(NATIONAL_CODE, &ind.id)
+        let official = self
+            .current(NATIONAL_CODE, &ind.id, year, seq)
             .map(|o| (o.value, o.status() == Status::Provisional));
         let computed = stats::aggregate(&ind.id, &ind.aggregation, &regions, &fetched);
         IndicatorYear {
@@ -408,7 +403,7 @@ impl Projection {
                 continue;
             };
             let revisions = self.upto(self.numbered(r, i, year), seq);
-            let Some(rev) = revisions.last().filter(|r| !r.retracted()) else {
+            let Some(rev) = super::value_of(revisions) else {
                 continue;
             };
             *reported.entry(ind.theme).or_default() += 1;
@@ -421,10 +416,7 @@ impl Projection {
                 revisions: revisions.len() as u32,
                 last_recorded_at_micros: rev.recorded_at_micros,
                 rank: at.and_then(|p| iy.rank_at(p)).unwrap_or(0),
-                previous: self
-                    .upto(self.numbered(r, i, year - 1), seq)
-                    .last()
-                    .filter(|r| !r.retracted())
+                previous: super::value_of(self.upto(self.numbered(r, i, year - 1), seq))
                     .map(|r| r.value),
             });
         }
