@@ -125,9 +125,22 @@ pub fn replay_after(
 /// The write state and projection folded from a whole log (see [`replay`]). Used at start
 /// and by `verify`.
 pub fn rebuild(log: &EventLog) -> Result<(WriterState, Projection), FoldError> {
-    let mut state = WriterState::default();
-    let mut projection = Projection::new();
-    replay(log, |e| {
+    fold_after(
+        log,
+        (0, ZERO_HASH),
+        WriterState::default(),
+        Projection::new(),
+    )
+}
+
+/// `state` and `projection` (both as of `after`) with the log after `after` folded in.
+fn fold_after(
+    log: &EventLog,
+    after: (u64, crate::domain::Hash),
+    mut state: WriterState,
+    mut projection: Projection,
+) -> Result<(WriterState, Projection), FoldError> {
+    replay_after(log, after, |e| {
         state.apply(e);
         projection.apply(e);
         std::ops::ControlFlow::Continue(())
@@ -152,13 +165,8 @@ fn restore(data_dir: &Path, log: &EventLog) -> Result<Restored, StartError> {
     };
     match crate::snapshot::read(data_dir, log) {
         Ok(Some(s)) => {
-            let (mut state, mut projection) = (s.state, s.projection);
-            replay_after(log, (s.sequence, s.head), |e| {
-                state.apply(e);
-                projection.apply(e);
-                std::ops::ControlFlow::Continue(())
-            })
-            .map_err(fold_error)?;
+            let (state, projection) =
+                fold_after(log, (s.sequence, s.head), s.state, s.projection).map_err(fold_error)?;
             tracing::info!(
                 snapshot = s.sequence,
                 replayed = state.last_sequence() - s.sequence,
