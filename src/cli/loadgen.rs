@@ -25,6 +25,37 @@ use crate::proto::ingest_service_client::IngestServiceClient;
 /// The source every loadgen observation carries: what marks its cells as synthetic.
 pub const SYNTHETIC_SOURCE: &str = "tilannekuva loadgen: synthetic benchmark data";
 
+/// Requests that failed: how many, and the first one's status.
+#[derive(Default)]
+struct Failures {
+    count: AtomicU64,
+    first: std::sync::Mutex<Option<String>>,
+}
+
+impl Failures {
+    fn record(&self, status: &tonic::Status) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let mut first = self.first.lock().unwrap_or_else(|p| p.into_inner());
+        first.get_or_insert_with(|| format!("{:?}: {}", status.code(), status.message()));
+    }
+
+    fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Appends the first failure's status to `report`, if there was one.
+    fn report(&self, report: &mut String) {
+        if let Some(e) = self
+            .first
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            report.push_str(&format!("first error: {e}\n"));
+        }
+    }
+}
+
 /// The codes of the regions compared in the picture (all but `SSS`).
 async fn compared_regions(ch: Channel, conn: &super::ConnArgs) -> anyhow::Result<Vec<String>> {
     Ok(CatalogServiceClient::new(ch)
@@ -133,8 +164,7 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
     let seed = start_micros.unsigned_abs() % 9_999_991;
     let unchanged = Arc::new(AtomicU64::new(0));
     let acked = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
+    let failures = Arc::new(Failures::default());
     // Phases: without scrapers there is one, never scraping.
     let (phase_tx, scraping) = watch::channel(Phase {
         generation: 0,
@@ -200,13 +230,12 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
         let mut client = IngestServiceClient::new(channels[c % channels.len()].clone())
             .max_decoding_message_size(16 << 20)
             .max_encoding_message_size(16 << 20);
-        let first_error = first_error.clone();
-        let (cells, regions, run_id, acked, errors, unchanged) = (
+        let (cells, regions, run_id, acked, failures, unchanged) = (
             cells.clone(),
             regions.clone(),
             run_id.clone(),
             acked.clone(),
-            errors.clone(),
+            failures.clone(),
             unchanged.clone(),
         );
         let batch = a.batch;
@@ -266,13 +295,7 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
                         acked.fetch_add(u64::from(r.get_ref().recorded), Ordering::Relaxed);
                         unchanged.fetch_add(u64::from(r.get_ref().unchanged), Ordering::Relaxed);
                     }
-                    Err(status) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                        first.get_or_insert_with(|| {
-                            format!("{:?}: {}", status.code(), status.message())
-                        });
-                    }
+                    Err(status) => failures.record(&status),
                 }
                 i += 1;
             }
@@ -305,7 +328,7 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
         secs,
         obs,
         all.len(),
-        errors.load(Ordering::Relaxed),
+        failures.count(),
         unchanged.load(Ordering::Relaxed),
         obs as f64 / secs,
         all.len() as f64 / secs,
@@ -347,6 +370,7 @@ pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
         let acks = std::mem::take(&mut *acks.lock().unwrap_or_else(|p| p.into_inner()));
         report.push_str(&v.report(&acks).await);
     }
+    failures.report(&mut report);
     super::output::emit(&report)
 }
 
@@ -477,9 +501,8 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
         point: Some(proto::as_of::Point::Sequence(a.as_of_sequence)),
     });
     let (regions, years) = (Arc::new(regions), Arc::new(years));
-    let errors = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(Failures::default());
     let late = Arc::new(AtomicU64::new(0));
-    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(a.duration);
     // Open loop: request k of client c is due at start + (k * clients + c) / rate.
@@ -488,12 +511,11 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
     for c in 0..a.clients {
         let mut client = PictureServiceClient::new(channels[c % channels.len()].clone())
             .max_decoding_message_size(64 << 20);
-        let (regions, years, errors, late, first_error) = (
+        let (regions, years, failures, late) = (
             regions.clone(),
             years.clone(),
-            errors.clone(),
+            failures.clone(),
             late.clone(),
-            first_error.clone(),
         );
         let (conn, kind, as_of) = (a.conn.clone(), kind.to_owned(), as_of);
         let offset = interval.map(|i| i.mul_f64(c as f64 / a.clients as f64));
@@ -549,13 +571,7 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
                     Ok(()) => {
                         let _ = hist.record(sent.elapsed().as_micros() as u64);
                     }
-                    Err(status) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                        first.get_or_insert_with(|| {
-                            format!("{:?}: {}", status.code(), status.message())
-                        });
-                    }
+                    Err(status) => failures.record(&status),
                 }
                 i += 1;
             }
@@ -581,7 +597,7 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
         },
         a.as_of_sequence,
         hist.len(),
-        errors.load(Ordering::Relaxed),
+        failures.count(),
         regions.len(),
         years.len(),
         hist.len() as f64 / secs,
@@ -594,13 +610,7 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
             late.load(Ordering::Relaxed)
         ));
     }
-    if let Some(e) = first_error
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-    {
-        report.push_str(&format!("first error: {e}\n"));
-    }
+    failures.report(&mut report);
     super::output::emit(&report)
 }
 
