@@ -215,20 +215,11 @@ async fn retry(url: &str, ids: &[String], ledger: &Arc<Mutex<Ledger>>) {
 
 /// The whole log, as served.
 async fn read_all(url: &str) -> Vec<Event> {
-    let mut pic = PictureServiceClient::new(connect(url).await);
-    let mut stream = pic
-        .read_events(proto::ReadEventsRequest {
-            from_sequence: 1,
-            follow: false,
-        })
+    events_from(connect(url).await, 1)
         .await
-        .unwrap()
-        .into_inner();
-    let mut out = Vec::new();
-    while let Some(msg) = stream.message().await.unwrap() {
-        out.push(event_from_proto(&msg.event.unwrap()).unwrap());
-    }
-    out
+        .iter()
+        .map(|e| event_from_proto(e).unwrap())
+        .collect()
 }
 
 /// Every picture of the touched regions and years, encoded: equal bytes, equal pictures.

@@ -35,18 +35,11 @@ async fn submit(
 async fn head(s: &Proc) -> (u64, Vec<u8>) {
     let ch = s.channel().await;
     let seq = head_at(ch.clone()).await;
-    let mut events = PictureServiceClient::new(ch)
-        .read_events(proto::ReadEventsRequest {
-            from_sequence: seq,
-            follow: false,
-        })
+    let hash = events_from(ch, seq)
         .await
-        .unwrap()
-        .into_inner();
-    let mut hash = Vec::new();
-    while let Some(m) = events.message().await.unwrap() {
-        hash = m.event.unwrap().hash;
-    }
+        .pop()
+        .map(|e| e.hash)
+        .unwrap_or_default();
     (seq, hash)
 }
 
@@ -642,18 +635,11 @@ async fn an_r3_stream_survives_a_lost_nats_node_in_sync_mode() {
     caught_up(&replica, last).await;
     assert_eq!(head(&replica).await, head(&writer).await);
     // Every acknowledged submission is in the replica's log.
-    let mut events = PictureServiceClient::new(replica.channel().await)
-        .read_events(proto::ReadEventsRequest {
-            from_sequence: 1,
-            follow: false,
-        })
+    let seen: std::collections::HashSet<String> = events_from(replica.channel().await, 1)
         .await
-        .unwrap()
-        .into_inner();
-    let mut seen = std::collections::HashSet::new();
-    while let Some(m) = events.message().await.unwrap() {
-        seen.insert(m.event.unwrap().submission_id);
-    }
+        .into_iter()
+        .map(|e| e.submission_id)
+        .collect();
     for (id, _) in &acked {
         assert!(
             seen.contains(id),

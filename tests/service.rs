@@ -20,42 +20,19 @@ async fn snapshot(url: &str, as_of: Option<u64>) -> Vec<Vec<u8>> {
         .connect()
         .await
         .unwrap();
-    let mut pic = PictureServiceClient::new(ch.clone());
-    let regions = tilannekuva::proto::catalog_service_client::CatalogServiceClient::new(ch)
+    let regions = tilannekuva::proto::catalog_service_client::CatalogServiceClient::new(ch.clone())
         .list_regions(proto::ListRegionsRequest {})
         .await
         .unwrap()
         .into_inner()
         .regions;
+    let codes: Vec<&str> = regions.iter().map(|r| r.code.as_str()).collect();
+    let years = [2008, 2016, 2017, 2019, 2020];
+    let mut out = pictures(ch.clone(), years, &codes, as_of).await;
     let as_of = as_of.map(|s| proto::AsOf {
         point: Some(proto::as_of::Point::Sequence(s)),
     });
-    let mut out = Vec::new();
-    for year in [2008, 2016, 2017, 2019, 2020] {
-        let n = pic
-            .get_national_picture(proto::GetNationalPictureRequest {
-                year,
-                as_of,
-                min_sequence: 0,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        out.push(n.encode_to_vec());
-        for r in &regions {
-            let p = pic
-                .get_region_picture(proto::GetRegionPictureRequest {
-                    region_code: r.code.clone(),
-                    year,
-                    as_of,
-                    min_sequence: 0,
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            out.push(p.encode_to_vec());
-        }
-    }
+    let mut pic = PictureServiceClient::new(ch);
     let h = pic
         .get_observation_history(proto::GetObservationHistoryRequest {
             region_code: "MK16".into(),
@@ -996,18 +973,9 @@ async fn loadgen_refuses_real_data_and_the_pid_file_names_the_instance() {
     ]);
     assert!(!ok);
     assert!(err.contains("127.0.0.1:1"), "{err}");
-    let mut pic = PictureServiceClient::new(s.channel().await);
-    let mut events = pic
-        .read_events(proto::ReadEventsRequest {
-            from_sequence: 1,
-            follow: false,
-        })
-        .await
-        .unwrap()
-        .into_inner();
     let mut synthetic = 0;
-    while let Some(m) = events.message().await.unwrap() {
-        if let Some(proto::event::Payload::ObservationRecorded(o)) = m.event.unwrap().payload {
+    for e in events_from(s.channel().await, 1).await {
+        if let Some(proto::event::Payload::ObservationRecorded(o)) = e.payload {
             let o = o.observation.unwrap();
             assert_eq!(o.source, tilannekuva::cli::SYNTHETIC_SOURCE);
             synthetic += 1;

@@ -49,38 +49,11 @@ async fn write(ch: Channel, tag: &str, rounds: u32) {
 /// Every answer a reader could get, encoded: national and region pictures of every year
 /// (latest and as of an early sequence) and a revision trail.
 async fn answers(ch: Channel) -> Vec<Vec<u8>> {
-    let mut pic = PictureServiceClient::new(ch);
     let mut out = Vec::new();
     for as_of in [None, Some(100)] {
-        let as_of = as_of.map(|s| proto::AsOf {
-            point: Some(proto::as_of::Point::Sequence(s)),
-        });
-        for year in YEARS {
-            let n = pic
-                .get_national_picture(proto::GetNationalPictureRequest {
-                    year,
-                    as_of,
-                    min_sequence: 0,
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            out.push(n.encode_to_vec());
-            for region in REGIONS {
-                let r = pic
-                    .get_region_picture(proto::GetRegionPictureRequest {
-                        region_code: region.into(),
-                        year,
-                        as_of,
-                        min_sequence: 0,
-                    })
-                    .await
-                    .unwrap()
-                    .into_inner();
-                out.push(r.encode_to_vec());
-            }
-        }
+        out.extend(pictures(ch.clone(), YEARS, &REGIONS, as_of).await);
     }
+    let mut pic = PictureServiceClient::new(ch);
     let h = pic
         .get_observation_history(proto::GetObservationHistoryRequest {
             region_code: "MK02".into(),

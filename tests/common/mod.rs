@@ -307,6 +307,65 @@ pub fn submit_req(
     }
 }
 
+/// The events of the log from sequence `from` (no token needed), as served.
+pub async fn events_from(ch: Channel, from: u64) -> Vec<proto::Event> {
+    let mut stream = PictureServiceClient::new(ch)
+        .read_events(proto::ReadEventsRequest {
+            from_sequence: from,
+            follow: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(m) = stream.message().await.unwrap() {
+        out.push(m.event.unwrap());
+    }
+    out
+}
+
+/// The national picture and the pictures of `regions` for each of `years`, as of sequence
+/// `as_of` (latest when `None`), encoded in that order: equal bytes, equal pictures.
+pub async fn pictures(
+    ch: Channel,
+    years: impl IntoIterator<Item = i32>,
+    regions: &[&str],
+    as_of: Option<u64>,
+) -> Vec<Vec<u8>> {
+    use prost::Message;
+    let mut pic = PictureServiceClient::new(ch);
+    let as_of = as_of.map(|s| proto::AsOf {
+        point: Some(proto::as_of::Point::Sequence(s)),
+    });
+    let mut out = Vec::new();
+    for year in years {
+        let n = pic
+            .get_national_picture(proto::GetNationalPictureRequest {
+                year,
+                as_of,
+                min_sequence: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        out.push(n.encode_to_vec());
+        for region in regions {
+            let p = pic
+                .get_region_picture(proto::GetRegionPictureRequest {
+                    region_code: (*region).into(),
+                    year,
+                    as_of,
+                    min_sequence: 0,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            out.push(p.encode_to_vec());
+        }
+    }
+    out
+}
+
 /// The sequence of the log's last event, as a read answers it (no token needed: for
 /// servers without an auth file).
 pub async fn head_sequence(s: &InProc) -> u64 {
