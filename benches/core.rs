@@ -26,7 +26,7 @@ fn events(rounds: usize) -> Vec<Event> {
     for round in 0..rounds {
         let req = synthetic::submission(&catalog, &cells, round, 1000);
         state
-            .prepare(&req, &who, now + round as i64, &mut out)
+            .prepare(req, &who, now + round as i64, &mut out)
             .expect("a synthetic submission is valid");
     }
     out
@@ -76,7 +76,7 @@ fn benches(c: &mut Criterion) {
         let req = synthetic::submission(&catalog, &cells, next, 1);
         state
             .prepare(
-                &req,
+                req,
                 &Principal::system("bench"),
                 1_795_737_700_000_000,
                 &mut out,

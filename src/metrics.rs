@@ -576,7 +576,7 @@ mod tests {
         });
         let mut out = Vec::new();
         state
-            .prepare(&req, &Principal::system("t"), NOW, &mut out)
+            .prepare(req, &Principal::system("t"), NOW, &mut out)
             .unwrap();
         out
     }

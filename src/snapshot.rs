@@ -195,7 +195,7 @@ mod tests {
         // encoding) differs between runs once it holds two.
         let req = synthetic::submission(&catalog, &cells, 0, 4);
         state
-            .prepare(&req, &Principal::system("t"), now + 1, &mut events)
+            .prepare(req, &Principal::system("t"), now + 1, &mut events)
             .unwrap();
         for e in &events {
             projection.apply(e);

@@ -754,6 +754,12 @@ fn verify_store(groups: &[Vec<Event>], tamper: impl FnOnce(&sled::Db)) -> (bool,
 
 #[test]
 fn verify_names_the_first_bad_sequence() {
+    // A packed chunk of these plain bytes (the store's format 3): its length, then LZ4.
+    let packed = |plain: &[u8]| {
+        let mut v = (plain.len() as u32).to_le_bytes().to_vec();
+        v.extend(lz4_flex::block::compress(plain));
+        v
+    };
     let good = chain(6);
     let (ok, out, err) = verify_store(&[good[..3].to_vec(), good[3..].to_vec()], |_| {});
     assert!(ok, "{err}");
@@ -797,7 +803,7 @@ fn verify_names_the_first_bad_sequence() {
         let log = db.open_tree("log").unwrap();
         log.insert(
             3u64.to_be_bytes(),
-            postcard::to_allocvec(&good[3..5]).unwrap(),
+            tilannekuva::store::packed_chunk(&good[3..5]),
         )
         .unwrap();
     });
@@ -811,7 +817,7 @@ fn verify_names_the_first_bad_sequence() {
     let (ok, _, err) = verify_store(&[good[..4].to_vec()], |db| {
         db.open_tree("log")
             .unwrap()
-            .insert(5u64.to_be_bytes(), &b"\xff\xff\xff not postcard"[..])
+            .insert(5u64.to_be_bytes(), packed(b"\xff\xff\xff not postcard"))
             .unwrap();
     });
     assert!(!ok);

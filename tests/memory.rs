@@ -70,9 +70,8 @@ fn fold(rounds: usize) -> (usize, isize, isize) {
     for round in 0..rounds {
         let req = synthetic::submission(&catalog, &cells, round, 1000);
         state
-            .prepare(&req, &who, now + round as i64, &mut events)
+            .prepare(req, &who, now + round as i64, &mut events)
             .unwrap();
-        drop(req);
         let before = LIVE.load(Ordering::Relaxed);
         for e in &events {
             projection.apply(e);

@@ -598,12 +598,13 @@ proptest! {
             .collect();
         let refused: HashSet<usize> = (0..observations.len()).filter(|i| !ok[*i]).collect();
         prop_assert_eq!(&named, &refused, "violations: {:?}", violations);
-        let expected: Vec<&ObservationInput> =
-            observations.iter().zip(&ok).filter(|(_, ok)| **ok).map(|(o, _)| o).collect();
+        let expected: Vec<(usize, &ObservationInput)> =
+            observations.iter().enumerate().zip(&ok).filter(|(_, ok)| **ok).map(|(o, _)| o).collect();
         prop_assert_eq!(valid.len(), expected.len());
-        for (c, o) in valid.iter().zip(expected) {
+        for (c, (i, o)) in valid.iter().zip(expected) {
+            prop_assert_eq!(c.index, i);
             prop_assert_eq!(c.unchanged, oracle_unchanged(o, &final_years));
-            let v = &c.observation;
+            let v = &o.clone().into_observation();
             prop_assert_eq!(&v.indicator_id, &o.indicator_id);
             prop_assert_eq!(v.year, o.year);
             prop_assert_eq!(v.value.to_bits(), o.value.to_bits());

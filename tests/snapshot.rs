@@ -85,9 +85,9 @@ fn tamper_first_chunk(dir: &Path, f: impl FnOnce(&mut Vec<Event>)) {
     let db = sled::open(dir).unwrap();
     let log = db.open_tree("log").unwrap();
     let (k, v) = log.first().unwrap().unwrap();
-    let mut events: Vec<Event> = postcard::from_bytes(&v).unwrap();
+    let mut events: Vec<Event> = tilannekuva::store::unpacked_chunk(&v).unwrap();
     f(&mut events);
-    log.insert(k, postcard::to_allocvec(&events).unwrap())
+    log.insert(k, tilannekuva::store::packed_chunk(&events))
         .unwrap();
     db.flush().unwrap();
 }

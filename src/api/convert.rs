@@ -24,15 +24,16 @@ pub fn status_to_proto(s: Status) -> i32 {
     }
 }
 
-pub fn observation_input(o: &proto::Observation) -> ObservationInput {
+/// Takes the message's strings as they are (a large submission copies none of them).
+pub fn observation_input(o: proto::Observation) -> ObservationInput {
     ObservationInput {
-        indicator_id: o.indicator_id.clone(),
+        indicator_id: o.indicator_id,
         year: o.year,
         value: o.value,
         status: status_from_proto(o.status),
-        source: o.source.clone(),
-        note: o.note.clone(),
-        correction_reason: o.correction_reason.clone(),
+        source: o.source,
+        note: o.note,
+        correction_reason: o.correction_reason,
     }
 }
 

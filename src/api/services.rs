@@ -19,14 +19,14 @@ use crate::proto;
 use crate::store::EventLog;
 use crate::write::{Receipt, RetractInput, SubmitInput, WriteError, WriteRequest, Writer};
 
-fn submit_input(r: &proto::SubmitRequest) -> SubmitInput {
+fn submit_input(r: proto::SubmitRequest) -> SubmitInput {
     SubmitInput {
-        submission_id: r.submission_id.clone(),
-        region_code: r.region_code.clone(),
+        submission_id: r.submission_id,
+        region_code: r.region_code,
         expected_region_revision: r.expected_region_revision,
         observations: r
             .observations
-            .iter()
+            .into_iter()
             .map(convert::observation_input)
             .collect(),
         validate_only: r.validate_only,
@@ -85,7 +85,7 @@ impl proto::ingest_service_server::IngestService for IngestApi {
     ) -> Result<Response<proto::SubmitResponse>, Status> {
         async {
             let who = principal(&request)?;
-            let input = submit_input(request.get_ref());
+            let input = submit_input(request.into_inner());
             self.write(WriteRequest::Submit(input), who)
                 .await
                 .map(|rc| Response::new(submit_response(rc)))
@@ -131,7 +131,7 @@ impl proto::ingest_service_server::IngestService for IngestApi {
                 };
                 let t = Instant::now();
                 let r = api
-                    .write(WriteRequest::Submit(submit_input(&msg)), who.clone())
+                    .write(WriteRequest::Submit(submit_input(msg)), who.clone())
                     .await
                     .map(submit_response);
                 observe(&api.metrics, "SubmitStream.message", t, &r);

@@ -355,6 +355,29 @@ pub struct Event {
     pub hash: Hash,
 }
 
+/// `SHA-256(prev ‖ postcard(value))`: the step of the hash chain and of a submission's
+/// content digest. The value is encoded into a buffer of the thread's and hashed in one
+/// pass (hashing postcard's many small writes one by one costs more than the encoding).
+pub(crate) fn chained_hash(prev: &Hash, value: &impl Serialize) -> Hash {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|b| {
+        let mut buf = b.take();
+        buf.clear();
+        // Serialising plain data into a vector cannot fail.
+        buf = postcard::to_extend(value, buf).expect("postcard encodes plain data");
+        let mut h = Sha256::new();
+        h.update(prev);
+        h.update(&buf);
+        // A rare huge event's buffer is not kept.
+        if buf.capacity() <= 64 * 1024 {
+            b.replace(buf);
+        }
+        h.finalize().into()
+    })
+}
+
 #[derive(Serialize)]
 struct Canonical<'a> {
     sequence: u64,
@@ -378,11 +401,7 @@ impl Event {
             submission_id: &self.submission_id,
             payload: &self.payload,
         };
-        let mut h = Sha256::new();
-        h.update(self.prev_hash);
-        // Serialising plain data into a hasher cannot fail.
-        postcard::to_io(&canonical, &mut h).expect("postcard encodes plain data");
-        h.finalize().into()
+        chained_hash(&self.prev_hash, &canonical)
     }
 
     /// Sets `prev_hash` and `hash`, chaining this event after `prev`.

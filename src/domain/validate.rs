@@ -2,7 +2,7 @@
 //! violation naming the field (`observations[3].value`), so a client can fix all of them
 //! at once; nothing is appended unless the whole request is valid.
 
-use std::collections::HashSet;
+use fxhash::FxHashSet;
 
 use super::catalog::Catalog;
 use super::event::{Observation, Status};
@@ -96,12 +96,29 @@ pub struct Current {
     pub status: Status,
 }
 
-/// A valid observation, and whether it would change its cell.
+/// A valid observation (by its place in the submission), and whether it would change its
+/// cell.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checked {
-    pub observation: Observation,
+    pub index: usize,
     /// Equal to the cell's current value and status: not a revision, so not recorded.
     pub unchanged: bool,
+}
+
+impl ObservationInput {
+    /// The observation to record, once [`check_observations`] found it valid (so it has a
+    /// status).
+    pub fn into_observation(self) -> Observation {
+        Observation {
+            indicator_id: self.indicator_id,
+            year: self.year,
+            value: self.value,
+            status: self.status.unwrap_or(Status::Provisional),
+            source: self.source,
+            note: self.note,
+            correction_reason: self.correction_reason,
+        }
+    }
 }
 
 /// Validates the observations of a submission. `current(indicator, year)` is the cell's
@@ -133,7 +150,9 @@ pub fn check_observations(
         ));
         return Vec::new();
     }
-    let mut seen = HashSet::new();
+    // Only catalog ids (looked up first) are inserted: Fx hashing is safe here.
+    let mut seen = FxHashSet::default();
+    seen.reserve(observations.len());
     let mut valid = Vec::with_capacity(observations.len());
     for (i, o) in observations.iter().enumerate() {
         let f = |name: &str| format!("observations[{i}].{name}");
@@ -214,16 +233,7 @@ pub fn check_observations(
         }
         if out.len() == before {
             valid.push(Checked {
-                observation: Observation {
-                    indicator_id: o.indicator_id.clone(),
-                    year: o.year,
-                    value: o.value,
-                    // Checked just above: no violation means a status was given.
-                    status: o.status.unwrap_or(Status::Provisional),
-                    source: o.source.clone(),
-                    note: o.note.clone(),
-                    correction_reason: o.correction_reason.clone(),
-                },
+                index: i,
                 unchanged,
             });
         }

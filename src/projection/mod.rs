@@ -686,7 +686,7 @@ mod tests {
             expected_region_revision: None,
         }));
         for req in &requests {
-            state.prepare(req, &who, NOW, &mut events).unwrap();
+            state.prepare(req.clone(), &who, NOW, &mut events).unwrap();
         }
         let mut live = Projection::new();
         let mut fresh_pictures = Vec::new();

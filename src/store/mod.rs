@@ -8,23 +8,31 @@
 //!
 //! A sled 0.34 database in the data directory with two trees:
 //!
-//! - `meta`: `format_version` → `u32` big-endian. This file describes version **2**. A
-//!   version-1 store is marked version 2 when it is opened (nothing else changes: every
-//!   version-1 chunk is a valid version-2 chunk); a store with any other version is
-//!   refused at open, so that a build reading version 1 only refuses a version-2 store by
-//!   its version instead of failing on an event it cannot decode. `open_probe` → 8 random
-//!   bytes, written anew at every open to check that the store keeps writes (see
-//!   [`EventLog::open`]); nothing reads it otherwise.
+//! - `meta`: `format_version` → `u32` big-endian. This file describes version **3**. A
+//!   version-1 or version-2 store is marked version 3 when it is opened, and its chunks stay
+//!   as they are (see `packed_from`); a store with any other version is refused at open, so
+//!   that an older build refuses a newer store by its version instead of failing on a chunk
+//!   it cannot decode. `packed_from` → `u64` big-endian (new in version 3): chunks whose key
+//!   is at least this are *packed*, those before it *plain*; 1 in a store created as version
+//!   3, the sequence after the last chunk in one upgraded from version 1 or 2 (written in
+//!   the same sled batch as the version). `open_probe` → 8 random bytes, written anew at
+//!   every open to check that the store keeps writes (see [`EventLog::open`]); nothing reads
+//!   it otherwise.
 //! - `log`: one entry per *chunk* of consecutive events. Key: the sequence of the chunk's
-//!   first event, `u64` big-endian (8 bytes), so sled's order is log order. Value: the
-//!   [postcard](https://postcard.jamesmunns.com/wire-format) encoding of `Vec<Event>`
-//!   (see [`crate::domain::Event`] for the fields, in order, and
+//!   first event, `u64` big-endian (8 bytes), so sled's order is log order. Value of a plain
+//!   chunk: the [postcard](https://postcard.jamesmunns.com/wire-format) encoding of
+//!   `Vec<Event>` (see [`crate::domain::Event`] for the fields, in order, and
 //!   [`crate::domain::Payload`] for the payload variants: 0 observation recorded, 1
 //!   observation retracted, 2 indicator defined as version 1 wrote it, 3 region defined —
 //!   all of version 1 — and, new in version 2, 4 indicator defined with a kind or an open
-//!   last year, 5 submission summary). A commit group is split into
-//!   chunks of at most [`CHUNK_BYTES`]; all chunks of a group are written in one atomic
-//!   sled batch. The chunk size keeps every sled page out of sled's *blob* files: a page
+//!   last year, 5 submission summary). Value of a packed chunk: the plain chunk's length as
+//!   `u32` little-endian, then those bytes compressed as one
+//!   [LZ4 block](https://github.com/lz4/lz4/blob/dev/doc/lz4_Block_format.md). The events of
+//!   a chunk repeat their region, principal, submission id, source and note, and each
+//!   carries the previous one's hash: packed, a chunk of observations is about a quarter of
+//!   its plain size, and so is what sled writes (it rewrites a leaf page several times as
+//!   entries join it). A commit group is split into chunks of at most [`CHUNK_BYTES`]
+//!   (plain size); all chunks of a group are written in one atomic sled batch. The chunk size keeps every sled page out of sled's *blob* files: a page
 //!   larger than a quarter of sled's 512 KiB segment is written to a blob file, and sled
 //!   writes blob files without `fsync`, so a blob would not be covered by our commit's
 //!   `fdatasync`. A leaf page holds at most 17 entries before it splits, so entries of at
@@ -67,10 +75,16 @@ use crate::domain::Event;
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The on-disk format this code reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
-/// The older format this code reads, and upgrades at open (see `# Format`).
-const FORMAT_VERSION_1: u32 = 1;
+pub const FORMAT_VERSION: u32 = 3;
+/// The older formats this code reads, and upgrades at open (see `# Format`).
+const OLDER_FORMAT_VERSIONS: [u32; 2] = [1, 2];
 const FORMAT_KEY: &[u8] = b"format_version";
+/// The first chunk key that is packed (see `# Format`).
+const PACKED_FROM_KEY: &[u8] = b"packed_from";
+/// Largest plain size a packed chunk may claim: far above any chunk this code writes
+/// ([`CHUNK_BYTES`] plus one event), so that a damaged length is refused before anything
+/// is allocated for it.
+const MAX_PLAIN_CHUNK: usize = 1 << 20;
 /// How long an open waits for sled's file lock. A store dropped a moment ago in the same
 /// process can still hold it for a few milliseconds (sled's background work finishes after
 /// the drop; seen in tests that reopen at once), and [`EventLog::open`] itself reopens. A
@@ -134,6 +148,8 @@ pub struct EventLog {
     data_file: File,
     /// Set after a failed write or flush; every later append fails.
     poisoned: AtomicBool,
+    /// Chunks with this key or a later one are packed (see `# Format`).
+    packed_from: u64,
     path: PathBuf,
 }
 
@@ -141,7 +157,57 @@ fn key(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
 }
 
-fn decode_chunk(k: &[u8], v: &[u8]) -> Result<Vec<Event>, StoreError> {
+/// A plain chunk packed (see `# Format`), appended to `out`.
+fn pack(plain: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&(plain.len() as u32).to_le_bytes());
+    out.resize(
+        start + 4 + lz4_flex::block::get_maximum_output_size(plain.len()),
+        0,
+    );
+    // The output was sized for the worst case just above.
+    let n = lz4_flex::block::compress_into(plain, &mut out[start + 4..])
+        .expect("LZ4 output sized for the worst case");
+    out.truncate(start + 4 + n);
+}
+
+/// The value a store of this format writes for `events` (a packed chunk): for tests that
+/// write damage into a store directly.
+#[doc(hidden)]
+pub fn packed_chunk(events: &[Event]) -> Vec<u8> {
+    let mut out = Vec::new();
+    pack(
+        &postcard::to_allocvec(events).expect("postcard encodes plain data"),
+        &mut out,
+    );
+    out
+}
+
+/// The events of a packed chunk (see [`packed_chunk`]).
+#[doc(hidden)]
+pub fn unpacked_chunk(v: &[u8]) -> Result<Vec<Event>, String> {
+    postcard::from_bytes(&unpack(v)?).map_err(|e| e.to_string())
+}
+
+/// The plain bytes of a packed chunk, checked: a damaged chunk is an error, never a panic
+/// or a huge allocation.
+fn unpack(v: &[u8]) -> Result<Vec<u8>, String> {
+    let Some((len, body)) = v.split_first_chunk::<4>() else {
+        return Err(format!("a packed chunk of {} bytes has no length", v.len()));
+    };
+    let len = u32::from_le_bytes(*len) as usize;
+    if len > MAX_PLAIN_CHUNK {
+        return Err(format!("a packed chunk claims {len} plain bytes"));
+    }
+    let mut plain = vec![0; len];
+    match lz4_flex::block::decompress_into(body, &mut plain) {
+        Ok(n) if n == len => Ok(plain),
+        Ok(n) => Err(format!("a packed chunk holds {n} plain bytes, not {len}")),
+        Err(e) => Err(format!("a packed chunk does not unpack ({e})")),
+    }
+}
+
+fn decode_chunk(k: &[u8], v: &[u8], packed_from: u64) -> Result<Vec<Event>, StoreError> {
     let Ok(key) = <[u8; 8]>::try_from(k).map(u64::from_be_bytes) else {
         return Err(StoreError::Corrupt {
             key: 0,
@@ -149,6 +215,13 @@ fn decode_chunk(k: &[u8], v: &[u8]) -> Result<Vec<Event>, StoreError> {
         });
     };
     let corrupt = |message: String| StoreError::Corrupt { key, message };
+    let unpacked;
+    let v = if key >= packed_from {
+        unpacked = unpack(v).map_err(corrupt)?;
+        &unpacked[..]
+    } else {
+        v
+    };
     let (events, rest): (Vec<Event>, &[u8]) = postcard::take_from_bytes(v)
         .map_err(|e| corrupt(format!("the chunk cannot be decoded ({e})")))?;
     if !rest.is_empty() {
@@ -436,37 +509,61 @@ impl EventLog {
             || "while reading the format version".into(),
             || meta.get(FORMAT_KEY),
         )?;
-        match version {
-            Some(v) => {
-                let found = <[u8; 4]>::try_from(v.as_ref())
-                    .map(u32::from_be_bytes)
-                    .unwrap_or(0);
-                if found == FORMAT_VERSION_1 {
-                    guarded(
-                        path,
-                        || "while upgrading the format version".into(),
-                        || {
-                            meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
-                            db.flush()
-                        },
-                    )?;
-                } else if found != FORMAT_VERSION {
-                    return Err(StoreError::Version {
-                        path: path.to_owned(),
-                        found,
-                    });
+        let found = version.map(|v| {
+            <[u8; 4]>::try_from(v.as_ref())
+                .map(u32::from_be_bytes)
+                .unwrap_or(0)
+        });
+        let packed_from = match found {
+            Some(FORMAT_VERSION) => {
+                let packed_from = guarded(
+                    path,
+                    || "while reading where packed chunks start".into(),
+                    || meta.get(PACKED_FROM_KEY),
+                )?;
+                match packed_from.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok()) {
+                    Some(b) => u64::from_be_bytes(b),
+                    None => {
+                        return Err(StoreError::Damaged {
+                            path: path.join("db"),
+                            detail: format!(
+                                "a version-{FORMAT_VERSION} store without its `packed_from`"
+                            ),
+                        })
+                    }
                 }
             }
-            None => guarded(
-                path,
-                || "while writing the format version".into(),
-                || {
-                    meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
-                    db.flush()
-                },
-            )
-            .map(drop)?,
-        }
+            Some(older) if !OLDER_FORMAT_VERSIONS.contains(&older) => {
+                return Err(StoreError::Version {
+                    path: path.to_owned(),
+                    found: older,
+                })
+            }
+            // New (every chunk packed), or older (its chunks stay plain; new ones after
+            // them are packed).
+            None | Some(_) => {
+                let last = guarded(
+                    path,
+                    || "while looking up the last chunk".into(),
+                    || log.last(),
+                )?;
+                let packed_from = last
+                    .map(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).map_or(0, u64::from_be_bytes))
+                    .map_or(1, |k| k + 1);
+                let mut batch = sled::Batch::default();
+                batch.insert(PACKED_FROM_KEY, &packed_from.to_be_bytes());
+                batch.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes());
+                guarded(
+                    path,
+                    || "while writing the format version".into(),
+                    || {
+                        meta.apply_batch(batch)?;
+                        db.flush()
+                    },
+                )?;
+                packed_from
+            }
+        };
         let data_file = File::open(path.join("db"))?;
         Ok(EventLog {
             db,
@@ -474,6 +571,7 @@ impl EventLog {
             log,
             data_file,
             poisoned: AtomicBool::new(false),
+            packed_from,
             path: path.to_owned(),
         })
     }
@@ -505,6 +603,8 @@ impl EventLog {
 
     fn write_and_sync(&self, events: &[Event]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
+        let mut plain = Vec::new();
+        let mut packed = Vec::new();
         let mut start = 0;
         while start < events.len() {
             let mut end = start;
@@ -518,13 +618,19 @@ impl EventLog {
                 end += 1;
             }
             let chunk = &events[start..end];
-            // Sized up front: growing the buffer while encoding copies it again and again.
-            let buffer = Vec::with_capacity(bytes + bytes / 4 + 64);
-            let value = postcard::to_extend(chunk, buffer).map_err(|e| StoreError::Corrupt {
+            plain.clear();
+            plain = postcard::to_extend(chunk, plain).map_err(|e| StoreError::Corrupt {
                 key: chunk[0].sequence,
                 message: e.to_string(),
             })?;
-            batch.insert(&key(chunk[0].sequence), value);
+            let first = chunk[0].sequence;
+            if first >= self.packed_from {
+                packed.clear();
+                pack(&plain, &mut packed);
+                batch.insert(&key(first), &packed[..]);
+            } else {
+                batch.insert(&key(first), &plain[..]);
+            }
             start = end;
         }
         guarded(
@@ -606,6 +712,7 @@ impl EventLog {
     fn chunks(&self, iter: sled::Iter) -> Chunks<'_> {
         Chunks {
             dir: &self.path,
+            packed_from: self.packed_from,
             iter,
             last: None,
         }
@@ -619,7 +726,7 @@ impl EventLog {
             || self.log.last(),
         )?;
         match last {
-            Some((k, v)) => Ok(decode_chunk(&k, &v)?.pop()),
+            Some((k, v)) => Ok(decode_chunk(&k, &v, self.packed_from)?.pop()),
             None => Ok(None),
         }
     }
@@ -633,6 +740,7 @@ impl EventLog {
 /// Decoded chunks of a sled iterator, each step contained.
 struct Chunks<'a> {
     dir: &'a Path,
+    packed_from: u64,
     iter: sled::Iter,
     /// Key and last sequence of the last chunk read, to say where a failure happened.
     last: Option<(u64, u64)>,
@@ -652,7 +760,7 @@ impl Chunks<'_> {
         let Some((k, v)) = next else {
             return Ok(None);
         };
-        let events = decode_chunk(&k, &v)?;
+        let events = decode_chunk(&k, &v, self.packed_from)?;
         // decode_chunk returns a non-empty chunk that starts at its key.
         self.last = events.last().map(|e| (events[0].sequence, e.sequence));
         Ok(Some(events))
@@ -794,20 +902,24 @@ mod tests {
     fn chunks_that_do_not_decode_name_their_key() {
         let ev = events(5, 2, 1);
         let good = postcard::to_allocvec(&ev).unwrap();
-        assert_eq!(decode_chunk(&key(5), &good).unwrap(), ev);
+        assert_eq!(decode_chunk(&key(5), &good, u64::MAX).unwrap(), ev);
         let mut trailing = good.clone();
         trailing.push(0);
-        let err = decode_chunk(&key(5), &trailing).unwrap_err().to_string();
+        let err = decode_chunk(&key(5), &trailing, u64::MAX)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "corrupt log entry at key 5: 1 bytes follow the chunk's events"
         );
-        let err = decode_chunk(&key(4), &good).unwrap_err().to_string();
+        let err = decode_chunk(&key(4), &good, u64::MAX)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "corrupt log entry at key 4: the chunk starts with sequence 5"
         );
-        let err = decode_chunk(&key(5), &good[..good.len() - 3])
+        let err = decode_chunk(&key(5), &good[..good.len() - 3], u64::MAX)
             .unwrap_err()
             .to_string();
         assert!(
@@ -815,10 +927,91 @@ mod tests {
             "{err}"
         );
         let empty = postcard::to_allocvec(&Vec::<Event>::new()).unwrap();
-        assert!(decode_chunk(&key(5), &empty)
+        assert!(decode_chunk(&key(5), &empty, u64::MAX)
             .unwrap_err()
             .to_string()
             .ends_with("the chunk is empty"));
+    }
+
+    #[test]
+    fn packed_chunks_round_trip_and_damage_is_an_error() {
+        let ev = events(5, 40, 30);
+        let plain = postcard::to_allocvec(&ev).unwrap();
+        let mut packed = Vec::new();
+        pack(&plain, &mut packed);
+        assert!(
+            packed.len() * 2 < plain.len(),
+            "{} vs {}",
+            packed.len(),
+            plain.len()
+        );
+        assert_eq!(decode_chunk(&key(5), &packed, 1).unwrap(), ev);
+        // The same bytes read as plain (before `packed_from`) do not decode.
+        assert!(decode_chunk(&key(5), &packed, 6).is_err());
+        let err = |v: &[u8]| decode_chunk(&key(5), v, 1).unwrap_err().to_string();
+        assert!(
+            err(&packed[..2]).contains("has no length"),
+            "{}",
+            err(&packed[..2])
+        );
+        let mut huge = packed.clone();
+        huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(
+            err(&huge).contains("claims 4294967295 plain bytes"),
+            "{}",
+            err(&huge)
+        );
+        let mut short = packed.clone();
+        short[..4].copy_from_slice(&((plain.len() + 1) as u32).to_le_bytes());
+        assert!(
+            err(&short).contains("corrupt log entry at key 5"),
+            "{}",
+            err(&short)
+        );
+        assert!(err(&packed[..packed.len() - 5]).contains("does not unpack"));
+    }
+
+    #[test]
+    fn a_version_2_store_keeps_its_plain_chunks_and_packs_new_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A version-2 store: plain chunks, no `packed_from`.
+            let log = EventLog::open(dir.path()).unwrap();
+            let plain = postcard::to_allocvec(&events(1, 3, 10)).unwrap();
+            log.log.insert(key(1), plain).unwrap();
+            log.meta.remove(PACKED_FROM_KEY).unwrap();
+            log.meta.insert(FORMAT_KEY, &2u32.to_be_bytes()).unwrap();
+            log.db.flush().unwrap();
+        }
+        {
+            let log = EventLog::open(dir.path()).unwrap();
+            assert_eq!(log.packed_from, 2);
+            assert_eq!(log.read_from(1, usize::MAX).unwrap(), events(1, 3, 10));
+            log.append(&events(4, 3, 10)).unwrap();
+        }
+        let log = EventLog::open(dir.path()).unwrap();
+        assert_eq!(log.packed_from, 2);
+        let v = log.meta.get(FORMAT_KEY).unwrap().unwrap();
+        assert_eq!(v.as_ref(), &FORMAT_VERSION.to_be_bytes());
+        let all = log.read_from(1, usize::MAX).unwrap();
+        assert_eq!(all.len(), 6);
+        assert_eq!(&all[3..], &events(4, 3, 10)[..]);
+        let raw = |k: u64| log.log.get(key(k)).unwrap().unwrap();
+        assert!(
+            postcard::from_bytes::<Vec<Event>>(&raw(1)).is_ok(),
+            "kept plain"
+        );
+        assert!(unpack(&raw(4)).is_ok(), "written packed");
+        assert_eq!(log.last_event().unwrap().unwrap().sequence, 6);
+    }
+
+    #[test]
+    fn a_new_store_packs_every_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path()).unwrap();
+        assert_eq!(log.packed_from, 1);
+        log.append(&events(1, 3, 10)).unwrap();
+        assert!(unpack(&log.log.get(key(1)).unwrap().unwrap()).is_ok());
     }
 
     #[test]
@@ -848,9 +1041,9 @@ mod tests {
     #[test]
     fn refuses_another_format_version() {
         let dir = tempfile::tempdir().unwrap();
-        set_version(dir.path(), 3);
+        set_version(dir.path(), 4);
         let err = EventLog::open(dir.path()).err().unwrap();
-        assert!(err.to_string().contains("format version 3"), "{err}");
+        assert!(err.to_string().contains("format version 4"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The group commit: a *preparer* task decides requests and builds their events (see
-//! [`super::decide`]), and a *syncer* thread makes prepared groups durable with one append
-//! (sled batch, flush, `fdatasync`), applies them to the projection and answers. The two
-//! overlap, so requests arriving during a flush form the next group.
+//! [`super::decide`]), a *syncer* thread makes prepared groups durable with one append
+//! (sled batch, flush, `fdatasync`), and an *applier* thread folds each durable group into
+//! the projection and then answers its requests. The three overlap: requests arriving
+//! during a flush form the next group, and a group is folded while the next one is made
+//! durable.
 //!
 //! # Durability
 //!
@@ -51,8 +53,8 @@ pub struct Writer {
     tx: mpsc::Sender<Job>,
     /// Counts every outcome, whoever writes (API, demo loader).
     metrics: Arc<Metrics>,
-    /// Writes handed to the writer and not yet answered: the syncer waits (briefly) for
-    /// those still being prepared so that they share its commit.
+    /// Writes handed to the writer and not yet taken into a commit: the syncer waits
+    /// (briefly) for those still being prepared so that they share its commit.
     in_flight: Arc<AtomicUsize>,
     /// Why every write is refused, once something made this server unfit to write (a failed
     /// append, or another writer fencing this one out of the stream).
@@ -153,7 +155,7 @@ impl Writer {
             principal,
             reply,
         };
-        // Counted from here until the syncer answers (it subtracts what it answered).
+        // Counted from here until a commit takes it (the syncer subtracts what it took).
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         if let Err(e) = self.tx.try_send(job) {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -332,11 +334,12 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts the committer: a *preparer* thread that validates requests and builds their
-    /// events, and a *syncer* thread that makes prepared groups durable (it blocks on sled
-    /// flushes and `fdatasync`), applies them to the projection and answers. The two overlap,
-    /// so requests arriving during a flush form the next group (group commit). The returned
-    /// handle ends when every [`Writer`] is dropped and all accepted work is answered.
+    /// Starts the committer: a *preparer* task that validates requests and builds their
+    /// events, a *syncer* thread that makes prepared groups durable (it blocks on sled
+    /// flushes and `fdatasync`), and an *applier* thread that folds each durable group into
+    /// the projection and answers it. They overlap, so requests arriving during a flush form
+    /// the next group (group commit). The returned handle ends when every [`Writer`] is
+    /// dropped and all accepted work is answered.
     pub fn spawn(self) -> (Writer, std::thread::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let (ptx, prx) = mpsc::channel::<Prepared>(PIPELINE_DEPTH);
@@ -363,22 +366,27 @@ impl Committer {
             std::thread::Builder::new()
                 .name("syncer".into())
                 .spawn(move || {
-                    let (discard, discarded) = std::sync::mpsc::channel::<Vec<Event>>();
-                    // Ends when the syncer (the sender) does; without it, events are
-                    // freed where they are.
-                    let _ = std::thread::Builder::new()
-                        .name("discard".into())
-                        .spawn(move || while discarded.recv().is_ok() {});
+                    // Bounded like the pipeline before it: a slow fold pushes back on
+                    // the appends, and so on the writer queue.
+                    let (atx, arx) = std::sync::mpsc::sync_channel::<Appended>(APPLY_DEPTH);
+                    let applier = {
+                        let (projection, metrics) = (projection.clone(), metrics.clone());
+                        std::thread::Builder::new()
+                            .name("applier".into())
+                            .spawn(move || apply_loop(arx, &projection, &applied, &metrics))
+                            // As below: fails only when the OS is out of resources.
+                            .expect("spawn applier thread")
+                    };
                     let stage = SyncStage {
                         log: &log,
-                        projection: &projection,
-                        applied: &applied,
                         metrics: &metrics,
                         broken: &broken,
                         in_flight: &in_flight,
-                        discard: &discard,
+                        applier: &atx,
                     };
-                    stage.run(prx)
+                    stage.run(prx);
+                    drop(atx);
+                    let _ = applier.join();
                 })
                 // Thread creation fails only when the OS is out of resources at start.
                 .expect("spawn syncer thread")
@@ -417,7 +425,7 @@ async fn prepare_loop(
         while let Some(job) = next.take() {
             let answer = match broken.lock().clone() {
                 Some(why) => Err(WriteError::Unavailable(why)),
-                None => state.prepare(&job.request, &job.principal, now, &mut group.events),
+                None => state.prepare(job.request, &job.principal, now, &mut group.events),
             };
             group.replies.push((job.reply, answer));
             if group.events.len() < MAX_GROUP_EVENTS {
@@ -446,19 +454,17 @@ const MAX_COMMIT_DELAY: std::time::Duration = std::time::Duration::from_micros(5
 /// The syncer thread's view of the world.
 struct SyncStage<'a> {
     log: &'a EventLog,
-    projection: &'a RwLock<Projection>,
-    applied: &'a watch::Sender<u64>,
     metrics: &'a Metrics,
     broken: &'a parking_lot::Mutex<Option<String>>,
     in_flight: &'a AtomicUsize,
-    /// Where committed events go to be freed, by a thread of their own.
-    discard: &'a std::sync::mpsc::Sender<Vec<Event>>,
+    /// Where appended groups go to be folded and answered.
+    applier: &'a std::sync::mpsc::SyncSender<Appended>,
 }
 
-/// Subtracts answered writes from the in-flight count when a commit is done with them.
-struct Answered<'a>(&'a AtomicUsize, usize);
+/// Subtracts writes from the in-flight count once a commit has taken them.
+struct Taken<'a>(&'a AtomicUsize, usize);
 
-impl Drop for Answered<'_> {
+impl Drop for Taken<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(self.1, Ordering::AcqRel);
     }
@@ -467,11 +473,26 @@ impl Drop for Answered<'_> {
 /// How often a waiting commit looks for newly prepared groups.
 const COMMIT_POLL: std::time::Duration = std::time::Duration::from_micros(50);
 
+/// Appended groups that may wait for the applier: it folds one group while the syncer
+/// makes the next durable.
+const APPLY_DEPTH: usize = 4;
+
+/// What the syncer hands the applier, in commit order.
+struct Appended {
+    /// Durable events to fold before the answers go out; empty when the commit appended
+    /// nothing (or failed).
+    events: Vec<Event>,
+    replies: Vec<(Reply, Result<Receipt, WriteError>)>,
+}
+
 impl SyncStage<'_> {
     fn run(&self, mut prx: mpsc::Receiver<Prepared>) {
         while let Some(first) = prx.blocking_recv() {
             let groups = self.gather(first, &mut prx);
-            self.commit(groups);
+            let appended = self.commit(groups);
+            if self.applier.send(appended).is_err() {
+                return;
+            }
         }
     }
 
@@ -507,14 +528,10 @@ impl SyncStage<'_> {
         groups
     }
 
-    fn commit(&self, mut groups: Vec<Prepared>) {
-        let (log, projection, applied, metrics, broken) = (
-            self.log,
-            self.projection,
-            self.applied,
-            self.metrics,
-            self.broken,
-        );
+    /// Makes the groups' events durable in one append; what the applier must fold and
+    /// answer. After a failed append (this one or an earlier one) every answer is a refusal.
+    fn commit(&self, mut groups: Vec<Prepared>) -> Appended {
+        let (log, metrics, broken) = (self.log, self.metrics, self.broken);
         let events: Vec<Event> = if groups.len() == 1 {
             std::mem::take(&mut groups[0].events)
         } else {
@@ -523,19 +540,34 @@ impl SyncStage<'_> {
                 .flat_map(|g| std::mem::take(&mut g.events))
                 .collect()
         };
-        let answered: usize = groups.iter().map(|g| g.replies.len()).sum();
-        let _answered = Answered(self.in_flight, answered);
+        let taken: usize = groups.iter().map(|g| g.replies.len()).sum();
+        let _taken = Taken(self.in_flight, taken);
         let replies = groups.into_iter().flat_map(|g| g.replies);
-        let failed = broken.lock().clone();
-        if events.is_empty() || failed.is_some() {
-            for (reply, answer) in replies {
-                let answer = match (&failed, answer) {
-                    (Some(why), Ok(_)) => Err(WriteError::Unavailable(why.clone())),
-                    (_, a) => a,
-                };
-                let _ = reply.send(answer);
-            }
-            return;
+        let refused = |why: &str, replies: Vec<_>| Appended {
+            events: Vec::new(),
+            replies: replies
+                .into_iter()
+                .map(|(reply, _)| (reply, Err(WriteError::Unavailable(why.to_owned()))))
+                .collect(),
+        };
+        if let Some(why) = broken.lock().clone() {
+            // Answers that record nothing (refusals, validations) stay as they are; any
+            // other is refused, as nothing more is appended after a failure.
+            return Appended {
+                events: Vec::new(),
+                replies: replies
+                    .map(|(reply, answer)| match answer {
+                        Ok(_) => (reply, Err(WriteError::Unavailable(why.clone()))),
+                        a => (reply, a),
+                    })
+                    .collect(),
+            };
+        }
+        if events.is_empty() {
+            return Appended {
+                events,
+                replies: replies.collect(),
+            };
         }
         let started = Instant::now();
         if let Err(e) = log.append(&events) {
@@ -546,33 +578,56 @@ impl SyncStage<'_> {
                 other => format!("append failed ({other}); the server must be restarted"),
             };
             *broken.lock() = Some(why.clone());
-            for (reply, _) in replies {
-                let _ = reply.send(Err(WriteError::Unavailable(why.clone())));
-            }
-            return;
+            return refused(&why, replies.collect());
         }
         metrics
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
         metrics.commit_group_events.observe(events.len() as f64);
         metrics.events_appended.inc_by(events.len() as u64);
-        let last = events.last().map(|e| e.sequence).unwrap_or(0);
-        {
-            let mut p = projection.write();
-            for e in &events {
-                p.apply(e);
-            }
+        if let Some(last) = events.last() {
+            metrics.log_sequence.set(last.sequence as i64);
         }
-        metrics.log_sequence.set(last as i64);
-        metrics.projection_sequence.set(last as i64);
-        let _ = applied.send(last);
+        Appended {
+            events,
+            replies: replies.collect(),
+        }
+    }
+}
+
+/// The applier thread: folds each appended group into the projection, then answers its
+/// writes, in commit order, so that an answer is sent only once what it describes is both
+/// durable and visible to reads. Events are freed by a thread of their own: that is work
+/// the next group need not wait for.
+fn apply_loop(
+    appended: std::sync::mpsc::Receiver<Appended>,
+    projection: &RwLock<Projection>,
+    applied: &watch::Sender<u64>,
+    metrics: &Metrics,
+) {
+    let (discard, discarded) = std::sync::mpsc::channel::<Vec<Event>>();
+    // Ends when the applier (the sender) does; without it, events are freed here.
+    let _ = std::thread::Builder::new()
+        .name("discard".into())
+        .spawn(move || while discarded.recv().is_ok() {});
+    while let Ok(Appended { events, replies }) = appended.recv() {
+        if let Some(last) = events.last().map(|e| e.sequence) {
+            {
+                let mut p = projection.write();
+                for e in &events {
+                    p.apply(e);
+                }
+            }
+            metrics.projection_sequence.set(last as i64);
+            let _ = applied.send(last);
+        }
         for (reply, answer) in replies {
             let _ = reply.send(answer);
         }
-        // Freeing a group's events (several allocations each) is work the next commit
-        // need not wait for.
-        if let Err(back) = self.discard.send(events) {
-            drop(back.0);
+        if !events.is_empty() {
+            if let Err(back) = discard.send(events) {
+                drop(back.0);
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ use super::digest::{self, Item};
 use super::{Receipt, RetractInput, SubmitInput, WriteError, WriteRequest};
 use crate::auth::Principal;
 use crate::domain::validate::{self, Current, FieldViolation};
-use crate::domain::{Catalog, Event, Hash, Indicator, Observation, Payload, ZERO_HASH};
+use crate::domain::{Catalog, Event, Hash, Indicator, Payload, ZERO_HASH};
 
 /// What the state remembers of an accepted submission: enough to answer a retry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,8 +80,8 @@ enum SubmitPlan {
     Duplicate(Receipt),
     Record {
         region: String,
-        /// The observations that change their cells, in request order.
-        changed: Vec<Observation>,
+        /// Whether each observation of the request leaves its cell as it is (in order).
+        unchanged: Vec<bool>,
         /// Observations in the request.
         total: u32,
         digest: Hash,
@@ -291,11 +291,8 @@ impl WriterState {
         let total = checked.len() as u32;
         Ok(SubmitPlan::Record {
             region,
-            changed: checked
-                .into_iter()
-                .filter(|c| !c.unchanged)
-                .map(|c| c.observation)
-                .collect(),
+            // No violation: every observation was checked, in order.
+            unchanged: checked.into_iter().map(|c| c.unchanged).collect(),
             total,
             digest,
         })
@@ -319,24 +316,25 @@ impl WriterState {
 
     /// Validates `req` and, when it is accepted and asks for a change, appends its events to
     /// `out` and folds them into the state. The caller must make `out` durable before
-    /// answering.
+    /// answering. The request's strings move into the events.
     pub fn prepare(
         &mut self,
-        req: &WriteRequest,
+        req: WriteRequest,
         who: &Principal,
         now: i64,
         out: &mut Vec<Event>,
     ) -> Result<Receipt, WriteError> {
-        if let WriteRequest::Apply(events) = req {
-            return self.prepare_apply(events, out);
-        }
-        if let WriteRequest::SetReadOnly(why) = req {
-            self.read_only = why.clone();
-            return Ok(Receipt {
-                last_sequence: self.last_sequence(),
-                ..Receipt::default()
-            });
-        }
+        let req = match req {
+            WriteRequest::Apply(events) => return self.prepare_apply(events, out),
+            WriteRequest::SetReadOnly(why) => {
+                self.read_only = why;
+                return Ok(Receipt {
+                    last_sequence: self.last_sequence(),
+                    ..Receipt::default()
+                });
+            }
+            req => req,
+        };
         if let Some(why) = &self.read_only {
             return Err(WriteError::ReadOnly(why.clone()));
         }
@@ -344,16 +342,17 @@ impl WriterState {
         let principal = who.name.as_str();
         match req {
             WriteRequest::Submit(s) => {
-                let (region, changed, total, digest) = match self.decide_submit(s, who, now)? {
-                    SubmitPlan::Duplicate(rc) => return Ok(rc),
-                    SubmitPlan::Record {
-                        region,
-                        changed,
-                        total,
-                        digest,
-                    } => (region, changed, total, digest),
-                };
-                let recorded = changed.len() as u32;
+                let (region, unchanged_flags, total, digest) =
+                    match self.decide_submit(&s, who, now)? {
+                        SubmitPlan::Duplicate(rc) => return Ok(rc),
+                        SubmitPlan::Record {
+                            region,
+                            unchanged,
+                            total,
+                            digest,
+                        } => (region, unchanged, total, digest),
+                    };
+                let recorded = unchanged_flags.iter().filter(|u| !**u).count() as u32;
                 let unchanged = total - recorded;
                 if s.validate_only {
                     return Ok(Receipt {
@@ -376,8 +375,14 @@ impl WriterState {
                 }
                 let first = self.next_sequence;
                 let id = &s.submission_id;
-                for o in changed {
-                    let payload = Payload::ObservationRecorded(o);
+                out.reserve(recorded as usize + 1);
+                let changed = s
+                    .observations
+                    .into_iter()
+                    .zip(unchanged_flags)
+                    .filter(|(_, unchanged)| !unchanged);
+                for (o, _) in changed {
+                    let payload = Payload::ObservationRecorded(o.into_observation());
                     self.emit(&region, principal, id, payload, now, out);
                 }
                 if unchanged > 0 {
@@ -392,15 +397,15 @@ impl WriterState {
                 Ok(self.receipt_of(id, first))
             }
             WriteRequest::Retract(r) => {
-                let (region, digest) = match self.decide_retract(r, who)? {
+                let (region, digest) = match self.decide_retract(&r, who)? {
                     Ok(plan) => plan,
                     Err(duplicate) => return Ok(duplicate),
                 };
                 let first = self.next_sequence;
                 let payload = Payload::ObservationRetracted {
-                    indicator_id: r.indicator_id.clone(),
+                    indicator_id: r.indicator_id,
                     year: r.year,
-                    reason: r.reason.clone(),
+                    reason: r.reason,
                 };
                 self.emit(&region, principal, &r.submission_id, payload, now, out);
                 self.set_digest(&r.submission_id, digest);
@@ -410,15 +415,15 @@ impl WriterState {
                 submission_id,
                 indicator,
             } => {
-                let digest = match self.decide_define(submission_id, indicator, who)? {
+                let digest = match self.decide_define(&submission_id, &indicator, who)? {
                     Ok(digest) => digest,
                     Err(duplicate) => return Ok(duplicate),
                 };
                 let first = self.next_sequence;
-                let payload = Payload::IndicatorDefined(indicator.clone());
-                self.emit("", principal, submission_id, payload, now, out);
-                self.set_digest(submission_id, digest);
-                Ok(self.receipt_of(submission_id, first))
+                let payload = Payload::IndicatorDefined(indicator);
+                self.emit("", principal, &submission_id, payload, now, out);
+                self.set_digest(&submission_id, digest);
+                Ok(self.receipt_of(&submission_id, first))
             }
             WriteRequest::Apply(_) | WriteRequest::SetReadOnly(_) => {
                 unreachable!("handled above")
@@ -436,10 +441,10 @@ impl WriterState {
     /// they are. Nothing is folded when any of them does not fit.
     fn prepare_apply(
         &mut self,
-        events: &[Event],
+        events: Vec<Event>,
         out: &mut Vec<Event>,
     ) -> Result<Receipt, WriteError> {
-        crate::domain::event::verify_chain(self.last_sequence(), self.head_hash, events).map_err(
+        crate::domain::event::verify_chain(self.last_sequence(), self.head_hash, &events).map_err(
             |e| {
                 WriteError::Diverged(format!(
                     "event {} does not continue this server's log (at sequence {}): {}",
@@ -450,15 +455,16 @@ impl WriterState {
             },
         )?;
         let first = self.next_sequence;
+        let recorded = events.len() as u32;
         for e in events {
-            self.apply(e);
-            out.push(e.clone());
+            self.apply(&e);
+            out.push(e);
         }
         Ok(Receipt {
-            first_sequence: if events.is_empty() { 0 } else { first },
+            first_sequence: if recorded == 0 { 0 } else { first },
             last_sequence: self.last_sequence(),
             receipt_hash: Some(self.head_hash),
-            recorded: events.len() as u32,
+            recorded,
             ..Receipt::default()
         })
     }
@@ -677,7 +683,7 @@ mod tests {
     fn run(s: &mut WriterState, req: &WriteRequest) -> (Result<Receipt, WriteError>, Vec<Event>) {
         let mut out = Vec::new();
         let who = Principal::system("test");
-        let r = s.prepare(req, &who, NOW, &mut out);
+        let r = s.prepare(req.clone(), &who, NOW, &mut out);
         (r, out)
     }
 
@@ -865,7 +871,7 @@ mod tests {
         let mut out = Vec::new();
         let later = NOW + 366 * 24 * 3600 * 1_000_000;
         assert!(s
-            .prepare(&req, &Principal::system("t"), later, &mut out)
+            .prepare(req, &Principal::system("t"), later, &mut out)
             .is_ok());
     }
 }

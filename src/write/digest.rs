@@ -13,18 +13,12 @@
 //! on-disk format: change them and a retry of an old partly-unchanged submission would be
 //! refused as `ALREADY_EXISTS`. `tests::the_digest_is_pinned` holds a known value.
 
-use sha2::{Digest, Sha256};
-
 use crate::domain::validate::ObservationInput;
 use crate::domain::{Event, Hash, Indicator, Observation, Payload, Region, Status, ZERO_HASH};
 
 /// One step of the running digest.
 pub(crate) fn step(d: &Hash, item: &impl serde::Serialize) -> Hash {
-    let mut h = Sha256::new();
-    h.update(d);
-    // Serialising plain data into a hasher cannot fail.
-    postcard::to_io(item, &mut h).expect("postcard encodes plain data");
-    h.finalize().into()
+    crate::domain::event::chained_hash(d, item)
 }
 
 /// What a digest step covers.
