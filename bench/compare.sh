@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/tilannekuva}
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
-EVENTS=${EVENTS:-"1000000 10000000"}
+EVENTS=${EVENTS-"1000000 10000000"}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 DB=tilannekuva_bench
 GRPC=127.0.0.1:50091
@@ -122,6 +122,10 @@ where y.region = :r;
 SQL
 pg_tps() { # clients, script → transactions per second
   pgbench -d $DB -n -c "$1" -j 2 -T "$DURATION" -f "$2" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+  # Each run starts on an empty table, as the service starts on an empty store, and leaves
+  # nothing behind: without this PostgreSQL writes the run's rows out (checkpointer,
+  # autovacuum) while the next measurement runs, on the same two cores and disk.
+  psql -d $DB -qc 'truncate obs' -c 'checkpoint' >/dev/null
 }
 
 # The machine is noisy: the writes run $ROUNDS times, alternating the service and
@@ -176,6 +180,8 @@ for target in $EVENTS; do
   row "periodic snapshots while filling to $label" "$snaps" "" ""
   rss=$(rss_mib)
   row "resident memory, $label (MiB; bytes per event)" "$rss; $(awk -v r="$rss" -v e="$events" 'BEGIN { printf "%.0f", r * 1048576 / e }')" "" ""
+  disk=$(du -sm "$data" | cut -f1)
+  row "store on disk, $label (MiB; bytes per event)" "$disk; $(awk -v d="$disk" -v e="$events" 'BEGIN { printf "%.0f", d * 1048576 / e }')" "" ""
   stop_server
   start_server
   row "restart to /readyz after a clean stop, $label (s)" "$ready" "" ""
