@@ -468,6 +468,7 @@ const LATE: Duration = Duration::from_millis(2);
 /// [`LATE`] after they were due are counted and reported.
 async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::Result<()> {
     use crate::proto::picture_service_client::PictureServiceClient;
+    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
     if !(a.rate.is_finite() && a.rate >= 0.0) {
         bail!("--rate must be a number of requests per second, 0 or more");
     }
@@ -511,6 +512,7 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
     for c in 0..a.clients {
         let mut client = PictureServiceClient::new(channels[c % channels.len()].clone())
             .max_decoding_message_size(64 << 20);
+        let mut health = HealthClient::new(channels[c % channels.len()].clone());
         let (regions, years, failures, late) = (
             regions.clone(),
             years.clone(),
@@ -541,7 +543,14 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
                 }
                 let year = years[(i / regions.len() + c) % years.len()];
                 let region = regions[(i + c * 7) % regions.len()].clone();
-                let answer = if kind == "region" {
+                let answer = if kind == "health" {
+                    health
+                        .check(HealthCheckRequest {
+                            service: String::new(),
+                        })
+                        .await
+                        .map(|_| ())
+                } else if kind == "region" {
                     client
                         .get_region_picture(super::client::authed(
                             proto::GetRegionPictureRequest {

@@ -427,8 +427,10 @@ pub struct LoadgenArgs {
     #[arg(long, default_value_t = 2.0)]
     pub phase: f64,
     /// Read instead of write: `region` (GetRegionPicture) or `national`
-    /// (GetNationalPicture), for the years and regions the log holds, round robin.
-    #[arg(long, value_parser = ["region", "national"])]
+    /// (GetNationalPicture), for the years and regions the log holds, round robin; or
+    /// `health` (the health Check, which the server answers from the request's headers
+    /// without any work: the floor of one RPC through this server's stack and this client).
+    #[arg(long, value_parser = ["region", "national", "health"])]
     pub read: Option<String>,
     /// With `--read`: offer this many requests per second in all (open loop; requests sent
     /// late because the clients fell behind are counted); 0 = each client sends its next
