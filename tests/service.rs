@@ -973,6 +973,31 @@ async fn loadgen_refuses_real_data_and_the_pid_file_names_the_instance() {
     ]);
     assert!(!ok);
     assert!(err.contains("127.0.0.1:1"), "{err}");
+    // Reads of what it wrote, and the floor of one RPC (the health Check): answered, no
+    // errors.
+    for kind in ["region", "health"] {
+        let (ok, out, err) = cli(&[
+            "loadgen",
+            "--server",
+            &s.grpc_url,
+            "--read",
+            kind,
+            "--duration",
+            "0.3",
+            "--clients",
+            "2",
+        ]);
+        assert!(ok, "{err}");
+        assert!(out.contains(&format!("read={kind} ")), "{out}");
+        let answered: u64 = out
+            .split("answered: ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count of reads in {out}"));
+        assert!(answered > 0, "{out}");
+        assert!(out.contains("(0 errors)"), "{out}");
+    }
     let mut synthetic = 0;
     for e in events_from(s.channel().await, 1).await {
         if let Some(proto::event::Payload::ObservationRecorded(o)) = e.payload {
