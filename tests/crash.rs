@@ -754,9 +754,10 @@ fn verify_store(groups: &[Vec<Event>], tamper: impl FnOnce(&sled::Db)) -> (bool,
 
 #[test]
 fn verify_names_the_first_bad_sequence() {
-    // A packed chunk of these plain bytes (the store's format 3): its length, then LZ4.
+    // A packed chunk of these plain bytes (the store's format 3): 0, its length, then LZ4.
     let packed = |plain: &[u8]| {
-        let mut v = (plain.len() as u32).to_le_bytes().to_vec();
+        let mut v = vec![0];
+        v.extend((plain.len() as u32).to_le_bytes());
         v.extend(lz4_flex::block::compress(plain));
         v
     };

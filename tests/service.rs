@@ -905,6 +905,27 @@ async fn loadgen_refuses_real_data_and_the_pid_file_names_the_instance() {
 
     let fresh = tempfile::tempdir().unwrap();
     let s = Proc::start(fresh.path(), &[]);
+    // The floor of one RPC needs no figures; the picture reads do, and say so.
+    let (ok, out, err) = cli(&[
+        "loadgen",
+        "--server",
+        &s.grpc_url,
+        "--read",
+        "health",
+        "--duration",
+        "0.2",
+    ]);
+    assert!(ok && out.contains("(0 errors)"), "{out}{err}");
+    let (ok, _, err) = cli(&[
+        "loadgen",
+        "--server",
+        &s.grpc_url,
+        "--read",
+        "region",
+        "--duration",
+        "0.2",
+    ]);
+    assert!(!ok && err.contains("holds no figures"), "{err}");
     for _ in 0..2 {
         let (ok, out, err) = cli(&[
             "loadgen",

@@ -463,21 +463,15 @@ impl Visibility {
 /// up to a millisecond late) counts as late: the client fell behind the offered rate.
 const LATE: Duration = Duration::from_millis(2);
 
-/// `--read`: N clients reading pictures for the duration, closed loop or at an offered rate.
-/// Latency counts from when a request is sent; with `--rate`, requests sent more than
-/// [`LATE`] after they were due are counted and reported.
-async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::Result<()> {
+/// The regions and the years with figures that `--read` reads, round robin.
+async fn readable(a: &LoadgenArgs, channel: Channel) -> anyhow::Result<(Vec<String>, Vec<i32>)> {
     use crate::proto::picture_service_client::PictureServiceClient;
-    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
-    if !(a.rate.is_finite() && a.rate >= 0.0) {
-        bail!("--rate must be a number of requests per second, 0 or more");
-    }
-    let regions = compared_regions(channels[0].clone(), &a.conn).await?;
+    let regions = compared_regions(channel.clone(), &a.conn).await?;
     // The years with figures: those of the national picture's indicators that any region
     // reported, probed over the span loadgen writes.
     let this_year = this_year();
     let mut years = Vec::new();
-    let mut probe = PictureServiceClient::new(channels[0].clone());
+    let mut probe = PictureServiceClient::new(channel);
     for year in 1990..=this_year {
         let p = probe
             .get_national_picture(super::client::authed(
@@ -498,6 +492,24 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
     if years.is_empty() || regions.is_empty() {
         bail!("the server holds no figures to read; fill it first (loadgen without --read)");
     }
+    Ok((regions, years))
+}
+
+/// `--read`: N clients reading pictures for the duration, closed loop or at an offered rate.
+/// Latency counts from when a request is sent; with `--rate`, requests sent more than
+/// [`LATE`] after they were due are counted and reported.
+async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::Result<()> {
+    use crate::proto::picture_service_client::PictureServiceClient;
+    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+    if !(a.rate.is_finite() && a.rate >= 0.0) {
+        bail!("--rate must be a number of requests per second, 0 or more");
+    }
+    // The health Check reads nothing: it needs no figures (nor a token).
+    let (regions, years) = if kind == "health" {
+        (Vec::new(), Vec::new())
+    } else {
+        readable(a, channels[0].clone()).await?
+    };
     let as_of = (a.as_of_sequence > 0).then_some(proto::AsOf {
         point: Some(proto::as_of::Point::Sequence(a.as_of_sequence)),
     });
@@ -541,8 +553,10 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
                 if sent.saturating_duration_since(due) > LATE {
                     late.fetch_add(1, Ordering::Relaxed);
                 }
-                let year = years[(i / regions.len() + c) % years.len()];
-                let region = regions[(i + c * 7) % regions.len()].clone();
+                let cell = || {
+                    let year = years[(i / regions.len() + c) % years.len()];
+                    (regions[(i + c * 7) % regions.len()].clone(), year)
+                };
                 let answer = if kind == "health" {
                     health
                         .check(HealthCheckRequest {
@@ -551,6 +565,7 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
                         .await
                         .map(|_| ())
                 } else if kind == "region" {
+                    let (region, year) = cell();
                     client
                         .get_region_picture(super::client::authed(
                             proto::GetRegionPictureRequest {
@@ -564,6 +579,7 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
                         .await
                         .map(|_| ())
                 } else {
+                    let (_, year) = cell();
                     client
                         .get_national_picture(super::client::authed(
                             proto::GetNationalPictureRequest {

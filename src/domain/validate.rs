@@ -150,7 +150,9 @@ pub fn check_observations(
         ));
         return Vec::new();
     }
-    // Only catalog ids (looked up first) are inserted: Fx hashing is safe here.
+    // Keys are (catalog id, year), at most MAX_OBSERVATIONS of them: Fx hashing, whose
+    // collisions a client could only provoke through the years, costs at worst a slower
+    // rejection of one bounded request.
     let mut seen = FxHashSet::default();
     seen.reserve(observations.len());
     let mut valid = Vec::with_capacity(observations.len());

@@ -9,15 +9,13 @@
 //! A sled 0.34 database in the data directory with two trees:
 //!
 //! - `meta`: `format_version` → `u32` big-endian. This file describes version **3**. A
-//!   version-1 or version-2 store is marked version 3 when it is opened, and its chunks stay
-//!   as they are (see `packed_from`); a store with any other version is refused at open, so
-//!   that an older build refuses a newer store by its version instead of failing on a chunk
-//!   it cannot decode. `packed_from` → `u64` big-endian (new in version 3): chunks whose key
-//!   is at least this are *packed*, those before it *plain*; 1 in a store created as version
-//!   3, the sequence after the last chunk in one upgraded from version 1 or 2 (written in
-//!   the same sled batch as the version). `open_probe` → 8 random bytes, written anew at
-//!   every open to check that the store keeps writes (see [`EventLog::open`]); nothing reads
-//!   it otherwise.
+//!   version-1 or version-2 store is marked version 3 when it is opened (by any command
+//!   that opens it, `verify` and `export` too), and its chunks stay as they are: every
+//!   chunk says itself whether it is packed (below). A store with any other version is
+//!   refused at open, so that an older build refuses a newer store by its version instead
+//!   of failing on a chunk it cannot decode. `open_probe` → 8 random bytes, written anew at
+//!   every open to check that the store keeps writes (see [`EventLog::open`]); nothing
+//!   reads it otherwise.
 //! - `log`: one entry per *chunk* of consecutive events. Key: the sequence of the chunk's
 //!   first event, `u64` big-endian (8 bytes), so sled's order is log order. Value of a plain
 //!   chunk: the [postcard](https://postcard.jamesmunns.com/wire-format) encoding of
@@ -25,8 +23,10 @@
 //!   [`crate::domain::Payload`] for the payload variants: 0 observation recorded, 1
 //!   observation retracted, 2 indicator defined as version 1 wrote it, 3 region defined —
 //!   all of version 1 — and, new in version 2, 4 indicator defined with a kind or an open
-//!   last year, 5 submission summary). Value of a packed chunk: the plain chunk's length as
-//!   `u32` little-endian, then those bytes compressed as one
+//!   last year, 5 submission summary); it never starts with a 0 byte (its first byte begins
+//!   the number of its events, at least 1). Value of a packed chunk (new in version 3,
+//!   which writes only these): the byte 0, the plain chunk's length as `u32`
+//!   little-endian, then those bytes compressed as one
 //!   [LZ4 block](https://github.com/lz4/lz4/blob/dev/doc/lz4_Block_format.md). The events of
 //!   a chunk repeat their region, principal, submission id, source and note, and each
 //!   carries the previous one's hash: packed, a chunk of observations is about a quarter of
@@ -79,8 +79,8 @@ pub const FORMAT_VERSION: u32 = 3;
 /// The older formats this code reads, and upgrades at open (see `# Format`).
 const OLDER_FORMAT_VERSIONS: [u32; 2] = [1, 2];
 const FORMAT_KEY: &[u8] = b"format_version";
-/// The first chunk key that is packed (see `# Format`).
-const PACKED_FROM_KEY: &[u8] = b"packed_from";
+/// The first byte of a packed chunk, which no plain chunk has (see `# Format`).
+const PACKED: u8 = 0;
 /// Largest plain size a packed chunk may claim: far above any chunk this code writes
 /// ([`CHUNK_BYTES`] plus one event), so that a damaged length is refused before anything
 /// is allocated for it.
@@ -148,8 +148,6 @@ pub struct EventLog {
     data_file: File,
     /// Set after a failed write or flush; every later append fails.
     poisoned: AtomicBool,
-    /// Chunks with this key or a later one are packed (see `# Format`).
-    packed_from: u64,
     path: PathBuf,
 }
 
@@ -160,15 +158,16 @@ fn key(seq: u64) -> [u8; 8] {
 /// A plain chunk packed (see `# Format`), appended to `out`.
 fn pack(plain: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
+    out.push(PACKED);
     out.extend_from_slice(&(plain.len() as u32).to_le_bytes());
     out.resize(
-        start + 4 + lz4_flex::block::get_maximum_output_size(plain.len()),
+        start + 5 + lz4_flex::block::get_maximum_output_size(plain.len()),
         0,
     );
     // The output was sized for the worst case just above.
-    let n = lz4_flex::block::compress_into(plain, &mut out[start + 4..])
+    let n = lz4_flex::block::compress_into(plain, &mut out[start + 5..])
         .expect("LZ4 output sized for the worst case");
-    out.truncate(start + 4 + n);
+    out.truncate(start + 5 + n);
 }
 
 /// The value a store of this format writes for `events` (a packed chunk): for tests that
@@ -192,7 +191,7 @@ pub fn unpacked_chunk(v: &[u8]) -> Result<Vec<Event>, String> {
 /// The plain bytes of a packed chunk, checked: a damaged chunk is an error, never a panic
 /// or a huge allocation.
 fn unpack(v: &[u8]) -> Result<Vec<u8>, String> {
-    let Some((len, body)) = v.split_first_chunk::<4>() else {
+    let Some((len, body)) = v.get(1..).and_then(|v| v.split_first_chunk::<4>()) else {
         return Err(format!("a packed chunk of {} bytes has no length", v.len()));
     };
     let len = u32::from_le_bytes(*len) as usize;
@@ -207,7 +206,7 @@ fn unpack(v: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
-fn decode_chunk(k: &[u8], v: &[u8], packed_from: u64) -> Result<Vec<Event>, StoreError> {
+fn decode_chunk(k: &[u8], v: &[u8]) -> Result<Vec<Event>, StoreError> {
     let Ok(key) = <[u8; 8]>::try_from(k).map(u64::from_be_bytes) else {
         return Err(StoreError::Corrupt {
             key: 0,
@@ -216,7 +215,7 @@ fn decode_chunk(k: &[u8], v: &[u8], packed_from: u64) -> Result<Vec<Event>, Stor
     };
     let corrupt = |message: String| StoreError::Corrupt { key, message };
     let unpacked;
-    let v = if key >= packed_from {
+    let v = if v.first() == Some(&PACKED) {
         unpacked = unpack(v).map_err(corrupt)?;
         &unpacked[..]
     } else {
@@ -514,56 +513,26 @@ impl EventLog {
                 .map(u32::from_be_bytes)
                 .unwrap_or(0)
         });
-        let packed_from = match found {
-            Some(FORMAT_VERSION) => {
-                let packed_from = guarded(
-                    path,
-                    || "while reading where packed chunks start".into(),
-                    || meta.get(PACKED_FROM_KEY),
-                )?;
-                match packed_from.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok()) {
-                    Some(b) => u64::from_be_bytes(b),
-                    None => {
-                        return Err(StoreError::Damaged {
-                            path: path.join("db"),
-                            detail: format!(
-                                "a version-{FORMAT_VERSION} store without its `packed_from`"
-                            ),
-                        })
-                    }
-                }
-            }
+        match found {
+            Some(FORMAT_VERSION) => {}
             Some(older) if !OLDER_FORMAT_VERSIONS.contains(&older) => {
                 return Err(StoreError::Version {
                     path: path.to_owned(),
                     found: older,
                 })
             }
-            // New (every chunk packed), or older (its chunks stay plain; new ones after
-            // them are packed).
+            // New, or older (its plain chunks stay as they are; new ones are packed).
             None | Some(_) => {
-                let last = guarded(
-                    path,
-                    || "while looking up the last chunk".into(),
-                    || log.last(),
-                )?;
-                let packed_from = last
-                    .map(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).map_or(0, u64::from_be_bytes))
-                    .map_or(1, |k| k + 1);
-                let mut batch = sled::Batch::default();
-                batch.insert(PACKED_FROM_KEY, &packed_from.to_be_bytes());
-                batch.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes());
                 guarded(
                     path,
                     || "while writing the format version".into(),
                     || {
-                        meta.apply_batch(batch)?;
+                        meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
                         db.flush()
                     },
                 )?;
-                packed_from
             }
-        };
+        }
         let data_file = File::open(path.join("db"))?;
         Ok(EventLog {
             db,
@@ -571,7 +540,6 @@ impl EventLog {
             log,
             data_file,
             poisoned: AtomicBool::new(false),
-            packed_from,
             path: path.to_owned(),
         })
     }
@@ -624,13 +592,17 @@ impl EventLog {
                 message: e.to_string(),
             })?;
             let first = chunk[0].sequence;
-            if first >= self.packed_from {
-                packed.clear();
-                pack(&plain, &mut packed);
-                batch.insert(&key(first), &packed[..]);
-            } else {
-                batch.insert(&key(first), &plain[..]);
+            if plain.len() > MAX_PLAIN_CHUNK {
+                // Cannot happen within the string limits of `domain::validate`; written, it
+                // would not be read back.
+                return Err(StoreError::Corrupt {
+                    key: first,
+                    message: format!("a chunk of {} bytes is too large to store", plain.len()),
+                });
             }
+            packed.clear();
+            pack(&plain, &mut packed);
+            batch.insert(&key(first), &packed[..]);
             start = end;
         }
         guarded(
@@ -712,7 +684,6 @@ impl EventLog {
     fn chunks(&self, iter: sled::Iter) -> Chunks<'_> {
         Chunks {
             dir: &self.path,
-            packed_from: self.packed_from,
             iter,
             last: None,
         }
@@ -726,7 +697,7 @@ impl EventLog {
             || self.log.last(),
         )?;
         match last {
-            Some((k, v)) => Ok(decode_chunk(&k, &v, self.packed_from)?.pop()),
+            Some((k, v)) => Ok(decode_chunk(&k, &v)?.pop()),
             None => Ok(None),
         }
     }
@@ -740,7 +711,6 @@ impl EventLog {
 /// Decoded chunks of a sled iterator, each step contained.
 struct Chunks<'a> {
     dir: &'a Path,
-    packed_from: u64,
     iter: sled::Iter,
     /// Key and last sequence of the last chunk read, to say where a failure happened.
     last: Option<(u64, u64)>,
@@ -760,7 +730,7 @@ impl Chunks<'_> {
         let Some((k, v)) = next else {
             return Ok(None);
         };
-        let events = decode_chunk(&k, &v, self.packed_from)?;
+        let events = decode_chunk(&k, &v)?;
         // decode_chunk returns a non-empty chunk that starts at its key.
         self.last = events.last().map(|e| (events[0].sequence, e.sequence));
         Ok(Some(events))
@@ -902,32 +872,32 @@ mod tests {
     fn chunks_that_do_not_decode_name_their_key() {
         let ev = events(5, 2, 1);
         let good = postcard::to_allocvec(&ev).unwrap();
-        assert_eq!(decode_chunk(&key(5), &good, u64::MAX).unwrap(), ev);
+        assert_eq!(decode_chunk(&key(5), &good).unwrap(), ev);
         let mut trailing = good.clone();
         trailing.push(0);
-        let err = decode_chunk(&key(5), &trailing, u64::MAX)
-            .unwrap_err()
-            .to_string();
+        let err = decode_chunk(&key(5), &trailing).unwrap_err().to_string();
         assert_eq!(
             err,
             "corrupt log entry at key 5: 1 bytes follow the chunk's events"
         );
-        let err = decode_chunk(&key(4), &good, u64::MAX)
-            .unwrap_err()
-            .to_string();
+        let err = decode_chunk(&key(4), &good).unwrap_err().to_string();
         assert_eq!(
             err,
             "corrupt log entry at key 4: the chunk starts with sequence 5"
         );
-        let err = decode_chunk(&key(5), &good[..good.len() - 3], u64::MAX)
+        let err = decode_chunk(&key(5), &good[..good.len() - 3])
             .unwrap_err()
             .to_string();
         assert!(
             err.starts_with("corrupt log entry at key 5: the chunk cannot be decoded"),
             "{err}"
         );
-        let empty = postcard::to_allocvec(&Vec::<Event>::new()).unwrap();
-        assert!(decode_chunk(&key(5), &empty, u64::MAX)
+        let mut empty = Vec::new();
+        pack(
+            &postcard::to_allocvec(&Vec::<Event>::new()).unwrap(),
+            &mut empty,
+        );
+        assert!(decode_chunk(&key(5), &empty)
             .unwrap_err()
             .to_string()
             .ends_with("the chunk is empty"));
@@ -937,36 +907,38 @@ mod tests {
     fn packed_chunks_round_trip_and_damage_is_an_error() {
         let ev = events(5, 40, 30);
         let plain = postcard::to_allocvec(&ev).unwrap();
+        // A plain chunk never starts with the packed chunk's first byte.
+        assert_ne!(plain[0], PACKED);
         let mut packed = Vec::new();
         pack(&plain, &mut packed);
+        assert_eq!(packed[0], PACKED);
         assert!(
             packed.len() * 2 < plain.len(),
             "{} vs {}",
             packed.len(),
             plain.len()
         );
-        assert_eq!(decode_chunk(&key(5), &packed, 1).unwrap(), ev);
-        // The same bytes read as plain (before `packed_from`) do not decode.
-        assert!(decode_chunk(&key(5), &packed, 6).is_err());
-        let err = |v: &[u8]| decode_chunk(&key(5), v, 1).unwrap_err().to_string();
+        assert_eq!(decode_chunk(&key(5), &packed).unwrap(), ev);
+        assert_eq!(decode_chunk(&key(5), &plain).unwrap(), ev);
+        let err = |v: &[u8]| decode_chunk(&key(5), v).unwrap_err().to_string();
         assert!(
-            err(&packed[..2]).contains("has no length"),
+            err(&packed[..3]).contains("has no length"),
             "{}",
-            err(&packed[..2])
+            err(&packed[..3])
         );
         let mut huge = packed.clone();
-        huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(
             err(&huge).contains("claims 4294967295 plain bytes"),
             "{}",
             err(&huge)
         );
-        let mut short = packed.clone();
-        short[..4].copy_from_slice(&((plain.len() + 1) as u32).to_le_bytes());
+        let mut long = packed.clone();
+        long[1..5].copy_from_slice(&((plain.len() + 1) as u32).to_le_bytes());
         assert!(
-            err(&short).contains("corrupt log entry at key 5"),
+            err(&long).starts_with("corrupt log entry at key 5: a packed chunk"),
             "{}",
-            err(&short)
+            err(&long)
         );
         assert!(err(&packed[..packed.len() - 5]).contains("does not unpack"));
     }
@@ -975,22 +947,19 @@ mod tests {
     fn a_version_2_store_keeps_its_plain_chunks_and_packs_new_ones() {
         let dir = tempfile::tempdir().unwrap();
         {
-            // A version-2 store: plain chunks, no `packed_from`.
+            // A version-2 store: plain chunks.
             let log = EventLog::open(dir.path()).unwrap();
             let plain = postcard::to_allocvec(&events(1, 3, 10)).unwrap();
             log.log.insert(key(1), plain).unwrap();
-            log.meta.remove(PACKED_FROM_KEY).unwrap();
             log.meta.insert(FORMAT_KEY, &2u32.to_be_bytes()).unwrap();
             log.db.flush().unwrap();
         }
         {
             let log = EventLog::open(dir.path()).unwrap();
-            assert_eq!(log.packed_from, 2);
             assert_eq!(log.read_from(1, usize::MAX).unwrap(), events(1, 3, 10));
             log.append(&events(4, 3, 10)).unwrap();
         }
         let log = EventLog::open(dir.path()).unwrap();
-        assert_eq!(log.packed_from, 2);
         let v = log.meta.get(FORMAT_KEY).unwrap().unwrap();
         assert_eq!(v.as_ref(), &FORMAT_VERSION.to_be_bytes());
         let all = log.read_from(1, usize::MAX).unwrap();
@@ -1001,7 +970,7 @@ mod tests {
             postcard::from_bytes::<Vec<Event>>(&raw(1)).is_ok(),
             "kept plain"
         );
-        assert!(unpack(&raw(4)).is_ok(), "written packed");
+        assert_eq!(raw(4)[0], PACKED, "written packed");
         assert_eq!(log.last_event().unwrap().unwrap().sequence, 6);
     }
 
@@ -1009,9 +978,10 @@ mod tests {
     fn a_new_store_packs_every_chunk() {
         let dir = tempfile::tempdir().unwrap();
         let log = EventLog::open(dir.path()).unwrap();
-        assert_eq!(log.packed_from, 1);
         log.append(&events(1, 3, 10)).unwrap();
-        assert!(unpack(&log.log.get(key(1)).unwrap().unwrap()).is_ok());
+        let raw = log.log.get(key(1)).unwrap().unwrap();
+        assert_eq!(raw[0], PACKED);
+        assert!(unpack(&raw).is_ok());
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! # Durability
 //!
 //! A request is answered only after the append holding its events has returned, i.e. its
-//! events are on disk (see [`EventLog::append`]). Requests that append nothing (duplicates,
+//! events are on disk (see [`EventLog::append`]), and they have been folded into the
+//! projection (so a read after the answer sees them). Requests that append nothing (duplicates,
 //! validations, unchanged values) are answered in order after the groups before them, so an
 //! answer never describes a state that is not durable. After a failed append every request
 //! is refused (`Unavailable`) until a restart: a crash then loses nothing that was answered.
@@ -196,7 +197,7 @@ pub struct Snapshots {
 const SNAPSHOT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Takes snapshots in the preparer, where the write state lives: between two groups, once
-/// the syncer has applied everything prepared, the state and the projection are at the
+/// the applier has folded everything prepared, the state and the projection are at the
 /// same sequence; the preparer (and so every write) waits while both are encoded, then the
 /// file is written by a thread of its own.
 struct SnapshotTaker {
@@ -274,7 +275,7 @@ impl SnapshotTaker {
         state
     }
 
-    /// Whether the syncer has applied everything up to `sequence` (waiting up to
+    /// Whether the applier has folded everything up to `sequence` (waiting up to
     /// [`SNAPSHOT_WAIT`]); never after a failed append, which no later event follows.
     async fn applied_up_to(&mut self, sequence: u64) -> bool {
         let deadline = Instant::now() + SNAPSHOT_WAIT;
@@ -285,7 +286,7 @@ impl SnapshotTaker {
             let step = std::time::Duration::from_millis(100);
             match tokio::time::timeout(step, self.applied.wait_for(|a| *a >= sequence)).await {
                 Ok(Ok(_)) => return self.broken.lock().is_none(),
-                Ok(Err(_)) => return false, // the syncer is gone
+                Ok(Err(_)) => return false, // the applier is gone
                 Err(_) => {}
             }
         }
@@ -373,7 +374,10 @@ impl Committer {
                         let (projection, metrics) = (projection.clone(), metrics.clone());
                         std::thread::Builder::new()
                             .name("applier".into())
-                            .spawn(move || apply_loop(arx, &projection, &applied, &metrics))
+                            .spawn({
+                                let broken = broken.clone();
+                                move || apply_loop(arx, &projection, &applied, &metrics, &broken)
+                            })
                             // As below: fails only when the OS is out of resources.
                             .expect("spawn applier thread")
                     };
@@ -604,7 +608,22 @@ fn apply_loop(
     projection: &RwLock<Projection>,
     applied: &watch::Sender<u64>,
     metrics: &Metrics,
+    broken: &parking_lot::Mutex<Option<String>>,
 ) {
+    // A panic in the fold (a bug) stops this thread: every later write is then refused,
+    // saying why, instead of waiting for an answer that never comes.
+    struct OnPanic<'a>(&'a parking_lot::Mutex<Option<String>>);
+    impl Drop for OnPanic<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                tracing::error!("folding committed events failed; refusing further writes");
+                self.0.lock().get_or_insert_with(|| {
+                    "folding committed events failed; the server must be restarted".into()
+                });
+            }
+        }
+    }
+    let _on_panic = OnPanic(broken);
     let (discard, discarded) = std::sync::mpsc::channel::<Vec<Event>>();
     // Ends when the applier (the sender) does; without it, events are freed here.
     let _ = std::thread::Builder::new()

@@ -288,12 +288,16 @@ impl WriterState {
         // No violation means the region resolved.
         let region = region.expect("validated region");
         self.check_expected(&region, s.expected_region_revision)?;
-        let total = checked.len() as u32;
+        // No violation: every observation was checked.
+        debug_assert_eq!(checked.len(), s.observations.len());
+        let mut unchanged = vec![false; s.observations.len()];
+        for c in &checked {
+            unchanged[c.index] = c.unchanged;
+        }
         Ok(SubmitPlan::Record {
             region,
-            // No violation: every observation was checked, in order.
-            unchanged: checked.into_iter().map(|c| c.unchanged).collect(),
-            total,
+            unchanged,
+            total: s.observations.len() as u32,
             digest,
         })
     }

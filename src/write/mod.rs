@@ -5,7 +5,7 @@
 //!   (permissions, idempotency, validation, revisions, unchanged values); it folds events
 //!   into that state and builds new ones, and does no I/O.
 //! - [`digest`]: the content digest behind idempotency.
-//! - [`commit`]: the pipeline (a preparer task and a syncer thread) that groups prepared
+//! - [`commit`]: the pipeline (a preparer task, a syncer thread, an applier thread) that groups prepared
 //!   requests into one durable append and answers only after it.
 //!
 //! Nothing here answers a request before its events are durable, and after a failed
