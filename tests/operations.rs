@@ -952,13 +952,10 @@ fn python_client_submits_a_csv_and_prints_the_pictures() {
         .lines()
         .find(|l| l.starts_with("Region MK18 (Kainuu), 2021"))
         .unwrap_or_else(|| panic!("no region picture header:\n{out}"));
-    let as_of: u64 = header
-        .split("as of sequence ")
-        .nth(1)
-        .and_then(|r| r.split(',').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no as-of sequence in {header:?}"));
-    assert!(as_of >= last, "{header}");
+    assert!(
+        number_after(header, "as of sequence ", ',') >= last,
+        "{header}"
+    );
     // Columns: indicator, value, status, national, basis, regions, diff/share, rank, ...
     let pop = row(&out, "Region MK18", "population");
     assert_eq!(

@@ -963,20 +963,8 @@ async fn loadgen_refuses_real_data_and_the_pid_file_names_the_instance() {
         "{out}"
     );
     assert!(out.contains("p99 with / without:"), "{out}");
-    let with_scrapers: u64 = out
-        .split("with scrapers:")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no count of submissions with scrapers in {out}"));
-    assert!(with_scrapers > 0, "{out}");
-    let answered: u64 = out
-        .split("scrapes: ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no scrape count in {out}"));
-    assert!(answered >= 1, "{out}");
+    assert!(number_after(&out, "with scrapers:", ' ') > 0, "{out}");
+    assert!(number_after(&out, "scrapes: ", ' ') >= 1, "{out}");
     assert!(out.contains(" 0 failed"), "{out}");
     // A wrong metrics address fails before the run, saying so.
     let (ok, _, err) = cli(&[
@@ -1010,13 +998,7 @@ async fn loadgen_refuses_real_data_and_the_pid_file_names_the_instance() {
         ]);
         assert!(ok, "{err}");
         assert!(out.contains(&format!("read={kind} ")), "{out}");
-        let answered: u64 = out
-            .split("answered: ")
-            .nth(1)
-            .and_then(|r| r.split(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no count of reads in {out}"));
-        assert!(answered > 0, "{out}");
+        assert!(number_after(&out, "answered: ", ' ') > 0, "{out}");
         assert!(out.contains("(0 errors)"), "{out}");
     }
     let mut synthetic = 0;

@@ -450,6 +450,17 @@ pub struct Nats {
 }
 
 /// A free loopback port.
+/// The number that follows `label` in a command's output, up to `end` (a character that
+/// ends the number); fails the test, quoting `text`, when there is none.
+pub fn number_after(text: &str, label: &str, end: char) -> u64 {
+    text.split(label)
+        .nth(1)
+        .map(|r| r.trim_start())
+        .and_then(|r| r.split(|c: char| c == end || c.is_whitespace()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {label:?} in {text}"))
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
