@@ -5,8 +5,9 @@
 //!   (permissions, idempotency, validation, revisions, unchanged values); it folds events
 //!   into that state and builds new ones, and does no I/O.
 //! - [`digest`]: the content digest behind idempotency.
-//! - [`commit`]: the pipeline (a preparer task, a syncer thread, an applier thread) that groups prepared
-//!   requests into one durable append and answers only after it.
+//! - [`commit`]: the pipeline (a preparer task, a syncer thread, an applier thread) that
+//!   groups prepared requests into one durable append, folds it into the projection and
+//!   answers only after both.
 //!
 //! Nothing here answers a request before its events are durable, and after a failed
 //! append every request is refused until a restart.
