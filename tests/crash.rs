@@ -754,13 +754,6 @@ fn verify_store(groups: &[Vec<Event>], tamper: impl FnOnce(&sled::Db)) -> (bool,
 
 #[test]
 fn verify_names_the_first_bad_sequence() {
-    // A packed chunk of these plain bytes (the store's format 3): 0, its length, then LZ4.
-    let packed = |plain: &[u8]| {
-        let mut v = vec![0];
-        v.extend((plain.len() as u32).to_le_bytes());
-        v.extend(lz4_flex::block::compress(plain));
-        v
-    };
     let good = chain(6);
     let (ok, out, err) = verify_store(&[good[..3].to_vec(), good[3..].to_vec()], |_| {});
     assert!(ok, "{err}");
@@ -804,7 +797,7 @@ fn verify_names_the_first_bad_sequence() {
         let log = db.open_tree("log").unwrap();
         log.insert(
             3u64.to_be_bytes(),
-            tilannekuva::store::packed_chunk(&good[3..5]),
+            tilannekuva::store::packed_chunk(&postcard::to_allocvec(&good[3..5]).unwrap()),
         )
         .unwrap();
     });
@@ -818,7 +811,10 @@ fn verify_names_the_first_bad_sequence() {
     let (ok, _, err) = verify_store(&[good[..4].to_vec()], |db| {
         db.open_tree("log")
             .unwrap()
-            .insert(5u64.to_be_bytes(), packed(b"\xff\xff\xff not postcard"))
+            .insert(
+                5u64.to_be_bytes(),
+                tilannekuva::store::packed_chunk(b"\xff\xff\xff not postcard"),
+            )
             .unwrap();
     });
     assert!(!ok);

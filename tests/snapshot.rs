@@ -85,10 +85,13 @@ fn tamper_first_chunk(dir: &Path, f: impl FnOnce(&mut Vec<Event>)) {
     let db = sled::open(dir).unwrap();
     let log = db.open_tree("log").unwrap();
     let (k, v) = log.first().unwrap().unwrap();
-    let mut events: Vec<Event> = tilannekuva::store::unpacked_chunk(&v).unwrap();
+    let mut events: Vec<Event> = tilannekuva::store::decoded_chunk(&k, &v).unwrap();
     f(&mut events);
-    log.insert(k, tilannekuva::store::packed_chunk(&events))
-        .unwrap();
+    log.insert(
+        k,
+        tilannekuva::store::packed_chunk(&postcard::to_allocvec(&events).unwrap()),
+    )
+    .unwrap();
     db.flush().unwrap();
 }
 

@@ -32,8 +32,8 @@
 //!   carries the previous one's hash: packed, a chunk of observations is about a quarter of
 //!   its plain size, and so is what sled writes (it rewrites a leaf page several times as
 //!   entries join it). A commit group is split into chunks of at most [`CHUNK_BYTES`]
-//!   (plain size); all chunks of a group are written in one atomic sled batch. The chunk size keeps every sled page out of sled's *blob* files: a page
-//!   larger than a quarter of sled's 512 KiB segment is written to a blob file, and sled
+//!   (plain size); all chunks of a group are written in one atomic sled batch. The chunk
+//!   size keeps every sled page out of sled's *blob* files: a page larger than a quarter of sled's 512 KiB segment is written to a blob file, and sled
 //!   writes blob files without `fsync`, so a blob would not be covered by our commit's
 //!   `fdatasync`. A leaf page holds at most 17 entries before it splits, so entries of at
 //!   most 6 KiB keep every page under 128 KiB (tested: `no_blob_files`).
@@ -170,22 +170,21 @@ fn pack(plain: &[u8], out: &mut Vec<u8>) {
     out.truncate(start + 5 + n);
 }
 
-/// The value a store of this format writes for `events` (a packed chunk): for tests that
-/// write damage into a store directly.
+/// The value a store of this format writes for a chunk of these plain bytes (the postcard
+/// encoding of its events; anything else is damage): for tests that write into a store
+/// directly.
 #[doc(hidden)]
-pub fn packed_chunk(events: &[Event]) -> Vec<u8> {
+pub fn packed_chunk(plain: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    pack(
-        &postcard::to_allocvec(events).expect("postcard encodes plain data"),
-        &mut out,
-    );
+    pack(plain, &mut out);
     out
 }
 
-/// The events of a packed chunk (see [`packed_chunk`]).
+/// The events of the chunk stored under key `k`, as every read decodes them: for tests
+/// that read a store directly.
 #[doc(hidden)]
-pub fn unpacked_chunk(v: &[u8]) -> Result<Vec<Event>, String> {
-    postcard::from_bytes(&unpack(v)?).map_err(|e| e.to_string())
+pub fn decoded_chunk(k: &[u8], v: &[u8]) -> Result<Vec<Event>, StoreError> {
+    decode_chunk(k, v)
 }
 
 /// The plain bytes of a packed chunk, checked: a damaged chunk is an error, never a panic

@@ -9,9 +9,9 @@
 //!
 //! A request is answered only after the append holding its events has returned, i.e. its
 //! events are on disk (see [`EventLog::append`]), and they have been folded into the
-//! projection (so a read after the answer sees them). Requests that append nothing (duplicates,
-//! validations, unchanged values) are answered in order after the groups before them, so an
-//! answer never describes a state that is not durable. After a failed append every request
+//! projection (so a read after the answer sees them). Requests that append nothing
+//! (duplicates, validations, unchanged values) are answered in order after the groups before
+//! them, so an answer never describes a state that is not durable. After a failed append every request
 //! is refused (`Unavailable`) until a restart: a crash then loses nothing that was answered.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -547,13 +547,6 @@ impl SyncStage<'_> {
         let taken: usize = groups.iter().map(|g| g.replies.len()).sum();
         let _taken = Taken(self.in_flight, taken);
         let replies = groups.into_iter().flat_map(|g| g.replies);
-        let refused = |why: &str, replies: Vec<_>| Appended {
-            events: Vec::new(),
-            replies: replies
-                .into_iter()
-                .map(|(reply, _)| (reply, Err(WriteError::Unavailable(why.to_owned()))))
-                .collect(),
-        };
         if let Some(why) = broken.lock().clone() {
             // Answers that record nothing (refusals, validations) stay as they are; any
             // other is refused, as nothing more is appended after a failure.
@@ -582,7 +575,12 @@ impl SyncStage<'_> {
                 other => format!("append failed ({other}); the server must be restarted"),
             };
             *broken.lock() = Some(why.clone());
-            return refused(&why, replies.collect());
+            return Appended {
+                events: Vec::new(),
+                replies: replies
+                    .map(|(reply, _)| (reply, Err(WriteError::Unavailable(why.clone()))))
+                    .collect(),
+            };
         }
         metrics
             .commit_seconds

@@ -82,8 +82,6 @@ enum SubmitPlan {
         region: String,
         /// Whether each observation of the request leaves its cell as it is (in order).
         unchanged: Vec<bool>,
-        /// Observations in the request.
-        total: u32,
         digest: Hash,
     },
 }
@@ -297,7 +295,6 @@ impl WriterState {
         Ok(SubmitPlan::Record {
             region,
             unchanged,
-            total: s.observations.len() as u32,
             digest,
         })
     }
@@ -346,16 +343,15 @@ impl WriterState {
         let principal = who.name.as_str();
         match req {
             WriteRequest::Submit(s) => {
-                let (region, unchanged_flags, total, digest) =
-                    match self.decide_submit(&s, who, now)? {
-                        SubmitPlan::Duplicate(rc) => return Ok(rc),
-                        SubmitPlan::Record {
-                            region,
-                            unchanged,
-                            total,
-                            digest,
-                        } => (region, unchanged, total, digest),
-                    };
+                let (region, unchanged_flags, digest) = match self.decide_submit(&s, who, now)? {
+                    SubmitPlan::Duplicate(rc) => return Ok(rc),
+                    SubmitPlan::Record {
+                        region,
+                        unchanged,
+                        digest,
+                    } => (region, unchanged, digest),
+                };
+                let total = unchanged_flags.len() as u32;
                 let recorded = unchanged_flags.iter().filter(|u| !**u).count() as u32;
                 let unchanged = total - recorded;
                 if s.validate_only {

@@ -449,7 +449,6 @@ pub struct Nats {
     extra: String,
 }
 
-/// A free loopback port.
 /// The number that follows `label` in a command's output, up to `end` (a character that
 /// ends the number); fails the test, quoting `text`, when there is none.
 pub fn number_after(text: &str, label: &str, end: char) -> u64 {
@@ -461,6 +460,7 @@ pub fn number_after(text: &str, label: &str, end: char) -> u64 {
         .unwrap_or_else(|| panic!("no number after {label:?} in {text}"))
 }
 
+/// A free loopback port.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
