@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/tilannekuva/v1/picture.proto",
         "proto/tilannekuva/v1/catalog.proto",
         "proto/tilannekuva/v1/admin.proto",
+        "proto/tilannekuva/v1/round.proto",
     ];
     let fds = protox::compile(files, ["proto"])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

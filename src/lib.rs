@@ -14,6 +14,7 @@ pub mod demo;
 pub mod domain;
 pub mod limits;
 pub mod metrics;
+pub mod opendata;
 pub mod projection;
 pub mod replication;
 pub mod server;

@@ -17,7 +17,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use std::sync::Arc;
 use tilannekuva::cli::{Cli, Command, ServeArgs};
-use tilannekuva::domain::catalog::{Catalog, BUNDLED_INDICATORS, BUNDLED_REGIONS};
+use tilannekuva::domain::catalog::{Catalog, BUNDLED_GROUPS, BUNDLED_INDICATORS, BUNDLED_REGIONS};
 
 use tilannekuva::auth::Auth;
 use tilannekuva::replication::{self, NatsConfig};
@@ -123,10 +123,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             None => Ok(bundled.to_owned()),
         }
     };
+    // The bundled groups name the bundled regions: another region catalog brings its own.
+    let groups = match (&args.group_catalog, &args.region_catalog) {
+        (None, Some(_)) => String::new(),
+        (g, _) => read(g, BUNDLED_GROUPS)?,
+    };
     let catalog = Catalog::from_csv(
         &read(&args.region_catalog, BUNDLED_REGIONS)?,
         &read(&args.indicator_catalog, BUNDLED_INDICATORS)?,
     )
+    .and_then(|c| c.with_groups(&groups))
     .context("invalid catalog")?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;

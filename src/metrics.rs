@@ -384,8 +384,9 @@ impl SituationCache {
         let render = tokio::spawn(async move {
             let rendered = tokio::task::spawn_blocking(move || {
                 let (sequence, pictures) = situation_snapshot(&p, || {});
+                let rounds = round_snapshot(&p.read(), sequence);
                 let mut text = String::new();
-                render_situation(&pictures, &mut text);
+                render_situation(&pictures, &rounds, &mut text);
                 (sequence, text)
             })
             .await;
@@ -443,8 +444,112 @@ pub fn situation_snapshot(
     (seq, pictures)
 }
 
-/// Appends the situation gauges (docs/architecture.md) of `pictures`.
-pub fn render_situation(pictures: &[crate::projection::YearPicture], out: &mut String) {
+/// Every reporting round's status after event `seq` (the gauges carry counts, not
+/// "overdue": that depends on the instant, which the alert rule compares with the deadline).
+pub fn round_snapshot(p: &Projection, seq: u64) -> Vec<crate::projection::RoundStatus> {
+    p.round_years(seq)
+        .into_iter()
+        .filter_map(|year| p.round_status(year, seq, 0))
+        .collect()
+}
+
+/// Appends the situation gauges (docs/architecture.md) of `pictures` and `rounds`.
+pub fn render_situation(
+    pictures: &[crate::projection::YearPicture],
+    rounds: &[crate::projection::RoundStatus],
+    out: &mut String,
+) {
+    let mut member = String::new();
+    let mut group_value = String::new();
+    let mut group_rank = String::new();
+    let mut group_ranked = String::new();
+    if let Some(yp) = pictures.last() {
+        for g in yp.catalog.groups.values() {
+            for m in &g.members {
+                let _ = writeln!(
+                    member,
+                    "tilannekuva_group_member{{group=\"{}\",region=\"{}\"}} 1",
+                    escape(&g.id),
+                    escape(m)
+                );
+            }
+        }
+    }
+    for yp in pictures {
+        let year = yp.year;
+        for iy in &yp.indicators {
+            let ind = &iy.indicator;
+            let (id, theme) = (escape(&ind.id), ind.theme.as_str());
+            for g in &iy.groups {
+                let group = escape(&g.group);
+                // Like the national value: a sum over part of a group has no sample.
+                if let Some(v) = g.value.value {
+                    let basis = g.value.basis.as_str();
+                    let _ = writeln!(
+                        group_value,
+                        "tilannekuva_group_value{{group=\"{group}\",indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\",basis=\"{basis}\"}} {v}"
+                    );
+                }
+                if g.regions_ranked() > 0 {
+                    for ((region, _), r) in g.values.iter().zip(&g.ranks) {
+                        let _ = writeln!(
+                            group_rank,
+                            "tilannekuva_group_rank{{group=\"{group}\",region=\"{}\",indicator=\"{id}\",year=\"{year}\"}} {r}",
+                            escape(region)
+                        );
+                    }
+                    let _ = writeln!(
+                        group_ranked,
+                        "tilannekuva_group_regions_ranked{{group=\"{group}\",indicator=\"{id}\",year=\"{year}\"}} {}",
+                        g.regions_ranked()
+                    );
+                }
+            }
+        }
+    }
+    let mut deadline = String::new();
+    let mut expected = String::new();
+    let mut reported = String::new();
+    let mut missing = String::new();
+    for rs in rounds {
+        let year = rs.round.year;
+        let _ = writeln!(
+            deadline,
+            "tilannekuva_round_deadline_timestamp_seconds{{year=\"{year}\"}} {}",
+            rs.round.deadline_micros as f64 / 1e6
+        );
+        for r in &rs.regions {
+            let labels = format!("region=\"{}\",year=\"{year}\"", escape(&r.region));
+            let _ = writeln!(
+                expected,
+                "tilannekuva_round_indicators_expected{{{labels}}} {}",
+                rs.round.indicators.len()
+            );
+            let _ = writeln!(
+                reported,
+                "tilannekuva_round_indicators_reported{{{labels}}} {}",
+                r.reported.len()
+            );
+            let _ = writeln!(
+                missing,
+                "tilannekuva_round_indicators_missing{{{labels}}} {}",
+                r.missing.len()
+            );
+        }
+    }
+    for (name, help, body) in [
+        ("tilannekuva_group_member", "1 for every member region of a peer group (the latest catalog).", member),
+        ("tilannekuva_group_value", "Value of an indicator over a peer group's members by the indicator's own rule, by basis: complete (every member reported) or partial (a ratio or weighted mean over the members that reported). A sum over part of a group has no sample.", group_value),
+        ("tilannekuva_group_rank", "Rank of a member within its peer group for an indicator and year; 1 = best, ties share the best rank.", group_rank),
+        ("tilannekuva_group_regions_ranked", "Members of a peer group ranked for an indicator and year (those that reported).", group_ranked),
+        ("tilannekuva_round_deadline_timestamp_seconds", "Deadline of the reporting round of a year, Unix time.", deadline),
+        ("tilannekuva_round_indicators_expected", "Indicators the reporting round of a year expects of a region.", expected),
+        ("tilannekuva_round_indicators_reported", "Expected indicators a region has a current value for, in the round's year.", reported),
+        ("tilannekuva_round_indicators_missing", "Expected indicators a region has no current value for, in the round's year.", missing),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        out.push_str(&body);
+    }
     let mut value = String::new();
     let mut national = String::new();
     let mut rank = String::new();
@@ -625,7 +730,7 @@ mod tests {
             );
         }
         let mut text = String::new();
-        render_situation(&pictures, &mut text);
+        render_situation(&pictures, &[], &mut text);
         assert!(text.contains(
             r#"tilannekuva_indicator_value{region="MK01",indicator="population",theme="communities",year="2005"} 1"#
         ));

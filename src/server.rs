@@ -412,7 +412,8 @@ async fn readyz(State(s): State<HttpState>) -> axum::response::Response {
     }
 }
 
-/// The HTTP router: `/metrics`, `/healthz`, `/readyz`.
+/// The HTTP router: `/metrics`, `/healthz`, `/readyz` (the open-data endpoints are merged
+/// in by [`run`]).
 fn http_router(core: &Core) -> axum::Router {
     axum::Router::new()
         .route("/metrics", get(metrics_handler))
@@ -509,6 +510,15 @@ pub async fn run(
         projection: core.projection.clone(),
         ingest: ingest.clone(),
     };
+    let rounds = crate::api::RoundApi {
+        pictures: picture.clone(),
+        ingest: ingest.clone(),
+    };
+    let open_data = crate::opendata::OpenData {
+        auth: auth.clone(),
+        pictures: picture.clone(),
+        slots: Arc::new(tokio::sync::Semaphore::new(limits::MAX_REQUESTS)),
+    };
     let admin = crate::api::AdminApi {
         stream: promote.as_ref().map(|(_, s)| s.clone()).unwrap_or_default(),
         promote: promote.map(|(tx, _)| tx),
@@ -522,6 +532,9 @@ pub async fn run(
         .await;
     health
         .set_serving::<proto::catalog_service_server::CatalogServiceServer<CatalogApi>>()
+        .await;
+    health
+        .set_serving::<proto::round_service_server::RoundServiceServer<crate::api::RoundApi>>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -576,6 +589,11 @@ pub async fn run(
                 .max_decoding_message_size(limits::MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(limits::MAX_MESSAGE_BYTES),
         )
+        .add_service(
+            proto::round_service_server::RoundServiceServer::new(rounds)
+                .max_decoding_message_size(limits::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(limits::MAX_MESSAGE_BYTES),
+        )
         .serve_with_incoming_shutdown(
             limits::incoming(
                 grpc,
@@ -585,7 +603,7 @@ pub async fn run(
         );
     let http_server = serve_http(
         http,
-        http_router(core),
+        http_router(core).merge(crate::opendata::router(open_data)),
         limits::ConnectionLimits::http(&core.metrics, http_idle_timeout),
         http_header_timeout,
         stopped(stop_rx.clone()),

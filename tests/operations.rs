@@ -30,6 +30,9 @@ const VARIABLES: &[(&str, &str)] = &[
     ("region", "MK01"),
     ("indicator", "unemployment_rate_15_74"),
     ("theme", "communities"),
+    // MK01's peer group (Helsinki-Uusimaa, a group of one): the group variable offers only
+    // the groups of $region.
+    ("group", "FI1B"),
     ("job", JOB),
     // What the "All" option of the instance variable sends (its allValue).
     ("instance", ".+"),
@@ -214,6 +217,7 @@ fn dashboards_are_ready_for_file_provisioning() {
     for expected in [
         "national-overview.json",
         "region.json",
+        "reporting-round.json",
         "service-health.json",
     ] {
         assert!(
@@ -633,6 +637,20 @@ fn every_dashboard_query_and_alert_rule_works_against_prometheus_scraping_the_se
     let started = Instant::now();
     let work = tempfile::tempdir().unwrap();
     let server = Proc::start(&work.path().join("data"), &["--demo"]);
+    // A reporting round for 2019, opened before the first scrape so that the round gauges
+    // (the reporting-round dashboard, TilannekuvaRegionReportMissing) have data from the
+    // start. Its deadline has passed: the rule selects the regions still missing indicators.
+    let (ok, out, err) = cli(&[
+        "round",
+        "open",
+        "--server",
+        &server.grpc_url,
+        "--year",
+        "2019",
+        "--deadline",
+        "2020-01-31",
+    ]);
+    assert!(ok, "round open failed:\n{out}\n{err}");
     let prom = Prometheus::start(server.http);
 
     // A scrape has landed.
@@ -706,6 +724,25 @@ fn every_dashboard_query_and_alert_rule_works_against_prometheus_scraping_the_se
         "alert rules:\n  {}",
         failures.join("\n  ")
     );
+    // The round's rule joins the round gauges on real labels: past the 2019 deadline it
+    // selects the demo regions that have not reported every indicator (pending for an hour).
+    let missing = rules
+        .iter()
+        .find(|r| r["name"] == "TilannekuvaRegionReportMissing")
+        .and_then(|r| r["query"].as_str())
+        .expect("the rule TilannekuvaRegionReportMissing is loaded");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = prom.query(missing);
+        if r.as_ref().is_ok_and(has_number) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "TilannekuvaRegionReportMissing selects no region of the 2019 round within 30 s: {missing:?}: {r:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // The template-variable queries: label_values(...) through the label-values API (it is
     // not PromQL), query_result(...) as a query. Each must offer values, including the

@@ -420,6 +420,7 @@ async fn read_events_replays_and_follows_the_chain() {
             e.payload,
             Some(proto::event::Payload::RegionDefined(_))
                 | Some(proto::event::Payload::IndicatorDefined(_))
+                | Some(proto::event::Payload::GroupDefined(_))
         ));
         // The chain recomputes from the served fields.
         let domain = tilannekuva::api::convert::event_from_proto(&e).unwrap();

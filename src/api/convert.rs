@@ -3,10 +3,10 @@
 use crate::domain::stats;
 use crate::domain::validate::ObservationInput;
 use crate::domain::{
-    Aggregation, Direction, Event, Indicator, IndicatorKind, Observation, Payload, Region, Status,
-    Theme,
+    Aggregation, Direction, Event, Indicator, IndicatorKind, Observation, Payload, Region,
+    RegionGroup, Round, Status, Theme,
 };
-use crate::projection::{RegionPicture, SeriesPoint, YearPicture};
+use crate::projection::{GroupPicture, RegionPicture, RoundStatus, SeriesPoint, YearPicture};
 use crate::proto;
 
 pub fn status_from_proto(s: i32) -> Option<Status> {
@@ -209,6 +209,12 @@ pub fn event_to_proto(e: &Event) -> proto::Event {
             unchanged: *unchanged,
             content_digest: content_digest.to_vec(),
         }),
+        Payload::GroupDefined(g) => P::GroupDefined(proto::GroupDefined {
+            group: Some(group_to_proto(g)),
+        }),
+        Payload::RoundOpened(r) => P::RoundOpened(proto::RoundOpened {
+            round: Some(round_to_proto(r)),
+        }),
     };
     proto::Event {
         sequence: e.sequence,
@@ -263,6 +269,13 @@ pub fn event_from_proto(e: &proto::Event) -> Result<Event, String> {
             unchanged: m.unchanged,
             content_digest: hash(&m.content_digest, "content_digest")?,
         },
+        Some(P::GroupDefined(g)) => {
+            Payload::GroupDefined(group_from_proto(g.group.as_ref().ok_or("group missing")?))
+        }
+        Some(P::RoundOpened(r)) => Payload::RoundOpened(
+            round_from_proto(r.round.as_ref().ok_or("round missing")?)
+                .map_err(|(f, d)| format!("{f}: {d}"))?,
+        ),
         None => return Err(format!("event {}: no payload", e.sequence)),
     };
     Ok(Event {
@@ -348,6 +361,18 @@ pub fn region_picture_to_proto(p: &RegionPicture, seq: u64) -> proto::GetRegionP
                 national_official: iy.official.is_some(),
                 decimals: ind.decimals,
                 note: c.note.clone(),
+                groups: p
+                    .groups
+                    .iter()
+                    .filter_map(|id| iy.group(id))
+                    .map(|g| proto::GroupComparison {
+                        group_id: g.group.clone(),
+                        value: Some(national_to_proto(&g.value)),
+                        difference: g.value.value.map(|v| c.value - v),
+                        rank: g.rank_of(&p.region).unwrap_or(0),
+                        regions_ranked: g.regions_ranked(),
+                    })
+                    .collect(),
             }
         })
         .collect();
@@ -474,6 +499,129 @@ pub fn history_to_proto(events: &[Event], seq: u64) -> proto::GetObservationHist
         .collect();
     proto::GetObservationHistoryResponse {
         revisions,
+        as_of_sequence: seq,
+    }
+}
+
+pub fn group_to_proto(g: &RegionGroup) -> proto::RegionGroup {
+    proto::RegionGroup {
+        id: g.id.clone(),
+        name_fi: g.name_fi.clone(),
+        name_sv: g.name_sv.clone(),
+        name_en: g.name_en.clone(),
+        members: g.members.clone(),
+        source: g.source.clone(),
+    }
+}
+
+/// A group as given; the writer puts its members in order and checks it.
+pub fn group_from_proto(g: &proto::RegionGroup) -> RegionGroup {
+    RegionGroup {
+        id: g.id.clone(),
+        name_fi: g.name_fi.clone(),
+        name_sv: g.name_sv.clone(),
+        name_en: g.name_en.clone(),
+        members: g.members.clone(),
+        source: g.source.clone(),
+    }
+}
+
+pub fn round_to_proto(r: &Round) -> proto::ReportingRound {
+    proto::ReportingRound {
+        year: r.year,
+        deadline: Some(timestamp(r.deadline_micros)),
+        indicator_ids: r.indicators.clone(),
+        region_codes: r.regions.clone(),
+    }
+}
+
+/// Microseconds since the epoch of a protobuf timestamp; `Err` when out of range.
+pub fn micros_of(t: &prost_types::Timestamp) -> Result<i64, String> {
+    if !(0..1_000_000_000).contains(&t.nanos) {
+        return Err("nanos must be 0..999999999".into());
+    }
+    t.seconds
+        .checked_mul(1_000_000)
+        .and_then(|s| s.checked_add(i64::from(t.nanos) / 1000))
+        .ok_or_else(|| "out of range".into())
+}
+
+/// A round as recorded (lists as given: the writer checks them against the catalog).
+pub fn round_from_proto(r: &proto::ReportingRound) -> Result<Round, (String, String)> {
+    let deadline = r
+        .deadline
+        .as_ref()
+        .ok_or_else(|| ("deadline".to_owned(), "required".to_owned()))?;
+    Ok(Round {
+        year: r.year,
+        deadline_micros: micros_of(deadline).map_err(|d| ("deadline".to_owned(), d))?,
+        indicators: r.indicator_ids.clone(),
+        regions: r.region_codes.clone(),
+    })
+}
+
+/// A group's picture, answered at sequence `seq`.
+pub fn group_picture_to_proto(p: &GroupPicture, seq: u64) -> proto::GetGroupPictureResponse {
+    let indicators = p
+        .indicators
+        .iter()
+        .map(|(iy, members)| {
+            let ind = &iy.indicator;
+            let figures = iy.group(&p.group.id);
+            proto::GroupIndicator {
+                indicator_id: ind.id.clone(),
+                theme: ind.theme.as_str().into(),
+                unit: ind.unit.clone(),
+                decimals: ind.decimals,
+                group: figures.map(|g| national_to_proto(&g.value)),
+                national: Some(national_to_proto(&iy.national)),
+                regions_ranked: figures.map_or(0, |g| g.regions_ranked()),
+                members: members
+                    .iter()
+                    .map(|m| proto::GroupMemberValue {
+                        region_code: m.region.clone(),
+                        value: m.value,
+                        status: m.status.map_or(0, status_to_proto),
+                        source: m.source.as_deref().unwrap_or_default().to_owned(),
+                        revisions: m.revisions,
+                        sequence: m.sequence,
+                        rank: m.rank,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    proto::GetGroupPictureResponse {
+        group: Some(group_to_proto(&p.group)),
+        year: p.year,
+        indicators,
+        as_of_sequence: seq,
+    }
+}
+
+/// A round's status, answered at sequence `seq`; `region`: only that region's part.
+pub fn round_status_to_proto(
+    s: &RoundStatus,
+    region: Option<&str>,
+    seq: u64,
+) -> proto::GetRoundStatusResponse {
+    proto::GetRoundStatusResponse {
+        round: Some(round_to_proto(&s.round)),
+        opened_sequence: s.opened_sequence,
+        at: Some(timestamp(s.at_micros)),
+        deadline_passed: s.deadline_passed(),
+        regions: s
+            .regions
+            .iter()
+            .filter(|r| region.is_none_or(|code| r.region == code))
+            .map(|r| proto::RegionRoundStatus {
+                region_code: r.region.clone(),
+                expected: s.round.indicators.len() as u32,
+                reported: r.reported.clone(),
+                missing: r.missing.clone(),
+                overdue: r.overdue,
+            })
+            .collect(),
         as_of_sequence: seq,
     }
 }

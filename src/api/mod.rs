@@ -14,7 +14,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use crate::metrics::Metrics;
 use crate::write::WriteError;
 
-pub use services::{AdminApi, CatalogApi, IngestApi, PictureApi};
+pub use services::{AdminApi, CatalogApi, IngestApi, PictureApi, RoundApi};
 
 /// How long a read waits for `min_sequence` before `DEADLINE_EXCEEDED`. A write is visible
 /// to reads within one commit (milliseconds); waiting longer means something is wrong.

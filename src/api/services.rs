@@ -1,4 +1,4 @@
-//! IngestService, PictureService and CatalogService.
+//! IngestService, PictureService, CatalogService, RoundService and AdminService.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -234,17 +234,9 @@ fn as_of(a: &Option<proto::AsOf>) -> Result<AsOf, Status> {
     match a.as_ref().and_then(|a| a.point.as_ref()) {
         None => Ok(AsOf::Latest),
         Some(Point::Sequence(s)) => Ok(AsOf::Sequence(*s)),
-        Some(Point::RecordedAt(t)) => {
-            if !(0..1_000_000_000).contains(&t.nanos) {
-                return Err(invalid("as_of.recorded_at", "nanos must be 0..999999999"));
-            }
-            let micros = t
-                .seconds
-                .checked_mul(1_000_000)
-                .and_then(|s| s.checked_add(i64::from(t.nanos) / 1000))
-                .ok_or_else(|| invalid("as_of.recorded_at", "out of range"))?;
-            Ok(AsOf::RecordedAt(micros))
-        }
+        Some(Point::RecordedAt(t)) => convert::micros_of(t)
+            .map(AsOf::RecordedAt)
+            .map_err(|d| invalid("as_of.recorded_at", d)),
     }
 }
 
@@ -444,6 +436,35 @@ impl proto::picture_service_server::PictureService for PictureApi {
         .await
     }
 
+    async fn get_group_picture(
+        &self,
+        request: Request<proto::GetGroupPictureRequest>,
+    ) -> Result<Response<proto::GetGroupPictureResponse>, Status> {
+        principal(&request)?;
+        let req = request.into_inner();
+        check_year(req.year, "year")?;
+        let point = as_of(&req.as_of)?;
+        self.wait_for(req.min_sequence).await?;
+        let (picture, seq) = {
+            let p = self.projection.read();
+            let seq = p.resolve(point);
+            let picture = p.group_picture(&req.group_id, req.year, seq);
+            (picture, seq)
+        };
+        let picture = picture.ok_or_else(|| {
+            invalid(
+                "group_id",
+                format!(
+                    "unknown peer group {:?} (as of sequence {seq})",
+                    crate::domain::validate::clip(&req.group_id)
+                ),
+            )
+        })?;
+        Ok(Response::new(convert::group_picture_to_proto(
+            &picture, seq,
+        )))
+    }
+
     type ReadEventsStream = BoxStream<proto::ReadEventsResponse>;
 
     async fn read_events(
@@ -599,6 +620,167 @@ impl proto::catalog_service_server::CatalogService for CatalogApi {
             }))
         }
         .await
+    }
+
+    async fn list_groups(
+        &self,
+        request: Request<proto::ListGroupsRequest>,
+    ) -> Result<Response<proto::ListGroupsResponse>, Status> {
+        principal(&request)?;
+        let catalog = self.projection.read().catalog();
+        Ok(Response::new(proto::ListGroupsResponse {
+            groups: catalog
+                .groups
+                .values()
+                .map(convert::group_to_proto)
+                .collect(),
+        }))
+    }
+
+    async fn define_group(
+        &self,
+        request: Request<proto::DefineGroupRequest>,
+    ) -> Result<Response<proto::DefineGroupResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let group = req
+            .group
+            .as_ref()
+            .ok_or_else(|| invalid("group", "required"))?;
+        let rc = self
+            .ingest
+            .write(
+                WriteRequest::DefineGroup {
+                    submission_id: req.submission_id.clone(),
+                    group: convert::group_from_proto(group),
+                },
+                who,
+            )
+            .await?;
+        Ok(Response::new(proto::DefineGroupResponse {
+            sequence: rc.last_sequence,
+            duplicate: rc.duplicate,
+        }))
+    }
+}
+
+/// RoundService: reporting rounds.
+#[derive(Clone)]
+pub struct RoundApi {
+    pub pictures: PictureApi,
+    pub ingest: IngestApi,
+}
+
+/// The server's clock, microseconds since the epoch.
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+#[tonic::async_trait]
+impl proto::round_service_server::RoundService for RoundApi {
+    async fn open_round(
+        &self,
+        request: Request<proto::OpenRoundRequest>,
+    ) -> Result<Response<proto::OpenRoundResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        check_year(req.year, "year")?;
+        let deadline = req
+            .deadline
+            .as_ref()
+            .ok_or_else(|| invalid("deadline", "required"))?;
+        let deadline_micros = convert::micros_of(deadline).map_err(|d| invalid("deadline", d))?;
+        // The defaults are resolved here, against the latest catalog, and recorded as lists:
+        // the round expects what it expected when it was opened, whatever the catalog does.
+        let catalog = self.pictures.projection.read().catalog();
+        let mut indicators = req.indicator_ids;
+        if indicators.is_empty() {
+            indicators = catalog
+                .regional_indicators()
+                .map(|i| i.id.clone())
+                .collect();
+        }
+        let mut regions = Vec::with_capacity(req.region_codes.len());
+        for code in req.region_codes {
+            // Statistics Finland's numeric codes name regions too; the checks refuse others.
+            regions.push(
+                catalog
+                    .resolve_region(&code)
+                    .map_or(code, |r| r.code.clone()),
+            );
+        }
+        if regions.is_empty() {
+            regions = catalog.compared_regions().map(|r| r.code.clone()).collect();
+        }
+        indicators.sort();
+        indicators.dedup();
+        regions.sort();
+        regions.dedup();
+        let round = crate::domain::Round {
+            year: req.year,
+            deadline_micros,
+            indicators,
+            regions,
+        };
+        let rc = self
+            .ingest
+            .write(
+                WriteRequest::OpenRound {
+                    submission_id: req.submission_id,
+                    round: round.clone(),
+                },
+                who,
+            )
+            .await?;
+        Ok(Response::new(proto::OpenRoundResponse {
+            sequence: rc.last_sequence,
+            duplicate: rc.duplicate,
+            round: Some(convert::round_to_proto(&round)),
+        }))
+    }
+
+    async fn get_round_status(
+        &self,
+        request: Request<proto::GetRoundStatusRequest>,
+    ) -> Result<Response<proto::GetRoundStatusResponse>, Status> {
+        principal(&request)?;
+        let req = request.into_inner();
+        check_year(req.year, "year")?;
+        let point = as_of(&req.as_of)?;
+        self.pictures.wait_for(req.min_sequence).await?;
+        let p = self.pictures.projection.read();
+        let seq = p.resolve(point);
+        let region = match req.region_code.as_str() {
+            "" => None,
+            code => Some(self.pictures.region(&p, code)?),
+        };
+        // Overdue as of the instant asked about: now for the latest state, else the record
+        // time of the as-of event (a past state is judged by its own time).
+        let at = match point {
+            AsOf::Latest => now_micros(),
+            AsOf::RecordedAt(t) => t.min(now_micros()),
+            AsOf::Sequence(_) => p.time_of(seq),
+        };
+        let status = p.round_status(req.year, seq, at).ok_or_else(|| {
+            Status::not_found(format!(
+                "no reporting round is open for {} (as of sequence {seq})",
+                req.year
+            ))
+        })?;
+        drop(p);
+        if let Some(r) = &region {
+            if !status.round.regions.contains(r) {
+                return Err(invalid(
+                    "region_code",
+                    format!("the {} round does not expect {r}", req.year),
+                ));
+            }
+        }
+        Ok(Response::new(convert::round_status_to_proto(
+            &status,
+            region.as_deref(),
+            seq,
+        )))
     }
 }
 

@@ -98,7 +98,7 @@ pub fn describe(status: tonic::Status) -> anyhow::Error {
     describe_with(status, str::to_owned)
 }
 
-fn as_of(a: &AsOfArgs) -> anyhow::Result<Option<proto::AsOf>> {
+pub(super) fn as_of(a: &AsOfArgs) -> anyhow::Result<Option<proto::AsOf>> {
     use proto::as_of::Point;
     if let Some(s) = a.as_of_sequence {
         return Ok(Some(proto::AsOf {
@@ -118,7 +118,7 @@ fn as_of(a: &AsOfArgs) -> anyhow::Result<Option<proto::AsOf>> {
     Ok(None)
 }
 
-fn status_name(s: i32) -> &'static str {
+pub(super) fn status_name(s: i32) -> &'static str {
     match convert::status_from_proto(s) {
         Some(crate::domain::Status::Final) => "final",
         Some(crate::domain::Status::Provisional) => "provisional",
@@ -126,7 +126,7 @@ fn status_name(s: i32) -> &'static str {
     }
 }
 
-fn ts(t: &Option<prost_types::Timestamp>) -> String {
+pub(super) fn ts(t: &Option<prost_types::Timestamp>) -> String {
     t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
@@ -143,7 +143,7 @@ fn basis_name(b: i32) -> &'static str {
 }
 
 /// A national value's JSON: value, basis, regions reported / expected, status.
-fn national_json(n: &Option<proto::NationalValue>) -> serde_json::Value {
+pub(super) fn national_json(n: &Option<proto::NationalValue>) -> serde_json::Value {
     match n {
         Some(n) => json!({"value": n.value, "basis": basis_name(n.basis),
             "regions_reported": n.regions_reported, "regions_expected": n.regions_expected,
@@ -156,7 +156,7 @@ fn national_json(n: &Option<proto::NationalValue>) -> serde_json::Value {
 /// regions behind it: `official`, `complete 19/19`, `partial 17/19`, and for none, why:
 /// `none: 2/19 regions`, `none: SSS only` (a national_only indicator), `none: 0/19 with
 /// components` (a ratio or mean whose components no region reported).
-fn national_cells(
+pub(super) fn national_cells(
     n: &Option<proto::NationalValue>,
     decimals: u32,
     indicator: Option<&proto::Indicator>,
@@ -190,7 +190,7 @@ fn national_cells(
 }
 
 /// The legend under tables that show national values.
-const NATIONAL_LEGEND: &str = "\
+pub(super) const NATIONAL_LEGEND: &str = "\
 national: official = the figure reported for the whole country (SSS); complete = computed by
   the indicator's rule from every region (n/n); partial = a ratio or mean over the regions
   that reported (n of N): an estimate, not the national figure; none = no national value (a
@@ -200,7 +200,7 @@ national: official = the figure reported for the whole country (SSS); complete =
 
 /// A rank for a table: `3/19`, `neutral` (neither direction is better, so not ranked), or
 /// `..` (no rank: the region has no value, or the rank is not computed).
-fn rank_cell(rank: u32, ranked: u32, neutral: bool) -> String {
+pub(super) fn rank_cell(rank: u32, ranked: u32, neutral: bool) -> String {
     match (rank, neutral) {
         (_, true) => "neutral".into(),
         (0, false) => NOT_AVAILABLE.into(),
@@ -209,14 +209,14 @@ fn rank_cell(rank: u32, ranked: u32, neutral: bool) -> String {
 }
 
 /// The catalog as the server has it, for names, units and decimals.
-struct Names {
+pub(super) struct Names {
     regions: BTreeMap<String, proto::Region>,
-    indicators: BTreeMap<String, proto::Indicator>,
+    pub(super) indicators: BTreeMap<String, proto::Indicator>,
     lang: String,
 }
 
 impl Names {
-    async fn fetch(ch: &Channel, server: &ServerArg) -> anyhow::Result<Names> {
+    pub(super) async fn fetch(ch: &Channel, server: &ServerArg) -> anyhow::Result<Names> {
         let mut cat = CatalogServiceClient::new(ch.clone());
         let regions = cat
             .list_regions(authed(proto::ListRegionsRequest {}, &server.conn))
@@ -257,7 +257,7 @@ impl Names {
     }
 
     /// "Uusimaa (MK01)".
-    fn region_title(&self, code: &str) -> String {
+    pub(super) fn region_title(&self, code: &str) -> String {
         format!("{} ({code})", self.region(code))
     }
 
@@ -272,7 +272,7 @@ impl Names {
             .unwrap_or_default()
     }
 
-    fn neutral(&self, indicator: &str) -> bool {
+    pub(super) fn neutral(&self, indicator: &str) -> bool {
         self.indicators
             .get(indicator)
             .is_some_and(|i| i.direction == proto::Direction::Neutral as i32)
@@ -739,7 +739,9 @@ pub async fn picture(a: PictureArgs) -> anyhow::Result<()> {
                     "last_recorded_at": ts(&c.last_recorded_at), "national_value": c.national_value,
                     "national_official": c.national_official, "national_difference": c.national_difference,
                     "national": national_json(&c.national), "national_share": c.national_share,
-                    "rank": c.rank, "regions_ranked": c.regions_ranked, "previous_value": c.previous_value, "change": c.change})
+                    "rank": c.rank, "regions_ranked": c.regions_ranked, "previous_value": c.previous_value, "change": c.change,
+                    "groups": c.groups.iter().map(|g| json!({"group_id": g.group_id, "value": national_json(&g.value),
+                        "difference": g.difference, "rank": g.rank, "regions_ranked": g.regions_ranked})).collect::<Vec<_>>()})
             })
             .collect();
         let themes: Vec<_> = r
@@ -774,6 +776,7 @@ pub async fn picture(a: PictureArgs) -> anyhow::Result<()> {
         ("basis", Align::Left),
         ("vs national", Align::Right),
         ("rank", Align::Right),
+        ("peer group", Align::Left),
         ("change", Align::Right),
         ("rev", Align::Right),
     ]);
@@ -795,6 +798,15 @@ pub async fn picture(a: PictureArgs) -> anyhow::Result<()> {
             basis,
             versus,
             rank_cell(c.rank, c.regions_ranked, names.neutral(&c.indicator_id)),
+            c.groups
+                .iter()
+                .map(|g| {
+                    let (value, _) = national_cells(&g.value, d, None);
+                    let rank = rank_cell(g.rank, g.regions_ranked, names.neutral(&c.indicator_id));
+                    format!("{} {value} (rank {rank})", g.group_id)
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
             c.change
                 .map_or_else(|| NOT_AVAILABLE.into(), |v| signed(v, d)),
             c.revisions.to_string(),
@@ -836,6 +848,8 @@ pub async fn picture(a: PictureArgs) -> anyhow::Result<()> {
         "vs national: for a sum of a quantity (a count, an amount), the region's share of the
   national value; for other indicators the difference to it (a net flow has neither). rank: 1 = best by the indicator's direction, ties share the
   best rank; neutral = neither direction is better, so not ranked. change: from the year before.
+peer group: the value of each group the region belongs to, by the indicator's own rule over the
+  members (the national value's completeness rules), and the region's rank within the group.
 theme score: the mean of the region's z-scores over the theme's directional indicators with at
   least 3 regions reporting (+ = better than the average region); .. = no score this year.
 ",

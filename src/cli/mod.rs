@@ -4,6 +4,7 @@
 
 mod client;
 mod loadgen;
+mod network;
 mod offline;
 pub mod output;
 
@@ -52,6 +53,17 @@ pub enum Command {
     Import(ImportArgs),
     /// Check a data directory: hash chain, sequence gaps, and that the log rebuilds.
     Verify(VerifyArgs),
+    /// List the peer groups (the NUTS-2 large areas, and any an admin defined).
+    Groups(CatalogArgs),
+    /// A peer group's picture for a year: the members side by side, the group value and
+    /// the national value.
+    Group(GroupArgs),
+    /// Define or redefine peer groups from a CSV file (admin): id,name_fi,name_sv,name_en,
+    /// members (codes separated by spaces),source.
+    DefineGroup(DefineGroupArgs),
+    /// Reporting rounds: open one (admin), or see what each region has reported.
+    #[command(subcommand)]
+    Round(RoundCommand),
     /// Benchmark client: drive a running server and report throughput and latency.
     Loadgen(LoadgenArgs),
     /// Make a read replica the writer (admin): it takes the writer lease if free, applies
@@ -60,6 +72,72 @@ pub enum Command {
     /// Manage bearer tokens for the auth file.
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RoundCommand {
+    /// Open the reporting round of a year (admin), or reopen it with new terms.
+    Open(RoundOpenArgs),
+    /// Per region: what the round expects, what is reported, what is missing, what is
+    /// overdue.
+    Status(RoundStatusArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GroupArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
+    /// The group's id (see `tilannekuva groups`), e.g. FI1D.
+    #[arg(long)]
+    pub group: String,
+    #[arg(long)]
+    pub year: i32,
+}
+
+#[derive(Args, Debug)]
+pub struct DefineGroupArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    /// CSV file of groups (the bundled one is data/groups.csv).
+    #[arg(long)]
+    pub file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct RoundOpenArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    /// The year to be reported.
+    #[arg(long)]
+    pub year: i32,
+    /// RFC 3339 instant, or a date: the end of that day, UTC (2026-09-30 = until
+    /// 2026-10-01T00:00:00Z).
+    #[arg(long)]
+    pub deadline: String,
+    /// An expected indicator (repeat; default: every indicator regions report).
+    #[arg(long)]
+    pub indicator: Vec<String>,
+    /// An expected region (repeat; default: every region but SSS).
+    #[arg(long)]
+    pub region: Vec<String>,
+    /// Idempotency key (default: derived from the other arguments).
+    #[arg(long)]
+    pub submission_id: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RoundStatusArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
+    #[arg(long)]
+    pub year: i32,
+    /// Only this region.
+    #[arg(long)]
+    pub region: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -172,6 +250,10 @@ pub struct ServeArgs {
     /// Indicator catalog CSV put into an empty log (default: the bundled catalog).
     #[arg(long, env = "TILANNEKUVA_INDICATOR_CATALOG")]
     pub indicator_catalog: Option<PathBuf>,
+    /// Peer group CSV put into an empty log (default: the bundled NUTS-2 large areas with
+    /// the bundled regions; none with a region catalog of one's own).
+    #[arg(long, env = "TILANNEKUVA_GROUP_CATALOG")]
+    pub group_catalog: Option<PathBuf>,
 }
 
 /// Where the server is, for client commands.
@@ -473,6 +555,11 @@ async fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Export(a) => client::export(a).await,
         Command::Import(a) => offline::import_cmd(a),
         Command::Verify(a) => offline::verify_cmd(a),
+        Command::Groups(a) => network::groups(a).await,
+        Command::Group(a) => network::group(a).await,
+        Command::DefineGroup(a) => network::define_group(a).await,
+        Command::Round(RoundCommand::Open(a)) => network::round_open(a).await,
+        Command::Round(RoundCommand::Status(a)) => network::round_status(a).await,
         Command::Loadgen(a) => loadgen::run(a).await,
         Command::Token(TokenCommand::New(a)) => token_new(a),
     }

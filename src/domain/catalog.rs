@@ -15,6 +15,8 @@ pub const NATIONAL_CODE: &str = "SSS";
 pub const BUNDLED_REGIONS: &str = include_str!("../../data/regions.csv");
 /// The bundled indicator catalog.
 pub const BUNDLED_INDICATORS: &str = include_str!("../../data/indicators.csv");
+/// The bundled peer groups of the bundled regions: the NUTS-2 large areas.
+pub const BUNDLED_GROUPS: &str = include_str!("../../data/groups.csv");
 
 /// Errors in a catalog file or definition.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -301,19 +303,206 @@ impl Indicator {
     }
 }
 
-/// A catalog: regions and indicators by code and id.
+/// A peer group: named regions that relate their figures to each other as well as to the
+/// whole country (the NUTS-2 large areas, or any grouping an admin defines). Catalog data:
+/// it enters the log as an event, and a picture uses the groups as they were.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegionGroup {
+    pub id: String,
+    pub name_fi: String,
+    pub name_sv: String,
+    pub name_en: String,
+    /// Member region codes (compared regions), in code order.
+    pub members: Vec<String>,
+    /// Where the grouping comes from: the classification or decision that defines it.
+    pub source: String,
+}
+
+/// Longest group id: ids appear in metric labels and URLs.
+pub const MAX_GROUP_ID_LEN: usize = 32;
+/// Longest source of a group definition.
+pub const MAX_GROUP_SOURCE_LEN: usize = 512;
+
+impl RegionGroup {
+    /// The members in code order without repeats: the form a definition is recorded in.
+    pub fn normalized(mut self) -> RegionGroup {
+        self.members.sort();
+        self.members.dedup();
+        self
+    }
+
+    /// Whether `region` is a member.
+    pub fn has(&self, region: &str) -> bool {
+        self.members
+            .binary_search_by(|m| m.as_str().cmp(region))
+            .is_ok()
+    }
+}
+
+/// A yearly reporting round: the ministry expects these indicators of these regions for
+/// `year` by the deadline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Round {
+    pub year: i32,
+    /// Microseconds since the Unix epoch.
+    pub deadline_micros: i64,
+    /// Expected indicators, in id order.
+    pub indicators: Vec<String>,
+    /// Expected regions, in code order.
+    pub regions: Vec<String>,
+}
+
+/// A catalog: regions, indicators and peer groups by code and id.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     pub regions: BTreeMap<String, Region>,
     pub indicators: BTreeMap<String, Indicator>,
+    pub groups: BTreeMap<String, RegionGroup>,
 }
 
 impl Catalog {
-    /// The bundled Finnish catalog.
+    /// The bundled Finnish catalog, with its peer groups.
     pub fn bundled() -> Catalog {
         // The bundled files are tested (`bundled_catalog_is_valid`), so they parse.
         Catalog::from_csv(BUNDLED_REGIONS, BUNDLED_INDICATORS)
+            .and_then(|c| c.with_groups(BUNDLED_GROUPS))
             .expect("the bundled catalog is valid")
+    }
+
+    /// This catalog with the peer groups of a group file (CSV: `id,name_fi,name_sv,name_en,
+    /// members,source`, members separated by spaces), each checked against its regions.
+    pub fn with_groups(mut self, text: &str) -> Result<Catalog, CatalogError> {
+        for (line, g) in parse_groups(text)? {
+            self.check_group(&g)
+                .map_err(|message| CatalogError::Line { line, message })?;
+            if self.groups.insert(g.id.clone(), g).is_some() {
+                return Err(CatalogError::Line {
+                    line,
+                    message: "the group id is given twice".into(),
+                });
+            }
+        }
+        Ok(self)
+    }
+
+    /// Checks a group definition against this catalog's regions.
+    pub fn check_group(&self, g: &RegionGroup) -> Result<(), String> {
+        let id_ok = !g.id.is_empty()
+            && g.id.len() <= MAX_GROUP_ID_LEN
+            && g.id.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && g.id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !id_ok {
+            return Err(format!(
+                "group id {:?} must be 1-{MAX_GROUP_ID_LEN} ASCII letters, digits, _ or -, starting with a letter or digit",
+                crate::domain::validate::clip(&g.id)
+            ));
+        }
+        if self.regions.contains_key(&g.id) {
+            return Err(format!("group id {} is a region code", g.id));
+        }
+        for (field, v) in [
+            ("name_fi", &g.name_fi),
+            ("name_sv", &g.name_sv),
+            ("name_en", &g.name_en),
+        ] {
+            if v.trim().is_empty() || v.len() > MAX_NAME_LEN {
+                return Err(format!("{field} must be 1-{MAX_NAME_LEN} bytes"));
+            }
+        }
+        if g.source.trim().is_empty() || g.source.len() > MAX_GROUP_SOURCE_LEN {
+            return Err(format!(
+                "source must name where the grouping comes from (1-{MAX_GROUP_SOURCE_LEN} bytes)"
+            ));
+        }
+        if g.members.is_empty() {
+            return Err("a group needs at least one member region".into());
+        }
+        for m in &g.members {
+            match self.regions.get(m) {
+                Some(r) if r.code != NATIONAL_CODE => {}
+                Some(_) => {
+                    return Err(format!(
+                        "{NATIONAL_CODE}, the whole country, cannot be a member"
+                    ))
+                }
+                None => {
+                    return Err(format!(
+                        "member {:?} is not a region of the catalog",
+                        crate::domain::validate::clip(m)
+                    ))
+                }
+            }
+        }
+        if g.members.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("members must be distinct, in code order".into());
+        }
+        Ok(())
+    }
+
+    /// The groups `region` is a member of, in id order.
+    pub fn groups_of<'a>(&'a self, region: &'a str) -> impl Iterator<Item = &'a RegionGroup> {
+        self.groups.values().filter(move |g| g.has(region))
+    }
+
+    /// Indicators that regions report (every indicator but those only the whole country
+    /// has): what a reporting round expects by default.
+    pub fn regional_indicators(&self) -> impl Iterator<Item = &Indicator> {
+        self.indicators
+            .values()
+            .filter(|i| i.aggregation != Aggregation::NationalOnly)
+    }
+
+    /// Checks a round against this catalog: a year, known indicators and compared regions,
+    /// each once and in order.
+    pub fn check_round(&self, r: &Round) -> Result<(), (&'static str, String)> {
+        if !(1000..=9999).contains(&r.year) {
+            return Err(("year", format!("year {} must be within 1000..9999", r.year)));
+        }
+        // 1970..=9999: a deadline is a real date.
+        if !(0..=253_402_300_799_000_000).contains(&r.deadline_micros) {
+            return Err(("deadline", "must be a time between 1970 and 9999".into()));
+        }
+        if r.indicators.is_empty() {
+            return Err((
+                "indicator_ids",
+                "a round expects at least one indicator".into(),
+            ));
+        }
+        for i in &r.indicators {
+            if !self.indicators.contains_key(i) {
+                return Err((
+                    "indicator_ids",
+                    format!("unknown indicator {:?}", crate::domain::validate::clip(i)),
+                ));
+            }
+        }
+        if r.regions.is_empty() {
+            return Err(("region_codes", "a round expects at least one region".into()));
+        }
+        for c in &r.regions {
+            match self.regions.get(c) {
+                Some(reg) if reg.code != NATIONAL_CODE => {}
+                _ => {
+                    return Err((
+                        "region_codes",
+                        format!(
+                            "{:?} is not a region that reports (a catalog code other than {NATIONAL_CODE})",
+                            crate::domain::validate::clip(c)
+                        ),
+                    ))
+                }
+            }
+        }
+        let ordered = |v: &[String]| v.windows(2).all(|w| w[0] < w[1]);
+        if !ordered(&r.indicators) || !ordered(&r.regions) {
+            return Err((
+                "indicator_ids",
+                "indicators and regions must be distinct, in order".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Parses region and indicator catalog files and checks them as a whole.
@@ -415,6 +604,45 @@ fn parse_regions(text: &str) -> Result<Vec<Region>, CatalogError> {
         });
     }
     Ok(out)
+}
+
+/// The groups of a group file, with their line numbers.
+fn parse_groups(text: &str) -> Result<Vec<(usize, RegionGroup)>, CatalogError> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+        name_fi: String,
+        name_sv: String,
+        name_en: String,
+        /// Region codes separated by spaces.
+        members: String,
+        source: String,
+    }
+    let mut out = Vec::new();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    for (i, row) in rdr.deserialize::<Row>().enumerate() {
+        let line = i + 2;
+        let row = row.map_err(|e| CatalogError::Line {
+            line,
+            message: e.to_string(),
+        })?;
+        let group = RegionGroup {
+            id: row.id,
+            name_fi: row.name_fi,
+            name_sv: row.name_sv,
+            name_en: row.name_en,
+            members: row.members.split_whitespace().map(str::to_owned).collect(),
+            source: row.source,
+        };
+        out.push((line, group.normalized()));
+    }
+    Ok(out)
+}
+
+/// A group file's groups, each checked on its own (the server checks them against its
+/// catalog): for `define-group`.
+pub fn parse_group_file(text: &str) -> Result<Vec<RegionGroup>, CatalogError> {
+    Ok(parse_groups(text)?.into_iter().map(|(_, g)| g).collect())
 }
 
 fn parse_opt_f64(s: &str, what: &str) -> Result<Option<f64>, String> {
@@ -542,6 +770,56 @@ mod tests {
         assert!(count("sum") >= 3);
         assert!(count("ratio") >= 3);
         assert!(count("national_only") >= 1);
+    }
+
+    /// The bundled groups are the NUTS-2 large areas: every compared region is in exactly
+    /// one, and it is the one its NUTS-3 code names (the code's first four characters).
+    #[test]
+    fn the_bundled_groups_are_the_nuts2_areas_of_the_regions_nuts3_codes() {
+        let cat = Catalog::bundled();
+        assert_eq!(cat.groups.len(), 5);
+        for r in cat.compared_regions() {
+            let groups: Vec<&str> = cat.groups_of(&r.code).map(|g| g.id.as_str()).collect();
+            assert_eq!(groups, vec![&r.nuts3[..4]], "{}", r.code);
+        }
+        assert!(cat.groups.values().all(|g| g.source.contains("NUTS")));
+    }
+
+    #[test]
+    fn a_group_names_known_regions_once_and_never_the_whole_country() {
+        let cat = Catalog::bundled();
+        let g = |members: &[&str]| RegionGroup {
+            id: "east".into(),
+            name_fi: "Itä".into(),
+            name_sv: "Öst".into(),
+            name_en: "East".into(),
+            members: members.iter().map(|m| (*m).to_owned()).collect(),
+            source: "test".into(),
+        };
+        assert!(cat.check_group(&g(&["MK10", "MK11"])).is_ok());
+        for (members, says) in [
+            (&["MK10", "MK99"][..], "not a region"),
+            (&["MK10", "SSS"][..], "whole country"),
+            (&[][..], "at least one"),
+            (&["MK11", "MK10"][..], "distinct"),
+        ] {
+            let err = cat.check_group(&g(members)).unwrap_err();
+            assert!(err.contains(says), "{members:?}: {err}");
+        }
+        let err = cat
+            .check_group(&RegionGroup {
+                id: "MK01".into(),
+                ..g(&["MK01"])
+            })
+            .unwrap_err();
+        assert!(err.contains("is a region code"), "{err}");
+        let err = cat
+            .check_group(&RegionGroup {
+                source: " ".into(),
+                ..g(&["MK01"])
+            })
+            .unwrap_err();
+        assert!(err.contains("source"), "{err}");
     }
 
     #[test]

@@ -11,7 +11,9 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::catalog::{Aggregation, Direction, Indicator, IndicatorKind, Region, Theme};
+use super::catalog::{
+    Aggregation, Direction, Indicator, IndicatorKind, Region, RegionGroup, Round, Theme,
+};
 
 /// A SHA-256 digest.
 pub type Hash = [u8; 32];
@@ -85,6 +87,10 @@ pub enum Payload {
         /// The submission's content digest (the idempotency key's content check).
         content_digest: Hash,
     },
+    /// A peer group defined, or redefined (the same id: the new members from here on).
+    GroupDefined(RegionGroup),
+    /// A reporting round opened, or reopened (the same year: its new terms from here on).
+    RoundOpened(Round),
 }
 
 /// The postcard shape of [`Payload`]: variant numbers are the wire format, so variants are
@@ -141,6 +147,8 @@ mod wire {
             unchanged: u32,
             content_digest: &'a Hash,
         },
+        GroupDefined(&'a RegionGroup),
+        RoundOpened(&'a Round),
     }
 
     #[derive(Deserialize)]
@@ -159,6 +167,8 @@ mod wire {
             unchanged: u32,
             content_digest: Hash,
         },
+        GroupDefined(RegionGroup),
+        RoundOpened(Round),
     }
 
     impl<'a> From<&'a Payload> for Ref<'a> {
@@ -203,6 +213,8 @@ mod wire {
                     unchanged: *unchanged,
                     content_digest,
                 },
+                Payload::GroupDefined(g) => Ref::GroupDefined(g),
+                Payload::RoundOpened(r) => Ref::RoundOpened(r),
             }
         }
     }
@@ -246,6 +258,8 @@ mod wire {
                     unchanged,
                     content_digest,
                 },
+                Owned::GroupDefined(g) => Payload::GroupDefined(g),
+                Owned::RoundOpened(r) => Payload::RoundOpened(r),
             }
         }
     }
@@ -266,6 +280,8 @@ mod wire {
             unchanged: u32,
             content_digest: String,
         },
+        GroupDefined(RegionGroup),
+        RoundOpened(Round),
     }
 }
 
@@ -296,6 +312,8 @@ impl Serialize for Payload {
                 unchanged,
                 content_digest: hex::encode(content_digest),
             },
+            Payload::GroupDefined(g) => wire::Json::GroupDefined(g),
+            Payload::RoundOpened(r) => wire::Json::RoundOpened(r),
         };
         json.serialize(s)
     }
@@ -333,6 +351,8 @@ impl<'de> Deserialize<'de> for Payload {
                         serde::de::Error::custom("content_digest must be 64 hex digits")
                     })?,
             },
+            wire::Json::GroupDefined(g) => Payload::GroupDefined(g),
+            wire::Json::RoundOpened(r) => Payload::RoundOpened(r),
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod stats;
 pub mod validate;
 
 pub use catalog::{
-    Aggregation, Catalog, Direction, Indicator, IndicatorKind, Region, Theme, NATIONAL_CODE,
+    Aggregation, Catalog, Direction, Indicator, IndicatorKind, Region, RegionGroup, Round, Theme,
+    NATIONAL_CODE,
 };
 pub use event::{Event, Hash, Observation, Payload, Status, ZERO_HASH};

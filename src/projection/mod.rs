@@ -33,10 +33,13 @@ use fxhash::FxHashMap;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Aggregation, Catalog, Event, Indicator, Payload, Region, Status};
+use crate::domain::{
+    Aggregation, Catalog, Event, Indicator, Payload, Region, RegionGroup, Round, Status,
+};
 
 pub use picture::{
-    IndicatorYear, RegionCell, RegionPicture, SeriesPoint, ThemeSummary, YearPicture,
+    GroupFigures, GroupMember, GroupPicture, IndicatorYear, RegionCell, RegionPicture,
+    RegionRoundStatus, RoundStatus, SeriesPoint, ThemeSummary, YearPicture,
 };
 
 /// One recorded change of a cell, as kept in memory (see the module's "Memory").
@@ -243,6 +246,10 @@ pub struct Projection {
     regions: BTreeMap<String, Vec<(u64, Region)>>,
     /// Every version of every indicator definition, by id, oldest first.
     indicators: BTreeMap<String, Vec<(u64, Indicator)>>,
+    /// Every version of every peer group, by id, oldest first.
+    groups: BTreeMap<String, Vec<(u64, RegionGroup)>>,
+    /// Every version of every reporting round, by year, oldest first.
+    rounds: BTreeMap<i32, Vec<(u64, Round)>>,
     /// The latest catalog, shared with readers; rebuilt when a definition changes.
     #[serde(skip)]
     current_catalog: Arc<Catalog>,
@@ -335,6 +342,22 @@ impl Projection {
                 )
             }
             Payload::ObservationRetracted { .. } => (0.0, 0, 0, RETRACTED),
+            Payload::GroupDefined(g) => {
+                self.groups
+                    .entry(g.id.clone())
+                    .or_default()
+                    .push((e.sequence, g.clone()));
+                self.catalog_changed(e.sequence);
+                return;
+            }
+            // A round changes no figure: its status is computed when asked for.
+            Payload::RoundOpened(r) => {
+                self.rounds
+                    .entry(r.year)
+                    .or_default()
+                    .push((e.sequence, r.clone()));
+                return;
+            }
             // Bookkeeping of the write side (a submission's unchanged observations): no
             // cell changes.
             Payload::SubmissionSummary { .. } => return,
@@ -422,6 +445,38 @@ impl Projection {
                 .iter()
                 .filter_map(|(k, v)| latest(v, seq).map(|i| (k.clone(), i.clone())))
                 .collect(),
+            groups: self
+                .groups
+                .iter()
+                .filter_map(|(k, v)| latest(v, seq).map(|g| (k.clone(), g.clone())))
+                .collect(),
+        }
+    }
+
+    /// The reporting round of `year` as it was after event `seq`, with the sequence that
+    /// opened it in that form.
+    pub fn round(&self, year: i32, seq: u64) -> Option<(u64, &Round)> {
+        let versions = self.rounds.get(&year)?;
+        let i = versions.partition_point(|(s, _)| *s <= seq);
+        (i > 0).then(|| (versions[i - 1].0, &versions[i - 1].1))
+    }
+
+    /// The years with a reporting round after event `seq`.
+    pub fn round_years(&self, seq: u64) -> Vec<i32> {
+        self.rounds
+            .iter()
+            .filter(|(_, v)| v.first().is_some_and(|(s, _)| *s <= seq))
+            .map(|(y, _)| *y)
+            .collect()
+    }
+
+    /// The record time of event `seq` (0 before the first event).
+    pub fn time_of(&self, seq: u64) -> i64 {
+        // `times` holds the last sequence of each distinct record time, in order.
+        let i = self.times.partition_point(|(last, _)| *last < seq);
+        match self.times.get(i) {
+            Some((_, t)) if seq > 0 => *t,
+            _ => 0,
         }
     }
 

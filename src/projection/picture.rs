@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::Projection;
 use crate::domain::stats::{self, RegionValues};
-use crate::domain::{Aggregation, Catalog, Direction, Indicator, Status, Theme, NATIONAL_CODE};
+use crate::domain::{
+    Aggregation, Catalog, Direction, Indicator, RegionGroup, Round, Status, Theme, NATIONAL_CODE,
+};
 
 /// One indicator's figures for one year across the regions.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,6 +24,8 @@ pub struct IndicatorYear {
     pub official: Option<f64>,
     /// The national value by the completeness rules (official, complete, partial, none).
     pub national: stats::National,
+    /// Per peer group of the catalog (id order): its value and ranks.
+    pub groups: Vec<GroupFigures>,
     /// Per compared region (catalog order): its entry in `values`, if it reported.
     positions: Vec<Option<u32>>,
     /// The last sequence that changed what these figures are computed from: they hold for
@@ -92,6 +96,112 @@ impl IndicatorYear {
     }
 }
 
+/// One indicator's figures for one year within one peer group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupFigures {
+    pub group: String,
+    /// The group value: the indicator's own rule over the members that reported, with the
+    /// national value's completeness rules (a sum only when every member reported; a ratio
+    /// or weighted mean over part of the group is partial). A group has no official value.
+    pub value: stats::National,
+    /// The members that reported, in code order, with their values.
+    pub values: Vec<(String, f64)>,
+    /// Rank within the group of each entry of `values` (0 for neutral indicators).
+    pub ranks: Vec<u32>,
+    /// Whether the indicator is ranked (directional).
+    ranked: bool,
+}
+
+impl GroupFigures {
+    /// The rank of `region` within the group, if it is a member that reported.
+    pub fn rank_of(&self, region: &str) -> Option<u32> {
+        self.values
+            .iter()
+            .position(|(r, _)| r == region)
+            .map(|i| self.ranks[i])
+            .filter(|r| *r > 0)
+    }
+
+    /// Members ranked: those that reported, for a directional indicator.
+    pub fn regions_ranked(&self) -> u32 {
+        if self.ranked {
+            self.values.len() as u32
+        } else {
+            0
+        }
+    }
+
+    /// The member value of `region`, if it reported.
+    pub fn value_of(&self, region: &str) -> Option<f64> {
+        self.values
+            .iter()
+            .find(|(r, _)| r == region)
+            .map(|(_, v)| *v)
+    }
+}
+
+impl IndicatorYear {
+    /// The figures of peer group `id`.
+    pub fn group(&self, id: &str) -> Option<&GroupFigures> {
+        self.groups.iter().find(|g| g.group == id)
+    }
+}
+
+/// A peer group's picture of one year: its members side by side, the group value and the
+/// national value of every indicator, each member value with what traces it (status,
+/// source, revisions, the sequence of its current revision).
+#[derive(Clone, Debug)]
+pub struct GroupPicture {
+    pub group: RegionGroup,
+    pub year: i32,
+    /// In catalog order: the indicator's figures (the group's among them) and its members.
+    pub indicators: Vec<(Arc<IndicatorYear>, Vec<GroupMember>)>,
+}
+
+/// A member's cell in a group picture.
+#[derive(Clone, Debug)]
+pub struct GroupMember {
+    pub region: String,
+    /// `None`: the member has not reported the cell (it is then missing from the group value).
+    pub value: Option<f64>,
+    pub status: Option<Status>,
+    pub source: Option<Arc<str>>,
+    pub revisions: u32,
+    /// The sequence of the member's current revision (0: none): its history and event.
+    pub sequence: u64,
+    pub rank: u32,
+}
+
+/// What a reporting round has received, as of one sequence.
+#[derive(Clone, Debug)]
+pub struct RoundStatus {
+    pub round: Round,
+    /// The sequence that opened the round in this form.
+    pub opened_sequence: u64,
+    /// The instant the status is for: the record time of the as-of event, or now.
+    pub at_micros: i64,
+    /// Per expected region, in code order.
+    pub regions: Vec<RegionRoundStatus>,
+}
+
+impl RoundStatus {
+    pub fn deadline_passed(&self) -> bool {
+        self.at_micros > self.round.deadline_micros
+    }
+}
+
+/// One region's part of a round.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegionRoundStatus {
+    pub region: String,
+    /// Expected indicators with a current value for the round's year.
+    pub reported: Vec<String>,
+    /// Expected indicators without one.
+    pub missing: Vec<String>,
+    /// Something is missing and the deadline has passed.
+    pub overdue: bool,
+}
+
 /// The whole picture of one year.
 #[derive(Debug)]
 pub struct YearPicture {
@@ -142,6 +252,8 @@ pub struct RegionPicture {
     pub themes: Vec<ThemeSummary>,
     /// Reported cells per defined indicator.
     pub coverage_ratio: f64,
+    /// The peer groups the region is a member of (id order), whose figures each cell shows.
+    pub groups: Vec<String>,
 }
 
 /// One year of a region's series.
@@ -280,7 +392,26 @@ impl Projection {
             .current(NATIONAL_CODE, &ind.id, year, seq)
             .map(|o| (o.value, o.status() == Status::Provisional));
         let computed = stats::aggregate(&ind.id, &ind.aggregation, &regions, &fetched);
+        let groups = catalog
+            .groups
+            .values()
+            .map(|g| {
+                let members: Vec<&str> = g.members.iter().map(String::as_str).collect();
+                let computed = stats::aggregate(&ind.id, &ind.aggregation, &members, &fetched);
+                let values: Vec<(String, f64)> =
+                    values.iter().filter(|(r, _)| g.has(r)).cloned().collect();
+                let nums: Vec<f64> = values.iter().map(|(_, v)| *v).collect();
+                GroupFigures {
+                    group: g.id.clone(),
+                    value: stats::national(&ind.aggregation, None, computed, members.len() as u32),
+                    ranks: stats::ranks_by_direction(&nums, ind.direction),
+                    values,
+                    ranked: ind.direction != Direction::Neutral,
+                }
+            })
+            .collect();
         IndicatorYear {
+            groups,
             ranks: stats::ranks_by_direction(&nums, ind.direction),
             z_scores: stats::oriented_z_scores(&nums, ind.direction),
             official: official.map(|(v, _)| v),
@@ -443,6 +574,7 @@ impl Projection {
         RegionPicture {
             region: region.into(),
             year,
+            groups: yp.catalog.groups_of(region).map(|g| g.id.clone()).collect(),
             coverage_ratio: if defined == 0 {
                 0.0
             } else {
@@ -477,5 +609,73 @@ impl Projection {
                 })
             })
             .collect()
+    }
+}
+
+impl Projection {
+    /// Peer group `id`'s picture of `year` after event `seq`; `None` when the group is not
+    /// defined at `seq`.
+    pub fn group_picture(&self, id: &str, year: i32, seq: u64) -> Option<GroupPicture> {
+        let yp = self.year_picture(year, seq);
+        let group = yp.catalog.groups.get(id)?.clone();
+        let indicators = yp
+            .indicators
+            .iter()
+            .map(|iy| {
+                let figures = iy.group(id);
+                let members = group
+                    .members
+                    .iter()
+                    .map(|m| {
+                        let revisions = self.revisions_at(m, &iy.indicator.id, year, seq);
+                        let current = super::value_of(revisions);
+                        GroupMember {
+                            region: m.clone(),
+                            value: current.map(|r| r.value),
+                            status: current.map(|r| r.status()),
+                            source: current.map(|r| self.source(r).clone()),
+                            revisions: revisions.len() as u32,
+                            sequence: current.map_or(0, |r| r.sequence()),
+                            rank: figures.and_then(|f| f.rank_of(m)).unwrap_or(0),
+                        }
+                    })
+                    .collect();
+                (iy.clone(), members)
+            })
+            .collect();
+        Some(GroupPicture {
+            group,
+            year,
+            indicators,
+        })
+    }
+
+    /// The status of `year`'s reporting round after event `seq`, at instant `at_micros`
+    /// (overdue: something missing after the deadline); `None` without a round.
+    pub fn round_status(&self, year: i32, seq: u64, at_micros: i64) -> Option<RoundStatus> {
+        let (opened_sequence, round) = self.round(year, seq)?;
+        let passed = at_micros > round.deadline_micros;
+        let regions = round
+            .regions
+            .iter()
+            .map(|region| {
+                let (reported, missing): (Vec<&String>, Vec<&String>) = round
+                    .indicators
+                    .iter()
+                    .partition(|i| self.current(region, i, year, seq).is_some());
+                RegionRoundStatus {
+                    region: region.clone(),
+                    overdue: passed && !missing.is_empty(),
+                    reported: reported.into_iter().cloned().collect(),
+                    missing: missing.into_iter().cloned().collect(),
+                }
+            })
+            .collect();
+        Some(RoundStatus {
+            round: round.clone(),
+            opened_sequence,
+            at_micros,
+            regions,
+        })
     }
 }

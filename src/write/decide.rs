@@ -19,7 +19,7 @@ use super::digest::{self, Item};
 use super::{Receipt, RetractInput, SubmitInput, WriteError, WriteRequest};
 use crate::auth::Principal;
 use crate::domain::validate::{self, Current, FieldViolation};
-use crate::domain::{Catalog, Event, Hash, Indicator, Payload, ZERO_HASH};
+use crate::domain::{Catalog, Event, Hash, Payload, ZERO_HASH};
 
 /// What the state remembers of an accepted submission: enough to answer a retry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -172,6 +172,11 @@ impl WriterState {
             Payload::RegionDefined(r) => {
                 self.catalog.regions.insert(r.code.clone(), r.clone());
             }
+            Payload::GroupDefined(g) => {
+                self.catalog.groups.insert(g.id.clone(), g.clone());
+            }
+            // The projection keeps the rounds: no write depends on them.
+            Payload::RoundOpened(_) => {}
             Payload::SubmissionSummary { unchanged: u, .. } => {
                 items = 0;
                 unchanged = Some(*u);
@@ -415,15 +420,70 @@ impl WriterState {
                 submission_id,
                 indicator,
             } => {
-                let digest = match self.decide_define(&submission_id, &indicator, who)? {
-                    Ok(digest) => digest,
-                    Err(duplicate) => return Ok(duplicate),
+                let check = |c: &Catalog| {
+                    indicator
+                        .check()
+                        .and_then(|()| c.check_references(&indicator))
+                        .map_err(|p| ("indicator", p))
                 };
-                let first = self.next_sequence;
-                let payload = Payload::IndicatorDefined(indicator);
-                self.emit("", principal, &submission_id, payload, now, out);
-                self.set_digest(&submission_id, digest);
-                Ok(self.receipt_of(&submission_id, first))
+                let digest = self.decide_catalog(
+                    &submission_id,
+                    Item::Indicator(&indicator),
+                    who,
+                    "define indicators",
+                    check,
+                )?;
+                self.record_catalog(
+                    digest,
+                    &submission_id,
+                    Payload::IndicatorDefined(indicator),
+                    principal,
+                    now,
+                    out,
+                )
+            }
+            WriteRequest::DefineGroup {
+                submission_id,
+                group,
+            } => {
+                let group = group.normalized();
+                let check = |c: &Catalog| c.check_group(&group).map_err(|p| ("group", p));
+                let digest = self.decide_catalog(
+                    &submission_id,
+                    Item::Group(&group),
+                    who,
+                    "define peer groups",
+                    check,
+                )?;
+                self.record_catalog(
+                    digest,
+                    &submission_id,
+                    Payload::GroupDefined(group),
+                    principal,
+                    now,
+                    out,
+                )
+            }
+            WriteRequest::OpenRound {
+                submission_id,
+                round,
+            } => {
+                let check = |c: &Catalog| c.check_round(&round);
+                let digest = self.decide_catalog(
+                    &submission_id,
+                    Item::Round(&round),
+                    who,
+                    "open reporting rounds",
+                    check,
+                )?;
+                self.record_catalog(
+                    digest,
+                    &submission_id,
+                    Payload::RoundOpened(round),
+                    principal,
+                    now,
+                    out,
+                )
             }
             WriteRequest::Apply(_) | WriteRequest::SetReadOnly(_) => {
                 unreachable!("handled above")
@@ -516,17 +576,21 @@ impl WriterState {
         Ok(Ok((region, digest)))
     }
 
-    /// Decides an indicator definition: `Ok(Ok(digest))` to record it, `Ok(Err(receipt))`
-    /// for a retry.
-    fn decide_define(
+    /// Decides a catalog event (an indicator or group definition, a round): admin only, then
+    /// idempotency, then `check` against the catalog. `Ok(Ok(digest))` to record it,
+    /// `Ok(Err(receipt))` for a retry. `what` says what the admin role allows ("define
+    /// indicators").
+    fn decide_catalog(
         &self,
         submission_id: &str,
-        indicator: &Indicator,
+        item: Item<'_>,
         who: &Principal,
+        what: &str,
+        check: impl FnOnce(&Catalog) -> Result<(), (&'static str, String)>,
     ) -> Result<Result<Hash, Receipt>, WriteError> {
         if !who.may_define() {
             return Err(WriteError::PermissionDenied(format!(
-                "{} ({}) may not define indicators; that takes the admin role",
+                "{} ({}) may not {what}; that takes the admin role",
                 who.name,
                 who.role.as_str()
             )));
@@ -538,21 +602,38 @@ impl WriterState {
         if !v.is_empty() {
             return Err(WriteError::Invalid(v));
         }
-        let digest = digest::step(&ZERO_HASH, &Item::Indicator(indicator));
+        let digest = digest::step(&ZERO_HASH, &item);
         if let Some(answer) = self.check_duplicate(submission_id, digest) {
             return answer.map(Err);
         }
-        let problem = indicator
-            .check()
-            .err()
-            .or_else(|| self.catalog.check_references(indicator).err());
-        if let Some(p) = problem {
-            return Err(WriteError::Invalid(vec![FieldViolation {
-                field: "indicator".into(),
-                description: p,
-            }]));
-        }
+        check(&self.catalog).map_err(|(field, description)| {
+            WriteError::Invalid(vec![FieldViolation {
+                field: field.into(),
+                description,
+            }])
+        })?;
         Ok(Ok(digest))
+    }
+
+    /// Records a decided catalog event (see [`Self::decide_catalog`]): its receipt, or the
+    /// retry's.
+    fn record_catalog(
+        &mut self,
+        decided: Result<Hash, Receipt>,
+        submission_id: &str,
+        payload: Payload,
+        principal: &str,
+        now: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Receipt, WriteError> {
+        let digest = match decided {
+            Ok(digest) => digest,
+            Err(duplicate) => return Ok(duplicate),
+        };
+        let first = self.next_sequence;
+        self.emit("", principal, submission_id, payload, now, out);
+        self.set_digest(submission_id, digest);
+        Ok(self.receipt_of(submission_id, first))
     }
 
     /// Builds, seals and applies the event; pushes it to `out`.
@@ -619,6 +700,10 @@ impl WriterState {
         }
         for i in catalog.indicators.values() {
             let payload = Payload::IndicatorDefined(i.clone());
+            self.emit("", "system", "catalog-bootstrap", payload, now, &mut out);
+        }
+        for g in catalog.groups.values() {
+            let payload = Payload::GroupDefined(g.clone());
             self.emit("", "system", "catalog-bootstrap", payload, now, &mut out);
         }
         let digest = out.iter().fold(ZERO_HASH, |d, e| digest::event_step(&d, e));

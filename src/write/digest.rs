@@ -14,7 +14,9 @@
 //! refused as `ALREADY_EXISTS`. `tests::the_digest_is_pinned` holds a known value.
 
 use crate::domain::validate::ObservationInput;
-use crate::domain::{Event, Hash, Indicator, Observation, Payload, Region, Status, ZERO_HASH};
+use crate::domain::{
+    Event, Hash, Indicator, Observation, Payload, Region, RegionGroup, Round, Status, ZERO_HASH,
+};
 
 /// One step of the running digest.
 pub(crate) fn step(d: &Hash, item: &impl serde::Serialize) -> Hash {
@@ -42,6 +44,8 @@ pub(crate) enum Item<'a> {
     },
     Indicator(&'a Indicator),
     Region(&'a Region),
+    Group(&'a RegionGroup),
+    Round(&'a Round),
 }
 
 /// The item of a submitted observation.
@@ -101,6 +105,8 @@ pub(crate) fn event_step(d: &Hash, e: &Event) -> Hash {
         Payload::IndicatorDefined(i) => step(d, &Item::Indicator(i)),
         Payload::RegionDefined(r) => step(d, &Item::Region(r)),
         Payload::SubmissionSummary { content_digest, .. } => *content_digest,
+        Payload::GroupDefined(g) => step(d, &Item::Group(g)),
+        Payload::RoundOpened(r) => step(d, &Item::Round(r)),
     }
 }
 

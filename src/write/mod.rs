@@ -55,6 +55,16 @@ pub enum WriteRequest {
         submission_id: String,
         indicator: Indicator,
     },
+    /// Define (or redefine) a peer group (admin).
+    DefineGroup {
+        submission_id: String,
+        group: crate::domain::RegionGroup,
+    },
+    /// Open (or reopen) a year's reporting round (admin).
+    OpenRound {
+        submission_id: String,
+        round: crate::domain::Round,
+    },
     /// Events another server wrote, in log order (a replica applying the writer's stream,
     /// or a writer repairing its store): appended as they are, after their place in the
     /// chain is checked, and folded like any other.

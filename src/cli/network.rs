@@ -1,0 +1,363 @@
+//! The network's commands: peer groups (`groups`, `group`, `define-group`) and reporting
+//! rounds (`round open`, `round status`).
+
+use anyhow::{bail, Context};
+use serde_json::json;
+
+use super::client::{
+    as_of, authed, channel, describe, national_cells, national_json, rank_cell, status_name, ts,
+    Names, NATIONAL_LEGEND,
+};
+use super::output::{emit, number, Align, Table, NOT_AVAILABLE};
+use super::{CatalogArgs, DefineGroupArgs, GroupArgs, RoundOpenArgs, RoundStatusArgs};
+use crate::api::convert;
+use crate::proto;
+use crate::proto::catalog_service_client::CatalogServiceClient;
+use crate::proto::picture_service_client::PictureServiceClient;
+use crate::proto::round_service_client::RoundServiceClient;
+
+fn group_json(g: &proto::RegionGroup) -> serde_json::Value {
+    json!({"id": g.id, "name_fi": g.name_fi, "name_sv": g.name_sv, "name_en": g.name_en,
+        "members": g.members, "source": g.source})
+}
+
+pub async fn groups(a: CatalogArgs) -> anyhow::Result<()> {
+    let ch = channel(&a.server.server, &a.server.conn).await?;
+    let groups = CatalogServiceClient::new(ch)
+        .list_groups(authed(proto::ListGroupsRequest {}, &a.server.conn))
+        .await
+        .map_err(describe)?
+        .into_inner()
+        .groups;
+    if a.server.json {
+        let list: Vec<_> = groups.iter().map(group_json).collect();
+        return emit(&format!("{}\n", json!({ "groups": list })));
+    }
+    let mut t = Table::new(&[
+        ("id", Align::Left),
+        ("name", Align::Left),
+        ("members", Align::Left),
+    ]);
+    for g in &groups {
+        let name = match a.server.lang.as_str() {
+            "fi" => &g.name_fi,
+            "sv" => &g.name_sv,
+            _ => &g.name_en,
+        };
+        t.row(vec![g.id.clone(), name.clone(), g.members.join(" ")]);
+    }
+    let mut out = t.render();
+    out.push_str("\nSources:\n");
+    for g in &groups {
+        out.push_str(&format!("  {}: {}\n", g.id, g.source));
+    }
+    emit(&out)
+}
+
+pub async fn group(a: GroupArgs) -> anyhow::Result<()> {
+    let ch = channel(&a.server.server, &a.server.conn).await?;
+    let r = PictureServiceClient::new(ch.clone())
+        .get_group_picture(authed(
+            proto::GetGroupPictureRequest {
+                group_id: a.group.clone(),
+                year: a.year,
+                as_of: as_of(&a.as_of)?,
+                min_sequence: 0,
+            },
+            &a.server.conn,
+        ))
+        .await
+        .map_err(describe)?
+        .into_inner();
+    let group = r.group.clone().unwrap_or_default();
+    if a.server.json {
+        let indicators: Vec<_> = r
+            .indicators
+            .iter()
+            .map(|i| {
+                let members: Vec<_> = i
+                    .members
+                    .iter()
+                    .map(|m| {
+                        json!({"region_code": m.region_code, "value": m.value,
+                        "status": m.value.map(|_| status_name(m.status)), "source": m.source,
+                        "revisions": m.revisions, "sequence": m.sequence, "rank": m.rank})
+                    })
+                    .collect();
+                json!({"indicator_id": i.indicator_id, "theme": i.theme, "unit": i.unit,
+                    "group": national_json(&i.group), "national": national_json(&i.national),
+                    "regions_ranked": i.regions_ranked, "members": members})
+            })
+            .collect();
+        return emit(&format!(
+            "{}\n",
+            json!({"group": group_json(&group), "year": r.year, "as_of_sequence": r.as_of_sequence,
+                "indicators": indicators})
+        ));
+    }
+    let names = Names::fetch(&ch, &a.server).await?;
+    let mut out = format!(
+        "{} {} ({}), {} (as of sequence {})\nmembers: {}\n\n",
+        group.id,
+        group.name_en,
+        group.name_fi,
+        r.year,
+        r.as_of_sequence,
+        group
+            .members
+            .iter()
+            .map(|m| names.region_title(m))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut headers: Vec<(&'static str, Align)> = vec![
+        ("indicator", Align::Left),
+        ("unit", Align::Left),
+        ("group", Align::Right),
+        ("basis", Align::Left),
+        ("national", Align::Right),
+    ];
+    // Members by code, side by side (a table column needs a static header: the codes are
+    // in the lines above the table).
+    let member_headers: Vec<&'static str> = group
+        .members
+        .iter()
+        .map(|m| &*Box::leak(m.clone().into_boxed_str()))
+        .collect();
+    for m in &member_headers {
+        headers.push((m, Align::Right));
+    }
+    let mut t = Table::new(&headers);
+    for i in r
+        .indicators
+        .iter()
+        .filter(|i| i.members.iter().any(|m| m.value.is_some()))
+    {
+        let d = i.decimals;
+        let (gv, basis) = national_cells(&i.group, d, names_indicator(&names, &i.indicator_id));
+        let (nv, _) = national_cells(&i.national, d, None);
+        let mut row = vec![i.indicator_id.clone(), i.unit.clone(), gv, basis, nv];
+        for m in &i.members {
+            row.push(match m.value {
+                Some(v) if i.regions_ranked > 0 => format!(
+                    "{} ({})",
+                    number(v, d),
+                    rank_cell(m.rank, i.regions_ranked, names.neutral(&i.indicator_id))
+                ),
+                Some(v) => number(v, d),
+                None => NOT_AVAILABLE.into(),
+            });
+        }
+        t.row(row);
+    }
+    if t.is_empty() {
+        out.push_str("(no member has values for this year)\n");
+    } else {
+        out.push_str(&t.render());
+    }
+    out.push('\n');
+    out.push_str(&NATIONAL_LEGEND.replace("national:", "group and national:"));
+    out.push_str(
+        "group: the indicator's rule over the members that reported (n/n members); a member's \
+         (k/n) is its rank within the group.\n",
+    );
+    out.push_str(&format!("source of the grouping: {}\n", group.source));
+    emit(&out)
+}
+
+fn names_indicator<'a>(names: &'a Names, id: &str) -> Option<&'a proto::Indicator> {
+    names.indicators.get(id)
+}
+
+pub async fn define_group(a: DefineGroupArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&a.file)
+        .with_context(|| format!("cannot read {}", a.file.display()))?;
+    let groups = crate::domain::catalog::parse_group_file(&text)
+        .with_context(|| format!("{} is not a group file", a.file.display()))?;
+    if groups.is_empty() {
+        bail!("{} defines no group", a.file.display());
+    }
+    let ch = channel(&a.server.server, &a.server.conn).await?;
+    let mut client = CatalogServiceClient::new(ch);
+    let mut results = Vec::new();
+    for g in &groups {
+        // The same definition again is a duplicate, not a second event.
+        let id = format!("group-{}-{}", g.id, content_id(g));
+        let r = client
+            .define_group(authed(
+                proto::DefineGroupRequest {
+                    group: Some(convert::group_to_proto(g)),
+                    submission_id: id,
+                },
+                &a.server.conn,
+            ))
+            .await
+            .map_err(describe)
+            .with_context(|| format!("group {}", g.id))?
+            .into_inner();
+        results.push((g.id.clone(), r.sequence, r.duplicate));
+    }
+    if a.server.json {
+        let list: Vec<_> = results
+            .iter()
+            .map(|(id, s, d)| json!({"id": id, "sequence": s, "duplicate": d}))
+            .collect();
+        return emit(&format!("{}\n", json!({ "groups": list })));
+    }
+    let mut out = String::new();
+    for (id, seq, dup) in results {
+        out.push_str(&match dup {
+            true => format!("{id}: already defined so (sequence {seq})\n"),
+            false => format!("{id}: defined at sequence {seq}\n"),
+        });
+    }
+    emit(&out)
+}
+
+/// The first 16 hex digits of the SHA-256 of a definition's JSON: an idempotency key that
+/// changes with the content.
+fn content_id(v: &impl serde::Serialize) -> String {
+    use sha2::Digest;
+    let bytes = serde_json::to_vec(v).unwrap_or_default();
+    hex::encode(&sha2::Sha256::digest(bytes)[..8])
+}
+
+/// A deadline: an RFC 3339 instant, or a date meaning the end of that day (UTC).
+pub(super) fn parse_deadline(s: &str) -> anyhow::Result<prost_types::Timestamp> {
+    let t = match chrono::DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t.timestamp(),
+        Err(_) => {
+            let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| {
+                format!("--deadline {s:?} is neither a date (2026-09-30) nor RFC 3339")
+            })?;
+            // The end of the day: the first instant of the next one.
+            day.succ_opt()
+                .context("--deadline is too far in the future")?
+                .and_hms_opt(0, 0, 0)
+                .context("midnight exists")?
+                .and_utc()
+                .timestamp()
+        }
+    };
+    Ok(prost_types::Timestamp {
+        seconds: t,
+        nanos: 0,
+    })
+}
+
+pub async fn round_open(a: RoundOpenArgs) -> anyhow::Result<()> {
+    let deadline = parse_deadline(&a.deadline)?;
+    let ch = channel(&a.server.server, &a.server.conn).await?;
+    let key = content_id(&(a.year, deadline.seconds, &a.indicator, &a.region));
+    let r = RoundServiceClient::new(ch)
+        .open_round(authed(
+            proto::OpenRoundRequest {
+                year: a.year,
+                deadline: Some(deadline),
+                indicator_ids: a.indicator.clone(),
+                region_codes: a.region.clone(),
+                submission_id: a
+                    .submission_id
+                    .clone()
+                    .unwrap_or_else(|| format!("round-{}-{key}", a.year)),
+            },
+            &a.server.conn,
+        ))
+        .await
+        .map_err(describe)?
+        .into_inner();
+    let round = r.round.unwrap_or_default();
+    if a.server.json {
+        return emit(&format!(
+            "{}\n",
+            json!({"sequence": r.sequence, "duplicate": r.duplicate, "year": round.year,
+                "deadline": ts(&round.deadline), "indicator_ids": round.indicator_ids,
+                "region_codes": round.region_codes})
+        ));
+    }
+    emit(&format!(
+        "round {} {} at sequence {}: {} indicators expected of {} regions by {}\n",
+        round.year,
+        if r.duplicate {
+            "was already open so"
+        } else {
+            "opened"
+        },
+        r.sequence,
+        round.indicator_ids.len(),
+        round.region_codes.len(),
+        ts(&round.deadline)
+    ))
+}
+
+pub async fn round_status(a: RoundStatusArgs) -> anyhow::Result<()> {
+    let ch = channel(&a.server.server, &a.server.conn).await?;
+    let r = RoundServiceClient::new(ch.clone())
+        .get_round_status(authed(
+            proto::GetRoundStatusRequest {
+                year: a.year,
+                region_code: a.region.clone().unwrap_or_default(),
+                as_of: as_of(&a.as_of)?,
+                min_sequence: 0,
+            },
+            &a.server.conn,
+        ))
+        .await
+        .map_err(describe)?
+        .into_inner();
+    let round = r.round.clone().unwrap_or_default();
+    if a.server.json {
+        let regions: Vec<_> = r
+            .regions
+            .iter()
+            .map(|s| {
+                json!({"region_code": s.region_code, "expected": s.expected,
+                "reported": s.reported, "missing": s.missing, "overdue": s.overdue})
+            })
+            .collect();
+        return emit(&format!(
+            "{}\n",
+            json!({"year": round.year, "deadline": ts(&round.deadline), "at": ts(&r.at),
+                "deadline_passed": r.deadline_passed, "opened_sequence": r.opened_sequence,
+                "as_of_sequence": r.as_of_sequence, "regions": regions})
+        ));
+    }
+    let names = Names::fetch(&ch, &a.server).await?;
+    let mut out = format!(
+        "reporting round {}: due {} ({}), {} indicators expected; as of sequence {}, {}\n\n",
+        round.year,
+        ts(&round.deadline),
+        if r.deadline_passed {
+            "passed"
+        } else {
+            "not yet passed"
+        },
+        round.indicator_ids.len(),
+        r.as_of_sequence,
+        ts(&r.at)
+    );
+    let mut t = Table::new(&[
+        ("region", Align::Left),
+        ("reported", Align::Right),
+        ("missing", Align::Right),
+        ("", Align::Left),
+        ("missing indicators", Align::Left),
+    ]);
+    for s in &r.regions {
+        t.row(vec![
+            names.region_title(&s.region_code),
+            format!("{}/{}", s.reported.len(), s.expected),
+            s.missing.len().to_string(),
+            if s.overdue {
+                "OVERDUE".into()
+            } else if s.missing.is_empty() {
+                "complete".into()
+            } else {
+                String::new()
+            },
+            s.missing.join(" "),
+        ]);
+    }
+    out.push_str(&t.render());
+    emit(&out)
+}

@@ -1,0 +1,572 @@
+//! The picture as open data: read-only HTTP endpoints on the HTTP listener that answer the
+//! region, national and group pictures, a series and a cell's history as JSON-stat 2.0 or
+//! CSV, for evaluators working in R, Python or a spreadsheet.
+//!
+//! Every answer is the gRPC read's answer, reshaped: a request is authenticated with the
+//! same bearer tokens ([`Auth::authenticate`]), then runs the `PictureService` handler
+//! itself, under the gRPC gate's limits (a bound on requests in progress, the request
+//! timeout). So the figures, the as-of rules and the errors are the gRPC ones. The OpenAPI
+//! document (`openapi.json`, served at `/openapi.json`) describes the endpoints.
+//!
+//! Errors are JSON (`{"error": {"code", "message", "violations"}}`) with the HTTP status of
+//! the gRPC code; unknown query parameters are refused, so a misspelt `as_of` never answers
+//! the latest state instead of the one asked for.
+
+mod render;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::api::PictureApi;
+use crate::auth::Auth;
+use crate::limits;
+use crate::proto;
+use crate::proto::picture_service_server::PictureService;
+
+/// The OpenAPI 3 document of the endpoints.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// What the endpoints share.
+#[derive(Clone)]
+pub struct OpenData {
+    pub auth: Arc<Auth>,
+    pub pictures: PictureApi,
+    /// Requests in progress ([`limits::MAX_REQUESTS`], as on the gRPC port).
+    pub slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// `/openapi.json` and `/v1/…`.
+pub fn router(state: OpenData) -> axum::Router {
+    axum::Router::new()
+        .route("/openapi.json", axum::routing::any(openapi))
+        .route("/v1/{*rest}", axum::routing::any(endpoint))
+        .with_state(state)
+}
+
+/// An answer that is an error: its HTTP status and JSON body.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    violations: Vec<(String, String)>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+            violations: Vec::new(),
+        }
+    }
+
+    /// `400 INVALID_ARGUMENT` naming one parameter.
+    fn invalid(field: &str, description: impl Into<String>) -> Refusal {
+        let description = description.into();
+        Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "INVALID_ARGUMENT",
+            message: format!("invalid request: {field}: {description}"),
+            violations: vec![(field.to_owned(), description)],
+        }
+    }
+
+    /// The gRPC handler's refusal, as HTTP.
+    fn from_grpc(s: &tonic::Status) -> Refusal {
+        let status = match s.code() {
+            Code::InvalidArgument | Code::OutOfRange | Code::FailedPrecondition => {
+                StatusCode::BAD_REQUEST
+            }
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::PermissionDenied => StatusCode::FORBIDDEN,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+            Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let violations = s
+            .get_details_bad_request()
+            .map(|b| {
+                b.field_violations
+                    .into_iter()
+                    .map(|v| (v.field, v.description))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Refusal {
+            status,
+            code: crate::api::code_name(s.code()),
+            message: s.message().to_owned(),
+            violations,
+        }
+    }
+
+    fn into_response(self, seq: Option<u64>) -> Response {
+        let violations: Vec<_> = self
+            .violations
+            .iter()
+            .map(|(f, d)| serde_json::json!({"field": f, "description": d}))
+            .collect();
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message,
+            "violations": violations}});
+        let mut r = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            format!("{body}\n"),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET"));
+        }
+        if let Some(seq) = seq {
+            r.headers_mut().insert("x-as-of-sequence", seq.into());
+        }
+        r
+    }
+}
+
+async fn openapi(method: Method) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return not_get().into_response(None);
+    }
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        OPENAPI.to_owned(),
+    )
+        .into_response()
+}
+
+fn not_get() -> Refusal {
+    Refusal::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "the open-data endpoints answer GET only",
+    )
+}
+
+/// The two formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    JsonStat,
+    Csv,
+}
+
+/// What an endpoint is asked for.
+#[derive(Debug)]
+enum Endpoint {
+    RegionPicture {
+        region: String,
+    },
+    NationalPicture,
+    GroupPicture {
+        group: String,
+    },
+    Series {
+        region: String,
+        indicator: String,
+    },
+    History {
+        region: String,
+        indicator: String,
+        year: String,
+    },
+}
+
+impl Endpoint {
+    /// The endpoint a path names (after `/v1/`), or `None`.
+    fn parse(rest: &[String]) -> Option<Endpoint> {
+        let s: Vec<&str> = rest.iter().map(String::as_str).collect();
+        Some(match s.as_slice() {
+            ["regions", r, "picture"] => Endpoint::RegionPicture {
+                region: (*r).into(),
+            },
+            ["national", "picture"] => Endpoint::NationalPicture,
+            ["groups", g, "picture"] => Endpoint::GroupPicture { group: (*g).into() },
+            ["regions", r, "series", i] => Endpoint::Series {
+                region: (*r).into(),
+                indicator: (*i).into(),
+            },
+            ["regions", r, "history", i, y] => Endpoint::History {
+                region: (*r).into(),
+                indicator: (*i).into(),
+                year: (*y).into(),
+            },
+            _ => return None,
+        })
+    }
+
+    /// The query parameters it takes besides the common ones.
+    fn parameters(&self) -> &'static [&'static str] {
+        match self {
+            Endpoint::RegionPicture { .. }
+            | Endpoint::NationalPicture
+            | Endpoint::GroupPicture { .. } => &["year"],
+            Endpoint::Series { .. } => &["from_year", "to_year"],
+            Endpoint::History { .. } => &[],
+        }
+    }
+}
+
+/// The parameters every endpoint takes.
+const COMMON: &[&str] = &["as_of", "min_sequence", "format", "lang"];
+/// Longest path segment (a code) accepted: codes are at most 64 bytes.
+const MAX_SEGMENT: usize = 64;
+
+/// The query: each parameter at most once, none unknown.
+fn query(uri: &Uri, allowed: &[&str]) -> Result<BTreeMap<String, String>, Refusal> {
+    let mut out = BTreeMap::new();
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        if !allowed.contains(&k.as_ref()) && !COMMON.contains(&k.as_ref()) {
+            let mut known: Vec<&str> = allowed.iter().chain(COMMON).copied().collect();
+            known.sort();
+            return Err(Refusal::invalid(
+                &crate::api::cut(&k, 64),
+                format!(
+                    "unknown parameter (this endpoint takes {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+        if out.insert(k.to_string(), v.into_owned()).is_some() {
+            return Err(Refusal::invalid(&k, "given more than once"));
+        }
+    }
+    Ok(out)
+}
+
+/// A year parameter: four digits.
+fn year(field: &str, v: &str) -> Result<i32, Refusal> {
+    match v.parse::<i32>() {
+        Ok(y) if (1000..=9999).contains(&y) && v.bytes().all(|b| b.is_ascii_digit()) => Ok(y),
+        _ => Err(Refusal::invalid(
+            field,
+            format!(
+                "{:?} is not a year within 1000..9999",
+                crate::api::cut(v, 40)
+            ),
+        )),
+    }
+}
+
+fn required_year(q: &BTreeMap<String, String>) -> Result<i32, Refusal> {
+    match q.get("year") {
+        Some(v) => year("year", v),
+        None => Err(Refusal::invalid("year", "required")),
+    }
+}
+
+/// `as_of`: a sequence (digits) or an RFC 3339 instant.
+fn as_of(q: &BTreeMap<String, String>) -> Result<Option<proto::AsOf>, Refusal> {
+    use proto::as_of::Point;
+    let Some(v) = q.get("as_of") else {
+        return Ok(None);
+    };
+    let point = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        Point::Sequence(
+            v.parse()
+                .map_err(|_| Refusal::invalid("as_of", "the sequence is too large"))?,
+        )
+    } else {
+        let t = chrono::DateTime::parse_from_rfc3339(v).map_err(|_| {
+            Refusal::invalid(
+                "as_of",
+                format!(
+                    "{:?} is neither a sequence nor an RFC 3339 time (2025-06-01T00:00:00Z)",
+                    crate::api::cut(v, 60)
+                ),
+            )
+        })?;
+        Point::RecordedAt(prost_types::Timestamp {
+            seconds: t.timestamp(),
+            nanos: t.timestamp_subsec_nanos().min(999_999_999) as i32,
+        })
+    };
+    Ok(Some(proto::AsOf { point: Some(point) }))
+}
+
+fn min_sequence(q: &BTreeMap<String, String>) -> Result<u64, Refusal> {
+    match q.get("min_sequence") {
+        None => Ok(0),
+        Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => v
+            .parse()
+            .map_err(|_| Refusal::invalid("min_sequence", "too large")),
+        Some(v) => Err(Refusal::invalid(
+            "min_sequence",
+            format!("{:?} is not a sequence", crate::api::cut(v, 40)),
+        )),
+    }
+}
+
+/// The format: `format=`, else the `Accept` header's first acceptable type.
+fn format(q: &BTreeMap<String, String>, headers: &HeaderMap) -> Result<Format, Refusal> {
+    match q.get("format").map(String::as_str) {
+        Some("json-stat") => return Ok(Format::JsonStat),
+        Some("csv") => return Ok(Format::Csv),
+        Some(other) => {
+            return Err(Refusal::invalid(
+                "format",
+                format!("{:?}: csv or json-stat", crate::api::cut(other, 40)),
+            ))
+        }
+        None => {}
+    }
+    let accept: Vec<String> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    if accept.is_empty() {
+        return Ok(Format::JsonStat);
+    }
+    for t in &accept {
+        match t.as_str() {
+            "application/json" | "application/*" | "*/*" => return Ok(Format::JsonStat),
+            "text/csv" | "text/*" => return Ok(Format::Csv),
+            _ => {}
+        }
+    }
+    Err(Refusal::new(
+        StatusCode::NOT_ACCEPTABLE,
+        "NOT_ACCEPTABLE",
+        "the answer is JSON-stat (application/json) or CSV (text/csv)",
+    ))
+}
+
+fn lang(q: &BTreeMap<String, String>) -> Result<render::Lang, Refusal> {
+    match q.get("lang").map(String::as_str) {
+        None | Some("en") => Ok(render::Lang::En),
+        Some("fi") => Ok(render::Lang::Fi),
+        Some("sv") => Ok(render::Lang::Sv),
+        Some(other) => Err(Refusal::invalid(
+            "lang",
+            format!("{:?}: fi, sv or en", crate::api::cut(other, 40)),
+        )),
+    }
+}
+
+/// The path after `/v1/`, segment by segment, percent-decoded.
+fn segments(uri: &Uri) -> Result<Vec<String>, Refusal> {
+    let rest = uri.path().strip_prefix("/v1/").unwrap_or("");
+    rest.split('/')
+        .map(|s| {
+            let decoded = percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map_err(|_| Refusal::invalid("path", "a path segment is not UTF-8"))?;
+            if decoded.len() > MAX_SEGMENT {
+                return Err(Refusal::invalid(
+                    "path",
+                    format!("a code is at most {MAX_SEGMENT} bytes"),
+                ));
+            }
+            Ok(decoded.into_owned())
+        })
+        .collect()
+}
+
+async fn endpoint(
+    axum::extract::State(s): axum::extract::State<OpenData>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    match answer(&s, &method, &uri, &headers).await {
+        Ok((body, content_type, seq)) => {
+            let mut r = ([(header::CONTENT_TYPE, content_type)], body).into_response();
+            r.headers_mut().insert("x-as-of-sequence", seq.into());
+            if method == Method::HEAD {
+                *r.body_mut() = axum::body::Body::empty();
+            }
+            r
+        }
+        Err((refusal, seq)) => refusal.into_response(seq),
+    }
+}
+
+/// A handler's request as the gate hands it on: with the authenticated principal.
+fn with_principal<T>(m: T, who: &Arc<crate::auth::Principal>) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(m);
+    r.extensions_mut().insert(who.clone());
+    r
+}
+
+/// The body, its content type and the sequence it answers at; or the refusal (with the
+/// latest applied sequence once the request is authenticated).
+async fn answer(
+    s: &OpenData,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(String, &'static str, u64), (Refusal, Option<u64>)> {
+    let latest = || *s.pictures.applied.borrow();
+    if method != Method::GET && method != Method::HEAD {
+        return Err((not_get(), None));
+    }
+    let who = s
+        .auth
+        .authenticate(headers)
+        .map_err(|st| (Refusal::from_grpc(&st), None))?;
+    let refuse = |r: Refusal| (r, Some(latest()));
+    let endpoint = Endpoint::parse(&segments(uri).map_err(refuse)?).ok_or_else(|| {
+        refuse(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "no such endpoint (see /openapi.json)",
+        ))
+    })?;
+    let q = query(uri, endpoint.parameters()).map_err(refuse)?;
+    let fmt = format(&q, headers).map_err(refuse)?;
+    let lang = lang(&q).map_err(refuse)?;
+    let as_of = as_of(&q).map_err(refuse)?;
+    let min_sequence = min_sequence(&q).map_err(refuse)?;
+    let Ok(_slot) = s.slots.clone().try_acquire_owned() else {
+        return Err(refuse(Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RESOURCE_EXHAUSTED",
+            "the server has too many requests in progress; retry with backoff",
+        )));
+    };
+    let grpc = |st: tonic::Status| refuse(Refusal::from_grpc(&st));
+    let work = async {
+        let p = &s.pictures;
+        Ok(match endpoint {
+            Endpoint::RegionPicture { region } => {
+                let year = required_year(&q).map_err(refuse)?;
+                let r = p
+                    .get_region_picture(with_principal(
+                        proto::GetRegionPictureRequest {
+                            region_code: region,
+                            year,
+                            as_of,
+                            min_sequence,
+                        },
+                        &who,
+                    ))
+                    .await
+                    .map_err(grpc)?
+                    .into_inner();
+                let seq = r.as_of_sequence;
+                (render::region_picture(p, &r, fmt, lang), seq)
+            }
+            Endpoint::NationalPicture => {
+                let year = required_year(&q).map_err(refuse)?;
+                let r = p
+                    .get_national_picture(with_principal(
+                        proto::GetNationalPictureRequest {
+                            year,
+                            as_of,
+                            min_sequence,
+                        },
+                        &who,
+                    ))
+                    .await
+                    .map_err(grpc)?
+                    .into_inner();
+                let seq = r.as_of_sequence;
+                (render::national_picture(p, &r, fmt, lang), seq)
+            }
+            Endpoint::GroupPicture { group } => {
+                let year = required_year(&q).map_err(refuse)?;
+                let r = p
+                    .get_group_picture(with_principal(
+                        proto::GetGroupPictureRequest {
+                            group_id: group,
+                            year,
+                            as_of,
+                            min_sequence,
+                        },
+                        &who,
+                    ))
+                    .await
+                    .map_err(grpc)?
+                    .into_inner();
+                let seq = r.as_of_sequence;
+                (render::group_picture(p, &r, fmt, lang), seq)
+            }
+            Endpoint::Series { region, indicator } => {
+                let from = q.get("from_year").map(|v| year("from_year", v)).transpose();
+                let to = q.get("to_year").map(|v| year("to_year", v)).transpose();
+                let (from, to) = (from.map_err(refuse)?, to.map_err(refuse)?);
+                let r = p
+                    .get_series(with_principal(
+                        proto::GetSeriesRequest {
+                            region_code: region.clone(),
+                            indicator_id: indicator.clone(),
+                            from_year: from.unwrap_or(0),
+                            to_year: to.unwrap_or(0),
+                            as_of,
+                            min_sequence,
+                        },
+                        &who,
+                    ))
+                    .await
+                    .map_err(grpc)?
+                    .into_inner();
+                let seq = r.as_of_sequence;
+                (render::series(p, &region, &indicator, &r, fmt, lang), seq)
+            }
+            Endpoint::History {
+                region,
+                indicator,
+                year: y,
+            } => {
+                let y = year("year", &y).map_err(refuse)?;
+                let r = p
+                    .get_observation_history(with_principal(
+                        proto::GetObservationHistoryRequest {
+                            region_code: region.clone(),
+                            indicator_id: indicator.clone(),
+                            year: y,
+                            as_of,
+                            min_sequence,
+                        },
+                        &who,
+                    ))
+                    .await
+                    .map_err(grpc)?
+                    .into_inner();
+                let seq = r.as_of_sequence;
+                (render::history(p, &region, &indicator, y, &r, fmt), seq)
+            }
+        })
+    };
+    let (body, seq) = match tokio::time::timeout(limits::REQUEST_TIMEOUT, work).await {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(refuse(Refusal::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "DEADLINE_EXCEEDED",
+                format!(
+                    "the server did not answer within {:?}",
+                    limits::REQUEST_TIMEOUT
+                ),
+            )))
+        }
+    };
+    let content_type = match fmt {
+        Format::JsonStat => "application/json",
+        Format::Csv => "text/csv; charset=utf-8",
+    };
+    Ok((body, content_type, seq))
+}
