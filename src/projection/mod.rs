@@ -732,6 +732,21 @@ mod tests {
             observations: vec![observation("population", 2020, 999.0)],
             validate_only: false,
         }));
+        // A peer group defined mid-way and redefined later: region pictures show the
+        // group's figures as the group was.
+        let group = |members: &[&str]| WriteRequest::DefineGroup {
+            submission_id: format!("group-{}", members.join("-")),
+            group: crate::domain::RegionGroup {
+                id: "test".into(),
+                name_fi: "Testi".into(),
+                name_sv: "Test".into(),
+                name_en: "Test".into(),
+                members: members.iter().map(|m| (*m).to_owned()).collect(),
+                source: "test".into(),
+            },
+        };
+        requests.insert(2, group(&["MK01", "MK02"]));
+        requests.push(group(&["MK02", "MK04"]));
         requests.push(WriteRequest::Retract(RetractInput {
             submission_id: "retract".into(),
             region_code: "MK01".into(),
@@ -760,6 +775,165 @@ mod tests {
         for (i, expected) in fresh_pictures.iter().enumerate() {
             assert_eq!(&pictures(&live, i as u64 + 1), expected, "as of {}", i + 1);
         }
+    }
+
+    /// A round's status: what each expected region has and lacks after an event, and
+    /// overdue only at an instant after the deadline; reopening the round changes its terms
+    /// from that event on, and the old terms stay readable.
+    #[test]
+    fn a_round_is_overdue_only_after_its_deadline_and_as_it_was_opened() {
+        let mut state = WriterState::default();
+        let mut events = state.bootstrap(&crate::domain::Catalog::bundled(), NOW);
+        let who = Principal::system("t");
+        let deadline = NOW + 1_000_000;
+        let round = |deadline_micros, indicators: &[&str]| WriteRequest::OpenRound {
+            submission_id: format!("round-{deadline_micros}-{}", indicators.len()),
+            round: crate::domain::Round {
+                year: 2020,
+                deadline_micros,
+                indicators: indicators.iter().map(|i| (*i).to_owned()).collect(),
+                regions: vec!["MK01".into(), "MK02".into()],
+            },
+        };
+        let submit = WriteRequest::Submit(SubmitInput {
+            submission_id: "pop".into(),
+            region_code: "MK01".into(),
+            expected_region_revision: None,
+            observations: vec![observation("population", 2020, 10.0)],
+            validate_only: false,
+        });
+        for req in [
+            round(deadline, &["ghg_emissions_kt", "population"]),
+            submit,
+            round(deadline * 2, &["population"]),
+        ] {
+            state.prepare(req, &who, NOW, &mut events).unwrap();
+        }
+        let mut p = Projection::new();
+        for e in &events {
+            p.apply(e);
+        }
+        let last = p.applied();
+        let (opened, reported) = (last - 2, last - 1);
+        assert!(
+            p.round_status(2020, opened - 1, NOW).is_none(),
+            "not yet opened"
+        );
+        assert!(p.round_status(2019, last, NOW).is_none());
+        let parts = |seq, at| {
+            let s = p.round_status(2020, seq, at).unwrap();
+            s.regions
+                .iter()
+                .map(|r| {
+                    (
+                        r.region.clone(),
+                        r.reported.len(),
+                        r.missing.len(),
+                        r.overdue,
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let owed = |a, b| {
+            vec![
+                ("MK01".to_owned(), a, 2 - a, b),
+                ("MK02".to_owned(), 0, 2, b),
+            ]
+        };
+        // Before the deadline nothing is overdue; at it neither; after it, what is missing.
+        assert_eq!(parts(opened, deadline - 1), owed(0, false));
+        assert_eq!(parts(opened, deadline), owed(0, false));
+        assert_eq!(parts(opened, deadline + 1), owed(0, true));
+        assert_eq!(parts(reported, deadline + 1), owed(1, true));
+        // Reopened with one indicator and a later deadline: MK01 is complete, MK02 is not
+        // overdue until the new deadline.
+        let now = p.round_status(2020, last, deadline + 1).unwrap();
+        assert_eq!(now.opened_sequence, last);
+        assert_eq!(now.round.indicators, ["population"]);
+        assert_eq!(
+            parts(last, deadline + 1),
+            vec![("MK01".into(), 1, 0, false), ("MK02".into(), 0, 1, false)]
+        );
+        assert_eq!(
+            parts(last, deadline * 2 + 1),
+            vec![("MK01".into(), 1, 0, false), ("MK02".into(), 0, 1, true)]
+        );
+        assert_eq!(p.round(2020, reported).unwrap().1.indicators.len(), 2);
+        assert_eq!(p.round_years(last), [2020]);
+    }
+
+    /// A group value follows the national value's completeness rules over the members: a
+    /// sum only when every member reported, a ratio over part of the group marked partial.
+    #[test]
+    fn group_values_follow_the_completeness_rules_over_their_members() {
+        use crate::domain::stats::Basis;
+        let mut state = WriterState::default();
+        let mut events = state.bootstrap(&crate::domain::Catalog::bundled(), NOW);
+        let who = Principal::system("t");
+        // FI1C: MK02 MK05 MK07 MK08 MK09.
+        let submit = |region: &str, pop: f64| {
+            WriteRequest::Submit(SubmitInput {
+                submission_id: format!("s-{region}"),
+                region_code: region.into(),
+                expected_region_revision: None,
+                observations: vec![
+                    observation("population", 2020, pop),
+                    observation("unemployed_15_74", 2020, pop / 100.0),
+                    observation("labour_force_15_74", 2020, pop / 10.0),
+                ],
+                validate_only: false,
+            })
+        };
+        let mut p = Projection::new();
+        let figures = |p: &Projection, id: &str| {
+            let yp = p.year_picture(2020, p.applied());
+            let iy = yp.indicators.iter().find(|i| i.indicator.id == id).unwrap();
+            let g = iy.group("FI1C").unwrap();
+            (
+                g.value.value,
+                g.value.basis,
+                g.value.regions_reported,
+                g.value.regions_expected,
+            )
+        };
+        for (i, region) in ["MK02", "MK05", "MK07", "MK08", "MK09"].iter().enumerate() {
+            state
+                .prepare(
+                    submit(region, 100.0 * (i + 1) as f64),
+                    &who,
+                    NOW,
+                    &mut events,
+                )
+                .unwrap();
+            for e in &events[p.applied() as usize..] {
+                p.apply(e);
+            }
+            let n = i as u32 + 1;
+            let (sum, basis, reported, expected) = figures(&p, "population");
+            if n < 5 {
+                assert_eq!((sum, basis), (None, Basis::Unavailable), "{n} of 5 members");
+            } else {
+                assert_eq!((sum, basis), (Some(1500.0), Basis::Complete));
+            }
+            assert_eq!((reported, expected), (n, 5));
+            // Σ unemployed / Σ labour force × 100 = 10 % whatever part reported.
+            let (rate, basis, _, _) = figures(&p, "unemployment_rate_15_74");
+            assert!((rate.unwrap() - 10.0).abs() < 1e-9);
+            let partial = if n < 5 {
+                Basis::Partial
+            } else {
+                Basis::Complete
+            };
+            assert_eq!(basis, partial);
+        }
+        // Regions outside the group change nothing of it.
+        state
+            .prepare(submit("MK01", 1e6), &who, NOW, &mut events)
+            .unwrap();
+        for e in &events[p.applied() as usize..] {
+            p.apply(e);
+        }
+        assert_eq!(figures(&p, "population").0, Some(1500.0));
     }
 
     #[test]
