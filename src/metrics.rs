@@ -37,6 +37,9 @@ pub struct Metrics {
     pub connections_refused: IntCounter,
     pub http_connections: IntGauge,
     pub http_connections_refused: IntCounter,
+    /// Open-data requests (`/v1/…`, `/openapi.json`) by endpoint and HTTP status.
+    pub open_data_requests: IntCounterVec,
+    pub open_data_latency: HistogramVec,
     /// `tilannekuva_role{role}`: 1 for this server's role (standalone, writer, replica).
     pub role: IntGaugeVec,
     pub nats_connected: IntGauge,
@@ -247,6 +250,25 @@ impl Metrics {
                  divergent-*.ndjson file in its data directory).",
             )
             .unwrap(),
+            open_data_requests: IntCounterVec::new(
+                Opts::new(
+                    "tilannekuva_open_data_requests_total",
+                    "Open-data HTTP requests by endpoint and HTTP status code.",
+                ),
+                &["endpoint", "code"],
+            )
+            .unwrap(),
+            open_data_latency: HistogramVec::new(
+                HistogramOpts::new(
+                    "tilannekuva_open_data_request_duration_seconds",
+                    "Open-data HTTP request latency by endpoint.",
+                )
+                .buckets(vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
+                &["endpoint"],
+            )
+            .unwrap(),
             registry,
         };
         for reason in ["unauthenticated", "permission_denied"] {
@@ -277,6 +299,8 @@ impl Metrics {
             Box::new(m.connections_refused.clone()),
             Box::new(m.http_connections.clone()),
             Box::new(m.http_connections_refused.clone()),
+            Box::new(m.open_data_requests.clone()),
+            Box::new(m.open_data_latency.clone()),
             Box::new(m.role.clone()),
             Box::new(m.nats_connected.clone()),
             Box::new(m.outbox_sequence.clone()),

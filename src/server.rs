@@ -518,6 +518,7 @@ pub async fn run(
         auth: auth.clone(),
         pictures: picture.clone(),
         slots: Arc::new(tokio::sync::Semaphore::new(limits::MAX_REQUESTS)),
+        metrics: core.metrics.clone(),
     };
     let admin = crate::api::AdminApi {
         stream: promote.as_ref().map(|(_, s)| s.clone()).unwrap_or_default(),

@@ -315,6 +315,35 @@ async fn a_region_stands_against_its_peer_groups_as_they_were() {
     // MK08 left the group: its picture no longer shows it.
     let c = cell(&ch, "MK08", "unemployed_15_74", None).await;
     assert!(c.groups.iter().all(|g| g.group_id != "east-test"));
+    // The bundled groups once more (what an older store is given them with): each is
+    // defined so already, and nothing is recorded.
+    let head = group_picture(&ch, "FI1C", None)
+        .await
+        .unwrap()
+        .as_of_sequence;
+    let (ok, out, err) = cli(&[
+        "define-group",
+        "--server",
+        &s.grpc_url,
+        "--bundled",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let answer: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let outcomes: Vec<&str> = answer["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["unchanged"; 5], "{out}");
+    assert_eq!(
+        group_picture(&ch, "FI1C", None)
+            .await
+            .unwrap()
+            .as_of_sequence,
+        head
+    );
     s.stop();
 }
 

@@ -660,6 +660,7 @@ impl proto::catalog_service_server::CatalogService for CatalogApi {
         Ok(Response::new(proto::DefineGroupResponse {
             sequence: rc.last_sequence,
             duplicate: rc.duplicate,
+            unchanged: rc.unchanged > 0,
         }))
     }
 }

@@ -58,8 +58,8 @@ pub enum Command {
     /// A peer group's picture for a year: the members side by side, the group value and
     /// the national value.
     Group(GroupArgs),
-    /// Define or redefine peer groups from a CSV file (admin): id,name_fi,name_sv,name_en,
-    /// members (codes separated by spaces),source.
+    /// Define or redefine peer groups (admin) from a CSV file (id,name_fi,name_sv,name_en,
+    /// members (codes separated by spaces),source) or the bundled ones.
     DefineGroup(DefineGroupArgs),
     /// Reporting rounds: open one (admin), or see what each region has reported.
     #[command(subcommand)]
@@ -100,9 +100,13 @@ pub struct GroupArgs {
 pub struct DefineGroupArgs {
     #[command(flatten)]
     pub server: ServerArg,
-    /// CSV file of groups (the bundled one is data/groups.csv).
+    /// CSV file of groups.
+    #[arg(long, required_unless_present = "bundled", conflicts_with = "bundled")]
+    pub file: Option<PathBuf>,
+    /// The bundled groups (the NUTS-2 large areas): for a store made before they were
+    /// bundled. A group already defined so is left as it is (nothing recorded).
     #[arg(long)]
-    pub file: PathBuf,
+    pub bundled: bool,
 }
 
 #[derive(Args, Debug)]

@@ -170,12 +170,20 @@ fn names_indicator<'a>(names: &'a Names, id: &str) -> Option<&'a proto::Indicato
 }
 
 pub async fn define_group(a: DefineGroupArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&a.file)
-        .with_context(|| format!("cannot read {}", a.file.display()))?;
+    let (text, name) = match &a.file {
+        Some(f) => (
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+            f.display().to_string(),
+        ),
+        None => (
+            crate::domain::catalog::BUNDLED_GROUPS.to_owned(),
+            "the bundled group file".to_owned(),
+        ),
+    };
     let groups = crate::domain::catalog::parse_group_file(&text)
-        .with_context(|| format!("{} is not a group file", a.file.display()))?;
+        .with_context(|| format!("{name} is not a group file"))?;
     if groups.is_empty() {
-        bail!("{} defines no group", a.file.display());
+        bail!("{name} defines no group");
     }
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let mut client = CatalogServiceClient::new(ch);
@@ -195,20 +203,26 @@ pub async fn define_group(a: DefineGroupArgs) -> anyhow::Result<()> {
             .map_err(describe)
             .with_context(|| format!("group {}", g.id))?
             .into_inner();
-        results.push((g.id.clone(), r.sequence, r.duplicate));
+        let outcome = match (r.duplicate, r.unchanged) {
+            (true, _) => "duplicate",
+            (_, true) => "unchanged",
+            _ => "defined",
+        };
+        results.push((g.id.clone(), r.sequence, outcome));
     }
     if a.server.json {
         let list: Vec<_> = results
             .iter()
-            .map(|(id, s, d)| json!({"id": id, "sequence": s, "duplicate": d}))
+            .map(|(id, s, o)| json!({"id": id, "sequence": s, "outcome": o}))
             .collect();
         return emit(&format!("{}\n", json!({ "groups": list })));
     }
     let mut out = String::new();
-    for (id, seq, dup) in results {
-        out.push_str(&match dup {
-            true => format!("{id}: already defined so (sequence {seq})\n"),
-            false => format!("{id}: defined at sequence {seq}\n"),
+    for (id, seq, outcome) in results {
+        out.push_str(&match outcome {
+            "defined" => format!("{id}: defined at sequence {seq}\n"),
+            "duplicate" => format!("{id}: this definition was recorded before (sequence {seq})\n"),
+            _ => format!("{id}: already defined so; nothing recorded\n"),
         });
     }
     emit(&out)

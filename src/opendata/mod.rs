@@ -38,6 +38,7 @@ pub struct OpenData {
     pub pictures: PictureApi,
     /// Requests in progress ([`limits::MAX_REQUESTS`], as on the gRPC port).
     pub slots: Arc<tokio::sync::Semaphore>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// `/openapi.json` and `/v1/…`.
@@ -138,15 +139,35 @@ impl Refusal {
     }
 }
 
-async fn openapi(method: Method) -> Response {
-    if method != Method::GET && method != Method::HEAD {
-        return not_get().into_response(None);
+async fn openapi(
+    axum::extract::State(s): axum::extract::State<OpenData>,
+    method: Method,
+) -> Response {
+    let r = if method != Method::GET && method != Method::HEAD {
+        not_get().into_response(None)
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            OPENAPI.to_owned(),
+        )
+            .into_response()
+    };
+    s.count("openapi", r.status(), std::time::Instant::now());
+    r
+}
+
+impl OpenData {
+    /// Counts one answer.
+    fn count(&self, endpoint: &str, status: StatusCode, started: std::time::Instant) {
+        self.metrics
+            .open_data_requests
+            .with_label_values(&[endpoint, status.as_str()])
+            .inc();
+        self.metrics
+            .open_data_latency
+            .with_label_values(&[endpoint])
+            .observe(started.elapsed().as_secs_f64());
     }
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        OPENAPI.to_owned(),
-    )
-        .into_response()
 }
 
 fn not_get() -> Refusal {
@@ -206,6 +227,17 @@ impl Endpoint {
             },
             _ => return None,
         })
+    }
+
+    /// The `endpoint` label of its metrics.
+    fn name(&self) -> &'static str {
+        match self {
+            Endpoint::RegionPicture { .. } => "region_picture",
+            Endpoint::NationalPicture => "national_picture",
+            Endpoint::GroupPicture { .. } => "group_picture",
+            Endpoint::Series { .. } => "series",
+            Endpoint::History { .. } => "history",
+        }
     }
 
     /// The query parameters it takes besides the common ones.
@@ -391,7 +423,13 @@ async fn endpoint(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    match answer(&s, &method, &uri, &headers).await {
+    let started = std::time::Instant::now();
+    // The label is one of a fixed set: a client cannot grow it with made-up paths.
+    let name = segments(&uri)
+        .ok()
+        .and_then(|s| Endpoint::parse(&s))
+        .map_or("other", |e| e.name());
+    let r = match answer(&s, &method, &uri, &headers).await {
         Ok((body, content_type, seq)) => {
             let mut r = ([(header::CONTENT_TYPE, content_type)], body).into_response();
             r.headers_mut().insert("x-as-of-sequence", seq.into());
@@ -401,7 +439,9 @@ async fn endpoint(
             r
         }
         Err((refusal, seq)) => refusal.into_response(seq),
-    }
+    };
+    s.count(name, r.status(), started);
+    r
 }
 
 /// A handler's request as the gate hands it on: with the authenticated principal.

@@ -455,6 +455,16 @@ impl WriterState {
                     "define peer groups",
                     check,
                 )?;
+                if digest.is_ok() && self.catalog.groups.get(&group.id) == Some(&group) {
+                    // The group is defined so already: nothing is appended (as for an
+                    // unchanged observation), and the id stays free.
+                    return Ok(Receipt {
+                        last_sequence: self.last_sequence(),
+                        receipt_hash: Some(self.head_hash),
+                        unchanged: 1,
+                        ..Receipt::default()
+                    });
+                }
                 self.record_catalog(
                     digest,
                     &submission_id,
