@@ -58,9 +58,12 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Open HTTP connections (`/metrics`, `/healthz`, `/readyz`); more are closed at once. The
-/// callers are a few Prometheus servers, probes and people with curl; 256 leaves room for
-/// all of them while 20,000 silent connections can no longer take every descriptor.
+/// Open HTTP connections (`/metrics`, `/healthz`, `/readyz`, the open data); more are
+/// closed at once. The callers are a few Prometheus servers, probes, people with curl and
+/// evaluators' scripts (each of which holds a connection only while it reads, an idle one
+/// being closed after [`HTTP_IDLE_TIMEOUT`]); 256 leaves room for all of them while 20,000
+/// silent connections can no longer take every descriptor. Open data at a larger scale
+/// belongs behind a caching proxy.
 pub const MAX_HTTP_CONNECTIONS: usize = 256;
 /// An HTTP connection that sends nothing for this long is closed: a scraper reconnects
 /// or keeps its connection busy well within it.

@@ -408,9 +408,10 @@ impl SituationCache {
         let render = tokio::spawn(async move {
             let rendered = tokio::task::spawn_blocking(move || {
                 let (sequence, pictures) = situation_snapshot(&p, || {});
-                let rounds = round_snapshot(&p.read(), sequence);
+                let rounds = round_snapshot(&p, sequence);
+                let catalog = p.read().catalog_at(sequence);
                 let mut text = String::new();
-                render_situation(&pictures, &rounds, &mut text);
+                render_situation(&pictures, &catalog, &rounds, &mut text);
                 (sequence, text)
             })
             .await;
@@ -468,18 +469,25 @@ pub fn situation_snapshot(
     (seq, pictures)
 }
 
-/// Every reporting round's status after event `seq` (the gauges carry counts, not
-/// "overdue": that depends on the instant, which the alert rule compares with the deadline).
-pub fn round_snapshot(p: &Projection, seq: u64) -> Vec<crate::projection::RoundStatus> {
-    p.round_years(seq)
+/// Every reporting round's status after event `seq`, taking the projection's read lock for
+/// one round at a time (as [`situation_snapshot`] does for one indicator-year). The gauges
+/// carry counts, not "overdue": that depends on the instant, which the alert rule compares
+/// with the deadline.
+pub fn round_snapshot(
+    projection: &parking_lot::RwLock<Projection>,
+    seq: u64,
+) -> Vec<crate::projection::RoundStatus> {
+    let years = projection.read().round_years(seq);
+    years
         .into_iter()
-        .filter_map(|year| p.round_status(year, seq, 0))
+        .filter_map(|year| projection.read().round_status(year, seq, 0))
         .collect()
 }
 
 /// Appends the situation gauges (docs/architecture.md) of `pictures` and `rounds`.
 pub fn render_situation(
     pictures: &[crate::projection::YearPicture],
+    catalog: &crate::domain::Catalog,
     rounds: &[crate::projection::RoundStatus],
     out: &mut String,
 ) {
@@ -487,16 +495,14 @@ pub fn render_situation(
     let mut group_value = String::new();
     let mut group_rank = String::new();
     let mut group_ranked = String::new();
-    if let Some(yp) = pictures.last() {
-        for g in yp.catalog.groups.values() {
-            for m in &g.members {
-                let _ = writeln!(
-                    member,
-                    "tilannekuva_group_member{{group=\"{}\",region=\"{}\"}} 1",
-                    escape(&g.id),
-                    escape(m)
-                );
-            }
+    for g in catalog.groups.values() {
+        for m in &g.members {
+            let _ = writeln!(
+                member,
+                "tilannekuva_group_member{{group=\"{}\",region=\"{}\"}} 1",
+                escape(&g.id),
+                escape(m)
+            );
         }
     }
     for yp in pictures {
@@ -754,7 +760,7 @@ mod tests {
             );
         }
         let mut text = String::new();
-        render_situation(&pictures, &[], &mut text);
+        render_situation(&pictures, &Catalog::default(), &[], &mut text);
         assert!(text.contains(
             r#"tilannekuva_indicator_value{region="MK01",indicator="population",theme="communities",year="2005"} 1"#
         ));

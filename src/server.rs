@@ -431,11 +431,41 @@ fn http_router(core: &Core) -> axum::Router {
         })
 }
 
+/// A certificate chain and its private key (PEM).
+pub struct TlsFiles {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+}
+
+/// The HTTP listener's TLS acceptor for `files`.
+fn http_tls(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, StartError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |e: String| StartError::Serve(format!("TLS for the HTTP port: {e}"));
+    let certs = CertificateDer::pem_slice_iter(&files.cert)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("the certificate: {e}")))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(&files.key).map_err(|e| bad(format!("the key: {e}")))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| bad(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| bad(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
 /// How the server runs, beyond the core.
 pub struct ServeOptions {
     pub auth: Arc<Auth>,
-    /// TLS (rustls) when a certificate is configured.
-    pub tls: Option<tonic::transport::ServerTlsConfig>,
+    /// TLS (rustls) when a certificate is configured: on the gRPC port and the HTTP port
+    /// alike, so that a bearer token sent for the open data is never in clear text where
+    /// the gRPC port would protect it.
+    pub tls: Option<TlsFiles>,
     /// See [`limits::IDLE_TIMEOUT`]; tests shorten it.
     pub idle_timeout: std::time::Duration,
     /// See [`limits::HTTP_IDLE_TIMEOUT`] and [`limits::HTTP_HEADER_TIMEOUT`]; tests
@@ -510,6 +540,8 @@ pub async fn run(
         projection: core.projection.clone(),
         ingest: ingest.clone(),
     };
+    // Requests in progress, gRPC and open data together.
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits::MAX_REQUESTS));
     let rounds = crate::api::RoundApi {
         pictures: picture.clone(),
         ingest: ingest.clone(),
@@ -517,7 +549,7 @@ pub async fn run(
     let open_data = crate::opendata::OpenData {
         auth: auth.clone(),
         pictures: picture.clone(),
-        slots: Arc::new(tokio::sync::Semaphore::new(limits::MAX_REQUESTS)),
+        slots: slots.clone(),
         metrics: core.metrics.clone(),
     };
     let admin = crate::api::AdminApi {
@@ -549,7 +581,10 @@ pub async fn run(
         .map_err(|e| StartError::Serve(e.to_string()))?;
 
     let mut builder = tonic::transport::Server::builder();
-    if let Some(tls) = tls {
+    let http_tls = tls.as_ref().map(http_tls).transpose()?;
+    if let Some(files) = tls {
+        let tls = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(files.cert, files.key));
         builder = builder
             .tls_config(tls)
             .map_err(|e| StartError::Serve(format!("TLS: {e}")))?;
@@ -570,6 +605,7 @@ pub async fn run(
         .layer(crate::api::gate::GateLayer::new(
             auth.clone(),
             core.metrics.clone(),
+            slots,
         ))
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -607,6 +643,7 @@ pub async fn run(
         http_router(core).merge(crate::opendata::router(open_data)),
         limits::ConnectionLimits::http(&core.metrics, http_idle_timeout),
         http_header_timeout,
+        http_tls,
         stopped(stop_rx.clone()),
     );
     tracing::info!("serving");
@@ -615,7 +652,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Serves the HTTP router (HTTP/1.1) on `listener` until `stop`: connections bounded and
+/// Serves the HTTP router (HTTP/1.1, over TLS with `tls`) on `listener` until `stop`:
+/// connections bounded and
 /// closed when idle (`limits`), request heads bounded in time and size
 /// ([`limits::HTTP_HEADER_TIMEOUT`], [`limits::MAX_HTTP_HEADER_BYTES`]: 431 beyond). At
 /// `stop` it accepts no more and gives open requests a few seconds to finish.
@@ -624,6 +662,7 @@ async fn serve_http(
     router: axum::Router,
     limits: limits::ConnectionLimits,
     header_timeout: std::time::Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stop: impl Future<Output = ()>,
 ) {
     use futures::StreamExt;
@@ -639,15 +678,33 @@ async fn serve_http(
         // The stream yields only accepted connections, and ends only with the listener.
         let Some(Ok(io)) = io else { break };
         let service = hyper_util::service::TowerToHyperService::new(router.clone());
-        let connection = hyper::server::conn::http1::Builder::new()
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
             .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(header_timeout)
-            .max_buf_size(limits::MAX_HTTP_HEADER_BYTES)
-            .serve_connection(hyper_util::rt::TokioIo::new(io), service);
-        let connection = graceful.watch(connection);
+            .max_buf_size(limits::MAX_HTTP_HEADER_BYTES);
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            // A connection's end (a timeout, a closed peer, a bad request) is its own.
-            let _ = connection.await;
+            // A connection's end (a timeout, a closed peer, a bad request or handshake) is
+            // its own. The TLS handshake has the request head's time bound.
+            match tls {
+                None => {
+                    let connection =
+                        builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+                    let _ = watcher.watch(connection).await;
+                }
+                Some(acceptor) => {
+                    let Ok(Ok(io)) =
+                        tokio::time::timeout(header_timeout, acceptor.accept(io)).await
+                    else {
+                        return;
+                    };
+                    let connection =
+                        builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+                    let _ = watcher.watch(connection).await;
+                }
+            }
         });
     }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;

@@ -398,6 +398,29 @@ async fn a_round_says_what_each_region_still_owes_and_when_it_is_overdue() {
         .into_inner();
     let round = opened.round.unwrap();
     assert_eq!(round.indicator_ids, ["natural_increase", "population"]);
+    // The same terms again under another id record nothing; an indicator only the whole
+    // country reports would stay missing for ever, so it is refused.
+    let again = rounds
+        .open_round(with_token(open(future, "r1-again"), &ministry))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        again.unchanged && again.sequence == opened.sequence,
+        "{again:?}"
+    );
+    let mut national_only = open(future, "r-bad");
+    national_only.indicator_ids.push("morbidity_index".into());
+    let err = rounds
+        .open_round(with_token(national_only, &ministry))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("morbidity_index") && err.message().contains("whole country"),
+        "{}",
+        err.message()
+    );
     assert_eq!(
         round.region_codes.len(),
         19,

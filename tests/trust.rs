@@ -470,6 +470,46 @@ async fn tls_with_a_generated_certificate() {
     ]);
     assert!(ok, "{err}");
     assert!(out.contains("\"year\":2020"), "{out}");
+    // The HTTP port speaks TLS too (a token sent for the open data is never in clear
+    // text): Python's own TLS client reads the open data and /readyz with the CA
+    // certificate, and plain HTTP gets no answer.
+    let script = r#"
+import ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+for path in ("/readyz", "/v1/national/picture?year=2020&format=csv"):
+    with urllib.request.urlopen("https://localhost:%s%s" % (sys.argv[2], path), context=ctx, timeout=10) as r:
+        print(r.status, r.headers.get("x-as-of-sequence"), r.read().decode().splitlines()[0])
+try:
+    urllib.request.urlopen("http://127.0.0.1:%s/readyz" % sys.argv[2], timeout=5)
+    print("PLAIN ANSWERED")
+except Exception as e:
+    print("plain refused:", type(e).__name__)
+"#;
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            script,
+            cert_path.to_str().unwrap(),
+            &s.http.port().to_string(),
+        ])
+        .output()
+        .expect("python3 (the test virtualenv's, on PATH: see .ci/run)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("200") && lines[0].ends_with("ready"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("200") && lines[1].contains("year,indicator"),
+        "{text}"
+    );
+    assert!(lines[2].starts_with("plain refused"), "{text}");
     s.stop();
 }
 

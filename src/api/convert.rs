@@ -395,6 +395,7 @@ pub fn region_picture_to_proto(p: &RegionPicture, seq: u64) -> proto::GetRegionP
         cells,
         themes,
         as_of_sequence: seq,
+        group_ids: p.groups.clone(),
     }
 }
 

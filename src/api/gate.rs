@@ -165,12 +165,18 @@ pub struct GateLayer {
 }
 
 impl GateLayer {
-    pub fn new(auth: Arc<Auth>, metrics: Arc<Metrics>) -> GateLayer {
+    /// `slots`: the requests in progress ([`limits::MAX_REQUESTS`]), shared with the
+    /// open-data endpoints.
+    pub fn new(
+        auth: Arc<Auth>,
+        metrics: Arc<Metrics>,
+        slots: Arc<tokio::sync::Semaphore>,
+    ) -> GateLayer {
         GateLayer {
             shared: Arc::new(Shared {
                 auth,
                 metrics,
-                slots: Arc::new(tokio::sync::Semaphore::new(limits::MAX_REQUESTS)),
+                slots,
                 health_slots: Arc::new(tokio::sync::Semaphore::new(limits::MAX_HEALTH_REQUESTS)),
             }),
         }

@@ -672,11 +672,6 @@ pub struct RoundApi {
     pub ingest: IngestApi,
 }
 
-/// The server's clock, microseconds since the epoch.
-fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
-
 #[tonic::async_trait]
 impl proto::round_service_server::RoundService for RoundApi {
     async fn open_round(
@@ -685,58 +680,42 @@ impl proto::round_service_server::RoundService for RoundApi {
     ) -> Result<Response<proto::OpenRoundResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        check_year(req.year, "year")?;
-        let deadline = req
+        // Permissions first: the writer checks the role, then the year and the deadline
+        // (one it cannot read is out of its range).
+        let deadline_micros = req
             .deadline
             .as_ref()
-            .ok_or_else(|| invalid("deadline", "required"))?;
-        let deadline_micros = convert::micros_of(deadline).map_err(|d| invalid("deadline", d))?;
-        // The defaults are resolved here, against the latest catalog, and recorded as lists:
-        // the round expects what it expected when it was opened, whatever the catalog does.
-        let catalog = self.pictures.projection.read().catalog();
-        let mut indicators = req.indicator_ids;
-        if indicators.is_empty() {
-            indicators = catalog
-                .regional_indicators()
-                .map(|i| i.id.clone())
-                .collect();
-        }
-        let mut regions = Vec::with_capacity(req.region_codes.len());
-        for code in req.region_codes {
-            // Statistics Finland's numeric codes name regions too; the checks refuse others.
-            regions.push(
-                catalog
-                    .resolve_region(&code)
-                    .map_or(code, |r| r.code.clone()),
-            );
-        }
-        if regions.is_empty() {
-            regions = catalog.compared_regions().map(|r| r.code.clone()).collect();
-        }
-        indicators.sort();
-        indicators.dedup();
-        regions.sort();
-        regions.dedup();
+            .and_then(|t| convert::micros_of(t).ok())
+            .unwrap_or(i64::MIN);
+        let year = req.year;
         let round = crate::domain::Round {
-            year: req.year,
+            year,
             deadline_micros,
-            indicators,
-            regions,
+            indicators: req.indicator_ids,
+            regions: req.region_codes,
         };
         let rc = self
             .ingest
             .write(
                 WriteRequest::OpenRound {
                     submission_id: req.submission_id,
-                    round: round.clone(),
+                    round,
                 },
                 who,
             )
             .await?;
+        // The round as recorded (defaults resolved): the projection has applied it.
+        let recorded = self
+            .pictures
+            .projection
+            .read()
+            .round(year, rc.last_sequence)
+            .map(|(_, r)| convert::round_to_proto(r));
         Ok(Response::new(proto::OpenRoundResponse {
             sequence: rc.last_sequence,
             duplicate: rc.duplicate,
-            round: Some(convert::round_to_proto(&round)),
+            round: recorded,
+            unchanged: rc.unchanged > 0,
         }))
     }
 
@@ -755,11 +734,12 @@ impl proto::round_service_server::RoundService for RoundApi {
             "" => None,
             code => Some(self.pictures.region(&p, code)?),
         };
-        // Overdue as of the instant asked about: now for the latest state, else the record
-        // time of the as-of event (a past state is judged by its own time).
+        // Overdue as of the instant asked about: now for the latest state, the instant
+        // asked for (at most now) for a time, the record time of the event for a sequence:
+        // a past state is judged by its own time.
         let at = match point {
-            AsOf::Latest => now_micros(),
-            AsOf::RecordedAt(t) => t.min(now_micros()),
+            AsOf::Latest => crate::write::now_micros(),
+            AsOf::RecordedAt(t) => t.min(crate::write::now_micros()),
             AsOf::Sequence(_) => p.time_of(seq),
         };
         let status = p.round_status(req.year, seq, at).ok_or_else(|| {

@@ -189,8 +189,11 @@ pub async fn define_group(a: DefineGroupArgs) -> anyhow::Result<()> {
     let mut client = CatalogServiceClient::new(ch);
     let mut results = Vec::new();
     for g in &groups {
-        // The same definition again is a duplicate, not a second event.
-        let id = format!("group-{}-{}", g.id, content_id(g));
+        // A fresh id every run: a definition the group has already is answered unchanged
+        // (so a rerun, or a retry after a lost answer, records nothing), while going back
+        // to an earlier definition is recorded (an id derived from the content would find
+        // that earlier definition's receipt and record nothing).
+        let id = format!("group-{}-{}", g.id, run_id());
         let r = client
             .define_group(authed(
                 proto::DefineGroupRequest {
@@ -228,12 +231,12 @@ pub async fn define_group(a: DefineGroupArgs) -> anyhow::Result<()> {
     emit(&out)
 }
 
-/// The first 16 hex digits of the SHA-256 of a definition's JSON: an idempotency key that
-/// changes with the content.
-fn content_id(v: &impl serde::Serialize) -> String {
-    use sha2::Digest;
-    let bytes = serde_json::to_vec(v).unwrap_or_default();
-    hex::encode(&sha2::Sha256::digest(bytes)[..8])
+/// A submission id part unique to this run of a command: the time in nanoseconds.
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{nanos:x}")
 }
 
 /// A deadline: an RFC 3339 instant, or a date meaning the end of that day (UTC).
@@ -262,7 +265,7 @@ pub(super) fn parse_deadline(s: &str) -> anyhow::Result<prost_types::Timestamp> 
 pub async fn round_open(a: RoundOpenArgs) -> anyhow::Result<()> {
     let deadline = parse_deadline(&a.deadline)?;
     let ch = channel(&a.server.server, &a.server.conn).await?;
-    let key = content_id(&(a.year, deadline.seconds, &a.indicator, &a.region));
+
     let r = RoundServiceClient::new(ch)
         .open_round(authed(
             proto::OpenRoundRequest {
@@ -273,7 +276,8 @@ pub async fn round_open(a: RoundOpenArgs) -> anyhow::Result<()> {
                 submission_id: a
                     .submission_id
                     .clone()
-                    .unwrap_or_else(|| format!("round-{}-{key}", a.year)),
+                    // Fresh, as for groups: the same terms again are answered unchanged.
+                    .unwrap_or_else(|| format!("round-{}-{}", a.year, run_id())),
             },
             &a.server.conn,
         ))
@@ -284,7 +288,7 @@ pub async fn round_open(a: RoundOpenArgs) -> anyhow::Result<()> {
     if a.server.json {
         return emit(&format!(
             "{}\n",
-            json!({"sequence": r.sequence, "duplicate": r.duplicate, "year": round.year,
+            json!({"sequence": r.sequence, "duplicate": r.duplicate, "unchanged": r.unchanged, "year": round.year,
                 "deadline": ts(&round.deadline), "indicator_ids": round.indicator_ids,
                 "region_codes": round.region_codes})
         ));
@@ -292,8 +296,8 @@ pub async fn round_open(a: RoundOpenArgs) -> anyhow::Result<()> {
     emit(&format!(
         "round {} {} at sequence {}: {} indicators expected of {} regions by {}\n",
         round.year,
-        if r.duplicate {
-            "was already open so"
+        if r.duplicate || r.unchanged {
+            "was already open so (nothing recorded); at"
         } else {
             "opened"
         },

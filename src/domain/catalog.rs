@@ -1,8 +1,11 @@
 //! Region and indicator catalogs: their types, the bundled Finnish defaults, and parsing
 //! catalog files (CSV) so that another country's regions can be loaded from a file.
 //!
-//! The catalog enters the log as events (`RegionDefined`, `IndicatorDefined`) on first
-//! start; after that the log, not these files, is the truth.
+//! Peer groups (`RegionGroup`) are catalog data too, and reporting rounds (`Round`) are
+//! checked against the catalog here.
+//!
+//! The catalog enters the log as events (`RegionDefined`, `IndicatorDefined`,
+//! `GroupDefined`) on first start; after that the log, not these files, is the truth.
 
 use std::collections::BTreeMap;
 
@@ -322,6 +325,9 @@ pub struct RegionGroup {
 pub const MAX_GROUP_ID_LEN: usize = 32;
 /// Longest source of a group definition.
 pub const MAX_GROUP_SOURCE_LEN: usize = 512;
+/// Most peer groups in a catalog: every picture computes every group's figures, and the
+/// gauges carry them.
+pub const MAX_GROUPS: usize = 64;
 
 impl RegionGroup {
     /// The members in code order without repeats: the form a definition is recorded in.
@@ -419,6 +425,11 @@ impl Catalog {
         if g.members.is_empty() {
             return Err("a group needs at least one member region".into());
         }
+        if !self.groups.contains_key(&g.id) && self.groups.len() >= MAX_GROUPS {
+            return Err(format!(
+                "the catalog holds {MAX_GROUPS} groups, the most it takes (redefine one instead)"
+            ));
+        }
         for m in &g.members {
             match self.regions.get(m) {
                 Some(r) if r.code != NATIONAL_CODE => {}
@@ -446,16 +457,18 @@ impl Catalog {
         self.groups.values().filter(move |g| g.has(region))
     }
 
-    /// Indicators that regions report (every indicator but those only the whole country
-    /// has): what a reporting round expects by default.
-    pub fn regional_indicators(&self) -> impl Iterator<Item = &Indicator> {
-        self.indicators
-            .values()
-            .filter(|i| i.aggregation != Aggregation::NationalOnly)
+    /// Indicators that regions report for `year` (every indicator but those only the whole
+    /// country has, within its years): what a reporting round expects by default.
+    pub fn regional_indicators(&self, year: i32) -> impl Iterator<Item = &Indicator> {
+        self.indicators.values().filter(move |i| {
+            i.aggregation != Aggregation::NationalOnly
+                && year >= i.min_year
+                && i.max_year.is_none_or(|max| year <= max)
+        })
     }
 
-    /// Checks a round against this catalog: a year, known indicators and compared regions,
-    /// each once and in order.
+    /// Checks a round against this catalog: a year, a deadline, indicators a region can
+    /// report for the year and compared regions, each once and in order.
     pub fn check_round(&self, r: &Round) -> Result<(), (&'static str, String)> {
         if !(1000..=9999).contains(&r.year) {
             return Err(("year", format!("year {} must be within 1000..9999", r.year)));
@@ -470,13 +483,25 @@ impl Catalog {
                 "a round expects at least one indicator".into(),
             ));
         }
+        // Only what a region can report for the year: anything else would stay missing,
+        // and the region overdue, for ever.
+        let reportable: Vec<&str> = self
+            .regional_indicators(r.year)
+            .map(|i| i.id.as_str())
+            .collect();
         for i in &r.indicators {
-            if !self.indicators.contains_key(i) {
-                return Err((
-                    "indicator_ids",
-                    format!("unknown indicator {:?}", crate::domain::validate::clip(i)),
-                ));
-            }
+            let why = match self.indicators.get(i) {
+                None => "unknown indicator",
+                Some(_) if reportable.contains(&i.as_str()) => continue,
+                Some(ind) if ind.aggregation == Aggregation::NationalOnly => {
+                    "only the whole country reports it"
+                }
+                Some(_) => "it takes no value for the round's year",
+            };
+            return Err((
+                "indicator_ids",
+                format!("{:?}: {why}", crate::domain::validate::clip(i)),
+            ));
         }
         if r.regions.is_empty() {
             return Err(("region_codes", "a round expects at least one region".into()));
@@ -496,11 +521,11 @@ impl Catalog {
             }
         }
         let ordered = |v: &[String]| v.windows(2).all(|w| w[0] < w[1]);
-        if !ordered(&r.indicators) || !ordered(&r.regions) {
-            return Err((
-                "indicator_ids",
-                "indicators and regions must be distinct, in order".into(),
-            ));
+        if !ordered(&r.indicators) {
+            return Err(("indicator_ids", "must be distinct, in order".into()));
+        }
+        if !ordered(&r.regions) {
+            return Err(("region_codes", "must be distinct, in order".into()));
         }
         Ok(())
     }

@@ -4,9 +4,10 @@
 //!
 //! Every answer is the gRPC read's answer, reshaped: a request is authenticated with the
 //! same bearer tokens ([`Auth::authenticate`]), then runs the `PictureService` handler
-//! itself, under the gRPC gate's limits (a bound on requests in progress, the request
-//! timeout). So the figures, the as-of rules and the errors are the gRPC ones. The OpenAPI
-//! document (`openapi.json`, served at `/openapi.json`) describes the endpoints.
+//! itself, within the gRPC limits: it takes a slot of the same pool of requests in
+//! progress as the gate ([`limits::MAX_REQUESTS`]) and the same request timeout. So the
+//! figures, the as-of rules and the errors are the gRPC ones. The OpenAPI document
+//! (`openapi.json`, served at `/openapi.json`) describes the endpoints.
 //!
 //! Errors are JSON (`{"error": {"code", "message", "violations"}}`) with the HTTP status of
 //! the gRPC code; unknown query parameters are refused, so a misspelt `as_of` never answers
@@ -36,7 +37,7 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub struct OpenData {
     pub auth: Arc<Auth>,
     pub pictures: PictureApi,
-    /// Requests in progress ([`limits::MAX_REQUESTS`], as on the gRPC port).
+    /// Requests in progress ([`limits::MAX_REQUESTS`]): the gate's own pool.
     pub slots: Arc<tokio::sync::Semaphore>,
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -312,6 +313,8 @@ fn as_of(q: &BTreeMap<String, String>) -> Result<Option<proto::AsOf>, Refusal> {
                 .map_err(|_| Refusal::invalid("as_of", "the sequence is too large"))?,
         )
     } else {
+        // A `+` of an offset left unencoded arrives as a space (form encoding).
+        let v = &v.replace(' ', "+");
         let t = chrono::DateTime::parse_from_rfc3339(v).map_err(|_| {
             Refusal::invalid(
                 "as_of",
@@ -587,7 +590,10 @@ async fn answer(
                     .map_err(grpc)?
                     .into_inner();
                 let seq = r.as_of_sequence;
-                (render::history(p, &region, &indicator, y, &r, fmt), seq)
+                (
+                    render::history(p, &region, &indicator, y, &r, fmt, lang),
+                    seq,
+                )
             }
         })
     };

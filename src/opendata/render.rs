@@ -159,10 +159,27 @@ fn dataset(
         out["status"] = Value::Object(s);
         out["note"] = json!(["status p: provisional value"]);
     }
-    if dims.iter().any(|d| d.id == "measure") {
-        out["role"] = json!({"metric": ["measure"]});
+    // The indicator is the metric dimension: its categories carry the units.
+    if dims.iter().any(|d| !d.units.is_empty()) {
+        let metric: Vec<&str> = dims
+            .iter()
+            .filter(|d| !d.units.is_empty())
+            .map(|d| d.id)
+            .collect();
+        out["role"] = json!({ "metric": metric });
     }
     format!("{out}\n")
+}
+
+/// A text a client wrote (a source, a note, a reason, a name), for a CSV cell: one that a
+/// spreadsheet would take for a formula (a leading `=`, `+`, `-`, `@`, tab or carriage
+/// return) is prefixed with `'`, as OWASP advises; JSON-stat carries such texts as
+/// written.
+fn text(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s.to_owned(),
+    }
 }
 
 /// A CSV table (RFC 4180) of `header` and `rows`.
@@ -219,9 +236,10 @@ fn ts(t: &Option<prost_types::Timestamp>) -> String {
         .unwrap_or_default()
 }
 
-fn measures(ids: &[String]) -> Vec<(String, String)> {
+/// Measure categories: id and its label (the id in words).
+fn measures(ids: &[&str]) -> Vec<(String, String)> {
     ids.iter()
-        .map(|m| (m.clone(), m.replace('_', " ")))
+        .map(|m| ((*m).to_owned(), m.replace('_', " ")))
         .collect()
 }
 
@@ -232,18 +250,8 @@ pub(super) fn region_picture(
     lang: Lang,
 ) -> String {
     let labels = Labels::new(p, r.as_of_sequence, lang);
-    // The groups of the region, in the order the cells give them.
-    let groups: Vec<String> = r
-        .cells
-        .first()
-        .map(|c| c.groups.iter().map(|g| g.group_id.clone()).collect())
-        .unwrap_or_else(|| {
-            labels
-                .catalog
-                .groups_of(&r.region_code)
-                .map(|g| g.id.clone())
-                .collect()
-        });
+    // The groups of the region as of the answer's sequence.
+    let groups = &r.group_ids;
     match fmt {
         Format::Csv => {
             let mut header: Vec<String> = [
@@ -264,7 +272,7 @@ pub(super) fn region_picture(
             ]
             .map(str::to_owned)
             .to_vec();
-            for g in &groups {
+            for g in groups {
                 for m in ["value", "basis", "rank", "regions_ranked"] {
                     header.push(format!("group_{g}_{m}"));
                 }
@@ -281,7 +289,7 @@ pub(super) fn region_picture(
                         c.unit.clone(),
                         num(Some(c.value)),
                         status_name(c.status).into(),
-                        c.source.clone(),
+                        text(&c.source),
                         c.revisions.to_string(),
                         num(c.national_value),
                         basis_name(&c.national).into(),
@@ -289,7 +297,7 @@ pub(super) fn region_picture(
                         c.regions_ranked.to_string(),
                         num(c.previous_value),
                     ];
-                    for g in &groups {
+                    for g in groups {
                         match c.groups.iter().find(|x| &x.group_id == g) {
                             Some(x) => row.extend([
                                 num(value_of(&x.value)),
@@ -311,7 +319,9 @@ pub(super) fn region_picture(
             csv_table(&header, &rows)
         }
         Format::JsonStat => {
-            let mut ids: Vec<String> = [
+            // Group measures are `GROUP:value` etc.: a group id has no `:`, so they never
+            // meet the plain ones or each other.
+            let mut measure_labels = measures(&[
                 "value",
                 "national_value",
                 "national_difference",
@@ -319,12 +329,13 @@ pub(super) fn region_picture(
                 "regions_ranked",
                 "previous_value",
                 "change",
-            ]
-            .map(str::to_owned)
-            .to_vec();
-            for g in &groups {
+            ]);
+            for g in groups {
                 for m in ["value", "rank", "regions_ranked"] {
-                    ids.push(format!("{g}_{m}"));
+                    measure_labels.push((
+                        format!("{g}:{m}"),
+                        format!("{} ({g}): {}", labels.group(g), m.replace('_', " ")),
+                    ));
                 }
             }
             let mut values = Vec::new();
@@ -342,7 +353,7 @@ pub(super) fn region_picture(
                     c.previous_value,
                     c.change,
                 ]);
-                for g in &groups {
+                for g in groups {
                     let x = c.groups.iter().find(|x| &x.group_id == g);
                     values.extend([
                         x.and_then(|x| value_of(&x.value)),
@@ -364,16 +375,6 @@ pub(super) fn region_picture(
                 .iter()
                 .map(|c| (c.indicator_id.clone(), (c.unit.clone(), c.decimals)))
                 .collect();
-            let mut measure_labels = measures(&ids);
-            for (id, label) in &mut measure_labels {
-                if let Some(g) = groups.iter().find(|g| id.starts_with(&format!("{g}_"))) {
-                    *label = format!(
-                        "{} ({g}): {}",
-                        labels.group(g),
-                        &id[g.len() + 1..].replace('_', " ")
-                    );
-                }
-            }
             let dims = [indicator, Dim::new("measure", "measure", measure_labels)];
             let title = format!(
                 "{} {}: regional picture",
@@ -446,7 +447,7 @@ pub(super) fn national_picture(
             csv_table(&header, &rows)
         }
         Format::JsonStat => {
-            let ids: Vec<String> = [
+            let ids = [
                 "value",
                 "computed_value",
                 "regions_reported",
@@ -454,9 +455,7 @@ pub(super) fn national_picture(
                 "min",
                 "median",
                 "max",
-            ]
-            .map(str::to_owned)
-            .to_vec();
+            ];
             let mut values = Vec::new();
             let mut status = BTreeMap::new();
             for i in &shown {
@@ -562,7 +561,7 @@ pub(super) fn group_picture(
                             .map(|_| status_name(m.status))
                             .unwrap_or_default()
                             .into(),
-                        m.source.clone(),
+                        text(&m.source),
                         m.revisions.to_string(),
                         if m.sequence > 0 {
                             m.sequence.to_string()
@@ -705,9 +704,7 @@ pub(super) fn series(
             csv_table(&header, &rows)
         }
         Format::JsonStat => {
-            let ids: Vec<String> = ["value", "national_value", "rank", "regions_ranked"]
-                .map(str::to_owned)
-                .to_vec();
+            let ids = ["value", "national_value", "rank", "regions_ranked"];
             let mut values = Vec::new();
             let mut status = BTreeMap::new();
             for pt in &r.points {
@@ -755,8 +752,9 @@ pub(super) fn history(
     year: i32,
     r: &proto::GetObservationHistoryResponse,
     fmt: Format,
+    lang: Lang,
 ) -> String {
-    let labels = Labels::new(p, r.as_of_sequence, Lang::En);
+    let labels = Labels::new(p, r.as_of_sequence, lang);
     let region = labels
         .catalog
         .resolve_region(region)
@@ -796,13 +794,13 @@ pub(super) fn history(
                         } else {
                             status_name(v.status).into()
                         },
-                        v.source.clone(),
-                        v.note.clone(),
-                        v.correction_reason.clone(),
-                        v.principal.clone(),
-                        v.submission_id.clone(),
+                        text(&v.source),
+                        text(&v.note),
+                        text(&v.correction_reason),
+                        text(&v.principal),
+                        text(&v.submission_id),
                         v.retracted.to_string(),
-                        v.retraction_reason.clone(),
+                        text(&v.retraction_reason),
                         hex::encode(&v.hash),
                     ]
                 })
@@ -838,7 +836,7 @@ pub(super) fn history(
             );
             let dims = [
                 revisions,
-                Dim::new("measure", "measure", measures(&["value".to_owned()])),
+                Dim::new("measure", "measure", measures(&["value"])),
             ];
             let trail: Vec<Value> = r
                 .revisions

@@ -342,11 +342,12 @@ impl Projection {
                 )
             }
             Payload::ObservationRetracted { .. } => (0.0, 0, 0, RETRACTED),
+            // Members in code order whoever wrote the event (`RegionGroup::has` bisects).
             Payload::GroupDefined(g) => {
                 self.groups
                     .entry(g.id.clone())
                     .or_default()
-                    .push((e.sequence, g.clone()));
+                    .push((e.sequence, g.clone().normalized()));
                 self.catalog_changed(e.sequence);
                 return;
             }

@@ -37,6 +37,8 @@ pub struct WriterState {
     head_hash: Hash,
     last_recorded_at: i64,
     catalog: Catalog,
+    /// The current reporting round of each year.
+    rounds: std::collections::BTreeMap<i32, crate::domain::Round>,
     region_revisions: FxHashMap<String, u64>,
     /// Each cell's current value and status, by region, indicator and year; absent = no
     /// value (never set, or retracted). Nested so that lookups by `&str` allocate nothing.
@@ -57,6 +59,7 @@ impl Default for WriterState {
             head_hash: ZERO_HASH,
             last_recorded_at: 0,
             catalog: Catalog::default(),
+            rounds: Default::default(),
             region_revisions: FxHashMap::default(),
             cells: FxHashMap::default(),
             submissions: HashMap::new(),
@@ -172,11 +175,15 @@ impl WriterState {
             Payload::RegionDefined(r) => {
                 self.catalog.regions.insert(r.code.clone(), r.clone());
             }
+            // Members in code order whoever wrote the event (`RegionGroup::has` bisects).
             Payload::GroupDefined(g) => {
-                self.catalog.groups.insert(g.id.clone(), g.clone());
+                self.catalog
+                    .groups
+                    .insert(g.id.clone(), g.clone().normalized());
             }
-            // The projection keeps the rounds: no write depends on them.
-            Payload::RoundOpened(_) => {}
+            Payload::RoundOpened(r) => {
+                self.rounds.insert(r.year, r.clone());
+            }
             Payload::SubmissionSummary { unchanged: u, .. } => {
                 items = 0;
                 unchanged = Some(*u);
@@ -456,14 +463,7 @@ impl WriterState {
                     check,
                 )?;
                 if digest.is_ok() && self.catalog.groups.get(&group.id) == Some(&group) {
-                    // The group is defined so already: nothing is appended (as for an
-                    // unchanged observation), and the id stays free.
-                    return Ok(Receipt {
-                        last_sequence: self.last_sequence(),
-                        receipt_hash: Some(self.head_hash),
-                        unchanged: 1,
-                        ..Receipt::default()
-                    });
+                    return Ok(self.unchanged_receipt());
                 }
                 self.record_catalog(
                     digest,
@@ -478,7 +478,10 @@ impl WriterState {
                 submission_id,
                 round,
             } => {
-                let check = |c: &Catalog| c.check_round(&round);
+                // The digest covers the request as given; the event records the round with
+                // its defaults resolved against the catalog of the moment.
+                let resolved = self.resolve_round(round.clone());
+                let check = |c: &Catalog| c.check_round(&resolved);
                 let digest = self.decide_catalog(
                     &submission_id,
                     Item::Round(&round),
@@ -486,6 +489,10 @@ impl WriterState {
                     "open reporting rounds",
                     check,
                 )?;
+                if digest.is_ok() && self.rounds.get(&resolved.year) == Some(&resolved) {
+                    return Ok(self.unchanged_receipt());
+                }
+                let round = resolved;
                 self.record_catalog(
                     digest,
                     &submission_id,
@@ -644,6 +651,44 @@ impl WriterState {
         self.emit("", principal, submission_id, payload, now, out);
         self.set_digest(submission_id, digest);
         Ok(self.receipt_of(submission_id, first))
+    }
+
+    /// The answer to a catalog request that changes nothing (a group or round defined so
+    /// already): nothing is appended, as for an unchanged observation, and the id stays
+    /// free.
+    fn unchanged_receipt(&self) -> Receipt {
+        Receipt {
+            last_sequence: self.last_sequence(),
+            receipt_hash: Some(self.head_hash),
+            unchanged: 1,
+            ..Receipt::default()
+        }
+    }
+
+    /// A round with its defaults resolved against the catalog: no indicators = every
+    /// indicator regions report for the year, no regions = every region but `SSS`; region
+    /// aliases (Statistics Finland's numbers) to codes; both lists in order, once each.
+    fn resolve_round(&self, mut r: crate::domain::Round) -> crate::domain::Round {
+        let c = &self.catalog;
+        if r.indicators.is_empty() {
+            r.indicators = c
+                .regional_indicators(r.year)
+                .map(|i| i.id.clone())
+                .collect();
+        }
+        if r.regions.is_empty() {
+            r.regions = c.compared_regions().map(|g| g.code.clone()).collect();
+        }
+        for code in &mut r.regions {
+            if let Some(region) = c.resolve_region(code) {
+                code.clone_from(&region.code);
+            }
+        }
+        r.indicators.sort();
+        r.indicators.dedup();
+        r.regions.sort();
+        r.regions.dedup();
+        r
     }
 
     /// Builds, seals and applies the event; pushes it to `out`.

@@ -309,7 +309,7 @@ def region_picture(client, a):
     require_numeric("region-picture csv", df, ["year", "value", "revisions", "national_value", "rank", "regions_ranked", "previous_value"]
                     + [f"group_{g}_{s}" for g in groups for s in ("value", "rank", "regions_ranked")])
     measures = in_order(js.raw["dimension"]["measure"]["category"]["index"])
-    want = REGION_MEASURES + [f"{g}_{s}" for g in groups for s in ("value", "rank", "regions_ranked")]
+    want = REGION_MEASURES + [f"{g}:{s}" for g in groups for s in ("value", "rank", "regions_ranked")]
     if sorted(measures) != sorted(want):
         fail("region-picture json-stat", f"measures {measures}, expected {want} (groups from the CSV: {groups})")
     if set(df["region"].astype(str)) - {a.region}:
@@ -320,7 +320,7 @@ def region_picture(client, a):
         fail("region-picture", f"CSV has indicators {csv_inds}, JSON-stat {js_inds}")
     pairs = [("value", "value"), ("national_value", "national_value"), ("rank", "rank"),
              ("regions_ranked", "regions_ranked"), ("previous_value", "previous_value")]
-    pairs += [(f"group_{g}_{s}", f"{g}_{s}") for g in groups for s in ("value", "rank", "regions_ranked")]
+    pairs += [(f"group_{g}_{s}", f"{g}:{s}") for g in groups for s in ("value", "rank", "regions_ranked")]
     for _, row in df.iterrows():
         ind = str(row["indicator"])
         for col, measure in pairs:
