@@ -14,25 +14,6 @@ use tilannekuva::proto::round_service_client::RoundServiceClient;
 use tilannekuva::proto::ObservationStatus::Final;
 use tonic::Code;
 
-fn with_token<T>(msg: T, token: &str) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    r.metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    r
-}
-
-/// `tilannekuva token new`: the token and its auth-file entry.
-fn new_token(name: &str, role: &str, regions: &[&str]) -> (String, String) {
-    let mut args = vec!["token", "new", "--name", name, "--role", role];
-    for r in regions {
-        args.extend(["--region", r]);
-    }
-    let (ok, out, err) = cli(&args);
-    assert!(ok, "{err}");
-    let (first, rest) = out.split_once('\n').unwrap();
-    (first.to_owned(), rest.trim().to_owned())
-}
-
 fn group_of<'a>(cell: &'a proto::IndicatorCell, id: &str) -> &'a proto::GroupComparison {
     cell.groups
         .iter()
@@ -114,18 +95,17 @@ async fn a_region_stands_against_its_peer_groups_as_they_were() {
         ("MK08", 160_000.0, 10.0, 75.0, -1200.0),
         ("MK09", 127_000.0, 7.0, 60.0, -800.0),
     ];
-    for (region, pop, unemployed, labour, increase) in &figures[..2] {
-        let r = submit_req(
-            &format!("first-{region}"),
-            region,
-            vec![
-                obs("population", 2024, *pop, Final),
-                obs("unemployed_15_74", 2024, *unemployed, Final),
-                obs("labour_force_15_74", 2024, *labour, Final),
-                obs("natural_increase", 2024, *increase, Final),
-            ],
-        );
-        ing.submit(r).await.unwrap();
+    let report = |(region, pop, unemployed, labour, increase): &(&str, f64, f64, f64, f64)| {
+        let observations = vec![
+            obs("population", 2024, *pop, Final),
+            obs("unemployed_15_74", 2024, *unemployed, Final),
+            obs("labour_force_15_74", 2024, *labour, Final),
+            obs("natural_increase", 2024, *increase, Final),
+        ];
+        submit_req(&format!("report-{region}"), region, observations)
+    };
+    for f in &figures[..2] {
+        ing.submit(report(f)).await.unwrap();
     }
     let c = cell(&ch, "MK02", "population", None).await;
     let g = group_of(&c, "FI1C");
@@ -153,18 +133,8 @@ async fn a_region_stands_against_its_peer_groups_as_they_were() {
     assert!((v.unwrap() - want).abs() < 1e-9, "{v:?} vs {want}");
     let partial_at = picture.as_of_sequence;
 
-    for (region, pop, unemployed, labour, increase) in &figures[2..] {
-        let r = submit_req(
-            &format!("rest-{region}"),
-            region,
-            vec![
-                obs("population", 2024, *pop, Final),
-                obs("unemployed_15_74", 2024, *unemployed, Final),
-                obs("labour_force_15_74", 2024, *labour, Final),
-                obs("natural_increase", 2024, *increase, Final),
-            ],
-        );
-        ing.submit(r).await.unwrap();
+    for f in &figures[2..] {
+        ing.submit(report(f)).await.unwrap();
     }
     let c = cell(&ch, "MK07", "unemployed_15_74", None).await;
     let g = group_of(&c, "FI1C");

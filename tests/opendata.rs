@@ -28,18 +28,9 @@ const GROUP: &str = "FI1D";
 const INDICATOR: &str = "natural_increase";
 const YEAR: &str = "2019";
 
-/// `tilannekuva token new`: the token alone on the first line, then the TOML entry.
-fn new_token(name: &str, role: &str) -> (String, String) {
-    let (ok, out, err) = cli(&["token", "new", "--name", name, "--role", role]);
-    assert!(ok, "{err}");
-    let (first, rest) = out.split_once('\n').unwrap();
-    assert!(first.starts_with("tk_"), "{first:?}");
-    (first.to_owned(), rest.trim().to_owned())
-}
-
 /// The binary with the demo data and an auth file holding one reader token.
 fn start_server(work: &Path) -> (Proc, String) {
-    let (reader, entry) = new_token("open-data-reader", "reader");
+    let (reader, entry) = new_token("open-data-reader", "reader", &[]);
     let auth = work.join("auth.toml");
     std::fs::write(&auth, entry + "\n").unwrap();
     let server = Proc::start(

@@ -126,7 +126,8 @@ pub struct RoundOpenArgs {
     /// An expected region (repeat; default: every region but SSS).
     #[arg(long)]
     pub region: Vec<String>,
-    /// Idempotency key (default: derived from the other arguments).
+    /// Idempotency key (default: a fresh one; opening the round again with the same terms
+    /// records nothing).
     #[arg(long)]
     pub submission_id: Option<String>,
 }

@@ -42,6 +42,13 @@ impl Labels {
         }
     }
 
+    /// A region's catalog code (Statistics Finland's numbers are aliases).
+    fn code(&self, region: &str) -> String {
+        self.catalog
+            .resolve_region(region)
+            .map_or_else(|| region.to_owned(), |r| r.code.clone())
+    }
+
     fn region(&self, code: &str) -> String {
         match self.catalog.regions.get(code) {
             Some(r) => match self.lang {
@@ -63,6 +70,16 @@ impl Labels {
             },
             None => id.to_owned(),
         }
+    }
+
+    /// The `indicator` dimension of (id, unit, decimals): labels and units.
+    fn indicators<'a>(&self, items: impl Iterator<Item = (&'a str, &'a str, u32)>) -> Dim {
+        let mut dim = Dim::new("indicator", "indicator", Vec::new());
+        for (id, unit, decimals) in items {
+            dim.categories.push((id.to_owned(), self.indicator(id)));
+            dim.units.insert(id.to_owned(), (unit.to_owned(), decimals));
+        }
+        dim
     }
 
     fn group(&self, id: &str) -> String {
@@ -183,12 +200,13 @@ fn text(s: &str) -> String {
 }
 
 /// A CSV table (RFC 4180) of `header` and `rows`.
-fn csv_table(header: &[String], rows: &[Vec<String>]) -> String {
+fn csv_table<S: AsRef<str>>(header: &[S], rows: &[Vec<String>]) -> String {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
     // Writing into memory does not fail.
-    w.write_record(header).expect("csv into memory");
+    w.write_record(header.iter().map(AsRef::as_ref))
+        .expect("csv into memory");
     for r in rows {
         w.write_record(r).expect("csv into memory");
     }
@@ -362,19 +380,11 @@ pub(super) fn region_picture(
                     ]);
                 }
             }
-            let mut indicator = Dim::new(
-                "indicator",
-                "indicator",
+            let indicator = labels.indicators(
                 r.cells
                     .iter()
-                    .map(|c| (c.indicator_id.clone(), labels.indicator(&c.indicator_id)))
-                    .collect(),
+                    .map(|c| (c.indicator_id.as_str(), c.unit.as_str(), c.decimals)),
             );
-            indicator.units = r
-                .cells
-                .iter()
-                .map(|c| (c.indicator_id.clone(), (c.unit.clone(), c.decimals)))
-                .collect();
             let dims = [indicator, Dim::new("measure", "measure", measure_labels)];
             let title = format!(
                 "{} {}: regional picture",
@@ -403,7 +413,7 @@ pub(super) fn national_picture(
         .collect();
     match fmt {
         Format::Csv => {
-            let header: Vec<String> = [
+            let header = [
                 "year",
                 "indicator",
                 "theme",
@@ -419,9 +429,7 @@ pub(super) fn national_picture(
                 "max",
                 "best_region",
                 "worst_region",
-            ]
-            .map(str::to_owned)
-            .to_vec();
+            ];
             let rows: Vec<Vec<String>> = shown
                 .iter()
                 .map(|i| {
@@ -475,18 +483,11 @@ pub(super) fn national_picture(
                     i.max,
                 ]);
             }
-            let mut indicator = Dim::new(
-                "indicator",
-                "indicator",
+            let indicator = labels.indicators(
                 shown
                     .iter()
-                    .map(|i| (i.indicator_id.clone(), labels.indicator(&i.indicator_id)))
-                    .collect(),
+                    .map(|i| (i.indicator_id.as_str(), i.unit.as_str(), i.decimals)),
             );
-            indicator.units = shown
-                .iter()
-                .map(|i| (i.indicator_id.clone(), (i.unit.clone(), i.decimals)))
-                .collect();
             let dims = [indicator, Dim::new("measure", "measure", measures(&ids))];
             let basis: serde_json::Map<String, Value> = shown
                 .iter()
@@ -522,7 +523,7 @@ pub(super) fn group_picture(
         .collect();
     match fmt {
         Format::Csv => {
-            let header: Vec<String> = [
+            let header = [
                 "year",
                 "indicator",
                 "theme",
@@ -537,9 +538,7 @@ pub(super) fn group_picture(
                 "source",
                 "revisions",
                 "sequence",
-            ]
-            .map(str::to_owned)
-            .to_vec();
+            ];
             let mut rows = Vec::new();
             for i in &shown {
                 let base = [
@@ -614,18 +613,11 @@ pub(super) fn group_picture(
                 values.push(value_of(&i.group));
                 values.push(value_of(&i.national));
             }
-            let mut indicator = Dim::new(
-                "indicator",
-                "indicator",
+            let indicator = labels.indicators(
                 shown
                     .iter()
-                    .map(|i| (i.indicator_id.clone(), labels.indicator(&i.indicator_id)))
-                    .collect(),
+                    .map(|i| (i.indicator_id.as_str(), i.unit.as_str(), i.decimals)),
             );
-            indicator.units = shown
-                .iter()
-                .map(|i| (i.indicator_id.clone(), (i.unit.clone(), i.decimals)))
-                .collect();
             let dims = [indicator, Dim::new("area", "area", areas)];
             let basis: serde_json::Map<String, Value> = shown
                 .iter()
@@ -665,13 +657,10 @@ pub(super) fn series(
     lang: Lang,
 ) -> String {
     let labels = Labels::new(p, r.as_of_sequence, lang);
-    let region = labels
-        .catalog
-        .resolve_region(region)
-        .map_or_else(|| region.to_owned(), |r| r.code.clone());
+    let region = labels.code(region);
     match fmt {
         Format::Csv => {
-            let header: Vec<String> = [
+            let header = [
                 "region",
                 "indicator",
                 "year",
@@ -681,9 +670,7 @@ pub(super) fn series(
                 "national_basis",
                 "rank",
                 "regions_ranked",
-            ]
-            .map(str::to_owned)
-            .to_vec();
+            ];
             let rows: Vec<Vec<String>> = r
                 .points
                 .iter()
@@ -755,13 +742,10 @@ pub(super) fn history(
     lang: Lang,
 ) -> String {
     let labels = Labels::new(p, r.as_of_sequence, lang);
-    let region = labels
-        .catalog
-        .resolve_region(region)
-        .map_or_else(|| region.to_owned(), |r| r.code.clone());
+    let region = labels.code(region);
     match fmt {
         Format::Csv => {
-            let header: Vec<String> = [
+            let header = [
                 "sequence",
                 "recorded_at",
                 "value",
@@ -774,9 +758,7 @@ pub(super) fn history(
                 "retracted",
                 "retraction_reason",
                 "hash",
-            ]
-            .map(str::to_owned)
-            .to_vec();
+            ];
             let rows: Vec<Vec<String>> = r
                 .revisions
                 .iter()

@@ -707,3 +707,26 @@ pub async fn jetstream_ready(url: &str) {
     })
     .await
 }
+
+/// `msg` with `authorization: Bearer <token>`.
+pub fn with_token<T>(msg: T, token: &str) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    r
+}
+
+/// `tilannekuva token new`: the token alone on the first line, then the TOML entry.
+pub fn new_token(name: &str, role: &str, regions: &[&str]) -> (String, String) {
+    let mut args = vec!["token", "new", "--name", name, "--role", role];
+    for r in regions {
+        args.extend(["--region", r]);
+    }
+    let (ok, out, err) = cli(&args);
+    assert!(ok, "{err}");
+    let (first, rest) = out.split_once('\n').unwrap();
+    assert!(first.starts_with("tk_") && first.len() == 67, "{first:?}");
+    assert!(!rest.contains(first), "the entry holds the hash only");
+    assert!(rest.contains(&hex::encode(tilannekuva::auth::token_hash(first))));
+    (first.to_owned(), rest.trim().to_owned())
+}
