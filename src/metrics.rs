@@ -521,7 +521,7 @@ pub fn render_situation(
                     );
                 }
                 if g.regions_ranked() > 0 {
-                    for ((region, _), r) in g.values.iter().zip(&g.ranks) {
+                    for (region, _, r) in iy.group_members(g) {
                         let _ = writeln!(
                             group_rank,
                             "tilannekuva_group_rank{{group=\"{group}\",region=\"{}\",indicator=\"{id}\",year=\"{year}\"}} {r}",

@@ -369,7 +369,7 @@ pub fn region_picture_to_proto(p: &RegionPicture, seq: u64) -> proto::GetRegionP
                         group_id: g.group.clone(),
                         value: Some(national_to_proto(&g.value)),
                         difference: g.value.value.map(|v| c.value - v),
-                        rank: g.rank_of(&p.region).unwrap_or(0),
+                        rank: iy.group_rank(g, &p.region).unwrap_or(0),
                         regions_ranked: g.regions_ranked(),
                     })
                     .collect(),

@@ -104,39 +104,23 @@ pub struct GroupFigures {
     /// national value's completeness rules (a sum only when every member reported; a ratio
     /// or weighted mean over part of the group is partial). A group has no official value.
     pub value: stats::National,
-    /// The members that reported, in code order, with their values.
-    pub values: Vec<(String, f64)>,
-    /// Rank within the group of each entry of `values` (0 for neutral indicators).
-    pub ranks: Vec<u32>,
+    /// The members that reported, in code order: indices into the indicator's `values`
+    /// (no copy of their codes).
+    members: Vec<u32>,
+    /// Rank within the group of each entry of `members` (0 for neutral indicators).
+    ranks: Vec<u32>,
     /// Whether the indicator is ranked (directional).
     ranked: bool,
 }
 
 impl GroupFigures {
-    /// The rank of `region` within the group, if it is a member that reported.
-    pub fn rank_of(&self, region: &str) -> Option<u32> {
-        self.values
-            .iter()
-            .position(|(r, _)| r == region)
-            .map(|i| self.ranks[i])
-            .filter(|r| *r > 0)
-    }
-
     /// Members ranked: those that reported, for a directional indicator.
     pub fn regions_ranked(&self) -> u32 {
         if self.ranked {
-            self.values.len() as u32
+            self.members.len() as u32
         } else {
             0
         }
-    }
-
-    /// The member value of `region`, if it reported.
-    pub fn value_of(&self, region: &str) -> Option<f64> {
-        self.values
-            .iter()
-            .find(|(r, _)| r == region)
-            .map(|(_, v)| *v)
     }
 }
 
@@ -144,6 +128,27 @@ impl IndicatorYear {
     /// The figures of peer group `id`.
     pub fn group(&self, id: &str) -> Option<&GroupFigures> {
         self.groups.iter().find(|g| g.group == id)
+    }
+
+    /// The members of `g` (figures of this indicator) that reported, in code order, with
+    /// their values and ranks within the group.
+    pub fn group_members<'a>(
+        &'a self,
+        g: &'a GroupFigures,
+    ) -> impl Iterator<Item = (&'a str, f64, u32)> + 'a {
+        g.members.iter().zip(&g.ranks).map(|(i, rank)| {
+            let (region, v) = &self.values[*i as usize];
+            (region.as_str(), *v, *rank)
+        })
+    }
+
+    /// The rank of `region` within `g`, if it is a member that reported and the indicator
+    /// is ranked.
+    pub fn group_rank(&self, g: &GroupFigures, region: &str) -> Option<u32> {
+        self.group_members(g)
+            .find(|(r, _, _)| *r == region)
+            .map(|(_, _, rank)| rank)
+            .filter(|r| *r > 0)
     }
 }
 
@@ -275,7 +280,7 @@ struct Fetched<'a> {
     ids: Vec<&'a str>,
     /// Per id, per region (in `regions` order): the current revision.
     columns: Vec<Vec<Option<super::Rev>>>,
-    /// The row of the last region asked for: the next ask is usually for it or the next.
+    /// The row of the last region asked for: the next ask is usually for it or a later one.
     cursor: std::cell::Cell<usize>,
 }
 
@@ -310,11 +315,14 @@ impl<'a> Fetched<'a> {
 
     fn cell(&self, region: &str, indicator: &str) -> Option<super::Rev> {
         let col = self.ids.iter().position(|i| *i == indicator)?;
-        let c = self.cursor.get();
-        let row = [c, c + 1]
-            .into_iter()
-            .find(|&i| self.regions.get(i) == Some(&region))
-            .or_else(|| self.regions.iter().position(|r| *r == region))?;
+        // Forward from the last row first: the statistics ask region by region in order,
+        // the whole country's or a peer group's members (a subsequence) alike.
+        let c = self.cursor.get().min(self.regions.len());
+        let row = self.regions[c..]
+            .iter()
+            .position(|r| *r == region)
+            .map(|i| c + i)
+            .or_else(|| self.regions[..c].iter().position(|r| *r == region))?;
         self.cursor.set(row);
         self.columns[col][row]
     }
@@ -398,14 +406,27 @@ impl Projection {
             .map(|g| {
                 let members: Vec<&str> = g.members.iter().map(String::as_str).collect();
                 let computed = stats::aggregate(&ind.id, &ind.aggregation, &members, &fetched);
-                let values: Vec<(String, f64)> =
-                    values.iter().filter(|(r, _)| g.has(r)).cloned().collect();
-                let nums: Vec<f64> = values.iter().map(|(_, v)| *v).collect();
+                // Members and regions are both in code order: one merge finds the members'
+                // entries in `values`.
+                let mut entries = Vec::with_capacity(members.len());
+                let mut nums = Vec::with_capacity(members.len());
+                let mut row = 0;
+                for m in &members {
+                    while row < regions.len() && regions[row] < *m {
+                        row += 1;
+                    }
+                    if regions.get(row) == Some(m) {
+                        if let Some(i) = positions[row] {
+                            entries.push(i);
+                            nums.push(values[i as usize].1);
+                        }
+                    }
+                }
                 GroupFigures {
                     group: g.id.clone(),
                     value: stats::national(&ind.aggregation, None, computed, members.len() as u32),
                     ranks: stats::ranks_by_direction(&nums, ind.direction),
-                    values,
+                    members: entries,
                     ranked: ind.direction != Direction::Neutral,
                 }
             })
@@ -636,7 +657,7 @@ impl Projection {
                             source: current.map(|r| self.source(r).clone()),
                             revisions: revisions.len() as u32,
                             sequence: current.map_or(0, |r| r.sequence()),
-                            rank: figures.and_then(|f| f.rank_of(m)).unwrap_or(0),
+                            rank: figures.and_then(|f| iy.group_rank(f, m)).unwrap_or(0),
                         }
                     })
                     .collect();
