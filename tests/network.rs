@@ -285,6 +285,43 @@ async fn a_region_stands_against_its_peer_groups_as_they_were() {
     // MK08 left the group: its picture no longer shows it.
     let c = cell(&ch, "MK08", "unemployed_15_74", None).await;
     assert!(c.groups.iter().all(|g| g.group_id != "east-test"));
+    // Through the CLI: away to another definition and back again. Going back is recorded
+    // (each run has its own submission id), and the same file once more records nothing.
+    let file = |name: &str, members: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!("id,name_fi,name_sv,name_en,members,source\neast-test,Itä,Öst,East,{members},test grouping\n"),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (away, back) = (file("away.csv", "MK08"), file("back.csv", "MK07 MK09"));
+    for (path, outcome, members) in [
+        (&away, "defined", vec!["MK08"]),
+        (&back, "defined", vec!["MK07", "MK09"]),
+        (&back, "unchanged", vec!["MK07", "MK09"]),
+    ] {
+        let (ok, out, err) = cli(&[
+            "define-group",
+            "--server",
+            &s.grpc_url,
+            "--file",
+            path,
+            "--json",
+        ]);
+        assert!(ok, "{err}");
+        assert!(
+            out.contains(&format!("\"outcome\":\"{outcome}\"")),
+            "{path}: {out}"
+        );
+        let g = group_picture(&ch, "east-test", None)
+            .await
+            .unwrap()
+            .group
+            .unwrap();
+        assert_eq!(g.members, members, "after {path}");
+    }
     // The bundled groups once more (what an older store is given them with): each is
     // defined so already, and nothing is recorded.
     let head = group_picture(&ch, "FI1C", None)

@@ -682,11 +682,11 @@ impl proto::round_service_server::RoundService for RoundApi {
         let req = request.into_inner();
         // Permissions first: the writer checks the role, then the year and the deadline
         // (one it cannot read is out of its range).
+        // None given: `i64::MIN` ("required"); one that does not read: -1 (out of range).
         let deadline_micros = req
             .deadline
             .as_ref()
-            .and_then(|t| convert::micros_of(t).ok())
-            .unwrap_or(i64::MIN);
+            .map_or(i64::MIN, |t| convert::micros_of(t).unwrap_or(-1));
         let year = req.year;
         let round = crate::domain::Round {
             year,

@@ -181,7 +181,8 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:50051"
     )]
     pub grpc_listen: SocketAddr,
-    /// HTTP listen address (/metrics, /healthz, /readyz).
+    /// HTTP listen address (/metrics, /healthz, /readyz, the open data under /v1/ and
+    /// /openapi.json; TLS with --tls-cert, as gRPC).
     #[arg(
         long,
         env = "TILANNEKUVA_HTTP_LISTEN",

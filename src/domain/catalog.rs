@@ -467,11 +467,41 @@ impl Catalog {
         })
     }
 
+    /// A round with its defaults resolved against the catalog: no indicators = every
+    /// indicator regions report for the year, no regions = every region but `SSS`; region
+    /// aliases (Statistics Finland's numbers) to codes; both lists in order, once each.
+    pub fn resolve_round(&self, mut r: Round) -> Round {
+        let c = self;
+        if r.indicators.is_empty() {
+            r.indicators = c
+                .regional_indicators(r.year)
+                .map(|i| i.id.clone())
+                .collect();
+        }
+        if r.regions.is_empty() {
+            r.regions = c.compared_regions().map(|g| g.code.clone()).collect();
+        }
+        for code in &mut r.regions {
+            if let Some(region) = c.resolve_region(code) {
+                code.clone_from(&region.code);
+            }
+        }
+        r.indicators.sort();
+        r.indicators.dedup();
+        r.regions.sort();
+        r.regions.dedup();
+        r
+    }
+
     /// Checks a round against this catalog: a year, a deadline, indicators a region can
     /// report for the year and compared regions, each once and in order.
     pub fn check_round(&self, r: &Round) -> Result<(), (&'static str, String)> {
         if !(1000..=9999).contains(&r.year) {
             return Err(("year", format!("year {} must be within 1000..9999", r.year)));
+        }
+        // `i64::MIN` stands for no deadline given (the API's request had none).
+        if r.deadline_micros == i64::MIN {
+            return Err(("deadline", "required".into()));
         }
         // 1970..=9999: a deadline is a real date.
         if !(0..=253_402_300_799_000_000).contains(&r.deadline_micros) {
@@ -808,6 +838,72 @@ mod tests {
             assert_eq!(groups, vec![&r.nuts3[..4]], "{}", r.code);
         }
         assert!(cat.groups.values().all(|g| g.source.contains("NUTS")));
+    }
+
+    /// A round expects only what a region can report for its year: no national-only
+    /// indicator, none outside its years; the defaults leave those out.
+    #[test]
+    fn a_round_expects_only_what_regions_can_report_for_its_year() {
+        let cat = Catalog::bundled();
+        let round = |year, indicators: &[&str], regions: &[&str]| Round {
+            year,
+            deadline_micros: 1_800_000_000_000_000,
+            indicators: indicators.iter().map(|i| (*i).to_owned()).collect(),
+            regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+        };
+        let defaults = cat.resolve_round(round(2025, &[], &["19", "MK01", "MK01"]));
+        assert_eq!(
+            defaults.regions,
+            ["MK01", "MK19"],
+            "aliases resolved, once each, in order"
+        );
+        assert!(cat.check_round(&defaults).is_ok());
+        assert!(defaults
+            .indicators
+            .iter()
+            .all(|i| { cat.indicators[i].aggregation != Aggregation::NationalOnly }));
+        assert_eq!(
+            defaults.indicators.len(),
+            cat.regional_indicators(2025).count()
+        );
+        // Before every bundled series begins (1990) nothing is reportable.
+        assert!(cat
+            .resolve_round(round(1985, &[], &[]))
+            .indicators
+            .is_empty());
+        for (r, field, says) in [
+            (
+                round(1985, &["population"], &["MK01"]),
+                "indicator_ids",
+                "no value for the round's year",
+            ),
+            (
+                round(2025, &["morbidity_index"], &["MK01"]),
+                "indicator_ids",
+                "whole country",
+            ),
+            (
+                round(2025, &["population"], &["SSS"]),
+                "region_codes",
+                "not a region that reports",
+            ),
+            (
+                round(2025, &["population"], &["MK02", "MK01"]),
+                "region_codes",
+                "in order",
+            ),
+            (
+                Round {
+                    deadline_micros: i64::MIN,
+                    ..round(2025, &["population"], &["MK01"])
+                },
+                "deadline",
+                "required",
+            ),
+        ] {
+            let (f, d) = cat.check_round(&r).unwrap_err();
+            assert!(f == field && d.contains(says), "{r:?}: {f}: {d}");
+        }
     }
 
     #[test]

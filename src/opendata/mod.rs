@@ -131,7 +131,7 @@ impl Refusal {
         }
         if self.status == StatusCode::METHOD_NOT_ALLOWED {
             r.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET"));
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         }
         if let Some(seq) = seq {
             r.headers_mut().insert("x-as-of-sequence", seq.into());
@@ -615,4 +615,59 @@ async fn answer(
         Format::Csv => "text/csv; charset=utf-8",
     };
     Ok((body, content_type, seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(uri: &str, allowed: &[&str]) -> Result<BTreeMap<String, String>, Refusal> {
+        query(&uri.parse().unwrap(), allowed)
+    }
+
+    #[test]
+    fn parameters_are_known_once_and_well_formed() {
+        let ok = q(
+            "/v1/national/picture?year=2019&as_of=12&format=csv",
+            &["year"],
+        )
+        .unwrap();
+        assert_eq!(required_year(&ok).unwrap(), 2019);
+        // A misspelt parameter is refused, never ignored (it would answer the latest state).
+        let err = q("/v1/national/picture?year=2019&asof=12", &["year"]).unwrap_err();
+        assert_eq!(
+            (err.status, err.violations[0].0.as_str()),
+            (StatusCode::BAD_REQUEST, "asof")
+        );
+        let err = q("/v1/national/picture?year=2019&year=2020", &["year"]).unwrap_err();
+        assert!(err.message.contains("more than once"), "{}", err.message);
+        for bad in ["999", "10000", "20x9", "+2019", "", "2019.0"] {
+            assert!(year("year", bad).is_err(), "{bad:?}");
+        }
+        let empty = q("/v1/national/picture?year=2019&as_of=", &["year"]).unwrap();
+        assert!(
+            as_of(&empty).is_err(),
+            "an empty as_of is refused, not the latest"
+        );
+    }
+
+    /// An offset's `+` left unencoded arrives as a space and still reads; `%2B` and `Z` too.
+    #[test]
+    fn as_of_takes_a_sequence_or_an_rfc3339_time() {
+        use proto::as_of::Point;
+        let point = |uri: &str| {
+            let query = q(uri, &[]).unwrap();
+            as_of(&query).unwrap().unwrap().point.unwrap()
+        };
+        assert_eq!(point("/x?as_of=42"), Point::Sequence(42));
+        let noon_utc = Point::RecordedAt(prost_types::Timestamp {
+            seconds: 1_735_732_800,
+            nanos: 0,
+        });
+        assert_eq!(point("/x?as_of=2025-01-01T12:00:00Z"), noon_utc);
+        assert_eq!(point("/x?as_of=2025-01-01T14:00:00+02:00"), noon_utc);
+        assert_eq!(point("/x?as_of=2025-01-01T14:00:00%2B02:00"), noon_utc);
+        let bad = q("/x?as_of=yesterday", &[]).unwrap();
+        assert_eq!(as_of(&bad).unwrap_err().status, StatusCode::BAD_REQUEST);
+    }
 }

@@ -844,3 +844,28 @@ pub(super) fn history(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A text a spreadsheet would run as a formula is neutralised; others, and numbers
+    /// (written by `num`, never by `text`), are left as they are.
+    #[test]
+    fn csv_text_that_a_spreadsheet_would_run_is_neutralised() {
+        for (given, written) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+358 40", "'+358 40"),
+            ("-1 revised", "'-1 revised"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tcmd", "'\tcmd"),
+            ("Statistics Finland", "Statistics Finland"),
+            ("", ""),
+        ] {
+            assert_eq!(text(given), written, "{given:?}");
+        }
+        assert_eq!(num(Some(-942.0)), "-942");
+        let table = csv_table(&["source"], &[vec![text("=1+1")]]);
+        assert_eq!(table, "source\r\n'=1+1\r\n");
+    }
+}

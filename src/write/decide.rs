@@ -479,9 +479,15 @@ impl WriterState {
                 round,
             } => {
                 // The digest covers the request as given; the event records the round with
-                // its defaults resolved against the catalog of the moment.
-                let resolved = self.resolve_round(round.clone());
-                let check = |c: &Catalog| c.check_round(&resolved);
+                // its defaults resolved against the catalog of the moment, which is done only
+                // for an admin's new request (inside the check, after the role and the id).
+                let mut resolved = None;
+                let check = |c: &Catalog| {
+                    let r = c.resolve_round(round.clone());
+                    let checked = c.check_round(&r);
+                    resolved = Some(r);
+                    checked
+                };
                 let digest = self.decide_catalog(
                     &submission_id,
                     Item::Round(&round),
@@ -489,10 +495,14 @@ impl WriterState {
                     "open reporting rounds",
                     check,
                 )?;
-                if digest.is_ok() && self.rounds.get(&resolved.year) == Some(&resolved) {
-                    return Ok(self.unchanged_receipt());
-                }
-                let round = resolved;
+                let round = match (digest.is_ok(), resolved) {
+                    (true, Some(r)) if self.rounds.get(&r.year) == Some(&r) => {
+                        return Ok(self.unchanged_receipt());
+                    }
+                    (true, Some(r)) => r,
+                    // A retry: its receipt (the check did not run).
+                    _ => round,
+                };
                 self.record_catalog(
                     digest,
                     &submission_id,
@@ -663,32 +673,6 @@ impl WriterState {
             unchanged: 1,
             ..Receipt::default()
         }
-    }
-
-    /// A round with its defaults resolved against the catalog: no indicators = every
-    /// indicator regions report for the year, no regions = every region but `SSS`; region
-    /// aliases (Statistics Finland's numbers) to codes; both lists in order, once each.
-    fn resolve_round(&self, mut r: crate::domain::Round) -> crate::domain::Round {
-        let c = &self.catalog;
-        if r.indicators.is_empty() {
-            r.indicators = c
-                .regional_indicators(r.year)
-                .map(|i| i.id.clone())
-                .collect();
-        }
-        if r.regions.is_empty() {
-            r.regions = c.compared_regions().map(|g| g.code.clone()).collect();
-        }
-        for code in &mut r.regions {
-            if let Some(region) = c.resolve_region(code) {
-                code.clone_from(&region.code);
-            }
-        }
-        r.indicators.sort();
-        r.indicators.dedup();
-        r.regions.sort();
-        r.regions.dedup();
-        r
     }
 
     /// Builds, seals and applies the event; pushes it to `out`.
