@@ -31,9 +31,7 @@ async fn cell(
         .get_region_picture(proto::GetRegionPictureRequest {
             region_code: region.into(),
             year: 2024,
-            as_of: as_of.map(|s| proto::AsOf {
-                point: Some(proto::as_of::Point::Sequence(s)),
-            }),
+            as_of: as_of_sequence(as_of),
             min_sequence: 0,
         })
         .await
@@ -54,9 +52,7 @@ async fn group_picture(
         .get_group_picture(proto::GetGroupPictureRequest {
             group_id: group.into(),
             year: 2024,
-            as_of: as_of.map(|s| proto::AsOf {
-                point: Some(proto::as_of::Point::Sequence(s)),
-            }),
+            as_of: as_of_sequence(as_of),
             min_sequence: 0,
         })
         .await
@@ -382,9 +378,7 @@ async fn a_round_says_what_each_region_still_owes_and_when_it_is_overdue() {
     let status = |region: &str, as_of: Option<u64>| proto::GetRoundStatusRequest {
         year: 2024,
         region_code: region.into(),
-        as_of: as_of.map(|s| proto::AsOf {
-            point: Some(proto::as_of::Point::Sequence(s)),
-        }),
+        as_of: as_of_sequence(as_of),
         min_sequence: 0,
     };
     // No round yet; a council may not open one.

@@ -8,12 +8,6 @@ use tilannekuva::proto;
 use tilannekuva::proto::ObservationStatus::{Final, Provisional};
 use tonic::Code;
 
-fn seq(s: u64) -> Option<proto::AsOf> {
-    Some(proto::AsOf {
-        point: Some(proto::as_of::Point::Sequence(s)),
-    })
-}
-
 /// The published table: Statistics Finland, työssäkäynti 2017, Liitetaulukko 5. The
 /// regions' end-2017 unemployed counts, submitted from the bundled data file region by
 /// region, sum to the published national count exactly.
@@ -225,7 +219,7 @@ async fn history_and_as_of_show_the_real_revision() {
     let at = |s: u64| proto::GetRegionPictureRequest {
         region_code: "MK16".into(),
         year: 2008,
-        as_of: seq(s),
+        as_of: as_of_sequence(Some(s)),
         min_sequence: 0,
     };
     let value = |p: &proto::GetRegionPictureResponse| {
@@ -259,7 +253,7 @@ async fn history_and_as_of_show_the_real_revision() {
             region_code: "MK16".into(),
             indicator_id: "population".into(),
             year: 2008,
-            as_of: seq(h.revisions[0].sequence),
+            as_of: as_of_sequence(Some(h.revisions[0].sequence)),
             min_sequence: 0,
         })
         .await
@@ -554,7 +548,7 @@ async fn national_values_say_whether_official_complete_or_partial() {
 
     // Population 2016 (file 070, no SSS row): after Uusimaa and Varsinais-Suomi only.
     let two = recorded_at(&s, "MK02", "population", 2016).await;
-    let n = national(2016, seq(two)).await;
+    let n = national(2016, as_of_sequence(Some(two))).await;
     let pop = find(&n, "population");
     assert_eq!(basis(&pop.national), (None, Unavailable, 2, 19));
     assert_eq!(
@@ -565,7 +559,7 @@ async fn national_values_say_whether_official_complete_or_partial() {
         .get_region_picture(proto::GetRegionPictureRequest {
             region_code: "MK01".into(),
             year: 2016,
-            as_of: seq(two),
+            as_of: as_of_sequence(Some(two)),
             min_sequence: 0,
         })
         .await
@@ -592,7 +586,7 @@ async fn national_values_say_whether_official_complete_or_partial() {
             indicator_id: "population".into(),
             from_year: 2016,
             to_year: 2016,
-            as_of: seq(two),
+            as_of: as_of_sequence(Some(two)),
             min_sequence: 0,
         })
         .await
@@ -639,7 +633,7 @@ async fn national_values_say_whether_official_complete_or_partial() {
     // (The share is the last row of MK02's submission in the file.)
     let two = recorded_at(&s, "MK02", "long_term_unemployed_share", 2017).await;
     let share = find(
-        &national(2017, seq(two)).await,
+        &national(2017, as_of_sequence(Some(two))).await,
         "long_term_unemployed_share",
     );
     let (value, b, reported, expected) = basis(&share.national);

@@ -29,9 +29,7 @@ async fn snapshot(url: &str, as_of: Option<u64>) -> Vec<Vec<u8>> {
     let codes: Vec<&str> = regions.iter().map(|r| r.code.as_str()).collect();
     let years = [2008, 2016, 2017, 2019, 2020];
     let mut out = pictures(ch.clone(), years, &codes, as_of).await;
-    let as_of = as_of.map(|s| proto::AsOf {
-        point: Some(proto::as_of::Point::Sequence(s)),
-    });
+    let as_of = as_of_sequence(as_of);
     let mut pic = PictureServiceClient::new(ch);
     let h = pic
         .get_observation_history(proto::GetObservationHistoryRequest {

@@ -619,6 +619,22 @@ impl Catalog {
     }
 }
 
+/// The rows of a catalog file with their line numbers (the header is line 1).
+fn rows<'a, T: serde::de::DeserializeOwned + 'a>(
+    text: &'a str,
+) -> impl Iterator<Item = Result<(usize, T), CatalogError>> + 'a {
+    csv::Reader::from_reader(text.as_bytes())
+        .into_deserialize::<T>()
+        .enumerate()
+        .map(|(i, row)| {
+            let line = i + 2;
+            row.map(|r| (line, r)).map_err(|e| CatalogError::Line {
+                line,
+                message: e.to_string(),
+            })
+        })
+}
+
 fn parse_regions(text: &str) -> Result<Vec<Region>, CatalogError> {
     #[derive(Deserialize)]
     struct Row {
@@ -630,13 +646,8 @@ fn parse_regions(text: &str) -> Result<Vec<Region>, CatalogError> {
         nuts3: String,
     }
     let mut out = Vec::new();
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
-    for (i, row) in rdr.deserialize::<Row>().enumerate() {
-        let line = i + 2;
-        let row = row.map_err(|e| CatalogError::Line {
-            line,
-            message: e.to_string(),
-        })?;
+    for row in rows::<Row>(text) {
+        let (line, row) = row?;
         let code_ok = !row.code.is_empty()
             && row.code.len() <= 16
             && row.code.chars().all(|c| c.is_ascii_alphanumeric());
@@ -674,13 +685,8 @@ fn parse_groups(text: &str) -> Result<Vec<(usize, RegionGroup)>, CatalogError> {
         source: String,
     }
     let mut out = Vec::new();
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
-    for (i, row) in rdr.deserialize::<Row>().enumerate() {
-        let line = i + 2;
-        let row = row.map_err(|e| CatalogError::Line {
-            line,
-            message: e.to_string(),
-        })?;
+    for row in rows::<Row>(text) {
+        let (line, row) = row?;
         let group = RegionGroup {
             id: row.id,
             name_fi: row.name_fi,
@@ -736,11 +742,9 @@ fn parse_indicators(text: &str) -> Result<Vec<Indicator>, CatalogError> {
         kind: String,
     }
     let mut out = Vec::new();
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
-    for (i, row) in rdr.deserialize::<Row>().enumerate() {
-        let line = i + 2;
+    for row in rows::<Row>(text) {
+        let (line, row) = row?;
         let err = |message: String| CatalogError::Line { line, message };
-        let row = row.map_err(|e| err(e.to_string()))?;
         let theme = Theme::parse(&row.theme)
             .ok_or_else(|| err(format!("unknown theme {:?}", row.theme)))?;
         let direction = Direction::parse(&row.direction)

@@ -427,12 +427,14 @@ async fn endpoint(
     headers: HeaderMap,
 ) -> Response {
     let started = std::time::Instant::now();
-    // The label is one of a fixed set: a client cannot grow it with made-up paths.
-    let name = segments(&uri)
-        .ok()
-        .and_then(|s| Endpoint::parse(&s))
-        .map_or("other", |e| e.name());
-    let r = match answer(&s, &method, &uri, &headers).await {
+    // The path is read once: for the label (one of a fixed set, so a client cannot grow it
+    // with made-up paths) and for the answer.
+    let endpoint = segments(&uri).map(|s| Endpoint::parse(&s));
+    let name = match &endpoint {
+        Ok(Some(e)) => e.name(),
+        _ => "other",
+    };
+    let r = match answer(&s, &method, endpoint, &uri, &headers).await {
         Ok((body, content_type, seq)) => {
             let mut r = ([(header::CONTENT_TYPE, content_type)], body).into_response();
             r.headers_mut().insert("x-as-of-sequence", seq.into());
@@ -459,6 +461,7 @@ fn with_principal<T>(m: T, who: &Arc<crate::auth::Principal>) -> tonic::Request<
 async fn answer(
     s: &OpenData,
     method: &Method,
+    endpoint: Result<Option<Endpoint>, Refusal>,
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<(String, &'static str, u64), (Refusal, Option<u64>)> {
@@ -471,7 +474,7 @@ async fn answer(
         .authenticate(headers)
         .map_err(|st| (Refusal::from_grpc(&st), None))?;
     let refuse = |r: Refusal| (r, Some(latest()));
-    let endpoint = Endpoint::parse(&segments(uri).map_err(refuse)?).ok_or_else(|| {
+    let endpoint = endpoint.map_err(refuse)?.ok_or_else(|| {
         refuse(Refusal::new(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",

@@ -224,12 +224,9 @@ fn rank(r: u32) -> Option<f64> {
     (r > 0).then_some(f64::from(r))
 }
 
+/// A status's name, as the domain names it ("" for none).
 fn status_name(s: i32) -> &'static str {
-    match proto::ObservationStatus::try_from(s) {
-        Ok(proto::ObservationStatus::Provisional) => "provisional",
-        Ok(proto::ObservationStatus::Final) => "final",
-        _ => "",
-    }
+    crate::api::convert::status_from_proto(s).map_or("", crate::domain::Status::as_str)
 }
 
 fn basis_name(n: &Option<proto::NationalValue>) -> &'static str {

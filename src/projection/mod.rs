@@ -457,9 +457,7 @@ impl Projection {
     /// The reporting round of `year` as it was after event `seq`, with the sequence that
     /// opened it in that form.
     pub fn round(&self, year: i32, seq: u64) -> Option<(u64, &Round)> {
-        let versions = self.rounds.get(&year)?;
-        let i = versions.partition_point(|(s, _)| *s <= seq);
-        (i > 0).then(|| (versions[i - 1].0, &versions[i - 1].1))
+        latest_version(self.rounds.get(&year)?, seq).map(|(s, r)| (*s, r))
     }
 
     /// The years with a reporting round after event `seq`.
@@ -653,8 +651,13 @@ fn components(a: &Aggregation) -> Vec<&str> {
 }
 
 fn latest<T>(versions: &[(u64, T)], seq: u64) -> Option<&T> {
+    latest_version(versions, seq).map(|(_, v)| v)
+}
+
+/// The last of `versions` (oldest first) recorded at or before `seq`, with its sequence.
+fn latest_version<T>(versions: &[(u64, T)], seq: u64) -> Option<&(u64, T)> {
     let i = versions.partition_point(|(s, _)| *s <= seq);
-    (i > 0).then(|| &versions[i - 1].1)
+    i.checked_sub(1).map(|i| &versions[i])
 }
 
 #[cfg(test)]

@@ -462,9 +462,6 @@ impl WriterState {
                     "define peer groups",
                     check,
                 )?;
-                if digest.is_ok() && self.catalog.groups.get(&group.id) == Some(&group) {
-                    return Ok(self.unchanged_receipt());
-                }
                 self.record_catalog(
                     digest,
                     &submission_id,
@@ -495,14 +492,8 @@ impl WriterState {
                     "open reporting rounds",
                     check,
                 )?;
-                let round = match (digest.is_ok(), resolved) {
-                    (true, Some(r)) if self.rounds.get(&r.year) == Some(&r) => {
-                        return Ok(self.unchanged_receipt());
-                    }
-                    (true, Some(r)) => r,
-                    // A retry: its receipt (the check did not run).
-                    _ => round,
-                };
+                // A retry (the check did not run) is answered its receipt.
+                let round = resolved.filter(|_| digest.is_ok()).unwrap_or(round);
                 self.record_catalog(
                     digest,
                     &submission_id,
@@ -643,7 +634,8 @@ impl WriterState {
     }
 
     /// Records a decided catalog event (see [`Self::decide_catalog`]): its receipt, or the
-    /// retry's.
+    /// retry's. A group or round exactly as the state has it already records nothing: the
+    /// answer says unchanged, as for an unchanged observation, and the id stays free.
     fn record_catalog(
         &mut self,
         decided: Result<Hash, Receipt>,
@@ -657,22 +649,23 @@ impl WriterState {
             Ok(digest) => digest,
             Err(duplicate) => return Ok(duplicate),
         };
+        let unchanged = match &payload {
+            Payload::GroupDefined(g) => self.catalog.groups.get(&g.id) == Some(g),
+            Payload::RoundOpened(r) => self.rounds.get(&r.year) == Some(r),
+            _ => false,
+        };
+        if unchanged {
+            return Ok(Receipt {
+                last_sequence: self.last_sequence(),
+                receipt_hash: Some(self.head_hash),
+                unchanged: 1,
+                ..Receipt::default()
+            });
+        }
         let first = self.next_sequence;
         self.emit("", principal, submission_id, payload, now, out);
         self.set_digest(submission_id, digest);
         Ok(self.receipt_of(submission_id, first))
-    }
-
-    /// The answer to a catalog request that changes nothing (a group or round defined so
-    /// already): nothing is appended, as for an unchanged observation, and the id stays
-    /// free.
-    fn unchanged_receipt(&self) -> Receipt {
-        Receipt {
-            last_sequence: self.last_sequence(),
-            receipt_hash: Some(self.head_hash),
-            unchanged: 1,
-            ..Receipt::default()
-        }
     }
 
     /// Builds, seals and applies the event; pushes it to `out`.

@@ -334,9 +334,7 @@ pub async fn pictures(
 ) -> Vec<Vec<u8>> {
     use prost::Message;
     let mut pic = PictureServiceClient::new(ch);
-    let as_of = as_of.map(|s| proto::AsOf {
-        point: Some(proto::as_of::Point::Sequence(s)),
-    });
+    let as_of = as_of_sequence(as_of);
     let mut out = Vec::new();
     for year in years {
         let n = pic
@@ -729,4 +727,11 @@ pub fn new_token(name: &str, role: &str, regions: &[&str]) -> (String, String) {
     assert!(!rest.contains(first), "the entry holds the hash only");
     assert!(rest.contains(&hex::encode(tilannekuva::auth::token_hash(first))));
     (first.to_owned(), rest.trim().to_owned())
+}
+
+/// A read's `as_of` for sequence `s` (`None`: the latest state).
+pub fn as_of_sequence(s: Option<u64>) -> Option<proto::AsOf> {
+    s.map(|s| proto::AsOf {
+        point: Some(proto::as_of::Point::Sequence(s)),
+    })
 }
