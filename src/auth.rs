@@ -19,7 +19,6 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use tonic::Status;
 
 use crate::domain::NATIONAL_CODE;
 
@@ -247,6 +246,11 @@ pub struct Auth {
 }
 
 /// SHA-256 of a token, as stored in the auth file.
+/// Why a request is not authenticated (counted already); the gate answers it as
+/// `UNAUTHENTICATED`, the HTTP port as 401.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unauthenticated(pub(crate) &'static str);
+
 pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
@@ -337,7 +341,10 @@ impl Auth {
     }
 
     /// The principal of a request, from `authorization: Bearer <token>`.
-    pub fn authenticate(&self, headers: &http::HeaderMap) -> Result<Arc<Principal>, Status> {
+    pub(crate) fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<Arc<Principal>, Unauthenticated> {
         let table = self.table.read();
         let Some(table) = table.as_ref() else {
             return Ok(Arc::new(Principal::anonymous()));
@@ -352,15 +359,13 @@ impl Auth {
             .map(str::trim);
         let Some(token) = token else {
             self.refuse(Refusal::Unauthenticated);
-            return Err(Status::unauthenticated(
-                "missing `authorization: Bearer <token>`",
-            ));
+            return Err(Unauthenticated("missing `authorization: Bearer <token>`"));
         };
         match table.get(&token_hash(token)) {
             Some(p) => Ok(p.clone()),
             None => {
                 self.refuse(Refusal::Unauthenticated);
-                Err(Status::unauthenticated("unknown token"))
+                Err(Unauthenticated("unknown token"))
             }
         }
     }

@@ -91,7 +91,7 @@ pub const MAX_GRPC_METADATA_BYTES: usize = 16 * 1024;
 /// HTTP/2's own bound on a request's header list, the backstop behind
 /// [`MAX_GRPC_METADATA_BYTES`]: hyper decodes and holds at most this much per request, and
 /// answers a larger one with HTTP 431 itself, before any service sees it (so those few are
-/// not in the request counter; see README, Limits).
+/// not in the request counter; see docs/operations.md, Limits).
 pub const MAX_HTTP2_HEADER_LIST_BYTES: u32 = 64 * 1024;
 
 /// How one listener bounds its connections.

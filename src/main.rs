@@ -103,7 +103,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 std::fs::read(cert).with_context(|| format!("cannot read {}", cert.display()))?;
             let key =
                 std::fs::read(key).with_context(|| format!("cannot read {}", key.display()))?;
-            Some(tilannekuva::server::TlsFiles { cert, key })
+            Some(tilannekuva::http::TlsFiles { cert, key })
         }
         _ => None,
     };

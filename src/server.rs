@@ -1,29 +1,28 @@
-//! Wiring: opens the store, rebuilds the write state and the projection from the log,
-//! starts the committer, and serves gRPC and HTTP on listeners handed in by the caller
-//! (the library never binds sockets itself, so tests pass `127.0.0.1:0` listeners).
+//! Wiring: opens the store, recovers the write state and the projection
+//! ([`crate::recovery`]), starts the committer, and serves gRPC ([`crate::api`]) and HTTP
+//! ([`crate::http`]) on listeners handed in by the caller (the library never binds sockets
+//! itself, so tests pass `127.0.0.1:0` listeners) until shutdown.
 
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::get;
 use parking_lot::RwLock;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::api::{CatalogApi, IngestApi, PictureApi};
+use crate::api::{AdminApi, CatalogApi, IngestApi, PictureApi, RoundApi, Streams, Writes};
 use crate::auth::{Auth, Principal};
-use crate::domain::event::verify_chain;
-use crate::domain::{Catalog, Event, ZERO_HASH};
+use crate::domain::Catalog;
+use crate::http::TlsFiles;
 use crate::limits;
 use crate::metrics::Metrics;
 use crate::projection::Projection;
 use crate::proto;
+use crate::read::Reader;
+use crate::recovery::{FoldCause, FoldError, Recovered};
 use crate::store::{EventLog, StoreError};
-use crate::write::{now_micros, Committer, WriteRequest, Writer, WriterState};
+use crate::write::{Committer, WriteRequest, Writer};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,142 +52,25 @@ pub struct Core {
     committer: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Where and why a log does not fold: `at` is the first bad sequence; events `1..at` are
-/// intact.
-#[derive(Debug, thiserror::Error)]
-#[error("the log is broken at sequence {at}: {cause}")]
-pub struct FoldError {
-    pub at: u64,
-    pub cause: FoldCause,
-}
-
-/// What is wrong at [`FoldError::at`].
-#[derive(Debug, thiserror::Error)]
-pub enum FoldCause {
-    /// A sequence gap or a hash that does not recompute or link.
-    #[error("{}", .0.reason)]
-    Chain(crate::domain::event::ChainError),
-    /// A chunk that cannot be read or decoded.
-    #[error("{0}")]
-    Store(StoreError),
-}
-
-/// Hands every event of the log to `f` in order, each after its place in the chain is
-/// verified (so that a failure names the first bad sequence; the events before it were
-/// all handed over). `f` may stop the walk early (`Break`). The one driver of every fold
-/// of a whole log: start-up, `verify` and `export --data-dir`.
-pub fn replay(
-    log: &EventLog,
-    f: impl FnMut(&Event) -> std::ops::ControlFlow<()>,
-) -> Result<(), FoldError> {
-    replay_after(log, (0, ZERO_HASH), f)
-}
-
-/// [`replay`] of the events after `after` (a sequence and its event's hash, which the next
-/// event must link to).
-pub fn replay_after(
-    log: &EventLog,
-    after: (u64, crate::domain::Hash),
-    mut f: impl FnMut(&Event) -> std::ops::ControlFlow<()>,
-) -> Result<(), FoldError> {
-    let (mut last_seq, mut last_hash) = after;
-    let mut broken = None;
-    let scanned = log.for_each_chunk_from(last_seq + 1, |chunk| {
-        use std::ops::ControlFlow::{Break, Continue};
-        for e in chunk.iter().filter(|e| e.sequence > after.0) {
-            if let Err(err) = verify_chain(last_seq, last_hash, std::slice::from_ref(e)) {
-                broken = Some(err);
-                return Break(());
-            }
-            last_seq = e.sequence;
-            last_hash = e.hash;
-            if f(e).is_break() {
-                return Break(());
-            }
+impl From<FoldError> for StartError {
+    fn from(e: FoldError) -> StartError {
+        match e.cause {
+            FoldCause::Chain(c) => StartError::Chain(c),
+            FoldCause::Store(s) => StartError::Store(s),
         }
-        Continue(())
-    });
-    let at = last_seq + 1;
-    // An earlier chain break wins over a later unreadable chunk.
-    if let Some(err) = broken {
-        return Err(FoldError {
-            at,
-            cause: FoldCause::Chain(err),
-        });
     }
-    scanned.map_err(|e| FoldError {
-        at,
-        cause: FoldCause::Store(e),
-    })
-}
-
-/// The write state and projection folded from a whole log (see [`replay`]). Used at start
-/// and by `verify`.
-pub fn rebuild(log: &EventLog) -> Result<(WriterState, Projection), FoldError> {
-    fold_after(
-        log,
-        (0, ZERO_HASH),
-        WriterState::default(),
-        Projection::new(),
-    )
-}
-
-/// `state` and `projection` (both as of `after`) with the log after `after` folded in.
-fn fold_after(
-    log: &EventLog,
-    after: (u64, crate::domain::Hash),
-    mut state: WriterState,
-    mut projection: Projection,
-) -> Result<(WriterState, Projection), FoldError> {
-    replay_after(log, after, |e| {
-        state.apply(e);
-        projection.apply(e);
-        std::ops::ControlFlow::Continue(())
-    })?;
-    Ok((state, projection))
-}
-
-/// Events between snapshots unless the command line says otherwise.
-pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000_000;
-
-/// What a start restores: the write state, the projection and, when they came from a
-/// snapshot, its sequence and hash.
-type Restored = (WriterState, Projection, Option<(u64, crate::domain::Hash)>);
-
-/// The write state and projection at start: from the data directory's snapshot and the log
-/// after it when the snapshot can be used (then also its sequence and hash, which the chain
-/// before it must reach), else from the whole log.
-fn restore(data_dir: &Path, log: &EventLog) -> Result<Restored, StartError> {
-    let fold_error = |e: FoldError| match e.cause {
-        FoldCause::Chain(c) => StartError::Chain(c),
-        FoldCause::Store(s) => StartError::Store(s),
-    };
-    match crate::snapshot::read(data_dir, log) {
-        Ok(Some(s)) => {
-            let (state, projection) =
-                fold_after(log, (s.sequence, s.head), s.state, s.projection).map_err(fold_error)?;
-            tracing::info!(
-                snapshot = s.sequence,
-                replayed = state.last_sequence() - s.sequence,
-                "started from the snapshot and the log after it"
-            );
-            return Ok((state, projection, Some((s.sequence, s.head))));
-        }
-        Ok(None) => {}
-        Err(why) => tracing::warn!(
-            "the snapshot in {} is ignored: {why}; replaying the whole log",
-            data_dir.display()
-        ),
-    }
-    let (state, projection) = rebuild(log).map_err(fold_error)?;
-    Ok((state, projection, None))
 }
 
 impl Core {
     /// Opens the store in `data_dir`, rebuilds from the log, and puts `catalog` into the
     /// log when the log is empty.
     pub fn open(data_dir: &Path, catalog: &Catalog) -> Result<Core, StartError> {
-        Core::open_as(data_dir, Some(catalog), None, DEFAULT_SNAPSHOT_EVERY)
+        Core::open_as(
+            data_dir,
+            Some(catalog),
+            None,
+            crate::snapshot::DEFAULT_EVERY,
+        )
     }
 
     /// Opens the store in `data_dir` and rebuilds from the log. `bootstrap`: the catalog to
@@ -203,16 +85,12 @@ impl Core {
     ) -> Result<Core, StartError> {
         let log = Arc::new(EventLog::open(data_dir)?);
         let started = std::time::Instant::now();
-        let (mut state, mut projection, from_snapshot) = restore(data_dir, &log)?;
+        let Recovered {
+            mut state,
+            projection,
+            snapshot,
+        } = crate::recovery::recover(data_dir, &log, bootstrap)?;
         state.set_read_only(read_only);
-        if let (0, Some(catalog)) = (state.last_sequence(), bootstrap) {
-            let events = state.bootstrap(catalog, now_micros());
-            log.append(&events)?;
-            for e in &events {
-                projection.apply(e);
-            }
-            tracing::info!(events = events.len(), "catalog written to the empty log");
-        }
         let metrics = Arc::new(Metrics::new());
         let last = state.last_sequence();
         metrics.log_sequence.set(last as i64);
@@ -221,7 +99,7 @@ impl Core {
         tracing::info!(
             sequence = last,
             head = %hex::encode(state.head_hash()),
-            snapshot = from_snapshot.map(|(s, _)| s),
+            snapshot = snapshot.map(|(s, _)| s),
             seconds = started.elapsed().as_secs_f64(),
             "state restored"
         );
@@ -237,41 +115,19 @@ impl Core {
                 dir: data_dir.to_owned(),
                 every: snapshot_every,
                 // A server without a (current) snapshot takes one at its first chance.
-                last: from_snapshot.map(|(s, _)| s).unwrap_or(0),
+                last: snapshot.map(|(s, _)| s).unwrap_or(0),
             }),
         }
         .spawn();
-        match from_snapshot {
+        match snapshot {
             // The chain before the snapshot is verified in the background.
-            Some((sequence, head)) => {
-                let (log, refusal, metrics) = (log.clone(), writer.refusal(), metrics.clone());
-                std::thread::Builder::new()
-                    .name("verify-chain".into())
-                    .spawn(move || {
-                        let started = std::time::Instant::now();
-                        match crate::snapshot::verify_before(&log, sequence, head) {
-                            Ok(()) => {
-                                metrics.chain_verified.set(1);
-                                tracing::info!(
-                                    sequence,
-                                    seconds = started.elapsed().as_secs_f64(),
-                                    "the chain before the snapshot is verified"
-                                );
-                            }
-                            Err(why) => {
-                                metrics.chain_verification_failures.inc();
-                                let why = format!(
-                                    "the log's chain is broken before the snapshot this server \
-                                     started from ({why}); writes are refused. Stop the server \
-                                     and run `tilannekuva verify`"
-                                );
-                                tracing::error!("{why}");
-                                refusal.refuse(why);
-                            }
-                        }
-                    })
-                    .map_err(|e| StartError::Serve(format!("cannot start a thread: {e}")))?;
-            }
+            Some(snapshot) => crate::recovery::check_chain_in_background(
+                log.clone(),
+                snapshot,
+                writer.refusal(),
+                metrics.clone(),
+            )
+            .map_err(|e| StartError::Serve(format!("cannot start a thread: {e}")))?,
             None => metrics.chain_verified.set(1),
         }
         let core = Core {
@@ -318,145 +174,6 @@ impl Core {
             let _ = h.join();
         }
     }
-}
-
-#[derive(Clone)]
-struct HttpState {
-    metrics: Arc<Metrics>,
-    writer: Writer,
-    projection: Arc<RwLock<Projection>>,
-    log: Arc<EventLog>,
-    situation: Arc<crate::metrics::SituationCache>,
-    /// When the last scrape was answered; scrapes queue on it in turn (see
-    /// [`limits::MIN_SCRAPE_INTERVAL`]).
-    last_scrape: Arc<tokio::sync::Mutex<tokio::time::Instant>>,
-}
-
-async fn metrics_handler(
-    State(s): State<HttpState>,
-    headers: axum::http::HeaderMap,
-) -> axum::response::Response {
-    // Scrapes take turns, one per MIN_SCRAPE_INTERVAL, in arrival order; a waiting scrape
-    // costs nothing, and one whose client gives up leaves the queue taking no turn.
-    let Ok(mut last) =
-        tokio::time::timeout(limits::MAX_SCRAPE_WAIT, s.last_scrape.clone().lock_owned()).await
-    else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "1")],
-            "too many scrapes waiting; retry\n",
-        )
-            .into_response();
-    };
-    tokio::time::sleep_until(*last + limits::MIN_SCRAPE_INTERVAL).await;
-    *last = tokio::time::Instant::now();
-    drop(last);
-    s.metrics.store_size.set(s.log.size_on_disk() as i64);
-    // Rendered from a snapshot that holds the projection's lock one indicator-year at a time (see
-    // `metrics::situation_snapshot`), so a scrape does not hold up commits.
-    let situation = s.situation.current(&s.projection).await;
-    let service = s.metrics.render_service();
-    let gzip = headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
-    // Two chunks: the shared situation text (compressed once per render) is sent as it
-    // is, not copied per scrape. The length is known, so the answer is not chunked.
-    let (service, situation) = if gzip {
-        (crate::metrics::gzip(service.as_bytes()), situation.gzip)
-    } else {
-        (bytes::Bytes::from(service), situation.plain)
-    };
-    let length = service.len() + situation.len();
-    let chunks = [service, situation].map(Ok::<_, std::convert::Infallible>);
-    let mut response = (
-        [
-            (
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8".to_owned(),
-            ),
-            (header::CONTENT_LENGTH, length.to_string()),
-        ],
-        axum::body::Body::from_stream(futures::stream::iter(chunks)),
-    )
-        .into_response();
-    if gzip {
-        response.headers_mut().insert(
-            header::CONTENT_ENCODING,
-            axum::http::HeaderValue::from_static("gzip"),
-        );
-    }
-    response
-}
-
-async fn healthz() -> &'static str {
-    "ok\n"
-}
-
-async fn readyz(State(s): State<HttpState>) -> axum::response::Response {
-    if s.log.is_poisoned() {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store poisoned: writes refused\n",
-        )
-            .into_response()
-    } else if let Some(why) = s.writer.refused() {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("writes refused: {why}\n"),
-        )
-            .into_response()
-    } else {
-        (StatusCode::OK, "ready\n").into_response()
-    }
-}
-
-/// The HTTP router: `/metrics`, `/healthz`, `/readyz` (the open-data endpoints are merged
-/// in by [`run`]).
-fn http_router(core: &Core) -> axum::Router {
-    axum::Router::new()
-        .route("/metrics", get(metrics_handler))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .with_state(HttpState {
-            metrics: core.metrics.clone(),
-            writer: core.writer.clone(),
-            projection: core.projection.clone(),
-            log: core.log.clone(),
-            situation: Arc::default(),
-            last_scrape: Arc::new(tokio::sync::Mutex::new(
-                tokio::time::Instant::now() - limits::MIN_SCRAPE_INTERVAL,
-            )),
-        })
-}
-
-/// A certificate chain and its private key (PEM).
-pub struct TlsFiles {
-    pub cert: Vec<u8>,
-    pub key: Vec<u8>,
-}
-
-/// The HTTP listener's TLS acceptor for `files`.
-fn http_tls(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, StartError> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let bad = |e: String| StartError::Serve(format!("TLS for the HTTP port: {e}"));
-    let certs = CertificateDer::pem_slice_iter(&files.cert)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(format!("the certificate: {e}")))?;
-    let key =
-        PrivateKeyDer::from_pem_slice(&files.key).map_err(|e| bad(format!("the key: {e}")))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| bad(e.to_string()))?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(|e| bad(e.to_string()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// How the server runs, beyond the core.
@@ -510,7 +227,6 @@ pub async fn run(
         http_header_timeout,
         promote,
     } = options;
-    let streams = Arc::new(tokio::sync::Semaphore::new(limits::MAX_OPEN_STREAMS));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -520,39 +236,33 @@ pub async fn run(
         let _ = rx.wait_for(|s| *s).await;
     };
 
-    let ingest = IngestApi {
-        auth: auth.clone(),
-        streams: streams.clone(),
-        writer: core.writer.clone(),
-        metrics: core.metrics.clone(),
-        shutdown: stop_rx.clone(),
-    };
-    let picture = PictureApi {
-        auth: auth.clone(),
-        streams: streams.clone(),
-        projection: core.projection.clone(),
-        applied: core.applied.clone(),
-        log: core.log.clone(),
-        metrics: core.metrics.clone(),
-        shutdown: stop_rx.clone(),
-    };
-    let catalog = CatalogApi {
-        projection: core.projection.clone(),
-        ingest: ingest.clone(),
-    };
+    let reader = Reader::new(
+        core.projection.clone(),
+        core.applied.clone(),
+        core.log.clone(),
+        core.metrics.clone(),
+    );
+    let writes = Writes::new(auth.clone(), core.writer.clone());
+    let streams = Streams::new(auth.clone(), stop_rx.clone());
+    let ingest = IngestApi::new(writes.clone(), streams.clone(), core.metrics.clone());
+    let picture = PictureApi::new(
+        reader.clone(),
+        streams,
+        core.log.clone(),
+        core.applied.clone(),
+        core.metrics.clone(),
+    );
+    let catalog = CatalogApi::new(reader.clone(), writes.clone());
+    let rounds = RoundApi::new(reader.clone(), writes);
     // Requests in progress, gRPC and open data together.
     let slots = Arc::new(tokio::sync::Semaphore::new(limits::MAX_REQUESTS));
-    let rounds = crate::api::RoundApi {
-        pictures: picture.clone(),
-        ingest: ingest.clone(),
-    };
-    let open_data = crate::opendata::OpenData {
-        auth: auth.clone(),
-        pictures: picture.clone(),
-        slots: slots.clone(),
-        metrics: core.metrics.clone(),
-    };
-    let admin = crate::api::AdminApi {
+    let open_data = crate::http::opendata::OpenData::new(
+        auth.clone(),
+        reader,
+        slots.clone(),
+        core.metrics.clone(),
+    );
+    let admin = AdminApi {
         stream: promote.as_ref().map(|(_, s)| s.clone()).unwrap_or_default(),
         promote: promote.map(|(tx, _)| tx),
     };
@@ -567,7 +277,7 @@ pub async fn run(
         .set_serving::<proto::catalog_service_server::CatalogServiceServer<CatalogApi>>()
         .await;
     health
-        .set_serving::<proto::round_service_server::RoundServiceServer<crate::api::RoundApi>>()
+        .set_serving::<proto::round_service_server::RoundServiceServer<RoundApi>>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -581,7 +291,11 @@ pub async fn run(
         .map_err(|e| StartError::Serve(e.to_string()))?;
 
     let mut builder = tonic::transport::Server::builder();
-    let http_tls = tls.as_ref().map(http_tls).transpose()?;
+    let http_tls = tls
+        .as_ref()
+        .map(crate::http::tls::acceptor)
+        .transpose()
+        .map_err(|e| StartError::Serve(format!("TLS for the HTTP port: {e}")))?;
     if let Some(files) = tls {
         let tls = tonic::transport::ServerTlsConfig::new()
             .identity(tonic::transport::Identity::from_pem(files.cert, files.key));
@@ -638,9 +352,15 @@ pub async fn run(
             ),
             stopped(stop_rx.clone()),
         );
-    let http_server = serve_http(
+    let http_state = crate::http::HttpState::new(
+        core.metrics.clone(),
+        core.writer.clone(),
+        core.projection.clone(),
+        core.log.clone(),
+    );
+    let http_server = crate::http::serve(
         http,
-        http_router(core).merge(crate::opendata::router(open_data)),
+        crate::http::router(http_state, open_data),
         limits::ConnectionLimits::http(&core.metrics, http_idle_timeout),
         http_header_timeout,
         http_tls,
@@ -650,62 +370,4 @@ pub async fn run(
     let (g, ()) = tokio::join!(grpc_server, http_server);
     g.map_err(|e| StartError::Serve(e.to_string()))?;
     Ok(())
-}
-
-/// Serves the HTTP router (HTTP/1.1, over TLS with `tls`) on `listener` until `stop`:
-/// connections bounded and
-/// closed when idle (`limits`), request heads bounded in time and size
-/// ([`limits::HTTP_HEADER_TIMEOUT`], [`limits::MAX_HTTP_HEADER_BYTES`]: 431 beyond). At
-/// `stop` it accepts no more and gives open requests a few seconds to finish.
-async fn serve_http(
-    listener: TcpListener,
-    router: axum::Router,
-    limits: limits::ConnectionLimits,
-    header_timeout: std::time::Duration,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    stop: impl Future<Output = ()>,
-) {
-    use futures::StreamExt;
-    let incoming = limits::incoming(listener, limits);
-    tokio::pin!(incoming);
-    tokio::pin!(stop);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let io = tokio::select! {
-            io = incoming.next() => io,
-            () = &mut stop => break,
-        };
-        // The stream yields only accepted connections, and ends only with the listener.
-        let Some(Ok(io)) = io else { break };
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .max_buf_size(limits::MAX_HTTP_HEADER_BYTES);
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            // A connection's end (a timeout, a closed peer, a bad request or handshake) is
-            // its own. The TLS handshake has the request head's time bound.
-            match tls {
-                None => {
-                    let connection =
-                        builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
-                    let _ = watcher.watch(connection).await;
-                }
-                Some(acceptor) => {
-                    let Ok(Ok(io)) =
-                        tokio::time::timeout(header_timeout, acceptor.accept(io)).await
-                    else {
-                        return;
-                    };
-                    let connection =
-                        builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
-                    let _ = watcher.watch(connection).await;
-                }
-            }
-        });
-    }
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
 }

@@ -6,7 +6,7 @@
 //! at its sequence, or that event's hash is not the snapshot's) is ignored with a log line
 //! and the log is replayed from its start. After a start from a snapshot the chain from the
 //! first event up to the snapshot's is still verified, in the background
-//! ([`verify_before`]).
+//! (`recovery::check_chain_in_background`).
 //!
 //! # Format
 //!
@@ -32,6 +32,9 @@ use crate::domain::Hash;
 use crate::projection::Projection;
 use crate::store::EventLog;
 use crate::write::WriterState;
+
+/// Events between snapshots unless the command line says otherwise.
+pub(crate) const DEFAULT_EVERY: u64 = 1_000_000;
 
 const MAGIC: &[u8; 8] = b"TKSNAP\r\n";
 /// The format version this build writes and reads. Bump it whenever the serialized shape of
@@ -144,29 +147,6 @@ pub fn read(dir: &Path, log: &EventLog) -> Result<Option<Snapshot>, String> {
         state,
         projection: projection.restored(),
     }))
-}
-
-/// Verifies the chain of `log` from its first event to `sequence`, whose hash must be
-/// `head` (what a snapshot stood on). `Err` names the first bad sequence.
-pub fn verify_before(log: &EventLog, sequence: u64, head: Hash) -> Result<(), String> {
-    let mut last = (0, crate::domain::ZERO_HASH);
-    let walked = crate::server::replay(log, |e| {
-        last = (e.sequence, e.hash);
-        if e.sequence >= sequence {
-            std::ops::ControlFlow::Break(())
-        } else {
-            std::ops::ControlFlow::Continue(())
-        }
-    });
-    walked.map_err(|e| e.to_string())?;
-    if last != (sequence, head) {
-        return Err(format!(
-            "the chain ends at {} before reaching the snapshot's event {sequence}, or that \
-             event's hash is not the snapshot's",
-            last.0
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! file, read by the consumers an analyst uses (`pandas.read_csv` for CSV, `pyjstat` for
 //! JSON-stat: `tests/opendata/consume.py`), every figure checked against what the gRPC
 //! CLI answers for the same cell; and the API fuzzed by schemathesis against its own
-//! OpenAPI document (`src/opendata/openapi.json`, served at `/openapi.json`).
+//! OpenAPI document (`src/http/opendata/openapi.json`, served at `/openapi.json`).
 //!
 //! Needs `python3` with `tests/opendata-requirements.txt` installed (pandas, pyjstat) and
 //! schemathesis' `st` on PATH; `.ci/run` installs them into target/test-venv and puts its
@@ -241,10 +241,13 @@ fn analysts_read_the_open_data_with_pandas_and_pyjstat_and_see_the_grpc_figures(
     assert_eq!(status, 200, "{body}");
     let served: Value = serde_json::from_str(&body).expect("/openapi.json is JSON");
     let file: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_file("src/opendata/openapi.json")).unwrap(),
+        &std::fs::read_to_string(repo_file("src/http/opendata/openapi.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(served, file, "/openapi.json is src/opendata/openapi.json");
+    assert_eq!(
+        served, file,
+        "/openapi.json is src/http/opendata/openapi.json"
+    );
 
     let mut cmd = Command::new("python3");
     cmd.arg(repo_file("tests/opendata/consume.py")).args([
@@ -560,7 +563,7 @@ fn schemathesis_finds_the_api_as_its_openapi_document_says() {
     let (ok, out, err) = run_bounded(cmd, work.path(), "schemathesis", Duration::from_secs(150));
     assert!(
         ok,
-        "schemathesis found the API unlike src/opendata/openapi.json:\n{out}\n{err}"
+        "schemathesis found the API unlike src/http/opendata/openapi.json:\n{out}\n{err}"
     );
     // It tested every operation of the document.
     assert!(

@@ -351,13 +351,13 @@ pub fn region_picture_to_proto(p: &RegionPicture, seq: u64) -> proto::GetRegionP
                 revisions: c.revisions,
                 last_recorded_at: Some(timestamp(c.last_recorded_at_micros)),
                 national_value: national,
-                national_difference: national.map(|n| c.value - n),
+                national_difference: c.national_difference(),
                 national: Some(national_to_proto(&iy.national)),
                 national_share: iy.share(c.value),
                 rank: c.rank,
                 regions_ranked: iy.regions_ranked(),
                 previous_value: c.previous,
-                change: c.previous.map(|p| c.value - p),
+                change: c.change(),
                 national_official: iy.official.is_some(),
                 decimals: ind.decimals,
                 note: c.note.clone(),
@@ -401,12 +401,12 @@ pub fn region_picture_to_proto(p: &RegionPicture, seq: u64) -> proto::GetRegionP
 
 /// The national picture of a year, answered at sequence `seq`.
 pub fn national_picture_to_proto(yp: &YearPicture, seq: u64) -> proto::GetNationalPictureResponse {
-    let expected = yp.catalog.compared_regions().count() as u32;
+    let expected = yp.regions_expected();
     let indicators = yp
         .indicators
         .iter()
         .map(|iy| {
-            let nums: Vec<f64> = iy.values.iter().map(|(_, v)| *v).collect();
+            let (min, median, max) = iy.spread();
             proto::NationalIndicator {
                 indicator_id: iy.indicator.id.clone(),
                 theme: iy.indicator.theme.as_str().into(),
@@ -418,9 +418,9 @@ pub fn national_picture_to_proto(yp: &YearPicture, seq: u64) -> proto::GetNation
                 regions_expected: expected,
                 national: Some(national_to_proto(&iy.national)),
                 decimals: iy.indicator.decimals,
-                min: nums.iter().copied().reduce(f64::min),
-                median: stats::median(&nums),
-                max: nums.iter().copied().reduce(f64::max),
+                min,
+                median,
+                max,
                 best_region: iy.by_rank(true).unwrap_or_default().into(),
                 worst_region: iy.by_rank(false).unwrap_or_default().into(),
                 computed_value: iy.national.computed,
@@ -600,12 +600,8 @@ pub fn group_picture_to_proto(p: &GroupPicture, seq: u64) -> proto::GetGroupPict
     }
 }
 
-/// A round's status, answered at sequence `seq`; `region`: only that region's part.
-pub fn round_status_to_proto(
-    s: &RoundStatus,
-    region: Option<&str>,
-    seq: u64,
-) -> proto::GetRoundStatusResponse {
+/// A round's status, answered at sequence `seq`.
+pub fn round_status_to_proto(s: &RoundStatus, seq: u64) -> proto::GetRoundStatusResponse {
     proto::GetRoundStatusResponse {
         round: Some(round_to_proto(&s.round)),
         opened_sequence: s.opened_sequence,
@@ -614,7 +610,6 @@ pub fn round_status_to_proto(
         regions: s
             .regions
             .iter()
-            .filter(|r| region.is_none_or(|code| r.region == code))
             .map(|r| proto::RegionRoundStatus {
                 region_code: r.region.clone(),
                 expected: s.round.indicators.len() as u32,

@@ -243,8 +243,8 @@ where
             Ok(p) => {
                 req.extensions_mut().insert(p);
             }
-            Err(status) => {
-                let answer = shared.answer(method, started, status);
+            Err(why) => {
+                let answer = shared.answer(method, started, Status::unauthenticated(why.0));
                 return Box::pin(async move { Ok(answer) });
             }
         }

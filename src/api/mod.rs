@@ -1,24 +1,74 @@
-//! The gRPC services. Each maps domain and writer errors to `tonic::Status` in one place
-//! ([`write_status`]) and never sends internal error text to clients.
+//! The gRPC services: thin adapters that turn messages into calls of [`crate::read`] and
+//! [`crate::write`] and their answers back into messages. Errors become a `tonic::Status`
+//! in one place each: a refused write in [`write_status`], a refused read in
+//! `From<ReadError>`; internal error text never reaches a client.
+//!
+//! - `ingest`: IngestService; `picture`: PictureService; `catalog`: CatalogService;
+//!   `round`: RoundService; `admin`: AdminService.
+//! - [`gate`]: authentication and the limits every call passes first; `stream`: what the
+//!   streaming calls share; [`convert`] and [`codec`]: the messages.
 
+mod admin;
+mod catalog;
 pub mod codec;
 pub mod convert;
 pub mod gate;
-mod services;
+mod ingest;
+mod picture;
+mod round;
+mod stream;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::auth::{Auth, Principal, Refusal};
 use crate::metrics::Metrics;
-use crate::write::WriteError;
+use crate::read::ReadError;
+use crate::write::{Receipt, WriteError, WriteRequest, Writer};
 
-pub use services::{AdminApi, CatalogApi, IngestApi, PictureApi, RoundApi};
+pub(crate) use admin::AdminApi;
+pub(crate) use catalog::CatalogApi;
+pub(crate) use ingest::IngestApi;
+pub(crate) use picture::PictureApi;
+pub(crate) use round::RoundApi;
+pub(crate) use stream::Streams;
 
-/// How long a read waits for `min_sequence` before `DEADLINE_EXCEEDED`. A write is visible
-/// to reads within one commit (milliseconds); waiting longer means something is wrong.
-pub const MIN_SEQUENCE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// What the services that write share: the writer, and the auth whose refusals they count.
+#[derive(Clone)]
+pub(crate) struct Writes {
+    auth: Arc<Auth>,
+    writer: Writer,
+}
+
+impl Writes {
+    pub(crate) fn new(auth: Arc<Auth>, writer: Writer) -> Writes {
+        Writes { auth, writer }
+    }
+
+    /// Hands `req` to the writer and waits until it is durable (or refused).
+    async fn write(&self, req: WriteRequest, who: Arc<Principal>) -> Result<Receipt, Status> {
+        let r = self.writer.write(req, who).await;
+        if let Err(WriteError::PermissionDenied(_)) = &r {
+            self.auth.refuse(Refusal::PermissionDenied);
+        }
+        r.map_err(write_status)
+    }
+}
+
+/// The one mapping from a refused read to a gRPC status.
+impl From<ReadError> for Status {
+    fn from(e: ReadError) -> Status {
+        match e {
+            ReadError::Invalid { field, description } => invalid(&field, description),
+            ReadError::NotFound(m) => Status::not_found(m),
+            ReadError::NotYet(m) => Status::deadline_exceeded(m),
+            ReadError::Internal(m) => Status::internal(m),
+        }
+    }
+}
 
 /// Most field violations one `INVALID_ARGUMENT` carries: the first ones, in request order.
 /// A client fixes those and learns of the rest on the next try (or at once with

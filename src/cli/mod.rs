@@ -240,7 +240,7 @@ pub struct ServeArgs {
     /// Events between snapshots of the write state and projection (`DATA_DIR/snapshot`),
     /// from which a start replays only the log after them; also written at a clean stop.
     /// 0: no snapshots (every start replays the whole log).
-    #[arg(long, env = "TILANNEKUVA_SNAPSHOT_EVERY", default_value_t = crate::server::DEFAULT_SNAPSHOT_EVERY)]
+    #[arg(long, env = "TILANNEKUVA_SNAPSHOT_EVERY", default_value_t = crate::snapshot::DEFAULT_EVERY)]
     pub snapshot_every: u64,
     /// Load the bundled real sample data when the store holds no observations.
     #[arg(long, env = "TILANNEKUVA_DEMO")]

@@ -15,7 +15,7 @@ use crate::api::convert::{national_picture_to_proto, region_picture_to_proto};
 use crate::domain::event::verify_chain;
 use crate::domain::{Event, ZERO_HASH};
 use crate::projection::Projection;
-use crate::server::FoldCause;
+use crate::recovery::FoldCause;
 use crate::store::{EventLog, StoreError};
 use crate::write::WriterState;
 
@@ -88,7 +88,7 @@ pub fn export(
     let log = open_existing(data_dir)?;
     let mut written = 0u64;
     let mut io_error: Option<std::io::Error> = None;
-    let replayed = crate::server::replay(&log, |e| {
+    let replayed = crate::recovery::replay(&log, |e| {
         if e.sequence < from {
             return ControlFlow::Continue(());
         }
@@ -220,7 +220,7 @@ pub fn verify(data_dir: &Path) -> anyhow::Result<VerifyReport> {
 /// Folds the whole log into a fresh write state and projection, checking every chunk, the
 /// sequence and the hash chain on the way. Errors name the first bad sequence.
 fn fold(log: &EventLog) -> anyhow::Result<(WriterState, Projection)> {
-    crate::server::rebuild(log).map_err(|e| {
+    crate::recovery::rebuild(log).map_err(|e| {
         let at = e.at;
         let intact = match at - 1 {
             0 => "no event before it is intact".to_owned(),

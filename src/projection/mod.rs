@@ -109,8 +109,9 @@ impl Revs {
 }
 
 /// Which state of the log a read answers from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AsOf {
+    #[default]
     Latest,
     Sequence(u64),
     /// Microseconds since the Unix epoch: the last event recorded at or before it.

@@ -77,6 +77,16 @@ impl IndicatorYear {
         }
     }
 
+    /// The smallest, the median and the largest of the regions' values.
+    pub fn spread(&self) -> (Option<f64>, Option<f64>, Option<f64>) {
+        let nums: Vec<f64> = self.values.iter().map(|(_, v)| *v).collect();
+        (
+            nums.iter().copied().reduce(f64::min),
+            stats::median(&nums),
+            nums.iter().copied().reduce(f64::max),
+        )
+    }
+
     /// The best (or worst) ranked region, if the indicator is ranked.
     pub fn by_rank(&self, best: bool) -> Option<&str> {
         if self.indicator.direction == Direction::Neutral || self.values.is_empty() {
@@ -220,6 +230,13 @@ pub struct YearPicture {
     pub since: u64,
 }
 
+impl YearPicture {
+    /// Regions a national value expects: every compared region of the catalog.
+    pub fn regions_expected(&self) -> u32 {
+        self.catalog.compared_regions().count() as u32
+    }
+}
+
 /// A region's summary of one theme.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ThemeSummary {
@@ -244,6 +261,18 @@ pub struct RegionCell {
     pub last_recorded_at_micros: i64,
     pub rank: u32,
     pub previous: Option<f64>,
+}
+
+impl RegionCell {
+    /// The value less the national value.
+    pub fn national_difference(&self) -> Option<f64> {
+        self.figures.national().map(|n| self.value - n)
+    }
+
+    /// The value less the year before's.
+    pub fn change(&self) -> Option<f64> {
+        self.previous.map(|p| self.value - p)
+    }
 }
 
 /// A region's picture of one year (it holds at every sequence from the last change of

@@ -22,7 +22,7 @@ use parking_lot::RwLock;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::decide::WriterState;
-use super::{outcome, Receipt, WriteError, WriteRequest};
+use super::{outcome, Control, Receipt, WriteError, WriteRequest};
 use crate::auth::Principal;
 use crate::domain::Event;
 use crate::metrics::Metrics;
@@ -43,9 +43,14 @@ pub fn now_micros() -> i64 {
 }
 
 struct Job {
-    request: WriteRequest,
-    principal: Arc<Principal>,
+    command: Command,
     reply: oneshot::Sender<Result<Receipt, WriteError>>,
+}
+
+/// What a job asks of the preparer: a client's write, by its principal, or a control message.
+enum Command {
+    Write(WriteRequest, Arc<Principal>),
+    Control(Control),
 }
 
 /// The handle that API code uses to write.
@@ -72,7 +77,8 @@ impl Writer {
         request: WriteRequest,
         principal: Arc<Principal>,
     ) -> Result<Receipt, WriteError> {
-        let mut r = self.write_uncounted(request, principal).await;
+        let command = Command::Write(request, principal);
+        let mut r = self.write_uncounted(command).await;
         if let (Ok(receipt), Some((replicated, wait))) = (&r, &self.replicated) {
             if !receipt.validated_only {
                 r = Self::await_replication(receipt, replicated.clone(), *wait)
@@ -102,18 +108,16 @@ impl Writer {
         }
     }
 
-    /// Appends events written elsewhere (see [`WriteRequest::Apply`]); not counted as a
+    /// Appends events written elsewhere (see [`Control::Apply`]); not counted as a
     /// submission.
     pub async fn apply(&self, events: Vec<Event>) -> Result<Receipt, WriteError> {
-        let principal = Arc::new(Principal::system("replication"));
-        self.write_uncounted(WriteRequest::Apply(events), principal)
+        self.write_uncounted(Command::Control(Control::Apply(events)))
             .await
     }
 
     /// Refuses client writes from now on (`Some(why)`), or takes them again (`None`).
     pub async fn set_read_only(&self, why: Option<String>) -> Result<(), WriteError> {
-        let principal = Arc::new(Principal::system("replication"));
-        self.write_uncounted(WriteRequest::SetReadOnly(why), principal)
+        self.write_uncounted(Command::Control(Control::SetReadOnly(why)))
             .await
             .map(drop)
     }
@@ -145,17 +149,9 @@ impl Writer {
         self.broken.lock().clone()
     }
 
-    async fn write_uncounted(
-        &self,
-        request: WriteRequest,
-        principal: Arc<Principal>,
-    ) -> Result<Receipt, WriteError> {
+    async fn write_uncounted(&self, command: Command) -> Result<Receipt, WriteError> {
         let (reply, rx) = oneshot::channel();
-        let job = Job {
-            request,
-            principal,
-            reply,
-        };
+        let job = Job { command, reply };
         // Counted from here until a commit takes it (the syncer subtracts what it took).
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         if let Err(e) = self.tx.try_send(job) {
@@ -429,7 +425,12 @@ async fn prepare_loop(
         while let Some(job) = next.take() {
             let answer = match broken.lock().clone() {
                 Some(why) => Err(WriteError::Unavailable(why)),
-                None => state.prepare(job.request, &job.principal, now, &mut group.events),
+                None => match job.command {
+                    Command::Write(request, principal) => {
+                        state.prepare(request, &principal, now, &mut group.events)
+                    }
+                    Command::Control(c) => state.control(c, &mut group.events),
+                },
             };
             group.replies.push((job.reply, answer));
             if group.events.len() < MAX_GROUP_EVENTS {

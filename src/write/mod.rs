@@ -3,7 +3,10 @@
 //!
 //! - [`decide`]: the write-side state the log implies and the pure decisions on a request
 //!   (permissions, idempotency, validation, revisions, unchanged values); it folds events
-//!   into that state and builds new ones, and does no I/O.
+//!   into that state and builds new ones, and does no I/O. A folder: the state, the fold and
+//!   what every kind shares in `decide/mod.rs`, and one file per kind: `submit.rs`,
+//!   `retract.rs`, `catalog.rs` (indicators, peer groups, rounds) and `control.rs` (the
+//!   control messages of `Control`).
 //! - [`digest`]: the content digest behind idempotency.
 //! - [`commit`]: the pipeline (a preparer task, a syncer thread, an applier thread) that
 //!   groups prepared requests into one durable append, folds it into the projection and
@@ -46,7 +49,7 @@ pub struct RetractInput {
     pub expected_region_revision: Option<u64>,
 }
 
-/// What a write request asks for.
+/// What a client's write request asks for.
 #[derive(Debug, Clone)]
 pub enum WriteRequest {
     Submit(SubmitInput),
@@ -65,6 +68,12 @@ pub enum WriteRequest {
         submission_id: String,
         round: crate::domain::Round,
     },
+}
+
+/// A control message to the writer: not a client's request, so it has no principal and is
+/// carried out on a read-only server too.
+#[derive(Debug, Clone)]
+pub(crate) enum Control {
     /// Events another server wrote, in log order (a replica applying the writer's stream,
     /// or a writer repairing its store): appended as they are, after their place in the
     /// chain is checked, and folded like any other.

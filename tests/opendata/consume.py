@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reads tilannekuva's open data over HTTP the way an analyst would, and checks it.
 
-Every endpoint of the open-data API (src/opendata/openapi.json) is fetched in both formats
+Every endpoint of the open-data API (src/http/opendata/openapi.json) is fetched in both formats
 with urllib and read by real consumers: CSV by `pandas.read_csv`, JSON-stat by `pyjstat`
 (`Dataset.read(text).write('dataframe')`). The two readings of each answer must agree on
 every value they both carry. Also: a request without a token is 401 (when --token is

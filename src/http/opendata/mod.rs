@@ -2,16 +2,18 @@
 //! region, national and group pictures, a series and a cell's history as JSON-stat 2.0 or
 //! CSV, for evaluators working in R, Python or a spreadsheet.
 //!
-//! Every answer is the gRPC read's answer, reshaped: a request is authenticated with the
-//! same bearer tokens ([`Auth::authenticate`]), then runs the `PictureService` handler
-//! itself, within the gRPC limits: it takes a slot of the same pool of requests in
-//! progress as the gate ([`limits::MAX_REQUESTS`]) and the same request timeout. So the
-//! figures, the as-of rules and the errors are the gRPC ones. The OpenAPI document
-//! (`openapi.json`, served at `/openapi.json`) describes the endpoints.
+//! A thin adapter over [`crate::read`], the read path gRPC uses too: a request is
+//! authenticated with the same bearer tokens ([`Auth::authenticate`]), its path and query
+//! become a read's arguments, and the read runs within the gRPC limits: it takes a slot of
+//! the same pool of requests in progress as the gate ([`limits::MAX_REQUESTS`]) and the
+//! same request timeout. So the figures, the as-of rules and the refusals are the gRPC
+//! ones. `render` shapes the domain answer; the OpenAPI document (`openapi.json`, served
+//! at `/openapi.json`) describes the endpoints.
 //!
-//! Errors are JSON (`{"error": {"code", "message", "violations"}}`) with the HTTP status of
-//! the gRPC code; unknown query parameters are refused, so a misspelt `as_of` never answers
-//! the latest state instead of the one asked for.
+//! Errors are JSON (`{"error": {"code", "message", "violations"}}`); a refused read gets its
+//! HTTP status in one place (`From<ReadError> for HttpError`). Unknown query parameters are
+//! refused, so a misspelt `as_of` never answers the latest state instead of the one asked
+//! for.
 
 mod render;
 
@@ -20,30 +22,43 @@ use std::sync::Arc;
 
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use tonic::Code;
-use tonic_types::StatusExt;
 
-use crate::api::PictureApi;
 use crate::auth::Auth;
 use crate::limits;
-use crate::proto;
-use crate::proto::picture_service_server::PictureService;
+use crate::projection::AsOf;
+use crate::read::{Point, ReadError, Reader};
 
 /// The OpenAPI 3 document of the endpoints.
-pub const OPENAPI: &str = include_str!("openapi.json");
+const OPENAPI: &str = include_str!("openapi.json");
 
 /// What the endpoints share.
 #[derive(Clone)]
-pub struct OpenData {
-    pub auth: Arc<Auth>,
-    pub pictures: PictureApi,
+pub(crate) struct OpenData {
+    auth: Arc<Auth>,
+    reader: Reader,
     /// Requests in progress ([`limits::MAX_REQUESTS`]): the gate's own pool.
-    pub slots: Arc<tokio::sync::Semaphore>,
-    pub metrics: Arc<crate::metrics::Metrics>,
+    slots: Arc<tokio::sync::Semaphore>,
+    metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl OpenData {
+    pub(crate) fn new(
+        auth: Arc<Auth>,
+        reader: Reader,
+        slots: Arc<tokio::sync::Semaphore>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> OpenData {
+        OpenData {
+            auth,
+            reader,
+            slots,
+            metrics,
+        }
+    }
 }
 
 /// `/openapi.json` and `/v1/…`.
-pub fn router(state: OpenData) -> axum::Router {
+pub(super) fn router(state: OpenData) -> axum::Router {
     axum::Router::new()
         .route("/openapi.json", axum::routing::any(openapi))
         .route("/v1/{*rest}", axum::routing::any(endpoint))
@@ -52,16 +67,16 @@ pub fn router(state: OpenData) -> axum::Router {
 
 /// An answer that is an error: its HTTP status and JSON body.
 #[derive(Debug)]
-pub(crate) struct Refusal {
+struct HttpError {
     status: StatusCode,
     code: &'static str,
     message: String,
     violations: Vec<(String, String)>,
 }
 
-impl Refusal {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refusal {
-        Refusal {
+impl HttpError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> HttpError {
+        HttpError {
             status,
             code,
             message: message.into(),
@@ -70,44 +85,13 @@ impl Refusal {
     }
 
     /// `400 INVALID_ARGUMENT` naming one parameter.
-    fn invalid(field: &str, description: impl Into<String>) -> Refusal {
+    fn invalid(field: &str, description: impl Into<String>) -> HttpError {
         let description = description.into();
-        Refusal {
+        HttpError {
             status: StatusCode::BAD_REQUEST,
             code: "INVALID_ARGUMENT",
             message: format!("invalid request: {field}: {description}"),
             violations: vec![(field.to_owned(), description)],
-        }
-    }
-
-    /// The gRPC handler's refusal, as HTTP.
-    fn from_grpc(s: &tonic::Status) -> Refusal {
-        let status = match s.code() {
-            Code::InvalidArgument | Code::OutOfRange | Code::FailedPrecondition => {
-                StatusCode::BAD_REQUEST
-            }
-            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Code::PermissionDenied => StatusCode::FORBIDDEN,
-            Code::NotFound => StatusCode::NOT_FOUND,
-            Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
-            Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
-            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let violations = s
-            .get_details_bad_request()
-            .map(|b| {
-                b.field_violations
-                    .into_iter()
-                    .map(|v| (v.field, v.description))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Refusal {
-            status,
-            code: crate::api::code_name(s.code()),
-            message: s.message().to_owned(),
-            violations,
         }
     }
 
@@ -137,6 +121,22 @@ impl Refusal {
             r.headers_mut().insert("x-as-of-sequence", seq.into());
         }
         r
+    }
+}
+
+/// The one mapping from a refused read to an HTTP status.
+impl From<ReadError> for HttpError {
+    fn from(e: ReadError) -> HttpError {
+        match e {
+            ReadError::Invalid { field, description } => HttpError::invalid(&field, description),
+            ReadError::NotFound(m) => HttpError::new(StatusCode::NOT_FOUND, "NOT_FOUND", m),
+            ReadError::NotYet(m) => {
+                HttpError::new(StatusCode::GATEWAY_TIMEOUT, "DEADLINE_EXCEEDED", m)
+            }
+            ReadError::Internal(m) => {
+                HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", m)
+            }
+        }
     }
 }
 
@@ -171,8 +171,8 @@ impl OpenData {
     }
 }
 
-fn not_get() -> Refusal {
-    Refusal::new(
+fn not_get() -> HttpError {
+    HttpError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "METHOD_NOT_ALLOWED",
         "the open-data endpoints answer GET only",
@@ -259,13 +259,13 @@ const COMMON: &[&str] = &["as_of", "min_sequence", "format", "lang"];
 const MAX_SEGMENT: usize = 64;
 
 /// The query: each parameter at most once, none unknown.
-fn query(uri: &Uri, allowed: &[&str]) -> Result<BTreeMap<String, String>, Refusal> {
+fn query(uri: &Uri, allowed: &[&str]) -> Result<BTreeMap<String, String>, HttpError> {
     let mut out = BTreeMap::new();
     for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
         if !allowed.contains(&k.as_ref()) && !COMMON.contains(&k.as_ref()) {
             let mut known: Vec<&str> = allowed.iter().chain(COMMON).copied().collect();
             known.sort();
-            return Err(Refusal::invalid(
+            return Err(HttpError::invalid(
                 &crate::api::cut(&k, 64),
                 format!(
                     "unknown parameter (this endpoint takes {})",
@@ -274,17 +274,17 @@ fn query(uri: &Uri, allowed: &[&str]) -> Result<BTreeMap<String, String>, Refusa
             ));
         }
         if out.insert(k.to_string(), v.into_owned()).is_some() {
-            return Err(Refusal::invalid(&k, "given more than once"));
+            return Err(HttpError::invalid(&k, "given more than once"));
         }
     }
     Ok(out)
 }
 
 /// A year parameter: four digits.
-fn year(field: &str, v: &str) -> Result<i32, Refusal> {
+fn year(field: &str, v: &str) -> Result<i32, HttpError> {
     match v.parse::<i32>() {
         Ok(y) if (1000..=9999).contains(&y) && v.bytes().all(|b| b.is_ascii_digit()) => Ok(y),
-        _ => Err(Refusal::invalid(
+        _ => Err(HttpError::invalid(
             field,
             format!(
                 "{:?} is not a year within 1000..9999",
@@ -294,51 +294,45 @@ fn year(field: &str, v: &str) -> Result<i32, Refusal> {
     }
 }
 
-fn required_year(q: &BTreeMap<String, String>) -> Result<i32, Refusal> {
+fn required_year(q: &BTreeMap<String, String>) -> Result<i32, HttpError> {
     match q.get("year") {
         Some(v) => year("year", v),
-        None => Err(Refusal::invalid("year", "required")),
+        None => Err(HttpError::invalid("year", "required")),
     }
 }
 
-/// `as_of`: a sequence (digits) or an RFC 3339 instant.
-fn as_of(q: &BTreeMap<String, String>) -> Result<Option<proto::AsOf>, Refusal> {
-    use proto::as_of::Point;
+/// `as_of`: a sequence (digits) or an RFC 3339 instant; none is the latest state.
+fn as_of(q: &BTreeMap<String, String>) -> Result<AsOf, HttpError> {
     let Some(v) = q.get("as_of") else {
-        return Ok(None);
+        return Ok(AsOf::Latest);
     };
-    let point = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        Point::Sequence(
-            v.parse()
-                .map_err(|_| Refusal::invalid("as_of", "the sequence is too large"))?,
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return v
+            .parse()
+            .map(AsOf::Sequence)
+            .map_err(|_| HttpError::invalid("as_of", "the sequence is too large"));
+    }
+    // A `+` of an offset left unencoded arrives as a space (form encoding).
+    let v = &v.replace(' ', "+");
+    let t = chrono::DateTime::parse_from_rfc3339(v).map_err(|_| {
+        HttpError::invalid(
+            "as_of",
+            format!(
+                "{:?} is neither a sequence nor an RFC 3339 time (2025-06-01T00:00:00Z)",
+                crate::api::cut(v, 60)
+            ),
         )
-    } else {
-        // A `+` of an offset left unencoded arrives as a space (form encoding).
-        let v = &v.replace(' ', "+");
-        let t = chrono::DateTime::parse_from_rfc3339(v).map_err(|_| {
-            Refusal::invalid(
-                "as_of",
-                format!(
-                    "{:?} is neither a sequence nor an RFC 3339 time (2025-06-01T00:00:00Z)",
-                    crate::api::cut(v, 60)
-                ),
-            )
-        })?;
-        Point::RecordedAt(prost_types::Timestamp {
-            seconds: t.timestamp(),
-            nanos: t.timestamp_subsec_nanos().min(999_999_999) as i32,
-        })
-    };
-    Ok(Some(proto::AsOf { point: Some(point) }))
+    })?;
+    Ok(AsOf::RecordedAt(t.timestamp_micros()))
 }
 
-fn min_sequence(q: &BTreeMap<String, String>) -> Result<u64, Refusal> {
+fn min_sequence(q: &BTreeMap<String, String>) -> Result<u64, HttpError> {
     match q.get("min_sequence") {
         None => Ok(0),
         Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => v
             .parse()
-            .map_err(|_| Refusal::invalid("min_sequence", "too large")),
-        Some(v) => Err(Refusal::invalid(
+            .map_err(|_| HttpError::invalid("min_sequence", "too large")),
+        Some(v) => Err(HttpError::invalid(
             "min_sequence",
             format!("{:?} is not a sequence", crate::api::cut(v, 40)),
         )),
@@ -346,12 +340,12 @@ fn min_sequence(q: &BTreeMap<String, String>) -> Result<u64, Refusal> {
 }
 
 /// The format: `format=`, else the `Accept` header's first acceptable type.
-fn format(q: &BTreeMap<String, String>, headers: &HeaderMap) -> Result<Format, Refusal> {
+fn format(q: &BTreeMap<String, String>, headers: &HeaderMap) -> Result<Format, HttpError> {
     match q.get("format").map(String::as_str) {
         Some("json-stat") => return Ok(Format::JsonStat),
         Some("csv") => return Ok(Format::Csv),
         Some(other) => {
-            return Err(Refusal::invalid(
+            return Err(HttpError::invalid(
                 "format",
                 format!("{:?}: csv or json-stat", crate::api::cut(other, 40)),
             ))
@@ -382,19 +376,19 @@ fn format(q: &BTreeMap<String, String>, headers: &HeaderMap) -> Result<Format, R
             _ => {}
         }
     }
-    Err(Refusal::new(
+    Err(HttpError::new(
         StatusCode::NOT_ACCEPTABLE,
         "NOT_ACCEPTABLE",
         "the answer is JSON-stat (application/json) or CSV (text/csv)",
     ))
 }
 
-fn lang(q: &BTreeMap<String, String>) -> Result<render::Lang, Refusal> {
+fn lang(q: &BTreeMap<String, String>) -> Result<render::Lang, HttpError> {
     match q.get("lang").map(String::as_str) {
         None | Some("en") => Ok(render::Lang::En),
         Some("fi") => Ok(render::Lang::Fi),
         Some("sv") => Ok(render::Lang::Sv),
-        Some(other) => Err(Refusal::invalid(
+        Some(other) => Err(HttpError::invalid(
             "lang",
             format!("{:?}: fi, sv or en", crate::api::cut(other, 40)),
         )),
@@ -402,15 +396,15 @@ fn lang(q: &BTreeMap<String, String>) -> Result<render::Lang, Refusal> {
 }
 
 /// The path after `/v1/`, segment by segment, percent-decoded.
-fn segments(uri: &Uri) -> Result<Vec<String>, Refusal> {
+fn segments(uri: &Uri) -> Result<Vec<String>, HttpError> {
     let rest = uri.path().strip_prefix("/v1/").unwrap_or("");
     rest.split('/')
         .map(|s| {
             let decoded = percent_encoding::percent_decode_str(s)
                 .decode_utf8()
-                .map_err(|_| Refusal::invalid("path", "a path segment is not UTF-8"))?;
+                .map_err(|_| HttpError::invalid("path", "a path segment is not UTF-8"))?;
             if decoded.len() > MAX_SEGMENT {
-                return Err(Refusal::invalid(
+                return Err(HttpError::invalid(
                     "path",
                     format!("a code is at most {MAX_SEGMENT} bytes"),
                 ));
@@ -449,33 +443,25 @@ async fn endpoint(
     r
 }
 
-/// A handler's request as the gate hands it on: with the authenticated principal.
-fn with_principal<T>(m: T, who: &Arc<crate::auth::Principal>) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(m);
-    r.extensions_mut().insert(who.clone());
-    r
-}
-
 /// The body, its content type and the sequence it answers at; or the refusal (with the
 /// latest applied sequence once the request is authenticated).
 async fn answer(
     s: &OpenData,
     method: &Method,
-    endpoint: Result<Option<Endpoint>, Refusal>,
+    endpoint: Result<Option<Endpoint>, HttpError>,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Result<(String, &'static str, u64), (Refusal, Option<u64>)> {
-    let latest = || *s.pictures.applied.borrow();
+) -> Result<(String, &'static str, u64), (HttpError, Option<u64>)> {
     if method != Method::GET && method != Method::HEAD {
         return Err((not_get(), None));
     }
-    let who = s
-        .auth
-        .authenticate(headers)
-        .map_err(|st| (Refusal::from_grpc(&st), None))?;
-    let refuse = |r: Refusal| (r, Some(latest()));
+    let who = s.auth.authenticate(headers).map_err(|why| {
+        let e = HttpError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", why.0);
+        (e, None)
+    })?;
+    let refuse = |r: HttpError| (r, Some(s.reader.latest()));
     let endpoint = endpoint.map_err(refuse)?.ok_or_else(|| {
-        refuse(Refusal::new(
+        refuse(HttpError::new(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
             "no such endpoint (see /openapi.json)",
@@ -484,93 +470,43 @@ async fn answer(
     let q = query(uri, endpoint.parameters()).map_err(refuse)?;
     let fmt = format(&q, headers).map_err(refuse)?;
     let lang = lang(&q).map_err(refuse)?;
-    let as_of = as_of(&q).map_err(refuse)?;
-    let min_sequence = min_sequence(&q).map_err(refuse)?;
+    let point = Point {
+        as_of: as_of(&q).map_err(refuse)?,
+        min_sequence: min_sequence(&q).map_err(refuse)?,
+    };
     let Ok(_slot) = s.slots.clone().try_acquire_owned() else {
-        return Err(refuse(Refusal::new(
+        return Err(refuse(HttpError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "RESOURCE_EXHAUSTED",
             "the server has too many requests in progress; retry with backoff",
         )));
     };
-    let grpc = |st: tonic::Status| refuse(Refusal::from_grpc(&st));
+    let read = |e: ReadError| refuse(HttpError::from(e));
     let work = async {
-        let p = &s.pictures;
+        let r = &s.reader;
         Ok(match endpoint {
             Endpoint::RegionPicture { region } => {
                 let year = required_year(&q).map_err(refuse)?;
-                let r = p
-                    .get_region_picture(with_principal(
-                        proto::GetRegionPictureRequest {
-                            region_code: region,
-                            year,
-                            as_of,
-                            min_sequence,
-                        },
-                        &who,
-                    ))
-                    .await
-                    .map_err(grpc)?
-                    .into_inner();
-                let seq = r.as_of_sequence;
-                (render::region_picture(p, &r, fmt, lang), seq)
+                let a = (r.region_picture(&who, point, &region, year).await).map_err(read)?;
+                (render::region_picture(&a, fmt, lang), a.as_of_sequence)
             }
             Endpoint::NationalPicture => {
                 let year = required_year(&q).map_err(refuse)?;
-                let r = p
-                    .get_national_picture(with_principal(
-                        proto::GetNationalPictureRequest {
-                            year,
-                            as_of,
-                            min_sequence,
-                        },
-                        &who,
-                    ))
-                    .await
-                    .map_err(grpc)?
-                    .into_inner();
-                let seq = r.as_of_sequence;
-                (render::national_picture(p, &r, fmt, lang), seq)
+                let a = (r.national_picture(&who, point, year).await).map_err(read)?;
+                (render::national_picture(&a, fmt, lang), a.as_of_sequence)
             }
             Endpoint::GroupPicture { group } => {
                 let year = required_year(&q).map_err(refuse)?;
-                let r = p
-                    .get_group_picture(with_principal(
-                        proto::GetGroupPictureRequest {
-                            group_id: group,
-                            year,
-                            as_of,
-                            min_sequence,
-                        },
-                        &who,
-                    ))
-                    .await
-                    .map_err(grpc)?
-                    .into_inner();
-                let seq = r.as_of_sequence;
-                (render::group_picture(p, &r, fmt, lang), seq)
+                let a = (r.group_picture(&who, point, &group, year).await).map_err(read)?;
+                (render::group_picture(&a, fmt, lang), a.as_of_sequence)
             }
             Endpoint::Series { region, indicator } => {
                 let from = q.get("from_year").map(|v| year("from_year", v)).transpose();
                 let to = q.get("to_year").map(|v| year("to_year", v)).transpose();
                 let (from, to) = (from.map_err(refuse)?, to.map_err(refuse)?);
-                let r = p
-                    .get_series(with_principal(
-                        proto::GetSeriesRequest {
-                            region_code: region.clone(),
-                            indicator_id: indicator.clone(),
-                            from_year: from.unwrap_or(0),
-                            to_year: to.unwrap_or(0),
-                            as_of,
-                            min_sequence,
-                        },
-                        &who,
-                    ))
-                    .await
-                    .map_err(grpc)?
-                    .into_inner();
-                let seq = r.as_of_sequence;
-                (render::series(p, &region, &indicator, &r, fmt, lang), seq)
+                let a = r.series(&who, point, &region, &indicator, from, to).await;
+                let a = a.map_err(read)?;
+                (render::series(&a, fmt, lang), a.as_of_sequence)
             }
             Endpoint::History {
                 region,
@@ -578,32 +514,16 @@ async fn answer(
                 year: y,
             } => {
                 let y = year("year", &y).map_err(refuse)?;
-                let r = p
-                    .get_observation_history(with_principal(
-                        proto::GetObservationHistoryRequest {
-                            region_code: region.clone(),
-                            indicator_id: indicator.clone(),
-                            year: y,
-                            as_of,
-                            min_sequence,
-                        },
-                        &who,
-                    ))
-                    .await
-                    .map_err(grpc)?
-                    .into_inner();
-                let seq = r.as_of_sequence;
-                (
-                    render::history(p, &region, &indicator, y, &r, fmt, lang),
-                    seq,
-                )
+                let a = r.history(&who, point, &region, &indicator, y).await;
+                let a = a.map_err(read)?;
+                (render::history(&a, fmt, lang), a.as_of_sequence)
             }
         })
     };
     let (body, seq) = match tokio::time::timeout(limits::REQUEST_TIMEOUT, work).await {
         Ok(r) => r?,
         Err(_) => {
-            return Err(refuse(Refusal::new(
+            return Err(refuse(HttpError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "DEADLINE_EXCEEDED",
                 format!(
@@ -624,7 +544,7 @@ async fn answer(
 mod tests {
     use super::*;
 
-    fn q(uri: &str, allowed: &[&str]) -> Result<BTreeMap<String, String>, Refusal> {
+    fn q(uri: &str, allowed: &[&str]) -> Result<BTreeMap<String, String>, HttpError> {
         query(&uri.parse().unwrap(), allowed)
     }
 
@@ -657,16 +577,10 @@ mod tests {
     /// An offset's `+` left unencoded arrives as a space and still reads; `%2B` and `Z` too.
     #[test]
     fn as_of_takes_a_sequence_or_an_rfc3339_time() {
-        use proto::as_of::Point;
-        let point = |uri: &str| {
-            let query = q(uri, &[]).unwrap();
-            as_of(&query).unwrap().unwrap().point.unwrap()
-        };
-        assert_eq!(point("/x?as_of=42"), Point::Sequence(42));
-        let noon_utc = Point::RecordedAt(prost_types::Timestamp {
-            seconds: 1_735_732_800,
-            nanos: 0,
-        });
+        let point = |uri: &str| as_of(&q(uri, &[]).unwrap()).unwrap();
+        assert_eq!(point("/x?as_of=42"), AsOf::Sequence(42));
+        assert_eq!(point("/x"), AsOf::Latest);
+        let noon_utc = AsOf::RecordedAt(1_735_732_800_000_000);
         assert_eq!(point("/x?as_of=2025-01-01T12:00:00Z"), noon_utc);
         assert_eq!(point("/x?as_of=2025-01-01T14:00:00+02:00"), noon_utc);
         assert_eq!(point("/x?as_of=2025-01-01T14:00:00%2B02:00"), noon_utc);

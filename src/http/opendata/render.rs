@@ -5,13 +5,15 @@
 //! figure is `null` in JSON-stat and an empty field in CSV.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
 use super::Format;
-use crate::api::PictureApi;
-use crate::domain::Catalog;
-use crate::proto;
+use crate::domain::stats::{Basis, National};
+use crate::domain::{Catalog, Event, Payload, Status};
+use crate::projection::{GroupPicture, RegionPicture, YearPicture};
+use crate::read::{Answer, History, Series};
 
 /// The language of labels.
 #[derive(Clone, Copy, Debug)]
@@ -23,30 +25,21 @@ pub(crate) enum Lang {
 
 /// Labels from the latest catalog (codes name the same thing at every as-of point).
 struct Labels {
-    catalog: std::sync::Arc<Catalog>,
+    catalog: Arc<Catalog>,
     lang: Lang,
     /// The record time of the answer's sequence.
     updated: String,
 }
 
 impl Labels {
-    fn new(p: &PictureApi, seq: u64, lang: Lang) -> Labels {
-        let proj = p.projection.read();
-        let micros = proj.time_of(seq);
+    fn new<T>(a: &Answer<T>, lang: Lang) -> Labels {
         Labels {
-            catalog: proj.catalog(),
+            catalog: a.catalog.clone(),
             lang,
-            updated: chrono::DateTime::from_timestamp_micros(micros)
+            updated: chrono::DateTime::from_timestamp_micros(a.recorded_at_micros)
                 .unwrap_or_default()
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }
-    }
-
-    /// A region's catalog code (Statistics Finland's numbers are aliases).
-    fn code(&self, region: &str) -> String {
-        self.catalog
-            .resolve_region(region)
-            .map_or_else(|| region.to_owned(), |r| r.code.clone())
     }
 
     fn region(&self, code: &str) -> String {
@@ -225,28 +218,22 @@ fn rank(r: u32) -> Option<f64> {
 }
 
 /// A status's name, as the domain names it ("" for none).
-fn status_name(s: i32) -> &'static str {
-    crate::api::convert::status_from_proto(s).map_or("", crate::domain::Status::as_str)
+fn status_name(s: Option<Status>) -> &'static str {
+    s.map_or("", Status::as_str)
 }
 
-fn basis_name(n: &Option<proto::NationalValue>) -> &'static str {
-    match n
-        .as_ref()
-        .and_then(|n| proto::NationalBasis::try_from(n.basis).ok())
-    {
-        Some(proto::NationalBasis::Official) => "official",
-        Some(proto::NationalBasis::Complete) => "complete",
-        Some(proto::NationalBasis::Partial) => "partial",
-        _ => "unavailable",
-    }
+/// What a national or group value rests on ("unavailable" for none).
+fn basis_name(n: Option<&National>) -> &'static str {
+    n.map_or(Basis::Unavailable, |n| n.basis).as_str()
 }
 
-fn value_of(n: &Option<proto::NationalValue>) -> Option<f64> {
-    n.as_ref().and_then(|n| n.value)
+/// A national or group value that is provisional.
+fn provisional(n: &National) -> bool {
+    n.value.is_some() && n.provisional
 }
 
-fn ts(t: &Option<prost_types::Timestamp>) -> String {
-    t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
+fn ts(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
         .unwrap_or_default()
 }
@@ -258,15 +245,11 @@ fn measures(ids: &[&str]) -> Vec<(String, String)> {
         .collect()
 }
 
-pub(super) fn region_picture(
-    p: &PictureApi,
-    r: &proto::GetRegionPictureResponse,
-    fmt: Format,
-    lang: Lang,
-) -> String {
-    let labels = Labels::new(p, r.as_of_sequence, lang);
+pub(super) fn region_picture(a: &Answer<Arc<RegionPicture>>, fmt: Format, lang: Lang) -> String {
+    let labels = Labels::new(a, lang);
+    let r = &a.value;
     // The groups of the region as of the answer's sequence.
-    let groups = &r.group_ids;
+    let groups = &r.groups;
     match fmt {
         Format::Csv => {
             let mut header: Vec<String> = [
@@ -296,29 +279,31 @@ pub(super) fn region_picture(
                 .cells
                 .iter()
                 .map(|c| {
+                    let iy = &c.figures;
+                    let ind = &iy.indicator;
                     let mut row = vec![
-                        r.region_code.clone(),
+                        r.region.clone(),
                         r.year.to_string(),
-                        c.indicator_id.clone(),
-                        c.theme.clone(),
-                        c.unit.clone(),
+                        ind.id.clone(),
+                        ind.theme.as_str().to_owned(),
+                        ind.unit.clone(),
                         num(Some(c.value)),
-                        status_name(c.status).into(),
+                        c.status.as_str().into(),
                         text(&c.source),
                         c.revisions.to_string(),
-                        num(c.national_value),
-                        basis_name(&c.national).into(),
+                        num(iy.national()),
+                        basis_name(Some(&iy.national)).into(),
                         num(rank(c.rank)),
-                        c.regions_ranked.to_string(),
-                        num(c.previous_value),
+                        iy.regions_ranked().to_string(),
+                        num(c.previous),
                     ];
                     for g in groups {
-                        match c.groups.iter().find(|x| &x.group_id == g) {
+                        match iy.group(g) {
                             Some(x) => row.extend([
-                                num(value_of(&x.value)),
-                                basis_name(&x.value).into(),
-                                num(rank(x.rank)),
-                                x.regions_ranked.to_string(),
+                                num(x.value.value),
+                                basis_name(Some(&x.value)).into(),
+                                num(rank(iy.group_rank(x, &r.region).unwrap_or(0))),
+                                x.regions_ranked().to_string(),
                             ]),
                             None => row.extend([
                                 String::new(),
@@ -356,57 +341,55 @@ pub(super) fn region_picture(
             let mut values = Vec::new();
             let mut status = BTreeMap::new();
             for c in &r.cells {
-                if c.status == proto::ObservationStatus::Provisional as i32 {
+                let iy = &c.figures;
+                if c.status == Status::Provisional {
                     status.insert(values.len(), "p");
                 }
                 values.extend([
                     Some(c.value),
-                    c.national_value,
-                    c.national_difference,
+                    iy.national(),
+                    c.national_difference(),
                     rank(c.rank),
-                    Some(f64::from(c.regions_ranked)),
-                    c.previous_value,
-                    c.change,
+                    Some(f64::from(iy.regions_ranked())),
+                    c.previous,
+                    c.change(),
                 ]);
                 for g in groups {
-                    let x = c.groups.iter().find(|x| &x.group_id == g);
+                    let x = iy.group(g);
                     values.extend([
-                        x.and_then(|x| value_of(&x.value)),
-                        x.and_then(|x| rank(x.rank)),
-                        x.map(|x| f64::from(x.regions_ranked)),
+                        x.and_then(|x| x.value.value),
+                        x.and_then(|x| rank(iy.group_rank(x, &r.region).unwrap_or(0))),
+                        x.map(|x| f64::from(x.regions_ranked())),
                     ]);
                 }
             }
-            let indicator = labels.indicators(
-                r.cells
-                    .iter()
-                    .map(|c| (c.indicator_id.as_str(), c.unit.as_str(), c.decimals)),
-            );
+            let indicator = labels.indicators(r.cells.iter().map(|c| {
+                let ind = &c.figures.indicator;
+                (ind.id.as_str(), ind.unit.as_str(), ind.decimals)
+            }));
             let dims = [indicator, Dim::new("measure", "measure", measure_labels)];
-            let title = format!(
-                "{} {}: regional picture",
-                labels.region(&r.region_code),
-                r.year
-            );
-            let extension = json!({"as_of_sequence": r.as_of_sequence, "region": r.region_code,
+            let title = format!("{} {}: regional picture", labels.region(&r.region), r.year);
+            let sources: serde_json::Map<String, Value> = r
+                .cells
+                .iter()
+                .map(|c| (c.figures.indicator.id.clone(), json!(&*c.source)))
+                .collect();
+            let extension = json!({"as_of_sequence": a.as_of_sequence, "region": r.region,
                 "year": r.year, "groups": groups, "coverage_ratio": r.coverage_ratio,
-                "sources": r.cells.iter().map(|c| (c.indicator_id.clone(), json!(c.source))).collect::<serde_json::Map<_, _>>()});
+                "sources": sources});
             dataset(title, &labels, &dims, &values, status, extension)
         }
     }
 }
 
-pub(super) fn national_picture(
-    p: &PictureApi,
-    r: &proto::GetNationalPictureResponse,
-    fmt: Format,
-    lang: Lang,
-) -> String {
-    let labels = Labels::new(p, r.as_of_sequence, lang);
-    let shown: Vec<&proto::NationalIndicator> = r
+pub(super) fn national_picture(a: &Answer<Arc<YearPicture>>, fmt: Format, lang: Lang) -> String {
+    let labels = Labels::new(a, lang);
+    let r = &a.value;
+    let expected = r.regions_expected();
+    let shown: Vec<_> = r
         .indicators
         .iter()
-        .filter(|i| i.regions_reported > 0 || i.official)
+        .filter(|i| !i.values.is_empty() || i.official.is_some())
         .collect();
     match fmt {
         Format::Csv => {
@@ -430,22 +413,24 @@ pub(super) fn national_picture(
             let rows: Vec<Vec<String>> = shown
                 .iter()
                 .map(|i| {
+                    let ind = &i.indicator;
+                    let (min, median, max) = i.spread();
                     vec![
                         r.year.to_string(),
-                        i.indicator_id.clone(),
-                        i.theme.clone(),
-                        i.unit.clone(),
-                        num(i.value),
-                        basis_name(&i.national).into(),
-                        i.official.to_string(),
-                        num(i.computed_value),
-                        i.regions_reported.to_string(),
-                        i.regions_expected.to_string(),
-                        num(i.min),
-                        num(i.median),
-                        num(i.max),
-                        i.best_region.clone(),
-                        i.worst_region.clone(),
+                        ind.id.clone(),
+                        ind.theme.as_str().to_owned(),
+                        ind.unit.clone(),
+                        num(i.national()),
+                        basis_name(Some(&i.national)).into(),
+                        i.official.is_some().to_string(),
+                        num(i.national.computed),
+                        i.values.len().to_string(),
+                        expected.to_string(),
+                        num(min),
+                        num(median),
+                        num(max),
+                        i.by_rank(true).unwrap_or_default().to_owned(),
+                        i.by_rank(false).unwrap_or_default().to_owned(),
                     ]
                 })
                 .collect();
@@ -464,34 +449,34 @@ pub(super) fn national_picture(
             let mut values = Vec::new();
             let mut status = BTreeMap::new();
             for i in &shown {
-                let provisional = i.national.as_ref().is_some_and(|n| {
-                    n.value.is_some() && n.status == proto::ObservationStatus::Provisional as i32
-                });
-                if provisional {
+                if provisional(&i.national) {
                     status.insert(values.len(), "p");
                 }
+                let (min, median, max) = i.spread();
                 values.extend([
-                    i.value,
-                    i.computed_value,
-                    Some(f64::from(i.regions_reported)),
-                    Some(f64::from(i.regions_expected)),
-                    i.min,
-                    i.median,
-                    i.max,
+                    i.national(),
+                    i.national.computed,
+                    Some(i.values.len() as f64),
+                    Some(f64::from(expected)),
+                    min,
+                    median,
+                    max,
                 ]);
             }
-            let indicator = labels.indicators(
-                shown
-                    .iter()
-                    .map(|i| (i.indicator_id.as_str(), i.unit.as_str(), i.decimals)),
-            );
+            let indicator = labels.indicators(shown.iter().map(|i| {
+                let ind = &i.indicator;
+                (ind.id.as_str(), ind.unit.as_str(), ind.decimals)
+            }));
             let dims = [indicator, Dim::new("measure", "measure", measures(&ids))];
             let basis: serde_json::Map<String, Value> = shown
                 .iter()
-                .map(|i| (i.indicator_id.clone(), json!(basis_name(&i.national))))
+                .map(|i| {
+                    let basis = basis_name(Some(&i.national));
+                    (i.indicator.id.clone(), json!(basis))
+                })
                 .collect();
             let extension =
-                json!({"as_of_sequence": r.as_of_sequence, "year": r.year, "basis": basis});
+                json!({"as_of_sequence": a.as_of_sequence, "year": r.year, "basis": basis});
             dataset(
                 format!("{} {}: national picture", labels.region("SSS"), r.year),
                 &labels,
@@ -504,19 +489,15 @@ pub(super) fn national_picture(
     }
 }
 
-pub(super) fn group_picture(
-    p: &PictureApi,
-    r: &proto::GetGroupPictureResponse,
-    fmt: Format,
-    lang: Lang,
-) -> String {
-    let labels = Labels::new(p, r.as_of_sequence, lang);
-    let group = r.group.clone().unwrap_or_default();
+pub(super) fn group_picture(a: &Answer<GroupPicture>, fmt: Format, lang: Lang) -> String {
+    let labels = Labels::new(a, lang);
+    let r = &a.value;
+    let group = &r.group;
     // Indicators with at least one member value.
-    let shown: Vec<&proto::GroupIndicator> = r
+    let shown: Vec<_> = r
         .indicators
         .iter()
-        .filter(|i| i.members.iter().any(|m| m.value.is_some()))
+        .filter(|(_, members)| members.iter().any(|m| m.value.is_some()))
         .collect();
     match fmt {
         Format::Csv => {
@@ -537,27 +518,29 @@ pub(super) fn group_picture(
                 "sequence",
             ];
             let mut rows = Vec::new();
-            for i in &shown {
+            for (iy, members) in &shown {
+                let ind = &iy.indicator;
+                let figures = iy.group(&group.id);
                 let base = [
                     r.year.to_string(),
-                    i.indicator_id.clone(),
-                    i.theme.clone(),
-                    i.unit.clone(),
+                    ind.id.clone(),
+                    ind.theme.as_str().to_owned(),
+                    ind.unit.clone(),
                 ];
-                for m in &i.members {
+                for m in members {
                     let mut row = base.to_vec();
                     row.extend([
-                        m.region_code.clone(),
+                        m.region.clone(),
                         "member".into(),
                         num(m.value),
                         String::new(),
                         num(rank(m.rank)),
-                        i.regions_ranked.to_string(),
+                        figures.map_or(0, |g| g.regions_ranked()).to_string(),
                         m.value
                             .map(|_| status_name(m.status))
                             .unwrap_or_default()
                             .into(),
-                        text(&m.source),
+                        text(m.source.as_deref().unwrap_or_default()),
                         m.revisions.to_string(),
                         if m.sequence > 0 {
                             m.sequence.to_string()
@@ -568,14 +551,14 @@ pub(super) fn group_picture(
                     rows.push(row);
                 }
                 for (area, kind, n) in [
-                    (group.id.as_str(), "group", &i.group),
-                    ("SSS", "national", &i.national),
+                    (group.id.as_str(), "group", figures.map(|g| &g.value)),
+                    ("SSS", "national", Some(&iy.national)),
                 ] {
                     let mut row = base.to_vec();
                     row.extend([
                         area.to_owned(),
                         kind.into(),
-                        num(value_of(n)),
+                        num(n.and_then(|n| n.value)),
                         basis_name(n).into(),
                         String::new(),
                         String::new(),
@@ -599,33 +582,32 @@ pub(super) fn group_picture(
             areas.push(("SSS".into(), labels.region("SSS")));
             let mut values = Vec::new();
             let mut status = BTreeMap::new();
-            for i in &shown {
-                for m in &i.members {
-                    if m.value.is_some() && m.status == proto::ObservationStatus::Provisional as i32
-                    {
+            for (iy, members) in &shown {
+                for m in members {
+                    if m.value.is_some() && m.status == Some(Status::Provisional) {
                         status.insert(values.len(), "p");
                     }
                     values.push(m.value);
                 }
-                values.push(value_of(&i.group));
-                values.push(value_of(&i.national));
+                values.push(iy.group(&group.id).and_then(|g| g.value.value));
+                values.push(iy.national());
             }
-            let indicator = labels.indicators(
-                shown
-                    .iter()
-                    .map(|i| (i.indicator_id.as_str(), i.unit.as_str(), i.decimals)),
-            );
+            let indicator = labels.indicators(shown.iter().map(|(iy, _)| {
+                let ind = &iy.indicator;
+                (ind.id.as_str(), ind.unit.as_str(), ind.decimals)
+            }));
             let dims = [indicator, Dim::new("area", "area", areas)];
             let basis: serde_json::Map<String, Value> = shown
                 .iter()
-                .map(|i| {
+                .map(|(iy, _)| {
+                    let g = iy.group(&group.id).map(|g| &g.value);
                     (
-                        i.indicator_id.clone(),
-                        json!({"group": basis_name(&i.group), "national": basis_name(&i.national)}),
+                        iy.indicator.id.clone(),
+                        json!({"group": basis_name(g), "national": basis_name(Some(&iy.national))}),
                     )
                 })
                 .collect();
-            let extension = json!({"as_of_sequence": r.as_of_sequence, "year": r.year,
+            let extension = json!({"as_of_sequence": a.as_of_sequence, "year": r.year,
                 "group": group.id, "members": group.members, "group_source": group.source,
                 "basis": basis});
             dataset(
@@ -645,16 +627,10 @@ pub(super) fn group_picture(
     }
 }
 
-pub(super) fn series(
-    p: &PictureApi,
-    region: &str,
-    indicator: &str,
-    r: &proto::GetSeriesResponse,
-    fmt: Format,
-    lang: Lang,
-) -> String {
-    let labels = Labels::new(p, r.as_of_sequence, lang);
-    let region = labels.code(region);
+pub(super) fn series(a: &Answer<Series>, fmt: Format, lang: Lang) -> String {
+    let labels = Labels::new(a, lang);
+    let r = &a.value;
+    let (region, indicator) = (&r.region, r.indicator.id.as_str());
     match fmt {
         Format::Csv => {
             let header = [
@@ -677,11 +653,11 @@ pub(super) fn series(
                         indicator.to_owned(),
                         pt.year.to_string(),
                         num(Some(pt.value)),
-                        status_name(pt.status).into(),
-                        num(pt.national_value),
-                        basis_name(&pt.national).into(),
+                        pt.status.as_str().into(),
+                        num(pt.figures.national()),
+                        basis_name(Some(&pt.figures.national)).into(),
                         num(rank(pt.rank)),
-                        pt.regions_ranked.to_string(),
+                        pt.figures.regions_ranked().to_string(),
                     ]
                 })
                 .collect();
@@ -692,14 +668,14 @@ pub(super) fn series(
             let mut values = Vec::new();
             let mut status = BTreeMap::new();
             for pt in &r.points {
-                if pt.status == proto::ObservationStatus::Provisional as i32 {
+                if pt.status == Status::Provisional {
                     status.insert(values.len(), "p");
                 }
                 values.extend([
                     Some(pt.value),
-                    pt.national_value,
+                    pt.figures.national(),
                     rank(pt.rank),
-                    Some(f64::from(pt.regions_ranked)),
+                    Some(f64::from(pt.figures.regions_ranked())),
                 ]);
             }
             let years = Dim::new(
@@ -711,14 +687,10 @@ pub(super) fn series(
                     .collect(),
             );
             let dims = [years, Dim::new("measure", "measure", measures(&ids))];
-            let extension = json!({"as_of_sequence": r.as_of_sequence, "region": region,
+            let extension = json!({"as_of_sequence": a.as_of_sequence, "region": region,
                 "indicator": indicator});
             dataset(
-                format!(
-                    "{}: {}",
-                    labels.region(&region),
-                    labels.indicator(indicator)
-                ),
+                format!("{}: {}", labels.region(region), labels.indicator(indicator)),
                 &labels,
                 &dims,
                 &values,
@@ -729,17 +701,50 @@ pub(super) fn series(
     }
 }
 
-pub(super) fn history(
-    p: &PictureApi,
-    region: &str,
-    indicator: &str,
-    year: i32,
-    r: &proto::GetObservationHistoryResponse,
-    fmt: Format,
-    lang: Lang,
-) -> String {
-    let labels = Labels::new(p, r.as_of_sequence, lang);
-    let region = labels.code(region);
+/// One revision of a cell, as the history shows it.
+struct Revision<'a> {
+    e: &'a Event,
+    /// The value and status, when the revision recorded one (not for a retraction).
+    value: Option<(f64, Status)>,
+    source: &'a str,
+    note: &'a str,
+    correction_reason: &'a str,
+    retraction_reason: Option<&'a str>,
+}
+
+impl<'a> Revision<'a> {
+    fn of(e: &'a Event) -> Revision<'a> {
+        let mut r = Revision {
+            e,
+            value: None,
+            source: "",
+            note: "",
+            correction_reason: "",
+            retraction_reason: None,
+        };
+        match &e.payload {
+            Payload::ObservationRecorded(o) => {
+                r.value = Some((o.value, o.status));
+                r.source = &o.source;
+                r.note = &o.note;
+                r.correction_reason = &o.correction_reason;
+            }
+            Payload::ObservationRetracted { reason, .. } => r.retraction_reason = Some(reason),
+            _ => {}
+        }
+        r
+    }
+
+    fn retracted(&self) -> bool {
+        self.retraction_reason.is_some()
+    }
+}
+
+pub(super) fn history(a: &Answer<History>, fmt: Format, lang: Lang) -> String {
+    let labels = Labels::new(a, lang);
+    let h = &a.value;
+    let (region, indicator, year) = (&h.region, &h.indicator, h.year);
+    let revisions: Vec<Revision> = h.revisions.iter().map(Revision::of).collect();
     match fmt {
         Format::Csv => {
             let header = [
@@ -756,31 +761,22 @@ pub(super) fn history(
                 "retraction_reason",
                 "hash",
             ];
-            let rows: Vec<Vec<String>> = r
-                .revisions
+            let rows: Vec<Vec<String>> = revisions
                 .iter()
                 .map(|v| {
                     vec![
-                        v.sequence.to_string(),
-                        ts(&v.recorded_at),
-                        if v.retracted {
-                            String::new()
-                        } else {
-                            num(Some(v.value))
-                        },
-                        if v.retracted {
-                            String::new()
-                        } else {
-                            status_name(v.status).into()
-                        },
-                        text(&v.source),
-                        text(&v.note),
-                        text(&v.correction_reason),
-                        text(&v.principal),
-                        text(&v.submission_id),
-                        v.retracted.to_string(),
-                        text(&v.retraction_reason),
-                        hex::encode(&v.hash),
+                        v.e.sequence.to_string(),
+                        ts(v.e.recorded_at_micros),
+                        num(v.value.map(|(x, _)| x)),
+                        status_name(v.value.map(|(_, s)| s)).into(),
+                        text(v.source),
+                        text(v.note),
+                        text(v.correction_reason),
+                        text(&v.e.principal),
+                        text(&v.e.submission_id),
+                        v.retracted().to_string(),
+                        text(v.retraction_reason.unwrap_or_default()),
+                        hex::encode(v.e.hash),
                     ]
                 })
                 .collect();
@@ -788,50 +784,49 @@ pub(super) fn history(
         }
         Format::JsonStat => {
             let mut status = BTreeMap::new();
-            let values: Vec<Option<f64>> = r
-                .revisions
+            let values: Vec<Option<f64>> = revisions
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    if !v.retracted && v.status == proto::ObservationStatus::Provisional as i32 {
+                    if matches!(v.value, Some((_, Status::Provisional))) {
                         status.insert(i, "p");
                     }
-                    (!v.retracted).then_some(v.value)
+                    v.value.map(|(x, _)| x)
                 })
                 .collect();
-            let revisions = Dim::new(
+            let dim = Dim::new(
                 "revision",
                 "revision (event sequence)",
-                r.revisions
+                revisions
                     .iter()
                     .map(|v| {
-                        let what = if v.retracted { "retracted" } else { "recorded" };
-                        (
-                            v.sequence.to_string(),
-                            format!("{} {what} {}", v.sequence, ts(&v.recorded_at)),
-                        )
+                        let what = if v.retracted() {
+                            "retracted"
+                        } else {
+                            "recorded"
+                        };
+                        let seq = v.e.sequence;
+                        let label = format!("{seq} {what} {}", ts(v.e.recorded_at_micros));
+                        (seq.to_string(), label)
                     })
                     .collect(),
             );
-            let dims = [
-                revisions,
-                Dim::new("measure", "measure", measures(&["value"])),
-            ];
-            let trail: Vec<Value> = r
-                .revisions
+            let dims = [dim, Dim::new("measure", "measure", measures(&["value"]))];
+            let trail: Vec<Value> = revisions
                 .iter()
                 .map(|v| {
-                    json!({"sequence": v.sequence, "recorded_at": ts(&v.recorded_at),
+                    json!({"sequence": v.e.sequence, "recorded_at": ts(v.e.recorded_at_micros),
                     "source": v.source, "note": v.note, "correction_reason": v.correction_reason,
-                    "principal": v.principal, "submission_id": v.submission_id,
-                    "retracted": v.retracted, "retraction_reason": v.retraction_reason,
-                    "hash": hex::encode(&v.hash)})
+                    "principal": v.e.principal, "submission_id": v.e.submission_id,
+                    "retracted": v.retracted(),
+                    "retraction_reason": v.retraction_reason.unwrap_or_default(),
+                    "hash": hex::encode(v.e.hash)})
                 })
                 .collect();
-            let extension = json!({"as_of_sequence": r.as_of_sequence, "region": region,
+            let extension = json!({"as_of_sequence": a.as_of_sequence, "region": region,
                 "indicator": indicator, "year": year, "revisions": trail});
             dataset(
-                format!("{} {indicator} {year}: revisions", labels.region(&region)),
+                format!("{} {indicator} {year}: revisions", labels.region(region)),
                 &labels,
                 &dims,
                 &values,

@@ -1,0 +1,224 @@
+//! PictureService: thin adapters over [`crate::read`], and the event stream.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use super::gate::principal;
+use super::stream::{async_stream_of, revoked, stopping, stream_permit, BoxStream, Streams};
+use crate::metrics::Metrics;
+use crate::projection::AsOf;
+use crate::proto;
+use crate::read::{Point, Reader};
+use crate::store::EventLog;
+
+/// PictureService.
+#[derive(Clone)]
+pub(crate) struct PictureApi {
+    reader: Reader,
+    streams: Streams,
+    /// For ReadEvents: the log, and how far the projection has applied it.
+    log: Arc<EventLog>,
+    applied: watch::Receiver<u64>,
+    metrics: Arc<Metrics>,
+}
+
+impl PictureApi {
+    pub(crate) fn new(
+        reader: Reader,
+        streams: Streams,
+        log: Arc<EventLog>,
+        applied: watch::Receiver<u64>,
+        metrics: Arc<Metrics>,
+    ) -> PictureApi {
+        PictureApi {
+            reader,
+            streams,
+            log,
+            applied,
+            metrics,
+        }
+    }
+}
+
+/// The point a request asks about.
+pub(super) fn point(as_of: &Option<proto::AsOf>, min_sequence: u64) -> Result<Point, Status> {
+    use proto::as_of::Point as P;
+    let as_of = match as_of.as_ref().and_then(|a| a.point.as_ref()) {
+        None => AsOf::Latest,
+        Some(P::Sequence(s)) => AsOf::Sequence(*s),
+        Some(P::RecordedAt(t)) => convert::micros_of(t)
+            .map(AsOf::RecordedAt)
+            .map_err(|d| super::invalid("as_of.recorded_at", d))?,
+    };
+    Ok(Point {
+        as_of,
+        min_sequence,
+    })
+}
+
+/// A year of 0 (proto's unset) is none.
+fn given(year: i32) -> Option<i32> {
+    (year != 0).then_some(year)
+}
+
+#[tonic::async_trait]
+impl proto::picture_service_server::PictureService for PictureApi {
+    async fn get_region_picture(
+        &self,
+        request: Request<proto::GetRegionPictureRequest>,
+    ) -> Result<Response<proto::GetRegionPictureResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let at = point(&req.as_of, req.min_sequence)?;
+        let a = (self.reader)
+            .region_picture(&who, at, &req.region_code, req.year)
+            .await?;
+        Ok(Response::new(convert::region_picture_to_proto(
+            &a.value,
+            a.as_of_sequence,
+        )))
+    }
+
+    async fn get_national_picture(
+        &self,
+        request: Request<proto::GetNationalPictureRequest>,
+    ) -> Result<Response<proto::GetNationalPictureResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let at = point(&req.as_of, req.min_sequence)?;
+        let a = self.reader.national_picture(&who, at, req.year).await?;
+        Ok(Response::new(convert::national_picture_to_proto(
+            &a.value,
+            a.as_of_sequence,
+        )))
+    }
+
+    async fn get_series(
+        &self,
+        request: Request<proto::GetSeriesRequest>,
+    ) -> Result<Response<proto::GetSeriesResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let at = point(&req.as_of, req.min_sequence)?;
+        let (from, to) = (given(req.from_year), given(req.to_year));
+        let a = (self.reader)
+            .series(&who, at, &req.region_code, &req.indicator_id, from, to)
+            .await?;
+        Ok(Response::new(convert::series_to_proto(
+            &a.value.points,
+            a.as_of_sequence,
+        )))
+    }
+
+    async fn get_observation_history(
+        &self,
+        request: Request<proto::GetObservationHistoryRequest>,
+    ) -> Result<Response<proto::GetObservationHistoryResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let at = point(&req.as_of, req.min_sequence)?;
+        let a = (self.reader)
+            .history(&who, at, &req.region_code, &req.indicator_id, req.year)
+            .await?;
+        Ok(Response::new(convert::history_to_proto(
+            &a.value.revisions,
+            a.as_of_sequence,
+        )))
+    }
+
+    async fn get_group_picture(
+        &self,
+        request: Request<proto::GetGroupPictureRequest>,
+    ) -> Result<Response<proto::GetGroupPictureResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let at = point(&req.as_of, req.min_sequence)?;
+        let a = (self.reader)
+            .group_picture(&who, at, &req.group_id, req.year)
+            .await?;
+        Ok(Response::new(convert::group_picture_to_proto(
+            &a.value,
+            a.as_of_sequence,
+        )))
+    }
+
+    type ReadEventsStream = BoxStream<proto::ReadEventsResponse>;
+
+    async fn read_events(
+        &self,
+        request: Request<proto::ReadEventsRequest>,
+    ) -> Result<Response<Self::ReadEventsStream>, Status> {
+        let who = principal(&request)?;
+        let permit = stream_permit(&self.streams)?;
+        let req = request.into_inner();
+        let log = self.log.clone();
+        let mut applied = self.applied.clone();
+        let auth = self.streams.auth.clone();
+        let mut tokens = auth.changes();
+        let metrics = self.metrics.clone();
+        let mut shutdown = self.streams.shutdown.clone();
+        let out = async_stream_of(move |tx| async move {
+            let _permit = permit;
+            /// Events read from sled per blocking call: large enough to amortise the call,
+            /// small enough to keep one read short.
+            const BATCH: usize = 1024;
+            let mut next = req.from_sequence.max(1);
+            loop {
+                // At every batch and wake-up: a reload may have revoked the token (also
+                // between the gate's check and the subscription to reloads).
+                if !auth.is_current(&who) {
+                    let _ = tx.send(Err(revoked())).await;
+                    return;
+                }
+                // Only what the projection has applied is read, so a follower never sees
+                // an event before it is durable and visible.
+                let upto = *applied.borrow_and_update();
+                if next <= upto {
+                    let l = log.clone();
+                    let read = tokio::task::spawn_blocking(move || l.read_from(next, BATCH)).await;
+                    let events = match read {
+                        Ok(Ok(ev)) => ev,
+                        other => {
+                            tracing::error!(?other, "ReadEvents: store read failed");
+                            metrics.store_errors.inc();
+                            let _ = tx
+                                .send(Err(Status::internal("reading the log failed")))
+                                .await;
+                            return;
+                        }
+                    };
+                    for e in events.iter().filter(|e| e.sequence <= upto) {
+                        let msg = proto::ReadEventsResponse {
+                            event: Some(convert::event_to_proto(e)),
+                        };
+                        if tx.send(Ok(msg)).await.is_err() {
+                            return;
+                        }
+                        next = e.sequence + 1;
+                    }
+                    continue;
+                }
+                if !req.follow {
+                    return;
+                }
+                tokio::select! {
+                    changed = applied.changed() => if changed.is_err() { return },
+                    // A reload that revoked (or changed) this stream's token ends it.
+                    _ = tokens.changed() => if !auth.is_current(&who) {
+                        let _ = tx.send(Err(revoked())).await;
+                        return;
+                    },
+                    _ = tx.closed() => return,
+                    _ = stopping(&mut shutdown) => {
+                        let _ = tx.send(Err(Status::unavailable("the server is shutting down"))).await;
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(out))
+    }
+}

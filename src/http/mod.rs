@@ -1,0 +1,126 @@
+//! The HTTP listener: `/metrics` for Prometheus, `/healthz` and `/readyz` for probes, and
+//! the open data (`/v1/…`, `/openapi.json`).
+//!
+//! - [`serve`]: the connection loop (HTTP/1.1, over TLS when configured) and its limits.
+//! - `health`: the probes; `scrape`: `/metrics`; [`tls`]: the acceptor.
+//! - [`opendata`]: the picture as JSON-stat and CSV, a thin adapter over [`crate::read`].
+
+mod health;
+pub(crate) mod opendata;
+mod scrape;
+pub(crate) mod tls;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::routing::get;
+use parking_lot::RwLock;
+use tokio::net::TcpListener;
+
+pub use tls::TlsFiles;
+
+use crate::limits;
+use crate::metrics::Metrics;
+use crate::projection::Projection;
+use crate::store::EventLog;
+use crate::write::Writer;
+
+/// What the probes and `/metrics` read.
+#[derive(Clone)]
+pub(crate) struct HttpState {
+    metrics: Arc<Metrics>,
+    writer: Writer,
+    projection: Arc<RwLock<Projection>>,
+    log: Arc<EventLog>,
+    situation: Arc<crate::metrics::SituationCache>,
+    /// When the last scrape was answered; scrapes queue on it in turn (see
+    /// [`limits::MIN_SCRAPE_INTERVAL`]).
+    last_scrape: Arc<tokio::sync::Mutex<tokio::time::Instant>>,
+}
+
+impl HttpState {
+    pub(crate) fn new(
+        metrics: Arc<Metrics>,
+        writer: Writer,
+        projection: Arc<RwLock<Projection>>,
+        log: Arc<EventLog>,
+    ) -> HttpState {
+        HttpState {
+            metrics,
+            writer,
+            projection,
+            log,
+            situation: Arc::default(),
+            last_scrape: Arc::new(tokio::sync::Mutex::new(
+                tokio::time::Instant::now() - limits::MIN_SCRAPE_INTERVAL,
+            )),
+        }
+    }
+}
+
+/// Every route of the HTTP port.
+pub(crate) fn router(state: HttpState, open_data: opendata::OpenData) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", get(scrape::metrics))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state)
+        .merge(opendata::router(open_data))
+}
+
+/// Serves `router` (HTTP/1.1, over TLS with `tls`) on `listener` until `stop`: connections
+/// bounded and closed when idle (`limits`), request heads bounded in time and size
+/// ([`limits::HTTP_HEADER_TIMEOUT`], [`limits::MAX_HTTP_HEADER_BYTES`]: 431 beyond). At
+/// `stop` it accepts no more and gives open requests a few seconds to finish.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: limits::ConnectionLimits,
+    header_timeout: std::time::Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stop: impl Future<Output = ()>,
+) {
+    use futures::StreamExt;
+    let incoming = limits::incoming(listener, limits);
+    tokio::pin!(incoming);
+    tokio::pin!(stop);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let io = tokio::select! {
+            io = incoming.next() => io,
+            () = &mut stop => break,
+        };
+        // The stream yields only accepted connections, and ends only with the listener.
+        let Some(Ok(io)) = io else { break };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .max_buf_size(limits::MAX_HTTP_HEADER_BYTES);
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            // A connection's end (a timeout, a closed peer, a bad request or handshake) is
+            // its own. The TLS handshake has the request head's time bound.
+            match tls {
+                None => {
+                    let connection =
+                        builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+                    let _ = watcher.watch(connection).await;
+                }
+                Some(acceptor) => {
+                    let Ok(Ok(io)) =
+                        tokio::time::timeout(header_timeout, acceptor.accept(io)).await
+                    else {
+                        return;
+                    };
+                    let connection =
+                        builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+                    let _ = watcher.watch(connection).await;
+                }
+            }
+        });
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
+}

@@ -1,0 +1,399 @@
+//! The one read path: every picture read — region, national, peer group, series, a cell's
+//! history, a round's status — answered as domain values, whatever the transport.
+//!
+//! Each read takes the authenticated principal and a [`Point`] and first passes one shared
+//! step ([`Reader::at`]): it waits (bounded) until the projection has applied the point's
+//! `min_sequence`, takes the projection's read lock and resolves the as-of point to a
+//! sequence. Then it checks its own arguments against the catalog and computes. The answer
+//! ([`Answer`]) carries the sequence it holds at, and what a reader needs to label it.
+//!
+//! Errors are [`ReadError`]s. They become a gRPC status in one place (`api`) and an HTTP
+//! status in one place (`http::opendata`); nothing here knows either transport.
+
+use std::sync::Arc;
+
+use parking_lot::{RwLock, RwLockReadGuard};
+use tokio::sync::watch;
+
+use crate::auth::Principal;
+use crate::domain::{Catalog, Event, Indicator};
+use crate::metrics::Metrics;
+use crate::projection::{
+    AsOf, GroupPicture, Projection, RegionPicture, RoundStatus, SeriesPoint, YearPicture,
+};
+use crate::store::EventLog;
+
+/// How long a read waits for `min_sequence` before it is refused. A write is visible to
+/// reads within one commit (milliseconds); waiting longer means something is wrong.
+pub(crate) const MIN_SEQUENCE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Largest year span of one series request: keeps one answer small.
+pub(crate) const MAX_SERIES_YEARS: i32 = 300;
+
+/// Why a read is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ReadError {
+    /// An argument is wrong: the field it names and why.
+    Invalid { field: String, description: String },
+    /// Nothing of that kind exists at the point asked about (a round not open).
+    NotFound(String),
+    /// The projection has not reached the `min_sequence` asked for in time.
+    NotYet(String),
+    /// The store failed (logged and counted; the text is for the client).
+    Internal(&'static str),
+}
+
+impl ReadError {
+    pub(crate) fn invalid(field: &str, description: impl Into<String>) -> ReadError {
+        ReadError::Invalid {
+            field: field.to_owned(),
+            description: description.into(),
+        }
+    }
+}
+
+/// The state a read is asked about.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Point {
+    pub(crate) as_of: AsOf,
+    /// The read waits until the projection has applied this sequence (read your writes).
+    pub(crate) min_sequence: u64,
+}
+
+/// A read's answer: `value`, which holds at `as_of_sequence`.
+#[derive(Debug)]
+pub(crate) struct Answer<T> {
+    pub(crate) value: T,
+    pub(crate) as_of_sequence: u64,
+    /// The record time of the event at `as_of_sequence` (0 for the empty log).
+    pub(crate) recorded_at_micros: i64,
+    /// The latest catalog, for names: a code names the same thing at every as-of point.
+    pub(crate) catalog: Arc<Catalog>,
+}
+
+/// A region's series of one indicator.
+#[derive(Debug)]
+pub(crate) struct Series {
+    pub(crate) region: String,
+    pub(crate) indicator: Indicator,
+    pub(crate) points: Vec<SeriesPoint>,
+}
+
+/// A cell's revision trail: its events, oldest first.
+#[derive(Debug)]
+pub(crate) struct History {
+    pub(crate) region: String,
+    pub(crate) indicator: String,
+    pub(crate) year: i32,
+    pub(crate) revisions: Vec<Event>,
+}
+
+/// What every read shares: the projection, how far it has applied, and the log.
+#[derive(Clone)]
+pub(crate) struct Reader {
+    projection: Arc<RwLock<Projection>>,
+    applied: watch::Receiver<u64>,
+    log: Arc<EventLog>,
+    metrics: Arc<Metrics>,
+}
+
+/// The projection at a resolved point: the shared step's result.
+struct At<'a> {
+    p: RwLockReadGuard<'a, Projection>,
+    seq: u64,
+    point: AsOf,
+}
+
+impl At<'_> {
+    /// `value`, answered at this point.
+    fn answer<T>(&self, value: T) -> Answer<T> {
+        Answer {
+            value,
+            as_of_sequence: self.seq,
+            recorded_at_micros: self.p.time_of(self.seq),
+            catalog: self.p.catalog(),
+        }
+    }
+
+    /// A region code resolved with the latest catalog: a code names the same region at
+    /// every as-of point, also before the region had any data.
+    fn region(&self, code: &str) -> Result<String, ReadError> {
+        self.p
+            .catalog()
+            .resolve_region(code)
+            .map(|r| r.code.clone())
+            .ok_or_else(|| ReadError::invalid("region_code", format!("unknown region {code:?}")))
+    }
+
+    /// An indicator of the catalog as of this point.
+    fn indicator(&self, id: &str) -> Result<Indicator, ReadError> {
+        self.p
+            .catalog_at(self.seq)
+            .indicators
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ReadError::invalid("indicator_id", format!("unknown indicator {id:?}")))
+    }
+}
+
+/// A year argument: within 1000..9999.
+fn check_year(year: i32, field: &str) -> Result<(), ReadError> {
+    if !(1000..=9999).contains(&year) {
+        return Err(ReadError::invalid(
+            field,
+            format!("year {year} must be within 1000..9999"),
+        ));
+    }
+    Ok(())
+}
+
+/// The current year by the server's clock (UTC), for the default span of a series.
+fn current_year() -> i32 {
+    use chrono::Datelike;
+    chrono::Utc::now().year()
+}
+
+impl Reader {
+    pub(crate) fn new(
+        projection: Arc<RwLock<Projection>>,
+        applied: watch::Receiver<u64>,
+        log: Arc<EventLog>,
+        metrics: Arc<Metrics>,
+    ) -> Reader {
+        Reader {
+            projection,
+            applied,
+            log,
+            metrics,
+        }
+    }
+
+    /// The last sequence the projection has applied.
+    pub(crate) fn latest(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// The shared step of every read: `who` is authenticated (every role reads); waits
+    /// (bounded) for `point.min_sequence`, then locks the projection and resolves the as-of
+    /// point.
+    async fn at(&self, _who: &Principal, point: Point) -> Result<At<'_>, ReadError> {
+        self.wait_for(point.min_sequence).await?;
+        let p = self.projection.read();
+        let seq = p.resolve(point.as_of);
+        Ok(At {
+            p,
+            seq,
+            point: point.as_of,
+        })
+    }
+
+    /// Waits (bounded) until the projection has applied `min`.
+    async fn wait_for(&self, min: u64) -> Result<(), ReadError> {
+        if min == 0 || *self.applied.borrow() >= min {
+            return Ok(());
+        }
+        let mut rx = self.applied.clone();
+        let reached = tokio::time::timeout(MIN_SEQUENCE_WAIT, rx.wait_for(|s| *s >= min))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        match reached {
+            true => Ok(()),
+            false => Err(ReadError::NotYet(format!(
+                "the projection has not reached sequence {min} within {MIN_SEQUENCE_WAIT:?}"
+            ))),
+        }
+    }
+
+    /// A region's picture of `year`.
+    pub(crate) async fn region_picture(
+        &self,
+        who: &Principal,
+        point: Point,
+        region: &str,
+        year: i32,
+    ) -> Result<Answer<Arc<RegionPicture>>, ReadError> {
+        check_year(year, "year")?;
+        let at = self.at(who, point).await?;
+        let region = at.region(region)?;
+        Ok(at.answer(at.p.region_picture(&region, year, at.seq)))
+    }
+
+    /// The national picture of `year`.
+    pub(crate) async fn national_picture(
+        &self,
+        who: &Principal,
+        point: Point,
+        year: i32,
+    ) -> Result<Answer<Arc<YearPicture>>, ReadError> {
+        check_year(year, "year")?;
+        let at = self.at(who, point).await?;
+        Ok(at.answer(at.p.year_picture(year, at.seq)))
+    }
+
+    /// A peer group's picture of `year`.
+    pub(crate) async fn group_picture(
+        &self,
+        who: &Principal,
+        point: Point,
+        group: &str,
+        year: i32,
+    ) -> Result<Answer<GroupPicture>, ReadError> {
+        check_year(year, "year")?;
+        let at = self.at(who, point).await?;
+        let picture = at.p.group_picture(group, year, at.seq).ok_or_else(|| {
+            ReadError::invalid(
+                "group_id",
+                format!(
+                    "unknown peer group {:?} (as of sequence {})",
+                    crate::domain::validate::clip(group),
+                    at.seq
+                ),
+            )
+        })?;
+        Ok(at.answer(picture))
+    }
+
+    /// A region's series of an indicator from `from` to `to` (each defaults to the end of
+    /// the indicator's years, and is clamped to them).
+    pub(crate) async fn series(
+        &self,
+        who: &Principal,
+        point: Point,
+        region: &str,
+        indicator: &str,
+        from: Option<i32>,
+        to: Option<i32>,
+    ) -> Result<Answer<Series>, ReadError> {
+        let at = self.at(who, point).await?;
+        let region = at.region(region)?;
+        let indicator = at.indicator(indicator)?;
+        let (first, last) = indicator.default_years(current_year());
+        let (from, to) = (
+            from.unwrap_or(first).max(first),
+            to.unwrap_or(last).min(last),
+        );
+        if to < from {
+            return Err(ReadError::invalid("to_year", "to_year is before from_year"));
+        }
+        if to - from >= MAX_SERIES_YEARS {
+            return Err(ReadError::invalid(
+                "from_year",
+                format!("at most {MAX_SERIES_YEARS} years per request"),
+            ));
+        }
+        let points = at.p.series(&region, &indicator, from, to, at.seq);
+        Ok(at.answer(Series {
+            region,
+            indicator,
+            points,
+        }))
+    }
+
+    /// A cell's revision trail: the sequences come from memory, the revisions themselves
+    /// from the log.
+    pub(crate) async fn history(
+        &self,
+        who: &Principal,
+        point: Point,
+        region: &str,
+        indicator: &str,
+        year: i32,
+    ) -> Result<Answer<History>, ReadError> {
+        check_year(year, "year")?;
+        let (answer, trail) = {
+            let at = self.at(who, point).await?;
+            let region = at.region(region)?;
+            let indicator = at.indicator(indicator)?.id;
+            let trail = at.p.trail(&region, &indicator, year, at.seq);
+            let history = History {
+                region,
+                indicator,
+                year,
+                revisions: Vec::new(),
+            };
+            (at.answer(history), trail)
+        };
+        let wanted = trail.len();
+        let log = self.log.clone();
+        let read = tokio::task::spawn_blocking(move || log.read_at(&trail)).await;
+        let h = &answer.value;
+        let cell = Some((h.indicator.as_str(), year));
+        match read {
+            // Every revision of the trail, each an event of this cell.
+            Ok(Ok(events))
+                if events.len() == wanted
+                    && events
+                        .iter()
+                        .all(|e| e.region_code == h.region && e.cell() == cell) =>
+            {
+                let mut answer = answer;
+                answer.value.revisions = events;
+                Ok(answer)
+            }
+            other => {
+                match other {
+                    Ok(Ok(events)) => tracing::error!(
+                        found = events.len(),
+                        wanted,
+                        "history: the log does not hold the cell's revisions the projection \
+                         lists"
+                    ),
+                    other => tracing::error!(?other, "history: store read failed"),
+                }
+                self.metrics.store_errors.inc();
+                Err(ReadError::Internal("reading the log failed"))
+            }
+        }
+    }
+
+    /// What the round of `year` has received (only `region`'s part, when given). Overdue
+    /// as of the instant asked about: now for the latest state, the instant asked for (at
+    /// most now) for a time, the record time of the event for a sequence: a past state is
+    /// judged by its own time.
+    pub(crate) async fn round_status(
+        &self,
+        who: &Principal,
+        point: Point,
+        year: i32,
+        region: Option<&str>,
+    ) -> Result<Answer<RoundStatus>, ReadError> {
+        check_year(year, "year")?;
+        let at = self.at(who, point).await?;
+        let region = region.map(|r| at.region(r)).transpose()?;
+        let now = crate::write::now_micros();
+        let instant = match at.point {
+            AsOf::Latest => now,
+            AsOf::RecordedAt(t) => t.min(now),
+            AsOf::Sequence(_) => at.p.time_of(at.seq),
+        };
+        let mut status = at.p.round_status(year, at.seq, instant).ok_or_else(|| {
+            ReadError::NotFound(format!(
+                "no reporting round is open for {year} (as of sequence {})",
+                at.seq
+            ))
+        })?;
+        if let Some(r) = &region {
+            if !status.round.regions.contains(r) {
+                return Err(ReadError::invalid(
+                    "region_code",
+                    format!("the {year} round does not expect {r}"),
+                ));
+            }
+            status.regions.retain(|s| &s.region == r);
+        }
+        Ok(at.answer(status))
+    }
+
+    /// The latest catalog.
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
+        self.projection.read().catalog()
+    }
+
+    /// The round of `year` as recorded at `seq` (its defaults resolved), if one is open.
+    pub(crate) fn round(&self, year: i32, seq: u64) -> Option<crate::domain::Round> {
+        self.projection
+            .read()
+            .round(year, seq)
+            .map(|(_, r)| r.clone())
+    }
+}

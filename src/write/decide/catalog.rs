@@ -1,0 +1,186 @@
+//! Deciding catalog requests (admin): indicator and peer group definitions, reporting
+//! rounds.
+
+use super::WriterState;
+use crate::auth::Principal;
+use crate::domain::validate::{self, FieldViolation};
+use crate::domain::{Catalog, Event, Hash, Indicator, Payload, RegionGroup, Round, ZERO_HASH};
+use crate::write::digest::{self, Item};
+use crate::write::{Receipt, WriteError};
+
+impl WriterState {
+    /// Decides a catalog event (an indicator or group definition, a round): admin only, then
+    /// idempotency, then `check` against the catalog. `Ok(Ok(digest))` to record it,
+    /// `Ok(Err(receipt))` for a retry. `what` says what the admin role allows ("define
+    /// indicators").
+    fn decide_catalog(
+        &self,
+        submission_id: &str,
+        item: Item<'_>,
+        who: &Principal,
+        what: &str,
+        check: impl FnOnce(&Catalog) -> Result<(), (&'static str, String)>,
+    ) -> Result<Result<Hash, Receipt>, WriteError> {
+        if !who.may_define() {
+            return Err(WriteError::PermissionDenied(format!(
+                "{} ({}) may not {what}; that takes the admin role",
+                who.name,
+                who.role.as_str()
+            )));
+        }
+        let mut v = Vec::new();
+        if !submission_id.is_empty() {
+            validate::check_submission_id(submission_id, "submission_id", &mut v);
+        }
+        if !v.is_empty() {
+            return Err(WriteError::Invalid(v));
+        }
+        let digest = digest::step(&ZERO_HASH, &item);
+        if let Some(answer) = self.check_duplicate(submission_id, digest) {
+            return answer.map(Err);
+        }
+        check(&self.catalog).map_err(|(field, description)| {
+            WriteError::Invalid(vec![FieldViolation {
+                field: field.into(),
+                description,
+            }])
+        })?;
+        Ok(Ok(digest))
+    }
+
+    /// Records a decided catalog event (see [`Self::decide_catalog`]): its receipt, or the
+    /// retry's. A group or round exactly as the state has it already records nothing: the
+    /// answer says unchanged, as for an unchanged observation, and the id stays free.
+    fn record_catalog(
+        &mut self,
+        decided: Result<Hash, Receipt>,
+        submission_id: &str,
+        payload: Payload,
+        principal: &str,
+        now: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Receipt, WriteError> {
+        let digest = match decided {
+            Ok(digest) => digest,
+            Err(duplicate) => return Ok(duplicate),
+        };
+        let unchanged = match &payload {
+            Payload::GroupDefined(g) => self.catalog.groups.get(&g.id) == Some(g),
+            Payload::RoundOpened(r) => self.rounds.get(&r.year) == Some(r),
+            _ => false,
+        };
+        if unchanged {
+            return Ok(Receipt {
+                last_sequence: self.last_sequence(),
+                receipt_hash: Some(self.head_hash),
+                unchanged: 1,
+                ..Receipt::default()
+            });
+        }
+        let first = self.next_sequence;
+        self.emit("", principal, submission_id, payload, now, out);
+        self.set_digest(submission_id, digest);
+        Ok(self.receipt_of(submission_id, first))
+    }
+
+    /// Carries out an indicator definition (see [`WriterState::prepare`]).
+    pub(super) fn prepare_indicator(
+        &mut self,
+        submission_id: String,
+        indicator: Indicator,
+        who: &Principal,
+        now: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Receipt, WriteError> {
+        let principal = who.name.as_str();
+        let check = |c: &Catalog| {
+            indicator
+                .check()
+                .and_then(|()| c.check_references(&indicator))
+                .map_err(|p| ("indicator", p))
+        };
+        let digest = self.decide_catalog(
+            &submission_id,
+            Item::Indicator(&indicator),
+            who,
+            "define indicators",
+            check,
+        )?;
+        self.record_catalog(
+            digest,
+            &submission_id,
+            Payload::IndicatorDefined(indicator),
+            principal,
+            now,
+            out,
+        )
+    }
+
+    /// Carries out a peer group definition (see [`WriterState::prepare`]).
+    pub(super) fn prepare_group(
+        &mut self,
+        submission_id: String,
+        group: RegionGroup,
+        who: &Principal,
+        now: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Receipt, WriteError> {
+        let principal = who.name.as_str();
+        let group = group.normalized();
+        let check = |c: &Catalog| c.check_group(&group).map_err(|p| ("group", p));
+        let digest = self.decide_catalog(
+            &submission_id,
+            Item::Group(&group),
+            who,
+            "define peer groups",
+            check,
+        )?;
+        self.record_catalog(
+            digest,
+            &submission_id,
+            Payload::GroupDefined(group),
+            principal,
+            now,
+            out,
+        )
+    }
+
+    /// Carries out the opening of a reporting round (see [`WriterState::prepare`]).
+    pub(super) fn prepare_round(
+        &mut self,
+        submission_id: String,
+        round: Round,
+        who: &Principal,
+        now: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Receipt, WriteError> {
+        let principal = who.name.as_str();
+        // The digest covers the request as given; the event records the round with
+        // its defaults resolved against the catalog of the moment, which is done only
+        // for an admin's new request (inside the check, after the role and the id).
+        let mut resolved = None;
+        let check = |c: &Catalog| {
+            let r = c.resolve_round(round.clone());
+            let checked = c.check_round(&r);
+            resolved = Some(r);
+            checked
+        };
+        let digest = self.decide_catalog(
+            &submission_id,
+            Item::Round(&round),
+            who,
+            "open reporting rounds",
+            check,
+        )?;
+        // A retry (the check did not run) is answered its receipt.
+        let round = resolved.filter(|_| digest.is_ok()).unwrap_or(round);
+        self.record_catalog(
+            digest,
+            &submission_id,
+            Payload::RoundOpened(round),
+            principal,
+            now,
+            out,
+        )
+    }
+}
