@@ -220,16 +220,16 @@ pub fn parse_table(
 
 /// Why a request was refused (the `reason` label of the refusal counter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub enum Denial {
     Unauthenticated,
     PermissionDenied,
 }
 
-impl Refusal {
+impl Denial {
     pub fn as_str(self) -> &'static str {
         match self {
-            Refusal::Unauthenticated => "unauthenticated",
-            Refusal::PermissionDenied => "permission_denied",
+            Denial::Unauthenticated => "unauthenticated",
+            Denial::PermissionDenied => "permission_denied",
         }
     }
 }
@@ -336,7 +336,7 @@ impl Auth {
     }
 
     /// Counts a refusal.
-    pub fn refuse(&self, why: Refusal) {
+    pub fn refuse(&self, why: Denial) {
         self.refusals.with_label_values(&[why.as_str()]).inc();
     }
 
@@ -358,13 +358,13 @@ impl Auth {
             })
             .map(str::trim);
         let Some(token) = token else {
-            self.refuse(Refusal::Unauthenticated);
+            self.refuse(Denial::Unauthenticated);
             return Err(Unauthenticated("missing `authorization: Bearer <token>`"));
         };
         match table.get(&token_hash(token)) {
             Some(p) => Ok(p.clone()),
             None => {
-                self.refuse(Refusal::Unauthenticated);
+                self.refuse(Denial::Unauthenticated);
                 Err(Unauthenticated("unknown token"))
             }
         }

@@ -178,17 +178,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let plan = replication::Plan {
                 cfg: nats(url),
                 role,
-                mode: if args.replication == "sync" {
-                    replication::Mode::Sync
-                } else {
-                    replication::Mode::Async
-                },
+                mode: args.replication,
                 sync_wait: std::time::Duration::from_secs_f64(args.replication_timeout),
                 lease_ttl: std::time::Duration::from_secs_f64(args.lease_ttl),
                 me: replication::failover::Holder {
                     id: format!(
                         "{}-{}-{:08x}",
-                        std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into()),
+                        args.hostname,
                         std::process::id(),
                         rand_u32()
                     ),
@@ -198,7 +194,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                         .unwrap_or_else(|| format!("http://{grpc_addr}")),
                 },
             };
-            tracing::info!(url = %url, stream = %args.nats_stream, mode = %args.replication, "replication over NATS JetStream");
+            tracing::info!(url = %url, stream = %args.nats_stream, mode = ?args.replication, "replication over NATS JetStream");
             replication::start(&mut core, plan, stop.clone())
                 .await
                 .map_err(anyhow::Error::msg)?

@@ -11,6 +11,20 @@ use prometheus::{
 
 use crate::projection::Projection;
 
+/// `metric`, registered in `registry`: each metric is made and registered in one step, so
+/// none is made and left out of the exposition. Making or registering a metric fails only
+/// on an invalid name or a duplicate, both fixed here and covered by the tests.
+fn add<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: prometheus::Result<M>,
+) -> M {
+    let metric = metric.expect("a valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("a metric registered once");
+    metric
+}
+
 /// The service metrics.
 pub struct Metrics {
     pub registry: Registry,
@@ -61,31 +75,26 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        // Metric construction fails only on an invalid name or a duplicate registration,
-        // both fixed at compile time here and covered by the tests.
         let m = Metrics {
-            events_appended: IntCounter::new(
+            events_appended: add(&registry, IntCounter::new(
                 "tilannekuva_events_appended_total",
                 "Events appended to the log (durable).",
-            )
-            .unwrap(),
-            submissions: IntCounterVec::new(
+            )),
+            submissions: add(&registry, IntCounterVec::new(
                 Opts::new(
                     "tilannekuva_submissions_total",
                     "Write requests (submit, retract, define) by outcome.",
                 ),
                 &["outcome"],
-            )
-            .unwrap(),
-            grpc_requests: IntCounterVec::new(
+            )),
+            grpc_requests: add(&registry, IntCounterVec::new(
                 Opts::new(
                     "tilannekuva_grpc_requests_total",
                     "gRPC requests by method and status code.",
                 ),
                 &["method", "code"],
-            )
-            .unwrap(),
-            grpc_latency: HistogramVec::new(
+            )),
+            grpc_latency: add(&registry, HistogramVec::new(
                 HistogramOpts::new(
                     "tilannekuva_grpc_request_duration_seconds",
                     "gRPC request latency by method (for streams: until the stream is set up).",
@@ -95,24 +104,20 @@ impl Metrics {
                     0.5, 1.0, 2.5, 5.0,
                 ]),
                 &["method"],
-            )
-            .unwrap(),
-            log_sequence: IntGauge::new(
+            )),
+            log_sequence: add(&registry, IntGauge::new(
                 "tilannekuva_log_sequence",
                 "Sequence of the last durable event.",
-            )
-            .unwrap(),
-            projection_sequence: IntGauge::new(
+            )),
+            projection_sequence: add(&registry, IntGauge::new(
                 "tilannekuva_projection_sequence",
                 "Sequence of the last event applied to the projection.",
-            )
-            .unwrap(),
-            store_size: IntGauge::new(
+            )),
+            store_size: add(&registry, IntGauge::new(
                 "tilannekuva_store_size_bytes",
                 "Size of the sled store on disk.",
-            )
-            .unwrap(),
-            commit_seconds: Histogram::with_opts(
+            )),
+            commit_seconds: add(&registry, Histogram::with_opts(
                 HistogramOpts::new(
                     "tilannekuva_commit_duration_seconds",
                     "Time to make one commit group durable (write, flush, fdatasync).",
@@ -120,9 +125,8 @@ impl Metrics {
                 .buckets(vec![
                     0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
                 ]),
-            )
-            .unwrap(),
-            commit_group_events: Histogram::with_opts(
+            )),
+            commit_group_events: add(&registry, Histogram::with_opts(
                 HistogramOpts::new(
                     "tilannekuva_commit_group_events",
                     "Events per commit group.",
@@ -131,134 +135,112 @@ impl Metrics {
                     1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0, 4096.0, 16384.0,
                     65536.0,
                 ]),
-            )
-            .unwrap(),
-            store_errors: IntCounter::new(
+            )),
+            store_errors: add(&registry, IntCounter::new(
                 "tilannekuva_store_errors_total",
                 "Failed appends or reads of the store (each is also logged).",
-            )
-            .unwrap(),
-            chain_verified: IntGauge::new(
+            )),
+            chain_verified: add(&registry, IntGauge::new(
                 "tilannekuva_chain_verified",
                 "1 once the log's whole hash chain is verified (after a start from a snapshot, \
                  the part before it is verified in the background), else 0.",
-            )
-            .unwrap(),
-            chain_verification_failures: IntCounter::new(
+            )),
+            chain_verification_failures: add(&registry, IntCounter::new(
                 "tilannekuva_chain_verification_failures_total",
                 "Broken chains found by the background verification after a start from a \
                  snapshot (writes are then refused and /readyz answers 503).",
-            )
-            .unwrap(),
-            snapshot_sequence: IntGauge::new(
+            )),
+            snapshot_sequence: add(&registry, IntGauge::new(
                 "tilannekuva_snapshot_sequence",
                 "Sequence of the last snapshot written (0: none since start).",
-            )
-            .unwrap(),
-            snapshot_seconds: Histogram::with_opts(
+            )),
+            snapshot_seconds: add(&registry, Histogram::with_opts(
                 HistogramOpts::new(
                     "tilannekuva_snapshot_seconds",
                     "Time writes waited while a snapshot was taken (the state copied; writing \
                      it to disk happens aside).",
                 )
                 .buckets(vec![0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
-            )
-            .unwrap(),
-            build_info: IntGaugeVec::new(
+            )),
+            build_info: add(&registry, IntGaugeVec::new(
                 Opts::new(
                     "tilannekuva_build_info",
                     "Build information; the value is always 1.",
                 ),
                 &["version"],
-            )
-            .unwrap(),
-            auth_refusals: IntCounterVec::new(
+            )),
+            auth_refusals: add(&registry, IntCounterVec::new(
                 Opts::new(
                     "tilannekuva_auth_refusals_total",
                     "Requests refused by authentication or authorisation, by reason.",
                 ),
                 &["reason"],
-            )
-            .unwrap(),
-            auth_reloads: IntCounterVec::new(
+            )),
+            auth_reloads: add(&registry, IntCounterVec::new(
                 Opts::new(
                     "tilannekuva_auth_reloads_total",
                     "Reloads of the auth file (SIGHUP) by outcome; a failed reload keeps the old tokens.",
                 ),
                 &["outcome"],
-            )
-            .unwrap(),
-            connections: IntGauge::new("tilannekuva_grpc_connections", "Open gRPC connections.").unwrap(),
-            http_connections: IntGauge::new(
+            )),
+            connections: add(&registry, IntGauge::new("tilannekuva_grpc_connections", "Open gRPC connections.")),
+            http_connections: add(&registry, IntGauge::new(
                 "tilannekuva_http_connections",
                 "Open HTTP connections (metrics, health).",
-            )
-            .unwrap(),
-            http_connections_refused: IntCounter::new(
+            )),
+            http_connections_refused: add(&registry, IntCounter::new(
                 "tilannekuva_http_connections_refused_total",
                 "HTTP connections closed at once because the connection limit was reached.",
-            )
-            .unwrap(),
-            connections_refused: IntCounter::new(
+            )),
+            connections_refused: add(&registry, IntCounter::new(
                 "tilannekuva_grpc_connections_refused_total",
                 "gRPC connections closed at once because the connection limit was reached.",
-            )
-            .unwrap(),
-            role: IntGaugeVec::new(
+            )),
+            role: add(&registry, IntGaugeVec::new(
                 Opts::new("tilannekuva_role", "This server's role: 1 for the role it has."),
                 &["role"],
-            )
-            .unwrap(),
-            nats_connected: IntGauge::new(
+            )),
+            nats_connected: add(&registry, IntGauge::new(
                 "tilannekuva_nats_connected",
                 "1 while this server's replication session with NATS JetStream is up.",
-            )
-            .unwrap(),
-            outbox_sequence: IntGauge::new(
+            )),
+            outbox_sequence: add(&registry, IntGauge::new(
                 "tilannekuva_nats_outbox_sequence",
                 "The last log sequence the JetStream stream has acknowledged.",
-            )
-            .unwrap(),
-            outbox_lag: IntGauge::new(
+            )),
+            outbox_lag: add(&registry, IntGauge::new(
                 "tilannekuva_nats_outbox_lag_events",
                 "Committed events the JetStream stream has not acknowledged yet.",
-            )
-            .unwrap(),
-            nats_errors: IntCounter::new(
+            )),
+            nats_errors: add(&registry, IntCounter::new(
                 "tilannekuva_nats_errors_total",
                 "Replication sessions with NATS JetStream that failed (retried).",
-            )
-            .unwrap(),
-            replica_lag_events: IntGauge::new(
+            )),
+            replica_lag_events: add(&registry, IntGauge::new(
                 "tilannekuva_replica_lag_events",
                 "Events in the stream this replica has not applied yet.",
-            )
-            .unwrap(),
-            replica_lag_seconds: prometheus::Gauge::new(
+            )),
+            replica_lag_seconds: add(&registry, prometheus::Gauge::new(
                 "tilannekuva_replica_lag_seconds",
                 "Seconds since this replica was last caught up with the stream (0 when it is).",
-            )
-            .unwrap(),
-            fenced: IntGauge::new(
+            )),
+            fenced: add(&registry, IntGauge::new(
                 "tilannekuva_fenced",
                 "1 when this writer refuses writes: the stream holds events it did not write.",
-            )
-            .unwrap(),
-            divergent_events: IntGauge::new(
+            )),
+            divergent_events: add(&registry, IntGauge::new(
                 "tilannekuva_divergent_events",
                 "Events this server acknowledged that the stream does not hold (see the \
                  divergent-*.ndjson file in its data directory).",
-            )
-            .unwrap(),
-            open_data_requests: IntCounterVec::new(
+            )),
+            open_data_requests: add(&registry, IntCounterVec::new(
                 Opts::new(
                     "tilannekuva_open_data_requests_total",
                     "Open-data HTTP requests by endpoint and HTTP status code.",
                 ),
                 &["endpoint", "code"],
-            )
-            .unwrap(),
-            open_data_latency: HistogramVec::new(
+            )),
+            open_data_latency: add(&registry, HistogramVec::new(
                 HistogramOpts::new(
                     "tilannekuva_open_data_request_duration_seconds",
                     "Open-data HTTP request latency by endpoint.",
@@ -267,8 +249,7 @@ impl Metrics {
                     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                 ]),
                 &["endpoint"],
-            )
-            .unwrap(),
+            )),
             registry,
         };
         for reason in ["unauthenticated", "permission_denied"] {
@@ -277,42 +258,6 @@ impl Metrics {
         m.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
-        for c in [
-            Box::new(m.events_appended.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(m.submissions.clone()),
-            Box::new(m.grpc_requests.clone()),
-            Box::new(m.grpc_latency.clone()),
-            Box::new(m.log_sequence.clone()),
-            Box::new(m.projection_sequence.clone()),
-            Box::new(m.store_size.clone()),
-            Box::new(m.commit_seconds.clone()),
-            Box::new(m.commit_group_events.clone()),
-            Box::new(m.store_errors.clone()),
-            Box::new(m.chain_verified.clone()),
-            Box::new(m.chain_verification_failures.clone()),
-            Box::new(m.snapshot_sequence.clone()),
-            Box::new(m.snapshot_seconds.clone()),
-            Box::new(m.build_info.clone()),
-            Box::new(m.auth_refusals.clone()),
-            Box::new(m.auth_reloads.clone()),
-            Box::new(m.connections.clone()),
-            Box::new(m.connections_refused.clone()),
-            Box::new(m.http_connections.clone()),
-            Box::new(m.http_connections_refused.clone()),
-            Box::new(m.open_data_requests.clone()),
-            Box::new(m.open_data_latency.clone()),
-            Box::new(m.role.clone()),
-            Box::new(m.nats_connected.clone()),
-            Box::new(m.outbox_sequence.clone()),
-            Box::new(m.outbox_lag.clone()),
-            Box::new(m.nats_errors.clone()),
-            Box::new(m.replica_lag_events.clone()),
-            Box::new(m.replica_lag_seconds.clone()),
-            Box::new(m.fenced.clone()),
-            Box::new(m.divergent_events.clone()),
-        ] {
-            m.registry.register(c).unwrap();
-        }
         m
     }
 

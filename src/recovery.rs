@@ -21,7 +21,7 @@ use crate::domain::{Catalog, Event, Hash, ZERO_HASH};
 use crate::metrics::Metrics;
 use crate::projection::Projection;
 use crate::store::{EventLog, StoreError};
-use crate::write::{Refusal, WriterState};
+use crate::write::{Breaker, WriterState};
 
 /// Where and why a log does not fold: `at` is the first bad sequence; events `1..at` are
 /// intact.
@@ -197,11 +197,11 @@ pub(crate) fn verify_before(log: &EventLog, sequence: u64, head: Hash) -> Result
 
 /// Verifies, on a thread of its own, the chain before the snapshot a server started from
 /// (`snapshot`: its sequence and hash). Success sets `tilannekuva_chain_verified`; a break
-/// is counted and refuses every write through `refusal`, saying how to find it.
+/// is counted and refuses every write through `breaker`, saying how to find it.
 pub(crate) fn check_chain_in_background(
     log: Arc<EventLog>,
     snapshot: (u64, Hash),
-    refusal: Refusal,
+    breaker: Breaker,
     metrics: Arc<Metrics>,
 ) -> std::io::Result<()> {
     let (sequence, head) = snapshot;
@@ -226,7 +226,7 @@ pub(crate) fn check_chain_in_background(
                          `tilannekuva verify`"
                     );
                     tracing::error!("{why}");
-                    refusal.refuse(why);
+                    breaker.refuse(why);
                 }
             }
         })

@@ -124,7 +124,7 @@ impl Core {
             Some(snapshot) => crate::recovery::check_chain_in_background(
                 log.clone(),
                 snapshot,
-                writer.refusal(),
+                writer.breaker(),
                 metrics.clone(),
             )
             .map_err(|e| StartError::Serve(format!("cannot start a thread: {e}")))?,

@@ -41,7 +41,9 @@ impl proto::admin_service_server::AdminService for AdminApi {
                 sequence,
                 stream: self.stream.clone(),
             })),
-            Ok(Err(why)) => Err(Status::failed_precondition(super::cut(&why, 400))),
+            Ok(Err(why)) => Err(Status::failed_precondition(crate::domain::text::cut(
+                &why, 400,
+            ))),
             Err(_) => Err(Status::unavailable("the promotion was interrupted")),
         }
     }

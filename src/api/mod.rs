@@ -24,7 +24,8 @@ use std::time::Instant;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::auth::{Auth, Principal, Refusal};
+use crate::auth::{Auth, Denial, Principal};
+use crate::domain::text::cut;
 use crate::metrics::Metrics;
 use crate::read::ReadError;
 use crate::write::{Receipt, WriteError, WriteRequest, Writer};
@@ -52,7 +53,7 @@ impl Writes {
     async fn write(&self, req: WriteRequest, who: Arc<Principal>) -> Result<Receipt, Status> {
         let r = self.writer.write(req, who).await;
         if let Err(WriteError::PermissionDenied(_)) = &r {
-            self.auth.refuse(Refusal::PermissionDenied);
+            self.auth.refuse(Denial::PermissionDenied);
         }
         r.map_err(write_status)
     }
@@ -87,18 +88,6 @@ const MAX_DESCRIPTION: usize = 300;
 const MAX_MESSAGE: usize = 400;
 /// The `ErrorInfo` domain of this service's errors.
 pub const ERROR_DOMAIN: &str = "tilannekuva.v1";
-
-/// `s` cut to at most `max` bytes at a character boundary, with "…" when cut.
-pub(crate) fn cut(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max.saturating_sub('…'.len_utf8());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
 
 /// `INVALID_ARGUMENT` for `violations` (in request order): the first of them as
 /// `google.rpc.BadRequest` field violations, within [`MAX_VIOLATIONS_SHOWN`] and a byte
@@ -149,7 +138,7 @@ pub fn write_status(e: WriteError) -> Status {
         WriteError::Invalid(violations) => invalid_request(violations),
         WriteError::AlreadyExists(id) => Status::already_exists(format!(
             "submission id {:?} was already used for different content",
-            crate::domain::validate::clip(&id)
+            crate::domain::text::clip(&id)
         )),
         e @ WriteError::RevisionMismatch { .. } => {
             Status::failed_precondition(cut(&e.to_string(), MAX_MESSAGE))

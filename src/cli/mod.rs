@@ -220,8 +220,8 @@ pub struct ServeArgs {
     pub nats_replicas: usize,
     /// When a write is acknowledged: `async` once durable in the local store (the stream
     /// follows); `sync` once also acknowledged by the stream (a quorum of its replicas).
-    #[arg(long, env = "TILANNEKUVA_REPLICATION", default_value = "async", value_parser = ["async", "sync"])]
-    pub replication: String,
+    #[arg(long, env = "TILANNEKUVA_REPLICATION", value_enum, default_value_t = crate::replication::Mode::Async)]
+    pub replication: crate::replication::Mode,
     /// In `sync` mode: seconds an answer waits for the stream before it is `UNAVAILABLE`
     /// (the write is durable locally; a retry with the same submission id is safe).
     #[arg(long, env = "TILANNEKUVA_REPLICATION_TIMEOUT", default_value_t = 10.0)]
@@ -237,6 +237,10 @@ pub struct ServeArgs {
     /// writer, stored in the lease (default: http://<--grpc-listen>).
     #[arg(long, env = "TILANNEKUVA_ADVERTISE_URL")]
     pub advertise_url: Option<String>,
+    /// This machine's name, in the writer lease's holder id (with the process id and a
+    /// random number), so that an operator sees which server holds the lease.
+    #[arg(long, env = "HOSTNAME", default_value = "host", hide = true)]
+    pub hostname: String,
     /// Events between snapshots of the write state and projection (`DATA_DIR/snapshot`),
     /// from which a start replays only the log after them; also written at a clean stop.
     /// 0: no snapshots (every start replays the whole log).

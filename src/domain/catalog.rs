@@ -402,7 +402,7 @@ impl Catalog {
         if !id_ok {
             return Err(format!(
                 "group id {:?} must be 1-{MAX_GROUP_ID_LEN} ASCII letters, digits, _ or -, starting with a letter or digit",
-                crate::domain::validate::clip(&g.id)
+                crate::domain::text::clip(&g.id)
             ));
         }
         if self.regions.contains_key(&g.id) {
@@ -441,7 +441,7 @@ impl Catalog {
                 None => {
                     return Err(format!(
                         "member {:?} is not a region of the catalog",
-                        crate::domain::validate::clip(m)
+                        crate::domain::text::clip(m)
                     ))
                 }
             }
@@ -530,7 +530,7 @@ impl Catalog {
             };
             return Err((
                 "indicator_ids",
-                format!("{:?}: {why}", crate::domain::validate::clip(i)),
+                format!("{:?}: {why}", crate::domain::text::clip(i)),
             ));
         }
         if r.regions.is_empty() {
@@ -544,7 +544,7 @@ impl Catalog {
                         "region_codes",
                         format!(
                             "{:?} is not a region that reports (a catalog code other than {NATIONAL_CODE})",
-                            crate::domain::validate::clip(c)
+                            crate::domain::text::clip(c)
                         ),
                     ))
                 }

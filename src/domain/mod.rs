@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod event;
 pub mod stats;
+pub mod text;
 pub mod validate;
 
 pub use catalog::{

@@ -6,6 +6,7 @@ use fxhash::FxHashSet;
 
 use super::catalog::Catalog;
 use super::event::{Observation, Status};
+use super::text::clip;
 
 /// Longest submission id: long enough for a UUID plus a client prefix (docs/architecture.md).
 pub const MAX_SUBMISSION_ID_LEN: usize = 128;
@@ -241,22 +242,6 @@ pub fn check_observations(
         }
     }
     valid
-}
-
-/// Longest piece of a client's text quoted back in a violation: enough to recognise it,
-/// short enough that quoting a megabyte-long id cannot blow up an error.
-pub const MAX_QUOTED: usize = 80;
-
-/// `s`, cut to [`MAX_QUOTED`] bytes at a character boundary (with "…" when cut).
-pub fn clip(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.len() <= MAX_QUOTED {
-        return s.into();
-    }
-    let mut end = MAX_QUOTED;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end]).into()
 }
 
 /// Checks a retraction's reason.

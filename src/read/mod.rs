@@ -245,7 +245,7 @@ impl Reader {
                 "group_id",
                 format!(
                     "unknown peer group {:?} (as of sequence {})",
-                    crate::domain::validate::clip(group),
+                    crate::domain::text::clip(group),
                     at.seq
                 ),
             )

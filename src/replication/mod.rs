@@ -39,7 +39,7 @@ pub struct NatsConfig {
 }
 
 /// When a write is acknowledged (`--replication`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
     /// Durable in the local store; the stream follows.
     Async,

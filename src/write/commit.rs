@@ -140,8 +140,8 @@ impl Writer {
 
     /// A handle that can refuse writes (like [`Writer::refuse`]) without keeping the
     /// writer running: the writer stops when every `Writer` is dropped, not every handle.
-    pub fn refusal(&self) -> Refusal {
-        Refusal(self.broken.clone())
+    pub fn breaker(&self) -> Breaker {
+        Breaker(self.broken.clone())
     }
 
     /// Why writes are refused, if they are.
@@ -168,10 +168,10 @@ impl Writer {
     }
 }
 
-/// See [`Writer::refusal`].
-pub struct Refusal(Arc<parking_lot::Mutex<Option<String>>>);
+/// See [`Writer::breaker`].
+pub struct Breaker(Arc<parking_lot::Mutex<Option<String>>>);
 
-impl Refusal {
+impl Breaker {
     /// Refuses every further write, saying `why` (until a restart).
     pub fn refuse(&self, why: String) {
         self.0.lock().get_or_insert(why);

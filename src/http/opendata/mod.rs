@@ -266,7 +266,7 @@ fn query(uri: &Uri, allowed: &[&str]) -> Result<BTreeMap<String, String>, HttpEr
             let mut known: Vec<&str> = allowed.iter().chain(COMMON).copied().collect();
             known.sort();
             return Err(HttpError::invalid(
-                &crate::api::cut(&k, 64),
+                &crate::domain::text::cut(&k, 64),
                 format!(
                     "unknown parameter (this endpoint takes {})",
                     known.join(", ")
@@ -288,7 +288,7 @@ fn year(field: &str, v: &str) -> Result<i32, HttpError> {
             field,
             format!(
                 "{:?} is not a year within 1000..9999",
-                crate::api::cut(v, 40)
+                crate::domain::text::cut(v, 40)
             ),
         )),
     }
@@ -319,7 +319,7 @@ fn as_of(q: &BTreeMap<String, String>) -> Result<AsOf, HttpError> {
             "as_of",
             format!(
                 "{:?} is neither a sequence nor an RFC 3339 time (2025-06-01T00:00:00Z)",
-                crate::api::cut(v, 60)
+                crate::domain::text::cut(v, 60)
             ),
         )
     })?;
@@ -334,7 +334,7 @@ fn min_sequence(q: &BTreeMap<String, String>) -> Result<u64, HttpError> {
             .map_err(|_| HttpError::invalid("min_sequence", "too large")),
         Some(v) => Err(HttpError::invalid(
             "min_sequence",
-            format!("{:?} is not a sequence", crate::api::cut(v, 40)),
+            format!("{:?} is not a sequence", crate::domain::text::cut(v, 40)),
         )),
     }
 }
@@ -347,7 +347,10 @@ fn format(q: &BTreeMap<String, String>, headers: &HeaderMap) -> Result<Format, H
         Some(other) => {
             return Err(HttpError::invalid(
                 "format",
-                format!("{:?}: csv or json-stat", crate::api::cut(other, 40)),
+                format!(
+                    "{:?}: csv or json-stat",
+                    crate::domain::text::cut(other, 40)
+                ),
             ))
         }
         None => {}
@@ -390,7 +393,7 @@ fn lang(q: &BTreeMap<String, String>) -> Result<render::Lang, HttpError> {
         Some("sv") => Ok(render::Lang::Sv),
         Some(other) => Err(HttpError::invalid(
             "lang",
-            format!("{:?}: fi, sv or en", crate::api::cut(other, 40)),
+            format!("{:?}: fi, sv or en", crate::domain::text::cut(other, 40)),
         )),
     }
 }

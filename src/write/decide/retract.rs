@@ -35,7 +35,10 @@ impl WriterState {
         if !self.catalog.indicators.contains_key(&r.indicator_id) {
             v.push(FieldViolation {
                 field: "indicator_id".into(),
-                description: format!("unknown indicator {:?}", validate::clip(&r.indicator_id)),
+                description: format!(
+                    "unknown indicator {:?}",
+                    crate::domain::text::clip(&r.indicator_id)
+                ),
             });
         }
         validate::check_reason(&r.reason, &mut v);
