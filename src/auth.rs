@@ -25,7 +25,7 @@ use crate::domain::NATIONAL_CODE;
 /// What a principal may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Role {
+pub(crate) enum Role {
     /// Submits and retracts for its listed regions; reads.
     Reporter,
     /// Submits and retracts for the whole country (`SSS`); reads.
@@ -40,7 +40,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
+    pub(crate) fn parse(s: &str) -> Option<Role> {
         match s {
             "reporter" => Some(Role::Reporter),
             "national_reporter" => Some(Role::NationalReporter),
@@ -50,7 +50,7 @@ impl Role {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Reporter => "reporter",
             Role::NationalReporter => "national_reporter",
@@ -65,15 +65,15 @@ impl Role {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     /// The token's name: recorded as the principal of every event it writes.
-    pub name: String,
-    pub role: Role,
+    pub(crate) name: String,
+    pub(crate) role: Role,
     /// Regions a reporter may write (resolved catalog codes).
-    pub regions: Vec<String>,
+    pub(crate) regions: Vec<String>,
 }
 
 impl Principal {
     /// The principal of a server without an auth file.
-    pub fn anonymous() -> Principal {
+    pub(crate) fn anonymous() -> Principal {
         Principal {
             name: "anonymous".into(),
             role: Role::Unrestricted,
@@ -91,7 +91,7 @@ impl Principal {
     }
 
     /// Whether its role writes figures at all (for some region).
-    pub fn writes_figures(&self) -> bool {
+    pub(crate) fn writes_figures(&self) -> bool {
         matches!(
             self.role,
             Role::Reporter | Role::NationalReporter | Role::Unrestricted
@@ -99,7 +99,7 @@ impl Principal {
     }
 
     /// Whether it may submit or retract values of `region` (a resolved catalog code).
-    pub fn may_write(&self, region: &str) -> bool {
+    pub(crate) fn may_write(&self, region: &str) -> bool {
         match self.role {
             Role::Unrestricted => true,
             Role::NationalReporter => region == NATIONAL_CODE,
@@ -109,7 +109,7 @@ impl Principal {
     }
 
     /// Whether it may change the catalog.
-    pub fn may_define(&self) -> bool {
+    pub(crate) fn may_define(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Unrestricted)
     }
 }
@@ -146,7 +146,7 @@ struct File {
 type Table = HashMap<[u8; 32], Arc<Principal>>;
 
 /// Parses an auth file's text. `resolve` maps a region code (or alias) to its catalog code.
-pub fn parse_table(
+pub(crate) fn parse_table(
     path: &Path,
     text: &str,
     resolve: &dyn Fn(&str) -> Option<String>,
@@ -220,13 +220,13 @@ pub fn parse_table(
 
 /// Why a request was refused (the `reason` label of the refusal counter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Denial {
+pub(crate) enum Denial {
     Unauthenticated,
     PermissionDenied,
 }
 
 impl Denial {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Denial::Unauthenticated => "unauthenticated",
             Denial::PermissionDenied => "permission_denied",
@@ -256,7 +256,7 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 }
 
 /// A fresh random token: `tk_` and 64 hex digits (256 bits from the OS).
-pub fn new_token() -> Result<String, getrandom::Error> {
+pub(crate) fn new_token() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
     Ok(format!("tk_{}", hex::encode(bytes)))
@@ -264,7 +264,7 @@ pub fn new_token() -> Result<String, getrandom::Error> {
 
 impl Auth {
     /// An authenticator without an auth file.
-    pub fn disabled(refusals: prometheus::IntCounterVec) -> Auth {
+    pub(crate) fn disabled(refusals: prometheus::IntCounterVec) -> Auth {
         Auth {
             table: RwLock::new(None),
             path: None,
@@ -290,13 +290,16 @@ impl Auth {
     }
 
     /// Whether requests need a token.
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.path.is_some()
     }
 
     /// Reads the auth file again; on error the previous table stays in force. Returns the
     /// number of tokens.
-    pub fn reload(&self, resolve: &dyn Fn(&str) -> Option<String>) -> Result<usize, AuthError> {
+    pub(crate) fn reload(
+        &self,
+        resolve: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<usize, AuthError> {
         let Some(path) = &self.path else { return Ok(0) };
         let text = std::fs::read_to_string(path).map_err(|source| AuthError::Read {
             path: path.clone(),
@@ -323,7 +326,7 @@ impl Auth {
 
     /// Whether `p` is still in force: its token is in the table as it was (always true
     /// without an auth file). Streams check this when the table changes.
-    pub fn is_current(&self, p: &Arc<Principal>) -> bool {
+    pub(crate) fn is_current(&self, p: &Arc<Principal>) -> bool {
         match self.table.read().as_ref() {
             None => true,
             Some(table) => table.values().any(|q| Arc::ptr_eq(q, p)),
@@ -331,12 +334,12 @@ impl Auth {
     }
 
     /// Changes (reloads) of the token table.
-    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub(crate) fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.generation.subscribe()
     }
 
     /// Counts a refusal.
-    pub fn refuse(&self, why: Denial) {
+    pub(crate) fn refuse(&self, why: Denial) {
         self.refusals.with_label_values(&[why.as_str()]).inc();
     }
 

@@ -36,8 +36,8 @@ pub struct Row {
 pub struct CsvError {
     pub line: usize,
     /// 1-based column number and the column's name, when one column is at fault.
-    pub column: Option<(usize, String)>,
-    pub message: String,
+    pub(crate) column: Option<(usize, String)>,
+    pub(crate) message: String,
 }
 
 /// A parsed file.
@@ -45,25 +45,25 @@ pub struct CsvError {
 pub struct Parsed {
     pub rows: Vec<Row>,
     /// The separator the header was read with.
-    pub separator: u8,
+    pub(crate) separator: u8,
     /// The header's column names, in file order.
-    pub columns: Vec<String>,
+    pub(crate) columns: Vec<String>,
     /// Lines of rows skipped because their value was empty.
     pub skipped: Vec<usize>,
 }
 
 impl Parsed {
     /// The 1-based column number of a column, if the file has it.
-    pub fn column(&self, name: &str) -> Option<usize> {
+    pub(crate) fn column(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == name).map(|i| i + 1)
     }
 }
 
 /// Most rows one CSV may hold: one file is one atomic submission.
-pub const MAX_ROWS: usize = crate::domain::validate::MAX_OBSERVATIONS;
+pub(crate) const MAX_ROWS: usize = crate::domain::validate::MAX_OBSERVATIONS;
 
 /// The columns every file must have.
-pub const REQUIRED: [&str; 5] = ["indicator_id", "year", "value", "status", "source"];
+pub(crate) const REQUIRED: [&str; 5] = ["indicator_id", "year", "value", "status", "source"];
 
 /// Parses a submission CSV.
 pub fn parse(text: &str) -> Result<Vec<Row>, CsvError> {

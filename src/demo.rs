@@ -5,7 +5,7 @@ use crate::csvin;
 use crate::write::{SubmitInput, WriteRequest};
 
 /// The demo files, in load order (chronological order of the releases).
-pub const FILES: &[(&str, &str)] = &[
+pub(crate) const FILES: &[(&str, &str)] = &[
     (
         "010_population_2006_2007_release_2008-03-28.csv",
         include_str!("../data/demo/010_population_2006_2007_release_2008-03-28.csv"),

@@ -27,53 +27,53 @@ fn add<M: prometheus::core::Collector + Clone + 'static>(
 
 /// The service metrics.
 pub struct Metrics {
-    pub registry: Registry,
-    pub events_appended: IntCounter,
-    pub submissions: IntCounterVec,
-    pub grpc_requests: IntCounterVec,
-    pub grpc_latency: HistogramVec,
-    pub log_sequence: IntGauge,
-    pub projection_sequence: IntGauge,
-    pub store_size: IntGauge,
-    pub commit_seconds: Histogram,
-    pub commit_group_events: Histogram,
-    pub store_errors: IntCounter,
+    pub(crate) registry: Registry,
+    pub(crate) events_appended: IntCounter,
+    pub(crate) submissions: IntCounterVec,
+    pub(crate) grpc_requests: IntCounterVec,
+    pub(crate) grpc_latency: HistogramVec,
+    pub(crate) log_sequence: IntGauge,
+    pub(crate) projection_sequence: IntGauge,
+    pub(crate) store_size: IntGauge,
+    pub(crate) commit_seconds: Histogram,
+    pub(crate) commit_group_events: Histogram,
+    pub(crate) store_errors: IntCounter,
     /// 1 once the whole chain is verified (at start, or in the background after a start
     /// from a snapshot).
-    pub chain_verified: IntGauge,
-    pub chain_verification_failures: IntCounter,
-    pub snapshot_sequence: IntGauge,
-    pub snapshot_seconds: Histogram,
-    pub build_info: IntGaugeVec,
+    pub(crate) chain_verified: IntGauge,
+    pub(crate) chain_verification_failures: IntCounter,
+    pub(crate) snapshot_sequence: IntGauge,
+    pub(crate) snapshot_seconds: Histogram,
+    pub(crate) build_info: IntGaugeVec,
     pub auth_refusals: IntCounterVec,
-    pub auth_reloads: IntCounterVec,
-    pub connections: IntGauge,
-    pub connections_refused: IntCounter,
-    pub http_connections: IntGauge,
-    pub http_connections_refused: IntCounter,
+    pub(crate) auth_reloads: IntCounterVec,
+    pub(crate) connections: IntGauge,
+    pub(crate) connections_refused: IntCounter,
+    pub(crate) http_connections: IntGauge,
+    pub(crate) http_connections_refused: IntCounter,
     /// Open-data requests (`/v1/…`, `/openapi.json`) by endpoint and HTTP status.
-    pub open_data_requests: IntCounterVec,
-    pub open_data_latency: HistogramVec,
+    pub(crate) open_data_requests: IntCounterVec,
+    pub(crate) open_data_latency: HistogramVec,
     /// `tilannekuva_role{role}`: 1 for this server's role (standalone, writer, replica).
-    pub role: IntGaugeVec,
-    pub nats_connected: IntGauge,
+    pub(crate) role: IntGaugeVec,
+    pub(crate) nats_connected: IntGauge,
     /// The last sequence the JetStream stream has acknowledged (writer).
-    pub outbox_sequence: IntGauge,
+    pub(crate) outbox_sequence: IntGauge,
     /// Committed events the stream has not acknowledged yet (writer).
-    pub outbox_lag: IntGauge,
-    pub nats_errors: IntCounter,
+    pub(crate) outbox_lag: IntGauge,
+    pub(crate) nats_errors: IntCounter,
     /// Events in the stream this replica has not applied yet.
-    pub replica_lag_events: IntGauge,
+    pub(crate) replica_lag_events: IntGauge,
     /// Seconds since this replica was last caught up with the stream (0 when it is).
-    pub replica_lag_seconds: prometheus::Gauge,
+    pub(crate) replica_lag_seconds: prometheus::Gauge,
     /// 1 when this writer refuses writes because the stream holds events it did not write.
-    pub fenced: IntGauge,
+    pub(crate) fenced: IntGauge,
     /// Events this server acknowledged that the stream does not hold (written to a file).
-    pub divergent_events: IntGauge,
+    pub(crate) divergent_events: IntGauge,
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    pub(crate) fn new() -> Metrics {
         let registry = Registry::new();
         let m = Metrics {
             events_appended: add(&registry, IntCounter::new(
@@ -262,7 +262,7 @@ impl Metrics {
     }
 
     /// Marks this server's role (standalone, writer or replica).
-    pub fn set_role(&self, role: &str) {
+    pub(crate) fn set_role(&self, role: &str) {
         for r in ["standalone", "writer", "replica"] {
             self.role.with_label_values(&[r]).set(i64::from(r == role));
         }
@@ -270,7 +270,7 @@ impl Metrics {
 
     /// The service metrics' exposition (the situation gauges follow it, from
     /// [`SituationCache`]).
-    pub fn render_service(&self) -> String {
+    pub(crate) fn render_service(&self) -> String {
         let mut buf = Vec::new();
         // Encoding into a Vec only fails on invalid metric families, which the registry
         // never holds.
@@ -298,12 +298,12 @@ fn escape(v: &str) -> String {
 /// bounds the rendering work (and the projection's read lock) to one render in five
 /// seconds however many scrapers there are. (At one a second the render of ~70,000 series
 /// took a tenth of a core from the commit path; BENCHMARKS.md.)
-pub const MAX_SITUATION_AGE: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const MAX_SITUATION_AGE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The rendered situation gauges, shared by all scrapes: one render at a time (the others
 /// wait for it and reuse it), at most one a [`MAX_SITUATION_AGE`] while writes go on.
 #[derive(Default)]
-pub struct SituationCache {
+pub(crate) struct SituationCache {
     cached: std::sync::Arc<tokio::sync::Mutex<Option<Rendered>>>,
 }
 
@@ -317,14 +317,14 @@ struct Rendered {
 /// The situation gauges as text, and gzip-compressed once for the scrapers that accept it
 /// (Prometheus does): a tenth of the bytes to send, compressed once per render.
 #[derive(Clone, Default)]
-pub struct Situation {
-    pub plain: bytes::Bytes,
-    pub gzip: bytes::Bytes,
+pub(crate) struct Situation {
+    pub(crate) plain: bytes::Bytes,
+    pub(crate) gzip: bytes::Bytes,
 }
 
 /// `bytes` as one gzip member (members can be concatenated: a gzip reader reads them as
 /// one stream).
-pub fn gzip(bytes: &[u8]) -> bytes::Bytes {
+pub(crate) fn gzip(bytes: &[u8]) -> bytes::Bytes {
     use std::io::Write;
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     // Writing into a Vec cannot fail.
@@ -335,7 +335,7 @@ pub fn gzip(bytes: &[u8]) -> bytes::Bytes {
 impl SituationCache {
     /// The situation gauges as of the latest applied event (or of one at most
     /// [`MAX_SITUATION_AGE`] old).
-    pub async fn current(
+    pub(crate) async fn current(
         &self,
         projection: &std::sync::Arc<parking_lot::RwLock<Projection>>,
     ) -> Situation {
@@ -389,7 +389,7 @@ impl SituationCache {
 /// lookups): between them the commit path may apply new events (`between` runs there),
 /// which the as-of filter leaves out, so the pictures are one consistent state and a
 /// commit never waits for more than one indicator's figures.
-pub fn situation_snapshot(
+pub(crate) fn situation_snapshot(
     projection: &parking_lot::RwLock<Projection>,
     mut between: impl FnMut(),
 ) -> (u64, Vec<crate::projection::YearPicture>) {
@@ -418,7 +418,7 @@ pub fn situation_snapshot(
 /// one round at a time (as [`situation_snapshot`] does for one indicator-year). The gauges
 /// carry counts, not "overdue": that depends on the instant, which the alert rule compares
 /// with the deadline.
-pub fn round_snapshot(
+pub(crate) fn round_snapshot(
     projection: &parking_lot::RwLock<Projection>,
     seq: u64,
 ) -> Vec<crate::projection::RoundStatus> {
@@ -430,7 +430,7 @@ pub fn round_snapshot(
 }
 
 /// Appends the situation gauges (docs/architecture.md) of `pictures` and `rounds`.
-pub fn render_situation(
+pub(crate) fn render_situation(
     pictures: &[crate::projection::YearPicture],
     catalog: &crate::domain::Catalog,
     rounds: &[crate::projection::RoundStatus],

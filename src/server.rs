@@ -44,10 +44,10 @@ pub enum StartError {
 
 /// The running core: store, projection, writer and metrics.
 pub struct Core {
-    pub log: Arc<EventLog>,
-    pub projection: Arc<RwLock<Projection>>,
-    pub applied: watch::Receiver<u64>,
-    pub writer: Writer,
+    pub(crate) log: Arc<EventLog>,
+    pub(crate) projection: Arc<RwLock<Projection>>,
+    pub(crate) applied: watch::Receiver<u64>,
+    pub(crate) writer: Writer,
     pub metrics: Arc<Metrics>,
     committer: Option<std::thread::JoinHandle<()>>,
 }
@@ -77,7 +77,7 @@ impl Core {
     /// put into an empty log (a replica takes its catalog from the writer's stream).
     /// `read_only`: why client writes are refused, on a read replica. `snapshot_every`:
     /// events between snapshots (0: none).
-    pub fn open_as(
+    pub(crate) fn open_as(
         data_dir: &Path,
         bootstrap: Option<&Catalog>,
         read_only: Option<String>,
@@ -182,7 +182,7 @@ pub struct ServeOptions {
     /// TLS (rustls) when a certificate is configured: on the gRPC port and the HTTP port
     /// alike, so that a bearer token sent for the open data is never in clear text where
     /// the gRPC port would protect it.
-    pub tls: Option<TlsFiles>,
+    pub(crate) tls: Option<TlsFiles>,
     /// See [`limits::IDLE_TIMEOUT`]; tests shorten it.
     pub idle_timeout: std::time::Duration,
     /// See [`limits::HTTP_IDLE_TIMEOUT`] and [`limits::HTTP_HEADER_TIMEOUT`]; tests
@@ -191,7 +191,7 @@ pub struct ServeOptions {
     pub http_header_timeout: std::time::Duration,
     /// Where `AdminService.Promote` asks a replica to take over, and the stream's name
     /// (`None` on a server that follows no stream).
-    pub promote: Option<(
+    pub(crate) promote: Option<(
         tokio::sync::mpsc::Sender<crate::replication::failover::PromoteRequest>,
         String,
     )>,

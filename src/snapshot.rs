@@ -39,21 +39,21 @@ pub(crate) const DEFAULT_EVERY: u64 = 1_000_000;
 const MAGIC: &[u8; 8] = b"TKSNAP\r\n";
 /// The format version this build writes and reads. Bump it whenever the serialized shape of
 /// `WriterState` or `Projection` changes: a snapshot of another version is ignored.
-pub const FORMAT: u32 = 3;
+pub(crate) const FORMAT: u32 = 3;
 const HEADER: usize = 8 + 4 + 8 + 32 + 8 + 4;
 /// The snapshot file's name in the data directory.
-pub const FILE: &str = "snapshot";
+pub(crate) const FILE: &str = "snapshot";
 
 /// A snapshot read back, matched against the log.
-pub struct Snapshot {
-    pub sequence: u64,
-    pub head: Hash,
-    pub state: WriterState,
-    pub projection: Projection,
+pub(crate) struct Snapshot {
+    pub(crate) sequence: u64,
+    pub(crate) head: Hash,
+    pub(crate) state: WriterState,
+    pub(crate) projection: Projection,
 }
 
 /// The body of a snapshot of `state` and `projection` (both as of the same sequence).
-pub fn encode(state: &WriterState, projection: &Projection) -> Vec<u8> {
+pub(crate) fn encode(state: &WriterState, projection: &Projection) -> Vec<u8> {
     // Serializing plain in-memory data into memory does not fail.
     postcard::to_allocvec(&(state, projection)).expect("snapshot serializes")
 }
@@ -63,7 +63,7 @@ fn path(dir: &Path) -> PathBuf {
 }
 
 /// Writes a snapshot (body from [`encode`]) durably, replacing the previous one.
-pub fn write(dir: &Path, sequence: u64, head: Hash, body: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write(dir: &Path, sequence: u64, head: Hash, body: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(format!("{FILE}.tmp"));
     let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
     f.write_all(MAGIC)?;
@@ -82,7 +82,7 @@ pub fn write(dir: &Path, sequence: u64, head: Hash, body: &[u8]) -> std::io::Res
 
 /// Reads the snapshot of `dir` and matches it against `log`. `Ok(None)`: there is none;
 /// `Err(why)`: there is one, and it must not be used.
-pub fn read(dir: &Path, log: &EventLog) -> Result<Option<Snapshot>, String> {
+pub(crate) fn read(dir: &Path, log: &EventLog) -> Result<Option<Snapshot>, String> {
     let mut f = match std::fs::File::open(path(dir)) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

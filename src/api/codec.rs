@@ -9,7 +9,7 @@ use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
 /// An `INTERNAL` status that tonic or prost gives for a request it cannot decode, as the
 /// client's `INVALID_ARGUMENT`; any other status as it is. Only request decoding produces
 /// these messages on the server, so nothing the server itself got wrong is relabelled.
-pub fn undecodable(status: Status) -> Status {
+pub(crate) fn undecodable(status: Status) -> Status {
     let m = status.message();
     let request_framing = m.starts_with("Unexpected EOF decoding stream")
         || m.starts_with("Missing request message")
@@ -22,7 +22,7 @@ pub fn undecodable(status: Status) -> Status {
 
 /// prost's codec with decode failures answered as `INVALID_ARGUMENT`.
 #[derive(Debug, Clone, Default)]
-pub struct Strict<T, U>(ProstCodec<T, U>);
+pub(crate) struct Strict<T, U>(ProstCodec<T, U>);
 
 impl<T, U> Codec for Strict<T, U>
 where
@@ -45,7 +45,7 @@ where
 
 /// prost's decoder with decode failures answered as `INVALID_ARGUMENT`.
 #[derive(Debug)]
-pub struct StrictDecoder<U>(ProstDecoder<U>);
+pub(crate) struct StrictDecoder<U>(ProstDecoder<U>);
 
 impl<U: prost::Message + Default> Decoder for StrictDecoder<U> {
     type Item = U;

@@ -9,7 +9,7 @@ use crate::domain::{
 use crate::projection::{GroupPicture, RegionPicture, RoundStatus, SeriesPoint, YearPicture};
 use crate::proto;
 
-pub fn status_from_proto(s: i32) -> Option<Status> {
+pub(crate) fn status_from_proto(s: i32) -> Option<Status> {
     match proto::ObservationStatus::try_from(s) {
         Ok(proto::ObservationStatus::Provisional) => Some(Status::Provisional),
         Ok(proto::ObservationStatus::Final) => Some(Status::Final),
@@ -25,7 +25,7 @@ pub fn status_to_proto(s: Status) -> i32 {
 }
 
 /// Takes the message's strings as they are (a large submission copies none of them).
-pub fn observation_input(o: proto::Observation) -> ObservationInput {
+pub(crate) fn observation_input(o: proto::Observation) -> ObservationInput {
     ObservationInput {
         indicator_id: o.indicator_id,
         year: o.year,
@@ -37,7 +37,7 @@ pub fn observation_input(o: proto::Observation) -> ObservationInput {
     }
 }
 
-pub fn observation_to_proto(o: &Observation) -> proto::Observation {
+pub(crate) fn observation_to_proto(o: &Observation) -> proto::Observation {
     proto::Observation {
         indicator_id: o.indicator_id.clone(),
         year: o.year,
@@ -49,7 +49,7 @@ pub fn observation_to_proto(o: &Observation) -> proto::Observation {
     }
 }
 
-pub fn region_to_proto(r: &Region) -> proto::Region {
+pub(crate) fn region_to_proto(r: &Region) -> proto::Region {
     proto::Region {
         code: r.code.clone(),
         name_fi: r.name_fi.clone(),
@@ -60,7 +60,7 @@ pub fn region_to_proto(r: &Region) -> proto::Region {
     }
 }
 
-pub fn region_from_proto(r: &proto::Region) -> Region {
+pub(crate) fn region_from_proto(r: &proto::Region) -> Region {
     Region {
         code: r.code.clone(),
         statfin_code: r.statfin_code.clone(),
@@ -71,7 +71,7 @@ pub fn region_from_proto(r: &proto::Region) -> Region {
     }
 }
 
-pub fn indicator_to_proto(i: &Indicator) -> proto::Indicator {
+pub(crate) fn indicator_to_proto(i: &Indicator) -> proto::Indicator {
     let (mut weight, mut num, mut den, mut scale) =
         (String::new(), String::new(), String::new(), 1.0);
     match &i.aggregation {
@@ -112,7 +112,7 @@ pub fn indicator_to_proto(i: &Indicator) -> proto::Indicator {
     }
 }
 
-pub fn kind_to_proto(k: IndicatorKind) -> proto::IndicatorKind {
+pub(crate) fn kind_to_proto(k: IndicatorKind) -> proto::IndicatorKind {
     match k {
         IndicatorKind::Observed => proto::IndicatorKind::Observed,
         IndicatorKind::Target => proto::IndicatorKind::Target,
@@ -121,7 +121,7 @@ pub fn kind_to_proto(k: IndicatorKind) -> proto::IndicatorKind {
 }
 
 /// Reads an indicator definition; `Err` names the offending field.
-pub fn indicator_from_proto(i: &proto::Indicator) -> Result<Indicator, (String, String)> {
+pub(crate) fn indicator_from_proto(i: &proto::Indicator) -> Result<Indicator, (String, String)> {
     let bad = |f: &str, d: &str| Err((f.to_owned(), d.to_owned()));
     let theme = match Theme::parse(&i.theme) {
         Some(t) => t,
@@ -179,7 +179,7 @@ pub fn indicator_from_proto(i: &proto::Indicator) -> Result<Indicator, (String, 
     })
 }
 
-pub fn event_to_proto(e: &Event) -> proto::Event {
+pub(crate) fn event_to_proto(e: &Event) -> proto::Event {
     use proto::event::Payload as P;
     let payload = match &e.payload {
         Payload::ObservationRecorded(o) => P::ObservationRecorded(proto::ObservationRecorded {
@@ -292,14 +292,14 @@ pub fn event_from_proto(e: &proto::Event) -> Result<Event, String> {
 }
 
 /// Microseconds since the epoch as a protobuf timestamp.
-pub fn timestamp(micros: i64) -> prost_types::Timestamp {
+pub(crate) fn timestamp(micros: i64) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: micros.div_euclid(1_000_000),
         nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
     }
 }
 
-pub fn aggregation_to_proto(a: &Aggregation) -> proto::Aggregation {
+pub(crate) fn aggregation_to_proto(a: &Aggregation) -> proto::Aggregation {
     match a {
         Aggregation::Sum => proto::Aggregation::Sum,
         Aggregation::WeightedMean { .. } => proto::Aggregation::WeightedMean,
@@ -318,7 +318,7 @@ fn basis_to_proto(b: stats::Basis) -> proto::NationalBasis {
 }
 
 /// The API's form of a national value.
-pub fn national_to_proto(n: &stats::National) -> proto::NationalValue {
+pub(crate) fn national_to_proto(n: &stats::National) -> proto::NationalValue {
     proto::NationalValue {
         value: n.value,
         basis: basis_to_proto(n.basis) as i32,
@@ -450,7 +450,7 @@ pub fn national_picture_to_proto(yp: &YearPicture, seq: u64) -> proto::GetNation
     }
 }
 
-pub fn series_to_proto(points: &[SeriesPoint], seq: u64) -> proto::GetSeriesResponse {
+pub(crate) fn series_to_proto(points: &[SeriesPoint], seq: u64) -> proto::GetSeriesResponse {
     proto::GetSeriesResponse {
         points: points
             .iter()
@@ -504,7 +504,7 @@ pub fn history_to_proto(events: &[Event], seq: u64) -> proto::GetObservationHist
     }
 }
 
-pub fn group_to_proto(g: &RegionGroup) -> proto::RegionGroup {
+pub(crate) fn group_to_proto(g: &RegionGroup) -> proto::RegionGroup {
     proto::RegionGroup {
         id: g.id.clone(),
         name_fi: g.name_fi.clone(),
@@ -516,7 +516,7 @@ pub fn group_to_proto(g: &RegionGroup) -> proto::RegionGroup {
 }
 
 /// A group as given; the writer puts its members in order and checks it.
-pub fn group_from_proto(g: &proto::RegionGroup) -> RegionGroup {
+pub(crate) fn group_from_proto(g: &proto::RegionGroup) -> RegionGroup {
     RegionGroup {
         id: g.id.clone(),
         name_fi: g.name_fi.clone(),
@@ -527,7 +527,7 @@ pub fn group_from_proto(g: &proto::RegionGroup) -> RegionGroup {
     }
 }
 
-pub fn round_to_proto(r: &Round) -> proto::ReportingRound {
+pub(crate) fn round_to_proto(r: &Round) -> proto::ReportingRound {
     proto::ReportingRound {
         year: r.year,
         deadline: Some(timestamp(r.deadline_micros)),
@@ -537,7 +537,7 @@ pub fn round_to_proto(r: &Round) -> proto::ReportingRound {
 }
 
 /// Microseconds since the epoch of a protobuf timestamp; `Err` when out of range.
-pub fn micros_of(t: &prost_types::Timestamp) -> Result<i64, String> {
+pub(crate) fn micros_of(t: &prost_types::Timestamp) -> Result<i64, String> {
     if !(0..1_000_000_000).contains(&t.nanos) {
         return Err("nanos must be 0..999999999".into());
     }
@@ -548,7 +548,7 @@ pub fn micros_of(t: &prost_types::Timestamp) -> Result<i64, String> {
 }
 
 /// A round as recorded (lists as given: the writer checks them against the catalog).
-pub fn round_from_proto(r: &proto::ReportingRound) -> Result<Round, (String, String)> {
+pub(crate) fn round_from_proto(r: &proto::ReportingRound) -> Result<Round, (String, String)> {
     let deadline = r
         .deadline
         .as_ref()
@@ -562,7 +562,7 @@ pub fn round_from_proto(r: &proto::ReportingRound) -> Result<Round, (String, Str
 }
 
 /// A group's picture, answered at sequence `seq`.
-pub fn group_picture_to_proto(p: &GroupPicture, seq: u64) -> proto::GetGroupPictureResponse {
+pub(crate) fn group_picture_to_proto(p: &GroupPicture, seq: u64) -> proto::GetGroupPictureResponse {
     let indicators = p
         .indicators
         .iter()
@@ -601,7 +601,7 @@ pub fn group_picture_to_proto(p: &GroupPicture, seq: u64) -> proto::GetGroupPict
 }
 
 /// A round's status, answered at sequence `seq`.
-pub fn round_status_to_proto(s: &RoundStatus, seq: u64) -> proto::GetRoundStatusResponse {
+pub(crate) fn round_status_to_proto(s: &RoundStatus, seq: u64) -> proto::GetRoundStatusResponse {
     proto::GetRoundStatusResponse {
         round: Some(round_to_proto(&s.round)),
         opened_sequence: s.opened_sequence,

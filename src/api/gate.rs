@@ -114,7 +114,7 @@ fn metadata_bytes<B>(req: &http::Request<B>) -> usize {
 }
 
 /// The principal the gate authenticated, for a handler.
-pub fn principal<T>(request: &tonic::Request<T>) -> Result<Arc<Principal>, Status> {
+pub(crate) fn principal<T>(request: &tonic::Request<T>) -> Result<Arc<Principal>, Status> {
     request
         .extensions()
         .get::<Arc<Principal>>()
@@ -160,14 +160,14 @@ impl Shared {
 
 /// The layer that puts the gate in front of the services.
 #[derive(Clone)]
-pub struct GateLayer {
+pub(crate) struct GateLayer {
     shared: Arc<Shared>,
 }
 
 impl GateLayer {
     /// `slots`: the requests in progress ([`limits::MAX_REQUESTS`]), shared with the
     /// open-data endpoints.
-    pub fn new(
+    pub(crate) fn new(
         auth: Arc<Auth>,
         metrics: Arc<Metrics>,
         slots: Arc<tokio::sync::Semaphore>,
@@ -196,7 +196,7 @@ impl<S> tower::Layer<S> for GateLayer {
 
 /// The gate (see the module doc).
 #[derive(Clone)]
-pub struct Gate<S> {
+pub(crate) struct Gate<S> {
     inner: S,
     shared: Arc<Shared>,
 }

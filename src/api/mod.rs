@@ -10,9 +10,9 @@
 
 mod admin;
 mod catalog;
-pub mod codec;
+pub(crate) mod codec;
 pub mod convert;
-pub mod gate;
+pub(crate) mod gate;
 mod ingest;
 mod picture;
 mod round;
@@ -75,7 +75,7 @@ impl From<ReadError> for Status {
 /// A client fixes those and learns of the rest on the next try (or at once with
 /// `validate_only`). Twenty named problems are enough to see a pattern; the total is always
 /// given (in the message and in an `ErrorInfo` detail).
-pub const MAX_VIOLATIONS_SHOWN: usize = 20;
+pub(crate) const MAX_VIOLATIONS_SHOWN: usize = 20;
 /// Bytes of field names and descriptions in one error's details. The details travel
 /// base64-encoded in the `grpc-status-details-bin` trailer and the message percent-encoded
 /// in `grpc-message`; default clients refuse trailers over 8 KiB (grpcio: 8 KiB soft,
@@ -87,13 +87,13 @@ const MAX_DESCRIPTION: usize = 300;
 /// Longest status message (it is sent twice: in `grpc-message` and inside the details).
 const MAX_MESSAGE: usize = 400;
 /// The `ErrorInfo` domain of this service's errors.
-pub const ERROR_DOMAIN: &str = "tilannekuva.v1";
+pub(crate) const ERROR_DOMAIN: &str = "tilannekuva.v1";
 
 /// `INVALID_ARGUMENT` for `violations` (in request order): the first of them as
 /// `google.rpc.BadRequest` field violations, within [`MAX_VIOLATIONS_SHOWN`] and a byte
 /// budget, and the total in the message and in a `google.rpc.ErrorInfo` (reason
 /// `INVALID_REQUEST`, metadata `violations_total` and `violations_shown`).
-pub fn invalid_request(violations: Vec<crate::domain::validate::FieldViolation>) -> Status {
+pub(crate) fn invalid_request(violations: Vec<crate::domain::validate::FieldViolation>) -> Status {
     let total = violations.len();
     let mut d = ErrorDetails::new();
     let (mut shown, mut bytes) = (0usize, 0usize);
@@ -133,7 +133,7 @@ pub fn invalid_request(violations: Vec<crate::domain::validate::FieldViolation>)
 }
 
 /// The one mapping from a refused write to a gRPC status.
-pub fn write_status(e: WriteError) -> Status {
+pub(crate) fn write_status(e: WriteError) -> Status {
     match e {
         WriteError::Invalid(violations) => invalid_request(violations),
         WriteError::AlreadyExists(id) => Status::already_exists(format!(
@@ -162,7 +162,7 @@ pub fn write_status(e: WriteError) -> Status {
 }
 
 /// An `INVALID_ARGUMENT` status with one field violation.
-pub fn invalid(field: &str, description: impl Into<String>) -> Status {
+pub(crate) fn invalid(field: &str, description: impl Into<String>) -> Status {
     invalid_request(vec![crate::domain::validate::FieldViolation {
         field: field.to_owned(),
         description: description.into(),
@@ -170,7 +170,7 @@ pub fn invalid(field: &str, description: impl Into<String>) -> Status {
 }
 
 /// Records one request in the gRPC metrics.
-pub fn observe<T>(metrics: &Metrics, method: &str, started: Instant, r: &Result<T, Status>) {
+pub(crate) fn observe<T>(metrics: &Metrics, method: &str, started: Instant, r: &Result<T, Status>) {
     let code = match r {
         Ok(_) => Code::Ok,
         Err(s) => s.code(),

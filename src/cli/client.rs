@@ -27,7 +27,7 @@ use crate::proto::ingest_service_client::IngestServiceClient;
 use crate::proto::picture_service_client::PictureServiceClient;
 
 /// A channel to `server`, trusting `conn.ca_cert` for TLS.
-pub async fn channel(server: &str, conn: &ConnArgs) -> anyhow::Result<Channel> {
+pub(crate) async fn channel(server: &str, conn: &ConnArgs) -> anyhow::Result<Channel> {
     let mut endpoint = Channel::from_shared(server.to_owned())
         .with_context(|| format!("invalid server address {server:?}"))?;
     if let Some(ca) = &conn.ca_cert {
@@ -46,7 +46,7 @@ pub async fn channel(server: &str, conn: &ConnArgs) -> anyhow::Result<Channel> {
 }
 
 /// A request carrying the bearer token, if any.
-pub fn authed<T>(message: T, conn: &ConnArgs) -> tonic::Request<T> {
+pub(crate) fn authed<T>(message: T, conn: &ConnArgs) -> tonic::Request<T> {
     let mut req = tonic::Request::new(message);
     if let Some(token) = &conn.token {
         if let Ok(v) = format!("Bearer {token}").parse() {
@@ -94,7 +94,7 @@ fn describe_with(status: tonic::Status, place: impl Fn(&str) -> String) -> anyho
 }
 
 /// Turns a gRPC error into a readable one, with its field violations.
-pub fn describe(status: tonic::Status) -> anyhow::Error {
+pub(crate) fn describe(status: tonic::Status) -> anyhow::Error {
     describe_with(status, str::to_owned)
 }
 
@@ -285,7 +285,7 @@ impl Names {
     }
 }
 
-pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
+pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let file = a.file.display().to_string();
     let bytes = std::fs::read(&a.file).with_context(|| format!("cannot read {file}"))?;
     // A file that is not UTF-8 gets a line-numbered error from the reader.
@@ -455,7 +455,7 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     emit(&out)
 }
 
-pub async fn template(a: TemplateArgs) -> anyhow::Result<()> {
+pub(crate) async fn template(a: TemplateArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let names = Names::fetch(&ch, &a.server).await?;
     let region = names
@@ -536,7 +536,7 @@ pub async fn template(a: TemplateArgs) -> anyhow::Result<()> {
     }
 }
 
-pub async fn promote(a: CatalogArgs) -> anyhow::Result<()> {
+pub(crate) async fn promote(a: CatalogArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let r = proto::admin_service_client::AdminServiceClient::new(ch)
         .promote(authed(proto::PromoteRequest {}, &a.server.conn))
@@ -557,7 +557,7 @@ pub async fn promote(a: CatalogArgs) -> anyhow::Result<()> {
     ))
 }
 
-pub async fn regions(a: CatalogArgs) -> anyhow::Result<()> {
+pub(crate) async fn regions(a: CatalogArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let names = Names::fetch(&ch, &a.server).await?;
     if a.server.json {
@@ -596,7 +596,7 @@ pub async fn regions(a: CatalogArgs) -> anyhow::Result<()> {
     ))
 }
 
-pub async fn indicators(a: IndicatorsArgs) -> anyhow::Result<()> {
+pub(crate) async fn indicators(a: IndicatorsArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let mut cat = CatalogServiceClient::new(ch.clone());
     let list = cat
@@ -678,7 +678,7 @@ pub async fn indicators(a: IndicatorsArgs) -> anyhow::Result<()> {
     ))
 }
 
-pub async fn retract(a: RetractArgs) -> anyhow::Result<()> {
+pub(crate) async fn retract(a: RetractArgs) -> anyhow::Result<()> {
     let submission_id = a.submission_id.unwrap_or_else(|| {
         let digest = Sha256::digest(
             format!("{}\n{}\n{}\n{}", a.region, a.indicator, a.year, a.reason).as_bytes(),
@@ -714,7 +714,7 @@ pub async fn retract(a: RetractArgs) -> anyhow::Result<()> {
     ))
 }
 
-pub async fn picture(a: PictureArgs) -> anyhow::Result<()> {
+pub(crate) async fn picture(a: PictureArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let r = PictureServiceClient::new(ch.clone())
         .get_region_picture(authed(
@@ -857,7 +857,7 @@ theme score: the mean of the region's z-scores over the theme's directional indi
     emit(&out)
 }
 
-pub async fn national(a: NationalArgs) -> anyhow::Result<()> {
+pub(crate) async fn national(a: NationalArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let r = PictureServiceClient::new(ch.clone())
         .get_national_picture(authed(
@@ -977,7 +977,7 @@ pub async fn national(a: NationalArgs) -> anyhow::Result<()> {
     emit(&out)
 }
 
-pub async fn series(a: SeriesArgs) -> anyhow::Result<()> {
+pub(crate) async fn series(a: SeriesArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let r = PictureServiceClient::new(ch.clone())
         .get_series(authed(
@@ -1041,7 +1041,7 @@ pub async fn series(a: SeriesArgs) -> anyhow::Result<()> {
     emit(&out)
 }
 
-pub async fn history(a: HistoryArgs) -> anyhow::Result<()> {
+pub(crate) async fn history(a: HistoryArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let r = PictureServiceClient::new(ch.clone())
         .get_observation_history(authed(
@@ -1118,23 +1118,23 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<()> {
 
 /// One line of an NDJSON export: an event with hex hashes.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ExportEvent {
-    pub sequence: u64,
-    pub recorded_at_micros: i64,
+pub(crate) struct ExportEvent {
+    pub(crate) sequence: u64,
+    pub(crate) recorded_at_micros: i64,
     /// For people; ignored on import.
     #[serde(default)]
-    pub recorded_at: String,
-    pub region_code: String,
-    pub region_revision: u64,
-    pub principal: String,
-    pub submission_id: String,
-    pub payload: Payload,
-    pub prev_hash: String,
-    pub hash: String,
+    pub(crate) recorded_at: String,
+    pub(crate) region_code: String,
+    pub(crate) region_revision: u64,
+    pub(crate) principal: String,
+    pub(crate) submission_id: String,
+    pub(crate) payload: Payload,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
 }
 
 impl ExportEvent {
-    pub fn from_event(e: &Event) -> ExportEvent {
+    pub(crate) fn from_event(e: &Event) -> ExportEvent {
         ExportEvent {
             sequence: e.sequence,
             recorded_at_micros: e.recorded_at_micros,
@@ -1151,7 +1151,7 @@ impl ExportEvent {
         }
     }
 
-    pub fn into_event(self) -> Result<Event, String> {
+    pub(crate) fn into_event(self) -> Result<Event, String> {
         let h = |s: &str, what: &str| -> Result<[u8; 32], String> {
             hex::decode(s)
                 .ok()
@@ -1173,12 +1173,12 @@ impl ExportEvent {
 }
 
 /// An event as one NDJSON line (without the newline).
-pub fn export_json_line(e: &Event) -> String {
+pub(crate) fn export_json_line(e: &Event) -> String {
     // Plain data always serialises.
     serde_json::to_string(&ExportEvent::from_event(e)).expect("events serialise")
 }
 
-pub async fn export(a: ExportArgs) -> anyhow::Result<()> {
+pub(crate) async fn export(a: ExportArgs) -> anyhow::Result<()> {
     if let Some(dir) = &a.data_dir {
         return super::offline::export_cmd(dir, a.from_sequence, a.output.as_deref());
     }

@@ -103,7 +103,7 @@ async fn real_figure(ch: Channel, conn: &super::ConnArgs) -> anyhow::Result<Opti
     Ok(None)
 }
 
-pub async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
     if a.clients == 0 || a.batch == 0 || a.connections == 0 {
         bail!("--clients, --connections and --batch must be at least 1");
     }

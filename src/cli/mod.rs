@@ -6,16 +6,16 @@ mod client;
 mod loadgen;
 mod network;
 mod offline;
-pub mod output;
+pub(crate) mod output;
+mod serve;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use client::{export_json_line, ExportEvent};
+pub(crate) use client::export_json_line;
 pub use loadgen::SYNTHETIC_SOURCE;
-pub use offline::{import, verify};
 
 /// tilannekuva — Finland's national situation picture of regional development.
 #[derive(Parser, Debug)]
@@ -86,63 +86,63 @@ pub enum RoundCommand {
 #[derive(Args, Debug)]
 pub struct GroupArgs {
     #[command(flatten)]
-    pub server: ServerArg,
+    pub(crate) server: ServerArg,
     #[command(flatten)]
-    pub as_of: AsOfArgs,
+    pub(crate) as_of: AsOfArgs,
     /// The group's id (see `tilannekuva groups`), e.g. FI1D.
     #[arg(long)]
-    pub group: String,
+    pub(crate) group: String,
     #[arg(long)]
-    pub year: i32,
+    pub(crate) year: i32,
 }
 
 #[derive(Args, Debug)]
 pub struct DefineGroupArgs {
     #[command(flatten)]
-    pub server: ServerArg,
+    pub(crate) server: ServerArg,
     /// CSV file of groups.
     #[arg(long, required_unless_present = "bundled", conflicts_with = "bundled")]
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// The bundled groups (the NUTS-2 large areas): for a store made before they were
     /// bundled. A group already defined so is left as it is (nothing recorded).
     #[arg(long)]
-    pub bundled: bool,
+    pub(crate) bundled: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct RoundOpenArgs {
     #[command(flatten)]
-    pub server: ServerArg,
+    pub(crate) server: ServerArg,
     /// The year to be reported.
     #[arg(long)]
-    pub year: i32,
+    pub(crate) year: i32,
     /// RFC 3339 instant, or a date: the end of that day, UTC (2026-09-30 = until
     /// 2026-10-01T00:00:00Z).
     #[arg(long)]
-    pub deadline: String,
+    pub(crate) deadline: String,
     /// An expected indicator (repeat; default: every indicator regions report).
     #[arg(long)]
-    pub indicator: Vec<String>,
+    pub(crate) indicator: Vec<String>,
     /// An expected region (repeat; default: every region but SSS).
     #[arg(long)]
-    pub region: Vec<String>,
+    pub(crate) region: Vec<String>,
     /// Idempotency key (default: a fresh one; opening the round again with the same terms
     /// records nothing).
     #[arg(long)]
-    pub submission_id: Option<String>,
+    pub(crate) submission_id: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct RoundStatusArgs {
     #[command(flatten)]
-    pub server: ServerArg,
+    pub(crate) server: ServerArg,
     #[command(flatten)]
-    pub as_of: AsOfArgs,
+    pub(crate) as_of: AsOfArgs,
     #[arg(long)]
-    pub year: i32,
+    pub(crate) year: i32,
     /// Only this region.
     #[arg(long)]
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -156,13 +156,13 @@ pub enum TokenCommand {
 pub struct TokenNewArgs {
     /// The token's name: recorded as the principal of the events it writes.
     #[arg(long)]
-    pub name: String,
+    pub(crate) name: String,
     /// reporter | national_reporter | reader | admin
     #[arg(long)]
-    pub role: String,
+    pub(crate) role: String,
     /// A region a reporter may write (repeat for several).
     #[arg(long)]
-    pub region: Vec<String>,
+    pub(crate) region: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -173,14 +173,14 @@ pub struct ServeArgs {
         env = "TILANNEKUVA_DATA_DIR",
         default_value = "./tilannekuva-data"
     )]
-    pub data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// gRPC listen address.
     #[arg(
         long,
         env = "TILANNEKUVA_GRPC_LISTEN",
         default_value = "127.0.0.1:50051"
     )]
-    pub grpc_listen: SocketAddr,
+    pub(crate) grpc_listen: SocketAddr,
     /// HTTP listen address (/metrics, /healthz, /readyz, the open data under /v1/ and
     /// /openapi.json; TLS with --tls-cert, as gRPC).
     #[arg(
@@ -188,255 +188,255 @@ pub struct ServeArgs {
         env = "TILANNEKUVA_HTTP_LISTEN",
         default_value = "127.0.0.1:9464"
     )]
-    pub http_listen: SocketAddr,
+    pub(crate) http_listen: SocketAddr,
     /// Auth file (TOML) of hashed bearer tokens and roles (`tilannekuva token new` makes
     /// entries). Reloaded on SIGHUP. Without it every caller may do everything, so the
     /// server then listens on loopback only, unless --insecure.
     #[arg(long, env = "TILANNEKUVA_AUTH_FILE")]
-    pub auth_file: Option<PathBuf>,
+    pub(crate) auth_file: Option<PathBuf>,
     /// Allow listening on a non-loopback address without an auth file.
     #[arg(long, env = "TILANNEKUVA_INSECURE")]
-    pub insecure: bool,
+    pub(crate) insecure: bool,
     /// TLS certificate chain (PEM) for the gRPC port; needs --tls-key.
     #[arg(long, env = "TILANNEKUVA_TLS_CERT", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
+    pub(crate) tls_cert: Option<PathBuf>,
     /// TLS private key (PEM) for the gRPC port; needs --tls-cert.
     #[arg(long, env = "TILANNEKUVA_TLS_KEY", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
     /// NATS server URL (JetStream): run as the writer, publishing every committed event to
     /// the stream (`--nats-stream`). A store behind the stream takes the missing events
     /// from it before serving.
     #[arg(long, env = "TILANNEKUVA_NATS_URL", conflicts_with = "follow")]
-    pub nats_url: Option<String>,
+    pub(crate) nats_url: Option<String>,
     /// NATS server URL (JetStream): run as a read replica following the writer's stream
     /// into this server's own store. Writes are refused (FAILED_PRECONDITION).
     #[arg(long, env = "TILANNEKUVA_FOLLOW")]
-    pub follow: Option<String>,
+    pub(crate) follow: Option<String>,
     /// The JetStream stream that holds the log.
     #[arg(long, env = "TILANNEKUVA_NATS_STREAM", default_value = "TILANNEKUVA")]
-    pub nats_stream: String,
+    pub(crate) nats_stream: String,
     /// Replicas of the stream when the writer creates it (3 on a three-node cluster).
     #[arg(long, env = "TILANNEKUVA_NATS_REPLICAS", default_value_t = 1)]
-    pub nats_replicas: usize,
+    pub(crate) nats_replicas: usize,
     /// When a write is acknowledged: `async` once durable in the local store (the stream
     /// follows); `sync` once also acknowledged by the stream (a quorum of its replicas).
     #[arg(long, env = "TILANNEKUVA_REPLICATION", value_enum, default_value_t = crate::replication::Mode::Async)]
-    pub replication: crate::replication::Mode,
+    pub(crate) replication: crate::replication::Mode,
     /// In `sync` mode: seconds an answer waits for the stream before it is `UNAVAILABLE`
     /// (the write is durable locally; a retry with the same submission id is safe).
     #[arg(long, env = "TILANNEKUVA_REPLICATION_TIMEOUT", default_value_t = 10.0)]
-    pub replication_timeout: f64,
+    pub(crate) replication_timeout: f64,
     /// With --follow: take over as the writer when the writer's lease lapses.
     #[arg(long, env = "TILANNEKUVA_STANDBY", requires = "follow")]
-    pub standby: bool,
+    pub(crate) standby: bool,
     /// Seconds the writer lease lives without renewal (renewed every third of it): how
     /// long a standby waits before taking over from a writer that is gone.
     #[arg(long, env = "TILANNEKUVA_LEASE_TTL", default_value_t = 10.0)]
-    pub lease_ttl: f64,
+    pub(crate) lease_ttl: f64,
     /// The gRPC address clients should use for writes to this server when it is the
     /// writer, stored in the lease (default: http://<--grpc-listen>).
     #[arg(long, env = "TILANNEKUVA_ADVERTISE_URL")]
-    pub advertise_url: Option<String>,
+    pub(crate) advertise_url: Option<String>,
     /// This machine's name, in the writer lease's holder id (with the process id and a
     /// random number), so that an operator sees which server holds the lease.
     #[arg(long, env = "HOSTNAME", default_value = "host", hide = true)]
-    pub hostname: String,
+    pub(crate) hostname: String,
     /// Events between snapshots of the write state and projection (`DATA_DIR/snapshot`),
     /// from which a start replays only the log after them; also written at a clean stop.
     /// 0: no snapshots (every start replays the whole log).
     #[arg(long, env = "TILANNEKUVA_SNAPSHOT_EVERY", default_value_t = crate::snapshot::DEFAULT_EVERY)]
-    pub snapshot_every: u64,
+    pub(crate) snapshot_every: u64,
     /// Load the bundled real sample data when the store holds no observations.
     #[arg(long, env = "TILANNEKUVA_DEMO")]
-    pub demo: bool,
+    pub(crate) demo: bool,
     /// Write the server's process id to this file once it listens (removed at a clean
     /// stop), so that a reload signals this instance only:
     /// `kill -HUP "$(cat FILE)"`.
     #[arg(long, env = "TILANNEKUVA_PID_FILE")]
-    pub pid_file: Option<PathBuf>,
+    pub(crate) pid_file: Option<PathBuf>,
     /// Region catalog CSV put into an empty log (default: the bundled Finnish regions).
     #[arg(long, env = "TILANNEKUVA_REGION_CATALOG")]
-    pub region_catalog: Option<PathBuf>,
+    pub(crate) region_catalog: Option<PathBuf>,
     /// Indicator catalog CSV put into an empty log (default: the bundled catalog).
     #[arg(long, env = "TILANNEKUVA_INDICATOR_CATALOG")]
-    pub indicator_catalog: Option<PathBuf>,
+    pub(crate) indicator_catalog: Option<PathBuf>,
     /// Peer group CSV put into an empty log (default: the bundled NUTS-2 large areas with
     /// the bundled regions; none with a region catalog of one's own).
     #[arg(long, env = "TILANNEKUVA_GROUP_CATALOG")]
-    pub group_catalog: Option<PathBuf>,
+    pub(crate) group_catalog: Option<PathBuf>,
 }
 
 /// Where the server is, for client commands.
 #[derive(Args, Debug, Clone)]
-pub struct ServerArg {
+pub(crate) struct ServerArg {
     /// gRPC address of the server.
     #[arg(
         long,
         env = "TILANNEKUVA_SERVER",
         default_value = "http://127.0.0.1:50051"
     )]
-    pub server: String,
+    pub(crate) server: String,
     #[command(flatten)]
-    pub conn: ConnArgs,
+    pub(crate) conn: ConnArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Language of region and indicator names in tables: fi, sv or en.
     #[arg(long, default_value = "en", value_parser = ["fi", "sv", "en"])]
-    pub lang: String,
+    pub(crate) lang: String,
 }
 
 /// Credentials and trust for client commands.
 #[derive(Args, Debug, Clone, Default)]
-pub struct ConnArgs {
+pub(crate) struct ConnArgs {
     /// Bearer token (sent as `authorization: Bearer <token>`).
     #[arg(long, env = "TILANNEKUVA_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    pub(crate) token: Option<String>,
     /// CA certificate (PEM) to trust for an https:// server.
     #[arg(long, env = "TILANNEKUVA_CA_CERT")]
-    pub ca_cert: Option<PathBuf>,
+    pub(crate) ca_cert: Option<PathBuf>,
 }
 
 /// As-of point for reads.
 #[derive(Args, Debug, Clone)]
-pub struct AsOfArgs {
+pub(crate) struct AsOfArgs {
     /// Answer as of this log sequence.
     #[arg(long, conflicts_with = "as_of_time")]
-    pub as_of_sequence: Option<u64>,
+    pub(crate) as_of_sequence: Option<u64>,
     /// Answer as of this instant (RFC 3339, e.g. 2024-03-01T00:00:00Z).
     #[arg(long)]
-    pub as_of_time: Option<String>,
+    pub(crate) as_of_time: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct SubmitArgs {
     #[command(flatten)]
-    pub server: ServerArg,
+    pub(crate) server: ServerArg,
     /// CSV file: indicator_id,year,value,status,source[,note,correction_reason][,region_code].
     #[arg(long)]
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Region of rows without a region_code column.
     #[arg(long)]
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// Idempotency key (default: derived from the file's content, so a rerun is a duplicate).
     #[arg(long)]
-    pub submission_id: Option<String>,
+    pub(crate) submission_id: Option<String>,
     /// Refuse unless the region is at exactly this revision.
     #[arg(long)]
-    pub expected_region_revision: Option<u64>,
+    pub(crate) expected_region_revision: Option<u64>,
     /// Check everything (file, catalog, permissions, revisions) and say what would be
     /// recorded, writing nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct TemplateArgs {
     #[command(flatten)]
-    pub server: ServerArg,
+    pub(crate) server: ServerArg,
     /// Region the file is for (a catalog code such as MK01, or 01).
     #[arg(long)]
-    pub region: String,
+    pub(crate) region: String,
     /// Year to fill in on every row (default: left empty).
     #[arg(long)]
-    pub year: Option<i32>,
+    pub(crate) year: Option<i32>,
     /// Only the indicators of this theme.
     #[arg(long)]
-    pub theme: Option<String>,
+    pub(crate) theme: Option<String>,
     /// Field separator: semicolon (what a Finnish-locale spreadsheet opens and saves; the
     /// file then starts with a UTF-8 byte order mark so that the spreadsheet reads ä and ö)
     /// or comma.
     #[arg(long, default_value = "semicolon", value_parser = ["semicolon", "comma"])]
-    pub separator: String,
+    pub(crate) separator: String,
     /// Output file (default: standard output).
     #[arg(long)]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
 pub struct CatalogArgs {
     #[command(flatten)]
-    pub server: ServerArg,
+    pub(crate) server: ServerArg,
 }
 
 #[derive(Args, Debug)]
 pub struct IndicatorsArgs {
     #[command(flatten)]
-    pub server: ServerArg,
+    pub(crate) server: ServerArg,
     /// Only the indicators of this theme (climate, communities, competence, inclusion,
     /// business).
     #[arg(long)]
-    pub theme: Option<String>,
+    pub(crate) theme: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct RetractArgs {
     #[command(flatten)]
-    pub server: ServerArg,
+    pub(crate) server: ServerArg,
     #[arg(long)]
-    pub region: String,
+    pub(crate) region: String,
     #[arg(long)]
-    pub indicator: String,
+    pub(crate) indicator: String,
     #[arg(long)]
-    pub year: i32,
+    pub(crate) year: i32,
     /// Why the value is retracted (required).
     #[arg(long)]
-    pub reason: String,
+    pub(crate) reason: String,
     /// Idempotency key (default: derived from the other arguments).
     #[arg(long)]
-    pub submission_id: Option<String>,
+    pub(crate) submission_id: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct PictureArgs {
     #[command(flatten)]
-    pub server: ServerArg,
+    pub(crate) server: ServerArg,
     #[command(flatten)]
-    pub as_of: AsOfArgs,
+    pub(crate) as_of: AsOfArgs,
     #[arg(long)]
-    pub region: String,
+    pub(crate) region: String,
     #[arg(long)]
-    pub year: i32,
+    pub(crate) year: i32,
 }
 
 #[derive(Args, Debug)]
 pub struct NationalArgs {
     #[command(flatten)]
-    pub server: ServerArg,
+    pub(crate) server: ServerArg,
     #[command(flatten)]
-    pub as_of: AsOfArgs,
+    pub(crate) as_of: AsOfArgs,
     #[arg(long)]
-    pub year: i32,
+    pub(crate) year: i32,
 }
 
 #[derive(Args, Debug)]
 pub struct SeriesArgs {
     #[command(flatten)]
-    pub server: ServerArg,
+    pub(crate) server: ServerArg,
     #[command(flatten)]
-    pub as_of: AsOfArgs,
+    pub(crate) as_of: AsOfArgs,
     #[arg(long)]
-    pub region: String,
+    pub(crate) region: String,
     #[arg(long)]
-    pub indicator: String,
+    pub(crate) indicator: String,
     #[arg(long, default_value_t = 0)]
-    pub from_year: i32,
+    pub(crate) from_year: i32,
     #[arg(long, default_value_t = 0)]
-    pub to_year: i32,
+    pub(crate) to_year: i32,
 }
 
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
     #[command(flatten)]
-    pub server: ServerArg,
+    pub(crate) server: ServerArg,
     #[command(flatten)]
-    pub as_of: AsOfArgs,
+    pub(crate) as_of: AsOfArgs,
     #[arg(long)]
-    pub region: String,
+    pub(crate) region: String,
     #[arg(long)]
-    pub indicator: String,
+    pub(crate) indicator: String,
     #[arg(long)]
-    pub year: i32,
+    pub(crate) year: i32,
 }
 
 #[derive(Args, Debug)]
@@ -447,36 +447,36 @@ pub struct ExportArgs {
         env = "TILANNEKUVA_SERVER",
         default_value = "http://127.0.0.1:50051"
     )]
-    pub server: String,
+    pub(crate) server: String,
     #[command(flatten)]
-    pub conn: ConnArgs,
+    pub(crate) conn: ConnArgs,
     /// Read a stopped server's data directory directly instead of asking a server: also a
     /// store the server refuses to start on, up to its last intact event.
     #[arg(long, conflicts_with = "server")]
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// First sequence to export.
     #[arg(long, default_value_t = 1)]
-    pub from_sequence: u64,
+    pub(crate) from_sequence: u64,
     /// Output file (default: standard output).
     #[arg(long)]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
     /// Empty (or new) data directory to import into.
     #[arg(long, env = "TILANNEKUVA_DATA_DIR")]
-    pub data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// NDJSON export file.
     #[arg(long)]
-    pub input: PathBuf,
+    pub(crate) input: PathBuf,
 }
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
     /// Data directory to check (the server must not be running on it).
     #[arg(long, env = "TILANNEKUVA_DATA_DIR")]
-    pub data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -487,60 +487,60 @@ pub struct LoadgenArgs {
         env = "TILANNEKUVA_SERVER",
         default_value = "http://127.0.0.1:50051"
     )]
-    pub server: String,
+    pub(crate) server: String,
     #[command(flatten)]
-    pub conn: ConnArgs,
+    pub(crate) conn: ConnArgs,
     /// Concurrent clients, each with one request in flight.
     #[arg(long, default_value_t = 64)]
-    pub clients: usize,
+    pub(crate) clients: usize,
     /// HTTP/2 connections shared by the clients (2 measured best on 2 cores).
     #[arg(long, default_value_t = 2)]
-    pub connections: usize,
+    pub(crate) connections: usize,
     /// Observations per submission.
     #[arg(long, default_value_t = 1)]
-    pub batch: usize,
+    pub(crate) batch: usize,
     /// Seconds to run.
     #[arg(long, default_value_t = 10.0)]
-    pub duration: f64,
+    pub(crate) duration: f64,
     /// Write even if the server's log holds figures other than loadgen's own synthetic
     /// ones. loadgen writes synthetic values into real regions' cells: on a server with
     /// real data it would move real figures, so by default it refuses.
     #[arg(long)]
-    pub allow_real_data: bool,
+    pub(crate) allow_real_data: bool,
     /// Scrape `--metrics-url` from this many concurrent connections in alternate phases:
     /// the run switches every `--phase` seconds between no scrapers and N scrapers, and
     /// reports the submit latency of each side by side.
     #[arg(long, default_value_t = 0)]
-    pub scrapers: usize,
+    pub(crate) scrapers: usize,
     /// The `/metrics` address the scrapers read (plain HTTP/1.1).
     #[arg(long, default_value = "http://127.0.0.1:9464/metrics")]
-    pub metrics_url: String,
+    pub(crate) metrics_url: String,
     /// Seconds per phase when `--scrapers` is given.
     #[arg(long, default_value_t = 2.0)]
-    pub phase: f64,
+    pub(crate) phase: f64,
     /// Read instead of write: `region` (GetRegionPicture) or `national`
     /// (GetNationalPicture), for the years and regions the log holds, round robin; or
     /// `health` (the health Check, which the server answers from the request's headers
     /// without any work: the floor of one RPC through this server's stack and this client).
     #[arg(long, value_parser = ["region", "national", "health"])]
-    pub read: Option<String>,
+    pub(crate) read: Option<String>,
     /// With `--read`: offer this many requests per second in all (open loop; requests sent
     /// late because the clients fell behind are counted); 0 = each client sends its next
     /// request when the last is answered.
     #[arg(long, default_value_t = 0.0)]
-    pub rate: f64,
+    pub(crate) rate: f64,
     /// With `--read`: read as of this sequence (0 = latest). An as-of read before the last
     /// change of a year's figures computes them instead of using the kept ones.
     #[arg(long, default_value_t = 0)]
-    pub as_of_sequence: u64,
+    pub(crate) as_of_sequence: u64,
     /// gRPC address of a read replica: measure, for every acknowledged submission, how long
     /// after the acknowledgement the replica's event feed (`ReadEvents` with `follow`)
     /// delivers it.
     #[arg(long)]
-    pub replica: Option<String>,
+    pub(crate) replica: Option<String>,
 }
 
-/// Runs a client or offline command. `serve` is handled by `main`. A reader that closed
+/// Runs a command. A reader that closed
 /// the output pipe (`| head`) ends the command quietly.
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match run_command(command).await {
@@ -551,7 +551,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
 
 async fn run_command(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(_) => unreachable!("serve is run by main"),
+        Command::Serve(a) => serve::serve(a).await,
         Command::Submit(a) => client::submit(a).await,
         Command::Template(a) => client::template(a).await,
         Command::Regions(a) => client::regions(a).await,

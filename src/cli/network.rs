@@ -21,7 +21,7 @@ fn group_json(g: &proto::RegionGroup) -> serde_json::Value {
         "members": g.members, "source": g.source})
 }
 
-pub async fn groups(a: CatalogArgs) -> anyhow::Result<()> {
+pub(crate) async fn groups(a: CatalogArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let groups = CatalogServiceClient::new(ch)
         .list_groups(authed(proto::ListGroupsRequest {}, &a.server.conn))
@@ -54,7 +54,7 @@ pub async fn groups(a: CatalogArgs) -> anyhow::Result<()> {
     emit(&out)
 }
 
-pub async fn group(a: GroupArgs) -> anyhow::Result<()> {
+pub(crate) async fn group(a: GroupArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let r = PictureServiceClient::new(ch.clone())
         .get_group_picture(authed(
@@ -169,7 +169,7 @@ fn names_indicator<'a>(names: &'a Names, id: &str) -> Option<&'a proto::Indicato
     names.indicators.get(id)
 }
 
-pub async fn define_group(a: DefineGroupArgs) -> anyhow::Result<()> {
+pub(crate) async fn define_group(a: DefineGroupArgs) -> anyhow::Result<()> {
     let (text, name) = match &a.file {
         Some(f) => (
             std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
@@ -262,7 +262,7 @@ pub(super) fn parse_deadline(s: &str) -> anyhow::Result<prost_types::Timestamp> 
     })
 }
 
-pub async fn round_open(a: RoundOpenArgs) -> anyhow::Result<()> {
+pub(crate) async fn round_open(a: RoundOpenArgs) -> anyhow::Result<()> {
     let deadline = parse_deadline(&a.deadline)?;
     let ch = channel(&a.server.server, &a.server.conn).await?;
 
@@ -308,7 +308,7 @@ pub async fn round_open(a: RoundOpenArgs) -> anyhow::Result<()> {
     ))
 }
 
-pub async fn round_status(a: RoundStatusArgs) -> anyhow::Result<()> {
+pub(crate) async fn round_status(a: RoundStatusArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let r = RoundServiceClient::new(ch.clone())
         .get_round_status(authed(

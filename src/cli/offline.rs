@@ -24,7 +24,7 @@ const IMPORT_GROUP: usize = 10_000;
 
 /// Imports an NDJSON export into an empty data directory. The chain is checked before
 /// anything is written; a broken chain names the first bad sequence and writes nothing.
-pub fn import(data_dir: &Path, input: &Path) -> anyhow::Result<(u64, String)> {
+pub(crate) fn import(data_dir: &Path, input: &Path) -> anyhow::Result<(u64, String)> {
     let file =
         std::fs::File::open(input).with_context(|| format!("cannot read {}", input.display()))?;
     let mut events: Vec<Event> = Vec::new();
@@ -71,7 +71,7 @@ pub fn import(data_dir: &Path, input: &Path) -> anyhow::Result<(u64, String)> {
     Ok((events.len() as u64, head))
 }
 
-pub fn import_cmd(a: ImportArgs) -> anyhow::Result<()> {
+pub(crate) fn import_cmd(a: ImportArgs) -> anyhow::Result<()> {
     let (n, head) = import(&a.data_dir, &a.input)?;
     super::output::emit(&format!("imported {n} events; chain head {head}\n"))
 }
@@ -80,7 +80,7 @@ pub fn import_cmd(a: ImportArgs) -> anyhow::Result<()> {
 /// it stops at the first event that is missing or wrong, after writing every intact event
 /// before it. Returns the number of events written and, when the log is broken, where and
 /// why.
-pub fn export(
+pub(crate) fn export(
     data_dir: &Path,
     from: u64,
     out: &mut dyn std::io::Write,
@@ -126,7 +126,7 @@ fn open_existing(data_dir: &Path) -> anyhow::Result<EventLog> {
 
 /// `tilannekuva export --data-dir`: to a file or standard output; a broken log exports its
 /// intact events, then fails saying where it breaks.
-pub fn export_cmd(data_dir: &Path, from: u64, output: Option<&Path>) -> anyhow::Result<()> {
+pub(crate) fn export_cmd(data_dir: &Path, from: u64, output: Option<&Path>) -> anyhow::Result<()> {
     let mut out: Box<dyn std::io::Write> = match output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
@@ -149,13 +149,13 @@ pub fn export_cmd(data_dir: &Path, from: u64, output: Option<&Path>) -> anyhow::
 
 /// What `verify` found.
 #[derive(Debug)]
-pub struct VerifyReport {
-    pub events: u64,
-    pub head_hash: String,
+pub(crate) struct VerifyReport {
+    pub(crate) events: u64,
+    pub(crate) head_hash: String,
     /// Years with at least one observation: each was compared between the two rebuilds.
-    pub years: usize,
+    pub(crate) years: usize,
     /// Pictures compared (national and every region's, for every year).
-    pub pictures: usize,
+    pub(crate) pictures: usize,
 }
 
 /// Checks a data directory: every chunk decodes and starts at its key, the sequence is
@@ -166,7 +166,7 @@ pub struct VerifyReport {
 ///
 /// Opening runs sled's recovery, which may cut a damaged tail of the store's file (see
 /// [`EventLog::open`]): run it on a copy to keep the damaged file as it is.
-pub fn verify(data_dir: &Path) -> anyhow::Result<VerifyReport> {
+pub(crate) fn verify(data_dir: &Path) -> anyhow::Result<VerifyReport> {
     let log = open_existing(data_dir)?;
     let (state, first) = fold(&log)?;
     if first.applied() != state.last_sequence() {
@@ -241,7 +241,7 @@ fn fold(log: &EventLog) -> anyhow::Result<(WriterState, Projection)> {
     })
 }
 
-pub fn verify_cmd(a: VerifyArgs) -> anyhow::Result<()> {
+pub(crate) fn verify_cmd(a: VerifyArgs) -> anyhow::Result<()> {
     let r = verify(&a.data_dir)?;
     super::output::emit(&format!(
         "ok: {} events, gap-free sequence, hash chain verified; head {}; two independent \

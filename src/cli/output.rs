@@ -10,10 +10,10 @@
 use std::io::Write;
 
 /// What the tables print for a figure that is not available.
-pub const NOT_AVAILABLE: &str = "..";
+pub(crate) const NOT_AVAILABLE: &str = "..";
 
 /// `v` with `decimals` decimals and its integer digits grouped by three with spaces.
-pub fn number(v: f64, decimals: u32) -> String {
+pub(crate) fn number(v: f64, decimals: u32) -> String {
     if !v.is_finite() {
         return v.to_string();
     }
@@ -41,13 +41,13 @@ pub fn number(v: f64, decimals: u32) -> String {
 }
 
 /// [`number`], or [`NOT_AVAILABLE`].
-pub fn opt_number(v: Option<f64>, decimals: u32) -> String {
+pub(crate) fn opt_number(v: Option<f64>, decimals: u32) -> String {
     v.map(|v| number(v, decimals))
         .unwrap_or_else(|| NOT_AVAILABLE.into())
 }
 
 /// A signed change: `+1 234` / `-56.0`.
-pub fn signed(v: f64, decimals: u32) -> String {
+pub(crate) fn signed(v: f64, decimals: u32) -> String {
     let n = number(v, decimals);
     if n.starts_with('-') || n.chars().all(|c| c == '0' || c == '.') {
         n
@@ -58,36 +58,36 @@ pub fn signed(v: f64, decimals: u32) -> String {
 
 /// A column's alignment.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Align {
+pub(crate) enum Align {
     Left,
     Right,
 }
 
 /// A table: headers, rows of cells, aligned by the widest cell of each column.
-pub struct Table {
+pub(crate) struct Table {
     headers: Vec<(&'static str, Align)>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    pub fn new(headers: &[(&'static str, Align)]) -> Table {
+    pub(crate) fn new(headers: &[(&'static str, Align)]) -> Table {
         Table {
             headers: headers.to_vec(),
             rows: Vec::new(),
         }
     }
 
-    pub fn row(&mut self, cells: Vec<String>) {
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
         debug_assert_eq!(cells.len(), self.headers.len(), "one cell per column");
         self.rows.push(cells);
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
     /// The table as text, columns two spaces apart, every line ending in a newline.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let width = |s: &str| s.chars().count();
         let widths: Vec<usize> = self
             .headers
@@ -131,7 +131,7 @@ impl Table {
 
 /// Writes `text` to standard output. A reader that has gone away (`| head`) ends the
 /// output quietly: that is not an error of this command.
-pub fn emit(text: &str) -> anyhow::Result<()> {
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -140,7 +140,7 @@ pub fn emit(text: &str) -> anyhow::Result<()> {
 }
 
 /// Whether an error is a closed pipe on our output.
-pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)

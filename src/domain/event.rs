@@ -28,14 +28,14 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Provisional => "provisional",
             Status::Final => "final",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Status> {
+    pub(crate) fn parse(s: &str) -> Option<Status> {
         match s.trim().to_ascii_lowercase().as_str() {
             "provisional" | "preliminary" => Some(Status::Provisional),
             "final" => Some(Status::Final),
@@ -476,8 +476,8 @@ pub fn verify_chain(last_seq: u64, last_hash: Hash, events: &[Event]) -> Result<
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("event {sequence}: {reason}")]
 pub struct ChainError {
-    pub sequence: u64,
-    pub reason: String,
+    pub(crate) sequence: u64,
+    pub(crate) reason: String,
 }
 
 #[cfg(test)]

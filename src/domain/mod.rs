@@ -3,10 +3,10 @@
 //! Plain Rust with no I/O, no tonic and no sled types. Everything here is deterministic so
 //! that a rebuild from the log gives identical pictures; it is where the logic is unit-tested.
 
-pub mod catalog;
+pub(crate) mod catalog;
 pub mod event;
-pub mod stats;
-pub mod text;
+pub(crate) mod stats;
+pub(crate) mod text;
 pub mod validate;
 
 pub use catalog::{

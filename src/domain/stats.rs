@@ -4,7 +4,7 @@
 use super::catalog::{Aggregation, Direction};
 
 /// Values of one indicator (or its components) for one year, by region.
-pub trait RegionValues {
+pub(crate) trait RegionValues {
     /// The current value of `indicator` for `region` in the year at hand.
     fn value(&self, region: &str, indicator: &str) -> Option<f64>;
     /// Whether that value is provisional.
@@ -15,18 +15,18 @@ pub trait RegionValues {
 
 /// What an aggregation rule computed from the regions that reported.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Computed {
+pub(crate) struct Computed {
     /// `None` when no region contributes (or the denominator or weights sum to zero).
-    pub value: Option<f64>,
+    pub(crate) value: Option<f64>,
     /// Regions whose figures the rule used (for a ratio: both numerator and denominator).
-    pub regions: u32,
+    pub(crate) regions: u32,
     /// Whether any figure used is provisional.
-    pub provisional: bool,
+    pub(crate) provisional: bool,
 }
 
 /// The rule's value over `regions` (the compared regions, not `SSS`), from whatever part
 /// of them reported: whether that may stand for the country is [`national`]'s question.
-pub fn aggregate(
+pub(crate) fn aggregate(
     indicator: &str,
     rule: &Aggregation,
     regions: &[&str],
@@ -87,7 +87,7 @@ pub fn aggregate(
 
 /// What a national value rests on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Basis {
+pub(crate) enum Basis {
     /// The value reported for the whole country.
     Official,
     /// Computed by the rule from every expected region.
@@ -99,7 +99,7 @@ pub enum Basis {
 }
 
 impl Basis {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Basis::Official => "official",
             Basis::Complete => "complete",
@@ -111,18 +111,18 @@ impl Basis {
 
 /// A national value and what it rests on.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct National {
+pub(crate) struct National {
     /// The value shown as the national one: official, complete, or a partial ratio or
     /// weighted mean. Never a sum over part of the country.
-    pub value: Option<f64>,
-    pub basis: Basis,
+    pub(crate) value: Option<f64>,
+    pub(crate) basis: Basis,
     /// The rule's value, also when an official value wins; a sum only when complete.
-    pub computed: Option<f64>,
+    pub(crate) computed: Option<f64>,
     /// Regions the rule used, and regions expected (every compared region).
-    pub regions_reported: u32,
-    pub regions_expected: u32,
+    pub(crate) regions_reported: u32,
+    pub(crate) regions_expected: u32,
     /// The official value is provisional, or (for a computed value) a figure it uses is.
-    pub provisional: bool,
+    pub(crate) provisional: bool,
 }
 
 /// The national value by the completeness rules: a value reported for the whole country
@@ -130,7 +130,7 @@ pub struct National {
 /// reported (a sum over part of the country is no national figure), while a ratio or a
 /// weighted mean over part of the country is given but marked partial.
 /// `official` is the whole country's value and whether it is provisional.
-pub fn national(
+pub(crate) fn national(
     rule: &Aggregation,
     official: Option<(f64, bool)>,
     computed: Computed,
@@ -158,7 +158,7 @@ pub fn national(
 }
 
 /// Median; the mean of the two middle values for an even count. `None` when empty.
-pub fn median(values: &[f64]) -> Option<f64> {
+pub(crate) fn median(values: &[f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
@@ -174,7 +174,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
 
 /// Competition ranks ("1224"): 1 + the number of entries strictly better. `better(a, b)`
 /// says whether `a` is strictly better than `b`. Returned in input order.
-pub fn competition_ranks(values: &[f64], better: impl Fn(f64, f64) -> bool) -> Vec<u32> {
+pub(crate) fn competition_ranks(values: &[f64], better: impl Fn(f64, f64) -> bool) -> Vec<u32> {
     values
         .iter()
         .map(|&v| 1 + values.iter().filter(|&&o| better(o, v)).count() as u32)
@@ -182,7 +182,7 @@ pub fn competition_ranks(values: &[f64], better: impl Fn(f64, f64) -> bool) -> V
 }
 
 /// Ranks by an indicator's direction: 1 = best. Neutral indicators are not ranked (all 0).
-pub fn ranks_by_direction(values: &[f64], direction: Direction) -> Vec<u32> {
+pub(crate) fn ranks_by_direction(values: &[f64], direction: Direction) -> Vec<u32> {
     match direction {
         Direction::HigherIsBetter => competition_ranks(values, |a, b| a > b),
         Direction::LowerIsBetter => competition_ranks(values, |a, b| a < b),
@@ -191,12 +191,12 @@ pub fn ranks_by_direction(values: &[f64], direction: Direction) -> Vec<u32> {
 }
 
 /// The fewest regions reporting an indicator for it to count in theme scores.
-pub const MIN_REGIONS_FOR_SCORE: usize = 3;
+pub(crate) const MIN_REGIONS_FOR_SCORE: usize = 3;
 
 /// z-scores oriented so that higher is better: z = (v − mean)/sd with the population sd,
 /// 0 when sd = 0, sign flipped for lower-is-better. `None` for neutral indicators or fewer
 /// than [`MIN_REGIONS_FOR_SCORE`] values.
-pub fn oriented_z_scores(values: &[f64], direction: Direction) -> Option<Vec<f64>> {
+pub(crate) fn oriented_z_scores(values: &[f64], direction: Direction) -> Option<Vec<f64>> {
     if direction == Direction::Neutral || values.len() < MIN_REGIONS_FOR_SCORE {
         return None;
     }
@@ -224,7 +224,7 @@ pub fn oriented_z_scores(values: &[f64], direction: Direction) -> Option<Vec<f64
 }
 
 /// Mean of a slice; `None` when empty.
-pub fn mean(values: &[f64]) -> Option<f64> {
+pub(crate) fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 

@@ -9,12 +9,12 @@ use super::event::{Observation, Status};
 use super::text::clip;
 
 /// Longest submission id: long enough for a UUID plus a client prefix (docs/architecture.md).
-pub const MAX_SUBMISSION_ID_LEN: usize = 128;
+pub(crate) const MAX_SUBMISSION_ID_LEN: usize = 128;
 /// Most observations in one submission. A region's full yearly report is ~50 values; a
 /// decade of backfill for every indicator stays under this. Ten thousand also keeps one
 /// request under the 4 MiB gRPC message limit with long source strings, and one commit
 /// group's encode and hash work under a few milliseconds.
-pub const MAX_OBSERVATIONS: usize = 10_000;
+pub(crate) const MAX_OBSERVATIONS: usize = 10_000;
 /// Longest `source`: a citation with a table title and URL is 200-500 bytes.
 pub const MAX_SOURCE_LEN: usize = 1024;
 /// Longest `note`, `correction_reason` or retraction `reason`.
@@ -24,7 +24,7 @@ pub const MAX_TEXT_LEN: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldViolation {
     pub field: String,
-    pub description: String,
+    pub(crate) description: String,
 }
 
 fn violation(field: impl Into<String>, description: impl Into<String>) -> FieldViolation {
@@ -47,7 +47,7 @@ pub struct ObservationInput {
 }
 
 /// Checks a submission id (1–128 printable characters).
-pub fn check_submission_id(id: &str, field: &str, out: &mut Vec<FieldViolation>) {
+pub(crate) fn check_submission_id(id: &str, field: &str, out: &mut Vec<FieldViolation>) {
     if id.is_empty() || id.len() > MAX_SUBMISSION_ID_LEN {
         out.push(violation(
             field,
@@ -73,7 +73,7 @@ fn check_text(
 }
 
 /// Resolves the region of a request, reporting a violation when unknown.
-pub fn check_region<'c>(
+pub(crate) fn check_region<'c>(
     catalog: &'c Catalog,
     code: &str,
     out: &mut Vec<FieldViolation>,
@@ -245,7 +245,7 @@ pub fn check_observations(
 }
 
 /// Checks a retraction's reason.
-pub fn check_reason(reason: &str, out: &mut Vec<FieldViolation>) {
+pub(crate) fn check_reason(reason: &str, out: &mut Vec<FieldViolation>) {
     if reason.trim().is_empty() {
         out.push(violation(
             "reason",

@@ -17,7 +17,7 @@ use axum::routing::get;
 use parking_lot::RwLock;
 use tokio::net::TcpListener;
 
-pub use tls::TlsFiles;
+pub(crate) use tls::TlsFiles;
 
 use crate::limits;
 use crate::metrics::Metrics;

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 /// A certificate chain and its private key (PEM).
-pub struct TlsFiles {
-    pub cert: Vec<u8>,
-    pub key: Vec<u8>,
+pub(crate) struct TlsFiles {
+    pub(crate) cert: Vec<u8>,
+    pub(crate) key: Vec<u8>,
 }
 
 /// The HTTP listener's TLS acceptor for `files`; `Err` says what is wrong with them.

@@ -37,19 +37,17 @@ use crate::domain::{
     Aggregation, Catalog, Event, Indicator, Payload, Region, RegionGroup, Round, Status,
 };
 
-pub use picture::{
-    GroupFigures, GroupMember, GroupPicture, IndicatorYear, RegionCell, RegionPicture,
-    RegionRoundStatus, RoundStatus, SeriesPoint, ThemeSummary, YearPicture,
-};
+pub(crate) use picture::{GroupPicture, IndicatorYear, RoundStatus, SeriesPoint};
+pub(crate) use picture::{RegionPicture, YearPicture};
 
 /// One recorded change of a cell, as kept in memory (see the module's "Memory").
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Rev {
+pub(crate) struct Rev {
     /// The sequence, with [`RETRACTED`] and [`PROVISIONAL`] in its two high bits.
     sequence_flags: u64,
-    pub recorded_at_micros: i64,
+    pub(crate) recorded_at_micros: i64,
     /// The value (0 for a retraction).
-    pub value: f64,
+    pub(crate) value: f64,
     /// Index into the projection's source table.
     source: u32,
     /// Index into the projection's note table (0: no note).
@@ -60,17 +58,17 @@ const RETRACTED: u64 = 1 << 63;
 const PROVISIONAL: u64 = 1 << 62;
 
 impl Rev {
-    pub fn sequence(&self) -> u64 {
+    pub(crate) fn sequence(&self) -> u64 {
         self.sequence_flags & !(RETRACTED | PROVISIONAL)
     }
 
     /// Whether this revision retracted the cell's value.
-    pub fn retracted(&self) -> bool {
+    pub(crate) fn retracted(&self) -> bool {
         self.sequence_flags & RETRACTED != 0
     }
 
     /// The value's status (meaningless for a retraction).
-    pub fn status(&self) -> Status {
+    pub(crate) fn status(&self) -> Status {
         if self.sequence_flags & PROVISIONAL != 0 {
             Status::Provisional
         } else {
@@ -110,7 +108,7 @@ impl Revs {
 
 /// Which state of the log a read answers from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum AsOf {
+pub(crate) enum AsOf {
     #[default]
     Latest,
     Sequence(u64),
@@ -285,7 +283,7 @@ impl Projection {
     }
 
     /// Completes a projection read from a snapshot: what is derived from the rest.
-    pub fn restored(mut self) -> Projection {
+    pub(crate) fn restored(mut self) -> Projection {
         self.current_catalog = Arc::new(self.build_catalog(u64::MAX));
         self
     }
@@ -420,7 +418,7 @@ impl Projection {
     }
 
     /// The sequence an as-of point stands for (never beyond what is applied).
-    pub fn resolve(&self, as_of: AsOf) -> u64 {
+    pub(crate) fn resolve(&self, as_of: AsOf) -> u64 {
         match as_of {
             AsOf::Latest => self.applied,
             AsOf::Sequence(s) => s.min(self.applied),
@@ -457,12 +455,12 @@ impl Projection {
 
     /// The reporting round of `year` as it was after event `seq`, with the sequence that
     /// opened it in that form.
-    pub fn round(&self, year: i32, seq: u64) -> Option<(u64, &Round)> {
+    pub(crate) fn round(&self, year: i32, seq: u64) -> Option<(u64, &Round)> {
         latest_version(self.rounds.get(&year)?, seq).map(|(s, r)| (*s, r))
     }
 
     /// The years with a reporting round after event `seq`.
-    pub fn round_years(&self, seq: u64) -> Vec<i32> {
+    pub(crate) fn round_years(&self, seq: u64) -> Vec<i32> {
         self.rounds
             .iter()
             .filter(|(_, v)| v.first().is_some_and(|(s, _)| *s <= seq))
@@ -471,7 +469,7 @@ impl Projection {
     }
 
     /// The record time of event `seq` (0 before the first event).
-    pub fn time_of(&self, seq: u64) -> i64 {
+    pub(crate) fn time_of(&self, seq: u64) -> i64 {
         // `times` holds the last sequence of each distinct record time, in order.
         let i = self.times.partition_point(|(last, _)| *last < seq);
         match self.times.get(i) {
@@ -481,7 +479,7 @@ impl Projection {
     }
 
     /// The catalog as it was after event `seq`.
-    pub fn catalog_at(&self, seq: u64) -> Arc<Catalog> {
+    pub(crate) fn catalog_at(&self, seq: u64) -> Arc<Catalog> {
         if seq >= self.catalog_changed_at {
             self.current_catalog.clone()
         } else {
@@ -490,7 +488,7 @@ impl Projection {
     }
 
     /// The latest catalog.
-    pub fn catalog(&self) -> Arc<Catalog> {
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
         self.current_catalog.clone()
     }
 
@@ -523,7 +521,13 @@ impl Projection {
     }
 
     /// The revisions of a cell up to and including `seq`.
-    pub fn revisions_at(&self, region: &str, indicator: &str, year: i32, seq: u64) -> &[Rev] {
+    pub(crate) fn revisions_at(
+        &self,
+        region: &str,
+        indicator: &str,
+        year: i32,
+        seq: u64,
+    ) -> &[Rev] {
         self.upto(self.revisions(region, indicator, year), seq)
     }
 
@@ -537,17 +541,23 @@ impl Projection {
     }
 
     /// The cell's value after event `seq` (see [`value_of`]).
-    pub fn current(&self, region: &str, indicator: &str, year: i32, seq: u64) -> Option<&Rev> {
+    pub(crate) fn current(
+        &self,
+        region: &str,
+        indicator: &str,
+        year: i32,
+        seq: u64,
+    ) -> Option<&Rev> {
         value_of(self.revisions_at(region, indicator, year, seq))
     }
 
     /// A revision's source.
-    pub fn source(&self, r: &Rev) -> &Arc<str> {
+    pub(crate) fn source(&self, r: &Rev) -> &Arc<str> {
         self.sources.name(r.source)
     }
 
     /// A revision's note ("" when it has none).
-    pub fn note(&self, r: &Rev) -> &str {
+    pub(crate) fn note(&self, r: &Rev) -> &str {
         if r.note == 0 {
             return "";
         }
@@ -555,7 +565,7 @@ impl Projection {
     }
 
     /// Years with any recorded cell.
-    pub fn years(&self) -> impl Iterator<Item = i32> + '_ {
+    pub(crate) fn years(&self) -> impl Iterator<Item = i32> + '_ {
         self.years.iter().copied()
     }
 
@@ -578,12 +588,6 @@ impl Projection {
         changed(year)
             .max(changed(year - 1))
             .max(self.catalog_changed_at)
-    }
-
-    /// Cells held and revisions kept, for memory accounting.
-    pub fn size(&self) -> (usize, usize) {
-        let revisions = self.cells.values().map(|r| r.as_slice().len()).sum();
-        (self.cells.len(), revisions)
     }
 }
 

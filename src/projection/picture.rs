@@ -12,25 +12,25 @@ use crate::domain::{
 
 /// One indicator's figures for one year across the regions.
 #[derive(Clone, Debug, PartialEq)]
-pub struct IndicatorYear {
-    pub indicator: Indicator,
+pub(crate) struct IndicatorYear {
+    pub(crate) indicator: Indicator,
     /// The compared regions that reported the cell, in region order, with their values.
-    pub values: Vec<(String, f64)>,
+    pub(crate) values: Vec<(String, f64)>,
     /// Rank of each entry of `values` (0 for neutral indicators).
-    pub ranks: Vec<u32>,
+    pub(crate) ranks: Vec<u32>,
     /// Oriented z-scores of `values`, when the indicator counts for theme scores.
-    pub z_scores: Option<Vec<f64>>,
+    pub(crate) z_scores: Option<Vec<f64>>,
     /// The value reported for `SSS`.
-    pub official: Option<f64>,
+    pub(crate) official: Option<f64>,
     /// The national value by the completeness rules (official, complete, partial, none).
-    pub national: stats::National,
+    pub(crate) national: stats::National,
     /// Per peer group of the catalog (id order): its value and ranks.
-    pub groups: Vec<GroupFigures>,
+    pub(crate) groups: Vec<GroupFigures>,
     /// Per compared region (catalog order): its entry in `values`, if it reported.
     positions: Vec<Option<u32>>,
     /// The last sequence that changed what these figures are computed from: they hold for
     /// every sequence from it to the projection's latest.
-    pub since: u64,
+    pub(crate) since: u64,
     /// The indicator's number in the projection (none if it has no cell or definition).
     number: Option<u32>,
 }
@@ -38,7 +38,7 @@ pub struct IndicatorYear {
 impl IndicatorYear {
     /// The national value: official, complete, or a partial ratio or weighted mean; never
     /// a sum over part of the country.
-    pub fn national(&self) -> Option<f64> {
+    pub(crate) fn national(&self) -> Option<f64> {
         self.national.value
     }
 
@@ -46,7 +46,7 @@ impl IndicatorYear {
     /// negative (the catalog's minimum is 0 or more: a population, an amount), with an
     /// official or complete national value above zero. A net flow (natural increase, net
     /// migration) has no meaningful share.
-    pub fn share(&self, value: f64) -> Option<f64> {
+    pub(crate) fn share(&self, value: f64) -> Option<f64> {
         let whole = matches!(
             self.national.basis,
             stats::Basis::Official | stats::Basis::Complete
@@ -61,7 +61,7 @@ impl IndicatorYear {
     }
 
     /// The rank of the compared region at `position` (catalog order), if it reported.
-    pub fn rank_at(&self, position: usize) -> Option<u32> {
+    pub(crate) fn rank_at(&self, position: usize) -> Option<u32> {
         self.positions
             .get(position)
             .copied()
@@ -69,7 +69,7 @@ impl IndicatorYear {
             .map(|i| self.ranks[i as usize])
     }
 
-    pub fn regions_ranked(&self) -> u32 {
+    pub(crate) fn regions_ranked(&self) -> u32 {
         if self.indicator.direction == Direction::Neutral {
             0
         } else {
@@ -78,7 +78,7 @@ impl IndicatorYear {
     }
 
     /// The smallest, the median and the largest of the regions' values.
-    pub fn spread(&self) -> (Option<f64>, Option<f64>, Option<f64>) {
+    pub(crate) fn spread(&self) -> (Option<f64>, Option<f64>, Option<f64>) {
         let nums: Vec<f64> = self.values.iter().map(|(_, v)| *v).collect();
         (
             nums.iter().copied().reduce(f64::min),
@@ -88,7 +88,7 @@ impl IndicatorYear {
     }
 
     /// The best (or worst) ranked region, if the indicator is ranked.
-    pub fn by_rank(&self, best: bool) -> Option<&str> {
+    pub(crate) fn by_rank(&self, best: bool) -> Option<&str> {
         if self.indicator.direction == Direction::Neutral || self.values.is_empty() {
             return None;
         }
@@ -108,12 +108,12 @@ impl IndicatorYear {
 
 /// One indicator's figures for one year within one peer group.
 #[derive(Clone, Debug, PartialEq)]
-pub struct GroupFigures {
-    pub group: String,
+pub(crate) struct GroupFigures {
+    pub(crate) group: String,
     /// The group value: the indicator's own rule over the members that reported, with the
     /// national value's completeness rules (a sum only when every member reported; a ratio
     /// or weighted mean over part of the group is partial). A group has no official value.
-    pub value: stats::National,
+    pub(crate) value: stats::National,
     /// The members that reported, in code order: indices into the indicator's `values`
     /// (no copy of their codes).
     members: Vec<u32>,
@@ -125,7 +125,7 @@ pub struct GroupFigures {
 
 impl GroupFigures {
     /// Members ranked: those that reported, for a directional indicator.
-    pub fn regions_ranked(&self) -> u32 {
+    pub(crate) fn regions_ranked(&self) -> u32 {
         if self.ranked {
             self.members.len() as u32
         } else {
@@ -136,13 +136,13 @@ impl GroupFigures {
 
 impl IndicatorYear {
     /// The figures of peer group `id`.
-    pub fn group(&self, id: &str) -> Option<&GroupFigures> {
+    pub(crate) fn group(&self, id: &str) -> Option<&GroupFigures> {
         self.groups.iter().find(|g| g.group == id)
     }
 
     /// The members of `g` (figures of this indicator) that reported, in code order, with
     /// their values and ranks within the group.
-    pub fn group_members<'a>(
+    pub(crate) fn group_members<'a>(
         &'a self,
         g: &'a GroupFigures,
     ) -> impl Iterator<Item = (&'a str, f64, u32)> + 'a {
@@ -154,7 +154,7 @@ impl IndicatorYear {
 
     /// The rank of `region` within `g`, if it is a member that reported and the indicator
     /// is ranked.
-    pub fn group_rank(&self, g: &GroupFigures, region: &str) -> Option<u32> {
+    pub(crate) fn group_rank(&self, g: &GroupFigures, region: &str) -> Option<u32> {
         self.group_members(g)
             .find(|(r, _, _)| *r == region)
             .map(|(_, _, rank)| rank)
@@ -166,111 +166,111 @@ impl IndicatorYear {
 /// national value of every indicator, each member value with what traces it (status,
 /// source, revisions, the sequence of its current revision).
 #[derive(Clone, Debug)]
-pub struct GroupPicture {
-    pub group: RegionGroup,
-    pub year: i32,
+pub(crate) struct GroupPicture {
+    pub(crate) group: RegionGroup,
+    pub(crate) year: i32,
     /// In catalog order: the indicator's figures (the group's among them) and its members.
-    pub indicators: Vec<(Arc<IndicatorYear>, Vec<GroupMember>)>,
+    pub(crate) indicators: Vec<(Arc<IndicatorYear>, Vec<GroupMember>)>,
 }
 
 /// A member's cell in a group picture.
 #[derive(Clone, Debug)]
-pub struct GroupMember {
-    pub region: String,
+pub(crate) struct GroupMember {
+    pub(crate) region: String,
     /// `None`: the member has not reported the cell (it is then missing from the group value).
-    pub value: Option<f64>,
-    pub status: Option<Status>,
-    pub source: Option<Arc<str>>,
-    pub revisions: u32,
+    pub(crate) value: Option<f64>,
+    pub(crate) status: Option<Status>,
+    pub(crate) source: Option<Arc<str>>,
+    pub(crate) revisions: u32,
     /// The sequence of the member's current revision (0: none): its history and event.
-    pub sequence: u64,
-    pub rank: u32,
+    pub(crate) sequence: u64,
+    pub(crate) rank: u32,
 }
 
 /// What a reporting round has received, as of one sequence.
 #[derive(Clone, Debug)]
-pub struct RoundStatus {
-    pub round: Round,
+pub(crate) struct RoundStatus {
+    pub(crate) round: Round,
     /// The sequence that opened the round in this form.
-    pub opened_sequence: u64,
+    pub(crate) opened_sequence: u64,
     /// The instant the status is for: the record time of the as-of event, or now.
-    pub at_micros: i64,
+    pub(crate) at_micros: i64,
     /// Per expected region, in code order.
-    pub regions: Vec<RegionRoundStatus>,
+    pub(crate) regions: Vec<RegionRoundStatus>,
 }
 
 impl RoundStatus {
-    pub fn deadline_passed(&self) -> bool {
+    pub(crate) fn deadline_passed(&self) -> bool {
         self.at_micros > self.round.deadline_micros
     }
 }
 
 /// One region's part of a round.
 #[derive(Clone, Debug, PartialEq)]
-pub struct RegionRoundStatus {
-    pub region: String,
+pub(crate) struct RegionRoundStatus {
+    pub(crate) region: String,
     /// Expected indicators with a current value for the round's year.
-    pub reported: Vec<String>,
+    pub(crate) reported: Vec<String>,
     /// Expected indicators without one.
-    pub missing: Vec<String>,
+    pub(crate) missing: Vec<String>,
     /// Something is missing and the deadline has passed.
-    pub overdue: bool,
+    pub(crate) overdue: bool,
 }
 
 /// The whole picture of one year.
 #[derive(Debug)]
 pub struct YearPicture {
-    pub year: i32,
-    pub catalog: Arc<Catalog>,
+    pub(crate) year: i32,
+    pub(crate) catalog: Arc<Catalog>,
     /// In catalog (id) order.
-    pub indicators: Vec<Arc<IndicatorYear>>,
+    pub(crate) indicators: Vec<Arc<IndicatorYear>>,
     /// Per theme: (region, score, rank), best first.
-    pub theme_scores: BTreeMap<Theme, Vec<(String, f64, u32)>>,
+    pub(crate) theme_scores: BTreeMap<Theme, Vec<(String, f64, u32)>>,
     /// The latest of its indicators' `since`.
-    pub since: u64,
+    pub(crate) since: u64,
 }
 
 impl YearPicture {
     /// Regions a national value expects: every compared region of the catalog.
-    pub fn regions_expected(&self) -> u32 {
+    pub(crate) fn regions_expected(&self) -> u32 {
         self.catalog.compared_regions().count() as u32
     }
 }
 
 /// A region's summary of one theme.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ThemeSummary {
-    pub theme: Theme,
-    pub score: f64,
-    pub rank: u32,
-    pub indicators_reported: u32,
-    pub indicators_defined: u32,
-    pub scored: bool,
+pub(crate) struct ThemeSummary {
+    pub(crate) theme: Theme,
+    pub(crate) score: f64,
+    pub(crate) rank: u32,
+    pub(crate) indicators_reported: u32,
+    pub(crate) indicators_defined: u32,
+    pub(crate) scored: bool,
 }
 
 /// One reported cell of a region's picture.
 #[derive(Clone, Debug)]
-pub struct RegionCell {
+pub(crate) struct RegionCell {
     /// The indicator's figures of the year (the national value and the ranks).
-    pub figures: Arc<IndicatorYear>,
-    pub value: f64,
-    pub status: Status,
-    pub source: Arc<str>,
-    pub note: String,
-    pub revisions: u32,
-    pub last_recorded_at_micros: i64,
-    pub rank: u32,
-    pub previous: Option<f64>,
+    pub(crate) figures: Arc<IndicatorYear>,
+    pub(crate) value: f64,
+    pub(crate) status: Status,
+    pub(crate) source: Arc<str>,
+    pub(crate) note: String,
+    pub(crate) revisions: u32,
+    pub(crate) last_recorded_at_micros: i64,
+    pub(crate) rank: u32,
+    pub(crate) previous: Option<f64>,
 }
 
 impl RegionCell {
     /// The value less the national value.
-    pub fn national_difference(&self) -> Option<f64> {
+    pub(crate) fn national_difference(&self) -> Option<f64> {
         self.figures.national().map(|n| self.value - n)
     }
 
     /// The value less the year before's.
-    pub fn change(&self) -> Option<f64> {
+    pub(crate) fn change(&self) -> Option<f64> {
         self.previous.map(|p| self.value - p)
     }
 }
@@ -279,25 +279,25 @@ impl RegionCell {
 /// the year, the year before or the catalog to the latest).
 #[derive(Clone, Debug)]
 pub struct RegionPicture {
-    pub region: String,
-    pub year: i32,
+    pub(crate) region: String,
+    pub(crate) year: i32,
     /// In catalog order, reported cells only.
-    pub cells: Vec<RegionCell>,
-    pub themes: Vec<ThemeSummary>,
+    pub(crate) cells: Vec<RegionCell>,
+    pub(crate) themes: Vec<ThemeSummary>,
     /// Reported cells per defined indicator.
-    pub coverage_ratio: f64,
+    pub(crate) coverage_ratio: f64,
     /// The peer groups the region is a member of (id order), whose figures each cell shows.
-    pub groups: Vec<String>,
+    pub(crate) groups: Vec<String>,
 }
 
 /// One year of a region's series.
 #[derive(Clone, Debug)]
-pub struct SeriesPoint {
-    pub year: i32,
-    pub value: f64,
-    pub status: Status,
-    pub figures: Arc<IndicatorYear>,
-    pub rank: u32,
+pub(crate) struct SeriesPoint {
+    pub(crate) year: i32,
+    pub(crate) value: f64,
+    pub(crate) status: Status,
+    pub(crate) figures: Arc<IndicatorYear>,
+    pub(crate) rank: u32,
 }
 
 /// One indicator's cells and those of the indicators it is computed from, for every
@@ -377,7 +377,7 @@ impl Projection {
     /// One indicator's figures for one year as of `seq`, under `catalog` (the catalog as
     /// of `seq`): the kept ones when they hold at `seq`, else computed (and kept, when they
     /// are the latest).
-    pub fn indicator_year(
+    pub(crate) fn indicator_year(
         &self,
         catalog: &Catalog,
         ind: &Indicator,
@@ -503,7 +503,7 @@ impl Projection {
 impl YearPicture {
     /// The year's picture from its indicators' figures (in catalog order): the theme
     /// scores and ranks follow from them alone, with no projection needed.
-    pub fn from_indicators(
+    pub(crate) fn from_indicators(
         year: i32,
         catalog: Arc<Catalog>,
         indicators: Vec<Arc<IndicatorYear>>,
@@ -636,7 +636,7 @@ impl Projection {
     }
 
     /// A region's series of one indicator over `from..=to` after event `seq`.
-    pub fn series(
+    pub(crate) fn series(
         &self,
         region: &str,
         ind: &Indicator,
@@ -665,7 +665,7 @@ impl Projection {
 impl Projection {
     /// Peer group `id`'s picture of `year` after event `seq`; `None` when the group is not
     /// defined at `seq`.
-    pub fn group_picture(&self, id: &str, year: i32, seq: u64) -> Option<GroupPicture> {
+    pub(crate) fn group_picture(&self, id: &str, year: i32, seq: u64) -> Option<GroupPicture> {
         let yp = self.year_picture(year, seq);
         let group = yp.catalog.groups.get(id)?.clone();
         let indicators = yp
@@ -702,7 +702,7 @@ impl Projection {
 
     /// The status of `year`'s reporting round after event `seq`, at instant `at_micros`
     /// (overdue: something missing after the deadline); `None` without a round.
-    pub fn round_status(&self, year: i32, seq: u64, at_micros: i64) -> Option<RoundStatus> {
+    pub(crate) fn round_status(&self, year: i32, seq: u64, at_micros: i64) -> Option<RoundStatus> {
         let (opened_sequence, round) = self.round(year, seq)?;
         let passed = at_micros > round.deadline_micros;
         let regions = round

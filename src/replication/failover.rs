@@ -28,11 +28,11 @@ const KEY: &str = "writer";
 
 /// Who holds (or wants) the lease.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct Holder {
+pub(crate) struct Holder {
     /// Unique per process.
-    pub id: String,
+    pub(crate) id: String,
     /// Where clients should send writes (`--advertise-url`).
-    pub url: String,
+    pub(crate) url: String,
 }
 
 impl std::fmt::Display for Holder {
@@ -62,7 +62,7 @@ async fn bucket(cfg: &NatsConfig, ttl: Duration) -> Result<kv::Store, String> {
 }
 
 /// What an attempt to take the lease found.
-pub enum Attempt {
+pub(crate) enum Attempt {
     /// Taken, at this revision.
     Taken(u64),
     /// Held, at this revision (by this server itself when the id is its own: a write whose
@@ -103,7 +103,7 @@ async fn try_take(kv: &kv::Store, me: &Holder) -> Result<Attempt, String> {
 
 /// Takes the lease for a writer starting up: waits up to `wait` for a lease left by a
 /// stopped writer to lapse. `Err` names the live holder.
-pub async fn take_at_start(
+pub(crate) async fn take_at_start(
     cfg: &NatsConfig,
     me: &Holder,
     ttl: Duration,
@@ -141,7 +141,7 @@ pub async fn take_at_start(
 /// away at start). `lease` says until when this server surely holds it (the outbox
 /// publishes only until then). Finding another holder fences this writer.
 #[allow(clippy::too_many_arguments)]
-pub async fn keep(
+pub(crate) async fn keep(
     cfg: NatsConfig,
     me: Holder,
     ttl: Duration,
@@ -214,25 +214,25 @@ pub async fn keep(
 }
 
 /// A promotion asked for by hand: answered with the log's last sequence at the takeover.
-pub type PromoteRequest = oneshot::Sender<Result<u64, String>>;
+pub(crate) type PromoteRequest = oneshot::Sender<Result<u64, String>>;
 
 /// What a replica needs to become the writer.
-pub struct Standby {
-    pub cfg: NatsConfig,
-    pub me: Holder,
-    pub ttl: Duration,
+pub(crate) struct Standby {
+    pub(crate) cfg: NatsConfig,
+    pub(crate) me: Holder,
+    pub(crate) ttl: Duration,
     /// Take over by itself when the lease lapses (`--standby`); otherwise only when told.
-    pub automatic: bool,
-    pub log: Arc<EventLog>,
-    pub applied: watch::Receiver<u64>,
-    pub writer: Writer,
-    pub metrics: Arc<Metrics>,
+    pub(crate) automatic: bool,
+    pub(crate) log: Arc<EventLog>,
+    pub(crate) applied: watch::Receiver<u64>,
+    pub(crate) writer: Writer,
+    pub(crate) metrics: Arc<Metrics>,
     /// The follower, while it runs, and what stops it.
-    pub follower: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
+    pub(crate) follower: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
     /// Where the outbox reports what the stream acknowledged (`sync` answers wait on it).
-    pub published: watch::Sender<u64>,
+    pub(crate) published: watch::Sender<u64>,
     /// The lease bucket, once reached (one connection, not one per look).
-    pub kv: Option<kv::Store>,
+    pub(crate) kv: Option<kv::Store>,
 }
 
 impl Standby {
@@ -247,7 +247,7 @@ impl Standby {
 
     /// Waits for the lease to lapse (when automatic) or for a promotion request, then takes
     /// over. Runs until it has, or until `stop`.
-    pub async fn run(
+    pub(crate) async fn run(
         mut self,
         mut requests: mpsc::Receiver<PromoteRequest>,
         mut stop: watch::Receiver<bool>,
@@ -320,7 +320,7 @@ impl Standby {
     }
 
     /// (Re)starts the follower, if it is not running.
-    pub fn follow(&mut self) {
+    pub(crate) fn follow(&mut self) {
         if self.follower.is_some() {
             return;
         }

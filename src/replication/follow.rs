@@ -19,18 +19,18 @@ const BATCH: usize = 1000;
 const STALLED: Duration = Duration::from_secs(5);
 
 /// What the follower needs.
-pub struct Follower {
-    pub cfg: NatsConfig,
+pub(crate) struct Follower {
+    pub(crate) cfg: NatsConfig,
     /// The replica's last applied sequence.
-    pub applied: watch::Receiver<u64>,
-    pub writer: Writer,
-    pub metrics: Arc<Metrics>,
+    pub(crate) applied: watch::Receiver<u64>,
+    pub(crate) writer: Writer,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Follower {
     /// Follows until `stop`, reconnecting with backoff. A stream that does not continue the
     /// replica's log stops the follower (the replica keeps serving what it has, and says why).
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
         let failures = std::sync::atomic::AtomicU32::new(0);
         let diverged = super::sessions(
             "replica",

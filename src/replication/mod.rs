@@ -13,9 +13,9 @@
 //! The message payload is the protobuf `Event` that `ReadEvents` returns (with `prev_hash`
 //! and `hash`), so any NATS client can follow the national feed and check the chain.
 
-pub mod failover;
-pub mod follow;
-pub mod outbox;
+pub(crate) mod failover;
+pub(crate) mod follow;
+pub(crate) mod outbox;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +40,7 @@ pub struct NatsConfig {
 
 /// When a write is acknowledged (`--replication`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Durable in the local store; the stream follows.
     Async,
     /// Durable in the local store and acknowledged by the stream (a quorum of its replicas).
@@ -49,10 +49,10 @@ pub enum Mode {
 
 /// Subjects of the stream: `tilannekuva.events.<region>`; catalog events (no region) on
 /// `tilannekuva.events.catalog`.
-pub const SUBJECTS: &str = "tilannekuva.events.>";
+pub(crate) const SUBJECTS: &str = "tilannekuva.events.>";
 
 /// The subject an event is published on.
-pub fn subject(e: &Event) -> String {
+pub(crate) fn subject(e: &Event) -> String {
     if e.region_code.is_empty() {
         "tilannekuva.events.catalog".to_owned()
     } else {
@@ -61,14 +61,14 @@ pub fn subject(e: &Event) -> String {
 }
 
 /// The stream's message for an event.
-pub fn encode(e: &Event) -> bytes::Bytes {
+pub(crate) fn encode(e: &Event) -> bytes::Bytes {
     event_to_proto(e).encode_to_vec().into()
 }
 
 /// An event from a stream message stored at `stream_sequence`: it must decode, carry that
 /// sequence, and its hash must recompute (the link to the previous event is checked where
 /// it is applied).
-pub fn decode(payload: &[u8], stream_sequence: u64) -> Result<Event, String> {
+pub(crate) fn decode(payload: &[u8], stream_sequence: u64) -> Result<Event, String> {
     let p = proto::Event::decode(payload)
         .map_err(|e| format!("stream message {stream_sequence} is not an Event: {e}"))?;
     let e = event_from_proto(&p)?;
@@ -177,7 +177,7 @@ pub(crate) async fn connect_watched(
 
 /// The stream, created if it does not exist (file storage, `replicas`, no deletes or
 /// purges, direct get for reading one event by sequence, atomic batch publishing).
-pub async fn ensure_stream(
+pub(crate) async fn ensure_stream(
     js: &jetstream::Context,
     cfg: &NatsConfig,
 ) -> Result<stream::Stream, String> {
@@ -248,7 +248,7 @@ pub(crate) fn backoff(failures: u32) -> Duration {
 /// disagrees with the stream (another hash at the same sequence) is refused naming the
 /// sequence. Returns how many events were taken from the stream. Gives up (`Ok(None)`) when
 /// NATS cannot be reached within `wait`: the outbox checks again when it connects.
-pub async fn repair(
+pub(crate) async fn repair(
     log: &crate::store::EventLog,
     cfg: &NatsConfig,
     wait: Duration,
@@ -365,7 +365,7 @@ async fn repair_once(log: &crate::store::EventLog, cfg: &NatsConfig) -> Result<u
 /// The first sequence at which the log and the stream hold different events, looking at
 /// `1..=common` (both hold those): a binary search, since equal hashes at a sequence mean
 /// equal chains up to it. `None` when they agree on all of them.
-pub async fn first_difference(
+pub(crate) async fn first_difference(
     log: &crate::store::EventLog,
     stream: &stream::Stream,
     common: u64,
@@ -400,7 +400,7 @@ pub async fn first_difference(
 /// in the stream — to `divergent-<first>-<last>.ndjson` in the data directory (the export
 /// format: each names its submission, region, cell and value, so they can be resubmitted).
 /// Returns the file and how many events it holds (`None` when there are none).
-pub fn report_divergence(
+pub(crate) fn report_divergence(
     log: &crate::store::EventLog,
     first: u64,
 ) -> Result<Option<(std::path::PathBuf, u64)>, String> {
@@ -431,17 +431,17 @@ pub fn report_divergence(
 }
 
 /// How this server takes part in replication.
-pub struct Plan {
-    pub cfg: NatsConfig,
-    pub role: PlanRole,
-    pub mode: Mode,
+pub(crate) struct Plan {
+    pub(crate) cfg: NatsConfig,
+    pub(crate) role: PlanRole,
+    pub(crate) mode: Mode,
     /// In `sync` mode: how long an answer waits for the stream.
-    pub sync_wait: Duration,
-    pub lease_ttl: Duration,
-    pub me: failover::Holder,
+    pub(crate) sync_wait: Duration,
+    pub(crate) lease_ttl: Duration,
+    pub(crate) me: failover::Holder,
 }
 
-pub enum PlanRole {
+pub(crate) enum PlanRole {
     Writer,
     Replica {
         /// Take over by itself when the writer's lease lapses.
@@ -450,19 +450,19 @@ pub enum PlanRole {
 }
 
 /// Replication started for a server.
-pub struct Running {
+pub(crate) struct Running {
     /// Where promotions are asked for (a replica).
-    pub promote: Option<tokio::sync::mpsc::Sender<failover::PromoteRequest>>,
+    pub(crate) promote: Option<tokio::sync::mpsc::Sender<failover::PromoteRequest>>,
     /// The task that holds the writer lease (or waits to take it): awaited at shutdown so
     /// that a clean stop hands the lease back.
-    pub lease: Option<tokio::task::JoinHandle<()>>,
+    pub(crate) lease: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Starts replication for an opened core (a writer's store already repaired, see
 /// [`repair`]): the writer takes the lease (refusing to start while a live writer holds
 /// it), then publishes and renews; a replica follows, and waits to be promoted (by itself
 /// when a standby). Returns where promotions are asked for, on a replica.
-pub async fn start(
+pub(crate) async fn start(
     core: &mut crate::server::Core,
     plan: Plan,
     stop: tokio::sync::watch::Receiver<bool>,

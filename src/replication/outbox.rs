@@ -26,25 +26,25 @@ const ROUND: usize = 4 * BATCH;
 const BATCH: usize = 1000;
 
 /// What the outbox needs.
-pub struct Outbox {
-    pub cfg: NatsConfig,
-    pub log: Arc<EventLog>,
+pub(crate) struct Outbox {
+    pub(crate) cfg: NatsConfig,
+    pub(crate) log: Arc<EventLog>,
     /// The last committed sequence.
-    pub committed: watch::Receiver<u64>,
+    pub(crate) committed: watch::Receiver<u64>,
     /// The last sequence the stream acknowledged (what `sync` answers wait for).
-    pub published: watch::Sender<u64>,
+    pub(crate) published: watch::Sender<u64>,
     /// To refuse writes once fenced.
-    pub writer: Writer,
-    pub metrics: Arc<Metrics>,
+    pub(crate) writer: Writer,
+    pub(crate) metrics: Arc<Metrics>,
     /// Until when this server surely holds the writer lease (see [`super::failover::keep`]):
     /// nothing is published outside it, so a writer that may have lost the lease cannot
     /// append after a standby has read the stream's end.
-    pub lease: watch::Receiver<Option<tokio::time::Instant>>,
+    pub(crate) lease: watch::Receiver<Option<tokio::time::Instant>>,
 }
 
 impl Outbox {
     /// Runs until `stop`, reconnecting with backoff; ends early when fenced.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
         let failures = std::sync::atomic::AtomicU32::new(0);
         let fenced = super::sessions(
             "outbox",

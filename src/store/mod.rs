@@ -75,7 +75,7 @@ use crate::domain::Event;
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The on-disk format this code reads and writes.
-pub const FORMAT_VERSION: u32 = 3;
+pub(crate) const FORMAT_VERSION: u32 = 3;
 /// The older formats this code reads, and upgrades at open (see `# Format`).
 const OLDER_FORMAT_VERSIONS: [u32; 2] = [1, 2];
 const FORMAT_KEY: &[u8] = b"format_version";
@@ -97,7 +97,7 @@ const PROBE_KEY: &[u8] = b"open_probe";
 /// sled's inline limit (segment_size / 4 = 128 KiB), so every event stays in sled's main
 /// file and one `fdatasync` of it covers a commit. One event is at most ~3.5 KiB (the
 /// string limits of `domain::validate`), so a chunk always fits at least one.
-pub const CHUNK_BYTES: usize = 6 * 1024;
+pub(crate) const CHUNK_BYTES: usize = 6 * 1024;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -544,7 +544,7 @@ impl EventLog {
     }
 
     /// The data directory this log lives in.
-    pub fn data_dir(&self) -> &Path {
+    pub(crate) fn data_dir(&self) -> &Path {
         &self.path
     }
 
@@ -617,12 +617,12 @@ impl EventLog {
     }
 
     /// Whether a failed flush has stopped writes.
-    pub fn is_poisoned(&self) -> bool {
+    pub(crate) fn is_poisoned(&self) -> bool {
         self.poisoned.load(Ordering::Acquire)
     }
 
     /// Up to about `max_events` events starting at `from` (inclusive), in order.
-    pub fn read_from(&self, from: u64, max_events: usize) -> Result<Vec<Event>, StoreError> {
+    pub(crate) fn read_from(&self, from: u64, max_events: usize) -> Result<Vec<Event>, StoreError> {
         let from = from.max(1);
         let mut out = Vec::new();
         self.for_each_chunk_from(from, |chunk| {
@@ -638,7 +638,7 @@ impl EventLog {
 
     /// The events at `sequences` (ascending), in that order: one chunk lookup per chunk
     /// they fall in. A sequence beyond the log's end is left out.
-    pub fn read_at(&self, sequences: &[u64]) -> Result<Vec<Event>, StoreError> {
+    pub(crate) fn read_at(&self, sequences: &[u64]) -> Result<Vec<Event>, StoreError> {
         let mut out = Vec::with_capacity(sequences.len());
         let mut chunk: Vec<Event> = Vec::new();
         for &seq in sequences {
@@ -656,7 +656,7 @@ impl EventLog {
 
     /// Calls `f` with every chunk of the log from the one holding sequence `from`, in order
     /// (the first may start before `from`), until `f` answers `Break`.
-    pub fn for_each_chunk_from(
+    pub(crate) fn for_each_chunk_from(
         &self,
         from: u64,
         mut f: impl FnMut(Vec<Event>) -> std::ops::ControlFlow<()>,
@@ -689,7 +689,7 @@ impl EventLog {
     }
 
     /// The last event of the log, if any.
-    pub fn last_event(&self) -> Result<Option<Event>, StoreError> {
+    pub(crate) fn last_event(&self) -> Result<Option<Event>, StoreError> {
         let last = guarded(
             &self.path,
             || "while reading the last chunk".into(),
@@ -702,7 +702,7 @@ impl EventLog {
     }
 
     /// Bytes the store occupies on disk.
-    pub fn size_on_disk(&self) -> u64 {
+    pub(crate) fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
     }
 }

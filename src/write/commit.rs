@@ -33,12 +33,12 @@ use crate::store::{EventLog, StoreError};
 /// (`RESOURCE_EXHAUSTED`) instead of queueing without bound: 8192 requests is several
 /// seconds of work at the slowest (10,000-observation) size and a few hundred milliseconds
 /// of single-observation work.
-pub const QUEUE_CAPACITY: usize = 8192;
+pub(crate) const QUEUE_CAPACITY: usize = 8192;
 /// Most events in one commit group: bounds the memory and latency of one commit.
-pub const MAX_GROUP_EVENTS: usize = 50_000;
+pub(crate) const MAX_GROUP_EVENTS: usize = 50_000;
 
 /// Current time in microseconds since the Unix epoch.
-pub fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
@@ -48,6 +48,10 @@ struct Job {
 }
 
 /// What a job asks of the preparer: a client's write, by its principal, or a control message.
+/// Jobs move through the queue by value, as the write requests did before control messages
+/// had a type of their own: boxing the large variant would add an allocation to every write
+/// for the sake of the rare control message.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     Write(WriteRequest, Arc<Principal>),
     Control(Control),
@@ -55,7 +59,7 @@ enum Command {
 
 /// The handle that API code uses to write.
 #[derive(Clone)]
-pub struct Writer {
+pub(crate) struct Writer {
     tx: mpsc::Sender<Job>,
     /// Counts every outcome, whoever writes (API, demo loader).
     metrics: Arc<Metrics>,
@@ -72,7 +76,7 @@ pub struct Writer {
 
 impl Writer {
     /// Submits a write and waits until it is durable (or refused).
-    pub async fn write(
+    pub(crate) async fn write(
         &self,
         request: WriteRequest,
         principal: Arc<Principal>,
@@ -110,13 +114,13 @@ impl Writer {
 
     /// Appends events written elsewhere (see [`Control::Apply`]); not counted as a
     /// submission.
-    pub async fn apply(&self, events: Vec<Event>) -> Result<Receipt, WriteError> {
+    pub(crate) async fn apply(&self, events: Vec<Event>) -> Result<Receipt, WriteError> {
         self.write_uncounted(Command::Control(Control::Apply(events)))
             .await
     }
 
     /// Refuses client writes from now on (`Some(why)`), or takes them again (`None`).
-    pub async fn set_read_only(&self, why: Option<String>) -> Result<(), WriteError> {
+    pub(crate) async fn set_read_only(&self, why: Option<String>) -> Result<(), WriteError> {
         self.write_uncounted(Command::Control(Control::SetReadOnly(why)))
             .await
             .map(drop)
@@ -124,7 +128,7 @@ impl Writer {
 
     /// Answers waits for `sync` replication: a write is answered once `replicated` reaches
     /// its last sequence, or refused (`NotReplicated`) after `wait`.
-    pub fn with_replication(
+    pub(crate) fn with_replication(
         mut self,
         replicated: watch::Receiver<u64>,
         wait: std::time::Duration,
@@ -134,18 +138,18 @@ impl Writer {
     }
 
     /// Refuses every further write, saying `why` (until a restart).
-    pub fn refuse(&self, why: String) {
+    pub(crate) fn refuse(&self, why: String) {
         self.broken.lock().get_or_insert(why);
     }
 
     /// A handle that can refuse writes (like [`Writer::refuse`]) without keeping the
     /// writer running: the writer stops when every `Writer` is dropped, not every handle.
-    pub fn breaker(&self) -> Breaker {
+    pub(crate) fn breaker(&self) -> Breaker {
         Breaker(self.broken.clone())
     }
 
     /// Why writes are refused, if they are.
-    pub fn refused(&self) -> Option<String> {
+    pub(crate) fn refused(&self) -> Option<String> {
         self.broken.lock().clone()
     }
 
@@ -169,23 +173,23 @@ impl Writer {
 }
 
 /// See [`Writer::breaker`].
-pub struct Breaker(Arc<parking_lot::Mutex<Option<String>>>);
+pub(crate) struct Breaker(Arc<parking_lot::Mutex<Option<String>>>);
 
 impl Breaker {
     /// Refuses every further write, saying `why` (until a restart).
-    pub fn refuse(&self, why: String) {
+    pub(crate) fn refuse(&self, why: String) {
         self.0.lock().get_or_insert(why);
     }
 }
 
 /// Where and how often the write state and projection are snapshotted (see
 /// [`crate::snapshot`]).
-pub struct Snapshots {
-    pub dir: std::path::PathBuf,
+pub(crate) struct Snapshots {
+    pub(crate) dir: std::path::PathBuf,
     /// Events between snapshots.
-    pub every: u64,
+    pub(crate) every: u64,
     /// Sequence of the last snapshot (or of the start: one is due `every` events later).
-    pub last: u64,
+    pub(crate) last: u64,
 }
 
 /// Longest the preparer waits for the syncer to make its events durable before a
@@ -321,13 +325,13 @@ struct Prepared {
 }
 
 /// Everything the committer threads need.
-pub struct Committer {
-    pub state: WriterState,
-    pub log: Arc<EventLog>,
-    pub projection: Arc<RwLock<Projection>>,
-    pub applied: watch::Sender<u64>,
-    pub metrics: Arc<Metrics>,
-    pub snapshots: Option<Snapshots>,
+pub(crate) struct Committer {
+    pub(crate) state: WriterState,
+    pub(crate) log: Arc<EventLog>,
+    pub(crate) projection: Arc<RwLock<Projection>>,
+    pub(crate) applied: watch::Sender<u64>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) snapshots: Option<Snapshots>,
 }
 
 impl Committer {
@@ -337,7 +341,7 @@ impl Committer {
     /// the projection and answers it. They overlap, so requests arriving during a flush form
     /// the next group (group commit). The returned handle ends when every [`Writer`] is
     /// dropped and all accepted work is answered.
-    pub fn spawn(self) -> (Writer, std::thread::JoinHandle<()>) {
+    pub(crate) fn spawn(self) -> (Writer, std::thread::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let (ptx, prx) = mpsc::channel::<Prepared>(PIPELINE_DEPTH);
         let Committer {

@@ -15,8 +15,8 @@
 //! Nothing here answers a request before its events are durable, and after a failed
 //! append every request is refused until a restart.
 
-pub mod commit;
-pub mod decide;
+pub(crate) mod commit;
+pub(crate) mod decide;
 pub(crate) mod digest;
 #[doc(hidden)]
 pub mod synthetic;
@@ -24,7 +24,7 @@ pub mod synthetic;
 use crate::domain::validate::{FieldViolation, ObservationInput};
 use crate::domain::{Event, Hash, Indicator};
 
-pub use commit::{now_micros, Breaker, Committer, Snapshots, Writer};
+pub(crate) use commit::{now_micros, Breaker, Committer, Snapshots, Writer};
 pub use decide::WriterState;
 
 /// A submission, as the API hands it over.
@@ -32,21 +32,21 @@ pub use decide::WriterState;
 pub struct SubmitInput {
     pub submission_id: String,
     pub region_code: String,
-    pub expected_region_revision: Option<u64>,
+    pub(crate) expected_region_revision: Option<u64>,
     pub observations: Vec<ObservationInput>,
     /// Run every check and answer, appending nothing (AIP-163).
-    pub validate_only: bool,
+    pub(crate) validate_only: bool,
 }
 
 /// A retraction, as the API hands it over.
 #[derive(Debug, Clone)]
 pub struct RetractInput {
-    pub submission_id: String,
-    pub region_code: String,
-    pub indicator_id: String,
-    pub year: i32,
-    pub reason: String,
-    pub expected_region_revision: Option<u64>,
+    pub(crate) submission_id: String,
+    pub(crate) region_code: String,
+    pub(crate) indicator_id: String,
+    pub(crate) year: i32,
+    pub(crate) reason: String,
+    pub(crate) expected_region_revision: Option<u64>,
 }
 
 /// What a client's write request asks for.
@@ -84,31 +84,31 @@ pub(crate) enum Control {
 }
 
 /// One cell of a region: an indicator and a year.
-pub type CellKey = (String, i32);
+pub(crate) type CellKey = (String, i32);
 
 /// The answer to an accepted write.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Receipt {
     /// First sequence recorded; 0 when nothing was recorded.
-    pub first_sequence: u64,
+    pub(crate) first_sequence: u64,
     /// Last sequence recorded; when nothing was recorded, the log's last sequence (a read
     /// with this `min_sequence` sees the state the answer describes). 0 for a validation.
-    pub last_sequence: u64,
-    pub region_revision: u64,
-    pub duplicate: bool,
+    pub(crate) last_sequence: u64,
+    pub(crate) region_revision: u64,
+    pub(crate) duplicate: bool,
     /// The hash of the last event recorded (or, when nothing was, of the log's last
     /// event); `None` for a validation, which records nothing.
-    pub receipt_hash: Option<Hash>,
+    pub(crate) receipt_hash: Option<Hash>,
     /// Observations (or other items) recorded as events.
-    pub recorded: u32,
+    pub(crate) recorded: u32,
     /// Observations equal to their cell's current value and status: not recorded.
-    pub unchanged: u32,
+    pub(crate) unchanged: u32,
     /// On a duplicate: cells of the request without a value now (retracted since).
-    pub retracted_since: Vec<CellKey>,
+    pub(crate) retracted_since: Vec<CellKey>,
     /// On a duplicate: cells whose value or status now differs from the request's.
-    pub revised_since: Vec<CellKey>,
+    pub(crate) revised_since: Vec<CellKey>,
     /// The request only asked for validation: nothing was appended.
-    pub validated_only: bool,
+    pub(crate) validated_only: bool,
 }
 
 /// Why a write was refused. Each variant has its gRPC code in `api::write_status`.
@@ -145,7 +145,7 @@ pub enum WriteError {
 }
 
 /// The `tilannekuva_submissions_total` outcome label of a write result.
-pub fn outcome(r: &Result<Receipt, WriteError>) -> &'static str {
+pub(crate) fn outcome(r: &Result<Receipt, WriteError>) -> &'static str {
     match r {
         Ok(rc) if rc.duplicate => "duplicate",
         Ok(rc) if rc.validated_only => "validated",

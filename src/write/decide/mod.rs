@@ -97,11 +97,11 @@ fn year_of(micros: i64) -> i32 {
 
 impl WriterState {
     /// The sequence of the last event.
-    pub fn last_sequence(&self) -> u64 {
+    pub(crate) fn last_sequence(&self) -> u64 {
         self.next_sequence - 1
     }
 
-    pub fn head_hash(&self) -> Hash {
+    pub(crate) fn head_hash(&self) -> Hash {
         self.head_hash
     }
 
@@ -295,7 +295,7 @@ impl WriterState {
     }
 
     /// Refuses client writes with `why` (a read replica), or takes them again (`None`).
-    pub fn set_read_only(&mut self, why: Option<String>) {
+    pub(crate) fn set_read_only(&mut self, why: Option<String>) {
         self.read_only = why;
     }
 
