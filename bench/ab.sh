@@ -9,7 +9,13 @@
 #   bench/ab.sh "/tmp/before /tmp/after" 3 --clients 64 --batch 1 --duration 8
 #
 # Arguments: the builds (one word, space-separated), the rounds, then loadgen's arguments.
-# A read run (--read ...) first fills the store with 3 s of batches.
+# A read run (--read ...) first fills the store with 3 s of batches. The load generator is
+# each build's own, or the one binary LOADGEN names (the same client for every build, e.g.
+# for a read kind an older build's loadgen lacks):
+#
+#   LOADGEN=/tmp/after bench/ab.sh "/tmp/before /tmp/after" 3 --read open-data --clients 8 --duration 8
+#
+# The server's HTTP port is $HTTP (for --read open-data: --http-url http://$HTTP is added).
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: bench/ab.sh \"BIN BIN...\" ROUNDS LOADGEN-ARGS..." >&2; exit 2; }
 bins=$1 rounds=$2
@@ -24,7 +30,11 @@ cleanup() {
 }
 trap cleanup EXIT
 reads=false
-for a in "$@"; do [ "$a" = --read ] && reads=true; done
+extra=()
+for a in "$@"; do
+  [ "$a" = --read ] && reads=true
+  [ "$a" = open-data ] && extra=(--http-url "http://$HTTP")
+done
 
 for round in $(seq 1 "$rounds"); do
   for bin in $bins; do
@@ -37,10 +47,11 @@ for round in $(seq 1 "$rounds"); do
       kill -0 "$server" 2>/dev/null || { echo "ab.sh: $bin exited:" >&2; tail -5 "$work/server.log" >&2; exit 1; }
       sleep 0.05
     done
+    client=${LOADGEN:-$bin}
     if $reads; then
-      "$bin" loadgen --server "http://$GRPC" --clients 4 --batch 1000 --duration 3 >/dev/null
+      "$client" loadgen --server "http://$GRPC" --clients 4 --batch 1000 --duration 3 >/dev/null
     fi
-    out=$("$bin" loadgen --server "http://$GRPC" "$@" | grep -E '^(throughput|latency)' | tr '\n' ' ')
+    out=$("$client" loadgen --server "http://$GRPC" "${extra[@]}" "$@" | grep -E '^(throughput|latency|answered)' | tr '\n' ' ')
     rss=$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$server/status")
     echo "$bin, round $round: $out| RSS $rss MiB, store $(du -sm "$work/data" | cut -f1) MiB"
     kill "$server"

@@ -980,13 +980,16 @@ async fn loadgen_refuses_real_data_and_the_pid_file_names_the_instance() {
     ]);
     assert!(!ok);
     assert!(err.contains("127.0.0.1:1"), "{err}");
-    // Reads of what it wrote, and the floor of one RPC (the health Check): answered, no
-    // errors.
-    for kind in ["region", "health"] {
+    // Reads of what it wrote, the floor of one RPC (the health Check), and the region
+    // pictures as open data over HTTP: answered, no errors.
+    let http_url = format!("http://{}", s.http);
+    for kind in ["region", "health", "open-data"] {
         let (ok, out, err) = cli(&[
             "loadgen",
             "--server",
             &s.grpc_url,
+            "--http-url",
+            &http_url,
             "--read",
             kind,
             "--duration",

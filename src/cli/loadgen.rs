@@ -183,7 +183,7 @@ pub(crate) async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
         if a.duration < 2.0 * a.phase {
             bail!("--duration must be at least two phases (2 × --phase) to compare them");
         }
-        let target = ScrapeTarget::parse(&a.metrics_url)?;
+        let target = ScrapeTarget::parse("--metrics-url", &a.metrics_url)?;
         // One scrape before the run: a wrong address fails here, not silently later.
         let mut probe = target.connect().await?;
         target
@@ -533,6 +533,19 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
         );
         let (conn, kind, as_of) = (a.conn.clone(), kind.to_owned(), as_of);
         let offset = interval.map(|i| i.mul_f64(c as f64 / a.clients as f64));
+        // `open-data`: this client's keep-alive HTTP connection.
+        let mut http = match kind.as_str() {
+            "open-data" => {
+                let target = ScrapeTarget::parse("--http-url", &a.http_url)?;
+                let stream = target.connect().await?;
+                Some((target, stream))
+            }
+            _ => None,
+        };
+        let as_of_query = match a.as_of_sequence {
+            0 => String::new(),
+            s => format!("&as_of={s}"),
+        };
         tasks.push(tokio::spawn(async move {
             let mut hist = Histogram::<u64>::new(3).expect("valid histogram");
             let mut i: usize = 0;
@@ -557,7 +570,15 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
                     let year = years[(i / regions.len() + c) % years.len()];
                     (regions[(i + c * 7) % regions.len()].clone(), year)
                 };
-                let answer = if kind == "health" {
+                let answer = if let Some((target, stream)) = http.as_mut() {
+                    let (region, year) = cell();
+                    let path = format!("/v1/regions/{region}/picture?year={year}{as_of_query}");
+                    match target.get(stream, &path, conn.token.as_deref()).await {
+                        Ok((200, _)) => Ok(()),
+                        Ok((code, _)) => Err(tonic::Status::unknown(format!("HTTP {code}"))),
+                        Err(e) => Err(tonic::Status::unavailable(e.to_string())),
+                    }
+                } else if kind == "health" {
                     health
                         .check(HealthCheckRequest {
                             service: String::new(),
@@ -703,7 +724,7 @@ async fn scraper(
     }
 }
 
-/// A plain-HTTP `/metrics` address.
+/// A plain-HTTP address (`/metrics`, or the open data).
 #[derive(Clone)]
 struct ScrapeTarget {
     host: String,
@@ -711,10 +732,11 @@ struct ScrapeTarget {
 }
 
 impl ScrapeTarget {
-    fn parse(url: &str) -> anyhow::Result<ScrapeTarget> {
+    /// `url` (given as `flag`).
+    fn parse(flag: &str, url: &str) -> anyhow::Result<ScrapeTarget> {
         let rest = url
             .strip_prefix("http://")
-            .with_context(|| format!("--metrics-url {url:?}: only http:// addresses"))?;
+            .with_context(|| format!("{flag} {url:?}: only http:// addresses"))?;
         let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         Ok(ScrapeTarget {
             host: host.to_owned(),
@@ -733,13 +755,24 @@ impl ScrapeTarget {
         Ok(tokio::io::BufReader::with_capacity(64 << 10, stream))
     }
 
-    /// One GET on a keep-alive connection: the answer's status and body length. The body
-    /// is read to its end and discarded.
+    /// One GET of the address's own path (`/metrics`) on a keep-alive connection.
     async fn scrape(
         &self,
         conn: &mut tokio::io::BufReader<tokio::net::TcpStream>,
     ) -> anyhow::Result<(u16, u64)> {
-        let request = format!("GET {} HTTP/1.1\r\nHost: {}\r\n\r\n", self.path, self.host);
+        self.get(conn, &self.path, None).await
+    }
+
+    /// One GET of `path` on a keep-alive connection (with a bearer `token`): the answer's
+    /// status and body length. The body is read to its end and discarded.
+    async fn get(
+        &self,
+        conn: &mut tokio::io::BufReader<tokio::net::TcpStream>,
+        path: &str,
+        token: Option<&str>,
+    ) -> anyhow::Result<(u16, u64)> {
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n{auth}\r\n", self.host);
         conn.get_mut().write_all(request.as_bytes()).await?;
         let mut line = String::new();
         conn.read_line(&mut line).await?;

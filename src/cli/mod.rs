@@ -521,9 +521,14 @@ pub struct LoadgenArgs {
     /// Read instead of write: `region` (GetRegionPicture) or `national`
     /// (GetNationalPicture), for the years and regions the log holds, round robin; or
     /// `health` (the health Check, which the server answers from the request's headers
-    /// without any work: the floor of one RPC through this server's stack and this client).
-    #[arg(long, value_parser = ["region", "national", "health"])]
+    /// without any work: the floor of one RPC through this server's stack and this client);
+    /// or `open-data` (the region picture as JSON-stat over HTTP, `--http-url`, one
+    /// keep-alive connection per client).
+    #[arg(long, value_parser = ["region", "national", "health", "open-data"])]
     pub(crate) read: Option<String>,
+    /// The HTTP address `--read open-data` reads (plain HTTP/1.1).
+    #[arg(long, default_value = "http://127.0.0.1:9464")]
+    pub(crate) http_url: String,
     /// With `--read`: offer this many requests per second in all (open loop; requests sent
     /// late because the clients fell behind are counted); 0 = each client sends its next
     /// request when the last is answered.
