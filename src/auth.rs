@@ -245,12 +245,12 @@ pub struct Auth {
     generation: tokio::sync::watch::Sender<u64>,
 }
 
-/// SHA-256 of a token, as stored in the auth file.
 /// Why a request is not authenticated (counted already); the gate answers it as
 /// `UNAUTHENTICATED`, the HTTP port as 401.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unauthenticated(pub(crate) &'static str);
 
+/// SHA-256 of a token, as stored in the auth file.
 pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }

@@ -174,7 +174,7 @@ pub(crate) fn recover(
 
 /// Verifies the chain of `log` from its first event to `sequence`, whose hash must be
 /// `head` (what a snapshot stood on). `Err` names the first bad sequence.
-pub(crate) fn verify_before(log: &EventLog, sequence: u64, head: Hash) -> Result<(), String> {
+fn verify_before(log: &EventLog, sequence: u64, head: Hash) -> Result<(), String> {
     let mut last = (0, ZERO_HASH);
     let walked = replay(log, |e| {
         last = (e.sequence, e.hash);

@@ -245,13 +245,7 @@ pub async fn run(
     let writes = Writes::new(auth.clone(), core.writer.clone());
     let streams = Streams::new(auth.clone(), stop_rx.clone());
     let ingest = IngestApi::new(writes.clone(), streams.clone(), core.metrics.clone());
-    let picture = PictureApi::new(
-        reader.clone(),
-        streams,
-        core.log.clone(),
-        core.applied.clone(),
-        core.metrics.clone(),
-    );
+    let picture = PictureApi::new(reader.clone(), streams);
     let catalog = CatalogApi::new(reader.clone(), writes.clone());
     let rounds = RoundApi::new(reader.clone(), writes);
     // Requests in progress, gRPC and open data together.

@@ -121,14 +121,7 @@ pub(crate) fn invalid_request(violations: Vec<crate::domain::validate::FieldViol
         .into_iter()
         .collect::<std::collections::HashMap<_, _>>(),
     );
-    let problems = if total == 1 { "problem" } else { "problems" };
-    let msg = match first {
-        Some(first) if total > shown => format!(
-            "invalid request: {total} {problems} (the first {shown} in the details); first: {first}"
-        ),
-        Some(first) => format!("invalid request: {total} {problems}; first: {first}"),
-        None => "invalid request".to_owned(),
-    };
+    let msg = crate::domain::validate::refusal_message(total, shown, first.as_deref());
     Status::with_error_details(Code::InvalidArgument, cut(&msg, MAX_MESSAGE), d)
 }
 

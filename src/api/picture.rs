@@ -1,45 +1,24 @@
 //! PictureService: thin adapters over [`crate::read`], and the event stream.
 
-use std::sync::Arc;
-
-use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use super::convert;
 use super::gate::principal;
 use super::stream::{async_stream_of, revoked, stopping, stream_permit, BoxStream, Streams};
-use crate::metrics::Metrics;
 use crate::projection::AsOf;
 use crate::proto;
-use crate::read::{Point, Reader};
-use crate::store::EventLog;
+use crate::read::{Point, Reader, Year};
 
 /// PictureService.
 #[derive(Clone)]
 pub(crate) struct PictureApi {
     reader: Reader,
     streams: Streams,
-    /// For ReadEvents: the log, and how far the projection has applied it.
-    log: Arc<EventLog>,
-    applied: watch::Receiver<u64>,
-    metrics: Arc<Metrics>,
 }
 
 impl PictureApi {
-    pub(crate) fn new(
-        reader: Reader,
-        streams: Streams,
-        log: Arc<EventLog>,
-        applied: watch::Receiver<u64>,
-        metrics: Arc<Metrics>,
-    ) -> PictureApi {
-        PictureApi {
-            reader,
-            streams,
-            log,
-            applied,
-            metrics,
-        }
+    pub(crate) fn new(reader: Reader, streams: Streams) -> PictureApi {
+        PictureApi { reader, streams }
     }
 }
 
@@ -72,9 +51,10 @@ impl proto::picture_service_server::PictureService for PictureApi {
     ) -> Result<Response<proto::GetRegionPictureResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
+        let year = Year::new(req.year, "year")?;
         let at = point(&req.as_of, req.min_sequence)?;
         let a = (self.reader)
-            .region_picture(&who, at, &req.region_code, req.year)
+            .region_picture(&who, at, &req.region_code, year)
             .await?;
         Ok(Response::new(convert::region_picture_to_proto(
             &a.value,
@@ -88,8 +68,9 @@ impl proto::picture_service_server::PictureService for PictureApi {
     ) -> Result<Response<proto::GetNationalPictureResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
+        let year = Year::new(req.year, "year")?;
         let at = point(&req.as_of, req.min_sequence)?;
-        let a = self.reader.national_picture(&who, at, req.year).await?;
+        let a = self.reader.national_picture(&who, at, year).await?;
         Ok(Response::new(convert::national_picture_to_proto(
             &a.value,
             a.as_of_sequence,
@@ -119,9 +100,10 @@ impl proto::picture_service_server::PictureService for PictureApi {
     ) -> Result<Response<proto::GetObservationHistoryResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
+        let year = Year::new(req.year, "year")?;
         let at = point(&req.as_of, req.min_sequence)?;
         let a = (self.reader)
-            .history(&who, at, &req.region_code, &req.indicator_id, req.year)
+            .history(&who, at, &req.region_code, &req.indicator_id, year)
             .await?;
         Ok(Response::new(convert::history_to_proto(
             &a.value.revisions,
@@ -135,9 +117,10 @@ impl proto::picture_service_server::PictureService for PictureApi {
     ) -> Result<Response<proto::GetGroupPictureResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
+        let year = Year::new(req.year, "year")?;
         let at = point(&req.as_of, req.min_sequence)?;
         let a = (self.reader)
-            .group_picture(&who, at, &req.group_id, req.year)
+            .group_picture(&who, at, &req.group_id, year)
             .await?;
         Ok(Response::new(convert::group_picture_to_proto(
             &a.value,
@@ -154,11 +137,10 @@ impl proto::picture_service_server::PictureService for PictureApi {
         let who = principal(&request)?;
         let permit = stream_permit(&self.streams)?;
         let req = request.into_inner();
-        let log = self.log.clone();
-        let mut applied = self.applied.clone();
+        let reader = self.reader.clone();
+        let mut applied = reader.applied();
         let auth = self.streams.auth.clone();
         let mut tokens = auth.changes();
-        let metrics = self.metrics.clone();
         let mut shutdown = self.streams.shutdown.clone();
         let out = async_stream_of(move |tx| async move {
             let _permit = permit;
@@ -173,24 +155,16 @@ impl proto::picture_service_server::PictureService for PictureApi {
                     let _ = tx.send(Err(revoked())).await;
                     return;
                 }
-                // Only what the projection has applied is read, so a follower never sees
-                // an event before it is durable and visible.
                 let upto = *applied.borrow_and_update();
                 if next <= upto {
-                    let l = log.clone();
-                    let read = tokio::task::spawn_blocking(move || l.read_from(next, BATCH)).await;
-                    let events = match read {
-                        Ok(Ok(ev)) => ev,
-                        other => {
-                            tracing::error!(?other, "ReadEvents: store read failed");
-                            metrics.store_errors.inc();
-                            let _ = tx
-                                .send(Err(Status::internal("reading the log failed")))
-                                .await;
+                    let events = match reader.events(next, BATCH).await {
+                        Ok(events) => events,
+                        Err(e) => {
+                            let _ = tx.send(Err(e.into())).await;
                             return;
                         }
                     };
-                    for e in events.iter().filter(|e| e.sequence <= upto) {
+                    for e in &events {
                         let msg = proto::ReadEventsResponse {
                             event: Some(convert::event_to_proto(e)),
                         };

@@ -7,7 +7,7 @@ use super::gate::principal;
 use super::picture::point;
 use super::{convert, Writes};
 use crate::proto;
-use crate::read::Reader;
+use crate::read::{Reader, Year};
 use crate::write::WriteRequest;
 
 /// RoundService.
@@ -71,11 +71,10 @@ impl proto::round_service_server::RoundService for RoundApi {
     ) -> Result<Response<proto::GetRoundStatusResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
+        let year = Year::new(req.year, "year")?;
         let at = point(&req.as_of, req.min_sequence)?;
         let region = Some(req.region_code.as_str()).filter(|r| !r.is_empty());
-        let a = (self.reader)
-            .round_status(&who, at, req.year, region)
-            .await?;
+        let a = (self.reader).round_status(&who, at, year, region).await?;
         Ok(Response::new(convert::round_status_to_proto(
             &a.value,
             a.as_of_sequence,

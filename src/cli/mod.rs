@@ -240,7 +240,7 @@ pub struct ServeArgs {
     /// This machine's name, in the writer lease's holder id (with the process id and a
     /// random number), so that an operator sees which server holds the lease.
     #[arg(long, env = "HOSTNAME", default_value = "host", hide = true)]
-    pub(crate) hostname: String,
+    pub(crate) hostname: std::ffi::OsString,
     /// Events between snapshots of the write state and projection (`DATA_DIR/snapshot`),
     /// from which a start replays only the log after them; also written at a clean stop.
     /// 0: no snapshots (every start replays the whole log).
@@ -545,18 +545,11 @@ pub struct LoadgenArgs {
     pub(crate) replica: Option<String>,
 }
 
-/// Runs a command. A reader that closed
-/// the output pipe (`| head`) ends the command quietly.
+/// Runs a command. A reader that closed the output pipe (`| head`) ends a client command
+/// quietly; the server's errors are always errors.
 pub async fn run(command: Command) -> anyhow::Result<()> {
-    match run_command(command).await {
-        Err(e) if output::is_broken_pipe(&e) => Ok(()),
-        r => r,
-    }
-}
-
-async fn run_command(command: Command) -> anyhow::Result<()> {
-    match command {
-        Command::Serve(a) => serve::serve(a).await,
+    let done = match command {
+        Command::Serve(a) => return serve::serve(a).await,
         Command::Submit(a) => client::submit(a).await,
         Command::Template(a) => client::template(a).await,
         Command::Regions(a) => client::regions(a).await,
@@ -577,6 +570,10 @@ async fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Round(RoundCommand::Status(a)) => network::round_status(a).await,
         Command::Loadgen(a) => loadgen::run(a).await,
         Command::Token(TokenCommand::New(a)) => token_new(a),
+    };
+    match done {
+        Err(e) if output::is_broken_pipe(&e) => Ok(()),
+        r => r,
     }
 }
 

@@ -134,7 +134,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 me: replication::failover::Holder {
                     id: format!(
                         "{}-{}-{:08x}",
-                        args.hostname,
+                        args.hostname.to_string_lossy(),
                         std::process::id(),
                         rand_u32()
                     ),
@@ -144,7 +144,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                         .unwrap_or_else(|| format!("http://{grpc_addr}")),
                 },
             };
-            tracing::info!(url = %url, stream = %args.nats_stream, mode = ?args.replication, "replication over NATS JetStream");
+            tracing::info!(url = %url, stream = %args.nats_stream, mode = args.replication.as_str(), "replication over NATS JetStream");
             replication::start(&mut core, plan, stop.clone())
                 .await
                 .map_err(anyhow::Error::msg)?

@@ -1,24 +1,32 @@
 //! Client text quoted back in answers and errors, cut to a bounded length.
 
 /// Longest quotation of a client's text (a code, an id) in a message: enough to recognise
-/// it, never a whole hostile input.
+/// it, short enough that quoting a megabyte-long id cannot blow up an error.
 pub(crate) const MAX_QUOTED: usize = 80;
 
-/// `s` cut to at most `max` bytes at a character boundary, with "…" when cut.
+/// The longest start of `s` of at most `max` bytes that ends at a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `s` cut to at most `max` bytes in all, with "…" when cut.
 pub(crate) fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }
-    let mut end = max.saturating_sub('…'.len_utf8());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
+    format!("{}…", prefix(s, max.saturating_sub('…'.len_utf8())))
 }
 
-/// `s` cut to [`MAX_QUOTED`] bytes, for quoting it in a message.
+/// `s` for quoting in a message: its first [`MAX_QUOTED`] bytes, with "…" when cut.
 pub(crate) fn clip(s: &str) -> String {
-    cut(s, MAX_QUOTED)
+    if s.len() <= MAX_QUOTED {
+        return s.to_owned();
+    }
+    format!("{}…", prefix(s, MAX_QUOTED))
 }
 
 #[cfg(test)]
@@ -31,6 +39,8 @@ mod tests {
         assert_eq!(cut("äääää", 7), "ää…");
         // 6 bytes leave 3 for text, which would end inside the second "ä".
         assert_eq!(cut("ääää", 6), "ä…");
-        assert!(clip(&"x".repeat(1000)).len() <= MAX_QUOTED);
+        assert_eq!(clip(&"x".repeat(80)), "x".repeat(80));
+        assert_eq!(clip(&"x".repeat(1000)), format!("{}…", "x".repeat(80)));
+        assert_eq!(clip(&"ä".repeat(100)), format!("{}…", "ä".repeat(40)));
     }
 }

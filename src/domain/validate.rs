@@ -244,6 +244,20 @@ pub fn check_observations(
     valid
 }
 
+/// The message of a refusal for `total` violations of which the first `shown` are listed
+/// in its details, `first` ("field: description") being the first of them: the same words
+/// whichever transport carries them.
+pub(crate) fn refusal_message(total: usize, shown: usize, first: Option<&str>) -> String {
+    let problems = if total == 1 { "problem" } else { "problems" };
+    match first {
+        Some(first) if total > shown => format!(
+            "invalid request: {total} {problems} (the first {shown} in the details); first: {first}"
+        ),
+        Some(first) => format!("invalid request: {total} {problems}; first: {first}"),
+        None => "invalid request".to_owned(),
+    }
+}
+
 /// Checks a retraction's reason.
 pub(crate) fn check_reason(reason: &str, out: &mut Vec<FieldViolation>) {
     if reason.trim().is_empty() {

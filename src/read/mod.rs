@@ -1,11 +1,17 @@
 //! The one read path: every picture read — region, national, peer group, series, a cell's
 //! history, a round's status — answered as domain values, whatever the transport.
 //!
-//! Each read takes the authenticated principal and a [`Point`] and first passes one shared
-//! step ([`Reader::at`]): it waits (bounded) until the projection has applied the point's
-//! `min_sequence`, takes the projection's read lock and resolves the as-of point to a
-//! sequence. Then it checks its own arguments against the catalog and computes. The answer
-//! ([`Answer`]) carries the sequence it holds at, and what a reader needs to label it.
+//! Each read takes the authenticated principal (every role reads: authorising a read is
+//! having been authenticated, by the gRPC gate or the HTTP port) and a [`Point`], and first
+//! passes one shared step ([`Reader::at`]): it waits (bounded) until the projection has
+//! applied the point's `min_sequence`, takes the projection's read lock and resolves the
+//! as-of point to a sequence. Then it checks its own arguments against the catalog and
+//! computes. The answer ([`Answer`]) carries the sequence it holds at, and what a reader
+//! needs to label it. Arguments a transport reads from its request (a [`Year`]) are checked
+//! where it reads them, so that each transport keeps the order of its checks.
+//!
+//! [`Reader::events`] is the raw event feed (`ReadEvents`): the log as far as the
+//! projection has applied it.
 //!
 //! Errors are [`ReadError`]s. They become a gRPC status in one place (`api`) and an HTTP
 //! status in one place (`http::opendata`); nothing here knows either transport.
@@ -25,10 +31,10 @@ use crate::store::EventLog;
 
 /// How long a read waits for `min_sequence` before it is refused. A write is visible to
 /// reads within one commit (milliseconds); waiting longer means something is wrong.
-pub(crate) const MIN_SEQUENCE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+const MIN_SEQUENCE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Largest year span of one series request: keeps one answer small.
-pub(crate) const MAX_SERIES_YEARS: i32 = 300;
+const MAX_SERIES_YEARS: i32 = 300;
 
 /// Why a read is refused.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,15 +142,26 @@ impl At<'_> {
     }
 }
 
-/// A year argument: within 1000..9999.
-fn check_year(year: i32, field: &str) -> Result<(), ReadError> {
-    if !(1000..=9999).contains(&year) {
-        return Err(ReadError::invalid(
-            field,
-            format!("year {year} must be within 1000..9999"),
-        ));
+/// A year a picture is asked for: within 1000..9999 (four digits), checked once where a
+/// request is read, so that a transport decides which of its arguments is checked first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Year(i32);
+
+impl Year {
+    /// `year`, given as `field`.
+    pub(crate) fn new(year: i32, field: &str) -> Result<Year, ReadError> {
+        if !(1000..=9999).contains(&year) {
+            return Err(ReadError::invalid(
+                field,
+                format!("year {year} must be within 1000..9999"),
+            ));
+        }
+        Ok(Year(year))
     }
-    Ok(())
+
+    pub(crate) fn get(self) -> i32 {
+        self.0
+    }
 }
 
 /// The current year by the server's clock (UTC), for the default span of a series.
@@ -210,9 +227,8 @@ impl Reader {
         who: &Principal,
         point: Point,
         region: &str,
-        year: i32,
+        Year(year): Year,
     ) -> Result<Answer<Arc<RegionPicture>>, ReadError> {
-        check_year(year, "year")?;
         let at = self.at(who, point).await?;
         let region = at.region(region)?;
         Ok(at.answer(at.p.region_picture(&region, year, at.seq)))
@@ -223,9 +239,8 @@ impl Reader {
         &self,
         who: &Principal,
         point: Point,
-        year: i32,
+        Year(year): Year,
     ) -> Result<Answer<Arc<YearPicture>>, ReadError> {
-        check_year(year, "year")?;
         let at = self.at(who, point).await?;
         Ok(at.answer(at.p.year_picture(year, at.seq)))
     }
@@ -236,9 +251,8 @@ impl Reader {
         who: &Principal,
         point: Point,
         group: &str,
-        year: i32,
+        Year(year): Year,
     ) -> Result<Answer<GroupPicture>, ReadError> {
-        check_year(year, "year")?;
         let at = self.at(who, point).await?;
         let picture = at.p.group_picture(group, year, at.seq).ok_or_else(|| {
             ReadError::invalid(
@@ -297,9 +311,8 @@ impl Reader {
         point: Point,
         region: &str,
         indicator: &str,
-        year: i32,
+        Year(year): Year,
     ) -> Result<Answer<History>, ReadError> {
-        check_year(year, "year")?;
         let (answer, trail) = {
             let at = self.at(who, point).await?;
             let region = at.region(region)?;
@@ -354,10 +367,9 @@ impl Reader {
         &self,
         who: &Principal,
         point: Point,
-        year: i32,
+        Year(year): Year,
         region: Option<&str>,
     ) -> Result<Answer<RoundStatus>, ReadError> {
-        check_year(year, "year")?;
         let at = self.at(who, point).await?;
         let region = region.map(|r| at.region(r)).transpose()?;
         let now = crate::write::now_micros();
@@ -382,6 +394,33 @@ impl Reader {
             status.regions.retain(|s| &s.region == r);
         }
         Ok(at.answer(status))
+    }
+
+    /// How far the projection has applied the log, to wait on.
+    pub(crate) fn applied(&self) -> watch::Receiver<u64> {
+        self.applied.clone()
+    }
+
+    /// The events of the log from `from` on, at most `max` of them and none the projection
+    /// has not applied (so a follower never sees an event before it is durable and
+    /// visible): the raw event feed.
+    pub(crate) async fn events(&self, from: u64, max: usize) -> Result<Vec<Event>, ReadError> {
+        let upto = self.latest();
+        if from > upto {
+            return Ok(Vec::new());
+        }
+        let log = self.log.clone();
+        match tokio::task::spawn_blocking(move || log.read_from(from, max)).await {
+            Ok(Ok(mut events)) => {
+                events.retain(|e| e.sequence <= upto);
+                Ok(events)
+            }
+            other => {
+                tracing::error!(?other, "events: store read failed");
+                self.metrics.store_errors.inc();
+                Err(ReadError::Internal("reading the log failed"))
+            }
+        }
     }
 
     /// The latest catalog.

@@ -47,6 +47,15 @@ pub(crate) enum Mode {
     Sync,
 }
 
+impl Mode {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Mode::Async => "async",
+            Mode::Sync => "sync",
+        }
+    }
+}
+
 /// Subjects of the stream: `tilannekuva.events.<region>`; catalog events (no region) on
 /// `tilannekuva.events.catalog`.
 pub(crate) const SUBJECTS: &str = "tilannekuva.events.>";

@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::Auth;
 use crate::limits;
 use crate::projection::AsOf;
-use crate::read::{Point, ReadError, Reader};
+use crate::read::{Point, ReadError, Reader, Year};
 
 /// The OpenAPI 3 document of the endpoints.
 const OPENAPI: &str = include_str!("openapi.json");
@@ -128,7 +128,14 @@ impl HttpError {
 impl From<ReadError> for HttpError {
     fn from(e: ReadError) -> HttpError {
         match e {
-            ReadError::Invalid { field, description } => HttpError::invalid(&field, description),
+            // The words of the gRPC answer to the same read.
+            ReadError::Invalid { field, description } => {
+                let first = format!("{field}: {description}");
+                HttpError {
+                    message: crate::domain::validate::refusal_message(1, 1, Some(&first)),
+                    ..HttpError::invalid(&field, description)
+                }
+            }
             ReadError::NotFound(m) => HttpError::new(StatusCode::NOT_FOUND, "NOT_FOUND", m),
             ReadError::NotYet(m) => {
                 HttpError::new(StatusCode::GATEWAY_TIMEOUT, "DEADLINE_EXCEEDED", m)
@@ -281,20 +288,19 @@ fn query(uri: &Uri, allowed: &[&str]) -> Result<BTreeMap<String, String>, HttpEr
 }
 
 /// A year parameter: four digits.
-fn year(field: &str, v: &str) -> Result<i32, HttpError> {
-    match v.parse::<i32>() {
-        Ok(y) if (1000..=9999).contains(&y) && v.bytes().all(|b| b.is_ascii_digit()) => Ok(y),
-        _ => Err(HttpError::invalid(
-            field,
-            format!(
-                "{:?} is not a year within 1000..9999",
-                crate::domain::text::cut(v, 40)
-            ),
-        )),
+fn year(field: &str, v: &str) -> Result<Year, HttpError> {
+    let bad = || {
+        let v = crate::domain::text::cut(v, 40);
+        HttpError::invalid(field, format!("{v:?} is not a year within 1000..9999"))
+    };
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
     }
+    let y = v.parse().map_err(|_| bad())?;
+    Year::new(y, field).map_err(|_| bad())
 }
 
-fn required_year(q: &BTreeMap<String, String>) -> Result<i32, HttpError> {
+fn required_year(q: &BTreeMap<String, String>) -> Result<Year, HttpError> {
     match q.get("year") {
         Some(v) => year("year", v),
         None => Err(HttpError::invalid("year", "required")),
@@ -323,7 +329,9 @@ fn as_of(q: &BTreeMap<String, String>) -> Result<AsOf, HttpError> {
             ),
         )
     })?;
-    Ok(AsOf::RecordedAt(t.timestamp_micros()))
+    // A leap second (`…:60`) is the last microsecond of the second before it.
+    let nanos = i64::from(t.timestamp_subsec_nanos().min(999_999_999));
+    Ok(AsOf::RecordedAt(t.timestamp() * 1_000_000 + nanos / 1000))
 }
 
 fn min_sequence(q: &BTreeMap<String, String>) -> Result<u64, HttpError> {
@@ -507,6 +515,7 @@ async fn answer(
                 let from = q.get("from_year").map(|v| year("from_year", v)).transpose();
                 let to = q.get("to_year").map(|v| year("to_year", v)).transpose();
                 let (from, to) = (from.map_err(refuse)?, to.map_err(refuse)?);
+                let (from, to) = (from.map(Year::get), to.map(Year::get));
                 let a = r.series(&who, point, &region, &indicator, from, to).await;
                 let a = a.map_err(read)?;
                 (render::series(&a, fmt, lang), a.as_of_sequence)
@@ -558,7 +567,10 @@ mod tests {
             &["year"],
         )
         .unwrap();
-        assert_eq!(required_year(&ok).unwrap(), 2019);
+        assert_eq!(
+            required_year(&ok).unwrap(),
+            Year::new(2019, "year").unwrap()
+        );
         // A misspelt parameter is refused, never ignored (it would answer the latest state).
         let err = q("/v1/national/picture?year=2019&asof=12", &["year"]).unwrap_err();
         assert_eq!(

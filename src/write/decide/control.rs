@@ -15,7 +15,7 @@ impl WriterState {
         match c {
             Control::Apply(events) => self.prepare_apply(events, out),
             Control::SetReadOnly(why) => {
-                self.read_only = why;
+                self.set_read_only(why);
                 Ok(Receipt {
                     last_sequence: self.last_sequence(),
                     ..Receipt::default()
