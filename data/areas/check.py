@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Checks data/areas/ against the published totals (stdlib only).
+
+Usage: python3 data/areas/check.py [areas_dir]
+Exit status 0 when every check passes, 1 otherwise (each failure is printed).
+"""
+import collections
+import csv
+import os
+import sys
+
+DIR = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+errors = []
+
+
+def check(ok, what):
+    if not ok:
+        errors.append(what)
+
+
+def read(name):
+    with open(os.path.join(DIR, name), encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+key = read("municipality_key_2013_2026.csv")
+population = read("population_municipality_2000_2022.csv")
+merged = read("municipalities_merged_2000_2022.csv")
+
+# The key: municipalities on 1 January of each year, each in one region.
+by_year = collections.defaultdict(dict)
+for r in key:
+    year, m = int(r["year"]), r["municipality"]
+    check(m not in by_year[year], f"{m} twice in {year}")
+    check(m.startswith("KU") and len(m) == 5, f"municipality code {m!r}")
+    check(r["region"].startswith("MK") and len(r["region"]) == 4, f"{year} {m}: region {r['region']!r}")
+    by_year[year][m] = r
+counts = {y: len(ms) for y, ms in sorted(by_year.items())}
+check(counts == {2013: 320, 2014: 320, 2015: 317, 2016: 313, 2017: 311, 2018: 311, 2019: 311,
+                 2020: 310, 2021: 309, 2022: 309, 2023: 309, 2024: 309, 2025: 308, 2026: 308},
+      f"municipalities per year: {counts}")
+check(all(len({r["region"] for r in by_year[y].values()}) == 19 for y in by_year),
+      "19 regions (with Åland) every year")
+
+# The region moves of 1.1.2021.
+for m, before, after in [("KU090", "MK10", "MK12"), ("KU171", "MK10", "MK11"), ("KU142", "MK08", "MK07"),
+                         ("KU291", "MK13", "MK06"), ("KU152", "MK15", "MK14")]:
+    was, now = by_year[2020][m]["region"], by_year[2021][m]["region"]
+    check((was, now) == (before, after), f"{m} 2020 {was} -> 2021 {now}, not {before} -> {after}")
+moved = [m for m in by_year[2021] if m in by_year[2020]
+         and by_year[2020][m]["region"] != by_year[2021][m]["region"]]
+check(len(moved) == 5, f"municipalities that changed region on 1.1.2021: {moved}")
+
+# Every code that ends between two keys merged into a municipality of the later key (the
+# list of mergers runs to 2022: Pertunmaa, KU588, which is not in the 2025 key, is the one
+# code that ends later).
+joined = {r["municipality"]: r["joined"] for r in merged}
+for y in range(2013, 2026):
+    for m in set(by_year[y]) - set(by_year[y + 1]):
+        if y + 1 <= 2022:
+            check(joined.get(m) in by_year[y + 1], f"{m} ends in {y} without a successor in {y + 1}")
+        else:
+            check((m, y) == ("KU588", 2024), f"{m} ends in {y}, after the list of mergers")
+
+# Population 31.12., on the 2021 municipalities.
+pop = {(r["municipality"], int(r["year"])): int(r["population"]) for r in population}
+check({m for m, _ in pop} == set(by_year[2021]), "population covers the 2021 municipalities")
+check(len(pop) == 309 * 23, f"{len(pop)} population figures, not 309 x 23")
+
+
+def region_total(region, year, borders):
+    """Population 31.12.`year` of `region` on the borders of 1.1.`borders`."""
+    return sum(p for (m, y), p in pop.items()
+               if y == year and by_year[borders].get(m, {}).get("region") == region)
+
+
+check(sum(p for (m, y), p in pop.items() if y == 2020) == 5_533_793, "Finland 31.12.2020")
+check(sum(p for (m, y), p in pop.items() if y == 2016) == 5_503_297, "Finland 31.12.2016")
+check(pop[("KU091", 2020)] == 656_920, "Helsinki 31.12.2020")
+check(region_total("MK01", 2020, 2021) == 1_702_678, "Uusimaa 31.12.2020")
+check(region_total("MK11", 2020, 2021) == 248_265, "Pohjois-Savo 31.12.2020 on the 2021 borders")
+check(region_total("MK10", 2020, 2021) == 132_702, "Etelä-Savo 31.12.2020 on the 2021 borders")
+# On the 2020 borders: the 2021 municipalities all lie wholly inside one 2020 region (the
+# one merger of 1.1.2021, Honkajoki into Kankaanpää, is inside Satakunta).
+check(region_total("MK10", 2020, 2020) == 140_587, "Etelä-Savo 31.12.2020 on the 2020 borders")
+
+for e in errors:
+    print("FAIL:", e)
+print(f"{len(errors)} failed" if errors else "ok: data/areas matches the published totals")
+sys.exit(1 if errors else 0)
