@@ -12,7 +12,8 @@ import sys
 
 DATA = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 
-REGION_HEADER = ["code", "statfin_code", "name_fi", "name_sv", "name_en", "nuts3"]
+REGION_HEADER = ["code", "statfin_code", "name_fi", "name_sv", "name_en", "nuts3", "first_year", "last_year"]
+REGION_YEARS = ("first_year", "last_year")
 IND_HEADER = ("id,theme,name_fi,name_en,unit,decimals,direction,min_value,max_value,aggregation,"
               "weight_indicator,numerator_indicator,denominator_indicator,scale,min_year,max_year,kind").split(",")
 DEMO_HEADER = "region_code,indicator_id,year,value,status,source,note,correction_reason".split(",")
@@ -50,14 +51,19 @@ region_codes = set()
 for i, r in enumerate(regions, 2):
     if len(raw[i - 2]) != len(REGION_HEADER):
         err(f"regions.csv:{i} has {len(raw[i - 2])} fields")
-    if any(not r[c] for c in REGION_HEADER):
+    if any(not r[c] for c in REGION_HEADER if c not in REGION_YEARS):
         err(f"regions.csv:{i} empty field")
+    if any(r[c] and not r[c].isdigit() for c in REGION_YEARS):
+        err(f"regions.csv:{i} a year that is not a number")
     if r["code"] in region_codes:
         err(f"regions.csv:{i} duplicate code {r['code']}")
     region_codes.add(r["code"])
     if r["code"] != "SSS" and r["code"] != "MK" + r["statfin_code"]:
         err(f"regions.csv:{i} code/statfin_code mismatch")
-expected_regions = {"MK%02d" % n for n in range(1, 22) if n not in (3, 20)} | {"SSS"}
+expected_regions = {"MK%02d" % n for n in range(1, 22) if n != 20} | {"SSS"}
+last_year = {r["code"]: int(r["last_year"]) for r in regions if r["last_year"]}
+if last_year != {"MK03": 2010}:
+    err(f"regions.csv: only Itä-Uusimaa (MK03) ended, in 2010: {last_year}")
 if region_codes != expected_regions:
     err(f"regions.csv codes differ: {sorted(region_codes ^ expected_regions)}")
 
@@ -174,6 +180,8 @@ for path in files:
             err(f"{where} bad year {r['year']}")
             continue
         year = int(r["year"])
+        if code in last_year and year > last_year[code]:
+            err(f"{where} {code} was a region until {last_year[code]}, not in {year}")
         if year < int(ind["min_year"]) or (ind["max_year"] and year > int(ind["max_year"])):
             err(f"{where} year {year} outside {ind['min_year']}..{ind['max_year']}")
         v = num(r["value"])
@@ -220,6 +228,16 @@ print(f"unemployed_persons 2017: sum of {len(regional)} regions = {sum(regional)
       f"SSS = {sss[-1][1] if sss else 'missing'}")
 if len(regional) != 19 or not sss or sum(regional) != float(sss[-1][1]):
     err("unemployed_persons 2017: regional sum does not equal SSS (or regions missing)")
+
+# Population 31.12.2006 and 2007 as published on 1.1.2008: the 20 regions of the day
+# (Itä-Uusimaa included) sum to the whole country.
+for y in (2006, 2007):
+    parts = [float(h[0][1]) for (rc, i, yy), h in cells.items()
+             if i == "population" and yy == y and rc != "SSS"]
+    whole = cells.get(("SSS", "population", y))
+    print(f"population {y}: sum of {len(parts)} regions = {sum(parts):.0f}; SSS = {whole[0][1] if whole else 'missing'}")
+    if len(parts) != 20 or not whole or sum(parts) != float(whole[0][1]):
+        err(f"population {y}: the 20 regions do not sum to SSS")
 
 if errors:
     print(f"\nFAILED: {len(errors)} error(s)")

@@ -499,8 +499,9 @@ async fn metrics_pass_promtool_and_carry_the_situation_picture() {
             }
         ))
     };
-    assert_eq!(regions("reported", "population", 2008), 17.0);
-    assert_eq!(regions("expected", "population", 2008), 19.0);
+    // 18 of the 20 regions of 2008 (Itä-Uusimaa included; no Lappi nor Åland in that release).
+    assert_eq!(regions("reported", "population", 2008), 18.0);
+    assert_eq!(regions("expected", "population", 2008), 20.0);
     assert_eq!(regions("reported", "gdp_per_capita", 2011), 0.0);
     assert!(
         !body.contains(r#"tilannekuva_indicator_national_value{indicator="gdp_per_capita""#),
@@ -782,7 +783,7 @@ async fn cli_reads_spreadsheet_files_and_prints_for_people() {
     assert!(ok);
     let row = out.lines().find(|l| l.starts_with("population")).unwrap();
     assert!(
-        row.contains("5 326 314") && row.contains("official") && row.contains("17/19"),
+        row.contains("5 326 314") && row.contains("official") && row.contains("18/20"),
         "{row}"
     );
 

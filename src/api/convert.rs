@@ -57,6 +57,8 @@ pub(crate) fn region_to_proto(r: &Region) -> proto::Region {
         name_en: r.name_en.clone(),
         nuts3: r.nuts3.clone(),
         statfin_code: r.statfin_code.clone(),
+        first_year: r.first_year,
+        last_year: r.last_year,
     }
 }
 
@@ -68,6 +70,8 @@ pub(crate) fn region_from_proto(r: &proto::Region) -> Region {
         name_sv: r.name_sv.clone(),
         name_en: r.name_en.clone(),
         nuts3: r.nuts3.clone(),
+        first_year: r.first_year,
+        last_year: r.last_year,
     }
 }
 

@@ -566,7 +566,8 @@ pub(crate) async fn regions(a: CatalogArgs) -> anyhow::Result<()> {
             .values()
             .map(|r| {
                 json!({"code": r.code, "statfin_code": r.statfin_code, "name_fi": r.name_fi,
-                "name_sv": r.name_sv, "name_en": r.name_en, "nuts3": r.nuts3})
+                "name_sv": r.name_sv, "name_en": r.name_en, "nuts3": r.nuts3,
+                "first_year": r.first_year, "last_year": r.last_year})
             })
             .collect();
         return emit(&format!("{}\n", json!({ "regions": list })));
@@ -578,8 +579,10 @@ pub(crate) async fn regions(a: CatalogArgs) -> anyhow::Result<()> {
         ("name (sv)", Align::Left),
         ("name (en)", Align::Left),
         ("NUTS 3", Align::Left),
+        ("in force", Align::Left),
     ]);
     for r in names.regions.values() {
+        let years = convert::region_from_proto(r).years().unwrap_or_default();
         t.row(vec![
             r.code.clone(),
             r.statfin_code.clone(),
@@ -587,11 +590,13 @@ pub(crate) async fn regions(a: CatalogArgs) -> anyhow::Result<()> {
             r.name_sv.clone(),
             r.name_en.clone(),
             r.nuts3.clone(),
+            years,
         ]);
     }
     emit(&format!(
         "{}\nUse the code (or Statistics Finland's number under \"also\") in files and commands; \
-         SSS is the whole country.\n",
+         SSS is the whole country. A region in force until a year takes no figure of a later \
+         year.\n",
         t.render()
     ))
 }

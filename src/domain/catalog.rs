@@ -144,7 +144,10 @@ impl IndicatorKind {
     }
 }
 
-/// A region of the catalog.
+/// A region of the catalog. A region that ended (Itä-Uusimaa, merged into Uusimaa on
+/// 1.1.2011) stays in the catalog with the years it was in force: its figures of those
+/// years are compared with the other regions of the year, and no figure of a later year is
+/// taken for it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Region {
     pub code: String,
@@ -154,6 +157,29 @@ pub struct Region {
     pub(crate) name_sv: String,
     pub name_en: String,
     pub(crate) nuts3: String,
+    /// The first year the region was in force (from 1 January); `None`: no bound known.
+    #[serde(default)]
+    pub(crate) first_year: Option<i32>,
+    /// The last year the region was in force (to 31 December); `None`: it still is.
+    #[serde(default)]
+    pub(crate) last_year: Option<i32>,
+}
+
+impl Region {
+    /// Whether the region was in force in `year`.
+    pub(crate) fn in_force(&self, year: i32) -> bool {
+        self.first_year.is_none_or(|f| f <= year) && self.last_year.is_none_or(|l| year <= l)
+    }
+
+    /// The years it was in force, in words ("until 2010"), or `None` when it has no bound.
+    pub(crate) fn years(&self) -> Option<String> {
+        match (self.first_year, self.last_year) {
+            (None, None) => None,
+            (Some(f), None) => Some(format!("from {f}")),
+            (None, Some(l)) => Some(format!("until {l}")),
+            (Some(f), Some(l)) => Some(format!("{f}-{l}")),
+        }
+    }
 }
 
 /// An indicator of the catalog.
@@ -457,7 +483,7 @@ impl Catalog {
                 .collect();
         }
         if r.regions.is_empty() {
-            r.regions = c.compared_regions().map(|g| g.code.clone()).collect();
+            r.regions = c.compared_regions(r.year).map(|g| g.code.clone()).collect();
         }
         for code in &mut r.regions {
             if let Some(region) = c.resolve_region(code) {
@@ -516,7 +542,18 @@ impl Catalog {
         }
         for c in &r.regions {
             match self.regions.get(c) {
-                Some(reg) if reg.code != NATIONAL_CODE => {}
+                Some(reg) if reg.code != NATIONAL_CODE && reg.in_force(r.year) => {}
+                Some(reg) if reg.code != NATIONAL_CODE => {
+                    return Err((
+                        "region_codes",
+                        format!(
+                            "{c} ({}) was not a region in {}: it was in force {}",
+                            reg.name_en,
+                            r.year,
+                            reg.years().unwrap_or_default()
+                        ),
+                    ))
+                }
                 _ => {
                     return Err((
                         "region_codes",
@@ -591,9 +628,17 @@ impl Catalog {
             .or_else(|| self.regions.values().find(|r| r.statfin_code == code))
     }
 
-    /// The regions that are compared (all but the whole country), in code order.
-    pub(crate) fn compared_regions(&self) -> impl Iterator<Item = &Region> {
-        self.regions.values().filter(|r| r.code != NATIONAL_CODE)
+    /// The regions compared in `year`: all but the whole country that were in force that
+    /// year, in code order.
+    pub(crate) fn compared_regions(&self, year: i32) -> impl Iterator<Item = &Region> {
+        self.regions
+            .values()
+            .filter(move |r| r.code != NATIONAL_CODE && r.in_force(year))
+    }
+
+    /// The regions in force now (those that have not ended), in code order.
+    pub(crate) fn current_regions(&self) -> impl Iterator<Item = &Region> {
+        self.compared_regions(i32::MAX)
     }
 }
 
@@ -622,6 +667,11 @@ fn parse_regions(text: &str) -> Result<Vec<Region>, CatalogError> {
         name_sv: String,
         name_en: String,
         nuts3: String,
+        /// Optional columns: the years the region was in force (empty: no bound).
+        #[serde(default)]
+        first_year: Option<i32>,
+        #[serde(default)]
+        last_year: Option<i32>,
     }
     let mut out = Vec::new();
     for row in rows::<Row>(text) {
@@ -638,6 +688,23 @@ fn parse_regions(text: &str) -> Result<Vec<Region>, CatalogError> {
                 ),
             });
         }
+        let years = [row.first_year, row.last_year];
+        let years_ok = years.iter().flatten().all(|y| (1000..=9999).contains(y))
+            && row
+                .first_year
+                .zip(row.last_year)
+                .is_none_or(|(f, l)| f <= l)
+            && (row.code != NATIONAL_CODE || years == [None, None]);
+        if !years_ok {
+            return Err(CatalogError::Line {
+                line,
+                message: format!(
+                    "region {}: first_year and last_year are years (1000..9999), the first not \
+                     after the last, and the whole country has neither",
+                    row.code
+                ),
+            });
+        }
         out.push(Region {
             code: row.code,
             statfin_code: row.statfin_code,
@@ -645,6 +712,8 @@ fn parse_regions(text: &str) -> Result<Vec<Region>, CatalogError> {
             name_sv: row.name_sv,
             name_en: row.name_en,
             nuts3: row.nuts3,
+            first_year: row.first_year,
+            last_year: row.last_year,
         });
     }
     Ok(out)
@@ -784,7 +853,10 @@ mod tests {
     #[test]
     fn bundled_catalog_is_valid() {
         let cat = Catalog::from_csv(BUNDLED_REGIONS, BUNDLED_INDICATORS).unwrap();
-        assert_eq!(cat.compared_regions().count(), 19);
+        assert_eq!(cat.current_regions().count(), 19);
+        // Itä-Uusimaa was a region until 2010: 20 regions are compared in 2010, 19 in 2011.
+        assert_eq!(cat.compared_regions(2010).count(), 20);
+        assert_eq!(cat.compared_regions(2011).count(), 19);
         assert!(cat.indicators.len() >= 30);
         for theme in Theme::ALL {
             let directional = cat
@@ -815,7 +887,7 @@ mod tests {
     fn the_bundled_groups_are_the_nuts2_areas_of_the_regions_nuts3_codes() {
         let cat = Catalog::bundled();
         assert_eq!(cat.groups.len(), 5);
-        for r in cat.compared_regions() {
+        for r in cat.current_regions() {
             let groups: Vec<&str> = cat.groups_of(&r.code).map(|g| g.id.as_str()).collect();
             assert_eq!(groups, vec![&r.nuts3[..4]], "{}", r.code);
         }
@@ -925,17 +997,51 @@ mod tests {
         assert!(err.contains("source"), "{err}");
     }
 
+    /// The years a region was in force are years, in order, and the whole country has
+    /// none: anything else is refused with its line.
+    #[test]
+    fn region_years_are_checked() {
+        let file = |rows: &str| {
+            format!(
+                "code,statfin_code,name_fi,name_sv,name_en,nuts3,first_year,last_year\n\
+                 SSS,SSS,Koko maa,Hela landet,Whole country,FI,,\n{rows}"
+            )
+        };
+        let regions = |rows: &str| parse_regions(&file(rows));
+        let ok =
+            regions("MK03,03,Itä-Uusimaa,Östra Nyland,East Uusimaa,FI182,1994,2010\n").unwrap();
+        assert_eq!(
+            (ok[1].first_year, ok[1].last_year),
+            (Some(1994), Some(2010))
+        );
+        for bad in [
+            "MK03,03,Itä-Uusimaa,Östra Nyland,East Uusimaa,FI182,2011,2010\n",
+            "MK03,03,Itä-Uusimaa,Östra Nyland,East Uusimaa,FI182,,99999\n",
+            "MK03,03,Itä-Uusimaa,Östra Nyland,East Uusimaa,FI182,,twenty\n",
+        ] {
+            assert!(regions(bad).is_err(), "{bad}");
+        }
+        let whole = "code,statfin_code,name_fi,name_sv,name_en,nuts3,first_year,last_year\n\
+                     SSS,SSS,Koko maa,Hela landet,Whole country,FI,,2010\n";
+        let err = parse_regions(whole).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        // A file of the six columns before years reads as regions without them.
+        let old = parse_regions("code,statfin_code,name_fi,name_sv,name_en,nuts3\nMK01,01,Uusimaa,Nyland,Uusimaa,FI1B1\n").unwrap();
+        assert_eq!((old[0].first_year, old[0].last_year), (None, None));
+    }
+
     #[test]
     fn statfin_codes_alias_region_codes() {
         let cat = Catalog::bundled();
         assert_eq!(cat.resolve_region("01").unwrap().code, "MK01");
         assert_eq!(cat.resolve_region("MK21").unwrap().name_sv, "Åland");
         assert_eq!(cat.resolve_region("SSS").unwrap().code, "SSS");
-        assert!(
-            cat.resolve_region("03").is_none(),
-            "Itä-Uusimaa was retired in 2011"
-        );
-        assert!(cat.resolve_region("MK03").is_none());
+        // Itä-Uusimaa merged into Uusimaa on 1.1.2011: it stays, with its years.
+        let ita = cat.resolve_region("03").unwrap();
+        assert_eq!((ita.code.as_str(), ita.last_year), ("MK03", Some(2010)));
+        assert!(ita.in_force(2010) && !ita.in_force(2011));
+        assert_eq!(ita.years().as_deref(), Some("until 2010"));
+        assert!(cat.resolve_region("MK20").is_none());
     }
 
     #[test]

@@ -131,6 +131,27 @@ mod wire {
         max_year: i32,
     }
 
+    /// A region as format 1 wrote it (no years in force).
+    #[derive(Serialize)]
+    pub(super) struct RegionV1Ref<'a> {
+        code: &'a str,
+        statfin_code: &'a str,
+        name_fi: &'a str,
+        name_sv: &'a str,
+        name_en: &'a str,
+        nuts3: &'a str,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct RegionV1 {
+        code: String,
+        statfin_code: String,
+        name_fi: String,
+        name_sv: String,
+        name_en: String,
+        nuts3: String,
+    }
+
     #[derive(Serialize)]
     pub(super) enum Ref<'a> {
         ObservationRecorded(&'a Observation),
@@ -140,7 +161,7 @@ mod wire {
             reason: &'a str,
         },
         IndicatorDefined(IndicatorV1Ref<'a>),
-        RegionDefined(&'a Region),
+        RegionDefined(RegionV1Ref<'a>),
         IndicatorDefinedExt(&'a Indicator),
         SubmissionSummary {
             observations: u32,
@@ -149,6 +170,8 @@ mod wire {
         },
         GroupDefined(&'a RegionGroup),
         RoundOpened(&'a Round),
+        /// A region with the years it was in force (variant 8).
+        RegionDefinedExt(&'a Region),
     }
 
     #[derive(Deserialize)]
@@ -160,7 +183,7 @@ mod wire {
             reason: String,
         },
         IndicatorDefined(IndicatorV1),
-        RegionDefined(Region),
+        RegionDefined(RegionV1),
         IndicatorDefinedExt(Indicator),
         SubmissionSummary {
             observations: u32,
@@ -169,6 +192,7 @@ mod wire {
         },
         GroupDefined(RegionGroup),
         RoundOpened(Round),
+        RegionDefinedExt(Region),
     }
 
     impl<'a> From<&'a Payload> for Ref<'a> {
@@ -203,7 +227,18 @@ mod wire {
                     }
                     _ => Ref::IndicatorDefinedExt(i),
                 },
-                Payload::RegionDefined(r) => Ref::RegionDefined(r),
+                // A region without years in force is written as format 1 wrote it.
+                Payload::RegionDefined(r) => match (r.first_year, r.last_year) {
+                    (None, None) => Ref::RegionDefined(RegionV1Ref {
+                        code: &r.code,
+                        statfin_code: &r.statfin_code,
+                        name_fi: &r.name_fi,
+                        name_sv: &r.name_sv,
+                        name_en: &r.name_en,
+                        nuts3: &r.nuts3,
+                    }),
+                    _ => Ref::RegionDefinedExt(r),
+                },
                 Payload::SubmissionSummary {
                     observations,
                     unchanged,
@@ -247,7 +282,17 @@ mod wire {
                     max_year: Some(i.max_year),
                     kind: IndicatorKind::Observed,
                 }),
-                Owned::RegionDefined(r) => Payload::RegionDefined(r),
+                Owned::RegionDefined(r) => Payload::RegionDefined(Region {
+                    code: r.code,
+                    statfin_code: r.statfin_code,
+                    name_fi: r.name_fi,
+                    name_sv: r.name_sv,
+                    name_en: r.name_en,
+                    nuts3: r.nuts3,
+                    first_year: None,
+                    last_year: None,
+                }),
+                Owned::RegionDefinedExt(r) => Payload::RegionDefined(r),
                 Owned::IndicatorDefinedExt(i) => Payload::IndicatorDefined(i),
                 Owned::SubmissionSummary {
                     observations,
@@ -578,6 +623,41 @@ mod tests {
             let json = serde_json::to_string(&e.payload).unwrap();
             assert_eq!(serde_json::from_str::<Payload>(&json).unwrap(), e.payload);
         }
+    }
+
+    /// A region without years is written as format 1 wrote it (variant 3; the old logs'
+    /// hashes are checked by `tests/areas.rs`), one with years as variant 8; both come back
+    /// as they were, through postcard and JSON.
+    #[test]
+    fn regions_with_years_take_a_variant_of_their_own() {
+        let region = |last_year| Region {
+            code: "MK03".into(),
+            statfin_code: "03".into(),
+            name_fi: "Itä-Uusimaa".into(),
+            name_sv: "Östra Nyland".into(),
+            name_en: "Itä-Uusimaa (East Uusimaa)".into(),
+            nuts3: "FI182".into(),
+            first_year: None,
+            last_year,
+        };
+        for (last_year, variant) in [(None, 3), (Some(2010), 8)] {
+            let mut e = ev(1, 0.0);
+            e.payload = Payload::RegionDefined(region(last_year));
+            e.seal(ZERO_HASH);
+            assert_eq!(postcard::to_allocvec(&e.payload).unwrap()[0], variant);
+            let back: Vec<Event> =
+                postcard::from_bytes(&postcard::to_allocvec(&vec![e.clone()]).unwrap()).unwrap();
+            assert_eq!(back, vec![e.clone()]);
+            assert_eq!(back[0].compute_hash(), e.hash);
+            let json = serde_json::to_string(&e.payload).unwrap();
+            assert_eq!(serde_json::from_str::<Payload>(&json).unwrap(), e.payload);
+        }
+        // An export written before regions had years reads as a region without them.
+        let old = r#"{"RegionDefined":{"code":"MK01","statfin_code":"01","name_fi":"Uusimaa","name_sv":"Nyland","name_en":"Uusimaa","nuts3":"FI1B1"}}"#;
+        let Payload::RegionDefined(r) = serde_json::from_str::<Payload>(old).unwrap() else {
+            panic!("a region")
+        };
+        assert_eq!((r.first_year, r.last_year), (None, None));
     }
 
     #[test]

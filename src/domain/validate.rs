@@ -4,7 +4,7 @@
 
 use fxhash::FxHashSet;
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, Region};
 use super::event::{Observation, Status};
 use super::text::clip;
 
@@ -86,6 +86,29 @@ pub(crate) fn check_region<'c>(
                 format!("unknown region {:?} (use a catalog code such as MK01, or SSS for the whole country)", clip(code)),
             ));
             None
+        }
+    }
+}
+
+/// Refuses the observations of years in which `region` was not in force (Itä-Uusimaa took
+/// no figure after 2010): each such year names the region's years.
+pub(crate) fn check_in_force(
+    region: &Region,
+    observations: &[ObservationInput],
+    out: &mut Vec<FieldViolation>,
+) {
+    let Some(years) = region.years() else {
+        return;
+    };
+    for (i, o) in observations.iter().enumerate() {
+        if !region.in_force(o.year) {
+            out.push(violation(
+                format!("observations[{i}].year"),
+                format!(
+                    "{} ({}) was a region {years}: it has no figure of {}",
+                    region.code, region.name_en, o.year
+                ),
+            ));
         }
     }
 }

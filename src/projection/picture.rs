@@ -233,7 +233,7 @@ pub struct YearPicture {
 impl YearPicture {
     /// Regions a national value expects: every compared region of the catalog.
     pub(crate) fn regions_expected(&self) -> u32 {
-        self.catalog.compared_regions().count() as u32
+        self.catalog.compared_regions(self.year).count() as u32
     }
 }
 
@@ -368,9 +368,11 @@ impl RegionValues for Fetched<'_> {
     }
 }
 
-/// The position of `region` among the compared regions of `catalog`.
-fn position(catalog: &Catalog, region: &str) -> Option<usize> {
-    catalog.compared_regions().position(|r| r.code == region)
+/// The position of `region` among the compared regions of `catalog` in `year`.
+fn position(catalog: &Catalog, region: &str, year: i32) -> Option<usize> {
+    catalog
+        .compared_regions(year)
+        .position(|r| r.code == region)
 }
 
 impl Projection {
@@ -409,7 +411,7 @@ impl Projection {
         since: u64,
     ) -> IndicatorYear {
         let regions: Vec<&str> = catalog
-            .compared_regions()
+            .compared_regions(year)
             .map(|r| r.code.as_str())
             .collect();
         let fetched = Fetched::new(self, year, seq, &regions, ind);
@@ -574,7 +576,7 @@ impl Projection {
 
     fn compute_region_picture(&self, region: &str, year: i32, seq: u64) -> RegionPicture {
         let yp = self.year_picture(year, seq);
-        let at = position(&yp.catalog, region);
+        let at = position(&yp.catalog, region, year);
         let number = self.region_numbers.get(region);
         let mut cells = Vec::new();
         let mut reported: BTreeMap<Theme, u32> = BTreeMap::new();
@@ -645,11 +647,11 @@ impl Projection {
         seq: u64,
     ) -> Vec<SeriesPoint> {
         let catalog = self.catalog_at(seq);
-        let at = position(&catalog, region);
         (from..=to)
             .filter_map(|year| {
                 let rev = self.current(region, &ind.id, year, seq)?;
                 let figures = self.indicator_year(&catalog, ind, year, seq);
+                let at = position(&catalog, region, year);
                 Some(SeriesPoint {
                     year,
                     value: rev.value,

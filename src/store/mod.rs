@@ -23,7 +23,9 @@
 //!   [`crate::domain::Payload`] for the payload variants: 0 observation recorded, 1
 //!   observation retracted, 2 indicator defined as version 1 wrote it, 3 region defined —
 //!   all of version 1 — and, new in version 2, 4 indicator defined with a kind or an open
-//!   last year, 5 submission summary); it never starts with a 0 byte (its first byte begins
+//!   last year, 5 submission summary; later, with no change of the store's version, 6 peer
+//!   group defined, 7 reporting round opened, 8 region defined with the years it was in
+//!   force); it never starts with a 0 byte (its first byte begins
 //!   the number of its events, at least 1). Value of a packed chunk (new in version 3,
 //!   which writes only these): the byte 0, the plain chunk's length as `u32`
 //!   little-endian, then those bytes compressed as one

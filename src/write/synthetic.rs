@@ -24,10 +24,7 @@ pub fn submission(
     round: usize,
     batch: usize,
 ) -> WriteRequest {
-    let regions: Vec<&str> = catalog
-        .compared_regions()
-        .map(|r| r.code.as_str())
-        .collect();
+    let regions: Vec<&str> = catalog.current_regions().map(|r| r.code.as_str()).collect();
     let offset = round * batch;
     WriteRequest::Submit(SubmitInput {
         submission_id: format!("synthetic-{round}"),

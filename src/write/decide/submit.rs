@@ -50,6 +50,9 @@ impl WriterState {
             year_of(now),
             &mut v,
         );
+        if let Some(r) = region.as_deref().and_then(|r| self.catalog.regions.get(r)) {
+            validate::check_in_force(r, &s.observations, &mut v);
+        }
         if !v.is_empty() {
             return Err(WriteError::Invalid(v));
         }
