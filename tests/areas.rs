@@ -7,12 +7,14 @@ mod common;
 
 use common::*;
 use tilannekuva::proto;
+use tilannekuva::proto::picture_service_client::PictureServiceClient;
 use tilannekuva::proto::ObservationStatus::Final;
+use tonic::transport::Channel;
 use tonic::Code;
 
-async fn national(s: &InProc, year: i32) -> proto::GetNationalPictureResponse {
-    s.picture()
-        .await
+/// The national population figures of `year`, as served on `ch`.
+async fn population(ch: Channel, year: i32) -> proto::NationalIndicator {
+    PictureServiceClient::new(ch)
         .get_national_picture(proto::GetNationalPictureRequest {
             year,
             as_of: None,
@@ -21,13 +23,9 @@ async fn national(s: &InProc, year: i32) -> proto::GetNationalPictureResponse {
         .await
         .unwrap()
         .into_inner()
-}
-
-fn population(n: &proto::GetNationalPictureResponse) -> proto::NationalIndicator {
-    n.indicators
-        .iter()
+        .indicators
+        .into_iter()
         .find(|i| i.indicator_id == "population")
-        .cloned()
         .unwrap()
 }
 
@@ -55,7 +53,7 @@ async fn a_region_that_ended_is_compared_in_its_years_and_takes_no_later_figure(
     assert_eq!(years("MK01"), (None, None));
 
     // 31.12.2006 as published on 1.1.2008: the 20 regions of the day sum to Finland.
-    let pop = population(&national(&s, 2006).await);
+    let pop = population(s.channel().await, 2006).await;
     assert_eq!(
         (
             pop.computed_value,
@@ -66,7 +64,10 @@ async fn a_region_that_ended_is_compared_in_its_years_and_takes_no_later_figure(
     );
     assert_eq!(pop.value, Some(5_276_955.0));
     // From 2011 on, 19 regions are expected.
-    assert_eq!(population(&national(&s, 2016).await).regions_expected, 19);
+    assert_eq!(
+        population(s.channel().await, 2016).await.regions_expected,
+        19
+    );
 
     // Itä-Uusimaa's own picture of 2006: its figure against the whole country's (population
     // is not ranked: it is a size, not a direction).
@@ -193,22 +194,7 @@ async fn a_log_written_by_the_build_before_imports_verifies_and_serves() {
         .regions;
     assert_eq!(regions.len(), 20);
     assert!(regions.iter().all(|r| r.last_year.is_none()));
-    let mut pic = proto::picture_service_client::PictureServiceClient::new(ch.clone());
-    let n = pic
-        .get_national_picture(proto::GetNationalPictureRequest {
-            year: 2006,
-            as_of: None,
-            min_sequence: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let pop = n
-        .indicators
-        .iter()
-        .find(|i| i.indicator_id == "population")
-        .unwrap();
-    assert_eq!(pop.regions_expected, 19);
+    assert_eq!(population(ch.clone(), 2006).await.regions_expected, 19);
     // It takes writes on, continuing the imported chain.
     let r = proto::ingest_service_client::IngestServiceClient::new(ch)
         .submit(submit_req(
