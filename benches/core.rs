@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use tilannekuva::api::convert;
 use tilannekuva::auth::Principal;
 use tilannekuva::domain::{Catalog, Event};
-use tilannekuva::projection::Projection;
+use tilannekuva::projection::{Level, Projection};
 use tilannekuva::store::EventLog;
 use tilannekuva::write::{synthetic, WriterState};
 
@@ -53,11 +53,19 @@ fn benches(c: &mut Criterion) {
     let earlier = latest / 2;
     let mut g = c.benchmark_group("region picture");
     g.bench_function("kept, to message", |b| {
-        b.iter(|| convert::region_picture_to_proto(&p.region_picture("MK02", 2010, latest), latest))
+        b.iter(|| {
+            convert::region_picture_to_proto(
+                &p.region_picture("MK02", 2010, p.latest_borders(), latest),
+                latest,
+            )
+        })
     });
     g.bench_function("as of an earlier sequence, to message", |b| {
         b.iter(|| {
-            convert::region_picture_to_proto(&p.region_picture("MK02", 2010, earlier), earlier)
+            convert::region_picture_to_proto(
+                &p.region_picture("MK02", 2010, p.latest_borders(), earlier),
+                earlier,
+            )
         })
     });
     g.finish();
@@ -92,14 +100,15 @@ fn benches(c: &mut Criterion) {
                 || {
                     // The year's picture is kept before the write.
                     let p = fold(&events);
-                    let _ = p.year_picture(year, p.applied());
+                    let _ = p.year_picture(year, (Level::Region, p.latest_borders()), p.applied());
                     p
                 },
                 |mut p| {
                     for e in &extra {
                         p.apply(e);
                     }
-                    let picture = p.year_picture(year, p.applied());
+                    let picture =
+                        p.year_picture(year, (Level::Region, p.latest_borders()), p.applied());
                     // Returned, so that dropping the projection is not timed.
                     (p, picture)
                 },

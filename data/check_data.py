@@ -4,6 +4,7 @@
 Usage: python3 data/check_data.py [data_dir]
 Exit status 0 when every check passes, 1 otherwise.
 """
+import collections
 import csv
 import glob
 import math
@@ -16,7 +17,7 @@ REGION_HEADER = ["code", "statfin_code", "name_fi", "name_sv", "name_en", "nuts3
 REGION_YEARS = ("first_year", "last_year")
 IND_HEADER = ("id,theme,name_fi,name_en,unit,decimals,direction,min_value,max_value,aggregation,"
               "weight_indicator,numerator_indicator,denominator_indicator,scale,min_year,max_year,kind").split(",")
-DEMO_HEADER = "region_code,indicator_id,year,value,status,source,note,correction_reason".split(",")
+DEMO_HEADER = "region_code,indicator_id,year,value,status,source,note,correction_reason,borders".split(",")
 THEMES = ["climate", "communities", "competence", "inclusion", "business"]
 DIRECTIONS = {"higher_is_better", "lower_is_better", "neutral"}
 AGGREGATIONS = {"sum", "weighted_mean", "ratio", "national_only"}
@@ -142,6 +143,45 @@ aggs = {a: sum(1 for r in cat.values() if r["aggregation"] == a) for a in AGGREG
 if aggs["weighted_mean"] < 1 or aggs["sum"] < 3 or aggs["national_only"] < 3 or aggs["ratio"] < 3:
     err(f"aggregation coverage too thin: {aggs}")
 
+# ---------------------------------------------------------------- land
+# Two divisions give a region the same land when no municipality entered or left it in
+# between (the service's rule): figures on borders with the same land are one cell, a
+# later one revises it; on other land they are different figures. The key begins in 2013,
+# so each earlier division is land of its own.
+def _areas(name):
+    with open(os.path.join(DATA, "areas", name), encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+by_year = collections.defaultdict(dict)
+for r in _areas("municipality_key_2013_2026.csv"):
+    by_year[int(r["year"])][r["municipality"]] = r["region"]
+joined = {r["municipality"]: r["joined"] for name in ("municipalities_merged_2000_2022.csv",
+          "municipalities_merged_2023_2026.csv") for r in _areas(name)}
+
+
+def _code_on(m, year):
+    while m not in by_year[year] and m in joined:
+        m = joined[m]
+    return m
+
+
+def _same_land(region, a, b):
+    """Whether `region` covers the same land on the consecutive divisions `a` < `b`."""
+    before = {_code_on(m, b) for m, r in by_year[a].items() if r == region}
+    after = {m for m, r in by_year[b].items() if r == region}
+    return before == after
+
+
+def land(code, borders):
+    if code == "SSS":
+        return 0
+    first = borders
+    while first - 1 in by_year and borders in by_year and _same_land(code, first - 1, first):
+        first -= 1
+    return first
+
+
 # ---------------------------------------------------------------- demo data
 cells = {}        # (region, indicator, year) -> list of (file, value, status)
 demo_counts = {}
@@ -196,7 +236,18 @@ for path in files:
             err(f"{where} bad status {r['status']!r}")
         if not r["source"].strip():
             err(f"{where} empty source")
-        key = (code, r["indicator_id"], year)
+        # The borders (the division of 1 January of that year) a figure is on: one of the
+        # bundled divisions, on which the region existed, and not before the year it is of
+        # (a figure of 31.12. is published on the borders of a later 1 January).
+        if not r["borders"].isdigit() or not 2000 <= int(r["borders"]) <= 2026:
+            err(f"{where} borders {r['borders']!r} is not a bundled division (2000-2026)")
+            continue
+        borders = int(r["borders"])
+        if code in last_year and borders > last_year[code]:
+            err(f"{where} {code} was a region until {last_year[code]}, not on the {borders} borders")
+        if borders < year:
+            err(f"{where} a figure of {year} on the borders of {borders}")
+        key = (code, r["indicator_id"], year, land(code, borders))
         if key in in_file:
             err(f"{where} cell {key} twice in one file")
         in_file.add(key)
@@ -219,11 +270,26 @@ print(f"  {sum(demo_counts.values()):4d}  total")
 print("cells with more than one value (revisions), in file order:")
 for key, hist in sorted(cells.items()):
     if len(hist) > 1:
-        print(f"  {key[0]} {key[1]} {key[2]}: " + " -> ".join(f"{v} ({s}, {f[:3]})" for f, v, s in hist))
+        print(f"  {key[0]} {key[1]} {key[2]} on the land of {key[3]}: "
+              + " -> ".join(f"{v} ({s}, {f[:3]})" for f, v, s in hist))
+print("cells on more than one land (border changes, not revisions):")
+on = collections.defaultdict(list)
+for (rc, i, y, b), hist in sorted(cells.items()):
+    on[(rc, i, y)].append(f"{hist[-1][1]} on the land of {b}")
+for (rc, i, y), figures in on.items():
+    if len(figures) > 1:
+        print(f"  {rc} {i} {y}: " + ", ".join(figures))
 
-regional = [float(h[-1][1]) for (rc, i, y), h in cells.items()
+
+def latest(code, ind, year):
+    """The latest figure of a cell on any borders (the checks below are within one release)."""
+    hists = [h for (rc, i, y, _), h in cells.items() if (rc, i, y) == (code, ind, year)]
+    return hists[-1] if hists else None
+
+
+regional = [float(h[-1][1]) for (rc, i, y, _), h in cells.items()
             if i == "unemployed_persons" and y == 2017 and rc != "SSS"]
-sss = cells.get(("SSS", "unemployed_persons", 2017))
+sss = latest("SSS", "unemployed_persons", 2017)
 print(f"unemployed_persons 2017: sum of {len(regional)} regions = {sum(regional):.0f}; "
       f"SSS = {sss[-1][1] if sss else 'missing'}")
 if len(regional) != 19 or not sss or sum(regional) != float(sss[-1][1]):
@@ -232,9 +298,9 @@ if len(regional) != 19 or not sss or sum(regional) != float(sss[-1][1]):
 # Population 31.12.2006 and 2007 as published on 1.1.2008: the 20 regions of the day
 # (Itä-Uusimaa included) sum to the whole country.
 for y in (2006, 2007):
-    parts = [float(h[0][1]) for (rc, i, yy), h in cells.items()
+    parts = [float(h[0][1]) for (rc, i, yy, _), h in cells.items()
              if i == "population" and yy == y and rc != "SSS"]
-    whole = cells.get(("SSS", "population", y))
+    whole = latest("SSS", "population", y)
     print(f"population {y}: sum of {len(parts)} regions = {sum(parts):.0f}; SSS = {whole[0][1] if whole else 'missing'}")
     if len(parts) != 20 or not whole or sum(parts) != float(whole[0][1]):
         err(f"population {y}: the 20 regions do not sum to SSS")

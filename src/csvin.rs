@@ -2,7 +2,9 @@
 //!
 //! Header (column order free, names exact): `region_code` (optional when the caller gives
 //! the region), `indicator_id`, `year`, `value`, `status` (`provisional` or `final`),
-//! `source`, and optionally `note` and `correction_reason`; other columns (a template's
+//! `source`, and optionally `note`, `correction_reason` and `borders` (the year of the
+//! division the figure is on; empty: the division in force when it is recorded); other
+//! columns (a template's
 //! `unit` and `name`) are ignored. The dialects councils' spreadsheets write are read:
 //!
 //! - the separator is `,` or `;` (or a tab), whichever splits the header line into a
@@ -189,7 +191,7 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
                 header_line,
                 format!(
                     "missing column {name:?}: the header must name {} (optionally region_code, \
-                     note, correction_reason), separated by , or ;",
+                     note, correction_reason, borders), separated by , or ;",
                     REQUIRED.join(", ")
                 ),
             ));
@@ -203,7 +205,7 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
         col("status").unwrap_or_default(),
         col("source").unwrap_or_default(),
     );
-    let (note, reason) = (col("note"), col("correction_reason"));
+    let (note, reason, borders) = (col("note"), col("correction_reason"), col("borders"));
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     let mut rec = csv::StringRecord::new();
@@ -249,6 +251,15 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
         if get(indicator).is_empty() {
             return Err(at(indicator, "indicator_id is empty".into()));
         }
+        let borders_v = match borders.map(get).filter(|b| !b.is_empty()) {
+            None => None,
+            Some(b) => Some(b.parse::<i32>().map_err(|_| {
+                at(
+                    borders.unwrap_or_default(),
+                    format!("borders {b:?} must be a division's year (2021) or empty"),
+                )
+            })?),
+        };
         rows.push(Row {
             line,
             region_code: region.map(|c| get(c).to_owned()).filter(|s| !s.is_empty()),
@@ -260,6 +271,7 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
                 source: get(source).to_owned(),
                 note: opt(note),
                 correction_reason: opt(reason),
+                borders: borders_v,
             },
         });
     }

@@ -1,8 +1,24 @@
-//! The bundled real demo data (`data/demo/*.csv`): published Finnish regional figures with
-//! their sources, loaded through the ordinary write path on an empty store (`serve --demo`).
+//! The bundled real demo data: published Finnish regional figures with their sources, each
+//! on the borders of its release (`data/demo/*.csv`), and the population of every
+//! municipality 2000–2022 on the 2021 municipalities (`data/areas/`), loaded through the
+//! ordinary write path on an empty store (`serve --demo`).
 
 use crate::csvin;
+use crate::domain::validate::ObservationInput;
+use crate::domain::Status;
 use crate::write::{SubmitInput, WriteRequest};
+
+/// The population of every municipality on 31 December 2000–2022, on the 2021 municipalities
+/// (`data/areas/README.md`).
+const MUNICIPAL_POPULATION: &str =
+    include_str!("../data/areas/population_municipality_2000_2022.csv");
+/// The borders of [`MUNICIPAL_POPULATION`]: THL's figures are on the 2021 municipalities.
+const MUNICIPAL_POPULATION_BORDERS: i32 = 2021;
+/// Its source, as every figure of it cites it.
+const MUNICIPAL_POPULATION_SOURCE: &str = "THL Sotkanet, indicator 127 'Väestö 31.12.' \
+    (from Statistics Finland's population statistics), by municipality on the 2021 \
+    municipalities (earlier figures of merged municipalities summed into their successor); \
+    rOpenGov/geofi data/sotkadata_population.rda, commit 18c8c7fa; CC BY 4.0";
 
 /// The demo files, in load order (chronological order of the releases).
 pub(crate) const FILES: &[(&str, &str)] = &[
@@ -93,7 +109,49 @@ pub fn requests() -> Result<Vec<WriteRequest>, String> {
             }));
         }
     }
+    out.extend(municipal_population()?);
     Ok(out)
+}
+
+/// The municipal population as one submission per municipality (`demo/population_kunta/
+/// KU###`).
+fn municipal_population() -> Result<Vec<WriteRequest>, String> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        municipality: String,
+        year: i32,
+        population: f64,
+    }
+    let mut by_municipality: std::collections::BTreeMap<String, Vec<ObservationInput>> =
+        Default::default();
+    for row in csv::Reader::from_reader(MUNICIPAL_POPULATION.as_bytes()).into_deserialize() {
+        let r: Row = row.map_err(|e| format!("population_municipality_2000_2022.csv: {e}"))?;
+        by_municipality
+            .entry(r.municipality)
+            .or_default()
+            .push(ObservationInput {
+                indicator_id: "population".into(),
+                year: r.year,
+                value: r.population,
+                status: Some(Status::Final),
+                source: MUNICIPAL_POPULATION_SOURCE.into(),
+                note: String::new(),
+                correction_reason: String::new(),
+                borders: Some(MUNICIPAL_POPULATION_BORDERS),
+            });
+    }
+    Ok(by_municipality
+        .into_iter()
+        .map(|(code, observations)| {
+            WriteRequest::Submit(SubmitInput {
+                validate_only: false,
+                submission_id: format!("demo/population_kunta/{code}"),
+                region_code: code,
+                expected_region_revision: None,
+                observations,
+            })
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -398,15 +398,26 @@ pub(crate) fn situation_snapshot(
         let seq = p.applied();
         (seq, p.years().collect::<Vec<i32>>(), p.catalog_at(seq))
     };
+    // Regions on the latest borders: every year comparable, and municipalities (hundreds
+    // of series each) left to the APIs.
+    let on = (
+        crate::projection::Level::Region,
+        catalog.divisions.keys().next_back().copied(),
+    );
     let mut pictures = Vec::with_capacity(years.len());
     for year in years {
         let mut indicators = Vec::with_capacity(catalog.indicators.len());
         for ind in catalog.indicators.values() {
-            indicators.push(projection.read().indicator_year(&catalog, ind, year, seq));
+            indicators.push(
+                projection
+                    .read()
+                    .indicator_year(&catalog, ind, year, on, seq),
+            );
             between();
         }
         pictures.push(crate::projection::YearPicture::from_indicators(
             year,
+            on,
             catalog.clone(),
             indicators,
         ));
@@ -645,6 +656,7 @@ mod tests {
                 source: "test".into(),
                 note: String::new(),
                 correction_reason: String::new(),
+                borders: None,
             })
             .collect();
         let req = WriteRequest::Submit(SubmitInput {

@@ -18,7 +18,7 @@ use tilannekuva::api::convert;
 use tilannekuva::api::convert::event_from_proto;
 use tilannekuva::domain::event::verify_chain;
 use tilannekuva::domain::{Event, Observation, Payload, Status, ZERO_HASH};
-use tilannekuva::projection::Projection;
+use tilannekuva::projection::{Level, Projection};
 use tilannekuva::proto;
 use tilannekuva::proto::ingest_service_client::IngestServiceClient;
 use tilannekuva::proto::picture_service_client::PictureServiceClient;
@@ -229,6 +229,7 @@ async fn snapshot(url: &str) -> Vec<Vec<u8>> {
     for year in YEARS {
         let n = pic
             .get_national_picture(proto::GetNationalPictureRequest {
+                borders: Default::default(),
                 year,
                 as_of: None,
                 min_sequence: 0,
@@ -240,6 +241,7 @@ async fn snapshot(url: &str) -> Vec<Vec<u8>> {
         for region in REGIONS {
             let p = pic
                 .get_region_picture(proto::GetRegionPictureRequest {
+                    borders: Default::default(),
                     region_code: region.into(),
                     year,
                     as_of: None,
@@ -252,6 +254,7 @@ async fn snapshot(url: &str) -> Vec<Vec<u8>> {
             for indicator in INDICATORS {
                 let h = pic
                     .get_observation_history(proto::GetObservationHistoryRequest {
+                        borders: Default::default(),
                         region_code: region.into(),
                         indicator_id: indicator.into(),
                         year,
@@ -275,20 +278,23 @@ fn local_pictures(events: &[Event]) -> Vec<Vec<u8>> {
         p.apply(e);
     }
     let seq = p.applied();
+    // On the latest borders, as the server answers by default.
+    let d = p.latest_borders();
     let mut out = Vec::new();
     for year in YEARS {
         out.push(
-            convert::national_picture_to_proto(&p.year_picture(year, seq), seq).encode_to_vec(),
+            convert::national_picture_to_proto(&p.year_picture(year, (Level::Region, d), seq), seq)
+                .encode_to_vec(),
         );
         for region in REGIONS {
             out.push(
-                convert::region_picture_to_proto(&p.region_picture(region, year, seq), seq)
+                convert::region_picture_to_proto(&p.region_picture(region, year, d, seq), seq)
                     .encode_to_vec(),
             );
             for indicator in INDICATORS {
-                // The trail's events, by sequence (the log holds 1..=seq in order).
+                // The trails' events, by sequence (the log holds 1..=seq in order).
                 let trail: Vec<Event> = p
-                    .trail(region, indicator, year, seq)
+                    .trails(region, indicator, year, seq)
                     .into_iter()
                     .map(|s| events[(s - 1) as usize].clone())
                     .collect();
@@ -329,7 +335,11 @@ fn check_log(events: &[Event], ledger: &Ledger) -> (usize, usize) {
             let Payload::ObservationRecorded(rec) = &e.payload else {
                 panic!("{id}: event {} is not an observation", e.sequence)
             };
+            // Sent without borders: recorded on the division in force, which the catalog of
+            // the bundled divisions has.
+            assert!(rec.borders.is_some(), "{id}: recorded without borders");
             let want = Observation {
+                borders: rec.borders,
                 indicator_id: o.indicator_id.clone(),
                 year: o.year,
                 value: o.value,
@@ -702,6 +712,7 @@ fn chain(n: u64) -> Vec<Event> {
                 principal: "test".into(),
                 submission_id: format!("s{s}"),
                 payload: Payload::ObservationRecorded(Observation {
+                    borders: Default::default(),
                     indicator_id: "population".into(),
                     year: 2000 + s as i32,
                     value: s as f64,

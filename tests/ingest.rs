@@ -210,6 +210,7 @@ async fn revisions_need_expected_revision_and_correction_reasons() {
     let mut pic = s.picture().await;
     let hist = pic
         .get_observation_history(proto::GetObservationHistoryRequest {
+            borders: Default::default(),
             region_code: "MK05".into(),
             indicator_id: "population".into(),
             year: 2020,
@@ -239,6 +240,7 @@ async fn retract_removes_from_picture_but_not_history() {
     .await
     .unwrap();
     let retract = proto::RetractRequest {
+        borders: Default::default(),
         submission_id: "r1".into(),
         region_code: "06".into(),
         indicator_id: "population".into(),
@@ -250,6 +252,7 @@ async fn retract_removes_from_picture_but_not_history() {
     assert_eq!(violations(&err)[0].0, "reason");
     let r = ing
         .retract(proto::RetractRequest {
+            borders: Default::default(),
             reason: "double count".into(),
             ..retract.clone()
         })
@@ -260,6 +263,7 @@ async fn retract_removes_from_picture_but_not_history() {
     assert!(!r.duplicate);
     let again = ing
         .retract(proto::RetractRequest {
+            borders: Default::default(),
             reason: "double count".into(),
             ..retract.clone()
         })
@@ -271,6 +275,7 @@ async fn retract_removes_from_picture_but_not_history() {
     // Nothing left to retract.
     let err = ing
         .retract(proto::RetractRequest {
+            borders: Default::default(),
             submission_id: "r2".into(),
             reason: "again".into(),
             ..retract
@@ -282,6 +287,7 @@ async fn retract_removes_from_picture_but_not_history() {
     let mut pic = s.picture().await;
     let p = pic
         .get_region_picture(proto::GetRegionPictureRequest {
+            borders: Default::default(),
             region_code: "MK06".into(),
             year: 2020,
             as_of: None,
@@ -293,6 +299,7 @@ async fn retract_removes_from_picture_but_not_history() {
     assert!(p.cells.is_empty());
     let before = pic
         .get_region_picture(proto::GetRegionPictureRequest {
+            borders: Default::default(),
             region_code: "MK06".into(),
             year: 2020,
             as_of: Some(proto::AsOf {
@@ -306,6 +313,7 @@ async fn retract_removes_from_picture_but_not_history() {
     assert_eq!(before.cells.len(), 1);
     let hist = pic
         .get_observation_history(proto::GetObservationHistoryRequest {
+            borders: Default::default(),
             region_code: "MK06".into(),
             indicator_id: "population".into(),
             year: 2020,
@@ -515,6 +523,7 @@ async fn catalog_lists_and_defines() {
     let mut pic = s.picture().await;
     let before = pic
         .get_series(proto::GetSeriesRequest {
+            borders: Default::default(),
             region_code: "MK01".into(),
             indicator_id: "cycle_paths_km".into(),
             from_year: 2020,
@@ -609,6 +618,7 @@ async fn resubmission_is_idempotent_by_content() {
         .picture()
         .await
         .get_observation_history(proto::GetObservationHistoryRequest {
+            borders: Default::default(),
             region_code: "MK19".into(),
             indicator_id: "population".into(),
             year: 2021,
@@ -638,6 +648,7 @@ async fn resubmission_is_idempotent_by_content() {
     );
     // Retract one of its values: a retry says so instead of a bare duplicate.
     ing.retract(proto::RetractRequest {
+        borders: Default::default(),
         submission_id: "r1".into(),
         region_code: "MK19".into(),
         indicator_id: "natural_increase".into(),

@@ -29,6 +29,7 @@ async fn cell(
 ) -> proto::IndicatorCell {
     let r = PictureServiceClient::new(ch.clone())
         .get_region_picture(proto::GetRegionPictureRequest {
+            borders: Default::default(),
             region_code: region.into(),
             year: 2024,
             as_of: as_of_sequence(as_of),
@@ -50,6 +51,7 @@ async fn group_picture(
 ) -> Result<proto::GetGroupPictureResponse, tonic::Status> {
     PictureServiceClient::new(ch.clone())
         .get_group_picture(proto::GetGroupPictureRequest {
+            borders: Default::default(),
             group_id: group.into(),
             year: 2024,
             as_of: as_of_sequence(as_of),

@@ -343,6 +343,7 @@ fn render(rows: &[RowSpec], layout: &Layout) -> (String, Vec<Row>) {
             line,
             region_code: Some(r.region.clone()).filter(|s| has("region_code") && !s.is_empty()),
             observation: ObservationInput {
+                borders: Default::default(),
                 indicator_id: r.indicator.clone(),
                 year: r.year,
                 value: r.value,
@@ -461,6 +462,7 @@ fn valid_observation() -> impl Strategy<Value = ObservationInput> {
         .prop_map(
             |(indicator_id, year, value, status, source, note, correction_reason)| {
                 ObservationInput {
+                    borders: Default::default(),
                     indicator_id,
                     year,
                     value,
@@ -575,7 +577,7 @@ proptest! {
         final_years in prop::sample::subsequence(vec![2019, 2020, 2021], 0..=2),
     ) {
         let cat = Catalog::bundled();
-        let current = |_: &str, year: i32| {
+        let current = |_: &str, year: i32, _: Option<i32>| {
             final_years.contains(&year).then_some(Current { value: CURRENT_VALUE, status: Status::Final })
         };
         let mut violations = Vec::new();

@@ -51,6 +51,7 @@ async fn national(s: &Proc, sequence: u64) -> Vec<u8> {
     for year in [2008, 2016, 2019, 2021, 2022] {
         let p = pic
             .get_national_picture(proto::GetNationalPictureRequest {
+                borders: Default::default(),
                 year,
                 as_of: Some(proto::AsOf {
                     point: Some(proto::as_of::Point::Sequence(sequence)),
@@ -131,6 +132,7 @@ async fn writer_and_replicas_converge() {
     // Read-your-writes on a replica: a read with the write's sequence waits for it.
     let p = PictureServiceClient::new(early.channel().await)
         .get_region_picture(proto::GetRegionPictureRequest {
+            borders: Default::default(),
             region_code: "MK19".into(),
             year: 2021,
             as_of: None,

@@ -33,6 +33,7 @@ async fn snapshot(url: &str, as_of: Option<u64>) -> Vec<Vec<u8>> {
     let mut pic = PictureServiceClient::new(ch);
     let h = pic
         .get_observation_history(proto::GetObservationHistoryRequest {
+            borders: Default::default(),
             region_code: "MK16".into(),
             indicator_id: "population".into(),
             year: 2008,
@@ -73,6 +74,7 @@ async fn pictures_survive_a_restart_identically_and_demo_loads_once() {
     );
     let receipt = ing.submit(sub.clone()).await.unwrap().into_inner();
     let retract = proto::RetractRequest {
+        borders: Default::default(),
         submission_id: "restart-2".into(),
         region_code: "MK12".into(),
         indicator_id: "natural_increase".into(),
@@ -139,6 +141,7 @@ async fn pictures_survive_a_restart_identically_and_demo_loads_once() {
                 .observations
                 .iter()
                 .map(|o| proto::Observation {
+                    borders: o.borders,
                     indicator_id: o.indicator_id.clone(),
                     year: o.year,
                     value: o.value,
@@ -280,7 +283,13 @@ async fn cli_submit_read_export_import() {
     ]);
     assert!(ok);
     let old: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(old["cells"].as_array().unwrap().len(), 0);
+    // Only the population the demo's municipal figures put together.
+    let cells = old["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 1, "{old}");
+    assert_eq!(
+        (&cells[0]["indicator_id"], &cells[0]["derived"]),
+        (&serde_json::json!("population"), &serde_json::json!(true))
+    );
     // Retract; a bad request reports the field.
     let (ok, _, err) = cli(&[
         "retract",
@@ -443,6 +452,7 @@ async fn metrics_pass_promtool_and_carry_the_situation_picture() {
     // Some traffic so that every family has samples.
     let mut pic = s.picture().await;
     pic.get_national_picture(proto::GetNationalPictureRequest {
+        borders: Default::default(),
         year: 2019,
         as_of: None,
         min_sequence: 0,
@@ -451,6 +461,7 @@ async fn metrics_pass_promtool_and_carry_the_situation_picture() {
     .unwrap();
     let _ = pic
         .get_region_picture(proto::GetRegionPictureRequest {
+            borders: Default::default(),
             region_code: "nope".into(),
             year: 2019,
             as_of: None,
@@ -499,9 +510,10 @@ async fn metrics_pass_promtool_and_carry_the_situation_picture() {
             }
         ))
     };
-    // 18 of the 20 regions of 2008 (Itä-Uusimaa included; no Lappi nor Åland in that release).
-    assert_eq!(regions("reported", "population", 2008), 18.0);
-    assert_eq!(regions("expected", "population", 2008), 20.0);
+    // On the latest borders: the 19 regions of today, each put together from the population
+    // of its municipalities.
+    assert_eq!(regions("reported", "population", 2008), 19.0);
+    assert_eq!(regions("expected", "population", 2008), 19.0);
     assert_eq!(regions("reported", "gdp_per_capita", 2011), 0.0);
     assert!(
         !body.contains(r#"tilannekuva_indicator_national_value{indicator="gdp_per_capita""#),
@@ -779,8 +791,18 @@ async fn cli_reads_spreadsheet_files_and_prints_for_people() {
         "{row}"
     );
     assert!(row.contains("29.8 %") && row.contains("neutral"), "{row}");
-    let (ok, out, _) = cli(&["national", "--server", &url, "--year", "2008"]);
+    // 2008 on its own borders (1.1.2009): 18 of that day's 20 regions are in the release.
+    let (ok, out, _) = cli(&[
+        "national",
+        "--server",
+        &url,
+        "--year",
+        "2008",
+        "--borders",
+        "own",
+    ]);
     assert!(ok);
+    assert!(out.contains("regions on the borders of 2009"), "{out}");
     let row = out.lines().find(|l| l.starts_with("population")).unwrap();
     assert!(
         row.contains("5 326 314") && row.contains("official") && row.contains("18/20"),

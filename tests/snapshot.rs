@@ -56,6 +56,7 @@ async fn answers(ch: Channel) -> Vec<Vec<u8>> {
     let mut pic = PictureServiceClient::new(ch);
     let h = pic
         .get_observation_history(proto::GetObservationHistoryRequest {
+            borders: Default::default(),
             region_code: "MK02".into(),
             indicator_id: "population".into(),
             year: 2017,

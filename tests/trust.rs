@@ -19,6 +19,7 @@ async fn head(ch: tonic::transport::Channel, token: &str) -> u64 {
     PictureServiceClient::new(ch)
         .get_national_picture(with_token(
             proto::GetNationalPictureRequest {
+                borders: Default::default(),
                 year: 2020,
                 as_of: None,
                 min_sequence: 0,
@@ -61,6 +62,7 @@ async fn roles_decide_who_writes_what() {
     assert_eq!(err.code(), Code::Unauthenticated);
     let err = PictureServiceClient::new(ch.clone())
         .get_national_picture(proto::GetNationalPictureRequest {
+            borders: Default::default(),
             year: 2020,
             as_of: None,
             min_sequence: 0,
@@ -119,6 +121,7 @@ async fn roles_decide_who_writes_what() {
         Code::PermissionDenied
     );
     let retract = proto::RetractRequest {
+        borders: Default::default(),
         submission_id: "ret".into(),
         region_code: "MK01".into(),
         indicator_id: "population".into(),
@@ -165,6 +168,7 @@ async fn roles_decide_who_writes_what() {
     let h = PictureServiceClient::new(ch.clone())
         .get_observation_history(with_token(
             proto::GetObservationHistoryRequest {
+                borders: Default::default(),
                 region_code: "MK01".into(),
                 indicator_id: "population".into(),
                 year: 2020,
@@ -641,6 +645,7 @@ async fn hostile_requests_get_clear_statuses() {
     let mut pic = s.picture().await;
     let err = pic
         .get_region_picture(proto::GetRegionPictureRequest {
+            borders: Default::default(),
             region_code: "MK01".into(),
             year: -5,
             as_of: None,
@@ -657,6 +662,7 @@ async fn hostile_requests_get_clear_statuses() {
     });
     let err = pic
         .get_national_picture(proto::GetNationalPictureRequest {
+            borders: Default::default(),
             year: 2020,
             as_of: bad_time,
             min_sequence: 0,

@@ -25,7 +25,7 @@ def read(name):
 
 key = read("municipality_key_2013_2026.csv")
 population = read("population_municipality_2000_2022.csv")
-merged = read("municipalities_merged_2000_2022.csv")
+merged = read("municipalities_merged_2000_2022.csv") + read("municipalities_merged_2023_2026.csv")
 
 # The key: municipalities on 1 January of each year, each in one region.
 by_year = collections.defaultdict(dict)
@@ -51,16 +51,15 @@ moved = [m for m in by_year[2021] if m in by_year[2020]
          and by_year[2020][m]["region"] != by_year[2021][m]["region"]]
 check(len(moved) == 5, f"municipalities that changed region on 1.1.2021: {moved}")
 
-# Every code that ends between two keys merged into a municipality of the later key (the
-# list of mergers runs to 2022: Pertunmaa, KU588, which is not in the 2025 key, is the one
-# code that ends later).
+# Every code that ends between two keys merged into a municipality of the later key, on
+# the 1 January the later key begins (Pertunmaa, KU588, into Mäntyharju on 1.1.2025).
 joined = {r["municipality"]: r["joined"] for r in merged}
+joined_on = {r["municipality"]: int(r["date"][:4]) for r in merged}
 for y in range(2013, 2026):
     for m in set(by_year[y]) - set(by_year[y + 1]):
-        if y + 1 <= 2022:
-            check(joined.get(m) in by_year[y + 1], f"{m} ends in {y} without a successor in {y + 1}")
-        else:
-            check((m, y) == ("KU588", 2024), f"{m} ends in {y}, after the list of mergers")
+        check(joined.get(m) in by_year[y + 1], f"{m} ends in {y} without a successor in {y + 1}")
+        check(joined_on.get(m) == y + 1, f"{m} ends in {y}, its merger is dated {joined_on.get(m)}")
+check(joined.get("KU588") == "KU507", "Pertunmaa merged into Mäntyharju")
 
 def parts(m, borders):
     """The municipalities of 1.1.`borders` that make up the 2021 municipality `m`."""
@@ -75,6 +74,16 @@ def parts(m, borders):
     return [p for p in by_year[borders] if successor(p) == m]
 
 
+def region_of(m, borders):
+    """The region of 1.1.`borders` the 2021 municipality `m` lies in, or None when its
+    parts lie in more than one (or it has none: a municipality that merged into another is
+    placed where its successor lies)."""
+    if borders > 2021 and m not in by_year[borders] and m in joined:
+        return region_of(joined[m], borders)
+    regions = {by_year[borders][q]["region"] for q in parts(m, borders)}
+    return regions.pop() if len(regions) == 1 else None
+
+
 # Population 31.12., on the 2021 municipalities.
 pop = {(r["municipality"], int(r["year"])): int(r["population"]) for r in population}
 check({m for m, _ in pop} == set(by_year[2021]), "population covers the 2021 municipalities")
@@ -84,8 +93,7 @@ check(len(pop) == 309 * 23, f"{len(pop)} population figures, not 309 x 23")
 def region_total(region, year, borders):
     """Population 31.12.`year` of `region` on the borders of 1.1.`borders`: the 2021
     municipalities whose parts then all lay in it."""
-    return sum(p for (m, y), p in pop.items()
-               if y == year and {by_year[borders][q]["region"] for q in parts(m, borders)} == {region})
+    return sum(p for (m, y), p in pop.items() if y == year and region_of(m, borders) == region)
 
 
 check(sum(p for (m, y), p in pop.items() if y == 2020) == 5_533_793, "Finland 31.12.2020")
@@ -96,16 +104,14 @@ check(region_total("MK11", 2020, 2021) == 248_265, "Pohjois-Savo 31.12.2020 on t
 check(region_total("MK10", 2020, 2021) == 132_702, "Etelä-Savo 31.12.2020 on the 2021 borders")
 check(region_total("MK10", 2020, 2020) == 140_587, "Etelä-Savo 31.12.2020 on the 2020 borders")
 
-# Regions put together from the 2021 municipalities: on every division 2013-2024 each 2021
+# Regions put together from the 2021 municipalities: on every division 2013-2026 each 2021
 # municipality lies wholly inside one region (its parts on earlier borders, through the
-# mergers, all in that region), so a region's population on any of those borders is the
-# sum of its municipalities'. On the 2025 and 2026 borders Pertunmaa's place is not in
-# these files (see above).
+# mergers, all in that region; on later borders, with the municipality it merged into), so
+# a region's population on any of those borders is the sum of its municipalities'.
 for borders in range(2013, 2027):
-    unplaced = [m for m in by_year[2021]
-                if len({by_year[borders][p]["region"] for p in parts(m, borders)}) != 1]
-    expected = ["KU588"] if borders >= 2025 else []
-    check(unplaced == expected, f"2021 municipalities not inside one region of {borders}: {unplaced}")
+    unplaced = [m for m in by_year[2021] if region_of(m, borders) is None]
+    check(unplaced == [], f"2021 municipalities not inside one region of {borders}: {unplaced}")
+check(region_total("MK10", 2020, 2026) == 132_702, "Etelä-Savo 31.12.2020 on the 2026 borders")
 
 for e in errors:
     print("FAIL:", e)

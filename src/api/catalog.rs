@@ -38,6 +38,38 @@ impl proto::catalog_service_server::CatalogService for CatalogApi {
         }))
     }
 
+    async fn list_divisions(
+        &self,
+        request: Request<proto::ListDivisionsRequest>,
+    ) -> Result<Response<proto::ListDivisionsResponse>, Status> {
+        principal(&request)?;
+        let catalog = self.reader.catalog();
+        Ok(Response::new(proto::ListDivisionsResponse {
+            divisions: catalog
+                .divisions
+                .values()
+                .map(|d| convert::division_to_proto(d, catalog.has_membership(d.year)))
+                .collect(),
+        }))
+    }
+
+    async fn list_municipalities(
+        &self,
+        request: Request<proto::ListMunicipalitiesRequest>,
+    ) -> Result<Response<proto::ListMunicipalitiesResponse>, Status> {
+        principal(&request)?;
+        let catalog = self.reader.catalog();
+        let borders = request.get_ref().borders;
+        Ok(Response::new(proto::ListMunicipalitiesResponse {
+            municipalities: catalog
+                .municipalities
+                .values()
+                .filter(|m| borders == 0 || m.placement(borders).is_some())
+                .map(convert::municipality_to_proto)
+                .collect(),
+        }))
+    }
+
     async fn list_indicators(
         &self,
         request: Request<proto::ListIndicatorsRequest>,

@@ -3,8 +3,8 @@
 use crate::domain::stats;
 use crate::domain::validate::ObservationInput;
 use crate::domain::{
-    Aggregation, Direction, Event, Indicator, IndicatorKind, Observation, Payload, Region,
-    RegionGroup, Round, Status, Theme,
+    Aggregation, Direction, Division, Event, Indicator, IndicatorKind, Municipality, Observation,
+    Payload, Placement, Region, RegionGroup, Round, Status, Theme,
 };
 use crate::projection::{GroupPicture, RegionPicture, RoundStatus, SeriesPoint, YearPicture};
 use crate::proto;
@@ -34,6 +34,7 @@ pub(crate) fn observation_input(o: proto::Observation) -> ObservationInput {
         source: o.source,
         note: o.note,
         correction_reason: o.correction_reason,
+        borders: o.borders,
     }
 }
 
@@ -46,6 +47,58 @@ pub(crate) fn observation_to_proto(o: &Observation) -> proto::Observation {
         source: o.source.clone(),
         note: o.note.clone(),
         correction_reason: o.correction_reason.clone(),
+        borders: o.borders,
+    }
+}
+
+pub(crate) fn municipality_to_proto(m: &Municipality) -> proto::Municipality {
+    proto::Municipality {
+        code: m.code.clone(),
+        name_fi: m.name_fi.clone(),
+        name_sv: m.name_sv.clone(),
+        name_en: m.name_en.clone(),
+        placements: m
+            .placements
+            .iter()
+            .map(|p| proto::Placement {
+                first_year: p.first_year,
+                last_year: p.last_year,
+                region_code: p.region.clone(),
+                sub_region_code: p.sub_region.clone(),
+                county_code: p.county.clone(),
+            })
+            .collect(),
+        joined: m.joined.clone().unwrap_or_default(),
+    }
+}
+
+fn municipality_from_proto(m: &proto::Municipality) -> Municipality {
+    Municipality {
+        code: m.code.clone(),
+        name_fi: m.name_fi.clone(),
+        name_sv: m.name_sv.clone(),
+        name_en: m.name_en.clone(),
+        placements: m
+            .placements
+            .iter()
+            .map(|p| Placement {
+                first_year: p.first_year,
+                last_year: p.last_year,
+                region: p.region_code.clone(),
+                sub_region: p.sub_region_code.clone(),
+                county: p.county_code.clone(),
+            })
+            .collect(),
+        joined: Some(m.joined.clone()).filter(|j| !j.is_empty()),
+    }
+}
+
+/// A division, with whether the catalog knows its municipalities.
+pub(crate) fn division_to_proto(d: &Division, municipalities_known: bool) -> proto::Division {
+    proto::Division {
+        year: d.year,
+        source: d.source.clone(),
+        municipalities_known,
     }
 }
 
@@ -193,10 +246,12 @@ pub(crate) fn event_to_proto(e: &Event) -> proto::Event {
             indicator_id,
             year,
             reason,
+            borders,
         } => P::ObservationRetracted(proto::ObservationRetracted {
             indicator_id: indicator_id.clone(),
             year: *year,
             reason: reason.clone(),
+            borders: *borders,
         }),
         Payload::IndicatorDefined(i) => P::IndicatorDefined(proto::IndicatorDefined {
             indicator: Some(indicator_to_proto(i)),
@@ -219,6 +274,9 @@ pub(crate) fn event_to_proto(e: &Event) -> proto::Event {
         Payload::RoundOpened(r) => P::RoundOpened(proto::RoundOpened {
             round: Some(round_to_proto(r)),
         }),
+        Payload::MunicipalityDefined(m) => P::MunicipalityDefined(municipality_to_proto(m)),
+        // Whether its municipalities are known is the catalog's to say, not the event's.
+        Payload::DivisionDefined(d) => P::DivisionDefined(division_to_proto(d, false)),
     };
     proto::Event {
         sequence: e.sequence,
@@ -254,13 +312,20 @@ pub fn event_from_proto(e: &proto::Event) -> Result<Event, String> {
                 source: o.source.clone(),
                 note: o.note.clone(),
                 correction_reason: o.correction_reason.clone(),
+                borders: o.borders,
             })
         }
         Some(P::ObservationRetracted(r)) => Payload::ObservationRetracted {
             indicator_id: r.indicator_id.clone(),
             year: r.year,
             reason: r.reason.clone(),
+            borders: r.borders,
         },
+        Some(P::MunicipalityDefined(m)) => Payload::MunicipalityDefined(municipality_from_proto(m)),
+        Some(P::DivisionDefined(d)) => Payload::DivisionDefined(Division {
+            year: d.year,
+            source: d.source.clone(),
+        }),
         Some(P::IndicatorDefined(d)) => Payload::IndicatorDefined(
             indicator_from_proto(d.indicator.as_ref().ok_or("indicator missing")?)
                 .map_err(|(f, d)| format!("{f}: {d}"))?,
@@ -377,6 +442,12 @@ pub fn region_picture_to_proto(p: &RegionPicture, seq: u64) -> proto::GetRegionP
                         regions_ranked: g.regions_ranked(),
                     })
                     .collect(),
+                borders: c.origin.borders(),
+                derived: c.origin.derived().is_some(),
+                municipalities_used: c.origin.derived().map_or(0, |(used, _)| used),
+                municipalities_expected: c.origin.derived().map_or(0, |(_, expected)| expected),
+                previous_borders: c.previous_elsewhere.clone(),
+                region_value: c.region_value,
             }
         })
         .collect();
@@ -400,6 +471,17 @@ pub fn region_picture_to_proto(p: &RegionPicture, seq: u64) -> proto::GetRegionP
         themes,
         as_of_sequence: seq,
         group_ids: p.groups.clone(),
+        borders: p.borders,
+        region_of: p.in_region.clone().unwrap_or_default(),
+        municipality_codes: p.municipalities.clone(),
+        elsewhere: p
+            .elsewhere
+            .iter()
+            .map(|(id, borders)| proto::CellElsewhere {
+                indicator_id: id.clone(),
+                borders: borders.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -451,6 +533,7 @@ pub fn national_picture_to_proto(yp: &YearPicture, seq: u64) -> proto::GetNation
         indicators,
         themes,
         as_of_sequence: seq,
+        borders: yp.on.1,
     }
 }
 
@@ -466,6 +549,9 @@ pub(crate) fn series_to_proto(points: &[SeriesPoint], seq: u64) -> proto::GetSer
                 rank: p.rank,
                 national: Some(national_to_proto(&p.figures.national)),
                 regions_ranked: p.figures.regions_ranked(),
+                borders: p.borders,
+                break_before: p.break_before,
+                derived: p.origin.derived().is_some(),
             })
             .collect(),
         as_of_sequence: seq,
@@ -492,10 +578,14 @@ pub fn history_to_proto(events: &[Event], seq: u64) -> proto::GetObservationHist
                     out.source = o.source.clone();
                     out.note = o.note.clone();
                     out.correction_reason = o.correction_reason.clone();
+                    out.borders = o.borders;
                 }
-                Payload::ObservationRetracted { reason, .. } => {
+                Payload::ObservationRetracted {
+                    reason, borders, ..
+                } => {
                     out.retracted = true;
                     out.retraction_reason = reason.clone();
+                    out.borders = *borders;
                 }
                 _ => {}
             }

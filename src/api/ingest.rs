@@ -145,6 +145,7 @@ impl proto::ingest_service_server::IngestService for IngestApi {
             year: r.year,
             reason: r.reason,
             expected_region_revision: r.expected_region_revision,
+            borders: r.borders,
         };
         self.writes
             .write(WriteRequest::Retract(input), who)

@@ -35,6 +35,7 @@ pub(super) fn point(as_of: &Option<proto::AsOf>, min_sequence: u64) -> Result<Po
     Ok(Point {
         as_of,
         min_sequence,
+        ..Point::default()
     })
 }
 
@@ -52,7 +53,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
         let who = principal(&request)?;
         let req = request.into_inner();
         let year = Year::new(req.year, "year")?;
-        let at = point(&req.as_of, req.min_sequence)?;
+        let at = point(&req.as_of, req.min_sequence)?.with_borders(&req.borders, "borders")?;
         let a = (self.reader)
             .region_picture(&who, at, &req.region_code, year)
             .await?;
@@ -69,7 +70,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
         let who = principal(&request)?;
         let req = request.into_inner();
         let year = Year::new(req.year, "year")?;
-        let at = point(&req.as_of, req.min_sequence)?;
+        let at = point(&req.as_of, req.min_sequence)?.with_borders(&req.borders, "borders")?;
         let a = self.reader.national_picture(&who, at, year).await?;
         Ok(Response::new(convert::national_picture_to_proto(
             &a.value,
@@ -83,7 +84,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
     ) -> Result<Response<proto::GetSeriesResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let at = point(&req.as_of, req.min_sequence)?;
+        let at = point(&req.as_of, req.min_sequence)?.with_borders(&req.borders, "borders")?;
         let (from, to) = (given(req.from_year), given(req.to_year));
         let a = (self.reader)
             .series(&who, at, &req.region_code, &req.indicator_id, from, to)
@@ -102,9 +103,8 @@ impl proto::picture_service_server::PictureService for PictureApi {
         let req = request.into_inner();
         let year = Year::new(req.year, "year")?;
         let at = point(&req.as_of, req.min_sequence)?;
-        let a = (self.reader)
-            .history(&who, at, &req.region_code, &req.indicator_id, year)
-            .await?;
+        let cell = (req.region_code.as_str(), req.indicator_id.as_str(), year);
+        let a = self.reader.history(&who, at, cell, req.borders).await?;
         Ok(Response::new(convert::history_to_proto(
             &a.value.revisions,
             a.as_of_sequence,
@@ -118,7 +118,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
         let who = principal(&request)?;
         let req = request.into_inner();
         let year = Year::new(req.year, "year")?;
-        let at = point(&req.as_of, req.min_sequence)?;
+        let at = point(&req.as_of, req.min_sequence)?.with_borders(&req.borders, "borders")?;
         let a = (self.reader)
             .group_picture(&who, at, &req.group_id, year)
             .await?;

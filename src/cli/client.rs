@@ -211,6 +211,7 @@ pub(super) fn rank_cell(rank: u32, ranked: u32, neutral: bool) -> String {
 /// The catalog as the server has it, for names, units and decimals.
 pub(super) struct Names {
     regions: BTreeMap<String, proto::Region>,
+    municipalities: BTreeMap<String, proto::Municipality>,
     pub(super) indicators: BTreeMap<String, proto::Indicator>,
     lang: String,
 }
@@ -233,15 +234,35 @@ impl Names {
             .map_err(describe)?
             .into_inner()
             .indicators;
+        let municipalities = cat
+            .list_municipalities(authed(
+                proto::ListMunicipalitiesRequest { borders: 0 },
+                &server.conn,
+            ))
+            .await
+            .map_err(describe)?
+            .into_inner()
+            .municipalities;
         Ok(Names {
             regions: regions.into_iter().map(|r| (r.code.clone(), r)).collect(),
+            municipalities: municipalities
+                .into_iter()
+                .map(|m| (m.code.clone(), m))
+                .collect(),
             indicators: indicators.into_iter().map(|i| (i.id.clone(), i)).collect(),
             lang: server.lang.clone(),
         })
     }
 
-    /// A region's name in the chosen language (its code when unknown).
+    /// An area's name in the chosen language (its code when unknown).
     fn region(&self, code: &str) -> String {
+        if let Some(m) = self.municipalities.get(code) {
+            return match self.lang.as_str() {
+                "fi" => m.name_fi.clone(),
+                "sv" => m.name_sv.clone(),
+                _ => m.name_en.clone(),
+            };
+        }
         let r = self
             .regions
             .get(code)
@@ -330,6 +351,7 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
                     source: o.source.clone(),
                     note: o.note.clone(),
                     correction_reason: o.correction_reason.clone(),
+                    borders: o.borders,
                 }
             })
             .collect(),
@@ -700,6 +722,7 @@ pub(crate) async fn retract(a: RetractArgs) -> anyhow::Result<()> {
                 year: a.year,
                 reason: a.reason.clone(),
                 expected_region_revision: None,
+                borders: a.borders,
             },
             &a.server.conn,
         ))
@@ -719,6 +742,19 @@ pub(crate) async fn retract(a: RetractArgs) -> anyhow::Result<()> {
     ))
 }
 
+/// Where a cell's figure is: its borders, and for a derived one its municipalities.
+fn on_borders(c: &proto::IndicatorCell) -> String {
+    let d = c.borders.map_or_else(String::new, |d| d.to_string());
+    if c.derived {
+        format!(
+            "{d} derived {}/{}",
+            c.municipalities_used, c.municipalities_expected
+        )
+    } else {
+        d
+    }
+}
+
 pub(crate) async fn picture(a: PictureArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let r = PictureServiceClient::new(ch.clone())
@@ -728,6 +764,7 @@ pub(crate) async fn picture(a: PictureArgs) -> anyhow::Result<()> {
                 year: a.year,
                 as_of: as_of(&a.as_of)?,
                 min_sequence: 0,
+                borders: a.borders.clone(),
             },
             &a.server.conn,
         ))
@@ -746,8 +783,16 @@ pub(crate) async fn picture(a: PictureArgs) -> anyhow::Result<()> {
                     "national": national_json(&c.national), "national_share": c.national_share,
                     "rank": c.rank, "regions_ranked": c.regions_ranked, "previous_value": c.previous_value, "change": c.change,
                     "groups": c.groups.iter().map(|g| json!({"group_id": g.group_id, "value": national_json(&g.value),
-                        "difference": g.difference, "rank": g.rank, "regions_ranked": g.regions_ranked})).collect::<Vec<_>>()})
+                        "difference": g.difference, "rank": g.rank, "regions_ranked": g.regions_ranked})).collect::<Vec<_>>(),
+                    "borders": c.borders, "derived": c.derived, "municipalities_used": c.municipalities_used,
+                    "municipalities_expected": c.municipalities_expected, "previous_borders": c.previous_borders,
+                    "region_value": c.region_value})
             })
+            .collect();
+        let elsewhere: Vec<_> = r
+            .elsewhere
+            .iter()
+            .map(|e| json!({"indicator_id": e.indicator_id, "borders": e.borders}))
             .collect();
         let themes: Vec<_> = r
             .themes
@@ -758,20 +803,34 @@ pub(crate) async fn picture(a: PictureArgs) -> anyhow::Result<()> {
         return emit(&format!(
             "{}\n",
             json!({"region_code": r.region_code, "year": r.year, "as_of_sequence": r.as_of_sequence,
-                "coverage_ratio": r.coverage_ratio, "cells": cells, "themes": themes})
+                "borders": r.borders, "region_of": r.region_of, "municipality_codes": r.municipality_codes,
+                "coverage_ratio": r.coverage_ratio, "cells": cells, "elsewhere": elsewhere, "themes": themes})
         ));
     }
     let names = Names::fetch(&ch, &a.server).await?;
     let defined: u32 = r.themes.iter().map(|t| t.indicators_defined).sum();
     let mut out = format!(
-        "{}, {} (as of sequence {}): {} of {} indicators reported ({:.0} %)\n\n",
+        "{}, {}{} (as of sequence {}): {} of {} indicators reported ({:.0} %)\n",
         names.region_title(&r.region_code),
         r.year,
+        r.borders
+            .map_or_else(String::new, |d| format!(" on the borders of {d}")),
         r.as_of_sequence,
         r.cells.len(),
         defined,
         r.coverage_ratio * 100.0
     );
+    if !r.region_of.is_empty() {
+        out.push_str(&format!("in {}\n", names.region_title(&r.region_of)));
+    }
+    if !r.municipality_codes.is_empty() {
+        out.push_str(&format!(
+            "{} municipalities: {}\n",
+            r.municipality_codes.len(),
+            r.municipality_codes.join(" ")
+        ));
+    }
+    out.push('\n');
     let mut t = Table::new(&[
         ("indicator", Align::Left),
         ("unit", Align::Left),
@@ -784,6 +843,7 @@ pub(crate) async fn picture(a: PictureArgs) -> anyhow::Result<()> {
         ("peer group", Align::Left),
         ("change", Align::Right),
         ("rev", Align::Right),
+        ("on", Align::Left),
     ]);
     for c in &r.cells {
         let d = c.decimals;
@@ -812,15 +872,36 @@ pub(crate) async fn picture(a: PictureArgs) -> anyhow::Result<()> {
                 })
                 .collect::<Vec<_>>()
                 .join("; "),
-            c.change
-                .map_or_else(|| NOT_AVAILABLE.into(), |v| signed(v, d)),
+            match (c.change, c.previous_borders.first()) {
+                (Some(v), _) => signed(v, d),
+                (None, Some(b)) => format!("break ({b})"),
+                (None, None) => NOT_AVAILABLE.into(),
+            },
             c.revisions.to_string(),
+            on_borders(c),
         ]);
     }
     if t.is_empty() {
         out.push_str("(no values for this year)\n");
     } else {
         out.push_str(&t.render());
+    }
+    for c in r.cells.iter().filter(|c| c.region_value.is_some()) {
+        out.push_str(&format!(
+            "{} in {}: {}\n",
+            c.indicator_id,
+            names.region_title(&r.region_of),
+            c.region_value
+                .map_or_else(String::new, |v| number(v, c.decimals))
+        ));
+    }
+    for e in &r.elsewhere {
+        let on: Vec<String> = e.borders.iter().map(ToString::to_string).collect();
+        out.push_str(&format!(
+            "{}: no figure on these borders; on the borders of {}\n",
+            e.indicator_id,
+            on.join(", ")
+        ));
     }
     let mut themes = Table::new(&[
         ("theme", Align::Left),
@@ -853,6 +934,9 @@ pub(crate) async fn picture(a: PictureArgs) -> anyhow::Result<()> {
         "vs national: for a sum of a quantity (a count, an amount), the region's share of the
   national value; for other indicators the difference to it (a net flow has neither). rank: 1 = best by the indicator's direction, ties share the
   best rank; neutral = neither direction is better, so not ranked. change: from the year before.
+on: the borders the figure is on; derived = put together from the figures of the municipalities
+  (used/expected) on those borders. change: only ever on the same borders; break (year) = the year
+  before has a figure only on borders that give the area other land, so no change is shown.
 peer group: the value of each group the region belongs to, by the indicator's own rule over the
   members (the national value's completeness rules), and the region's rank within the group.
 theme score: the mean of the region's z-scores over the theme's directional indicators with at
@@ -870,6 +954,7 @@ pub(crate) async fn national(a: NationalArgs) -> anyhow::Result<()> {
                 year: a.year,
                 as_of: as_of(&a.as_of)?,
                 min_sequence: 0,
+                borders: a.borders.clone(),
             },
             &a.server.conn,
         ))
@@ -897,13 +982,15 @@ pub(crate) async fn national(a: NationalArgs) -> anyhow::Result<()> {
             .collect();
         return emit(&format!(
             "{}\n",
-            json!({"year": r.year, "as_of_sequence": r.as_of_sequence, "indicators": inds, "themes": themes})
+            json!({"year": r.year, "as_of_sequence": r.as_of_sequence, "borders": r.borders, "indicators": inds, "themes": themes})
         ));
     }
     let names = Names::fetch(&ch, &a.server).await?;
     let mut out = format!(
-        "Whole country, {} (as of sequence {}): {} of {} indicators have values\n\n",
+        "Whole country, {}{} (as of sequence {}): {} of {} indicators have values\n\n",
         r.year,
+        r.borders
+            .map_or_else(String::new, |d| format!(", regions on the borders of {d}")),
         r.as_of_sequence,
         reported.len(),
         r.indicators.len()
@@ -993,6 +1080,7 @@ pub(crate) async fn series(a: SeriesArgs) -> anyhow::Result<()> {
                 to_year: a.to_year,
                 as_of: as_of(&a.as_of)?,
                 min_sequence: 0,
+                borders: a.borders.clone(),
             },
             &a.server.conn,
         ))
@@ -1056,6 +1144,7 @@ pub(crate) async fn history(a: HistoryArgs) -> anyhow::Result<()> {
                 year: a.year,
                 as_of: as_of(&a.as_of)?,
                 min_sequence: 0,
+                borders: a.borders,
             },
             &a.server.conn,
         ))
@@ -1099,11 +1188,13 @@ pub(crate) async fn history(a: HistoryArgs) -> anyhow::Result<()> {
             continue;
         }
         out.push_str(&format!(
-            "#{:<8} {}  {} {}  by {} ({})\n",
+            "#{:<8} {}  {} {}{}  by {} ({})\n",
             v.sequence,
             ts(&v.recorded_at),
             number(v.value, d),
             status_name(v.status),
+            v.borders
+                .map_or_else(String::new, |b| format!(" on the borders of {b}")),
             v.principal,
             v.submission_id
         ));

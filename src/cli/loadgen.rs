@@ -267,6 +267,7 @@ pub(crate) async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
                             source: SYNTHETIC_SOURCE.into(),
                             note: "synthetic: written by tilannekuva loadgen".into(),
                             correction_reason: String::new(),
+                            borders: None,
                         }
                     })
                     .collect();
@@ -395,6 +396,7 @@ impl Visibility {
                     year: 2020,
                     as_of: None,
                     min_sequence: 0,
+                    borders: String::new(),
                 },
                 conn,
             ))
@@ -480,6 +482,7 @@ async fn readable(a: &LoadgenArgs, channel: Channel) -> anyhow::Result<(Vec<Stri
                     year,
                     as_of: None,
                     min_sequence: 0,
+                    borders: String::new(),
                 },
                 &a.conn,
             ))
@@ -595,6 +598,7 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
                                 year,
                                 as_of,
                                 min_sequence: 0,
+                                borders: String::new(),
                             },
                             &conn,
                         ))
@@ -608,6 +612,7 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
                                 year,
                                 as_of,
                                 min_sequence: 0,
+                                borders: String::new(),
                             },
                             &conn,
                         ))

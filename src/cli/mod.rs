@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the service (embedded sled store, gRPC and HTTP).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Submit a CSV file as one atomic submission and print the receipt.
     Submit(SubmitArgs),
     /// Write an empty submission file for a region: the header and one row per indicator.
@@ -94,6 +94,10 @@ pub struct GroupArgs {
     pub(crate) group: String,
     #[arg(long)]
     pub(crate) year: i32,
+    /// Borders to compare on: latest (the default), own (each year's:
+    /// those of the 1 January after it), or a division's year.
+    #[arg(long, default_value = "latest")]
+    pub(crate) borders: String,
 }
 
 #[derive(Args, Debug)]
@@ -264,6 +268,20 @@ pub struct ServeArgs {
     /// the bundled regions; none with a region catalog of one's own).
     #[arg(long, env = "TILANNEKUVA_GROUP_CATALOG")]
     pub(crate) group_catalog: Option<PathBuf>,
+    /// Municipality key CSV put into an empty log: one row per municipality and year
+    /// (`year,municipality,name_fi,name_sv,name_en,region,sub_region,wellbeing_county`;
+    /// default: Statistics Finland's key 2013-2026 with the bundled regions, none with a
+    /// region catalog of one's own).
+    #[arg(long, env = "TILANNEKUVA_MUNICIPALITY_KEY")]
+    pub(crate) municipality_key: Option<PathBuf>,
+    /// Municipal mergers CSV (`date,municipality,name_fi,joined,joined_name_fi`), with the
+    /// municipality key (default: the bundled mergers 2000-2026).
+    #[arg(long, env = "TILANNEKUVA_MERGERS")]
+    pub(crate) mergers: Option<PathBuf>,
+    /// Division CSV (`year,source`): the borders figures can be on (default: the bundled
+    /// divisions 2000-2026 with the bundled regions).
+    #[arg(long, env = "TILANNEKUVA_DIVISIONS")]
+    pub(crate) divisions: Option<PathBuf>,
 }
 
 /// Where the server is, for client commands.
@@ -382,6 +400,9 @@ pub struct RetractArgs {
     /// Why the value is retracted (required).
     #[arg(long)]
     pub(crate) reason: String,
+    /// The borders of the figure (a division's year); without: the division in force now.
+    #[arg(long)]
+    pub(crate) borders: Option<i32>,
     /// Idempotency key (default: derived from the other arguments).
     #[arg(long)]
     pub(crate) submission_id: Option<String>,
@@ -393,10 +414,15 @@ pub struct PictureArgs {
     pub(crate) server: ServerArg,
     #[command(flatten)]
     pub(crate) as_of: AsOfArgs,
+    /// A region (MK01) or a municipality (KU091).
     #[arg(long)]
     pub(crate) region: String,
     #[arg(long)]
     pub(crate) year: i32,
+    /// Borders to compare on: latest (the default), own (each year's:
+    /// those of the 1 January after it), or a division's year.
+    #[arg(long, default_value = "latest")]
+    pub(crate) borders: String,
 }
 
 #[derive(Args, Debug)]
@@ -407,6 +433,10 @@ pub struct NationalArgs {
     pub(crate) as_of: AsOfArgs,
     #[arg(long)]
     pub(crate) year: i32,
+    /// Borders to compare on: latest (the default), own (each year's:
+    /// those of the 1 January after it), or a division's year.
+    #[arg(long, default_value = "latest")]
+    pub(crate) borders: String,
 }
 
 #[derive(Args, Debug)]
@@ -423,6 +453,10 @@ pub struct SeriesArgs {
     pub(crate) from_year: i32,
     #[arg(long, default_value_t = 0)]
     pub(crate) to_year: i32,
+    /// Borders to compare on: latest (the default), own (each year's:
+    /// those of the 1 January after it), or a division's year.
+    #[arg(long, default_value = "latest")]
+    pub(crate) borders: String,
 }
 
 #[derive(Args, Debug)]
@@ -437,6 +471,9 @@ pub struct HistoryArgs {
     pub(crate) indicator: String,
     #[arg(long)]
     pub(crate) year: i32,
+    /// The borders of the cell (a division's year); without: its trails on every borders.
+    #[arg(long)]
+    pub(crate) borders: Option<i32>,
 }
 
 #[derive(Args, Debug)]
@@ -549,7 +586,7 @@ pub struct LoadgenArgs {
 /// quietly; the server's errors are always errors.
 pub async fn run(command: Command) -> anyhow::Result<()> {
     let done = match command {
-        Command::Serve(a) => return serve::serve(a).await,
+        Command::Serve(a) => return serve::serve(*a).await,
         Command::Submit(a) => client::submit(a).await,
         Command::Template(a) => client::template(a).await,
         Command::Regions(a) => client::regions(a).await,

@@ -63,6 +63,7 @@ pub(crate) async fn group(a: GroupArgs) -> anyhow::Result<()> {
                 year: a.year,
                 as_of: as_of(&a.as_of)?,
                 min_sequence: 0,
+                borders: a.borders.clone(),
             },
             &a.server.conn,
         ))

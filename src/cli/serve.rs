@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 
 use super::ServeArgs;
 use crate::auth::Auth;
+use crate::domain::areas::{BUNDLED_DIVISIONS, BUNDLED_MERGERS, BUNDLED_MUNICIPALITIES};
 use crate::domain::catalog::{Catalog, BUNDLED_GROUPS, BUNDLED_INDICATORS, BUNDLED_REGIONS};
 use crate::replication::{self, NatsConfig};
 use crate::server::{run, Core, ServeOptions};
@@ -75,11 +76,26 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (None, Some(_)) => String::new(),
         (g, _) => read(g, BUNDLED_GROUPS)?,
     };
+    // The bundled areas, too, name the bundled regions.
+    let own_regions = args.region_catalog.is_some();
+    let area_file = |p: &Option<std::path::PathBuf>, bundled: &str| match (p, own_regions) {
+        (None, true) => Ok(String::new()),
+        (p, _) => read(p, bundled),
+    };
+    let key = area_file(&args.municipality_key, BUNDLED_MUNICIPALITIES)?;
+    let mergers = match &args.mergers {
+        Some(_) => vec![read(&args.mergers, "")?],
+        None if own_regions => Vec::new(),
+        None => BUNDLED_MERGERS.iter().map(|m| (*m).to_owned()).collect(),
+    };
+    let mergers: Vec<&str> = mergers.iter().map(String::as_str).collect();
+    let divisions = area_file(&args.divisions, BUNDLED_DIVISIONS)?;
     let catalog = Catalog::from_csv(
         &read(&args.region_catalog, BUNDLED_REGIONS)?,
         &read(&args.indicator_catalog, BUNDLED_INDICATORS)?,
     )
     .and_then(|c| c.with_groups(&groups))
+    .and_then(|c| c.with_areas(&key, &mergers, &divisions))
     .context("invalid catalog")?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;

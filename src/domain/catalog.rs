@@ -11,6 +11,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::areas::{
+    AreaCache, Division, Municipality, BUNDLED_DIVISIONS, BUNDLED_MERGERS, BUNDLED_MUNICIPALITIES,
+};
+
 /// The code of the whole country. A value reported for it is the official national figure.
 pub const NATIONAL_CODE: &str = "SSS";
 
@@ -207,6 +211,8 @@ pub struct Indicator {
 
 /// Longest id accepted for an indicator: ids appear in metric labels and URLs.
 pub(crate) const MAX_INDICATOR_ID_LEN: usize = 64;
+/// Most indicators in a catalog: the projection's cell keys number them in 20 bits.
+pub(crate) const MAX_INDICATORS: usize = 1 << 20;
 /// Longest name or unit: enough for any real name, small enough to keep events small.
 pub(crate) const MAX_NAME_LEN: usize = 256;
 
@@ -359,20 +365,26 @@ pub struct Round {
     pub(crate) regions: Vec<String>,
 }
 
-/// A catalog: regions, indicators and peer groups by code and id.
+/// A catalog: regions, indicators, peer groups, municipalities and divisions by code, id
+/// and year (`super::areas` for the last two).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     pub(crate) regions: BTreeMap<String, Region>,
     pub indicators: BTreeMap<String, Indicator>,
     pub(crate) groups: BTreeMap<String, RegionGroup>,
+    pub(crate) municipalities: BTreeMap<String, Municipality>,
+    pub(crate) divisions: BTreeMap<i32, Division>,
+    #[serde(skip)]
+    pub(crate) cache: AreaCache,
 }
 
 impl Catalog {
-    /// The bundled Finnish catalog, with its peer groups.
+    /// The bundled Finnish catalog, with its peer groups, municipalities and divisions.
     pub fn bundled() -> Catalog {
         // The bundled files are tested (`bundled_catalog_is_valid`), so they parse.
         Catalog::from_csv(BUNDLED_REGIONS, BUNDLED_INDICATORS)
             .and_then(|c| c.with_groups(BUNDLED_GROUPS))
+            .and_then(|c| c.with_areas(BUNDLED_MUNICIPALITIES, &BUNDLED_MERGERS, BUNDLED_DIVISIONS))
             .expect("the bundled catalog is valid")
     }
 
@@ -599,6 +611,17 @@ impl Catalog {
         Ok(cat)
     }
 
+    /// Checks that one more indicator `id` fits: a projection numbers indicators in 20 bits
+    /// of a cell's key (a million indicators; a real catalog has tens).
+    pub(crate) fn check_room_for(&self, id: &str) -> Result<(), String> {
+        if !self.indicators.contains_key(id) && self.indicators.len() >= MAX_INDICATORS {
+            return Err(format!(
+                "the catalog holds {MAX_INDICATORS} indicators, the most it takes"
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks that an indicator's components exist and are not themselves derived.
     pub(crate) fn check_references(&self, ind: &Indicator) -> Result<(), String> {
         for c in ind.aggregation.components() {
@@ -643,7 +666,7 @@ impl Catalog {
 }
 
 /// The rows of a catalog file with their line numbers (the header is line 1).
-fn rows<'a, T: serde::de::DeserializeOwned + 'a>(
+pub(crate) fn rows<'a, T: serde::de::DeserializeOwned + 'a>(
     text: &'a str,
 ) -> impl Iterator<Item = Result<(usize, T), CatalogError>> + 'a {
     csv::Reader::from_reader(text.as_bytes())

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::areas::{Division, Municipality};
 use super::catalog::{
     Aggregation, Direction, Indicator, IndicatorKind, Region, RegionGroup, Round, Theme,
 };
@@ -44,7 +45,7 @@ impl Status {
     }
 }
 
-/// One yearly value for one indicator of one region, as recorded.
+/// One yearly value for one indicator of one area, as recorded.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
     pub indicator_id: String,
@@ -54,6 +55,10 @@ pub struct Observation {
     pub source: String,
     pub note: String,
     pub correction_reason: String,
+    /// The division (its year) whose borders the figure is on; `None`: not stated (the
+    /// catalog had no division when it was recorded, or it was recorded before borders were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub borders: Option<i32>,
 }
 
 /// What an event records.
@@ -73,6 +78,8 @@ pub enum Payload {
         indicator_id: String,
         year: i32,
         reason: String,
+        /// The borders of the retracted figure (see [`Observation::borders`]).
+        borders: Option<i32>,
     },
     IndicatorDefined(Indicator),
     RegionDefined(Region),
@@ -91,6 +98,10 @@ pub enum Payload {
     GroupDefined(RegionGroup),
     /// A reporting round opened, or reopened (the same year: its new terms from here on).
     RoundOpened(Round),
+    /// A municipality defined, or redefined (the same code: its new placements from here on).
+    MunicipalityDefined(Municipality),
+    /// A division defined, or its source restated.
+    DivisionDefined(Division),
 }
 
 /// The postcard shape of [`Payload`]: variant numbers are the wire format, so variants are
@@ -142,6 +153,58 @@ mod wire {
         nuts3: &'a str,
     }
 
+    /// An observation as format 1 wrote it (no borders).
+    #[derive(Serialize)]
+    pub(super) struct ObservationV1Ref<'a> {
+        indicator_id: &'a str,
+        year: i32,
+        value: f64,
+        status: Status,
+        source: &'a str,
+        note: &'a str,
+        correction_reason: &'a str,
+    }
+
+    impl<'a> From<&'a Observation> for ObservationV1Ref<'a> {
+        fn from(o: &'a Observation) -> Self {
+            ObservationV1Ref {
+                indicator_id: &o.indicator_id,
+                year: o.year,
+                value: o.value,
+                status: o.status,
+                source: &o.source,
+                note: &o.note,
+                correction_reason: &o.correction_reason,
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct ObservationV1 {
+        indicator_id: String,
+        year: i32,
+        value: f64,
+        status: Status,
+        source: String,
+        note: String,
+        correction_reason: String,
+    }
+
+    impl ObservationV1 {
+        fn on(self, borders: Option<i32>) -> Observation {
+            Observation {
+                indicator_id: self.indicator_id,
+                year: self.year,
+                value: self.value,
+                status: self.status,
+                source: self.source,
+                note: self.note,
+                correction_reason: self.correction_reason,
+                borders,
+            }
+        }
+    }
+
     #[derive(Deserialize)]
     pub(super) struct RegionV1 {
         code: String,
@@ -154,7 +217,7 @@ mod wire {
 
     #[derive(Serialize)]
     pub(super) enum Ref<'a> {
-        ObservationRecorded(&'a Observation),
+        ObservationRecorded(ObservationV1Ref<'a>),
         ObservationRetracted {
             indicator_id: &'a str,
             year: i32,
@@ -172,11 +235,25 @@ mod wire {
         RoundOpened(&'a Round),
         /// A region with the years it was in force (variant 8).
         RegionDefinedExt(&'a Region),
+        /// An observation on stated borders (variant 9).
+        ObservationRecordedOn {
+            observation: ObservationV1Ref<'a>,
+            borders: i32,
+        },
+        /// A retraction on stated borders (variant 10).
+        ObservationRetractedOn {
+            indicator_id: &'a str,
+            year: i32,
+            reason: &'a str,
+            borders: i32,
+        },
+        MunicipalityDefined(&'a Municipality),
+        DivisionDefined(&'a Division),
     }
 
     #[derive(Deserialize)]
     pub(super) enum Owned {
-        ObservationRecorded(Observation),
+        ObservationRecorded(ObservationV1),
         ObservationRetracted {
             indicator_id: String,
             year: i32,
@@ -193,20 +270,51 @@ mod wire {
         GroupDefined(RegionGroup),
         RoundOpened(Round),
         RegionDefinedExt(Region),
+        ObservationRecordedOn {
+            observation: ObservationV1,
+            borders: i32,
+        },
+        ObservationRetractedOn {
+            indicator_id: String,
+            year: i32,
+            reason: String,
+            borders: i32,
+        },
+        MunicipalityDefined(Municipality),
+        DivisionDefined(Division),
     }
 
     impl<'a> From<&'a Payload> for Ref<'a> {
         fn from(p: &'a Payload) -> Ref<'a> {
             match p {
-                Payload::ObservationRecorded(o) => Ref::ObservationRecorded(o),
+                // Without borders, as format 1 wrote it.
+                Payload::ObservationRecorded(o) => match o.borders {
+                    None => Ref::ObservationRecorded(o.into()),
+                    Some(borders) => Ref::ObservationRecordedOn {
+                        observation: o.into(),
+                        borders,
+                    },
+                },
                 Payload::ObservationRetracted {
                     indicator_id,
                     year,
                     reason,
+                    borders: None,
                 } => Ref::ObservationRetracted {
                     indicator_id,
                     year: *year,
                     reason,
+                },
+                Payload::ObservationRetracted {
+                    indicator_id,
+                    year,
+                    reason,
+                    borders: Some(borders),
+                } => Ref::ObservationRetractedOn {
+                    indicator_id,
+                    year: *year,
+                    reason,
+                    borders: *borders,
                 },
                 Payload::IndicatorDefined(i) => match (i.kind, i.max_year) {
                     (IndicatorKind::Observed, Some(max_year)) => {
@@ -250,6 +358,8 @@ mod wire {
                 },
                 Payload::GroupDefined(g) => Ref::GroupDefined(g),
                 Payload::RoundOpened(r) => Ref::RoundOpened(r),
+                Payload::MunicipalityDefined(m) => Ref::MunicipalityDefined(m),
+                Payload::DivisionDefined(d) => Ref::DivisionDefined(d),
             }
         }
     }
@@ -257,7 +367,11 @@ mod wire {
     impl From<Owned> for Payload {
         fn from(p: Owned) -> Payload {
             match p {
-                Owned::ObservationRecorded(o) => Payload::ObservationRecorded(o),
+                Owned::ObservationRecorded(o) => Payload::ObservationRecorded(o.on(None)),
+                Owned::ObservationRecordedOn {
+                    observation,
+                    borders,
+                } => Payload::ObservationRecorded(observation.on(Some(borders))),
                 Owned::ObservationRetracted {
                     indicator_id,
                     year,
@@ -266,6 +380,18 @@ mod wire {
                     indicator_id,
                     year,
                     reason,
+                    borders: None,
+                },
+                Owned::ObservationRetractedOn {
+                    indicator_id,
+                    year,
+                    reason,
+                    borders,
+                } => Payload::ObservationRetracted {
+                    indicator_id,
+                    year,
+                    reason,
+                    borders: Some(borders),
                 },
                 Owned::IndicatorDefined(i) => Payload::IndicatorDefined(Indicator {
                     id: i.id,
@@ -305,6 +431,8 @@ mod wire {
                 },
                 Owned::GroupDefined(g) => Payload::GroupDefined(g),
                 Owned::RoundOpened(r) => Payload::RoundOpened(r),
+                Owned::MunicipalityDefined(m) => Payload::MunicipalityDefined(m),
+                Owned::DivisionDefined(d) => Payload::DivisionDefined(d),
             }
         }
     }
@@ -317,6 +445,8 @@ mod wire {
             indicator_id: String,
             year: i32,
             reason: String,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            borders: Option<i32>,
         },
         IndicatorDefined(Indicator),
         RegionDefined(Region),
@@ -327,6 +457,8 @@ mod wire {
         },
         GroupDefined(RegionGroup),
         RoundOpened(Round),
+        MunicipalityDefined(Municipality),
+        DivisionDefined(Division),
     }
 }
 
@@ -341,10 +473,12 @@ impl Serialize for Payload {
                 indicator_id,
                 year,
                 reason,
+                borders,
             } => wire::Json::ObservationRetracted {
                 indicator_id,
                 year,
                 reason,
+                borders,
             },
             Payload::IndicatorDefined(i) => wire::Json::IndicatorDefined(i),
             Payload::RegionDefined(r) => wire::Json::RegionDefined(r),
@@ -359,6 +493,8 @@ impl Serialize for Payload {
             },
             Payload::GroupDefined(g) => wire::Json::GroupDefined(g),
             Payload::RoundOpened(r) => wire::Json::RoundOpened(r),
+            Payload::MunicipalityDefined(m) => wire::Json::MunicipalityDefined(m),
+            Payload::DivisionDefined(d) => wire::Json::DivisionDefined(d),
         };
         json.serialize(s)
     }
@@ -375,10 +511,12 @@ impl<'de> Deserialize<'de> for Payload {
                 indicator_id,
                 year,
                 reason,
+                borders,
             } => Payload::ObservationRetracted {
                 indicator_id,
                 year,
                 reason,
+                borders,
             },
             wire::Json::IndicatorDefined(i) => Payload::IndicatorDefined(i),
             wire::Json::RegionDefined(r) => Payload::RegionDefined(r),
@@ -398,6 +536,8 @@ impl<'de> Deserialize<'de> for Payload {
             },
             wire::Json::GroupDefined(g) => Payload::GroupDefined(g),
             wire::Json::RoundOpened(r) => Payload::RoundOpened(r),
+            wire::Json::MunicipalityDefined(m) => Payload::MunicipalityDefined(m),
+            wire::Json::DivisionDefined(d) => Payload::DivisionDefined(d),
         })
     }
 }
@@ -475,13 +615,17 @@ impl Event {
         self.hash = self.compute_hash();
     }
 
-    /// The cell (indicator, year) this event touches, if it is an observation event.
-    pub fn cell(&self) -> Option<(&str, i32)> {
+    /// The cell (indicator, year, borders) this event touches, if it is an observation
+    /// event.
+    pub fn cell(&self) -> Option<(&str, i32, Option<i32>)> {
         match &self.payload {
-            Payload::ObservationRecorded(o) => Some((&o.indicator_id, o.year)),
+            Payload::ObservationRecorded(o) => Some((&o.indicator_id, o.year, o.borders)),
             Payload::ObservationRetracted {
-                indicator_id, year, ..
-            } => Some((indicator_id, *year)),
+                indicator_id,
+                year,
+                borders,
+                ..
+            } => Some((indicator_id, *year, *borders)),
             _ => None,
         }
     }
@@ -546,6 +690,7 @@ mod tests {
                 source: "src".into(),
                 note: String::new(),
                 correction_reason: String::new(),
+                borders: None,
             }),
             prev_hash: ZERO_HASH,
             hash: ZERO_HASH,

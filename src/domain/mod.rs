@@ -3,12 +3,14 @@
 //! Plain Rust with no I/O, no tonic and no sled types. Everything here is deterministic so
 //! that a rebuild from the log gives identical pictures; it is where the logic is unit-tested.
 
+pub(crate) mod areas;
 pub(crate) mod catalog;
 pub mod event;
 pub(crate) mod stats;
 pub(crate) mod text;
 pub mod validate;
 
+pub use areas::{Division, Municipality, Placement};
 pub use catalog::{
     Aggregation, Catalog, Direction, Indicator, IndicatorKind, Region, RegionGroup, Round, Theme,
     NATIONAL_CODE,

@@ -4,7 +4,7 @@
 
 use fxhash::FxHashSet;
 
-use super::catalog::{Catalog, Region};
+use super::catalog::Catalog;
 use super::event::{Observation, Status};
 use super::text::clip;
 
@@ -44,6 +44,9 @@ pub struct ObservationInput {
     pub source: String,
     pub note: String,
     pub correction_reason: String,
+    /// The division (its year) whose borders the figure is on; `None` until the writer
+    /// fills in the default, the division in force when it is recorded.
+    pub borders: Option<i32>,
 }
 
 /// Checks a submission id (1–128 printable characters).
@@ -72,43 +75,54 @@ fn check_text(
     }
 }
 
-/// Resolves the region of a request, reporting a violation when unknown.
-pub(crate) fn check_region<'c>(
+/// Resolves the area of a request (a region, its Statistics Finland number, or a
+/// municipality), reporting a violation when unknown.
+pub(crate) fn check_area<'c>(
     catalog: &'c Catalog,
     code: &str,
     out: &mut Vec<FieldViolation>,
 ) -> Option<&'c str> {
-    match catalog.resolve_region(code) {
-        Some(r) => Some(&r.code),
+    match catalog.resolve_area(code) {
+        Some(a) => Some(a.code()),
         None => {
             out.push(violation(
                 "region_code",
-                format!("unknown region {:?} (use a catalog code such as MK01, or SSS for the whole country)", clip(code)),
+                format!(
+                    "unknown area {:?} (use a region code such as MK01, a municipality code such \
+                     as KU091, or SSS for the whole country)",
+                    clip(code)
+                ),
             ));
             None
         }
     }
 }
 
-/// Refuses the observations of years in which `region` was not in force (Itä-Uusimaa took
-/// no figure after 2010): each such year names the region's years.
-pub(crate) fn check_in_force(
-    region: &Region,
+/// Checks each observation's borders (given, or the default already filled in): a division
+/// of the catalog, on which `area` was in force. Without borders (a catalog with no
+/// divisions) the area must have been in force in the figure's year (Itä-Uusimaa took no
+/// figure after 2010).
+pub(crate) fn check_borders(
+    catalog: &Catalog,
+    area: &str,
     observations: &[ObservationInput],
     out: &mut Vec<FieldViolation>,
 ) {
-    let Some(years) = region.years() else {
+    let Some(area) = catalog.resolve_area(area) else {
         return;
     };
     for (i, o) in observations.iter().enumerate() {
-        if !region.in_force(o.year) {
-            out.push(violation(
-                format!("observations[{i}].year"),
-                format!(
-                    "{} ({}) was a region {years}: it has no figure of {}",
-                    region.code, region.name_en, o.year
-                ),
-            ));
+        if let Some(d) = o.borders {
+            if !catalog.divisions.contains_key(&d) {
+                out.push(violation(
+                    format!("observations[{i}].borders"),
+                    catalog.no_division(d),
+                ));
+                continue;
+            }
+        }
+        if let Err((field, why)) = area.in_force(o.borders, o.year) {
+            out.push(violation(format!("observations[{i}].{field}"), why));
         }
     }
 }
@@ -141,11 +155,12 @@ impl ObservationInput {
             source: self.source,
             note: self.note,
             correction_reason: self.correction_reason,
+            borders: self.borders,
         }
     }
 }
 
-/// Validates the observations of a submission. `current(indicator, year)` is the cell's
+/// Validates the observations of a submission. `current(indicator, year, borders)` is the cell's
 /// current value, if any: an observation equal to it in value and status is unchanged (not
 /// a revision, no correction reason needed); any other observation of a cell whose current
 /// value is `final` is a revision of a final value and needs a correction reason.
@@ -154,7 +169,7 @@ impl ObservationInput {
 pub fn check_observations(
     catalog: &Catalog,
     observations: &[ObservationInput],
-    current: impl Fn(&str, i32) -> Option<Current>,
+    current: impl Fn(&str, i32, Option<i32>) -> Option<Current>,
     current_year: i32,
     out: &mut Vec<FieldViolation>,
 ) -> Vec<Checked> {
@@ -212,12 +227,14 @@ pub fn check_observations(
                         ));
                     }
                 }
-                if !seen.insert((o.indicator_id.as_str(), o.year)) {
+                if !seen.insert((o.indicator_id.as_str(), o.year, o.borders)) {
                     out.push(violation(
                         f("indicator_id"),
                         format!(
-                            "cell {} {} appears twice in this submission",
-                            o.indicator_id, o.year
+                            "cell {} {}{} appears twice in this submission",
+                            o.indicator_id,
+                            o.year,
+                            on_borders(o.borders)
                         ),
                     ));
                 }
@@ -243,7 +260,7 @@ pub fn check_observations(
             || f("correction_reason"),
             out,
         );
-        let cur = ind.and_then(|_| current(&o.indicator_id, o.year));
+        let cur = ind.and_then(|_| current(&o.indicator_id, o.year, o.borders));
         let unchanged = cur.is_some_and(|c| Some(c.status) == o.status && c.value == o.value);
         if !unchanged
             && cur.is_some_and(|c| c.status == Status::Final)
@@ -252,8 +269,10 @@ pub fn check_observations(
             out.push(violation(
                 f("correction_reason"),
                 format!(
-                    "cell {} {} has a final value; revising it requires a correction reason",
-                    o.indicator_id, o.year
+                    "cell {} {}{} has a final value; revising it requires a correction reason",
+                    o.indicator_id,
+                    o.year,
+                    on_borders(o.borders)
                 ),
             ));
         }
@@ -265,6 +284,11 @@ pub fn check_observations(
         }
     }
     valid
+}
+
+/// " on the borders of D", or nothing for a figure without borders.
+pub(crate) fn on_borders(borders: Option<i32>) -> String {
+    borders.map_or_else(String::new, |d| format!(" on the borders of {d}"))
 }
 
 /// The message of a refusal for `total` violations of which the first `shown` are listed
@@ -305,6 +329,7 @@ mod tests {
             source: "Statistics Finland".into(),
             note: String::new(),
             correction_reason: String::new(),
+            borders: None,
         }
     }
 
@@ -319,7 +344,7 @@ mod tests {
         let valid = check_observations(
             &cat,
             &[obs("population", 2020, 1.7e6)],
-            |_, _| None,
+            |_, _, _| None,
             2026,
             &mut out,
         );
@@ -348,7 +373,7 @@ mod tests {
             obs("population", 2023, 1.0),
         ];
         let mut out = vec![];
-        let valid = check_observations(&cat, &input, |_, _| None, 2026, &mut out);
+        let valid = check_observations(&cat, &input, |_, _, _| None, 2026, &mut out);
         assert!(valid.is_empty() || valid.len() < input.len());
         assert_eq!(
             fields(&out),
@@ -370,7 +395,7 @@ mod tests {
     fn revising_a_final_value_needs_a_reason() {
         let cat = Catalog::bundled();
         let mut out = vec![];
-        let final_cell = |_: &str, _: i32| {
+        let final_cell = |_: &str, _: i32, _: Option<i32>| {
             Some(Current {
                 value: 2.0,
                 status: Status::Final,
@@ -394,7 +419,7 @@ mod tests {
         check_observations(
             &cat,
             &[obs("population", 2020, 1.0)],
-            |_, _| {
+            |_, _, _| {
                 Some(Current {
                     value: 2.0,
                     status: Status::Provisional,
@@ -409,7 +434,7 @@ mod tests {
     #[test]
     fn resubmitting_the_current_value_is_unchanged_and_needs_no_reason() {
         let cat = Catalog::bundled();
-        let cur = |_: &str, _: i32| {
+        let cur = |_: &str, _: i32, _: Option<i32>| {
             Some(Current {
                 value: 1.0,
                 status: Status::Final,
@@ -433,7 +458,7 @@ mod tests {
         check_observations(
             &cat,
             &[obs("population", 2026, 1.0), obs("population", 2027, 1.0)],
-            |_, _| None,
+            |_, _, _| None,
             2026,
             &mut out,
         );
@@ -454,7 +479,7 @@ mod tests {
                 obs("population_projection", 2040, 1.0),
                 obs("population_projection", 2071, 1.0),
             ],
-            |_, _| None,
+            |_, _, _| None,
             2026,
             &mut out,
         );
@@ -469,7 +494,7 @@ mod tests {
         check_observations(
             &cat,
             &[obs(&"x".repeat(100_000), 2020, 1.0)],
-            |_, _| None,
+            |_, _, _| None,
             2026,
             &mut out,
         );
@@ -484,13 +509,13 @@ mod tests {
     fn batch_size_limits() {
         let cat = Catalog::bundled();
         let mut out = vec![];
-        check_observations(&cat, &[], |_, _| None, 2026, &mut out);
+        check_observations(&cat, &[], |_, _, _| None, 2026, &mut out);
         assert_eq!(fields(&out), vec!["observations"]);
         out.clear();
         let many: Vec<_> = (0..=MAX_OBSERVATIONS)
             .map(|i| obs("population", 2000 + (i % 50) as i32, 1.0))
             .collect();
-        check_observations(&cat, &many, |_, _| None, 2026, &mut out);
+        check_observations(&cat, &many, |_, _, _| None, 2026, &mut out);
         assert_eq!(fields(&out), vec!["observations"]);
     }
 
@@ -503,8 +528,9 @@ mod tests {
         check_submission_id("ok-1", "submission_id", &mut out);
         assert_eq!(out.len(), 2);
         out.clear();
-        assert_eq!(check_region(&cat, "17", &mut out), Some("MK17"));
-        assert_eq!(check_region(&cat, "MK20", &mut out), None);
+        assert_eq!(check_area(&cat, "17", &mut out), Some("MK17"));
+        assert_eq!(check_area(&cat, "MK20", &mut out), None);
+        assert_eq!(check_area(&cat, "KU091", &mut out), Some("KU091"));
         assert_eq!(fields(&out), vec!["region_code"]);
     }
 }

@@ -33,10 +33,13 @@ use fxhash::FxHashMap;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::areas::is_municipality_code;
 use crate::domain::{
-    Aggregation, Catalog, Event, Indicator, Payload, Region, RegionGroup, Round, Status,
+    Aggregation, Catalog, Division, Event, Indicator, Municipality, Payload, Region, RegionGroup,
+    Round, Status,
 };
 
+pub use picture::Level;
 pub(crate) use picture::{GroupPicture, IndicatorYear, RoundStatus, SeriesPoint};
 pub(crate) use picture::{RegionPicture, YearPicture};
 
@@ -180,11 +183,16 @@ impl<S: std::hash::BuildHasher> Interner<S> {
     }
 }
 
-/// A cell's key: region number (16 bits), indicator number (32 bits), year (16 bits:
-/// years are 1000..=9999). A catalog of more than 65,536 regions would need a wider key.
-fn cell_key(region: u32, indicator: u32, year: i32) -> u64 {
-    debug_assert!(region <= u32::from(u16::MAX), "at most 65,536 regions");
-    (u64::from(region as u16) << 48) | (u64::from(indicator) << 16) | u64::from(year as u16)
+/// A cell's key: area number (16 bits), indicator number (20 bits), year less 1000 (14
+/// bits: years are 1000..=9999) and the land of its borders (`Catalog::land`; 14 bits: 0
+/// for none, else the division's year less 999). A catalog of more than 65,536 areas or `MAX_INDICATORS` indicators would need
+/// a wider key; the catalog refuses more indicators, and holds a few hundred areas.
+fn cell_key(area: u32, indicator: u32, year: i32, land: Option<i32>) -> u64 {
+    debug_assert!(area <= u32::from(u16::MAX), "at most 65,536 areas");
+    debug_assert!((indicator as usize) < crate::domain::catalog::MAX_INDICATORS);
+    let year = (year - 1000) as u64 & 0x3fff;
+    let land = land.map_or(0, |d| (d - 999) as u64 & 0x3fff);
+    (u64::from(area as u16) << 48) | (u64::from(indicator) << 28) | (year << 14) | land
 }
 
 /// Hashes a [`cell_key`]: the keys are the projection's own numbers (nobody can choose
@@ -226,14 +234,24 @@ impl std::hash::Hasher for CellHasher {
     }
 }
 
-/// Derived figures kept between reads (see the module's "Derived figures").
+/// Which figures a picture compares: the level of its areas and the borders they are on.
+pub(crate) type On = (Level, Option<i32>);
+
+/// Kept values, each with the level and borders it was computed on.
+type PerOn<T> = Vec<(On, Arc<T>)>;
+
+/// Derived figures kept between reads (see the module's "Derived figures"), each per level
+/// and borders it was computed on.
 #[derive(Default)]
 struct Kept {
-    figures: FxHashMap<(u32, i32), Arc<IndicatorYear>>,
-    years: FxHashMap<i32, Arc<YearPicture>>,
-    /// Region pictures by year and region code.
-    regions: FxHashMap<i32, HashMap<String, Arc<RegionPicture>>>,
+    figures: FxHashMap<(u32, i32), PerOn<IndicatorYear>>,
+    years: FxHashMap<i32, PerOn<YearPicture>>,
+    /// Area pictures by year, by area code and borders.
+    regions: FxHashMap<i32, HashMap<AreaOn, Arc<RegionPicture>>>,
 }
+
+/// An area code and the borders its picture is on.
+type AreaOn = (String, Option<i32>);
 
 /// The projected state. Serialized into snapshots (`crate::snapshot`), all but what is
 /// derived from the rest (the latest catalog, the kept figures).
@@ -249,6 +267,13 @@ pub struct Projection {
     groups: BTreeMap<String, Vec<(u64, RegionGroup)>>,
     /// Every version of every reporting round, by year, oldest first.
     rounds: BTreeMap<i32, Vec<(u64, Round)>>,
+    /// Every version of every municipality, by code, oldest first.
+    municipalities: BTreeMap<String, Vec<(u64, Municipality)>>,
+    /// Every version of every division, by year, oldest first.
+    divisions: BTreeMap<i32, Vec<(u64, Division)>>,
+    /// The borders municipal figures of each (indicator number, year) are on, in order:
+    /// where a region's figure can be put together from its municipalities'.
+    municipal_borders: FxHashMap<(u32, i32), Vec<i32>>,
     /// The latest catalog, shared with readers; rebuilt when a definition changes.
     #[serde(skip)]
     current_catalog: Arc<Catalog>,
@@ -350,6 +375,23 @@ impl Projection {
                 self.catalog_changed(e.sequence);
                 return;
             }
+            Payload::MunicipalityDefined(m) => {
+                self.municipalities
+                    .entry(m.code.clone())
+                    .or_default()
+                    .push((e.sequence, m.clone()));
+                self.region_numbers.intern(&m.code);
+                self.catalog_changed(e.sequence);
+                return;
+            }
+            Payload::DivisionDefined(d) => {
+                self.divisions
+                    .entry(d.year)
+                    .or_default()
+                    .push((e.sequence, d.clone()));
+                self.catalog_changed(e.sequence);
+                return;
+            }
             // A round changes no figure: its status is computed when asked for.
             Payload::RoundOpened(r) => {
                 self.rounds
@@ -363,10 +405,16 @@ impl Projection {
             Payload::SubmissionSummary { .. } => return,
         };
         // Observation events always name a cell.
-        let (indicator, year) = e.cell().expect("observation events have a cell");
+        let (indicator, year, borders) = e.cell().expect("observation events have a cell");
         self.years.insert(year);
         let region = self.region_numbers.intern(&e.region_code);
         let ind = self.indicator_numbers.intern(indicator);
+        if let Some(d) = borders.filter(|_| is_municipality_code(&e.region_code)) {
+            let on = self.municipal_borders.entry((ind, year)).or_default();
+            if let Err(at) = on.binary_search(&d) {
+                on.insert(at, d);
+            }
+        }
         debug_assert!(e.sequence & (RETRACTED | PROVISIONAL) == 0);
         let rev = Rev {
             sequence_flags: e.sequence | flags,
@@ -375,7 +423,8 @@ impl Projection {
             source,
             note,
         };
-        match self.cells.entry(cell_key(region, ind, year)) {
+        let land = self.current_catalog.land(&e.region_code, borders);
+        match self.cells.entry(cell_key(region, ind, year, land)) {
             std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().push(rev),
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(Revs::One(rev));
@@ -450,6 +499,17 @@ impl Projection {
                 .iter()
                 .filter_map(|(k, v)| latest(v, seq).map(|g| (k.clone(), g.clone())))
                 .collect(),
+            municipalities: self
+                .municipalities
+                .iter()
+                .filter_map(|(k, v)| latest(v, seq).map(|m| (k.clone(), m.clone())))
+                .collect(),
+            divisions: self
+                .divisions
+                .iter()
+                .filter_map(|(k, v)| latest(v, seq).map(|d| (*k, d.clone())))
+                .collect(),
+            ..Catalog::default()
         }
     }
 
@@ -493,20 +553,22 @@ impl Projection {
     }
 
     /// All revisions of a cell (every sequence).
-    fn revisions(&self, region: &str, indicator: &str, year: i32) -> &[Rev] {
+    fn revisions(&self, region: &str, indicator: &str, year: i32, borders: Option<i32>) -> &[Rev] {
         match (
             self.region_numbers.get(region),
             self.indicator_numbers.get(indicator),
         ) {
-            (Some(r), Some(i)) => self.numbered(r, i, year),
+            (Some(r), Some(i)) => {
+                self.numbered(r, i, year, self.current_catalog.land(region, borders))
+            }
             _ => &[],
         }
     }
 
-    /// All revisions of a cell by region and indicator number.
-    fn numbered(&self, region: u32, indicator: u32, year: i32) -> &[Rev] {
+    /// All revisions of a cell by area and indicator number, on the land of its borders.
+    fn numbered(&self, region: u32, indicator: u32, year: i32, land: Option<i32>) -> &[Rev] {
         self.cells
-            .get(&cell_key(region, indicator, year))
+            .get(&cell_key(region, indicator, year, land))
             .map(Revs::as_slice)
             .unwrap_or(&[])
     }
@@ -526,18 +588,52 @@ impl Projection {
         region: &str,
         indicator: &str,
         year: i32,
+        borders: Option<i32>,
         seq: u64,
     ) -> &[Rev] {
-        self.upto(self.revisions(region, indicator, year), seq)
+        self.upto(self.revisions(region, indicator, year, borders), seq)
     }
 
     /// The sequences of a cell's revisions up to and including `seq`, oldest first: the
     /// events of its revision trail, which the log holds in full.
-    pub fn trail(&self, region: &str, indicator: &str, year: i32, seq: u64) -> Vec<u64> {
-        self.revisions_at(region, indicator, year, seq)
+    pub fn trail(
+        &self,
+        region: &str,
+        indicator: &str,
+        year: i32,
+        borders: Option<i32>,
+        seq: u64,
+    ) -> Vec<u64> {
+        self.revisions_at(region, indicator, year, borders, seq)
             .iter()
             .map(Rev::sequence)
             .collect()
+    }
+
+    /// The sequences of a cell's revisions on every borders up to and including `seq`, in
+    /// order: its trails on each division side by side (`trail` of each).
+    pub fn trails(&self, region: &str, indicator: &str, year: i32, seq: u64) -> Vec<u64> {
+        let catalog = &self.current_catalog;
+        let lands: std::collections::BTreeSet<Option<i32>> = std::iter::once(None)
+            .chain(
+                catalog
+                    .divisions
+                    .keys()
+                    .map(|d| catalog.land(region, Some(*d))),
+            )
+            .collect();
+        let mut all: Vec<u64> = lands
+            .into_iter()
+            .flat_map(|land| self.trail(region, indicator, year, land, seq))
+            .collect();
+        all.sort_unstable();
+        all
+    }
+
+    /// The latest division of the latest catalog: the borders pictures are on by default
+    /// (`None`: the catalog has no divisions).
+    pub fn latest_borders(&self) -> Option<i32> {
+        self.current_catalog.divisions.keys().next_back().copied()
     }
 
     /// The cell's value after event `seq` (see [`value_of`]).
@@ -546,9 +642,10 @@ impl Projection {
         region: &str,
         indicator: &str,
         year: i32,
+        borders: Option<i32>,
         seq: u64,
     ) -> Option<&Rev> {
-        value_of(self.revisions_at(region, indicator, year, seq))
+        value_of(self.revisions_at(region, indicator, year, borders, seq))
     }
 
     /// A revision's source.
@@ -688,8 +785,13 @@ mod tests {
                 String::new()
             },
             correction_reason: String::new(),
+            borders: None,
         }
     }
+
+    /// The pictures' default in these tests: regions on the latest bundled division (2026),
+    /// the one the figures, recorded in 2026, are on.
+    const ON: (Level, Option<i32>) = (Level::Region, Some(2026));
 
     /// Everything a read answers, as text, from `p` at `seq`.
     fn pictures(p: &Projection, seq: u64) -> String {
@@ -698,10 +800,10 @@ mod tests {
         for year in 2019..=2021 {
             out += &format!(
                 "{:?}\n",
-                national_picture_to_proto(&p.year_picture(year, seq), seq)
+                national_picture_to_proto(&p.year_picture(year, ON, seq), seq)
             );
             for region in ["MK01", "MK02", "MK04"] {
-                let r = region_picture_to_proto(&p.region_picture(region, year, seq), seq);
+                let r = region_picture_to_proto(&p.region_picture(region, year, ON.1, seq), seq);
                 out += &format!("{r:?}\n");
             }
         }
@@ -763,6 +865,7 @@ mod tests {
             year: 2021,
             reason: "wrong".into(),
             expected_region_revision: None,
+            borders: None,
         }));
         for req in &requests {
             state.prepare(req.clone(), &who, NOW, &mut events).unwrap();
@@ -895,7 +998,7 @@ mod tests {
         };
         let mut p = Projection::new();
         let figures = |p: &Projection, id: &str| {
-            let yp = p.year_picture(2020, p.applied());
+            let yp = p.year_picture(2020, ON, p.applied());
             let iy = yp.indicators.iter().find(|i| i.indicator.id == id).unwrap();
             let g = iy.group("FI1C").unwrap();
             (
@@ -984,10 +1087,14 @@ mod tests {
 
     #[test]
     fn cell_keys_do_not_collide_across_their_parts() {
-        let a = cell_key(1, 2, 2024);
-        assert_ne!(a, cell_key(2, 2, 2024));
-        assert_ne!(a, cell_key(1, 3, 2024));
-        assert_ne!(a, cell_key(1, 2, 2025));
-        assert_ne!(cell_key(0, 0x1_0000, 0), cell_key(1, 0, 0));
+        let a = cell_key(1, 2, 2024, Some(2021));
+        assert_ne!(a, cell_key(2, 2, 2024, Some(2021)));
+        assert_ne!(a, cell_key(1, 3, 2024, Some(2021)));
+        assert_ne!(a, cell_key(1, 2, 2025, Some(2021)));
+        assert_ne!(a, cell_key(1, 2, 2024, Some(2022)));
+        assert_ne!(a, cell_key(1, 2, 2024, None));
+        assert_ne!(cell_key(1, 2, 9999, None), cell_key(1, 3, 1000, None));
+        assert_ne!(cell_key(0, 0xf_ffff, 0, None), cell_key(1, 0, 0, None));
+        assert_ne!(cell_key(1, 2, 2020, Some(9999)), cell_key(1, 2, 2021, None));
     }
 }

@@ -4,18 +4,102 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::Projection;
+use super::{On, Projection, Rev};
+use crate::domain::areas::is_municipality_code;
 use crate::domain::stats::{self, RegionValues};
 use crate::domain::{
     Aggregation, Catalog, Direction, Indicator, RegionGroup, Round, Status, Theme, NATIONAL_CODE,
 };
 
-/// One indicator's figures for one year across the regions.
+/// The level of the areas a picture compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Level {
+    Region,
+    Municipality,
+}
+
+impl Level {
+    /// The level of an area code.
+    pub(crate) fn of(area: &str) -> Level {
+        if is_municipality_code(area) {
+            Level::Municipality
+        } else {
+            Level::Region
+        }
+    }
+}
+
+/// Where an area's figure on a picture's borders comes from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Origin {
+    /// Reported for the area on `borders`, the picture's (the figure was reported on them or
+    /// on borders that give the area the same land: `Catalog::land`).
+    Reported { borders: Option<i32>, rev: Rev },
+    /// Put together by the indicator's rule from the figures of the municipalities that lie
+    /// wholly in the region, reported on the municipal borders `from`: `used` of `expected`
+    /// municipalities, with the completeness rules of a national value (`basis`).
+    Derived {
+        from: i32,
+        basis: stats::Basis,
+        used: u32,
+        expected: u32,
+    },
+}
+
+impl Origin {
+    /// The borders the figure was reported on, or its municipalities' for a derived one.
+    pub(crate) fn borders(&self) -> Option<i32> {
+        match self {
+            Origin::Reported { borders, .. } => *borders,
+            Origin::Derived { from, .. } => Some(*from),
+        }
+    }
+
+    /// For a derived figure: the municipalities used and expected.
+    pub(crate) fn derived(&self) -> Option<(u32, u32)> {
+        match self {
+            Origin::Derived { used, expected, .. } => Some((*used, *expected)),
+            Origin::Reported { .. } => None,
+        }
+    }
+}
+
+/// An area's figure on a picture's borders.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Figure {
+    pub(crate) value: f64,
+    pub(crate) provisional: bool,
+    pub(crate) origin: Origin,
+}
+
+impl Figure {
+    pub(crate) fn status(&self) -> Status {
+        if self.provisional {
+            Status::Provisional
+        } else {
+            Status::Final
+        }
+    }
+
+    /// The revision reported, if the figure was.
+    pub(crate) fn rev(&self) -> Option<&Rev> {
+        match &self.origin {
+            Origin::Reported { rev, .. } => Some(rev),
+            Origin::Derived { .. } => None,
+        }
+    }
+}
+
+/// One indicator's figures for one year across the areas of one level on one division.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct IndicatorYear {
     pub(crate) indicator: Indicator,
-    /// The compared regions that reported the cell, in region order, with their values.
+    /// The level and borders of the figures.
+    pub(crate) on: On,
+    /// The compared areas that have a figure, in code order, with their values.
     pub(crate) values: Vec<(String, f64)>,
+    /// Where each entry of `values` comes from.
+    pub(crate) figures: Vec<Figure>,
     /// Rank of each entry of `values` (0 for neutral indicators).
     pub(crate) ranks: Vec<u32>,
     /// Oriented z-scores of `values`, when the indicator counts for theme scores.
@@ -26,8 +110,10 @@ pub(crate) struct IndicatorYear {
     pub(crate) national: stats::National,
     /// Per peer group of the catalog (id order): its value and ranks.
     pub(crate) groups: Vec<GroupFigures>,
-    /// Per compared region (catalog order): its entry in `values`, if it reported.
+    /// Per compared area (code order): its entry in `values`, if it has a figure.
     positions: Vec<Option<u32>>,
+    /// The compared areas, in code order.
+    pub(crate) areas: Vec<String>,
     /// The last sequence that changed what these figures are computed from: they hold for
     /// every sequence from it to the projection's latest.
     pub(crate) since: u64,
@@ -61,12 +147,11 @@ impl IndicatorYear {
     }
 
     /// The rank of the compared region at `position` (catalog order), if it reported.
-    pub(crate) fn rank_at(&self, position: usize) -> Option<u32> {
-        self.positions
-            .get(position)
-            .copied()
-            .flatten()
-            .map(|i| self.ranks[i as usize])
+    /// `area`'s figure and its rank (0 when the indicator is not ranked), if it has one.
+    pub(crate) fn figure_of(&self, area: &str) -> Option<(&Figure, u32)> {
+        let at = self.areas.binary_search_by(|a| a.as_str().cmp(area)).ok()?;
+        let i = self.positions[at]? as usize;
+        Some((&self.figures[i], self.ranks[i]))
     }
 
     pub(crate) fn regions_ranked(&self) -> u32 {
@@ -221,6 +306,8 @@ pub(crate) struct RegionRoundStatus {
 #[derive(Debug)]
 pub struct YearPicture {
     pub(crate) year: i32,
+    /// The level and borders of its figures.
+    pub(crate) on: On,
     pub(crate) catalog: Arc<Catalog>,
     /// In catalog (id) order.
     pub(crate) indicators: Vec<Arc<IndicatorYear>>,
@@ -231,9 +318,11 @@ pub struct YearPicture {
 }
 
 impl YearPicture {
-    /// Regions a national value expects: every compared region of the catalog.
+    /// Areas a national value expects: every compared area of the borders.
     pub(crate) fn regions_expected(&self) -> u32 {
-        self.catalog.compared_regions(self.year).count() as u32
+        self.indicators
+            .first()
+            .map_or(0, |iy| iy.areas.len() as u32)
     }
 }
 
@@ -248,11 +337,13 @@ pub(crate) struct ThemeSummary {
     pub(crate) scored: bool,
 }
 
-/// One reported cell of a region's picture.
+/// One cell of an area's picture that has a figure on the picture's borders.
 #[derive(Clone, Debug)]
 pub(crate) struct RegionCell {
     /// The indicator's figures of the year (the national value and the ranks).
     pub(crate) figures: Arc<IndicatorYear>,
+    /// Where the figure comes from: reported (on which borders), or derived.
+    pub(crate) origin: Origin,
     pub(crate) value: f64,
     pub(crate) status: Status,
     pub(crate) source: Arc<str>,
@@ -260,7 +351,13 @@ pub(crate) struct RegionCell {
     pub(crate) revisions: u32,
     pub(crate) last_recorded_at_micros: i64,
     pub(crate) rank: u32,
+    /// The year before's figure on the same borders.
     pub(crate) previous: Option<f64>,
+    /// Without one: the borders the year before has a figure on (a break in the series, not a
+    /// change), latest first.
+    pub(crate) previous_elsewhere: Vec<i32>,
+    /// For a municipality: its region's figure on the same borders.
+    pub(crate) region_value: Option<f64>,
 }
 
 impl RegionCell {
@@ -281,6 +378,14 @@ impl RegionCell {
 pub struct RegionPicture {
     pub(crate) region: String,
     pub(crate) year: i32,
+    /// The borders the picture is on.
+    pub(crate) borders: Option<i32>,
+    /// For a municipality: the region it lies in on those borders.
+    pub(crate) in_region: Option<String>,
+    /// For a region: its municipalities on those borders (none known before the key).
+    pub(crate) municipalities: Vec<String>,
+    /// The indicators without a figure on these borders that have one on others: where.
+    pub(crate) elsewhere: Vec<(String, Vec<i32>)>,
     /// In catalog order, reported cells only.
     pub(crate) cells: Vec<RegionCell>,
     pub(crate) themes: Vec<ThemeSummary>,
@@ -290,36 +395,42 @@ pub struct RegionPicture {
     pub(crate) groups: Vec<String>,
 }
 
-/// One year of a region's series.
+/// One year of an area's series.
 #[derive(Clone, Debug)]
 pub(crate) struct SeriesPoint {
     pub(crate) year: i32,
     pub(crate) value: f64,
     pub(crate) status: Status,
+    pub(crate) origin: Origin,
+    /// The borders the point is on (each year's own, or one division for all).
+    pub(crate) borders: Option<i32>,
+    /// The point before is on borders on which the area covers other land: a break in the
+    /// series, not a change.
+    pub(crate) break_before: bool,
     pub(crate) figures: Arc<IndicatorYear>,
     pub(crate) rank: u32,
 }
 
-/// One indicator's cells and those of the indicators it is computed from, for every
-/// compared region, each fetched once: the statistics ask for a cell's value and status
-/// separately, region by region in order.
+/// One indicator's figures and those of the indicators it is computed from, for every
+/// compared area, each found once: the statistics ask for a figure's value and status
+/// separately, area by area in order.
 struct Fetched<'a> {
-    regions: &'a [&'a str],
+    areas: &'a [&'a str],
     /// The indicator first, then its components.
     ids: Vec<&'a str>,
-    /// Per id, per region (in `regions` order): the current revision.
-    columns: Vec<Vec<Option<super::Rev>>>,
-    /// The row of the last region asked for: the next ask is usually for it or a later one.
+    /// Per id, per area (in `areas` order): its figure.
+    columns: Vec<Vec<Option<Figure>>>,
+    /// The row of the last area asked for: the next ask is usually for it or a later one.
     cursor: std::cell::Cell<usize>,
 }
 
 impl<'a> Fetched<'a> {
-    /// The cells of `ind` and its components in `year` after event `seq`.
+    /// The figures of `ind` and its components in `year` on `on` after event `seq`.
     fn new(
         proj: &Projection,
-        year: i32,
-        seq: u64,
-        regions: &'a [&'a str],
+        catalog: &Catalog,
+        (year, on, seq): (i32, On, u64),
+        areas: &'a [&'a str],
         ind: &'a Indicator,
     ) -> Fetched<'a> {
         let ids: Vec<&str> = std::iter::once(ind.id.as_str())
@@ -328,62 +439,222 @@ impl<'a> Fetched<'a> {
         let columns = ids
             .iter()
             .map(|id| {
-                regions
+                let Some(def) = catalog.indicators.get(*id) else {
+                    return vec![None; areas.len()];
+                };
+                areas
                     .iter()
-                    .map(|r| proj.current(r, id, year, seq).copied())
+                    .map(|a| proj.figure(catalog, a, def, year, on.1, seq))
                     .collect()
             })
             .collect();
         Fetched {
-            regions,
+            areas,
             ids,
             columns,
             cursor: std::cell::Cell::new(0),
         }
     }
 
-    fn cell(&self, region: &str, indicator: &str) -> Option<super::Rev> {
+    fn cell(&self, area: &str, indicator: &str) -> Option<Figure> {
         let col = self.ids.iter().position(|i| *i == indicator)?;
-        // Forward from the last row first: the statistics ask region by region in order,
-        // the whole country's or a peer group's members (a subsequence) alike.
-        let c = self.cursor.get().min(self.regions.len());
-        let row = self.regions[c..]
+        // Forward from the last row first: the statistics ask area by area in order, the
+        // whole country's or a peer group's members (a subsequence) alike.
+        let c = self.cursor.get().min(self.areas.len());
+        let row = self.areas[c..]
             .iter()
-            .position(|r| *r == region)
+            .position(|r| *r == area)
             .map(|i| c + i)
-            .or_else(|| self.regions[..c].iter().position(|r| *r == region))?;
+            .or_else(|| self.areas[..c].iter().position(|r| *r == area))?;
         self.cursor.set(row);
         self.columns[col][row]
     }
 }
 
 impl RegionValues for Fetched<'_> {
-    fn value(&self, region: &str, indicator: &str) -> Option<f64> {
-        self.cell(region, indicator).map(|o| o.value)
+    fn value(&self, area: &str, indicator: &str) -> Option<f64> {
+        self.cell(area, indicator).map(|f| f.value)
     }
 
-    fn provisional(&self, region: &str, indicator: &str) -> bool {
-        self.cell(region, indicator)
-            .is_some_and(|o| o.status() == Status::Provisional)
+    fn provisional(&self, area: &str, indicator: &str) -> bool {
+        self.cell(area, indicator).is_some_and(|f| f.provisional)
     }
 }
 
-/// The position of `region` among the compared regions of `catalog` in `year`.
-fn position(catalog: &Catalog, region: &str, year: i32) -> Option<usize> {
-    catalog
-        .compared_regions(year)
-        .position(|r| r.code == region)
+/// The figures municipalities reported on one division in one year, as the statistics read
+/// them.
+struct MunicipalValues<'a> {
+    proj: &'a Projection,
+    year: i32,
+    borders: i32,
+    seq: u64,
+}
+
+impl RegionValues for MunicipalValues<'_> {
+    fn value(&self, area: &str, indicator: &str) -> Option<f64> {
+        self.rev(area, indicator).map(|r| r.value)
+    }
+
+    fn provisional(&self, area: &str, indicator: &str) -> bool {
+        self.rev(area, indicator)
+            .is_some_and(|r| r.status() == Status::Provisional)
+    }
+}
+
+impl MunicipalValues<'_> {
+    fn rev(&self, area: &str, indicator: &str) -> Option<&Rev> {
+        self.proj
+            .current(area, indicator, self.year, Some(self.borders), self.seq)
+    }
 }
 
 impl Projection {
-    /// One indicator's figures for one year as of `seq`, under `catalog` (the catalog as
-    /// of `seq`): the kept ones when they hold at `seq`, else computed (and kept, when they
-    /// are the latest).
+    /// An area's figure of `ind` in `year` on borders `d` after event `seq` (see
+    /// [`Origin`]): reported on `d` (or on borders that give the area the same land:
+    /// `Catalog::land`); else, for an area other than the whole country and an indicator
+    /// whose rule adds up, put together from municipal figures. Borders `None` (a catalog
+    /// without divisions): the figure without borders.
+    pub(crate) fn figure(
+        &self,
+        catalog: &Catalog,
+        area: &str,
+        ind: &Indicator,
+        year: i32,
+        d: Option<i32>,
+        seq: u64,
+    ) -> Option<Figure> {
+        if let Some(rev) = self.current(area, &ind.id, year, d, seq) {
+            return Some(Figure {
+                value: rev.value,
+                provisional: rev.status() == Status::Provisional,
+                origin: Origin::Reported {
+                    borders: d,
+                    rev: *rev,
+                },
+            });
+        }
+        let d = d?;
+        if area == NATIONAL_CODE {
+            return None;
+        }
+        self.derived(catalog, area, ind, year, d, seq)
+    }
+
+    /// An area's figure on division `d` put together from municipal figures (see
+    /// [`Origin::Derived`]): from those on `d` if there are any, else on the latest borders
+    /// that have them. A region's are its municipalities', when every municipality of those
+    /// borders lies wholly in one region of `d`; a municipality's are those of the earlier
+    /// municipalities that merged into it (Mäntyharju of 2025 from Mäntyharju and Pertunmaa
+    /// of 2021).
+    fn derived(
+        &self,
+        catalog: &Catalog,
+        area: &str,
+        ind: &Indicator,
+        year: i32,
+        d: i32,
+        seq: u64,
+    ) -> Option<Figure> {
+        if ind.aggregation == Aggregation::NationalOnly {
+            return None;
+        }
+        let number = self.indicator_numbers.get(&ind.id)?;
+        let on = self.municipal_borders.get(&(number, year))?;
+        let own = on.contains(&d).then_some(d);
+        let level = Level::of(area);
+        for m in own
+            .into_iter()
+            .chain(on.iter().rev().copied().filter(|m| *m != d))
+        {
+            let placed;
+            let members: Vec<&str> = match level {
+                Level::Region => {
+                    placed = catalog.placed_on(m, d);
+                    if placed.is_empty() || placed.values().any(Option::is_none) {
+                        continue;
+                    }
+                    placed
+                        .iter()
+                        .filter(|(_, r)| r.as_deref() == Some(area))
+                        .map(|(x, _)| x.as_str())
+                        .collect()
+                }
+                Level::Municipality if m < d => catalog
+                    .municipalities_on(m)
+                    .filter(|x| {
+                        catalog
+                            .successor(&x.code, d)
+                            .is_some_and(|s| s.code == area)
+                    })
+                    .map(|x| x.code.as_str())
+                    .collect(),
+                Level::Municipality => continue,
+            };
+            if members.is_empty() {
+                continue;
+            }
+            let values = MunicipalValues {
+                proj: self,
+                year,
+                borders: m,
+                seq,
+            };
+            let computed = stats::aggregate(&ind.id, &ind.aggregation, &members, &values);
+            let expected = members.len() as u32;
+            let whole = stats::national(&ind.aggregation, None, computed, expected);
+            if let Some(value) = whole.value {
+                return Some(Figure {
+                    value,
+                    provisional: computed.provisional,
+                    origin: Origin::Derived {
+                        from: m,
+                        basis: whole.basis,
+                        used: computed.regions,
+                        expected,
+                    },
+                });
+            }
+        }
+        None
+    }
+
+    /// The borders that give `area` other land than `d` on which it has a figure of `ind`
+    /// in `year` reported after event `seq`, latest first (each land named by its latest
+    /// division): where a figure exists when there is none on `d`.
+    pub(crate) fn reported_elsewhere(
+        &self,
+        catalog: &Catalog,
+        area: &str,
+        ind: &str,
+        year: i32,
+        d: Option<i32>,
+        seq: u64,
+    ) -> Vec<i32> {
+        let own = catalog.land(area, d);
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        for b in catalog.divisions.keys().rev().copied() {
+            let land = catalog.land(area, Some(b));
+            if land == own || seen.contains(&land) {
+                continue;
+            }
+            seen.push(land);
+            if self.current(area, ind, year, Some(b), seq).is_some() {
+                out.push(b);
+            }
+        }
+        out
+    }
+
+    /// One indicator's figures for one year on `on` as of `seq`, under `catalog` (the
+    /// catalog as of `seq`): the kept ones when they hold at `seq`, else computed (and kept,
+    /// when they are the latest).
     pub(crate) fn indicator_year(
         &self,
         catalog: &Catalog,
         ind: &Indicator,
         year: i32,
+        on: On,
         seq: u64,
     ) -> Arc<IndicatorYear> {
         let since = self.changed_at(&ind.id, year);
@@ -391,13 +662,23 @@ impl Projection {
         // Kept only for years with cells: a reader cannot fill memory with empty years.
         let keep = key.filter(|_| seq >= since && self.years.contains(&year));
         if let Some(k) = keep {
-            if let Some(f) = self.kept.lock().figures.get(&k) {
+            if let Some((_, f)) = self
+                .kept
+                .lock()
+                .figures
+                .get(&k)
+                .and_then(|v| v.iter().find(|(o, _)| *o == on))
+            {
                 return f.clone();
             }
         }
-        let figures = Arc::new(self.compute_indicator_year(catalog, ind, year, seq, since));
+        let figures = Arc::new(self.compute_indicator_year(catalog, ind, year, on, seq, since));
         if let Some(k) = keep {
-            self.kept.lock().figures.insert(k, figures.clone());
+            let mut kept = self.kept.lock();
+            let v = kept.figures.entry(k).or_default();
+            if !v.iter().any(|(o, _)| *o == on) {
+                v.push((on, figures.clone()));
+            }
         }
         figures
     }
@@ -407,46 +688,55 @@ impl Projection {
         catalog: &Catalog,
         ind: &Indicator,
         year: i32,
+        on: On,
         seq: u64,
         since: u64,
     ) -> IndicatorYear {
-        let regions: Vec<&str> = catalog
-            .compared_regions(year)
-            .map(|r| r.code.as_str())
-            .collect();
-        let fetched = Fetched::new(self, year, seq, &regions, ind);
-        let mut positions = Vec::with_capacity(regions.len());
+        let areas: Vec<&str> = match on {
+            (Level::Region, d) => catalog
+                .regions_on(d, year)
+                .map(|r| r.code.as_str())
+                .collect(),
+            (Level::Municipality, Some(d)) => catalog
+                .municipalities_on(d)
+                .map(|m| m.code.as_str())
+                .collect(),
+            (Level::Municipality, None) => Vec::new(),
+        };
+        let fetched = Fetched::new(self, catalog, (year, on, seq), &areas, ind);
+        let mut positions = Vec::with_capacity(areas.len());
         let mut values: Vec<(String, f64)> = Vec::new();
-        for (r, cell) in regions.iter().zip(&fetched.columns[0]) {
+        let mut figures = Vec::new();
+        for (a, cell) in areas.iter().zip(&fetched.columns[0]) {
             match cell {
                 Some(c) => {
                     positions.push(Some(values.len() as u32));
-                    values.push(((*r).to_owned(), c.value));
+                    values.push(((*a).to_owned(), c.value));
+                    figures.push(*c);
                 }
                 None => positions.push(None),
             }
         }
         let nums: Vec<f64> = values.iter().map(|(_, v)| *v).collect();
         let official = self
-            .current(NATIONAL_CODE, &ind.id, year, seq)
-            .map(|o| (o.value, o.status() == Status::Provisional));
-        let computed = stats::aggregate(&ind.id, &ind.aggregation, &regions, &fetched);
-        let groups = catalog
-            .groups
-            .values()
+            .figure(catalog, NATIONAL_CODE, ind, year, on.1, seq)
+            .map(|f| (f.value, f.provisional));
+        let computed = stats::aggregate(&ind.id, &ind.aggregation, &areas, &fetched);
+        let group_defs = catalog.groups.values().filter(|_| on.0 == Level::Region);
+        let groups = group_defs
             .map(|g| {
                 let members: Vec<&str> = g.members.iter().map(String::as_str).collect();
                 let computed = stats::aggregate(&ind.id, &ind.aggregation, &members, &fetched);
-                // Members and regions are both in code order: one merge finds the members'
+                // Members and areas are both in code order: one merge finds the members'
                 // entries in `values`.
                 let mut entries = Vec::with_capacity(members.len());
                 let mut nums = Vec::with_capacity(members.len());
                 let mut row = 0;
                 for m in &members {
-                    while row < regions.len() && regions[row] < *m {
+                    while row < areas.len() && areas[row] < *m {
                         row += 1;
                     }
-                    if regions.get(row) == Some(m) {
+                    if areas.get(row) == Some(m) {
                         if let Some(i) = positions[row] {
                             entries.push(i);
                             nums.push(values[i as usize].1);
@@ -467,18 +757,27 @@ impl Projection {
             ranks: stats::ranks_by_direction(&nums, ind.direction),
             z_scores: stats::oriented_z_scores(&nums, ind.direction),
             official: official.map(|(v, _)| v),
-            national: stats::national(&ind.aggregation, official, computed, regions.len() as u32),
+            national: stats::national(&ind.aggregation, official, computed, areas.len() as u32),
             indicator: ind.clone(),
+            on,
             values,
+            figures,
             positions,
+            areas: areas.iter().map(|a| (*a).to_owned()).collect(),
             since,
             number: self.indicator_numbers.get(&ind.id),
         }
     }
 
-    /// The picture of `year` after event `seq`: the kept one when it holds at `seq`.
-    pub fn year_picture(&self, year: i32, seq: u64) -> Arc<YearPicture> {
-        if let Some(yp) = self.kept.lock().years.get(&year) {
+    /// The picture of `year` on `on` after event `seq`: the kept one when it holds at `seq`.
+    pub fn year_picture(&self, year: i32, on: On, seq: u64) -> Arc<YearPicture> {
+        if let Some((_, yp)) = self
+            .kept
+            .lock()
+            .years
+            .get(&year)
+            .and_then(|v| v.iter().find(|(o, _)| *o == on))
+        {
             if seq >= yp.since {
                 return yp.clone();
             }
@@ -487,16 +786,19 @@ impl Projection {
         let indicators: Vec<Arc<IndicatorYear>> = catalog
             .indicators
             .values()
-            .map(|ind| self.indicator_year(&catalog, ind, year, seq))
+            .map(|ind| self.indicator_year(&catalog, ind, year, on, seq))
             .collect();
-        let mut yp = YearPicture::from_indicators(year, catalog, indicators);
+        let mut yp = YearPicture::from_indicators(year, on, catalog, indicators);
         // A catalog without indicators still changed at its last definition.
         yp.since = yp.since.max(self.catalog_changed_at);
         let yp = Arc::new(yp);
         // Kept only when every figure in it is the latest (each `since` is the indicator's
         // last change, so at or after all of them nothing has changed since).
         if seq >= yp.since && self.years.contains(&year) {
-            self.kept.lock().years.insert(year, yp.clone());
+            let mut kept = self.kept.lock();
+            let v = kept.years.entry(year).or_default();
+            v.retain(|(o, _)| *o != on);
+            v.push((on, yp.clone()));
         }
         yp
     }
@@ -507,6 +809,7 @@ impl YearPicture {
     /// scores and ranks follow from them alone, with no projection needed.
     pub(crate) fn from_indicators(
         year: i32,
+        on: On,
         catalog: Arc<Catalog>,
         indicators: Vec<Arc<IndicatorYear>>,
     ) -> YearPicture {
@@ -538,6 +841,7 @@ impl YearPicture {
         let since = indicators.iter().map(|iy| iy.since).max().unwrap_or(0);
         YearPicture {
             year,
+            on,
             catalog,
             indicators,
             theme_scores,
@@ -547,73 +851,131 @@ impl YearPicture {
 }
 
 impl Projection {
-    /// A region's picture of `year` after event `seq`: the kept one when it holds at `seq`.
-    /// `region` must be a resolved code.
-    pub fn region_picture(&self, region: &str, year: i32, seq: u64) -> Arc<RegionPicture> {
+    /// An area's picture of `year` on borders `d` after event `seq`: the kept one when it
+    /// holds at `seq`. `area` must be a resolved code.
+    pub fn region_picture(
+        &self,
+        area: &str,
+        year: i32,
+        d: Option<i32>,
+        seq: u64,
+    ) -> Arc<RegionPicture> {
         let keep = seq >= self.region_picture_since(year) && self.years.contains(&year);
+        let key = (area.to_owned(), d);
         if keep {
             if let Some(p) = self
                 .kept
                 .lock()
                 .regions
                 .get(&year)
-                .and_then(|m| m.get(region))
+                .and_then(|m| m.get(&key))
             {
                 return p.clone();
             }
         }
-        let picture = Arc::new(self.compute_region_picture(region, year, seq));
+        let picture = Arc::new(self.compute_region_picture(area, year, d, seq));
         if keep {
             self.kept
                 .lock()
                 .regions
                 .entry(year)
                 .or_default()
-                .insert(region.to_owned(), picture.clone());
+                .insert(key, picture.clone());
         }
         picture
     }
 
-    fn compute_region_picture(&self, region: &str, year: i32, seq: u64) -> RegionPicture {
-        let yp = self.year_picture(year, seq);
-        let at = position(&yp.catalog, region, year);
-        let number = self.region_numbers.get(region);
+    fn compute_region_picture(
+        &self,
+        area: &str,
+        year: i32,
+        d: Option<i32>,
+        seq: u64,
+    ) -> RegionPicture {
+        let level = Level::of(area);
+        let yp = self.year_picture(year, (level, d), seq);
+        let catalog = &yp.catalog;
+        let in_region = match level {
+            Level::Municipality => catalog
+                .municipalities
+                .get(area)
+                .and_then(|m| m.region(d.unwrap_or(year)))
+                .map(str::to_owned),
+            Level::Region => None,
+        };
+        let regional = in_region
+            .as_ref()
+            .map(|_| self.year_picture(year, (Level::Region, d), seq));
         let mut cells = Vec::new();
+        let mut elsewhere = Vec::new();
         let mut reported: BTreeMap<Theme, u32> = BTreeMap::new();
-        for iy in &yp.indicators {
+        for (n, iy) in yp.indicators.iter().enumerate() {
             let ind = &iy.indicator;
-            let (Some(r), Some(i)) = (number, iy.number) else {
-                continue;
-            };
-            let revisions = self.upto(self.numbered(r, i, year), seq);
-            let Some(rev) = super::value_of(revisions) else {
+            let Some((figure, rank)) = iy.figure_of(area) else {
+                let other = self.reported_elsewhere(catalog, area, &ind.id, year, d, seq);
+                if !other.is_empty() {
+                    elsewhere.push((ind.id.clone(), other));
+                }
                 continue;
             };
             *reported.entry(ind.theme).or_default() += 1;
+            let previous = self.figure(catalog, area, ind, year - 1, d, seq);
+            let previous_elsewhere = match previous {
+                Some(_) => Vec::new(),
+                None => self.reported_elsewhere(catalog, area, &ind.id, year - 1, d, seq),
+            };
+            let region_value = regional.as_ref().and_then(|r| {
+                let region = in_region.as_deref()?;
+                r.indicators[n].figure_of(region).map(|(f, _)| f.value)
+            });
+            let (source, note, revisions, last) = match &figure.origin {
+                Origin::Reported { borders, rev } => (
+                    self.source(rev).clone(),
+                    self.note(rev).to_owned(),
+                    self.revisions_at(area, &ind.id, year, *borders, seq).len() as u32,
+                    rev.recorded_at_micros,
+                ),
+                Origin::Derived {
+                    from,
+                    used,
+                    expected,
+                    ..
+                } => (
+                    Arc::from(format!(
+                        "derived: {} of {used} of its {expected} municipalities on the borders \
+                         of {from}",
+                        derived_rule(&ind.aggregation)
+                    )),
+                    String::new(),
+                    0,
+                    0,
+                ),
+            };
             cells.push(RegionCell {
                 figures: iy.clone(),
-                value: rev.value,
-                status: rev.status(),
-                source: self.source(rev).clone(),
-                note: self.note(rev).to_owned(),
-                revisions: revisions.len() as u32,
-                last_recorded_at_micros: rev.recorded_at_micros,
-                rank: at.and_then(|p| iy.rank_at(p)).unwrap_or(0),
-                previous: super::value_of(self.upto(self.numbered(r, i, year - 1), seq))
-                    .map(|r| r.value),
+                origin: figure.origin,
+                value: figure.value,
+                status: figure.status(),
+                source,
+                note,
+                revisions,
+                last_recorded_at_micros: last,
+                rank,
+                previous: previous.map(|p| p.value),
+                previous_elsewhere,
+                region_value,
             });
         }
         let themes = Theme::ALL
             .iter()
             .map(|t| {
-                let entry = yp.theme_scores[t].iter().find(|(r, _, _)| r == region);
+                let entry = yp.theme_scores[t].iter().find(|(r, _, _)| r == area);
                 ThemeSummary {
                     theme: *t,
                     score: entry.map(|e| e.1).unwrap_or(0.0),
                     rank: entry.map(|e| e.2).unwrap_or(0),
                     indicators_reported: reported.get(t).copied().unwrap_or(0),
-                    indicators_defined: yp
-                        .catalog
+                    indicators_defined: catalog
                         .indicators
                         .values()
                         .filter(|i| i.theme == *t)
@@ -622,11 +984,23 @@ impl Projection {
                 }
             })
             .collect();
-        let defined = yp.catalog.indicators.len();
+        let defined = catalog.indicators.len();
+        let municipalities = match (level, d) {
+            (Level::Region, Some(d)) => catalog
+                .municipalities_on(d)
+                .filter(|m| m.region(d) == Some(area))
+                .map(|m| m.code.clone())
+                .collect(),
+            _ => Vec::new(),
+        };
         RegionPicture {
-            region: region.into(),
+            region: area.into(),
             year,
-            groups: yp.catalog.groups_of(region).map(|g| g.id.clone()).collect(),
+            borders: d,
+            in_region,
+            municipalities,
+            elsewhere,
+            groups: catalog.groups_of(area).map(|g| g.id.clone()).collect(),
             coverage_ratio: if defined == 0 {
                 0.0
             } else {
@@ -637,26 +1011,37 @@ impl Projection {
         }
     }
 
-    /// A region's series of one indicator over `from..=to` after event `seq`.
+    /// An area's series of one indicator over `from..=to` after event `seq`, each year on the
+    /// borders `borders(year)` gives.
     pub(crate) fn series(
         &self,
-        region: &str,
+        area: &str,
         ind: &Indicator,
-        from: i32,
-        to: i32,
+        (from, to): (i32, i32),
+        borders: impl Fn(i32) -> Option<i32>,
         seq: u64,
     ) -> Vec<SeriesPoint> {
         let catalog = self.catalog_at(seq);
+        let level = Level::of(area);
+        let mut before: Option<Option<i32>> = None;
         (from..=to)
             .filter_map(|year| {
-                let rev = self.current(region, &ind.id, year, seq)?;
-                let figures = self.indicator_year(&catalog, ind, year, seq);
-                let at = position(&catalog, region, year);
+                let d = borders(year);
+                let figure = self.figure(&catalog, area, ind, year, d, seq)?;
+                let figures = self.indicator_year(&catalog, ind, year, (level, d), seq);
+                let rank = figures.figure_of(area).map_or(0, |(_, r)| r);
+                // A break: the area's land differs from the previous point's.
+                let break_before =
+                    before.is_some_and(|b| catalog.land(area, b) != catalog.land(area, d));
+                before = Some(d);
                 Some(SeriesPoint {
                     year,
-                    value: rev.value,
-                    status: rev.status(),
-                    rank: at.and_then(|p| figures.rank_at(p)).unwrap_or(0),
+                    value: figure.value,
+                    status: figure.status(),
+                    origin: figure.origin,
+                    borders: d,
+                    break_before,
+                    rank,
                     figures,
                 })
             })
@@ -665,10 +1050,37 @@ impl Projection {
 }
 
 impl Projection {
-    /// Peer group `id`'s picture of `year` after event `seq`; `None` when the group is not
-    /// defined at `seq`.
-    pub(crate) fn group_picture(&self, id: &str, year: i32, seq: u64) -> Option<GroupPicture> {
-        let yp = self.year_picture(year, seq);
+    /// Whether `area` has a figure of `ind` in `year` after event `seq` on any borders (or
+    /// none): what a reporting round counts as reported.
+    fn reported_anywhere(&self, area: &str, ind: &str, year: i32, seq: u64) -> bool {
+        let catalog = self.catalog_at(seq);
+        std::iter::once(None)
+            .chain(catalog.divisions.keys().map(|d| Some(*d)))
+            .any(|b| self.current(area, ind, year, b, seq).is_some())
+    }
+}
+
+/// How a derived figure was put together, in words.
+fn derived_rule(rule: &Aggregation) -> &'static str {
+    match rule {
+        Aggregation::Sum => "the sum",
+        Aggregation::Ratio { .. } => "the ratio of the sums",
+        Aggregation::WeightedMean { .. } => "the weighted mean",
+        Aggregation::NationalOnly => "none",
+    }
+}
+
+impl Projection {
+    /// Peer group `id`'s picture of `year` on borders `d` after event `seq`; `None` when the
+    /// group is not defined at `seq`.
+    pub(crate) fn group_picture(
+        &self,
+        id: &str,
+        year: i32,
+        d: Option<i32>,
+        seq: u64,
+    ) -> Option<GroupPicture> {
+        let yp = self.year_picture(year, (Level::Region, d), seq);
         let group = yp.catalog.groups.get(id)?.clone();
         let indicators = yp
             .indicators
@@ -679,15 +1091,21 @@ impl Projection {
                     .members
                     .iter()
                     .map(|m| {
-                        let revisions = self.revisions_at(m, &iy.indicator.id, year, seq);
-                        let current = super::value_of(revisions);
+                        let current = iy.figure_of(m).map(|(f, _)| *f);
+                        let reported = current.as_ref().and_then(Figure::rev);
+                        let revisions = match current.map(|f| f.origin) {
+                            Some(Origin::Reported { borders, .. }) => self
+                                .revisions_at(m, &iy.indicator.id, year, borders, seq)
+                                .len(),
+                            _ => 0,
+                        };
                         GroupMember {
                             region: m.clone(),
-                            value: current.map(|r| r.value),
-                            status: current.map(|r| r.status()),
-                            source: current.map(|r| self.source(r).clone()),
-                            revisions: revisions.len() as u32,
-                            sequence: current.map_or(0, |r| r.sequence()),
+                            value: current.map(|f| f.value),
+                            status: current.map(|f| f.status()),
+                            source: reported.map(|r| self.source(r).clone()),
+                            revisions: revisions as u32,
+                            sequence: reported.map_or(0, Rev::sequence),
                             rank: figures.and_then(|f| iy.group_rank(f, m)).unwrap_or(0),
                         }
                     })
@@ -714,7 +1132,7 @@ impl Projection {
                 let (reported, missing): (Vec<&String>, Vec<&String>) = round
                     .indicators
                     .iter()
-                    .partition(|i| self.current(region, i, year, seq).is_some());
+                    .partition(|i| self.reported_anywhere(region, i, year, seq));
                 RegionRoundStatus {
                     region: region.clone(),
                     overdue: passed && !missing.is_empty(),

@@ -22,10 +22,11 @@ use parking_lot::{RwLock, RwLockReadGuard};
 use tokio::sync::watch;
 
 use crate::auth::Principal;
+use crate::domain::areas::Borders;
 use crate::domain::{Catalog, Event, Indicator};
 use crate::metrics::Metrics;
 use crate::projection::{
-    AsOf, GroupPicture, Projection, RegionPicture, RoundStatus, SeriesPoint, YearPicture,
+    AsOf, GroupPicture, Level, Projection, RegionPicture, RoundStatus, SeriesPoint, YearPicture,
 };
 use crate::store::EventLog;
 
@@ -64,6 +65,16 @@ pub(crate) struct Point {
     pub(crate) as_of: AsOf,
     /// The read waits until the projection has applied this sequence (read your writes).
     pub(crate) min_sequence: u64,
+    /// The borders a picture compares on.
+    pub(crate) borders: Borders,
+}
+
+impl Point {
+    /// The borders a request asks for (`field` names them in an error).
+    pub(crate) fn with_borders(mut self, borders: &str, field: &str) -> Result<Point, ReadError> {
+        self.borders = Borders::parse(borders).map_err(|why| ReadError::invalid(field, why))?;
+        Ok(self)
+    }
 }
 
 /// A read's answer: `value`, which holds at `as_of_sequence`.
@@ -108,6 +119,7 @@ struct At<'a> {
     p: RwLockReadGuard<'a, Projection>,
     seq: u64,
     point: AsOf,
+    borders: Borders,
 }
 
 impl At<'_> {
@@ -121,14 +133,22 @@ impl At<'_> {
         }
     }
 
-    /// A region code resolved with the latest catalog: a code names the same region at
-    /// every as-of point, also before the region had any data.
+    /// An area code (a region, its number, a municipality) resolved with the latest
+    /// catalog: a code names the same area at every as-of point, also before it had data.
     fn region(&self, code: &str) -> Result<String, ReadError> {
         self.p
             .catalog()
-            .resolve_region(code)
-            .map(|r| r.code.clone())
-            .ok_or_else(|| ReadError::invalid("region_code", format!("unknown region {code:?}")))
+            .resolve_area(code)
+            .map(|a| a.code().to_owned())
+            .ok_or_else(|| ReadError::invalid("region_code", format!("unknown area {code:?}")))
+    }
+
+    /// The division a picture of `year` is on, by the catalog as of this point.
+    fn borders(&self, year: i32) -> Result<Option<i32>, ReadError> {
+        self.p
+            .catalog_at(self.seq)
+            .resolve_borders(self.borders, year)
+            .map_err(|why| ReadError::invalid("borders", why))
     }
 
     /// An indicator of the catalog as of this point.
@@ -201,6 +221,7 @@ impl Reader {
             p,
             seq,
             point: point.as_of,
+            borders: point.borders,
         })
     }
 
@@ -231,7 +252,8 @@ impl Reader {
     ) -> Result<Answer<Arc<RegionPicture>>, ReadError> {
         let at = self.at(who, point).await?;
         let region = at.region(region)?;
-        Ok(at.answer(at.p.region_picture(&region, year, at.seq)))
+        let d = at.borders(year)?;
+        Ok(at.answer(at.p.region_picture(&region, year, d, at.seq)))
     }
 
     /// The national picture of `year`.
@@ -242,7 +264,8 @@ impl Reader {
         Year(year): Year,
     ) -> Result<Answer<Arc<YearPicture>>, ReadError> {
         let at = self.at(who, point).await?;
-        Ok(at.answer(at.p.year_picture(year, at.seq)))
+        let d = at.borders(year)?;
+        Ok(at.answer(at.p.year_picture(year, (Level::Region, d), at.seq)))
     }
 
     /// A peer group's picture of `year`.
@@ -254,7 +277,8 @@ impl Reader {
         Year(year): Year,
     ) -> Result<Answer<GroupPicture>, ReadError> {
         let at = self.at(who, point).await?;
-        let picture = at.p.group_picture(group, year, at.seq).ok_or_else(|| {
+        let d = at.borders(year)?;
+        let picture = at.p.group_picture(group, year, d, at.seq).ok_or_else(|| {
             ReadError::invalid(
                 "group_id",
                 format!(
@@ -295,7 +319,12 @@ impl Reader {
                 format!("at most {MAX_SERIES_YEARS} years per request"),
             ));
         }
-        let points = at.p.series(&region, &indicator, from, to, at.seq);
+        // Checked once for the whole span: a division that does not exist is refused.
+        at.borders(from)?;
+        let catalog = at.p.catalog_at(at.seq);
+        let borders = |year| catalog.resolve_borders(at.borders, year).ok().flatten();
+        let points =
+            at.p.series(&region, &indicator, (from, to), borders, at.seq);
         Ok(at.answer(Series {
             region,
             indicator,
@@ -303,41 +332,53 @@ impl Reader {
         }))
     }
 
-    /// A cell's revision trail: the sequences come from memory, the revisions themselves
-    /// from the log.
+    /// A cell's revision trail on `borders` (`None`: its trails on every borders, side by
+    /// side): the sequences come from memory, the revisions themselves from the log.
     pub(crate) async fn history(
         &self,
         who: &Principal,
         point: Point,
-        region: &str,
-        indicator: &str,
-        Year(year): Year,
+        (region, indicator, Year(year)): (&str, &str, Year),
+        borders: Option<i32>,
     ) -> Result<Answer<History>, ReadError> {
-        let (answer, trail) = {
+        let (answer, trail, catalog) = {
             let at = self.at(who, point).await?;
             let region = at.region(region)?;
             let indicator = at.indicator(indicator)?.id;
-            let trail = at.p.trail(&region, &indicator, year, at.seq);
+            let catalog = at.p.catalog_at(at.seq);
+            if let Some(d) = borders.filter(|d| !catalog.divisions.contains_key(d)) {
+                return Err(ReadError::invalid("borders", catalog.no_division(d)));
+            }
+            let trail = match borders {
+                Some(d) => at.p.trail(&region, &indicator, year, Some(d), at.seq),
+                None => at.p.trails(&region, &indicator, year, at.seq),
+            };
             let history = History {
                 region,
                 indicator,
                 year,
                 revisions: Vec::new(),
             };
-            (at.answer(history), trail)
+            (at.answer(history), trail, catalog)
         };
         let wanted = trail.len();
         let log = self.log.clone();
         let read = tokio::task::spawn_blocking(move || log.read_at(&trail)).await;
         let h = &answer.value;
-        let cell = Some((h.indicator.as_str(), year));
+        // Of the cell: its indicator and year, on borders with the same land as asked for.
+        let land = |b| catalog.land(&h.region, b);
+        let of_cell = |e: &Event| {
+            e.cell().is_some_and(|(i, y, b)| {
+                i == h.indicator && y == year && borders.is_none_or(|d| land(b) == land(Some(d)))
+            })
+        };
         match read {
             // Every revision of the trail, each an event of this cell.
             Ok(Ok(events))
                 if events.len() == wanted
                     && events
                         .iter()
-                        .all(|e| e.region_code == h.region && e.cell() == cell) =>
+                        .all(|e| e.region_code == h.region && of_cell(e)) =>
             {
                 let mut answer = answer;
                 answer.value.revisions = events;

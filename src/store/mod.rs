@@ -775,6 +775,7 @@ mod tests {
                     source: "s".repeat(source_len),
                     note: String::new(),
                     correction_reason: String::new(),
+                    borders: None,
                 }),
                 prev_hash: ZERO_HASH,
                 hash: ZERO_HASH,

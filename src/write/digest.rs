@@ -15,7 +15,8 @@
 
 use crate::domain::validate::ObservationInput;
 use crate::domain::{
-    Event, Hash, Indicator, Observation, Payload, Region, RegionGroup, Round, Status, ZERO_HASH,
+    Division, Event, Hash, Indicator, Municipality, Observation, Payload, Region, RegionGroup,
+    Round, Status, ZERO_HASH,
 };
 
 /// One step of the running digest.
@@ -46,35 +47,122 @@ pub(crate) enum Item<'a> {
     Region(&'a Region),
     Group(&'a RegionGroup),
     Round(&'a Round),
+    /// An observation on stated borders (one without is [`Item::Observation`], as before).
+    ObservationOn {
+        region: &'a str,
+        indicator_id: &'a str,
+        year: i32,
+        value_bits: u64,
+        status: Option<Status>,
+        source: &'a str,
+        note: &'a str,
+        correction_reason: &'a str,
+        borders: i32,
+    },
+    RetractionOn {
+        region: &'a str,
+        indicator_id: &'a str,
+        year: i32,
+        reason: &'a str,
+        borders: i32,
+    },
+    Municipality(&'a Municipality),
+    Division(&'a Division),
+}
+
+/// The item of an observation, with or without borders.
+#[allow(clippy::too_many_arguments)]
+fn observation_item<'a>(
+    region: &'a str,
+    indicator_id: &'a str,
+    year: i32,
+    value: f64,
+    status: Option<Status>,
+    source: &'a str,
+    note: &'a str,
+    correction_reason: &'a str,
+    borders: Option<i32>,
+) -> Item<'a> {
+    let value_bits = value.to_bits();
+    match borders {
+        None => Item::Observation {
+            region,
+            indicator_id,
+            year,
+            value_bits,
+            status,
+            source,
+            note,
+            correction_reason,
+        },
+        Some(borders) => Item::ObservationOn {
+            region,
+            indicator_id,
+            year,
+            value_bits,
+            status,
+            source,
+            note,
+            correction_reason,
+            borders,
+        },
+    }
+}
+
+/// The item of a retraction, with or without borders.
+pub(crate) fn retraction<'a>(
+    region: &'a str,
+    indicator_id: &'a str,
+    year: i32,
+    reason: &'a str,
+    borders: Option<i32>,
+) -> Item<'a> {
+    match borders {
+        None => Item::Retraction {
+            region,
+            indicator_id,
+            year,
+            reason,
+        },
+        Some(borders) => Item::RetractionOn {
+            region,
+            indicator_id,
+            year,
+            reason,
+            borders,
+        },
+    }
 }
 
 /// The item of a submitted observation.
 pub(crate) fn observation<'a>(region: &'a str, o: &'a ObservationInput) -> Item<'a> {
-    Item::Observation {
+    observation_item(
         region,
-        indicator_id: &o.indicator_id,
-        year: o.year,
-        value_bits: o.value.to_bits(),
-        status: o.status,
-        source: &o.source,
-        note: &o.note,
-        correction_reason: &o.correction_reason,
-    }
+        &o.indicator_id,
+        o.year,
+        o.value,
+        o.status,
+        &o.source,
+        &o.note,
+        &o.correction_reason,
+        o.borders,
+    )
 }
 
 /// The item of a recorded observation: the same bytes as [`observation`] of the input it
 /// came from.
 fn recorded<'a>(region: &'a str, o: &'a Observation) -> Item<'a> {
-    Item::Observation {
+    observation_item(
         region,
-        indicator_id: &o.indicator_id,
-        year: o.year,
-        value_bits: o.value.to_bits(),
-        status: Some(o.status),
-        source: &o.source,
-        note: &o.note,
-        correction_reason: &o.correction_reason,
-    }
+        &o.indicator_id,
+        o.year,
+        o.value,
+        Some(o.status),
+        &o.source,
+        &o.note,
+        &o.correction_reason,
+        o.borders,
+    )
 }
 
 /// The digest of a whole submission's observations.
@@ -93,20 +181,18 @@ pub(crate) fn event_step(d: &Hash, e: &Event) -> Hash {
             indicator_id,
             year,
             reason,
+            borders,
         } => step(
             d,
-            &Item::Retraction {
-                region: &e.region_code,
-                indicator_id,
-                year: *year,
-                reason,
-            },
+            &retraction(&e.region_code, indicator_id, *year, reason, *borders),
         ),
         Payload::IndicatorDefined(i) => step(d, &Item::Indicator(i)),
         Payload::RegionDefined(r) => step(d, &Item::Region(r)),
         Payload::SubmissionSummary { content_digest, .. } => *content_digest,
         Payload::GroupDefined(g) => step(d, &Item::Group(g)),
         Payload::RoundOpened(r) => step(d, &Item::Round(r)),
+        Payload::MunicipalityDefined(m) => step(d, &Item::Municipality(m)),
+        Payload::DivisionDefined(v) => step(d, &Item::Division(v)),
     }
 }
 
@@ -124,6 +210,7 @@ mod tests {
             source: "Statistics Finland".into(),
             note: String::new(),
             correction_reason: String::new(),
+            borders: None,
         }];
         assert_eq!(
             hex::encode(submission("MK19", &observations)),

@@ -47,6 +47,8 @@ pub struct RetractInput {
     pub(crate) year: i32,
     pub(crate) reason: String,
     pub(crate) expected_region_revision: Option<u64>,
+    /// The borders of the figure retracted; `None`: the division in force now.
+    pub(crate) borders: Option<i32>,
 }
 
 /// What a client's write request asks for.

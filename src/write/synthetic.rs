@@ -41,6 +41,7 @@ pub fn submission(
                     source: "synthetic".into(),
                     note: "synthetic benchmark data".into(),
                     correction_reason: String::new(),
+                    borders: None,
                 }
             })
             .collect(),

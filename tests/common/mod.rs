@@ -283,6 +283,7 @@ pub fn obs(
     status: proto::ObservationStatus,
 ) -> proto::Observation {
     proto::Observation {
+        borders: Default::default(),
         indicator_id: indicator.into(),
         year,
         value,
@@ -339,6 +340,7 @@ pub async fn pictures(
     for year in years {
         let n = pic
             .get_national_picture(proto::GetNationalPictureRequest {
+                borders: Default::default(),
                 year,
                 as_of,
                 min_sequence: 0,
@@ -350,6 +352,7 @@ pub async fn pictures(
         for region in regions {
             let p = pic
                 .get_region_picture(proto::GetRegionPictureRequest {
+                    borders: Default::default(),
                     region_code: (*region).into(),
                     year,
                     as_of,
@@ -374,6 +377,7 @@ pub async fn head_sequence(s: &InProc) -> u64 {
 pub async fn head_at(ch: Channel) -> u64 {
     PictureServiceClient::new(ch)
         .get_national_picture(proto::GetNationalPictureRequest {
+            borders: Default::default(),
             year: 2020,
             as_of: None,
             min_sequence: 0,

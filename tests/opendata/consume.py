@@ -53,14 +53,18 @@ def fail(what, message):
 
 
 class Client:
-    def __init__(self, base, token, timeout):
+    def __init__(self, base, token, timeout, borders=None):
         self.base = base.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.borders = borders
 
     def get(self, path, params=None, token=True, accept=None):
-        """(status, headers, body text) of a GET; HTTP errors are answers too."""
+        """(status, headers, body text) of a GET; HTTP errors are answers too. Every picture
+        and series is read on `borders` when given."""
         url = self.base + path
+        if self.borders and ("/picture" in path or "/series/" in path):
+            params = dict(params or {}, borders=self.borders)
         if params:
             url += "?" + urllib.parse.urlencode(params)
         req = urllib.request.Request(url, method="GET")
@@ -606,9 +610,10 @@ def main():
     p.add_argument("--group", default="FI1D")
     p.add_argument("--indicator", default="unemployment_rate_15_74")
     p.add_argument("--year", type=int, default=2019)
+    p.add_argument("--borders", help="the borders every picture and series is read on (latest, own, a year)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     a = p.parse_args()
-    client = Client(a.base, a.token, a.timeout)
+    client = Client(a.base, a.token, a.timeout, a.borders)
     result = {"region": a.region, "group": a.group, "indicator": a.indicator, "year": a.year}
     try:
         if a.token:

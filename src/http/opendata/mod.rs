@@ -253,9 +253,9 @@ impl Endpoint {
         match self {
             Endpoint::RegionPicture { .. }
             | Endpoint::NationalPicture
-            | Endpoint::GroupPicture { .. } => &["year"],
-            Endpoint::Series { .. } => &["from_year", "to_year"],
-            Endpoint::History { .. } => &[],
+            | Endpoint::GroupPicture { .. } => &["year", "borders"],
+            Endpoint::Series { .. } => &["from_year", "to_year", "borders"],
+            Endpoint::History { .. } => &["borders"],
         }
     }
 }
@@ -484,6 +484,13 @@ async fn answer(
     let point = Point {
         as_of: as_of(&q).map_err(refuse)?,
         min_sequence: min_sequence(&q).map_err(refuse)?,
+        ..Point::default()
+    };
+    // A history's borders are one division's year; a picture's, a choice of borders.
+    let given_borders = q.get("borders").map(String::as_str).unwrap_or_default();
+    let point = match endpoint {
+        Endpoint::History { .. } => point,
+        _ => (point.with_borders(given_borders, "borders")).map_err(|e| refuse(e.into()))?,
     };
     let Ok(_slot) = s.slots.clone().try_acquire_owned() else {
         return Err(refuse(HttpError::new(
@@ -526,7 +533,11 @@ async fn answer(
                 year: y,
             } => {
                 let y = year("year", &y).map_err(refuse)?;
-                let a = r.history(&who, point, &region, &indicator, y).await;
+                let borders = q.get("borders").map(|v| year("borders", v)).transpose();
+                let borders = borders.map_err(refuse)?.map(Year::get);
+                let a = r
+                    .history(&who, point, (&region, &indicator, y), borders)
+                    .await;
                 let a = a.map_err(read)?;
                 (render::history(&a, fmt, lang), a.as_of_sequence)
             }

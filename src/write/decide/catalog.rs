@@ -97,6 +97,7 @@ impl WriterState {
             indicator
                 .check()
                 .and_then(|()| c.check_references(&indicator))
+                .and_then(|()| c.check_room_for(&indicator.id))
                 .map_err(|p| ("indicator", p))
         };
         let digest = self.decide_catalog(

@@ -52,10 +52,12 @@ pub struct WriterState {
     /// The current reporting round of each year.
     rounds: std::collections::BTreeMap<i32, crate::domain::Round>,
     region_revisions: FxHashMap<String, u64>,
-    /// Each cell's current value and status, by region, indicator and year; absent = no
-    /// value (never set, or retracted). Nested so that lookups by `&str` allocate nothing.
-    /// Hashed with Fx: only catalog codes are ever inserted (after validation).
-    cells: FxHashMap<String, FxHashMap<String, FxHashMap<i32, Current>>>,
+    /// Each cell's current value and status, by area, indicator and (year, the land of its
+    /// borders: `Catalog::land`, so that a figure on borders that give the area the same
+    /// land revises it and one on other land does not); absent
+    /// = no value (never set, or retracted). Nested so that lookups by `&str` allocate
+    /// nothing. Hashed with Fx: only catalog codes are ever inserted (after validation).
+    cells: FxHashMap<String, FxHashMap<String, FxHashMap<YearOnLand, Current>>>,
     /// Serialized in id order, so that a snapshot's bytes depend on the state alone.
     #[serde(serialize_with = "in_key_order")]
     submissions: HashMap<String, SubmissionRecord>,
@@ -105,15 +107,35 @@ impl WriterState {
         self.head_hash
     }
 
-    fn current(&self, region: &str, indicator: &str, year: i32) -> Option<Current> {
+    fn current(
+        &self,
+        region: &str,
+        indicator: &str,
+        year: i32,
+        borders: Option<i32>,
+    ) -> Option<Current> {
+        let land = self.catalog.land(region, borders);
         self.cells
             .get(region)
             .and_then(|m| m.get(indicator))
-            .and_then(|m| m.get(&year))
+            .and_then(|m| m.get(&(year, land)))
             .copied()
     }
 
-    fn set_current(&mut self, region: &str, indicator: &str, year: i32, c: Option<Current>) {
+    /// The borders of a figure recorded at `now` that does not state its own: the division
+    /// in force then (none without divisions).
+    fn default_borders(&self, now: i64) -> Option<i32> {
+        self.catalog.division_in_force(year_of(now))
+    }
+
+    fn set_current(
+        &mut self,
+        region: &str,
+        indicator: &str,
+        (year, borders): (i32, Option<i32>),
+        c: Option<Current>,
+    ) {
+        let land = self.catalog.land(region, borders);
         if !self.cells.contains_key(region) {
             self.cells.insert(region.to_owned(), FxHashMap::default());
         }
@@ -125,10 +147,10 @@ impl WriterState {
         let by_year = by_indicator.get_mut(indicator).expect("indicator map");
         match c {
             Some(c) => {
-                by_year.insert(year, c);
+                by_year.insert((year, land), c);
             }
             None => {
-                by_year.remove(&year);
+                by_year.remove(&(year, land));
             }
         }
     }
@@ -161,12 +183,30 @@ impl WriterState {
                     value: o.value,
                     status: o.status,
                 };
-                self.set_current(&e.region_code, &o.indicator_id, o.year, Some(c));
+                self.set_current(
+                    &e.region_code,
+                    &o.indicator_id,
+                    (o.year, o.borders),
+                    Some(c),
+                );
             }
             Payload::ObservationRetracted {
-                indicator_id, year, ..
+                indicator_id,
+                year,
+                borders,
+                ..
             } => {
-                self.set_current(&e.region_code, indicator_id, *year, None);
+                self.set_current(&e.region_code, indicator_id, (*year, *borders), None);
+            }
+            Payload::MunicipalityDefined(m) => {
+                self.catalog
+                    .municipalities
+                    .insert(m.code.clone(), m.clone());
+                self.catalog.cache.clear();
+            }
+            Payload::DivisionDefined(d) => {
+                self.catalog.divisions.insert(d.year, d.clone());
+                self.catalog.cache.clear();
             }
             Payload::IndicatorDefined(i) => {
                 self.catalog.indicators.insert(i.id.clone(), i.clone());
@@ -369,23 +409,46 @@ impl WriterState {
             let payload = Payload::GroupDefined(g.clone());
             self.emit("", "system", "catalog-bootstrap", payload, now, &mut out);
         }
+        for m in catalog.municipalities.values() {
+            let payload = Payload::MunicipalityDefined(m.clone());
+            self.emit("", "system", "catalog-bootstrap", payload, now, &mut out);
+        }
+        for d in catalog.divisions.values() {
+            let payload = Payload::DivisionDefined(d.clone());
+            self.emit("", "system", "catalog-bootstrap", payload, now, &mut out);
+        }
         let digest = out.iter().fold(ZERO_HASH, |d, e| digest::event_step(&d, e));
         self.set_digest("catalog-bootstrap", digest);
         out
     }
 }
 
-/// Refuses a write by a principal that may not write figures at all, or not for `region`
-/// (when it resolved; an unknown region is left to validation). Checked before idempotency,
-/// so nobody learns about submissions of regions they cannot write.
-fn check_write_permission(who: &Principal, region: Option<&str>) -> Result<(), WriteError> {
+/// A cell's year and the land of its borders (`Catalog::land`).
+type YearOnLand = (i32, Option<i32>);
+
+/// Refuses a write by a principal that may not write figures at all, or not for `area`
+/// (when it resolved; an unknown area is left to validation): a municipality is written by
+/// the reporters of the region it lies in on the division in force at `now`. Checked before
+/// idempotency, so nobody learns about submissions of areas they cannot write.
+fn check_write_permission(
+    catalog: &Catalog,
+    who: &Principal,
+    area: Option<&str>,
+    now: i64,
+) -> Result<(), WriteError> {
     let writes_figures = who.writes_figures();
-    let allowed = writes_figures && region.is_none_or(|r| who.may_write(r));
+    let region = area.map(|a| (a, catalog.reporting_region(a, year_of(now))));
+    let allowed = writes_figures
+        && region.is_none_or(|(a, r)| who.may_write(a) || r.is_some_and(|r| who.may_write(r)));
     if allowed {
         return Ok(());
     }
     Err(WriteError::PermissionDenied(match region {
-        Some(r) if writes_figures => format!("{} may not write figures for {r}", who.name),
+        Some((a, Some(r))) if writes_figures && a != r => format!(
+            "{} may not write figures for {a}, which lies in {r} on the borders in force now",
+            who.name
+        ),
+        Some((a, _)) if writes_figures => format!("{} may not write figures for {a}", who.name),
         _ => format!("{} ({}) may not write figures", who.name, who.role.as_str()),
     }))
 }

@@ -4,7 +4,7 @@ use super::{check_write_permission, WriterState};
 use crate::auth::Principal;
 use crate::domain::validate::{self, FieldViolation};
 use crate::domain::{Event, Hash, Payload, ZERO_HASH};
-use crate::write::digest::{self, Item};
+use crate::write::digest;
 use crate::write::{Receipt, RetractInput, WriteError};
 
 impl WriterState {
@@ -14,18 +14,19 @@ impl WriterState {
         &self,
         r: &RetractInput,
         who: &Principal,
+        now: i64,
     ) -> Result<Result<(String, Hash), Receipt>, WriteError> {
         let mut v = Vec::new();
         validate::check_submission_id(&r.submission_id, "submission_id", &mut v);
-        let region =
-            validate::check_region(&self.catalog, &r.region_code, &mut v).map(str::to_owned);
-        check_write_permission(who, region.as_deref())?;
-        let item = Item::Retraction {
-            region: region.as_deref().unwrap_or_default(),
-            indicator_id: &r.indicator_id,
-            year: r.year,
-            reason: &r.reason,
-        };
+        let region = validate::check_area(&self.catalog, &r.region_code, &mut v).map(str::to_owned);
+        check_write_permission(&self.catalog, who, region.as_deref(), now)?;
+        let item = digest::retraction(
+            region.as_deref().unwrap_or_default(),
+            &r.indicator_id,
+            r.year,
+            &r.reason,
+            r.borders,
+        );
         let digest = digest::step(&ZERO_HASH, &item);
         if v.is_empty() {
             if let Some(answer) = self.check_duplicate(&r.submission_id, digest) {
@@ -42,6 +43,15 @@ impl WriterState {
             });
         }
         validate::check_reason(&r.reason, &mut v);
+        if let Some(d) = r
+            .borders
+            .filter(|d| !self.catalog.divisions.contains_key(d))
+        {
+            v.push(FieldViolation {
+                field: "borders".into(),
+                description: self.catalog.no_division(d),
+            });
+        }
         if !v.is_empty() {
             return Err(WriteError::Invalid(v));
         }
@@ -49,10 +59,15 @@ impl WriterState {
         self.check_expected(&region, r.expected_region_revision)?;
         // Any cell with a value may be retracted, whatever the catalog's years say now: a
         // value recorded under an older definition must be removable.
-        if self.current(&region, &r.indicator_id, r.year).is_none() {
+        if self
+            .current(&region, &r.indicator_id, r.year, r.borders)
+            .is_none()
+        {
             return Err(WriteError::NotFound(format!(
-                "{region} {} {} has no current value to retract",
-                r.indicator_id, r.year
+                "{region} {} {}{} has no current value to retract",
+                r.indicator_id,
+                r.year,
+                validate::on_borders(r.borders)
             )));
         }
         Ok(Ok((region, digest)))
@@ -61,13 +76,15 @@ impl WriterState {
     /// Carries out a retraction (see [`WriterState::prepare`]).
     pub(super) fn prepare_retract(
         &mut self,
-        r: RetractInput,
+        mut r: RetractInput,
         who: &Principal,
         now: i64,
         out: &mut Vec<Event>,
     ) -> Result<Receipt, WriteError> {
         let principal = who.name.as_str();
-        let (region, digest) = match self.decide_retract(&r, who)? {
+        // Without borders: the figure on the division in force now (as a submission).
+        r.borders = r.borders.or(self.default_borders(now));
+        let (region, digest) = match self.decide_retract(&r, who, now)? {
             Ok(plan) => plan,
             Err(duplicate) => return Ok(duplicate),
         };
@@ -76,6 +93,7 @@ impl WriterState {
             indicator_id: r.indicator_id,
             year: r.year,
             reason: r.reason,
+            borders: r.borders,
         };
         self.emit(&region, principal, &r.submission_id, payload, now, out);
         self.set_digest(&r.submission_id, digest);

@@ -31,9 +31,8 @@ impl WriterState {
     ) -> Result<SubmitPlan, WriteError> {
         let mut v = Vec::new();
         validate::check_submission_id(&s.submission_id, "submission_id", &mut v);
-        let region =
-            validate::check_region(&self.catalog, &s.region_code, &mut v).map(str::to_owned);
-        check_write_permission(who, region.as_deref())?;
+        let region = validate::check_area(&self.catalog, &s.region_code, &mut v).map(str::to_owned);
+        check_write_permission(&self.catalog, who, region.as_deref(), now)?;
         // Idempotency comes first: a retry of an accepted submission gets its receipt even
         // if the catalog or the region's revision has moved on since.
         let digest_region = region.as_deref().unwrap_or(&s.region_code);
@@ -46,12 +45,16 @@ impl WriterState {
         let checked = validate::check_observations(
             &self.catalog,
             &s.observations,
-            |ind, year| region.as_deref().and_then(|r| self.current(r, ind, year)),
+            |ind, year, borders| {
+                region
+                    .as_deref()
+                    .and_then(|r| self.current(r, ind, year, borders))
+            },
             year_of(now),
             &mut v,
         );
-        if let Some(r) = region.as_deref().and_then(|r| self.catalog.regions.get(r)) {
-            validate::check_in_force(r, &s.observations, &mut v);
+        if let Some(r) = region.as_deref() {
+            validate::check_borders(&self.catalog, r, &s.observations, &mut v);
         }
         if !v.is_empty() {
             return Err(WriteError::Invalid(v));
@@ -77,7 +80,7 @@ impl WriterState {
     fn since(&self, region: &str, s: &SubmitInput, mut rc: Receipt) -> Receipt {
         for o in &s.observations {
             let key = || (o.indicator_id.clone(), o.year);
-            match self.current(region, &o.indicator_id, o.year) {
+            match self.current(region, &o.indicator_id, o.year, o.borders) {
                 None => rc.retracted_since.push(key()),
                 Some(c) if Some(c.status) != o.status || c.value != o.value => {
                     rc.revised_since.push(key())
@@ -92,12 +95,19 @@ impl WriterState {
     /// their cells, and a summary when some do not.
     pub(super) fn prepare_submit(
         &mut self,
-        s: SubmitInput,
+        mut s: SubmitInput,
         who: &Principal,
         now: i64,
         out: &mut Vec<Event>,
     ) -> Result<Receipt, WriteError> {
         let principal = who.name.as_str();
+        // A figure that does not say its borders is on the division in force now: filled in
+        // first, so that the checks, the cells and the content digest all see the borders
+        // the figure is recorded on.
+        let default = self.default_borders(now);
+        for o in s.observations.iter_mut().filter(|o| o.borders.is_none()) {
+            o.borders = default;
+        }
         let (region, unchanged_flags, digest) = match self.decide_submit(&s, who, now)? {
             SubmitPlan::Duplicate(rc) => return Ok(rc),
             SubmitPlan::Record {

@@ -21,6 +21,7 @@ fn obs(indicator: &str, year: i32, value: f64, status: Status) -> ObservationInp
         source: "Statistics Finland".into(),
         note: String::new(),
         correction_reason: String::new(),
+        borders: None,
     }
 }
 
@@ -154,6 +155,7 @@ fn a_duplicate_says_which_values_were_retracted_since() {
         year: 2021,
         reason: "wrong year".into(),
         expected_region_revision: None,
+        borders: None,
     });
     run(&mut s, &retract).0.unwrap();
     let dup = run(&mut s, &file).0.unwrap();

@@ -1,0 +1,764 @@
+//! Areas that change: municipalities, the divisions (borders) they are placed on, and how an
+//! area on one year's borders relates to the same area on another's.
+//!
+//! A **division** is the borders in force from 1 January of a year: which region each
+//! municipality belongs to. A municipality's placements say where it lay in which years
+//! (its region, sub-region and wellbeing services county), and `joined` names the
+//! municipality it merged into when it ended. From these two the catalog answers:
+//!
+//! - whether a region covers the same land on two divisions (a figure on either is then a
+//!   figure on both: mergers inside a region do not matter, a municipality that moved does);
+//! - in which region of a division a municipality on other borders lies wholly, if it does
+//!   (so a region's figure that adds up can be put together from its municipalities').
+//!
+//! A division without placements (the borders of a release before the key begins, 2013)
+//! holds regions only: nothing on it is equal to anything on other borders.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{Catalog, CatalogError, MAX_NAME_LEN, NATIONAL_CODE};
+
+/// The bundled municipality key: Statistics Finland's classification on 1 January of each
+/// year 2013–2026 (`data/areas/README.md`).
+pub(crate) const BUNDLED_MUNICIPALITIES: &str =
+    include_str!("../../data/areas/municipality_key_2013_2026.csv");
+/// The bundled mergers: Statistics Finland's abolished municipalities 2000–2022, and the
+/// mergers decided since (`data/areas/README.md` names each one's source).
+pub(crate) const BUNDLED_MERGERS: [&str; 2] = [
+    include_str!("../../data/areas/municipalities_merged_2000_2022.csv"),
+    include_str!("../../data/areas/municipalities_merged_2023_2026.csv"),
+];
+/// The bundled divisions: the borders of every year the bundled data are on.
+pub(crate) const BUNDLED_DIVISIONS: &str = include_str!("../../data/areas/divisions.csv");
+
+/// Longest source of a division.
+pub(crate) const MAX_DIVISION_SOURCE_LEN: usize = 512;
+/// Most municipalities in a catalog: every division's membership is computed from them
+/// (Finland had 452 in 2000; a country's key of ten times that is still small).
+pub(crate) const MAX_MUNICIPALITIES: usize = 4096;
+/// Most divisions: one a year over a long history.
+pub(crate) const MAX_DIVISIONS: usize = 512;
+/// The longest chain of mergers followed from one municipality: Finland's longest is three.
+const MAX_MERGER_STEPS: usize = 16;
+
+/// Where a municipality lay over a span of years.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    pub(crate) first_year: i32,
+    pub(crate) last_year: i32,
+    /// Region code (`MK##`).
+    pub(crate) region: String,
+    /// Sub-region code (`SK###`), empty where the key has none.
+    pub(crate) sub_region: String,
+    /// Wellbeing services county code (`HV##`), empty where the key has none.
+    pub(crate) county: String,
+}
+
+/// A municipality of the catalog (`KU` + Statistics Finland's three digits).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Municipality {
+    pub(crate) code: String,
+    pub(crate) name_fi: String,
+    pub(crate) name_sv: String,
+    pub(crate) name_en: String,
+    /// Where it lay, by spans of years in order; it was in force in these years only.
+    pub(crate) placements: Vec<Placement>,
+    /// The municipality it joined when it ended, if it merged.
+    pub(crate) joined: Option<String>,
+}
+
+impl Municipality {
+    /// Where it lay in `year`, if it was in force.
+    pub(crate) fn placement(&self, year: i32) -> Option<&Placement> {
+        self.placements
+            .iter()
+            .find(|p| p.first_year <= year && year <= p.last_year)
+    }
+
+    /// Its region on the borders of `year`.
+    pub(crate) fn region(&self, year: i32) -> Option<&str> {
+        self.placement(year).map(|p| p.region.as_str())
+    }
+
+    /// The years it was in force, in words ("2013-2024").
+    pub(crate) fn years(&self) -> String {
+        match (self.placements.first(), self.placements.last()) {
+            (Some(f), Some(l)) => format!("{}-{}", f.first_year, l.last_year),
+            _ => "in no year".into(),
+        }
+    }
+
+    /// Checks the definition on its own.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if !is_municipality_code(&self.code) {
+            return Err(format!(
+                "municipality code {:?} must be KU and three digits",
+                super::text::clip(&self.code)
+            ));
+        }
+        for (field, v) in [
+            ("name_fi", &self.name_fi),
+            ("name_sv", &self.name_sv),
+            ("name_en", &self.name_en),
+        ] {
+            if v.trim().is_empty() || v.len() > MAX_NAME_LEN {
+                return Err(format!("{field} must be 1-{MAX_NAME_LEN} bytes"));
+            }
+        }
+        if self.placements.is_empty() {
+            return Err(format!("{}: a municipality needs a placement", self.code));
+        }
+        for p in &self.placements {
+            if !(1000..=9999).contains(&p.first_year) || p.first_year > p.last_year {
+                return Err(format!(
+                    "{}: years {}-{} must be ordered and within 1000..9999",
+                    self.code, p.first_year, p.last_year
+                ));
+            }
+        }
+        if self
+            .placements
+            .windows(2)
+            .any(|w| w[0].last_year >= w[1].first_year)
+        {
+            return Err(format!("{}: placements must not overlap", self.code));
+        }
+        if self.joined.as_deref() == Some(self.code.as_str()) {
+            return Err(format!("{} cannot join itself", self.code));
+        }
+        Ok(())
+    }
+}
+
+/// The borders in force from 1 January of `year`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Division {
+    pub(crate) year: i32,
+    /// Where the borders come from (the key or release they were published in).
+    pub(crate) source: String,
+}
+
+impl Division {
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if !(1000..=9999).contains(&self.year) {
+            return Err(format!("year {} must be within 1000..9999", self.year));
+        }
+        if self.source.trim().is_empty() || self.source.len() > MAX_DIVISION_SOURCE_LEN {
+            return Err(format!(
+                "source must name where the borders come from (1-{MAX_DIVISION_SOURCE_LEN} bytes)"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where each municipality of one division lies on another: its region, if it lies wholly
+/// in one.
+pub(crate) type Placed = BTreeMap<String, Option<String>>;
+
+/// What a catalog computes once about its areas (a pure function of the catalog, which is
+/// never changed after it is first read from): not compared, not serialized, and a clone
+/// starts empty.
+#[derive(Default)]
+pub(crate) struct AreaCache {
+    placed: Mutex<HashMap<(i32, i32), Arc<Placed>>>,
+    same: Mutex<HashMap<(String, i32, i32), bool>>,
+    land: Mutex<HashMap<(String, i32), i32>>,
+}
+
+impl AreaCache {
+    /// Forgets everything computed, after the catalog's areas changed.
+    pub(crate) fn clear(&mut self) {
+        *self = AreaCache::default();
+    }
+}
+
+impl Clone for AreaCache {
+    fn clone(&self) -> Self {
+        AreaCache::default()
+    }
+}
+
+impl PartialEq for AreaCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for AreaCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AreaCache")
+    }
+}
+
+/// Whether `code` has the shape of a municipality code (`KU` and three digits).
+pub(crate) fn is_municipality_code(code: &str) -> bool {
+    code.len() == 5 && code.starts_with("KU") && code[2..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An area of the catalog a figure can be for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Area<'a> {
+    /// A region, or the whole country.
+    Region(&'a super::Region),
+    Municipality(&'a Municipality),
+}
+
+impl<'a> Area<'a> {
+    pub(crate) fn code(self) -> &'a str {
+        match self {
+            Area::Region(r) => &r.code,
+            Area::Municipality(m) => &m.code,
+        }
+    }
+
+    pub(crate) fn name_en(self) -> &'a str {
+        match self {
+            Area::Region(r) => &r.name_en,
+            Area::Municipality(m) => &m.name_en,
+        }
+    }
+
+    /// Whether a figure of `year` on `borders` can be for this area: the area had not ended
+    /// by then, and it was in force on those borders (without borders, in the figure's
+    /// year). `Err` names the field at fault (`year` or `borders`) and says why not.
+    pub(crate) fn in_force(
+        self,
+        borders: Option<i32>,
+        year: i32,
+    ) -> Result<(), (&'static str, String)> {
+        let (on, ended, years, what) = match self {
+            Area::Region(r) => (
+                r.in_force(borders.unwrap_or(year)),
+                r.last_year,
+                r.years().unwrap_or_default(),
+                "a region",
+            ),
+            Area::Municipality(m) => (
+                m.placement(borders.unwrap_or(year)).is_some(),
+                // Only a municipality that merged into another has ended.
+                m.joined
+                    .as_ref()
+                    .and_then(|_| m.placements.last().map(|p| p.last_year)),
+                m.years(),
+                "a municipality",
+            ),
+        };
+        let (code, name) = (self.code(), self.name_en());
+        if ended.is_some_and(|l| year > l) || (!on && borders.is_none()) {
+            return Err((
+                "year",
+                format!("{code} ({name}) was {what} {years}: it has no figure of {year}"),
+            ));
+        }
+        match borders {
+            Some(d) if !on => Err((
+                "borders",
+                format!(
+                    "{code} ({name}) is not an area of the borders of {d}: it was {what} {years}"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The borders a picture is read on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Borders {
+    /// The latest division: every year on the same borders, comparable series.
+    #[default]
+    Latest,
+    /// Each year on its own borders: those its figures are published on, the division in
+    /// force on the 1 January after it (Statistics Finland publishes 31.12.2020 on the
+    /// borders of 1.1.2021).
+    Own,
+    /// The division of this year.
+    Of(i32),
+}
+
+impl Borders {
+    /// Parses what a request says: empty or `latest`, `own`, or a division's year.
+    pub(crate) fn parse(s: &str) -> Result<Borders, String> {
+        match s.trim() {
+            "" | "latest" => Ok(Borders::Latest),
+            "own" => Ok(Borders::Own),
+            y => y
+                .parse::<i32>()
+                .ok()
+                .filter(|y| (1000..=9999).contains(y))
+                .map(Borders::Of)
+                .ok_or_else(|| {
+                    format!(
+                        "{:?} must be latest, own, or a division's year",
+                        super::text::clip(y)
+                    )
+                }),
+        }
+    }
+}
+
+impl Catalog {
+    /// Resolves an area code: a region (or Statistics Finland's number for it) or a
+    /// municipality.
+    pub(crate) fn resolve_area(&self, code: &str) -> Option<Area<'_>> {
+        match self.municipalities.get(code) {
+            Some(m) => Some(Area::Municipality(m)),
+            None => self.resolve_region(code).map(Area::Region),
+        }
+    }
+
+    /// The region whose reporters write `area`'s figures on the division in force in
+    /// `year`: a region its own, a municipality the region it lies in (`None` when it lies
+    /// in none then).
+    pub(crate) fn reporting_region<'a>(&'a self, area: &'a str, year: i32) -> Option<&'a str> {
+        match self.municipalities.get(area) {
+            Some(m) => m.region(self.division_in_force(year).unwrap_or(year)),
+            None => Some(area),
+        }
+    }
+
+    /// The division in force in `year`: the latest that began at or before it.
+    pub(crate) fn division_in_force(&self, year: i32) -> Option<i32> {
+        self.divisions.range(..=year).next_back().map(|(y, _)| *y)
+    }
+
+    /// The division a picture of `year` is on (`None`: the catalog has no division, and
+    /// figures carry no borders); `Err` when a given division does not exist.
+    pub(crate) fn resolve_borders(&self, b: Borders, year: i32) -> Result<Option<i32>, String> {
+        match b {
+            _ if self.divisions.is_empty() => Ok(None),
+            Borders::Latest => Ok(self.divisions.keys().next_back().copied()),
+            // A year before every division: on the first one there is.
+            Borders::Own => Ok(self
+                .division_in_force(year.saturating_add(1))
+                .or_else(|| self.divisions.keys().next().copied())),
+            Borders::Of(d) if self.divisions.contains_key(&d) => Ok(Some(d)),
+            Borders::Of(d) => Err(self.no_division(d)),
+        }
+    }
+
+    /// Why `d` is refused as a division.
+    pub(crate) fn no_division(&self, d: i32) -> String {
+        match (
+            self.divisions.keys().next(),
+            self.divisions.keys().next_back(),
+        ) {
+            (Some(f), Some(l)) => format!(
+                "there is no division of {d}: the catalog holds the borders of {f}-{l} \
+                 (ListDivisions)"
+            ),
+            _ => format!("there is no division of {d}: the catalog holds no divisions"),
+        }
+    }
+
+    /// Whether division `d` says where its municipalities lie.
+    pub(crate) fn has_membership(&self, d: i32) -> bool {
+        self.municipalities
+            .values()
+            .any(|m| m.placement(d).is_some())
+    }
+
+    /// The municipalities of division `d`, in code order.
+    pub(crate) fn municipalities_on(&self, d: i32) -> impl Iterator<Item = &Municipality> {
+        self.municipalities
+            .values()
+            .filter(move |m| m.placement(d).is_some())
+    }
+
+    /// The regions of a division (`None`: of the year's own regions, the catalog having no
+    /// divisions), in code order, without the whole country.
+    pub(crate) fn regions_on(
+        &self,
+        borders: Option<i32>,
+        year: i32,
+    ) -> impl Iterator<Item = &super::Region> {
+        self.compared_regions(borders.unwrap_or(year))
+    }
+
+    /// What `code` (a municipality in force on `from`) is on the later borders `to`: itself,
+    /// or the municipality it merged into. `None` when its successor is not known.
+    pub(crate) fn successor<'a>(&'a self, code: &'a str, to: i32) -> Option<&'a Municipality> {
+        let mut m = self.municipalities.get(code)?;
+        for _ in 0..MAX_MERGER_STEPS {
+            if m.placement(to).is_some() {
+                return Some(m);
+            }
+            // Ended before `to`: what it joined (a municipality that had not begun by `to`
+            // cannot be reached this way).
+            m = self.municipalities.get(m.joined.as_deref()?)?;
+        }
+        None
+    }
+
+    /// The region of division `d` each municipality of division `m` lies wholly in (`None`
+    /// for one that is split between regions of `d`, or whose place on `d` is not known).
+    /// Computed once per catalog and pair of divisions.
+    pub(crate) fn placed_on(&self, m: i32, d: i32) -> Arc<Placed> {
+        if let Some(p) = self.cache.placed.lock().get(&(m, d)) {
+            return p.clone();
+        }
+        let p = Arc::new(self.compute_placed_on(m, d));
+        self.cache.placed.lock().insert((m, d), p.clone());
+        p
+    }
+
+    fn compute_placed_on(&self, m: i32, d: i32) -> Placed {
+        let owned = |r: Option<&str>| r.map(str::to_owned);
+        if m <= d {
+            return self
+                .municipalities_on(m)
+                .map(|x| {
+                    let region = self.successor(&x.code, d).and_then(|s| s.region(d));
+                    (x.code.clone(), owned(region))
+                })
+                .collect();
+        }
+        // Later municipal borders than the division: a municipality of `m` lies in one
+        // region of `d` when every part it was made of lay in that region.
+        let mut parts: HashMap<&str, Vec<Option<&str>>> = HashMap::new();
+        for y in self.municipalities_on(d) {
+            match self.successor(&y.code, m) {
+                Some(s) => parts.entry(&s.code).or_default().push(y.region(d)),
+                // Its place on `m` is not known: nothing can be said of any.
+                None => {
+                    return self
+                        .municipalities_on(m)
+                        .map(|x| (x.code.clone(), None))
+                        .collect()
+                }
+            }
+        }
+        self.municipalities_on(m)
+            .map(|x| {
+                let region = match parts.get(x.code.as_str()).map(Vec::as_slice) {
+                    Some([first, rest @ ..]) if rest.iter().all(|r| r == first) => *first,
+                    _ => None,
+                };
+                (x.code.clone(), owned(region))
+            })
+            .collect()
+    }
+
+    /// Whether `region` covers the same land on divisions `a` and `b`: both say where their
+    /// municipalities lie, and every municipality lies in the region on both or on neither.
+    pub(crate) fn same_territory(&self, region: &str, a: i32, b: i32) -> bool {
+        if a == b {
+            return true;
+        }
+        let (early, late) = (a.min(b), a.max(b));
+        let key = (region.to_owned(), early, late);
+        if let Some(same) = self.cache.same.lock().get(&key) {
+            return *same;
+        }
+        let same = self.has_membership(early)
+            && self.has_membership(late)
+            && self
+                .placed_on(early, late)
+                .iter()
+                .all(|(x, on_late)| match on_late {
+                    Some(r) => {
+                        (r == region) == (self.municipalities[x].region(early) == Some(region))
+                    }
+                    None => false,
+                });
+        self.cache.same.lock().insert(key, same);
+        same
+    }
+
+    /// The land `area` covers on borders `d`, named by the first division of the run of
+    /// consecutive divisions ending at `d` on which it covers the same land: figures on
+    /// borders with the same land are one figure (a later one revises it), figures on
+    /// borders with other land are different figures. Uusimaa's land is the same from 2013
+    /// to 2026, Etelä-Savo's changed on 1.1.2021 (2013 and 2021); the whole country's never
+    /// changes. Borders that are not a division (or `None`) are their own land.
+    pub(crate) fn land(&self, area: &str, d: Option<i32>) -> Option<i32> {
+        let d = d?;
+        if !self.divisions.contains_key(&d) {
+            return Some(d);
+        }
+        let key = (area.to_owned(), d);
+        if let Some(first) = self.cache.land.lock().get(&key) {
+            return Some(*first);
+        }
+        let mut first = d;
+        for earlier in self.divisions.range(..d).rev().map(|(y, _)| *y) {
+            let same = if area == NATIONAL_CODE {
+                true
+            } else if is_municipality_code(area) {
+                self.same_municipality(area, earlier, first)
+            } else {
+                self.same_territory(area, earlier, first)
+            };
+            if !same {
+                break;
+            }
+            first = earlier;
+        }
+        self.cache.land.lock().insert(key, first);
+        Some(first)
+    }
+
+    /// Whether municipality `code` covers the same land on divisions `a` and `b`: in force
+    /// on both, and no municipality merged into it in between.
+    pub(crate) fn same_municipality(&self, code: &str, a: i32, b: i32) -> bool {
+        let (early, late) = (a.min(b), a.max(b));
+        let Some(m) = self.municipalities.get(code) else {
+            return false;
+        };
+        m.placement(early).is_some()
+            && m.placement(late).is_some()
+            && !self.municipalities.values().any(|y| {
+                y.joined.as_deref() == Some(code)
+                    && y.placements
+                        .last()
+                        .is_some_and(|p| early <= p.last_year && p.last_year < late)
+            })
+    }
+
+    /// This catalog with the municipalities of a key file, the mergers of merger files and
+    /// the divisions of a division file, checked against its regions.
+    pub(crate) fn with_areas(
+        mut self,
+        key: &str,
+        mergers: &[&str],
+        divisions: &str,
+    ) -> Result<Catalog, CatalogError> {
+        let mut municipalities = parse_key(key)?;
+        let mut all = Vec::new();
+        for text in mergers {
+            all.extend(parse_mergers(text)?);
+        }
+        for (code, joined) in all {
+            // A municipality that ended before the key began is not one of its areas.
+            if let Some(m) = municipalities.get_mut(&code) {
+                m.joined = Some(joined);
+            }
+        }
+        for m in municipalities.values() {
+            self.check_municipality(m).map_err(CatalogError::Invalid)?;
+        }
+        self.municipalities = municipalities;
+        for (line, d) in parse_divisions(divisions)? {
+            self.check_division(&d)
+                .map_err(|message| CatalogError::Line { line, message })?;
+            if self.divisions.insert(d.year, d).is_some() {
+                return Err(CatalogError::Line {
+                    line,
+                    message: "the division's year is given twice".into(),
+                });
+            }
+        }
+        Ok(self)
+    }
+
+    /// Checks a municipality against this catalog's regions and limits.
+    pub(crate) fn check_municipality(&self, m: &Municipality) -> Result<(), String> {
+        m.check()?;
+        if !self.municipalities.contains_key(&m.code)
+            && self.municipalities.len() >= MAX_MUNICIPALITIES
+        {
+            return Err(format!(
+                "the catalog holds {MAX_MUNICIPALITIES} municipalities, the most it takes"
+            ));
+        }
+        for p in &m.placements {
+            match self.regions.get(&p.region) {
+                Some(r) if r.code != NATIONAL_CODE => {}
+                _ => {
+                    return Err(format!(
+                        "{}: region {:?} is not a region of the catalog",
+                        m.code,
+                        super::text::clip(&p.region)
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a division against this catalog's limits.
+    pub(crate) fn check_division(&self, d: &Division) -> Result<(), String> {
+        d.check()?;
+        if !self.divisions.contains_key(&d.year) && self.divisions.len() >= MAX_DIVISIONS {
+            return Err(format!(
+                "the catalog holds {MAX_DIVISIONS} divisions, the most it takes"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The municipalities of a key file (`year,municipality,name_fi,name_sv,name_en,region,
+/// sub_region,...,wellbeing_county,...`: one row per municipality and year), their
+/// placements joined into spans of years; the names are those of the latest year.
+fn parse_key(text: &str) -> Result<BTreeMap<String, Municipality>, CatalogError> {
+    #[derive(Deserialize)]
+    struct Row {
+        year: i32,
+        municipality: String,
+        name_fi: String,
+        name_sv: String,
+        name_en: String,
+        region: String,
+        #[serde(default)]
+        sub_region: String,
+        #[serde(default)]
+        wellbeing_county: String,
+    }
+    let mut rows: Vec<(usize, Row)> = Vec::new();
+    for row in super::catalog::rows::<Row>(text) {
+        rows.push(row?);
+    }
+    rows.sort_by(|(_, a), (_, b)| (&a.municipality, a.year).cmp(&(&b.municipality, b.year)));
+    let mut out: BTreeMap<String, Municipality> = BTreeMap::new();
+    for (line, r) in rows {
+        if !(1000..=9999).contains(&r.year) {
+            return Err(CatalogError::Line {
+                line,
+                message: format!("year {} must be within 1000..9999", r.year),
+            });
+        }
+        let m = out
+            .entry(r.municipality.clone())
+            .or_insert_with(|| Municipality {
+                code: r.municipality.clone(),
+                name_fi: String::new(),
+                name_sv: String::new(),
+                name_en: String::new(),
+                placements: Vec::new(),
+                joined: None,
+            });
+        (m.name_fi, m.name_sv, m.name_en) = (r.name_fi, r.name_sv, r.name_en);
+        match m.placements.last_mut() {
+            Some(p) if p.last_year == r.year => {
+                return Err(CatalogError::Line {
+                    line,
+                    message: format!("{} is given twice for {}", r.municipality, r.year),
+                })
+            }
+            Some(p)
+                if p.last_year + 1 == r.year
+                    && p.region == r.region
+                    && p.sub_region == r.sub_region
+                    && p.county == r.wellbeing_county =>
+            {
+                p.last_year = r.year
+            }
+            _ => m.placements.push(Placement {
+                first_year: r.year,
+                last_year: r.year,
+                region: r.region,
+                sub_region: r.sub_region,
+                county: r.wellbeing_county,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// The mergers of a merger file (`date,municipality,name_fi,joined,joined_name_fi`): the
+/// municipality that ended, the one it joined.
+fn parse_mergers(text: &str) -> Result<Vec<(String, String)>, CatalogError> {
+    #[derive(Deserialize)]
+    struct Row {
+        municipality: String,
+        joined: String,
+    }
+    let mut out = Vec::new();
+    for row in super::catalog::rows::<Row>(text) {
+        let (line, r) = row?;
+        if !is_municipality_code(&r.municipality) || !is_municipality_code(&r.joined) {
+            return Err(CatalogError::Line {
+                line,
+                message: "municipality and joined must be municipality codes (KU###)".into(),
+            });
+        }
+        out.push((r.municipality, r.joined));
+    }
+    Ok(out)
+}
+
+/// The divisions of a division file (`year,source`).
+pub(crate) fn parse_divisions(text: &str) -> Result<Vec<(usize, Division)>, CatalogError> {
+    super::catalog::rows::<Division>(text).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_key_places_every_municipality_and_knows_the_2021_moves() {
+        let c = Catalog::bundled();
+        assert_eq!(c.municipalities_on(2013).count(), 320);
+        assert_eq!(c.municipalities_on(2021).count(), 309);
+        assert_eq!(c.municipalities_on(2026).count(), 308);
+        let heinavesi = &c.municipalities["KU090"];
+        assert_eq!(heinavesi.region(2020), Some("MK10"));
+        assert_eq!(heinavesi.region(2021), Some("MK12"));
+        // Pertunmaa joined Mäntyharju on 1.1.2025.
+        assert_eq!(c.municipalities["KU588"].joined.as_deref(), Some("KU507"));
+        assert_eq!(c.municipalities["KU588"].years(), "2013-2024");
+    }
+
+    #[test]
+    fn a_region_is_the_same_land_across_mergers_but_not_across_moves() {
+        let c = Catalog::bundled();
+        // Uusimaa: no municipality moved in or out 2013-2026 (mergers inside it only).
+        assert!(c.same_territory("MK01", 2013, 2026));
+        // Etelä-Savo lost Heinävesi and Joroinen on 1.1.2021.
+        assert!(c.same_territory("MK10", 2019, 2020));
+        assert!(!c.same_territory("MK10", 2020, 2021));
+        assert!(
+            c.same_territory("MK10", 2021, 2026),
+            "Pertunmaa merged inside it"
+        );
+        // Borders before the key say nothing of their municipalities.
+        assert!(!c.same_territory("MK01", 2010, 2013));
+        assert!(c.same_territory("MK01", 2010, 2010));
+    }
+
+    #[test]
+    fn a_municipality_of_later_borders_lies_in_one_region_of_earlier_ones() {
+        let c = Catalog::bundled();
+        let on_2020 = c.placed_on(2021, 2020);
+        assert_eq!(
+            on_2020["KU090"].as_deref(),
+            Some("MK10"),
+            "Heinävesi lay in Etelä-Savo"
+        );
+        assert_eq!(on_2020["KU091"].as_deref(), Some("MK01"));
+        let on_2026 = c.placed_on(2021, 2026);
+        assert_eq!(
+            on_2026["KU588"].as_deref(),
+            Some("MK10"),
+            "through Mäntyharju"
+        );
+        assert!(on_2026.values().all(Option::is_some));
+        assert!(c.placed_on(2021, 2013).values().all(Option::is_some));
+    }
+
+    #[test]
+    fn borders_parse_and_resolve() {
+        let c = Catalog::bundled();
+        assert_eq!(Borders::parse("").unwrap(), Borders::Latest);
+        assert_eq!(Borders::parse("own").unwrap(), Borders::Own);
+        assert_eq!(Borders::parse("2020").unwrap(), Borders::Of(2020));
+        assert!(Borders::parse("20x0").is_err());
+        assert_eq!(c.resolve_borders(Borders::Latest, 2006), Ok(Some(2026)));
+        assert_eq!(c.resolve_borders(Borders::Own, 2020), Ok(Some(2021)));
+        assert_eq!(c.resolve_borders(Borders::Own, 2026), Ok(Some(2026)));
+        assert_eq!(c.resolve_borders(Borders::Own, 1990), Ok(Some(2000)));
+        let e = c.resolve_borders(Borders::Of(1999), 2006).unwrap_err();
+        assert!(e.contains("no division of 1999"), "{e}");
+        assert_eq!(
+            Catalog::default().resolve_borders(Borders::Latest, 2006),
+            Ok(None)
+        );
+    }
+}
