@@ -4,6 +4,8 @@
 #   cargo build --release && bench/compare.sh            # the whole comparison (~15 min)
 #   EVENTS="1000000" bench/compare.sh                    # only the 1M-event scale
 #   EVENTS="" ROUNDS=5 bench/compare.sh                  # only the writes, five rounds
+#   ROUNDS=0 EVENTS=10000000 AREAS="regions municipalities" bench/compare.sh
+#                               # a store of regions' cells and one of municipalities', side by side
 #
 # Starts the service (release build) on a fresh data directory, fills it, and runs the same
 # work against the machine's PostgreSQL (127.0.0.1:5432, user postgres, or $PGHOST/$PGUSER/
@@ -14,7 +16,9 @@
 #   - a region picture read (8 clients)                   vs  the same answer (value, national
 #     value, rank, previous year) computed by one SQL query over a cells table
 #   - the region picture at an offered 5,000 reads/s (p99), and as-of reads, restart time
-#     and resident memory at each scale of $EVENTS (default 1M and 10M events)
+#     and resident memory at each scale of $EVENTS (default 1M and 10M events), for each
+#     kind of area in $AREAS (default regions; municipalities: the latest division's 308,
+#     so a region's picture on today's borders is put together from its municipalities)
 # and prints a table of figures and ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +27,7 @@ BIN=${BIN:-target/release/tilannekuva}
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 EVENTS=${EVENTS-"1000000 10000000"}
+AREAS=${AREAS:-regions}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 DB=tilannekuva_bench
 GRPC=127.0.0.1:50091
@@ -69,7 +74,7 @@ stop_server() { kill -TERM "$server"; wait "$server" || true; server=; }
 kill_server() { kill -9 "$server"; wait "$server" 2>/dev/null || true; server=; }
 rss_mib() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$server/status"; }
 head_seq() { curl -fs "http://$HTTP/metrics" | awk '/^tilannekuva_log_sequence / { print $2 }'; }
-loadgen() { "$BIN" loadgen --server "http://$GRPC" "$@"; }
+loadgen() { "$BIN" loadgen --server "http://$GRPC" --areas "${areas:-regions}" "$@"; }
 field() { # pattern, field name → the number after "name " on the line matching pattern
   awk -v p="$1" -v f="$2" '$0 ~ p { for (i = 1; i <= NF; i++) if ($i == f) { gsub(/[^0-9.]/, "", $(i+1)); print $(i+1); exit } }'
 }
@@ -151,56 +156,63 @@ done
 echo "== region picture read (PostgreSQL)" >&2
 pg_region=$(pg_tps 8 "$work/region.sql")
 
-start_server
-for target in $EVENTS; do
-  label="$(awk -v n="$target" 'BEGIN { printf "%gM", n / 1e6 }') events"
-  echo "== filling to $label" >&2
-  while [ "$(head_seq)" -lt "$target" ]; do
-    left=$(( target - $(head_seq) ))
-    secs=$(awk -v l="$left" 'BEGIN { s = l / 300000; if (s < 0.3) s = 0.3; if (s > 20) s = 20; printf "%.1f", s }')
-    loadgen --clients 4 --batch 1000 --duration "$secs" --allow-real-data >/dev/null
+for areas in $AREAS; do
+  rm -rf "$data"
+  start_server
+  for target in $EVENTS; do
+    label="$(awk -v n="$target" 'BEGIN { printf "%gM", n / 1e6 }') events of $areas"
+    echo "== filling to $label" >&2
+    while [ "$(head_seq)" -lt "$target" ]; do
+      left=$(( target - $(head_seq) ))
+      secs=$(awk -v l="$left" 'BEGIN { s = l / 300000; if (s < 0.3) s = 0.3; if (s > 20) s = 20; printf "%.1f", s }')
+      loadgen --clients 4 --batch 1000 --duration "$secs" --allow-real-data >/dev/null
+    done
+    events=$(head_seq)
+    label="$(awk -v n="$events" 'BEGIN { printf "%.1fM", n / 1e6 }') events of $areas"
+    echo "== reads at $events events" >&2
+    out=$(loadgen --read region --clients 8 --duration "$DURATION")
+    reads=$(echo "$out" | field '^throughput' 'throughput:')
+    if [ "$areas" = regions ]; then
+      row "region picture reads, 8 clients, $label (/s; p99 $(echo "$out" | p99) ms)" "$reads" "$pg_region SQL queries/s" "$(ratio "$reads" "$pg_region")"
+    else
+      row "area picture reads, 8 clients, $label (/s; p99 $(echo "$out" | p99) ms)" "$reads" "" ""
+    fi
+    out=$(loadgen --read region --clients 8 --rate 5000 --duration "$DURATION")
+    row "region picture at an offered 5,000/s, $label: p50 / p99" "$(echo "$out" | p50) / $(echo "$out" | p99) ms" "" ""
+    out=$(loadgen --read region --clients 8 --duration "$DURATION" --as-of-sequence $(( events / 2 )))
+    row "as-of region picture (sequence $(( events / 2 ))), 8 clients, $label: reads/s, p50 / p99" "$(echo "$out" | field '^throughput' 'throughput:'); $(echo "$out" | p50) / $(echo "$out" | p99) ms" "" ""
+    # The first scrape renders the situation gauges; the next ones within 5 s reuse them.
+    sleep 1.1
+    t=$(curl -fs -o /dev/null -w '%{time_total}' "http://$HTTP/metrics")
+    sleep 0.3
+    t2=$(curl -fs -o /dev/null -w '%{time_total}' "http://$HTTP/metrics")
+    row "/metrics scrape, $label: first / second (s)" "$t / $t2" "" ""
+    snaps=$(curl -fs "http://$HTTP/metrics" | awk '/^tilannekuva_snapshot_seconds_(sum|count) / { v[$1] = $2 } END { if (v["tilannekuva_snapshot_seconds_count"] > 0) printf "%d snapshots, writes waited %.2f s each on average", v["tilannekuva_snapshot_seconds_count"], v["tilannekuva_snapshot_seconds_sum"] / v["tilannekuva_snapshot_seconds_count"]; else print "none" }')
+    row "periodic snapshots while filling to $label" "$snaps" "" ""
+    rss=$(rss_mib)
+    row "resident memory, $label (MiB; bytes per event)" "$rss; $(awk -v r="$rss" -v e="$events" 'BEGIN { printf "%.0f", r * 1048576 / e }')" "" ""
+    disk=$(du -sm "$data" | cut -f1)
+    row "store on disk, $label (MiB; bytes per event)" "$disk; $(awk -v d="$disk" -v e="$events" 'BEGIN { printf "%.0f", d * 1048576 / e }')" "" ""
+    stop_server
+    start_server
+    row "restart to /readyz after a clean stop, $label (s)" "$ready" "" ""
+    rss=$(rss_mib)
+    row "resident memory after that restart, $label (MiB; bytes per event)" "$rss; $(awk -v r="$rss" -v e="$events" 'BEGIN { printf "%.0f", r * 1048576 / e }')" "" ""
+    # SIGKILL after more writes: the last periodic snapshot and the log after it.
+    loadgen --clients 4 --batch 1000 --duration 3 --allow-real-data >/dev/null
+    kill_server
+    start_server
+    row "restart to /readyz after SIGKILL, $label (s)" "$ready" "" ""
+    stop_server
+    mv "$data/snapshot" "$work/snapshot.kept"
+    start_server --snapshot-every 0
+    row "restart replaying the whole log (no snapshot), $label (s)" "$ready" "" ""
+    stop_server
+    mv "$work/snapshot.kept" "$data/snapshot"
+    start_server
   done
-  events=$(head_seq)
-  label="$(awk -v n="$events" 'BEGIN { printf "%.1fM", n / 1e6 }') events"
-  echo "== reads at $events events" >&2
-  out=$(loadgen --read region --clients 8 --duration "$DURATION")
-  reads=$(echo "$out" | field '^throughput' 'throughput:')
-  row "region picture reads, 8 clients, $label (/s; p99 $(echo "$out" | p99) ms)" "$reads" "$pg_region SQL queries/s" "$(ratio "$reads" "$pg_region")"
-  out=$(loadgen --read region --clients 8 --rate 5000 --duration "$DURATION")
-  row "region picture at an offered 5,000/s, $label: p50 / p99" "$(echo "$out" | p50) / $(echo "$out" | p99) ms" "" ""
-  out=$(loadgen --read region --clients 8 --duration "$DURATION" --as-of-sequence $(( events / 2 )))
-  row "as-of region picture (sequence $(( events / 2 ))), 8 clients, $label: reads/s, p50 / p99" "$(echo "$out" | field '^throughput' 'throughput:'); $(echo "$out" | p50) / $(echo "$out" | p99) ms" "" ""
-  # The first scrape renders the situation gauges; the next ones within 5 s reuse them.
-  sleep 1.1
-  t=$(curl -fs -o /dev/null -w '%{time_total}' "http://$HTTP/metrics")
-  sleep 0.3
-  t2=$(curl -fs -o /dev/null -w '%{time_total}' "http://$HTTP/metrics")
-  row "/metrics scrape, $label: first / second (s)" "$t / $t2" "" ""
-  snaps=$(curl -fs "http://$HTTP/metrics" | awk '/^tilannekuva_snapshot_seconds_(sum|count) / { v[$1] = $2 } END { if (v["tilannekuva_snapshot_seconds_count"] > 0) printf "%d snapshots, writes waited %.2f s each on average", v["tilannekuva_snapshot_seconds_count"], v["tilannekuva_snapshot_seconds_sum"] / v["tilannekuva_snapshot_seconds_count"]; else print "none" }')
-  row "periodic snapshots while filling to $label" "$snaps" "" ""
-  rss=$(rss_mib)
-  row "resident memory, $label (MiB; bytes per event)" "$rss; $(awk -v r="$rss" -v e="$events" 'BEGIN { printf "%.0f", r * 1048576 / e }')" "" ""
-  disk=$(du -sm "$data" | cut -f1)
-  row "store on disk, $label (MiB; bytes per event)" "$disk; $(awk -v d="$disk" -v e="$events" 'BEGIN { printf "%.0f", d * 1048576 / e }')" "" ""
   stop_server
-  start_server
-  row "restart to /readyz after a clean stop, $label (s)" "$ready" "" ""
-  rss=$(rss_mib)
-  row "resident memory after that restart, $label (MiB; bytes per event)" "$rss; $(awk -v r="$rss" -v e="$events" 'BEGIN { printf "%.0f", r * 1048576 / e }')" "" ""
-  # SIGKILL after more writes: the last periodic snapshot and the log after it.
-  loadgen --clients 4 --batch 1000 --duration 3 --allow-real-data >/dev/null
-  kill_server
-  start_server
-  row "restart to /readyz after SIGKILL, $label (s)" "$ready" "" ""
-  stop_server
-  mv "$data/snapshot" "$work/snapshot.kept"
-  start_server --snapshot-every 0
-  row "restart replaying the whole log (no snapshot), $label (s)" "$ready" "" ""
-  stop_server
-  mv "$work/snapshot.kept" "$data/snapshot"
-  start_server
 done
-stop_server
 
 echo
 echo "tilannekuva $("$BIN" --version | awk '{print $2}') vs $(psql -d postgres -Atc 'show server_version' | cut -d' ' -f1) — $(date -u +%Y-%m-%d), $(nproc) cores"

@@ -447,6 +447,7 @@ pub(crate) fn render_situation(
     rounds: &[crate::projection::RoundStatus],
     out: &mut String,
 ) {
+    let start = out.len();
     let mut member = String::new();
     let mut group_value = String::new();
     let mut group_rank = String::new();
@@ -618,13 +619,34 @@ pub(crate) fn render_situation(
         ("tilannekuva_indicator_value", "Current value of an indicator for a region and year (region SSS: the official national figure).", value),
         ("tilannekuva_indicator_national_value", "National value of an indicator and year, by basis: official (the figure reported for SSS), complete (computed by the indicator's rule from every region) or partial (a ratio or weighted mean over the regions that reported: an estimate). A sum over part of the country has no national value and no sample.", national),
         ("tilannekuva_indicator_national_regions_reported", "Regions whose figures an indicator's aggregation rule used for the year (for a ratio: numerator and denominator).", nat_reported),
-        ("tilannekuva_indicator_national_regions_expected", "Regions expected to report an indicator for the year (every region of the catalog but SSS).", nat_expected),
+        ("tilannekuva_indicator_national_regions_expected", "Regions expected to report an indicator for the year (every region of the latest borders).", nat_expected),
         ("tilannekuva_indicator_rank", "Rank of a region for an indicator and year; 1 = best by the indicator's direction, ties share the best rank.", rank),
         ("tilannekuva_theme_score", "Theme score of a region and year: mean of its oriented z-scores over the theme's indicators.", score),
         ("tilannekuva_region_coverage_ratio", "Share of the catalog's indicators a region has reported for a year (0-1).", coverage),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
         out.push_str(&body);
+    }
+    // What the situation gauges hold: their samples (these included), and the borders the
+    // regions are on.
+    let borders = pictures
+        .first()
+        .map_or_else(|| catalog.divisions.keys().next_back().copied(), |p| p.on.1);
+    let samples = out[start..]
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .count()
+        + 1
+        + usize::from(borders.is_some());
+    let _ = writeln!(
+        out,
+        "# HELP tilannekuva_situation_series Samples of the situation gauges in this exposition, these included: regions on the latest borders, every year with figures (municipalities are read through the APIs).\n# TYPE tilannekuva_situation_series gauge\ntilannekuva_situation_series {samples}"
+    );
+    if let Some(d) = borders {
+        let _ = writeln!(
+            out,
+            "# HELP tilannekuva_situation_borders The division (the year of its 1 January borders) the regions of the situation gauges are on.\n# TYPE tilannekuva_situation_borders gauge\ntilannekuva_situation_borders {d}"
+        );
     }
 }
 

@@ -159,7 +159,7 @@ mod tests {
     /// What a snapshot of a small fixed log encodes to. When this changes, the shape of
     /// `WriterState` or `Projection` (or the fold) changed: bump [`FORMAT`] so that old
     /// snapshots are ignored instead of misread, then pin the new value here.
-    const PINNED: &str = "aa2498f74898d074477add2b4d84a5a823713f6dd9e27175fda4393e77600dfa";
+    const PINNED: &str = "4f992fc984cfe184039adaea84c1352c7351e5eef58739babe6c8e3201e7da0f";
 
     #[test]
     fn the_encoding_is_pinned_to_the_format_version() {

@@ -350,6 +350,42 @@ async fn the_demo_puts_regions_together_from_municipalities_on_any_borders() {
         (656_920.0, Some(1_702_678.0), Some(5_533_793.0))
     );
 
+    // The key's sub-regions and wellbeing services counties are areas too, put together
+    // from their municipalities: the Helsinki sub-region (SK011) is the sum of the
+    // municipalities its picture lists; the county of the city of Helsinki (HV90) is
+    // Helsinki. Both lie in Uusimaa.
+    let sk011 = area_picture(ch.clone(), "SK011", 2020, "").await;
+    assert_eq!(sk011.region_of, "MK01");
+    assert!(sk011.municipality_codes.contains(&"KU049".to_owned()));
+    let cell = population_cell(&sk011).unwrap();
+    assert!(cell.derived, "{cell:?}");
+    let mut sum = 0.0;
+    for m in &sk011.municipality_codes {
+        sum += value(&area_picture(ch.clone(), m, 2020, "").await).unwrap();
+    }
+    assert_eq!(cell.value, sum);
+    let hv90 = area_picture(ch.clone(), "HV90", 2020, "").await;
+    assert_eq!(
+        (hv90.region_of.as_str(), hv90.municipality_codes.as_slice()),
+        ("MK01", ["KU091".to_owned()].as_slice())
+    );
+    assert_eq!(value(&hv90), Some(656_920.0));
+    // Their figures are their municipalities': a submission for one is refused.
+    let err = s
+        .ingest()
+        .await
+        .submit(submit_req(
+            "sk011",
+            "SK011",
+            vec![obs("population", 2020, 1.0, Final)],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let v = violations(&err);
+    assert_eq!(v[0].0, "region_code", "{v:?}");
+    assert!(v[0].1.contains("sub-region"), "{v:?}");
+
     // Population is in every region's and every municipality's picture of every year
     // 2000-2022 (on the latest borders; Mäntyharju of 2025 from Mäntyharju and Pertunmaa).
     let municipalities = proto::catalog_service_client::CatalogServiceClient::new(ch.clone())

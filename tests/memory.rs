@@ -44,10 +44,11 @@ static ALLOCATOR: Counting = Counting;
 
 /// Heap bytes per event the projection may hold: a revision is 32 bytes, its cell's list
 /// grows by half (so up to 48 are held), plus a share of the per-cell entries. Measured:
-/// 44 (2026-11-27).
+/// 44 (2026-11-27), 44.2 (2026-12-06, the land of its borders in each cell's key).
 const PROJECTION_BUDGET: f64 = 56.0;
 /// Heap bytes per event the write state may hold beyond its fixed part (per cell and per
-/// submission: with submissions of 1,000 observations, a few bytes per event). Measured: 6.
+/// submission: with submissions of 1,000 observations, a few bytes per event). Measured: 6
+/// (2026-11-27); 7.7 (2026-12-06: each cell's key holds the land of its borders too).
 const WRITER_BUDGET: f64 = 8.0;
 
 /// `rounds` submissions of 1,000 observations each over the same ~35,000 cells (19

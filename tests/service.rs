@@ -478,6 +478,23 @@ async fn metrics_pass_promtool_and_carry_the_situation_picture() {
         ),
         3372.0
     );
+    // The exposition says how many situation samples it holds, and on which borders.
+    let situation = [
+        "tilannekuva_indicator_",
+        "tilannekuva_theme_score",
+        "tilannekuva_region_coverage_ratio",
+        "tilannekuva_group_",
+        "tilannekuva_round_",
+        "tilannekuva_situation_",
+    ];
+    let samples = body
+        .lines()
+        .filter(|l| situation.iter().any(|p| l.starts_with(p)))
+        .count();
+    assert_eq!(sample("tilannekuva_situation_series"), samples as f64);
+    assert_eq!(sample("tilannekuva_situation_borders"), 2026.0);
+    // Regions only: no municipality has a series.
+    assert!(!body.contains("region=\"KU"), "a municipality in /metrics");
     assert_eq!(
         sample(
             r#"tilannekuva_indicator_national_value{indicator="unemployed_persons",theme="inclusion",year="2017",basis="official"}"#
@@ -485,9 +502,8 @@ async fn metrics_pass_promtool_and_carry_the_situation_picture() {
         296496.0
     );
     // National values carry their basis (real data): the 19 regions' 2016 populations are
-    // a complete sum (Statistics Finland's 5 503 297), 2008 is official with 17 of 19
-    // regions in the release, and Uusimaa's 2011 GDP per capita alone gives no national
-    // value at all (no sample).
+    // a complete sum (Statistics Finland's 5 503 297), 2008 is official (the SSS figure),
+    // and Uusimaa's 2011 GDP per capita alone gives no national value at all (no sample).
     assert_eq!(
         sample(
             r#"tilannekuva_indicator_national_value{indicator="population",theme="communities",year="2016",basis="complete"}"#

@@ -66,6 +66,8 @@ pub(crate) fn municipality_to_proto(m: &Municipality) -> proto::Municipality {
                 region_code: p.region.clone(),
                 sub_region_code: p.sub_region.clone(),
                 county_code: p.county.clone(),
+                sub_region_name: p.sub_region_name.clone(),
+                county_name: p.county_name.clone(),
             })
             .collect(),
         joined: m.joined.clone().unwrap_or_default(),
@@ -86,7 +88,9 @@ fn municipality_from_proto(m: &proto::Municipality) -> Municipality {
                 last_year: p.last_year,
                 region: p.region_code.clone(),
                 sub_region: p.sub_region_code.clone(),
+                sub_region_name: p.sub_region_name.clone(),
                 county: p.county_code.clone(),
+                county_name: p.county_name.clone(),
             })
             .collect(),
         joined: Some(m.joined.clone()).filter(|j| !j.is_empty()),

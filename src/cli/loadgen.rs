@@ -56,18 +56,43 @@ impl Failures {
     }
 }
 
-/// The codes of the regions compared in the picture now (all but `SSS` and those that
-/// ended, which take no figure of the years loadgen writes).
-async fn compared_regions(ch: Channel, conn: &super::ConnArgs) -> anyhow::Result<Vec<String>> {
-    Ok(CatalogServiceClient::new(ch)
-        .list_regions(super::client::authed(proto::ListRegionsRequest {}, conn))
-        .await?
-        .into_inner()
-        .regions
-        .into_iter()
-        .filter(|r| r.code != "SSS" && r.last_year.is_none())
-        .map(|r| r.code)
-        .collect())
+/// The codes of the areas loadgen writes and reads (`--areas`): the regions compared in the
+/// picture now (all but `SSS` and those that ended, which take no figure of the years
+/// loadgen writes), or the municipalities of the latest division.
+async fn areas(ch: Channel, conn: &super::ConnArgs, kind: &str) -> anyhow::Result<Vec<String>> {
+    let mut catalog = CatalogServiceClient::new(ch);
+    match kind {
+        "regions" => Ok(catalog
+            .list_regions(super::client::authed(proto::ListRegionsRequest {}, conn))
+            .await?
+            .into_inner()
+            .regions
+            .into_iter()
+            .filter(|r| r.code != "SSS" && r.last_year.is_none())
+            .map(|r| r.code)
+            .collect()),
+        "municipalities" => {
+            let latest = catalog
+                .list_divisions(super::client::authed(proto::ListDivisionsRequest {}, conn))
+                .await?
+                .into_inner()
+                .divisions
+                .iter()
+                .map(|d| d.year)
+                .max()
+                .ok_or_else(|| anyhow::anyhow!("the server's catalog holds no divisions"))?;
+            let list = catalog
+                .list_municipalities(super::client::authed(
+                    proto::ListMunicipalitiesRequest { borders: latest },
+                    conn,
+                ))
+                .await?
+                .into_inner()
+                .municipalities;
+            Ok(list.into_iter().map(|m| m.code).collect())
+        }
+        other => bail!("--areas {other:?} must be regions or municipalities"),
+    }
 }
 
 /// The current year by the clock (UTC).
@@ -133,7 +158,7 @@ pub(crate) async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
         ))
         .await?
         .into_inner();
-    let regions = compared_regions(channels[0].clone(), &a.conn).await?;
+    let regions = areas(channels[0].clone(), &a.conn, &a.areas).await?;
     let this_year = this_year();
     let mut cells = Vec::new();
     for ind in &catalog.indicators {
@@ -469,7 +494,7 @@ const LATE: Duration = Duration::from_millis(2);
 /// The regions and the years with figures that `--read` reads, round robin.
 async fn readable(a: &LoadgenArgs, channel: Channel) -> anyhow::Result<(Vec<String>, Vec<i32>)> {
     use crate::proto::picture_service_client::PictureServiceClient;
-    let regions = compared_regions(channel.clone(), &a.conn).await?;
+    let regions = areas(channel.clone(), &a.conn, &a.areas).await?;
     // The years with figures: those of the national picture's indicators that any region
     // reported, probed over the span loadgen writes.
     let this_year = this_year();

@@ -269,9 +269,10 @@ pub struct ServeArgs {
     #[arg(long, env = "TILANNEKUVA_GROUP_CATALOG")]
     pub(crate) group_catalog: Option<PathBuf>,
     /// Municipality key CSV put into an empty log: one row per municipality and year
-    /// (`year,municipality,name_fi,name_sv,name_en,region,sub_region,wellbeing_county`;
-    /// default: Statistics Finland's key 2013-2026 with the bundled regions, none with a
-    /// region catalog of one's own).
+    /// (`year,municipality,name_fi,name_sv,name_en,region`, optionally `sub_region`,
+    /// `sub_region_name_fi`, `wellbeing_county`, `wellbeing_county_name_fi`; default:
+    /// Statistics Finland's key 2013-2026 with the bundled regions, none with a region
+    /// catalog of one's own).
     #[arg(long, env = "TILANNEKUVA_MUNICIPALITY_KEY")]
     pub(crate) municipality_key: Option<PathBuf>,
     /// Municipal mergers CSV (`date,municipality,name_fi,joined,joined_name_fi`), with the
@@ -575,6 +576,10 @@ pub struct LoadgenArgs {
     /// change of a year's figures computes them instead of using the kept ones.
     #[arg(long, default_value_t = 0)]
     pub(crate) as_of_sequence: u64,
+    /// The areas written and read: `regions` (the regions compared now) or `municipalities`
+    /// (those of the latest division: a store at municipal scale).
+    #[arg(long, default_value = "regions")]
+    pub(crate) areas: String,
     /// gRPC address of a read replica: measure, for every acknowledged submission, how long
     /// after the acknowledgement the replica's event feed (`ReadEvents` with `follow`)
     /// delivers it.

@@ -54,8 +54,68 @@ pub struct Placement {
     pub(crate) region: String,
     /// Sub-region code (`SK###`), empty where the key has none.
     pub(crate) sub_region: String,
+    /// The sub-region's name (the key names it in Finnish only).
+    pub(crate) sub_region_name: String,
     /// Wellbeing services county code (`HV##`), empty where the key has none.
     pub(crate) county: String,
+    /// The county's name (in Finnish only, as in the key).
+    pub(crate) county_name: String,
+}
+
+impl Placement {
+    /// The code of the area of `grouping` it lies in, if the key gives one.
+    pub(crate) fn code(&self, grouping: Grouping) -> Option<&str> {
+        let code = match grouping {
+            Grouping::Region => &self.region,
+            Grouping::SubRegion => &self.sub_region,
+            Grouping::County => &self.county,
+        };
+        (!code.is_empty()).then_some(code.as_str())
+    }
+
+    /// The name of the sub-region or county it lies in (`None` for a region, whose name is
+    /// the region catalog's).
+    fn group_name(&self, grouping: Grouping) -> Option<&str> {
+        match grouping {
+            Grouping::Region => None,
+            Grouping::SubRegion => Some(&self.sub_region_name),
+            Grouping::County => Some(&self.county_name),
+        }
+    }
+}
+
+/// The larger areas municipalities make up: regions (which figures are also reported for),
+/// and the key's sub-regions (`SK###`) and wellbeing services counties (`HV##`), whose
+/// figures are only ever put together from their municipalities'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Grouping {
+    Region,
+    SubRegion,
+    County,
+}
+
+impl Grouping {
+    /// The grouping of a sub-region or county code (`SK` and three digits, `HV` and two).
+    pub(crate) fn of_code(code: &str) -> Option<Grouping> {
+        let digits =
+            |n: usize| code.len() == n + 2 && code[2..].bytes().all(|b| b.is_ascii_digit());
+        if code.starts_with("SK") && digits(3) {
+            Some(Grouping::SubRegion)
+        } else if code.starts_with("HV") && digits(2) {
+            Some(Grouping::County)
+        } else {
+            None
+        }
+    }
+
+    /// "a sub-region", for messages.
+    pub(crate) fn what(self) -> &'static str {
+        match self {
+            Grouping::Region => "a region",
+            Grouping::SubRegion => "a sub-region",
+            Grouping::County => "a wellbeing services county",
+        }
+    }
 }
 
 /// A municipality of the catalog (`KU` + Statistics Finland's three digits).
@@ -81,7 +141,12 @@ impl Municipality {
 
     /// Its region on the borders of `year`.
     pub(crate) fn region(&self, year: i32) -> Option<&str> {
-        self.placement(year).map(|p| p.region.as_str())
+        self.group(Grouping::Region, year)
+    }
+
+    /// The area of `grouping` it lay in on the borders of `year`.
+    pub(crate) fn group(&self, grouping: Grouping, year: i32) -> Option<&str> {
+        self.placement(year).and_then(|p| p.code(grouping))
     }
 
     /// The years it was in force, in words ("2013-2024").
@@ -118,6 +183,21 @@ impl Municipality {
                     "{}: years {}-{} must be ordered and within 1000..9999",
                     self.code, p.first_year, p.last_year
                 ));
+            }
+            for (grouping, code, name) in [
+                (Grouping::SubRegion, &p.sub_region, &p.sub_region_name),
+                (Grouping::County, &p.county, &p.county_name),
+            ] {
+                let named = !name.trim().is_empty() && name.len() <= MAX_NAME_LEN;
+                if !code.is_empty() && (Grouping::of_code(code) != Some(grouping) || !named) {
+                    return Err(format!(
+                        "{}: {} {:?} must be SK and three digits (a county: HV and two), with \
+                         a name of 1-{MAX_NAME_LEN} bytes",
+                        self.code,
+                        grouping.what(),
+                        super::text::clip(code)
+                    ));
+                }
             }
         }
         if self
@@ -165,9 +245,11 @@ pub(crate) type Placed = BTreeMap<String, Option<String>>;
 /// starts empty.
 #[derive(Default)]
 pub(crate) struct AreaCache {
-    placed: Mutex<HashMap<(i32, i32), Arc<Placed>>>,
+    placed: Mutex<HashMap<(i32, i32, Grouping), Arc<Placed>>>,
     same: Mutex<HashMap<(String, i32, i32), bool>>,
-    land: Mutex<HashMap<(String, i32), i32>>,
+    /// By area, then division: looked up by `&str` without allocating (the fold asks for
+    /// every observation).
+    land: Mutex<HashMap<String, HashMap<i32, i32>>>,
 }
 
 impl AreaCache {
@@ -206,6 +288,13 @@ pub(crate) enum Area<'a> {
     /// A region, or the whole country.
     Region(&'a super::Region),
     Municipality(&'a Municipality),
+    /// A sub-region or a wellbeing services county: read, never written (its figures are
+    /// its municipalities').
+    Group {
+        code: &'a str,
+        name: &'a str,
+        grouping: Grouping,
+    },
 }
 
 impl<'a> Area<'a> {
@@ -213,6 +302,7 @@ impl<'a> Area<'a> {
         match self {
             Area::Region(r) => &r.code,
             Area::Municipality(m) => &m.code,
+            Area::Group { code, .. } => code,
         }
     }
 
@@ -220,6 +310,23 @@ impl<'a> Area<'a> {
         match self {
             Area::Region(r) => &r.name_en,
             Area::Municipality(m) => &m.name_en,
+            Area::Group { name, .. } => name,
+        }
+    }
+
+    /// Why figures are not written for this area, if they are not.
+    pub(crate) fn not_written(self) -> Option<String> {
+        match self {
+            Area::Group {
+                code,
+                name,
+                grouping,
+            } => Some(format!(
+                "{code} ({name}) is {}: its figures are put together from its \
+                 municipalities', which are written instead",
+                grouping.what()
+            )),
+            _ => None,
         }
     }
 
@@ -247,6 +354,8 @@ impl<'a> Area<'a> {
                 m.years(),
                 "a municipality",
             ),
+            // Never written (`not_written`): nothing to say of its years.
+            Area::Group { .. } => return Ok(()),
         };
         let (code, name) = (self.code(), self.name_en());
         if ended.is_some_and(|l| year > l) || (!on && borders.is_none()) {
@@ -306,10 +415,43 @@ impl Catalog {
     /// Resolves an area code: a region (or Statistics Finland's number for it) or a
     /// municipality.
     pub(crate) fn resolve_area(&self, code: &str) -> Option<Area<'_>> {
-        match self.municipalities.get(code) {
-            Some(m) => Some(Area::Municipality(m)),
-            None => self.resolve_region(code).map(Area::Region),
+        if let Some(m) = self.municipalities.get(code) {
+            return Some(Area::Municipality(m));
         }
+        if let Some(grouping) = Grouping::of_code(code) {
+            // The name of its latest placement.
+            return self
+                .municipalities
+                .values()
+                .flat_map(|m| &m.placements)
+                .filter(|p| p.code(grouping) == Some(code))
+                .max_by_key(|p| p.last_year)
+                .and_then(|p| {
+                    Some(Area::Group {
+                        code: p.code(grouping)?,
+                        name: p.group_name(grouping)?,
+                        grouping,
+                    })
+                });
+        }
+        self.resolve_region(code).map(Area::Region)
+    }
+
+    /// The sub-regions or counties (`grouping`) of division `d`: code → name.
+    pub(crate) fn groups_on(&self, grouping: Grouping, d: i32) -> BTreeMap<&str, &str> {
+        self.municipalities_on(d)
+            .filter_map(|m| m.placement(d))
+            .filter_map(|p| Some((p.code(grouping)?, p.group_name(grouping)?)))
+            .collect()
+    }
+
+    /// The municipalities of division `d` that lie in `area` (a region, sub-region or
+    /// county of `grouping`), in code order.
+    pub(crate) fn members_on(&self, area: &str, grouping: Grouping, d: i32) -> Vec<&str> {
+        self.municipalities_on(d)
+            .filter(|m| m.group(grouping, d) == Some(area))
+            .map(|m| m.code.as_str())
+            .collect()
     }
 
     /// The region whose reporters write `area`'s figures on the division in force in
@@ -398,22 +540,25 @@ impl Catalog {
     /// The region of division `d` each municipality of division `m` lies wholly in (`None`
     /// for one that is split between regions of `d`, or whose place on `d` is not known).
     /// Computed once per catalog and pair of divisions.
-    pub(crate) fn placed_on(&self, m: i32, d: i32) -> Arc<Placed> {
-        if let Some(p) = self.cache.placed.lock().get(&(m, d)) {
+    pub(crate) fn placed_on(&self, m: i32, d: i32, grouping: Grouping) -> Arc<Placed> {
+        let key = (m, d, grouping);
+        if let Some(p) = self.cache.placed.lock().get(&key) {
             return p.clone();
         }
-        let p = Arc::new(self.compute_placed_on(m, d));
-        self.cache.placed.lock().insert((m, d), p.clone());
+        let p = Arc::new(self.compute_placed_on(m, d, grouping));
+        self.cache.placed.lock().insert(key, p.clone());
         p
     }
 
-    fn compute_placed_on(&self, m: i32, d: i32) -> Placed {
+    fn compute_placed_on(&self, m: i32, d: i32, grouping: Grouping) -> Placed {
         let owned = |r: Option<&str>| r.map(str::to_owned);
         if m <= d {
             return self
                 .municipalities_on(m)
                 .map(|x| {
-                    let region = self.successor(&x.code, d).and_then(|s| s.region(d));
+                    let region = self
+                        .successor(&x.code, d)
+                        .and_then(|s| s.group(grouping, d));
                     (x.code.clone(), owned(region))
                 })
                 .collect();
@@ -423,7 +568,7 @@ impl Catalog {
         let mut parts: HashMap<&str, Vec<Option<&str>>> = HashMap::new();
         for y in self.municipalities_on(d) {
             match self.successor(&y.code, m) {
-                Some(s) => parts.entry(&s.code).or_default().push(y.region(d)),
+                Some(s) => parts.entry(&s.code).or_default().push(y.group(grouping, d)),
                 // Its place on `m` is not known: nothing can be said of any.
                 None => {
                     return self
@@ -444,30 +589,51 @@ impl Catalog {
             .collect()
     }
 
-    /// Whether `region` covers the same land on divisions `a` and `b`: both say where their
-    /// municipalities lie, and every municipality lies in the region on both or on neither.
-    pub(crate) fn same_territory(&self, region: &str, a: i32, b: i32) -> bool {
+    /// Whether `area` (a region, sub-region or county of `grouping`) covers the same land on
+    /// divisions `a` and `b`: both say where their municipalities lie, and every
+    /// municipality lies in the area on both or on neither.
+    pub(crate) fn same_territory(&self, area: &str, grouping: Grouping, a: i32, b: i32) -> bool {
         if a == b {
             return true;
         }
         let (early, late) = (a.min(b), a.max(b));
-        let key = (region.to_owned(), early, late);
+        let key = (area.to_owned(), early, late);
         if let Some(same) = self.cache.same.lock().get(&key) {
             return *same;
         }
         let same = self.has_membership(early)
             && self.has_membership(late)
-            && self
-                .placed_on(early, late)
-                .iter()
-                .all(|(x, on_late)| match on_late {
-                    Some(r) => {
-                        (r == region) == (self.municipalities[x].region(early) == Some(region))
-                    }
-                    None => false,
-                });
+            && self.keeps_its_municipalities(area, grouping, early, late);
         self.cache.same.lock().insert(key, same);
         same
+    }
+
+    /// Whether every municipality of `early` is in `area` on `early` exactly when what it
+    /// is on `late` (itself, or what it merged into) is in `area` on `late`, and every
+    /// municipality of `area` on `late` is one of those (none came from elsewhere).
+    fn keeps_its_municipalities(
+        &self,
+        area: &str,
+        grouping: Grouping,
+        early: i32,
+        late: i32,
+    ) -> bool {
+        let mut inside = std::collections::BTreeSet::new();
+        for x in self.municipalities_on(early) {
+            let Some(s) = self.successor(&x.code, late) else {
+                return false;
+            };
+            let was_in = x.group(grouping, early) == Some(area);
+            if was_in != (s.group(grouping, late) == Some(area)) {
+                return false;
+            }
+            if was_in {
+                inside.insert(s.code.as_str());
+            }
+        }
+        self.municipalities_on(late)
+            .filter(|y| y.group(grouping, late) == Some(area))
+            .all(|y| inside.contains(y.code.as_str()))
     }
 
     /// The land `area` covers on borders `d`, named by the first division of the run of
@@ -481,8 +647,7 @@ impl Catalog {
         if !self.divisions.contains_key(&d) {
             return Some(d);
         }
-        let key = (area.to_owned(), d);
-        if let Some(first) = self.cache.land.lock().get(&key) {
+        if let Some(first) = self.cache.land.lock().get(area).and_then(|m| m.get(&d)) {
             return Some(*first);
         }
         let mut first = d;
@@ -492,14 +657,20 @@ impl Catalog {
             } else if is_municipality_code(area) {
                 self.same_municipality(area, earlier, first)
             } else {
-                self.same_territory(area, earlier, first)
+                let grouping = Grouping::of_code(area).unwrap_or(Grouping::Region);
+                self.same_territory(area, grouping, earlier, first)
             };
             if !same {
                 break;
             }
             first = earlier;
         }
-        self.cache.land.lock().insert(key, first);
+        self.cache
+            .land
+            .lock()
+            .entry(area.to_owned())
+            .or_default()
+            .insert(d, first);
         Some(first)
     }
 
@@ -608,7 +779,11 @@ fn parse_key(text: &str) -> Result<BTreeMap<String, Municipality>, CatalogError>
         #[serde(default)]
         sub_region: String,
         #[serde(default)]
+        sub_region_name_fi: String,
+        #[serde(default)]
         wellbeing_county: String,
+        #[serde(default)]
+        wellbeing_county_name_fi: String,
     }
     let mut rows: Vec<(usize, Row)> = Vec::new();
     for row in super::catalog::rows::<Row>(text) {
@@ -645,7 +820,9 @@ fn parse_key(text: &str) -> Result<BTreeMap<String, Municipality>, CatalogError>
                 if p.last_year + 1 == r.year
                     && p.region == r.region
                     && p.sub_region == r.sub_region
-                    && p.county == r.wellbeing_county =>
+                    && p.sub_region_name == r.sub_region_name_fi
+                    && p.county == r.wellbeing_county
+                    && p.county_name == r.wellbeing_county_name_fi =>
             {
                 p.last_year = r.year
             }
@@ -654,7 +831,9 @@ fn parse_key(text: &str) -> Result<BTreeMap<String, Municipality>, CatalogError>
                 last_year: r.year,
                 region: r.region,
                 sub_region: r.sub_region,
+                sub_region_name: r.sub_region_name_fi,
                 county: r.wellbeing_county,
+                county_name: r.wellbeing_county_name_fi,
             }),
         }
     }
@@ -707,40 +886,61 @@ mod tests {
     }
 
     #[test]
+    fn sub_regions_and_counties_are_areas_of_the_key() {
+        let c = Catalog::bundled();
+        assert_eq!(c.groups_on(Grouping::SubRegion, 2013).len(), 70);
+        assert_eq!(c.groups_on(Grouping::SubRegion, 2026).len(), 69);
+        assert_eq!(c.groups_on(Grouping::County, 2013).len(), 0);
+        assert_eq!(c.groups_on(Grouping::County, 2026).len(), 23);
+        let helsinki = c.resolve_area("SK011").expect("a sub-region");
+        assert_eq!((helsinki.code(), helsinki.name_en()), ("SK011", "Helsinki"));
+        assert!(helsinki.not_written().unwrap().contains("a sub-region"));
+        assert_eq!(c.members_on("SK011", Grouping::SubRegion, 2026).len(), 17);
+        assert_eq!(c.members_on("HV90", Grouping::County, 2026), ["KU091"]);
+        assert!(c.resolve_area("SK999").is_none());
+        assert!(c.resolve_area("KU091").unwrap().not_written().is_none());
+        // Its land: the same while no municipality entered or left it.
+        assert_eq!(c.land("SK011", Some(2026)), c.land("SK011", Some(2021)));
+    }
+
+    #[test]
     fn a_region_is_the_same_land_across_mergers_but_not_across_moves() {
         let c = Catalog::bundled();
         // Uusimaa: no municipality moved in or out 2013-2026 (mergers inside it only).
-        assert!(c.same_territory("MK01", 2013, 2026));
+        assert!(c.same_territory("MK01", Grouping::Region, 2013, 2026));
         // Etelä-Savo lost Heinävesi and Joroinen on 1.1.2021.
-        assert!(c.same_territory("MK10", 2019, 2020));
-        assert!(!c.same_territory("MK10", 2020, 2021));
+        assert!(c.same_territory("MK10", Grouping::Region, 2019, 2020));
+        assert!(!c.same_territory("MK10", Grouping::Region, 2020, 2021));
         assert!(
-            c.same_territory("MK10", 2021, 2026),
+            c.same_territory("MK10", Grouping::Region, 2021, 2026),
             "Pertunmaa merged inside it"
         );
         // Borders before the key say nothing of their municipalities.
-        assert!(!c.same_territory("MK01", 2010, 2013));
-        assert!(c.same_territory("MK01", 2010, 2010));
+        assert!(!c.same_territory("MK01", Grouping::Region, 2010, 2013));
+        assert!(c.same_territory("MK01", Grouping::Region, 2010, 2010));
     }
 
     #[test]
     fn a_municipality_of_later_borders_lies_in_one_region_of_earlier_ones() {
         let c = Catalog::bundled();
-        let on_2020 = c.placed_on(2021, 2020);
+        let on_2020 = c.placed_on(2021, 2020, Grouping::Region);
         assert_eq!(
             on_2020["KU090"].as_deref(),
             Some("MK10"),
             "Heinävesi lay in Etelä-Savo"
         );
         assert_eq!(on_2020["KU091"].as_deref(), Some("MK01"));
-        let on_2026 = c.placed_on(2021, 2026);
+        let on_2026 = c.placed_on(2021, 2026, Grouping::Region);
         assert_eq!(
             on_2026["KU588"].as_deref(),
             Some("MK10"),
             "through Mäntyharju"
         );
         assert!(on_2026.values().all(Option::is_some));
-        assert!(c.placed_on(2021, 2013).values().all(Option::is_some));
+        assert!(c
+            .placed_on(2021, 2013, Grouping::Region)
+            .values()
+            .all(Option::is_some));
     }
 
     #[test]

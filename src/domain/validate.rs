@@ -83,7 +83,13 @@ pub(crate) fn check_area<'c>(
     out: &mut Vec<FieldViolation>,
 ) -> Option<&'c str> {
     match catalog.resolve_area(code) {
-        Some(a) => Some(a.code()),
+        Some(a) => match a.not_written() {
+            None => Some(a.code()),
+            Some(why) => {
+                out.push(violation("region_code", why));
+                None
+            }
+        },
         None => {
             out.push(violation(
                 "region_code",

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{On, Projection, Rev};
-use crate::domain::areas::is_municipality_code;
+use crate::domain::areas::{is_municipality_code, Grouping};
 use crate::domain::stats::{self, RegionValues};
 use crate::domain::{
     Aggregation, Catalog, Direction, Indicator, RegionGroup, Round, Status, Theme, NATIONAL_CODE,
@@ -16,15 +16,31 @@ use crate::domain::{
 pub enum Level {
     Region,
     Municipality,
+    /// The key's sub-regions (`SK###`): put together from their municipalities.
+    SubRegion,
+    /// The key's wellbeing services counties (`HV##`): put together from their
+    /// municipalities.
+    County,
 }
 
 impl Level {
     /// The level of an area code.
     pub(crate) fn of(area: &str) -> Level {
-        if is_municipality_code(area) {
-            Level::Municipality
-        } else {
-            Level::Region
+        match Grouping::of_code(area) {
+            Some(Grouping::SubRegion) => Level::SubRegion,
+            Some(Grouping::County) => Level::County,
+            _ if is_municipality_code(area) => Level::Municipality,
+            _ => Level::Region,
+        }
+    }
+
+    /// How the areas of this level are made of municipalities (`None`: municipalities).
+    fn grouping(self) -> Option<Grouping> {
+        match self {
+            Level::Region => Some(Grouping::Region),
+            Level::SubRegion => Some(Grouping::SubRegion),
+            Level::County => Some(Grouping::County),
+            Level::Municipality => None,
         }
     }
 }
@@ -567,9 +583,9 @@ impl Projection {
             .chain(on.iter().rev().copied().filter(|m| *m != d))
         {
             let placed;
-            let members: Vec<&str> = match level {
-                Level::Region => {
-                    placed = catalog.placed_on(m, d);
+            let members: Vec<&str> = match level.grouping() {
+                Some(grouping) => {
+                    placed = catalog.placed_on(m, d, grouping);
                     if placed.is_empty() || placed.values().any(Option::is_none) {
                         continue;
                     }
@@ -579,7 +595,7 @@ impl Projection {
                         .map(|(x, _)| x.as_str())
                         .collect()
                 }
-                Level::Municipality if m < d => catalog
+                None if m < d => catalog
                     .municipalities_on(m)
                     .filter(|x| {
                         catalog
@@ -588,7 +604,7 @@ impl Projection {
                     })
                     .map(|x| x.code.as_str())
                     .collect(),
-                Level::Municipality => continue,
+                None => continue,
             };
             if members.is_empty() {
                 continue;
@@ -701,7 +717,14 @@ impl Projection {
                 .municipalities_on(d)
                 .map(|m| m.code.as_str())
                 .collect(),
-            (Level::Municipality, None) => Vec::new(),
+            (Level::SubRegion, Some(d)) => catalog
+                .groups_on(Grouping::SubRegion, d)
+                .into_keys()
+                .collect(),
+            (Level::County, Some(d)) => {
+                catalog.groups_on(Grouping::County, d).into_keys().collect()
+            }
+            (_, None) => Vec::new(),
         };
         let fetched = Fetched::new(self, catalog, (year, on, seq), &areas, ind);
         let mut positions = Vec::with_capacity(areas.len());
@@ -895,13 +918,26 @@ impl Projection {
         let level = Level::of(area);
         let yp = self.year_picture(year, (level, d), seq);
         let catalog = &yp.catalog;
-        let in_region = match level {
-            Level::Municipality => catalog
+        let in_region = match (level, d) {
+            (Level::Municipality, _) => catalog
                 .municipalities
                 .get(area)
                 .and_then(|m| m.region(d.unwrap_or(year)))
                 .map(str::to_owned),
-            Level::Region => None,
+            // A sub-region or county lies in a region when all its municipalities do.
+            (Level::SubRegion | Level::County, Some(d)) => {
+                let grouping = level.grouping().expect("a grouping level");
+                let regions: std::collections::BTreeSet<&str> = catalog
+                    .members_on(area, grouping, d)
+                    .into_iter()
+                    .filter_map(|m| catalog.municipalities[m].region(d))
+                    .collect();
+                match regions.len() {
+                    1 => regions.first().map(|r| (*r).to_owned()),
+                    _ => None,
+                }
+            }
+            _ => None,
         };
         let regional = in_region
             .as_ref()
@@ -985,11 +1021,11 @@ impl Projection {
             })
             .collect();
         let defined = catalog.indicators.len();
-        let municipalities = match (level, d) {
-            (Level::Region, Some(d)) => catalog
-                .municipalities_on(d)
-                .filter(|m| m.region(d) == Some(area))
-                .map(|m| m.code.clone())
+        let municipalities = match (level.grouping(), d) {
+            (Some(grouping), Some(d)) => catalog
+                .members_on(area, grouping, d)
+                .into_iter()
+                .map(str::to_owned)
                 .collect(),
             _ => Vec::new(),
         };
