@@ -254,7 +254,8 @@ impl Names {
         })
     }
 
-    /// An area's name in the chosen language (its code when unknown).
+    /// An area's name in the chosen language (its code when unknown; a sub-region's or
+    /// county's in Finnish, the key's only).
     fn region(&self, code: &str) -> String {
         if let Some(m) = self.municipalities.get(code) {
             return match self.lang.as_str() {
@@ -262,6 +263,18 @@ impl Names {
                 "sv" => m.name_sv.clone(),
                 _ => m.name_en.clone(),
             };
+        }
+        let group = self
+            .municipalities
+            .values()
+            .flat_map(|m| &m.placements)
+            .find_map(|p| match code {
+                c if c == p.sub_region_code => Some(&p.sub_region_name),
+                c if c == p.county_code => Some(&p.county_name),
+                _ => None,
+            });
+        if let Some(name) = group.filter(|n| !n.is_empty()) {
+            return name.clone();
         }
         let r = self
             .regions

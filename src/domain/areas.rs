@@ -17,7 +17,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use fxhash::FxHashMap;
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{Catalog, CatalogError, MAX_NAME_LEN, NATIONAL_CODE};
@@ -247,9 +248,9 @@ pub(crate) type Placed = BTreeMap<String, Option<String>>;
 pub(crate) struct AreaCache {
     placed: Mutex<HashMap<(i32, i32, Grouping), Arc<Placed>>>,
     same: Mutex<HashMap<(String, i32, i32), bool>>,
-    /// By area, then division: looked up by `&str` without allocating (the fold asks for
-    /// every observation).
-    land: Mutex<HashMap<String, HashMap<i32, i32>>>,
+    /// By area, then division: looked up by `&str` without allocating, and read-locked
+    /// only (every cell lookup of the fold and of every read asks).
+    land: RwLock<FxHashMap<String, FxHashMap<i32, i32>>>,
 }
 
 impl AreaCache {
@@ -647,7 +648,7 @@ impl Catalog {
         if !self.divisions.contains_key(&d) {
             return Some(d);
         }
-        if let Some(first) = self.cache.land.lock().get(area).and_then(|m| m.get(&d)) {
+        if let Some(first) = self.cache.land.read().get(area).and_then(|m| m.get(&d)) {
             return Some(*first);
         }
         let mut first = d;
@@ -667,7 +668,7 @@ impl Catalog {
         }
         self.cache
             .land
-            .lock()
+            .write()
             .entry(area.to_owned())
             .or_default()
             .insert(d, first);

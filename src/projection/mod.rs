@@ -630,6 +630,14 @@ impl Projection {
         all
     }
 
+    /// Whether figures of `year` on borders `d` are kept once computed: only for years with
+    /// cells and on the latest borders (the default), so that readers cannot fill memory
+    /// with empty years or with every area's pictures on every division; pictures on other
+    /// borders are computed for each read, like an as-of read.
+    fn keeps(&self, year: i32, d: Option<i32>) -> bool {
+        self.years.contains(&year) && d == self.latest_borders()
+    }
+
     /// The latest division of the latest catalog: the borders pictures are on by default
     /// (`None`: the catalog has no divisions).
     pub fn latest_borders(&self) -> Option<i32> {

@@ -675,8 +675,7 @@ impl Projection {
     ) -> Arc<IndicatorYear> {
         let since = self.changed_at(&ind.id, year);
         let key = self.indicator_numbers.get(&ind.id).map(|n| (n, year));
-        // Kept only for years with cells: a reader cannot fill memory with empty years.
-        let keep = key.filter(|_| seq >= since && self.years.contains(&year));
+        let keep = key.filter(|_| seq >= since && self.keeps(year, on.1));
         if let Some(k) = keep {
             if let Some((_, f)) = self
                 .kept
@@ -794,16 +793,8 @@ impl Projection {
 
     /// The picture of `year` on `on` after event `seq`: the kept one when it holds at `seq`.
     pub fn year_picture(&self, year: i32, on: On, seq: u64) -> Arc<YearPicture> {
-        if let Some((_, yp)) = self
-            .kept
-            .lock()
-            .years
-            .get(&year)
-            .and_then(|v| v.iter().find(|(o, _)| *o == on))
-        {
-            if seq >= yp.since {
-                return yp.clone();
-            }
+        if let Some(yp) = self.kept_year_picture(year, on, seq) {
+            return yp;
         }
         let catalog = self.catalog_at(seq);
         let indicators: Vec<Arc<IndicatorYear>> = catalog
@@ -817,13 +808,26 @@ impl Projection {
         let yp = Arc::new(yp);
         // Kept only when every figure in it is the latest (each `since` is the indicator's
         // last change, so at or after all of them nothing has changed since).
-        if seq >= yp.since && self.years.contains(&year) {
+        if seq >= yp.since && self.keeps(year, on.1) {
             let mut kept = self.kept.lock();
             let v = kept.years.entry(year).or_default();
             v.retain(|(o, _)| *o != on);
             v.push((on, yp.clone()));
         }
         yp
+    }
+}
+
+impl Projection {
+    /// The kept picture of `year` on `on`, if there is one that holds at `seq`.
+    fn kept_year_picture(&self, year: i32, on: On, seq: u64) -> Option<Arc<YearPicture>> {
+        self.kept
+            .lock()
+            .years
+            .get(&year)
+            .and_then(|v| v.iter().find(|(o, _)| *o == on))
+            .map(|(_, yp)| yp.clone())
+            .filter(|yp| seq >= yp.since)
     }
 }
 
@@ -883,7 +887,7 @@ impl Projection {
         d: Option<i32>,
         seq: u64,
     ) -> Arc<RegionPicture> {
-        let keep = seq >= self.region_picture_since(year) && self.years.contains(&year);
+        let keep = seq >= self.region_picture_since(year) && self.keeps(year, d);
         let key = (area.to_owned(), d);
         if keep {
             if let Some(p) = self
@@ -939,9 +943,18 @@ impl Projection {
             }
             _ => None,
         };
-        let regional = in_region
-            .as_ref()
-            .map(|_| self.year_picture(year, (Level::Region, d), seq));
+
+        // The region's figures on the same borders: from the regions' picture, computed once
+        // and kept for every area of the year when this picture is the latest (or kept
+        // already); for an older as-of read each computed alone, not every region's.
+        let regions_on = (Level::Region, d);
+        let regional = in_region.as_ref().and_then(|_| {
+            if seq >= self.region_picture_since(year) && self.keeps(year, d) {
+                Some(self.year_picture(year, regions_on, seq))
+            } else {
+                self.kept_year_picture(year, regions_on, seq)
+            }
+        });
         let mut cells = Vec::new();
         let mut elsewhere = Vec::new();
         let mut reported: BTreeMap<Theme, u32> = BTreeMap::new();
@@ -960,9 +973,9 @@ impl Projection {
                 Some(_) => Vec::new(),
                 None => self.reported_elsewhere(catalog, area, &ind.id, year - 1, d, seq),
             };
-            let region_value = regional.as_ref().and_then(|r| {
-                let region = in_region.as_deref()?;
-                r.indicators[n].figure_of(region).map(|(f, _)| f.value)
+            let region_value = in_region.as_deref().and_then(|r| match &regional {
+                Some(rp) => rp.indicators[n].figure_of(r).map(|(f, _)| f.value),
+                None => self.figure(catalog, r, ind, year, d, seq).map(|f| f.value),
             });
             let (source, note, revisions, last) = match &figure.origin {
                 Origin::Reported { borders, rev } => (
