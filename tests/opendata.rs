@@ -339,6 +339,14 @@ fn analysts_read_the_open_data_with_pandas_and_pyjstat_and_see_the_grpc_figures(
         num(&rp["previous_value"]),
         num(&cell["previous_value"]),
     );
+    // The borders the figure is on: 2019's own, those of 1.1.2020.
+    assert_eq!(num(&cell["borders"]), Some(2020.0), "{cell}");
+    assert_same("borders (CSV)", num(&rp["borders"]), num(&cell["borders"]));
+    assert_same(
+        "borders (JSON-stat)",
+        num(&rp["jsonstat_borders"]),
+        num(&cell["borders"]),
+    );
 
     // The region's groups in its picture: each one's value as its group picture says.
     let groups = rp["groups"].as_object().expect("groups in the RESULT");

@@ -273,7 +273,7 @@ def agree(what, csv_value, js_value):
 
 REGION_COLUMNS = (
     "region,year,indicator,theme,unit,value,status,source,revisions,national_value,"
-    "national_basis,rank,regions_ranked,previous_value"
+    "national_basis,rank,regions_ranked,previous_value,borders,derived,previous_borders"
 ).split(",")
 NATIONAL_COLUMNS = (
     "year,indicator,theme,unit,value,basis,official,computed_value,regions_reported,"
@@ -348,6 +348,8 @@ def region_picture(client, a):
         "rank": plain(row["rank"]),
         "regions_ranked": plain(row["regions_ranked"]),
         "previous_value": plain(row["previous_value"]),
+        "borders": plain(row["borders"]),
+        "jsonstat_borders": js.raw.get("extension", {}).get("cell_borders", {}).get(a.indicator, {}).get("borders"),
         "jsonstat_value": plain(jvalue(js, indicator=a.indicator, measure="value")),
         "jsonstat_national_value": plain(jvalue(js, indicator=a.indicator, measure="national_value")),
         "groups": {

@@ -245,6 +245,11 @@ fn measures(ids: &[&str]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Division years as one CSV field ("2020 2019"; empty for none).
+fn years(ys: &[i32]) -> String {
+    ys.iter().map(i32::to_string).collect::<Vec<_>>().join(" ")
+}
+
 pub(super) fn region_picture(a: &Answer<Arc<RegionPicture>>, fmt: Format, lang: Lang) -> String {
     let labels = Labels::new(a, lang);
     let r = &a.value;
@@ -267,6 +272,9 @@ pub(super) fn region_picture(a: &Answer<Arc<RegionPicture>>, fmt: Format, lang: 
                 "rank",
                 "regions_ranked",
                 "previous_value",
+                "borders",
+                "derived",
+                "previous_borders",
             ]
             .map(str::to_owned)
             .to_vec();
@@ -296,6 +304,14 @@ pub(super) fn region_picture(a: &Answer<Arc<RegionPicture>>, fmt: Format, lang: 
                         num(rank(c.rank)),
                         iy.regions_ranked().to_string(),
                         num(c.previous),
+                        c.origin
+                            .borders()
+                            .map_or_else(String::new, |b| b.to_string()),
+                        match c.origin.derived() {
+                            Some((used, expected)) => format!("{used}/{expected}"),
+                            None => String::new(),
+                        },
+                        years(&c.previous_elsewhere),
                     ];
                     for g in groups {
                         match iy.group(g) {
@@ -374,9 +390,26 @@ pub(super) fn region_picture(a: &Answer<Arc<RegionPicture>>, fmt: Format, lang: 
                 .iter()
                 .map(|c| (c.figures.indicator.id.clone(), json!(&*c.source)))
                 .collect();
+            // Where each figure is: its borders, whether derived, and a break before it.
+            let borders: serde_json::Map<String, Value> = r
+                .cells
+                .iter()
+                .map(|c| {
+                    let on = json!({"borders": c.origin.borders(),
+                        "derived": c.origin.derived().map(|(u, e)| json!({"used": u, "expected": e})),
+                        "previous_borders": c.previous_elsewhere});
+                    (c.figures.indicator.id.clone(), on)
+                })
+                .collect();
+            let elsewhere: serde_json::Map<String, Value> = r
+                .elsewhere
+                .iter()
+                .map(|(id, on)| (id.clone(), json!(on)))
+                .collect();
             let extension = json!({"as_of_sequence": a.as_of_sequence, "region": r.region,
-                "year": r.year, "groups": groups, "coverage_ratio": r.coverage_ratio,
-                "sources": sources});
+                "year": r.year, "borders": r.borders, "groups": groups,
+                "coverage_ratio": r.coverage_ratio, "sources": sources,
+                "cell_borders": borders, "elsewhere": elsewhere});
             dataset(title, &labels, &dims, &values, status, extension)
         }
     }
