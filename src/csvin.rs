@@ -4,8 +4,8 @@
 //! the region), `indicator_id`, `year`, `value`, `status` (`provisional` or `final`),
 //! `source`, and optionally `note`, `correction_reason` and `borders` (the year of the
 //! division the figure is on; empty: the division in force when it is recorded); other
-//! columns (a template's
-//! `unit` and `name`) are ignored. The dialects councils' spreadsheets write are read:
+//! columns (a template's `unit` and `name`) are ignored. The dialects councils'
+//! spreadsheets write are read:
 //!
 //! - the separator is `,` or `;` (or a tab), whichever splits the header line into a
 //!   column named `indicator_id` — a Finnish-locale spreadsheet saves CSV with `;`;
@@ -251,11 +251,12 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
         if get(indicator).is_empty() {
             return Err(at(indicator, "indicator_id is empty".into()));
         }
-        let borders_v = match borders.map(get).filter(|b| !b.is_empty()) {
+        let borders_v = match borders.filter(|&c| !get(c).is_empty()) {
             None => None,
-            Some(b) => Some(b.parse::<i32>().map_err(|_| {
+            Some(c) => Some(get(c).parse::<i32>().map_err(|_| {
+                let b = get(c);
                 at(
-                    borders.unwrap_or_default(),
+                    c,
                     format!("borders {b:?} must be a division's year (2021) or empty"),
                 )
             })?),

@@ -583,29 +583,22 @@ async fn a_border_change_is_never_a_revision_nor_a_change() {
     let (token, entry) = new_token("uusimaa", "reporter", &["MK01"]);
     let s = InProc::start_authed(&format!("{entry}\n")).await;
     let mut ing = s.ingest().await;
+    // A population figure of 2020 for `area`, submitted with Uusimaa's token.
+    let as_uusimaa = |id: &str, area: &str, value: f64| {
+        with_token(
+            submit_req(id, area, vec![obs("population", 2020, value, Final)]),
+            &token,
+        )
+    };
     // Helsinki lies in Uusimaa: its reporter writes it.
     let helsinki = ing
-        .submit(with_token(
-            submit_req(
-                "helsinki",
-                "KU091",
-                vec![obs("population", 2020, 656_920.0, Final)],
-            ),
-            &token,
-        ))
+        .submit(as_uusimaa("helsinki", "KU091", 656_920.0))
         .await
         .unwrap()
         .into_inner();
     // Turku lies in Varsinais-Suomi: refused, saying where it lies.
     let err = ing
-        .submit(with_token(
-            submit_req(
-                "turku",
-                "KU853",
-                vec![obs("population", 2020, 195_137.0, Final)],
-            ),
-            &token,
-        ))
+        .submit(as_uusimaa("turku", "KU853", 195_137.0))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
@@ -616,14 +609,7 @@ async fn a_border_change_is_never_a_revision_nor_a_change() {
     );
     // Nothing was appended: the next write follows Helsinki's.
     let espoo = ing
-        .submit(with_token(
-            submit_req(
-                "espoo",
-                "KU049",
-                vec![obs("population", 2020, 292_796.0, Final)],
-            ),
-            &token,
-        ))
+        .submit(as_uusimaa("espoo", "KU049", 292_796.0))
         .await
         .unwrap()
         .into_inner();

@@ -98,11 +98,9 @@ pub(crate) enum Grouping {
 impl Grouping {
     /// The grouping of a sub-region or county code (`SK` and three digits, `HV` and two).
     pub(crate) fn of_code(code: &str) -> Option<Grouping> {
-        let digits =
-            |n: usize| code.len() == n + 2 && code[2..].bytes().all(|b| b.is_ascii_digit());
-        if code.starts_with("SK") && digits(3) {
+        if coded(code, "SK", 3) {
             Some(Grouping::SubRegion)
-        } else if code.starts_with("HV") && digits(2) {
+        } else if coded(code, "HV", 2) {
             Some(Grouping::County)
         } else {
             None
@@ -241,13 +239,12 @@ impl Division {
 /// in one.
 pub(crate) type Placed = BTreeMap<String, Option<String>>;
 
-/// What a catalog computes once about its areas (a pure function of the catalog, which is
-/// never changed after it is first read from): not compared, not serialized, and a clone
-/// starts empty.
+/// What a catalog computes once about its areas (a pure function of its municipalities and
+/// divisions: cleared when those change): not compared, not serialized, and a clone starts
+/// empty.
 #[derive(Default)]
 pub(crate) struct AreaCache {
     placed: Mutex<HashMap<(i32, i32, Grouping), Arc<Placed>>>,
-    same: Mutex<HashMap<(String, i32, i32), bool>>,
     /// By area, then division: looked up by `&str` without allocating, and read-locked
     /// only (every cell lookup of the fold and of every read asks).
     land: RwLock<FxHashMap<String, FxHashMap<i32, i32>>>,
@@ -280,7 +277,14 @@ impl std::fmt::Debug for AreaCache {
 
 /// Whether `code` has the shape of a municipality code (`KU` and three digits).
 pub(crate) fn is_municipality_code(code: &str) -> bool {
-    code.len() == 5 && code.starts_with("KU") && code[2..].bytes().all(|b| b.is_ascii_digit())
+    coded(code, "KU", 3)
+}
+
+/// Whether `code` is `prefix` and then `digits` ASCII digits.
+fn coded(code: &str, prefix: &str, digits: usize) -> bool {
+    code.len() == prefix.len() + digits
+        && code.starts_with(prefix)
+        && code[prefix.len()..].bytes().all(|b| b.is_ascii_digit())
 }
 
 /// An area of the catalog a figure can be for.
@@ -480,23 +484,28 @@ impl Catalog {
             Borders::Own => Ok(self
                 .division_in_force(year.saturating_add(1))
                 .or_else(|| self.divisions.keys().next().copied())),
-            Borders::Of(d) if self.divisions.contains_key(&d) => Ok(Some(d)),
-            Borders::Of(d) => Err(self.no_division(d)),
+            Borders::Of(d) => self.known_division(d).map(|()| Some(d)),
         }
     }
 
-    /// Why `d` is refused as a division.
-    pub(crate) fn no_division(&self, d: i32) -> String {
-        match (
-            self.divisions.keys().next(),
-            self.divisions.keys().next_back(),
-        ) {
-            (Some(f), Some(l)) => format!(
-                "there is no division of {d}: the catalog holds the borders of {f}-{l} \
-                 (ListDivisions)"
-            ),
-            _ => format!("there is no division of {d}: the catalog holds no divisions"),
+    /// Whether the catalog holds the division of year `d`; `Err` says why it is refused,
+    /// naming the divisions there are.
+    pub(crate) fn known_division(&self, d: i32) -> Result<(), String> {
+        if self.divisions.contains_key(&d) {
+            return Ok(());
         }
+        Err(
+            match (
+                self.divisions.keys().next(),
+                self.divisions.keys().next_back(),
+            ) {
+                (Some(f), Some(l)) => format!(
+                    "there is no division of {d}: the catalog holds the borders of {f}-{l} \
+                     (ListDivisions)"
+                ),
+                _ => format!("there is no division of {d}: the catalog holds no divisions"),
+            },
+        )
     }
 
     /// Whether division `d` says where its municipalities lie.
@@ -538,9 +547,10 @@ impl Catalog {
         None
     }
 
-    /// The region of division `d` each municipality of division `m` lies wholly in (`None`
-    /// for one that is split between regions of `d`, or whose place on `d` is not known).
-    /// Computed once per catalog and pair of divisions.
+    /// The area of `grouping` (region, sub-region or county) of division `d` each
+    /// municipality of division `m` lies wholly in (`None` for one that is split between
+    /// areas of `d`, or whose place on `d` is not known). Computed once per catalog, pair of
+    /// divisions and grouping.
     pub(crate) fn placed_on(&self, m: i32, d: i32, grouping: Grouping) -> Arc<Placed> {
         let key = (m, d, grouping);
         if let Some(p) = self.cache.placed.lock().get(&key) {
@@ -598,15 +608,9 @@ impl Catalog {
             return true;
         }
         let (early, late) = (a.min(b), a.max(b));
-        let key = (area.to_owned(), early, late);
-        if let Some(same) = self.cache.same.lock().get(&key) {
-            return *same;
-        }
-        let same = self.has_membership(early)
+        self.has_membership(early)
             && self.has_membership(late)
-            && self.keeps_its_municipalities(area, grouping, early, late);
-        self.cache.same.lock().insert(key, same);
-        same
+            && self.keeps_its_municipalities(area, grouping, early, late)
     }
 
     /// Whether every municipality of `early` is in `area` on `early` exactly when what it
@@ -651,21 +655,13 @@ impl Catalog {
         if let Some(first) = self.cache.land.read().get(area).and_then(|m| m.get(&d)) {
             return Some(*first);
         }
-        let mut first = d;
-        for earlier in self.divisions.range(..d).rev().map(|(y, _)| *y) {
-            let same = if area == NATIONAL_CODE {
-                true
-            } else if is_municipality_code(area) {
-                self.same_municipality(area, earlier, first)
-            } else {
-                let grouping = Grouping::of_code(area).unwrap_or(Grouping::Region);
-                self.same_territory(area, grouping, earlier, first)
-            };
-            if !same {
-                break;
-            }
-            first = earlier;
-        }
+        // The land of the division before, when the area covers the same land on both (each
+        // pair of consecutive divisions is compared once: the earlier land is memoized).
+        let before = self.divisions.range(..d).next_back().map(|(y, _)| *y);
+        let first = match before {
+            Some(b) if self.same_land(area, b, d) => self.land(area, Some(b)).unwrap_or(b),
+            _ => d,
+        };
         self.cache
             .land
             .write()
@@ -673,6 +669,34 @@ impl Catalog {
             .or_default()
             .insert(d, first);
         Some(first)
+    }
+
+    /// Whether `area` (the whole country, a municipality, a region, sub-region or county)
+    /// covers the same land on divisions `a` and `b`.
+    fn same_land(&self, area: &str, a: i32, b: i32) -> bool {
+        if area == NATIONAL_CODE {
+            true
+        } else if is_municipality_code(area) {
+            self.same_municipality(area, a, b)
+        } else {
+            let grouping = Grouping::of_code(area).unwrap_or(Grouping::Region);
+            self.same_territory(area, grouping, a, b)
+        }
+    }
+
+    /// The divisions on which `area` covers different land, each land named by its latest
+    /// division, latest first: one per set of borders its figures can be on.
+    pub(crate) fn lands(&self, area: &str) -> Vec<i32> {
+        let mut out: Vec<i32> = Vec::new();
+        let mut seen = Vec::new();
+        for d in self.divisions.keys().rev().copied() {
+            let land = self.land(area, Some(d));
+            if !seen.contains(&land) {
+                seen.push(land);
+                out.push(d);
+            }
+        }
+        out
     }
 
     /// Whether municipality `code` covers the same land on divisions `a` and `b`: in force

@@ -118,14 +118,9 @@ pub(crate) fn check_borders(
         return;
     };
     for (i, o) in observations.iter().enumerate() {
-        if let Some(d) = o.borders {
-            if !catalog.divisions.contains_key(&d) {
-                out.push(violation(
-                    format!("observations[{i}].borders"),
-                    catalog.no_division(d),
-                ));
-                continue;
-            }
+        if let Some(Err(why)) = o.borders.map(|d| catalog.known_division(d)) {
+            out.push(violation(format!("observations[{i}].borders"), why));
+            continue;
         }
         if let Err((field, why)) = area.in_force(o.borders, o.year) {
             out.push(violation(format!("observations[{i}].{field}"), why));

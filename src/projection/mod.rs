@@ -185,8 +185,9 @@ impl<S: std::hash::BuildHasher> Interner<S> {
 
 /// A cell's key: area number (16 bits), indicator number (20 bits), year less 1000 (14
 /// bits: years are 1000..=9999) and the land of its borders (`Catalog::land`; 14 bits: 0
-/// for none, else the division's year less 999). A catalog of more than 65,536 areas or `MAX_INDICATORS` indicators would need
-/// a wider key; the catalog refuses more indicators, and holds a few hundred areas.
+/// for none, else the division's year less 999). A catalog of more than 65,536 areas or
+/// `MAX_INDICATORS` indicators would need a wider key; the catalog refuses more
+/// indicators, and holds a few hundred areas.
 fn cell_key(area: u32, indicator: u32, year: i32, land: Option<i32>) -> u64 {
     debug_assert!(area <= u32::from(u16::MAX), "at most 65,536 areas");
     debug_assert!((indicator as usize) < crate::domain::catalog::MAX_INDICATORS);
@@ -611,20 +612,11 @@ impl Projection {
     }
 
     /// The sequences of a cell's revisions on every borders up to and including `seq`, in
-    /// order: its trails on each division side by side (`trail` of each).
+    /// order: its trails on each land side by side (`trail` of each), and without borders.
     pub fn trails(&self, region: &str, indicator: &str, year: i32, seq: u64) -> Vec<u64> {
-        let catalog = &self.current_catalog;
-        let lands: std::collections::BTreeSet<Option<i32>> = std::iter::once(None)
-            .chain(
-                catalog
-                    .divisions
-                    .keys()
-                    .map(|d| catalog.land(region, Some(*d))),
-            )
-            .collect();
-        let mut all: Vec<u64> = lands
-            .into_iter()
-            .flat_map(|land| self.trail(region, indicator, year, land, seq))
+        let mut all: Vec<u64> = std::iter::once(None)
+            .chain(self.current_catalog.lands(region).into_iter().map(Some))
+            .flat_map(|b| self.trail(region, indicator, year, b, seq))
             .collect();
         all.sort_unstable();
         all

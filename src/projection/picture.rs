@@ -52,7 +52,7 @@ pub(crate) enum Origin {
     /// on borders that give the area the same land: `Catalog::land`).
     Reported { borders: Option<i32>, rev: Rev },
     /// Put together by the indicator's rule from the figures of the municipalities that lie
-    /// wholly in the region, reported on the municipal borders `from`: `used` of `expected`
+    /// wholly in the area, reported on the municipal borders `from`: `used` of `expected`
     /// municipalities, with the completeness rules of a national value (`basis`).
     Derived {
         from: i32,
@@ -162,7 +162,6 @@ impl IndicatorYear {
         }
     }
 
-    /// The rank of the compared region at `position` (catalog order), if it reported.
     /// `area`'s figure and its rank (0 when the indicator is not ranked), if it has one.
     pub(crate) fn figure_of(&self, area: &str) -> Option<(&Figure, u32)> {
         let at = self.areas.binary_search_by(|a| a.as_str().cmp(area)).ok()?;
@@ -558,8 +557,9 @@ impl Projection {
 
     /// An area's figure on division `d` put together from municipal figures (see
     /// [`Origin::Derived`]): from those on `d` if there are any, else on the latest borders
-    /// that have them. A region's are its municipalities', when every municipality of those
-    /// borders lies wholly in one region of `d`; a municipality's are those of the earlier
+    /// that have them. A region's, sub-region's or county's are its municipalities', when
+    /// every municipality of those borders lies wholly in one such area of `d`; a
+    /// municipality's are those of the earlier
     /// municipalities that merged into it (Mäntyharju of 2025 from Mäntyharju and Pertunmaa
     /// of 2021).
     fn derived(
@@ -647,19 +647,12 @@ impl Projection {
         seq: u64,
     ) -> Vec<i32> {
         let own = catalog.land(area, d);
-        let mut seen = Vec::new();
-        let mut out = Vec::new();
-        for b in catalog.divisions.keys().rev().copied() {
-            let land = catalog.land(area, Some(b));
-            if land == own || seen.contains(&land) {
-                continue;
-            }
-            seen.push(land);
-            if self.current(area, ind, year, Some(b), seq).is_some() {
-                out.push(b);
-            }
-        }
-        out
+        catalog
+            .lands(area)
+            .into_iter()
+            .filter(|b| catalog.land(area, Some(*b)) != own)
+            .filter(|b| self.current(area, ind, year, Some(*b), seq).is_some())
+            .collect()
     }
 
     /// One indicator's figures for one year on `on` as of `seq`, under `catalog` (the
@@ -816,9 +809,7 @@ impl Projection {
         }
         yp
     }
-}
 
-impl Projection {
     /// The kept picture of `year` on `on`, if there is one that holds at `seq`.
     fn kept_year_picture(&self, year: i32, on: On, seq: u64) -> Option<Arc<YearPicture>> {
         self.kept
@@ -1104,7 +1095,7 @@ impl Projection {
     fn reported_anywhere(&self, area: &str, ind: &str, year: i32, seq: u64) -> bool {
         let catalog = self.catalog_at(seq);
         std::iter::once(None)
-            .chain(catalog.divisions.keys().map(|d| Some(*d)))
+            .chain(catalog.lands(area).into_iter().map(Some))
             .any(|b| self.current(area, ind, year, b, seq).is_some())
     }
 }

@@ -346,8 +346,8 @@ impl Reader {
             let region = at.region(region)?;
             let indicator = at.indicator(indicator)?.id;
             let catalog = at.p.catalog_at(at.seq);
-            if let Some(d) = borders.filter(|d| !catalog.divisions.contains_key(d)) {
-                return Err(ReadError::invalid("borders", catalog.no_division(d)));
+            if let Some(Err(why)) = borders.map(|d| catalog.known_division(d)) {
+                return Err(ReadError::invalid("borders", why));
             }
             let trail = match borders {
                 Some(d) => at.p.trail(&region, &indicator, year, Some(d), at.seq),

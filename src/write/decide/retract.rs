@@ -43,13 +43,10 @@ impl WriterState {
             });
         }
         validate::check_reason(&r.reason, &mut v);
-        if let Some(d) = r
-            .borders
-            .filter(|d| !self.catalog.divisions.contains_key(d))
-        {
+        if let Some(Err(why)) = r.borders.map(|d| self.catalog.known_division(d)) {
             v.push(FieldViolation {
                 field: "borders".into(),
-                description: self.catalog.no_division(d),
+                description: why,
             });
         }
         if !v.is_empty() {
