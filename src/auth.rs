@@ -30,6 +30,9 @@ pub(crate) enum Role {
     Reporter,
     /// Submits and retracts for the whole country (`SSS`); reads.
     NationalReporter,
+    /// Submits and retracts official figures for every area — the whole country, regions
+    /// and municipalities — as a statistics office publishes them (`import-table`); reads.
+    Publisher,
     /// Reads.
     Reader,
     /// Defines indicators; reads. Writes no figures (separation of duties).
@@ -44,6 +47,7 @@ impl Role {
         match s {
             "reporter" => Some(Role::Reporter),
             "national_reporter" => Some(Role::NationalReporter),
+            "publisher" => Some(Role::Publisher),
             "reader" => Some(Role::Reader),
             "admin" => Some(Role::Admin),
             _ => None,
@@ -54,6 +58,7 @@ impl Role {
         match self {
             Role::Reporter => "reporter",
             Role::NationalReporter => "national_reporter",
+            Role::Publisher => "publisher",
             Role::Reader => "reader",
             Role::Admin => "admin",
             Role::Unrestricted => "unrestricted",
@@ -94,14 +99,14 @@ impl Principal {
     pub(crate) fn writes_figures(&self) -> bool {
         matches!(
             self.role,
-            Role::Reporter | Role::NationalReporter | Role::Unrestricted
+            Role::Reporter | Role::NationalReporter | Role::Publisher | Role::Unrestricted
         )
     }
 
     /// Whether it may submit or retract values of `region` (a resolved catalog code).
     pub(crate) fn may_write(&self, region: &str) -> bool {
         match self.role {
-            Role::Unrestricted => true,
+            Role::Unrestricted | Role::Publisher => true,
             Role::NationalReporter => region == NATIONAL_CODE,
             Role::Reporter => self.regions.iter().any(|r| r == region),
             Role::Reader | Role::Admin => false,

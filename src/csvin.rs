@@ -2,8 +2,9 @@
 //!
 //! Header (column order free, names exact): `region_code` (optional when the caller gives
 //! the region), `indicator_id`, `year`, `value`, `status` (`provisional` or `final`),
-//! `source`, and optionally `note`, `correction_reason` and `borders` (the year of the
-//! division the figure is on; empty: the division in force when it is recorded); other
+//! `source`, and optionally `note`, `correction_reason`, `borders` (the year of the
+//! division the figure is on; empty: the division in force when it is recorded) and
+//! `published` (when its publisher published it: a date or an RFC 3339 time); other
 //! columns (a template's `unit` and `name`) are ignored. The dialects councils'
 //! spreadsheets write are read:
 //!
@@ -78,8 +79,8 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Vec<Row>, CsvError> {
     parse_file(bytes).map(|p| p.rows)
 }
 
-/// The separator that splits the header line into a column named `indicator_id`.
-fn detect_separator(bytes: &[u8]) -> Option<u8> {
+/// The separator (`,` `;` or tab) that splits the header line into a column named `column`.
+pub(crate) fn detect_separator(bytes: &[u8], column: &str) -> Option<u8> {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     [b',', b';', b'\t'].into_iter().find(|&sep| {
         let mut rdr = csv::ReaderBuilder::new()
@@ -89,12 +90,12 @@ fn detect_separator(bytes: &[u8]) -> Option<u8> {
             .from_reader(body);
         let mut rec = csv::ByteRecord::new();
         matches!(rdr.read_byte_record(&mut rec), Ok(true))
-            && rec.iter().any(|f| f == b"indicator_id")
+            && rec.iter().any(|f| f == column.as_bytes())
     })
 }
 
 /// Reads a value as the file's dialect writes it (see the module doc).
-fn parse_value(text: &str, separator: u8) -> Result<f64, String> {
+pub(crate) fn parse_value(text: &str, separator: u8) -> Result<f64, String> {
     let mut v: String = text
         .chars()
         .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}'))
@@ -165,7 +166,7 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
             ),
         ));
     }
-    let separator = detect_separator(bytes).unwrap_or(b',');
+    let separator = detect_separator(bytes, "indicator_id").unwrap_or(b',');
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(separator)
         .trim(csv::Trim::All)
@@ -191,7 +192,7 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
                 header_line,
                 format!(
                     "missing column {name:?}: the header must name {} (optionally region_code, \
-                     note, correction_reason, borders), separated by , or ;",
+                     note, correction_reason, borders, published), separated by , or ;",
                     REQUIRED.join(", ")
                 ),
             ));
@@ -206,6 +207,7 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
         col("source").unwrap_or_default(),
     );
     let (note, reason, borders) = (col("note"), col("correction_reason"), col("borders"));
+    let published = col("published");
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     let mut rec = csv::StringRecord::new();
@@ -261,6 +263,13 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
                 )
             })?),
         };
+        let published_v = match published.filter(|&c| !get(c).is_empty()) {
+            None => None,
+            Some(c) => Some(
+                crate::domain::text::instant(get(c), crate::domain::text::Day::Start)
+                    .map_err(|m| at(c, format!("published {m}")))?,
+            ),
+        };
         rows.push(Row {
             line,
             region_code: region.map(|c| get(c).to_owned()).filter(|s| !s.is_empty()),
@@ -273,6 +282,7 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
                 note: opt(note),
                 correction_reason: opt(reason),
                 borders: borders_v,
+                published_micros: published_v,
             },
         });
     }

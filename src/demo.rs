@@ -1,27 +1,51 @@
 //! The bundled real demo data: published Finnish regional figures with their sources, each
-//! on the borders of its release (`data/demo/*.csv`), and the population of every
-//! municipality 2000–2022 on the 2021 municipalities (`data/areas/`), loaded through the
-//! ordinary write path on an empty store (`serve --demo`).
+//! on the borders of its release (`data/demo/*.csv`, the service's own submission format),
+//! and Statistics Finland's and THL's tables as published (`data/official/tables/`), loaded
+//! through the same plan as `tilannekuva import-table` with the mappings that ship with the
+//! product (`data/official/mappings/`). Everything goes through the ordinary write path on
+//! an empty store (`serve --demo`).
 
 use crate::csvin;
-use crate::domain::validate::ObservationInput;
-use crate::domain::Status;
+use crate::domain::Catalog;
+use crate::table;
 use crate::write::{SubmitInput, WriteRequest};
 
-/// The population of every municipality on 31 December 2000–2022, on the 2021 municipalities
-/// (`data/areas/README.md`).
-const MUNICIPAL_POPULATION: &str =
-    include_str!("../data/areas/population_municipality_2000_2022.csv");
-/// The borders of [`MUNICIPAL_POPULATION`]: THL's figures are on the 2021 municipalities.
-const MUNICIPAL_POPULATION_BORDERS: i32 = 2021;
-/// Its source, as every figure of it cites it.
-const MUNICIPAL_POPULATION_SOURCE: &str = "THL Sotkanet, indicator 127 'Väestö 31.12.' \
-    (from Statistics Finland's population statistics), by municipality on the 2021 \
-    municipalities (earlier figures of merged municipalities summed into their successor); \
-    rOpenGov/geofi data/sotkadata_population.rda, commit 18c8c7fa; CC BY 4.0";
+/// The bundled official tables, in load order: (mapping, its text, table file, its bytes).
+pub(crate) const TABLES: &[(&str, &str, &str, &[u8])] = &[
+    (
+        "sotkanet_127.toml",
+        include_str!("../data/official/mappings/sotkanet_127.toml"),
+        "thl_sotkanet_127_population_2000_2022.json",
+        include_bytes!("../data/official/tables/thl_sotkanet_127_population_2000_2022.json"),
+    ),
+    (
+        "statfin_rpk_pxt_135l.toml",
+        include_str!("../data/official/mappings/statfin_rpk_pxt_135l.toml"),
+        "statfin_rpk_pxt_135l_total_sss_1987_2020.json",
+        include_bytes!("../data/official/tables/statfin_rpk_pxt_135l_total_sss_1987_2020.json"),
+    ),
+    (
+        "statfin_rpk_pxt_135l.toml",
+        include_str!("../data/official/mappings/statfin_rpk_pxt_135l.toml"),
+        "statfin_rpk_pxt_135l_total_mk_ku_1987_2020.json",
+        include_bytes!("../data/official/tables/statfin_rpk_pxt_135l_total_mk_ku_1987_2020.json"),
+    ),
+    (
+        "statfin_tyonv_pxt_12r5.toml",
+        include_str!("../data/official/mappings/statfin_tyonv_pxt_12r5.toml"),
+        "statfin_tyonv_pxt_12r5_2006_2023.json",
+        include_bytes!("../data/official/tables/statfin_tyonv_pxt_12r5_2006_2023.json"),
+    ),
+    (
+        "kuntien_avainluvut.toml",
+        include_str!("../data/official/mappings/kuntien_avainluvut.toml"),
+        "kuntien_avainluvut_2006_2016.json",
+        include_bytes!("../data/official/tables/kuntien_avainluvut_2006_2016.json"),
+    ),
+];
 
 /// The demo files, in load order (chronological order of the releases).
-pub(crate) const FILES: &[(&str, &str)] = &[
+pub const FILES: &[(&str, &str)] = &[
     (
         "010_population_2006_2007_release_2008-03-28.csv",
         include_str!("../data/demo/010_population_2006_2007_release_2008-03-28.csv"),
@@ -90,17 +114,21 @@ pub(crate) const FILES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The demo as write requests: one atomic submission per (file, region), in load order.
-/// Submission ids are `demo/<file stem>/<region>`, so a reload is idempotent.
-pub fn requests() -> Result<Vec<WriteRequest>, String> {
+/// The demo as write requests, in batches to be written in order: one batch per file or
+/// table, one atomic submission per area, the submissions of a batch on distinct areas (so
+/// they may be written concurrently). CSV submission ids are `demo/<file stem>/<region>`,
+/// tables' those of [`table::plan`], so a reload is idempotent. `catalog` is the store's,
+/// for the tables' areas and indicators.
+pub fn requests(catalog: &Catalog) -> Result<Vec<Vec<WriteRequest>>, String> {
     let mut out = Vec::new();
     for (name, text) in FILES {
         let rows = csvin::parse(text).map_err(|e| format!("{name}: {e}"))?;
         let stem = name.trim_end_matches(".csv");
+        let mut batch = Vec::new();
         for (region, rows) in
             csvin::group_by_region(rows, None).map_err(|e| format!("{name}: {e}"))?
         {
-            out.push(WriteRequest::Submit(SubmitInput {
+            batch.push(WriteRequest::Submit(SubmitInput {
                 validate_only: false,
                 submission_id: format!("demo/{stem}/{region}"),
                 region_code: region,
@@ -108,50 +136,34 @@ pub fn requests() -> Result<Vec<WriteRequest>, String> {
                 observations: rows.into_iter().map(|r| r.observation).collect(),
             }));
         }
+        out.push(batch);
     }
-    out.extend(municipal_population()?);
+    let year = {
+        use chrono::Datelike;
+        chrono::Utc::now().year()
+    };
+    for (mapping_name, mapping, file, bytes) in TABLES {
+        let mapping =
+            table::mapping::Mapping::parse(mapping).map_err(|e| format!("{mapping_name}: {e}"))?;
+        let t = table::read_mapped(bytes, &mapping).map_err(|e| format!("{file}: {e}"))?;
+        let plan = table::plan::plan(&t, &mapping, catalog, year)
+            .map_err(|e| format!("{file} with {mapping_name}: {e}"))?;
+        out.push(
+            plan.submissions
+                .into_iter()
+                .map(|(submission_id, region_code, observations)| {
+                    WriteRequest::Submit(SubmitInput {
+                        validate_only: false,
+                        submission_id,
+                        region_code,
+                        expected_region_revision: None,
+                        observations,
+                    })
+                })
+                .collect(),
+        );
+    }
     Ok(out)
-}
-
-/// The municipal population as one submission per municipality (`demo/population_kunta/
-/// KU###`).
-fn municipal_population() -> Result<Vec<WriteRequest>, String> {
-    #[derive(serde::Deserialize)]
-    struct Row {
-        municipality: String,
-        year: i32,
-        population: f64,
-    }
-    let mut by_municipality: std::collections::BTreeMap<String, Vec<ObservationInput>> =
-        Default::default();
-    for row in csv::Reader::from_reader(MUNICIPAL_POPULATION.as_bytes()).into_deserialize() {
-        let r: Row = row.map_err(|e| format!("population_municipality_2000_2022.csv: {e}"))?;
-        by_municipality
-            .entry(r.municipality)
-            .or_default()
-            .push(ObservationInput {
-                indicator_id: "population".into(),
-                year: r.year,
-                value: r.population,
-                status: Some(Status::Final),
-                source: MUNICIPAL_POPULATION_SOURCE.into(),
-                note: String::new(),
-                correction_reason: String::new(),
-                borders: Some(MUNICIPAL_POPULATION_BORDERS),
-            });
-    }
-    Ok(by_municipality
-        .into_iter()
-        .map(|(code, observations)| {
-            WriteRequest::Submit(SubmitInput {
-                validate_only: false,
-                submission_id: format!("demo/population_kunta/{code}"),
-                region_code: code,
-                expected_region_revision: None,
-                observations,
-            })
-        })
-        .collect())
 }
 
 #[cfg(test)]
@@ -173,7 +185,17 @@ mod tests {
 
     #[test]
     fn demo_parses() {
-        let reqs = requests().unwrap();
-        assert!(reqs.len() > 50);
+        let batches = requests(&Catalog::bundled()).unwrap();
+        assert_eq!(batches.len(), FILES.len() + TABLES.len());
+        // Within a batch every submission is of its own area.
+        for b in &batches {
+            let mut areas = std::collections::HashSet::new();
+            for r in b {
+                let WriteRequest::Submit(s) = r else {
+                    panic!("submissions only")
+                };
+                assert!(areas.insert((s.region_code.clone(), s.submission_id.clone())));
+            }
+        }
     }
 }

@@ -45,6 +45,7 @@ pub(crate) mod metrics;
 pub(crate) mod read;
 pub(crate) mod recovery;
 pub(crate) mod snapshot;
+pub(crate) mod table;
 
 /// The generated gRPC code of `proto/tilannekuva/v1`.
 pub mod proto {

@@ -679,6 +679,7 @@ mod tests {
                 note: String::new(),
                 correction_reason: String::new(),
                 borders: None,
+                published_micros: None,
             })
             .collect();
         let req = WriteRequest::Submit(SubmitInput {

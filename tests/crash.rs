@@ -340,6 +340,7 @@ fn check_log(events: &[Event], ledger: &Ledger) -> (usize, usize) {
             assert!(rec.borders.is_some(), "{id}: recorded without borders");
             let want = Observation {
                 borders: rec.borders,
+                published_micros: None,
                 indicator_id: o.indicator_id.clone(),
                 year: o.year,
                 value: o.value,
@@ -713,6 +714,7 @@ fn chain(n: u64) -> Vec<Event> {
                 submission_id: format!("s{s}"),
                 payload: Payload::ObservationRecorded(Observation {
                     borders: Default::default(),
+                    published_micros: None,
                     indicator_id: "population".into(),
                     year: 2000 + s as i32,
                     value: s as f64,
@@ -957,7 +959,7 @@ fn fill(dir: &Path) -> std::path::PathBuf {
 /// reported damaged. Once space is freed the store starts with every event it had.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_is_not_damage() {
-    let fs = SmallFs::new("16m");
+    let fs = SmallFs::new("96m");
     let data = fs.mount.join("data");
     let s = Proc::start(&data, &["--demo"]);
     let before = read_all(&s.grpc_url).await;
@@ -984,6 +986,20 @@ async fn a_full_disk_is_not_damage() {
         );
         req.observations.dedup_by_key(|o| o.year);
         req.observations.truncate(30);
+        // Long sources that do not compress (the store compresses its chunks): each write
+        // takes some 15 KiB, so that what room the store's files hold beyond the demo is
+        // used up within the loop.
+        for (k, o) in req.observations.iter_mut().enumerate() {
+            let mut text = String::new();
+            let mut x = (i as u64 + 1) * 1_000_003 + k as u64;
+            while text.len() < 1000 {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                text.push_str(&format!("{:016x}", x));
+            }
+            o.source = text;
+        }
         if let Err(e) = ing.submit(req).await {
             assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
             refused = true;

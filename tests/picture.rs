@@ -28,6 +28,7 @@ async fn regional_unemployed_counts_sum_to_the_published_national_count() {
             .filter(|r| r.observation.indicator_id == "unemployed_persons")
             .map(|r| proto::Observation {
                 borders: Default::default(),
+                published: None,
                 indicator_id: r.observation.indicator_id.clone(),
                 year: r.observation.year,
                 value: r.observation.value,

@@ -344,6 +344,7 @@ fn render(rows: &[RowSpec], layout: &Layout) -> (String, Vec<Row>) {
             region_code: Some(r.region.clone()).filter(|s| has("region_code") && !s.is_empty()),
             observation: ObservationInput {
                 borders: Default::default(),
+                published_micros: None,
                 indicator_id: r.indicator.clone(),
                 year: r.year,
                 value: r.value,
@@ -463,6 +464,7 @@ fn valid_observation() -> impl Strategy<Value = ObservationInput> {
             |(indicator_id, year, value, status, source, note, correction_reason)| {
                 ObservationInput {
                     borders: Default::default(),
+                    published_micros: None,
                     indicator_id,
                     year,
                     value,

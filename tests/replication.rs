@@ -122,6 +122,15 @@ async fn writer_and_replicas_converge() {
     let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
     let writer = Proc::start(dirs[0].path(), &["--nats-url", &nats.url, "--demo"]);
     let early = Proc::start(dirs[1].path(), &["--follow", &nats.url]);
+    // The replica first takes the demo (some 120,000 events); the read-your-writes check
+    // below is about the writes that follow.
+    let demo_end = head_at(writer.channel().await).await;
+    eventually(
+        Duration::from_secs(120),
+        "the replica to take the demo",
+        || async { (head_at(early.channel().await).await >= demo_end).then_some(()) },
+    )
+    .await;
     let mut last = 0;
     for i in 0..5 {
         last = submit(&writer, &format!("w-{i}"), "MK19", 177_000.0 + f64::from(i))

@@ -127,8 +127,8 @@ async fn pictures_survive_a_restart_identically_and_demo_loads_once() {
     assert!(r.duplicate);
     assert_eq!(r.sequence, retracted.sequence);
     // Demo submissions too: the bundled first file, region 01, is a known submission.
-    let demo = tilannekuva::demo::requests().unwrap();
-    let tilannekuva::write::WriteRequest::Submit(first) = &demo[0] else {
+    let demo = tilannekuva::demo::requests(&tilannekuva::domain::Catalog::bundled()).unwrap();
+    let tilannekuva::write::WriteRequest::Submit(first) = &demo[0][0] else {
         panic!("demo starts with a submission")
     };
     let demo_again = ing
@@ -140,16 +140,7 @@ async fn pictures_survive_a_restart_identically_and_demo_loads_once() {
             observations: first
                 .observations
                 .iter()
-                .map(|o| proto::Observation {
-                    borders: o.borders,
-                    indicator_id: o.indicator_id.clone(),
-                    year: o.year,
-                    value: o.value,
-                    status: tilannekuva::api::convert::status_to_proto(o.status.unwrap()),
-                    source: o.source.clone(),
-                    note: o.note.clone(),
-                    correction_reason: o.correction_reason.clone(),
-                })
+                .map(tilannekuva::api::convert::observation_input_to_proto)
                 .collect(),
         })
         .await
@@ -225,7 +216,28 @@ async fn cli_submit_read_export_import() {
     ]);
     assert!(ok);
     let pic: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(pic["cells"].as_array().unwrap().len(), 2);
+    // The two submitted, and the demo's employment service figures of 2021 (12r5: four
+    // series and the two ratios of them).
+    let mut ids: Vec<&str> = pic["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["indicator_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        [
+            "labour_force_employment_statistics",
+            "natural_increase",
+            "open_vacancies",
+            "open_vacancies_per_100_jobseekers",
+            "population",
+            "registered_unemployment_rate",
+            "unemployed_jobseekers",
+            "unemployed_jobseekers_year_end"
+        ]
+    );
     let (ok, out, _) = cli(&["national", "--server", &url, "--year", "2017", "--json"]);
     assert!(ok);
     let nat: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
@@ -283,13 +295,18 @@ async fn cli_submit_read_export_import() {
     ]);
     assert!(ok);
     let old: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    // Only the population the demo's municipal figures put together.
+    // Only the demo's: the population its municipal figures put together, and the
+    // employment service figures — not the two submitted.
     let cells = old["cells"].as_array().unwrap();
-    assert_eq!(cells.len(), 1, "{old}");
-    assert_eq!(
-        (&cells[0]["indicator_id"], &cells[0]["derived"]),
-        (&serde_json::json!("population"), &serde_json::json!(true))
-    );
+    assert_eq!(cells.len(), 7, "{old}");
+    let population = cells
+        .iter()
+        .find(|c| c["indicator_id"] == "population")
+        .unwrap();
+    assert_eq!(population["derived"], serde_json::json!(true));
+    assert!(cells
+        .iter()
+        .all(|c| c["indicator_id"] != "natural_increase"));
     // Retract; a bad request reports the field.
     let (ok, _, err) = cli(&[
         "retract",
@@ -782,7 +799,8 @@ async fn cli_reads_spreadsheet_files_and_prints_for_people() {
     let bytes = std::fs::read(&template).unwrap();
     assert!(bytes.starts_with(b"\xEF\xBB\xBFregion_code;indicator_id;year;value"));
     let parsed = tilannekuva::csvin::parse_file(&bytes).unwrap();
-    assert_eq!((parsed.rows.len(), parsed.skipped.len()), (0, 52));
+    let indicators = tilannekuva::domain::Catalog::bundled().indicators.len();
+    assert_eq!((parsed.rows.len(), parsed.skipped.len()), (0, indicators));
     let text = String::from_utf8(bytes).unwrap().replace(
         "MK19;population;2025;;;;;",
         "MK19;population;2025;176 000;provisional;Tilastokeskus;;",

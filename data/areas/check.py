@@ -6,6 +6,7 @@ Exit status 0 when every check passes, 1 otherwise (each failure is printed).
 """
 import collections
 import csv
+import json
 import os
 import sys
 
@@ -24,7 +25,10 @@ def read(name):
 
 
 key = read("municipality_key_2013_2026.csv")
-population = read("population_municipality_2000_2022.csv")
+# The municipal population is a bundled official table (JSON-stat): THL Sotkanet 127.
+with open(os.path.join(DIR, "..", "official", "tables", "thl_sotkanet_127_population_2000_2022.json"),
+          encoding="utf-8") as fh:
+    table = json.load(fh)
 merged = read("municipalities_merged_2000_2022.csv") + read("municipalities_merged_2023_2026.csv")
 
 # The key: municipalities on 1 January of each year, each in one region.
@@ -85,7 +89,12 @@ def region_of(m, borders):
 
 
 # Population 31.12., on the 2021 municipalities.
-pop = {(r["municipality"], int(r["year"])): int(r["population"]) for r in population}
+munis = table["dimension"]["Alue"]["category"]["index"]
+years = table["dimension"]["Vuosi"]["category"]["index"]
+check(table["id"] == ["Alue", "Vuosi", "Tiedot"] and table["size"][2] == 1, "population table shape")
+pop = {(m, int(y)): table["value"][i * len(years) + j]
+       for i, m in enumerate(munis) for j, y in enumerate(years)
+       if table["value"][i * len(years) + j] is not None}
 check({m for m, _ in pop} == set(by_year[2021]), "population covers the 2021 municipalities")
 check(len(pop) == 309 * 23, f"{len(pop)} population figures, not 309 x 23")
 

@@ -3,8 +3,8 @@
 
 Usage: python3 data/areas/convert.py SOURCE_DIR
 SOURCE_DIR holds the CSV renderings of the originals README.md names (the municipality key
-2013-2026, THL Sotkanet's municipal population 2000-2022 and Statistics Finland's list of
-abolished municipalities). Run once when a source changes; the service never runs it.
+2013-2026 and Statistics Finland's list of abolished municipalities; the municipal
+population is a table of data/official/). Run once when a source changes; the service never runs it.
 """
 import csv
 import os
@@ -47,13 +47,6 @@ write(
         )
         for r in key
     ),
-)
-
-population = rows("geofi/sotkanet_population_kunta_2000_2022.csv")
-write(
-    "population_municipality_2000_2022.csv",
-    ["municipality", "year", "population"],
-    sorted((r["kunta_id"], int(r["year"]), int(r["population"])) for r in population),
 )
 
 abolished = rows("statfi_classifications/lakkautetut_kunnat_1922_2022.csv")

@@ -35,6 +35,23 @@ pub(crate) fn observation_input(o: proto::Observation) -> ObservationInput {
         note: o.note,
         correction_reason: o.correction_reason,
         borders: o.borders,
+        // Out of range: a time validation refuses, with the field's name.
+        published_micros: o.published.map(|t| micros_of(&t).unwrap_or(i64::MIN)),
+    }
+}
+
+/// An observation as a client sends it (the inverse of [`observation_input`]).
+pub fn observation_input_to_proto(o: &ObservationInput) -> proto::Observation {
+    proto::Observation {
+        indicator_id: o.indicator_id.clone(),
+        year: o.year,
+        value: o.value,
+        status: o.status.map(status_to_proto).unwrap_or(0),
+        source: o.source.clone(),
+        note: o.note.clone(),
+        correction_reason: o.correction_reason.clone(),
+        borders: o.borders,
+        published: o.published_micros.map(timestamp),
     }
 }
 
@@ -48,6 +65,7 @@ pub(crate) fn observation_to_proto(o: &Observation) -> proto::Observation {
         note: o.note.clone(),
         correction_reason: o.correction_reason.clone(),
         borders: o.borders,
+        published: o.published_micros.map(timestamp),
     }
 }
 
@@ -74,7 +92,7 @@ pub(crate) fn municipality_to_proto(m: &Municipality) -> proto::Municipality {
     }
 }
 
-fn municipality_from_proto(m: &proto::Municipality) -> Municipality {
+pub(crate) fn municipality_from_proto(m: &proto::Municipality) -> Municipality {
     Municipality {
         code: m.code.clone(),
         name_fi: m.name_fi.clone(),
@@ -317,6 +335,12 @@ pub fn event_from_proto(e: &proto::Event) -> Result<Event, String> {
                 note: o.note.clone(),
                 correction_reason: o.correction_reason.clone(),
                 borders: o.borders,
+                published_micros: o
+                    .published
+                    .as_ref()
+                    .map(micros_of)
+                    .transpose()
+                    .map_err(|d| format!("event {}: published {d}", e.sequence))?,
             })
         }
         Some(P::ObservationRetracted(r)) => Payload::ObservationRetracted {
@@ -556,6 +580,7 @@ pub(crate) fn series_to_proto(points: &[SeriesPoint], seq: u64) -> proto::GetSer
                 borders: p.borders,
                 break_before: p.break_before,
                 derived: p.origin.derived().is_some(),
+                source: p.source.as_deref().unwrap_or_default().to_owned(),
             })
             .collect(),
         as_of_sequence: seq,
@@ -583,6 +608,7 @@ pub fn history_to_proto(events: &[Event], seq: u64) -> proto::GetObservationHist
                     out.note = o.note.clone();
                     out.correction_reason = o.correction_reason.clone();
                     out.borders = o.borders;
+                    out.published = o.published_micros.map(timestamp);
                 }
                 Payload::ObservationRetracted {
                     reason, borders, ..

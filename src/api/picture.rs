@@ -31,6 +31,9 @@ pub(super) fn point(as_of: &Option<proto::AsOf>, min_sequence: u64) -> Result<Po
         Some(P::RecordedAt(t)) => convert::micros_of(t)
             .map(AsOf::RecordedAt)
             .map_err(|d| super::invalid("as_of.recorded_at", d))?,
+        Some(P::PublishedBy(t)) => convert::micros_of(t)
+            .map(AsOf::PublishedBy)
+            .map_err(|d| super::invalid("as_of.published_by", d))?,
     };
     Ok(Point {
         as_of,

@@ -115,6 +115,13 @@ pub(super) fn as_of(a: &AsOfArgs) -> anyhow::Result<Option<proto::AsOf>> {
             })),
         }));
     }
+    if let Some(t) = &a.published_by {
+        let micros = crate::domain::text::instant(t, crate::domain::text::Day::End)
+            .map_err(|why| anyhow::anyhow!("--published-by {why}"))?;
+        return Ok(Some(proto::AsOf {
+            point: Some(Point::PublishedBy(convert::timestamp(micros))),
+        }));
+    }
     Ok(None)
 }
 
@@ -354,19 +361,7 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         expected_region_revision: a.expected_region_revision,
         observations: rows
             .iter()
-            .map(|r| {
-                let o = &r.observation;
-                proto::Observation {
-                    indicator_id: o.indicator_id.clone(),
-                    year: o.year,
-                    value: o.value,
-                    status: o.status.map(convert::status_to_proto).unwrap_or(0),
-                    source: o.source.clone(),
-                    note: o.note.clone(),
-                    correction_reason: o.correction_reason.clone(),
-                    borders: o.borders,
-                }
-            })
+            .map(|r| convert::observation_input_to_proto(&r.observation))
             .collect(),
         validate_only: a.dry_run,
     };

@@ -293,6 +293,7 @@ pub(crate) async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
                             note: "synthetic: written by tilannekuva loadgen".into(),
                             correction_reason: String::new(),
                             borders: None,
+                            published: None,
                         }
                     })
                     .collect();

@@ -8,6 +8,7 @@ mod network;
 mod offline;
 pub(crate) mod output;
 mod serve;
+mod tables;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,6 +52,10 @@ pub enum Command {
     Export(ExportArgs),
     /// Import an NDJSON export into an empty data directory (offline).
     Import(ImportArgs),
+    /// Import an official table (a PX or JSON-stat file, or a PxWeb API table) with its
+    /// mapping: submitted through the API like any client, one submission per area; every
+    /// figure names its release. `--dry-run` prints what it would submit and skip.
+    ImportTable(ImportTableArgs),
     /// Check a data directory: hash chain, sequence gaps, and that the log rebuilds.
     Verify(VerifyArgs),
     /// List the peer groups (the NUTS-2 large areas, and any an admin defined).
@@ -161,7 +166,8 @@ pub struct TokenNewArgs {
     /// The token's name: recorded as the principal of the events it writes.
     #[arg(long)]
     pub(crate) name: String,
-    /// reporter | national_reporter | reader | admin
+    /// reporter | national_reporter | publisher | reader | admin (a publisher writes
+    /// official figures for every area: a statistics office's `import-table`).
     #[arg(long)]
     pub(crate) role: String,
     /// A region a reporter may write (repeat for several).
@@ -323,8 +329,12 @@ pub(crate) struct AsOfArgs {
     #[arg(long, conflicts_with = "as_of_time")]
     pub(crate) as_of_sequence: Option<u64>,
     /// Answer as of this instant (RFC 3339, e.g. 2024-03-01T00:00:00Z).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "published_by")]
     pub(crate) as_of_time: Option<String>,
+    /// Answer with the figures published by then, whatever day they were recorded: a date
+    /// (the end of that day, UTC) or an RFC 3339 instant, e.g. 2021-06-01.
+    #[arg(long, conflicts_with = "as_of_sequence")]
+    pub(crate) published_by: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -345,6 +355,46 @@ pub struct SubmitArgs {
     pub(crate) expected_region_revision: Option<u64>,
     /// Check everything (file, catalog, permissions, revisions) and say what would be
     /// recorded, writing nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportTableArgs {
+    #[command(flatten)]
+    pub(crate) server: ServerArg,
+    /// The table: a PX file (PC-Axis, any code page it declares) or a JSON-stat 2.0 file.
+    #[arg(long, conflicts_with = "url")]
+    pub(crate) file: Option<PathBuf>,
+    /// A PxWeb API table address (…/api/v1/fi/StatFin/…/statfin_rpk_pxt_135l.px): the
+    /// table is fetched as JSON-stat, split under --cell-limit.
+    #[arg(long)]
+    pub(crate) url: Option<String>,
+    /// With --url: the PxWeb query (JSON, as PxWeb's "API query" shows it); without, every
+    /// category of every dimension.
+    #[arg(long, requires = "url")]
+    pub(crate) query: Option<PathBuf>,
+    /// With --url: a directory to save the answers imported (part-000.json, …).
+    #[arg(long, requires = "url")]
+    pub(crate) save: Option<PathBuf>,
+    /// With --url: most cells asked for in one request (StatFin answers at most 100 000).
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) cell_limit: u64,
+    /// With --url: retries of one request answered 429 or 5xx (or not answered).
+    #[arg(long, default_value_t = 6)]
+    pub(crate) retries: u32,
+    /// With --url: the first wait before a retry, doubled each time (a Retry-After header
+    /// wins), in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) backoff_ms: u64,
+    /// With --url: the least time between two requests, in milliseconds (StatFin allows 30
+    /// requests in 10 seconds).
+    #[arg(long, default_value_t = 350)]
+    pub(crate) min_interval_ms: u64,
+    /// The table's mapping (TOML): area, time, indicators, selections, borders.
+    #[arg(long)]
+    pub(crate) mapping: PathBuf,
+    /// Print what would be submitted and what is skipped, with reasons; send nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
 }
@@ -604,6 +654,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::History(a) => client::history(a).await,
         Command::Export(a) => client::export(a).await,
         Command::Import(a) => offline::import_cmd(a),
+        Command::ImportTable(a) => tables::import_table(a).await,
         Command::Verify(a) => offline::verify_cmd(a),
         Command::Groups(a) => network::groups(a).await,
         Command::Group(a) => network::group(a).await,
@@ -622,7 +673,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
 fn token_new(a: TokenNewArgs) -> anyhow::Result<()> {
     use anyhow::bail;
     let Some(role) = crate::auth::Role::parse(&a.role) else {
-        bail!("--role must be reporter, national_reporter, reader or admin");
+        bail!("--role must be reporter, national_reporter, publisher, reader or admin");
     };
     let catalog = crate::domain::Catalog::bundled();
     let mut regions = Vec::new();

@@ -943,14 +943,14 @@ mod tests {
             defaults.indicators.len(),
             cat.regional_indicators(2025).count()
         );
-        // Before every bundled series begins (1990) nothing is reportable.
+        // Before every bundled series begins (1980) nothing is reportable.
         assert!(cat
-            .resolve_round(round(1985, &[], &[]))
+            .resolve_round(round(1975, &[], &[]))
             .indicators
             .is_empty());
         for (r, field, says) in [
             (
-                round(1985, &["population"], &["MK01"]),
+                round(1975, &["population"], &["MK01"]),
                 "indicator_ids",
                 "no value for the round's year",
             ),

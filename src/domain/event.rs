@@ -59,6 +59,19 @@ pub struct Observation {
     /// catalog had no division when it was recorded, or it was recorded before borders were).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub borders: Option<i32>,
+    /// When its publisher published the figure (microseconds since the Unix epoch): the
+    /// release's `updated` time of an official table. `None`: published when recorded.
+    /// Reads "as published by" an instant take the figures published by then, whatever
+    /// day they were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_micros: Option<i64>,
+}
+
+impl Observation {
+    /// When the figure was published: its release's time, else when it was recorded.
+    pub(crate) fn published_or(&self, recorded_at_micros: i64) -> i64 {
+        self.published_micros.unwrap_or(recorded_at_micros)
+    }
 }
 
 /// What an event records.
@@ -191,7 +204,7 @@ mod wire {
     }
 
     impl ObservationV1 {
-        fn on(self, borders: Option<i32>) -> Observation {
+        fn on(self, borders: Option<i32>, published_micros: Option<i64>) -> Observation {
             Observation {
                 indicator_id: self.indicator_id,
                 year: self.year,
@@ -201,6 +214,7 @@ mod wire {
                 note: self.note,
                 correction_reason: self.correction_reason,
                 borders,
+                published_micros,
             }
         }
     }
@@ -249,6 +263,12 @@ mod wire {
         },
         MunicipalityDefined(&'a Municipality),
         DivisionDefined(&'a Division),
+        /// An observation with the time its publisher published it (variant 13).
+        ObservationPublished {
+            observation: ObservationV1Ref<'a>,
+            borders: Option<i32>,
+            published_micros: i64,
+        },
     }
 
     #[derive(Deserialize)]
@@ -282,17 +302,27 @@ mod wire {
         },
         MunicipalityDefined(Municipality),
         DivisionDefined(Division),
+        ObservationPublished {
+            observation: ObservationV1,
+            borders: Option<i32>,
+            published_micros: i64,
+        },
     }
 
     impl<'a> From<&'a Payload> for Ref<'a> {
         fn from(p: &'a Payload) -> Ref<'a> {
             match p {
                 // Without borders, as format 1 wrote it.
-                Payload::ObservationRecorded(o) => match o.borders {
-                    None => Ref::ObservationRecorded(o.into()),
-                    Some(borders) => Ref::ObservationRecordedOn {
+                Payload::ObservationRecorded(o) => match (o.borders, o.published_micros) {
+                    (None, None) => Ref::ObservationRecorded(o.into()),
+                    (Some(borders), None) => Ref::ObservationRecordedOn {
                         observation: o.into(),
                         borders,
+                    },
+                    (borders, Some(published_micros)) => Ref::ObservationPublished {
+                        observation: o.into(),
+                        borders,
+                        published_micros,
                     },
                 },
                 Payload::ObservationRetracted {
@@ -367,11 +397,16 @@ mod wire {
     impl From<Owned> for Payload {
         fn from(p: Owned) -> Payload {
             match p {
-                Owned::ObservationRecorded(o) => Payload::ObservationRecorded(o.on(None)),
+                Owned::ObservationRecorded(o) => Payload::ObservationRecorded(o.on(None, None)),
                 Owned::ObservationRecordedOn {
                     observation,
                     borders,
-                } => Payload::ObservationRecorded(observation.on(Some(borders))),
+                } => Payload::ObservationRecorded(observation.on(Some(borders), None)),
+                Owned::ObservationPublished {
+                    observation,
+                    borders,
+                    published_micros,
+                } => Payload::ObservationRecorded(observation.on(borders, Some(published_micros))),
                 Owned::ObservationRetracted {
                     indicator_id,
                     year,
@@ -691,6 +726,7 @@ mod tests {
                 note: String::new(),
                 correction_reason: String::new(),
                 borders: None,
+                published_micros: None,
             }),
             prev_hash: ZERO_HASH,
             hash: ZERO_HASH,
@@ -732,6 +768,28 @@ mod tests {
     /// open year ranges) wrote it, and that event's hash, both produced by that code.
     const FORMAT_1_CHUNK: &str = "01078080f2818389850600000673797374656d11636174616c6f672d626f6f7473747261700217756e656d706c6f796d656e745f726174655f31355f37341a5479c3b67474c3b66d7979736173746520283135e2809337342911556e656d706c6f796d656e74207261746502012501010100000000000000000100000000000059400210756e656d706c6f7965645f31355f3734126c61626f75725f666f7263655f31355f373400000000000059408c1fe82001010101010101010101010101010101010101010101010101010101010101010de293e4af7da49e2720d35c4a9998bbaef7e1126f8daff2034d77c60ad9240b";
     const FORMAT_1_HASH: &str = "0de293e4af7da49e2720d35c4a9998bbaef7e1126f8daff2034d77c60ad9240b";
+
+    #[test]
+    fn a_publication_time_takes_its_own_variant_and_round_trips() {
+        let plain = ev(1, 5.0);
+        let plain_bytes = postcard::to_allocvec(&plain).unwrap();
+        for borders in [None, Some(2021)] {
+            let mut e = plain.clone();
+            if let Payload::ObservationRecorded(o) = &mut e.payload {
+                o.borders = borders;
+                o.published_micros = Some(1_620_814_500_000_000);
+            }
+            let bytes = postcard::to_allocvec(&e).unwrap();
+            assert_ne!(bytes, plain_bytes);
+            assert_eq!(postcard::from_bytes::<Event>(&bytes).unwrap(), e);
+            let json = serde_json::to_string(&e).unwrap();
+            assert!(json.contains("\"published_micros\":1620814500000000"));
+            assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
+            assert_ne!(e.compute_hash(), plain.compute_hash());
+        }
+        // Without one, an observation is written as before (no new field in its JSON).
+        assert!(!serde_json::to_string(&plain).unwrap().contains("published"));
+    }
 
     #[test]
     fn events_written_before_indicator_kinds_decode_and_hash_as_written() {

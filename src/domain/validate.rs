@@ -47,6 +47,8 @@ pub struct ObservationInput {
     /// The division (its year) whose borders the figure is on; `None` until the writer
     /// fills in the default, the division in force when it is recorded.
     pub borders: Option<i32>,
+    /// When its publisher published it (see [`Observation::published_micros`]).
+    pub published_micros: Option<i64>,
 }
 
 /// Checks a submission id (1–128 printable characters).
@@ -157,6 +159,7 @@ impl ObservationInput {
             note: self.note,
             correction_reason: self.correction_reason,
             borders: self.borders,
+            published_micros: self.published_micros,
         }
     }
 }
@@ -261,6 +264,9 @@ pub fn check_observations(
             || f("correction_reason"),
             out,
         );
+        if let Some(p) = o.published_micros {
+            check_published(p, current_year, || f("published"), out);
+        }
         let cur = ind.and_then(|_| current(&o.indicator_id, o.year, o.borders));
         let unchanged = cur.is_some_and(|c| Some(c.status) == o.status && c.value == o.value);
         if !unchanged
@@ -285,6 +291,31 @@ pub fn check_observations(
         }
     }
     valid
+}
+
+/// Earliest publication time taken: 1 January 1900, before any table this service loads
+/// (Statistics Finland's oldest tables go back to 1865 but were published much later).
+const EARLIEST_PUBLISHED_MICROS: i64 = -2_208_988_800_000_000;
+
+/// A publication time: from 1900 to the end of the current year (a figure cannot have
+/// been published after it is recorded; the year is what validation knows of the clock).
+fn check_published(
+    micros: i64,
+    current_year: i32,
+    field: impl Fn() -> String,
+    out: &mut Vec<FieldViolation>,
+) {
+    use chrono::Datelike;
+    let year = chrono::DateTime::from_timestamp_micros(micros).map(|t| t.year());
+    if micros < EARLIEST_PUBLISHED_MICROS || year.is_none_or(|y| y > current_year) {
+        out.push(violation(
+            field(),
+            format!(
+                "a publication time must lie between 1900 and the end of {current_year} \
+                 (got {micros} µs since 1970)"
+            ),
+        ));
+    }
 }
 
 /// " on the borders of D", or nothing for a figure without borders.
@@ -331,6 +362,7 @@ mod tests {
             note: String::new(),
             correction_reason: String::new(),
             borders: None,
+            published_micros: None,
         }
     }
 

@@ -117,6 +117,11 @@ pub(crate) enum AsOf {
     Sequence(u64),
     /// Microseconds since the Unix epoch: the last event recorded at or before it.
     RecordedAt(i64),
+    /// Microseconds since the Unix epoch: the figures published by then, whatever day they
+    /// were recorded (each cell's last figure whose publication time is at or before it),
+    /// under the latest catalog. Answered by a projection of its own
+    /// ([`Projection::apply_published_by`]), in which it is the latest state.
+    PublishedBy(i64),
 }
 
 /// Strings numbered in order of first appearance. Serialized as the list of strings.
@@ -321,12 +326,7 @@ impl Projection {
 
     /// Applies one event. Events must come in sequence order, each exactly once.
     pub fn apply(&mut self, e: &Event) {
-        debug_assert_eq!(e.sequence, self.applied + 1, "events applied in order");
-        self.applied = e.sequence;
-        match self.times.last_mut() {
-            Some((seq, t)) if *t == e.recorded_at_micros => *seq = e.sequence,
-            _ => self.times.push((e.sequence, e.recorded_at_micros)),
-        }
+        self.count(e);
         let (value, source, note, flags) = match &e.payload {
             Payload::RegionDefined(r) => {
                 self.regions
@@ -434,6 +434,31 @@ impl Projection {
         self.figures_changed(ind, year, e.sequence);
     }
 
+    /// Applies one event to a projection of the figures published by `t`
+    /// ([`AsOf::PublishedBy`]): a figure published later, or a retraction recorded later, is
+    /// passed over (its sequence counted, no cell changed); the catalog is applied whole.
+    pub(crate) fn apply_published_by(&mut self, e: &Event, t: i64) {
+        let later = match &e.payload {
+            Payload::ObservationRecorded(o) => o.published_or(e.recorded_at_micros) > t,
+            Payload::ObservationRetracted { .. } => e.recorded_at_micros > t,
+            _ => false,
+        };
+        if !later {
+            return self.apply(e);
+        }
+        self.count(e);
+    }
+
+    /// Counts an event as applied: its sequence and record time.
+    fn count(&mut self, e: &Event) {
+        debug_assert_eq!(e.sequence, self.applied + 1, "events applied in order");
+        self.applied = e.sequence;
+        match self.times.last_mut() {
+            Some((seq, t)) if *t == e.recorded_at_micros => *seq = e.sequence,
+            _ => self.times.push((e.sequence, e.recorded_at_micros)),
+        }
+    }
+
     fn note_number(&mut self, note: &str) -> u32 {
         if self.notes.names.is_empty() {
             self.notes.intern("");
@@ -470,7 +495,7 @@ impl Projection {
     /// The sequence an as-of point stands for (never beyond what is applied).
     pub(crate) fn resolve(&self, as_of: AsOf) -> u64 {
         match as_of {
-            AsOf::Latest => self.applied,
+            AsOf::Latest | AsOf::PublishedBy(_) => self.applied,
             AsOf::Sequence(s) => s.min(self.applied),
             AsOf::RecordedAt(t) => {
                 let i = self.times.partition_point(|(_, rt)| *rt <= t);
@@ -786,6 +811,7 @@ mod tests {
             },
             correction_reason: String::new(),
             borders: None,
+            published_micros: None,
         }
     }
 

@@ -424,6 +424,8 @@ pub(crate) struct SeriesPoint {
     pub(crate) break_before: bool,
     pub(crate) figures: Arc<IndicatorYear>,
     pub(crate) rank: u32,
+    /// The source of a reported figure (none for a derived one).
+    pub(crate) source: Option<Arc<str>>,
 }
 
 /// One indicator's figures and those of the indicators it is computed from, for every
@@ -574,7 +576,13 @@ impl Projection {
         if ind.aggregation == Aggregation::NationalOnly {
             return None;
         }
-        let number = self.indicator_numbers.get(&ind.id)?;
+        // A ratio is computed from its components' municipal figures (the ratio itself is
+        // rarely reported for municipalities): the borders its numerator has them on.
+        let from = match &ind.aggregation {
+            Aggregation::Ratio { numerator, .. } => numerator.as_str(),
+            _ => ind.id.as_str(),
+        };
+        let number = self.indicator_numbers.get(from)?;
         let on = self.municipal_borders.get(&(number, year))?;
         let own = on.contains(&d).then_some(d);
         let level = Level::of(area);
@@ -1074,6 +1082,7 @@ impl Projection {
                 let break_before =
                     before.is_some_and(|b| catalog.land(area, b) != catalog.land(area, d));
                 before = Some(d);
+                let source = figure.rev().map(|r| self.source(r).clone());
                 Some(SeriesPoint {
                     year,
                     value: figure.value,
@@ -1083,6 +1092,7 @@ impl Projection {
                     break_before,
                     rank,
                     figures,
+                    source,
                 })
             })
             .collect()

@@ -112,11 +112,42 @@ pub(crate) struct Reader {
     applied: watch::Receiver<u64>,
     log: Arc<EventLog>,
     metrics: Arc<Metrics>,
+    published: Arc<tokio::sync::Mutex<Vec<PublishedView>>>,
+}
+
+/// How many projections of figures "as published by" an instant are kept, the latest
+/// asked for first. Each is built by folding the whole log and is as large as the live
+/// projection (tens of MB for a ministry's store); an evaluator compares a few dates.
+const PUBLISHED_VIEWS: usize = 2;
+
+/// A projection of the figures published by `by`, folded from the log up to `upto`.
+struct PublishedView {
+    by: i64,
+    upto: u64,
+    projection: Arc<Projection>,
+}
+
+/// The projection a read answers from: the live one (under its read lock), or one of the
+/// figures published by an instant.
+enum View<'a> {
+    Live(RwLockReadGuard<'a, Projection>),
+    Published(Arc<Projection>),
+}
+
+impl std::ops::Deref for View<'_> {
+    type Target = Projection;
+
+    fn deref(&self) -> &Projection {
+        match self {
+            View::Live(p) => p,
+            View::Published(p) => p,
+        }
+    }
 }
 
 /// The projection at a resolved point: the shared step's result.
 struct At<'a> {
-    p: RwLockReadGuard<'a, Projection>,
+    p: View<'a>,
     seq: u64,
     point: AsOf,
     borders: Borders,
@@ -202,6 +233,7 @@ impl Reader {
             applied,
             log,
             metrics,
+            published: Default::default(),
         }
     }
 
@@ -215,7 +247,10 @@ impl Reader {
     /// point.
     async fn at(&self, _who: &Principal, point: Point) -> Result<At<'_>, ReadError> {
         self.wait_for(point.min_sequence).await?;
-        let p = self.projection.read();
+        let p = match point.as_of {
+            AsOf::PublishedBy(t) => View::Published(self.published_by(t).await?),
+            _ => View::Live(self.projection.read()),
+        };
         let seq = p.resolve(point.as_of);
         Ok(At {
             p,
@@ -223,6 +258,55 @@ impl Reader {
             point: point.as_of,
             borders: point.borders,
         })
+    }
+
+    /// The projection of the figures published by `t`, folded from the log as far as the
+    /// live projection has applied it: a kept one when nothing was applied since, else built
+    /// (one build at a time: each folds the whole log).
+    async fn published_by(&self, t: i64) -> Result<Arc<Projection>, ReadError> {
+        let mut views = self.published.lock().await;
+        let upto = self.latest();
+        if let Some(i) = views.iter().position(|v| v.by == t && v.upto == upto) {
+            let view = views.remove(i);
+            let p = view.projection.clone();
+            views.insert(0, view);
+            return Ok(p);
+        }
+        let log = self.log.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let mut p = Projection::new();
+            log.for_each_chunk_from(1, |chunk| {
+                let from = p.applied();
+                for e in chunk.iter().filter(|e| e.sequence > from) {
+                    if e.sequence > upto {
+                        return std::ops::ControlFlow::Break(());
+                    }
+                    p.apply_published_by(e, t);
+                }
+                std::ops::ControlFlow::Continue(())
+            })
+            .map(|()| p)
+        })
+        .await;
+        let projection = match built.map_err(|e| e.to_string()) {
+            Ok(Ok(p)) => Arc::new(p),
+            other => {
+                let why = other.and_then(|r| r.map_err(|e| e.to_string())).err();
+                tracing::error!(?why, "as published by: reading the log failed");
+                self.metrics.store_errors.inc();
+                return Err(ReadError::Internal("reading the log failed"));
+            }
+        };
+        views.insert(
+            0,
+            PublishedView {
+                by: t,
+                upto,
+                projection: projection.clone(),
+            },
+        );
+        views.truncate(PUBLISHED_VIEWS);
+        Ok(projection)
     }
 
     /// Waits (bounded) until the projection has applied `min`.
@@ -416,7 +500,7 @@ impl Reader {
         let now = crate::write::now_micros();
         let instant = match at.point {
             AsOf::Latest => now,
-            AsOf::RecordedAt(t) => t.min(now),
+            AsOf::RecordedAt(t) | AsOf::PublishedBy(t) => t.min(now),
             AsOf::Sequence(_) => at.p.time_of(at.seq),
         };
         let mut status = at.p.round_status(year, at.seq, instant).ok_or_else(|| {

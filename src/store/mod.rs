@@ -776,6 +776,7 @@ mod tests {
                     note: String::new(),
                     correction_reason: String::new(),
                     borders: None,
+                    published_micros: None,
                 }),
                 prev_hash: ZERO_HASH,
                 hash: ZERO_HASH,

@@ -68,9 +68,22 @@ pub(crate) enum Item<'a> {
     },
     Municipality(&'a Municipality),
     Division(&'a Division),
+    /// An observation with its publication time (one without is as before).
+    ObservationPublished {
+        region: &'a str,
+        indicator_id: &'a str,
+        year: i32,
+        value_bits: u64,
+        status: Option<Status>,
+        source: &'a str,
+        note: &'a str,
+        correction_reason: &'a str,
+        borders: Option<i32>,
+        published_micros: i64,
+    },
 }
 
-/// The item of an observation, with or without borders.
+/// The item of an observation, with or without borders and publication time.
 #[allow(clippy::too_many_arguments)]
 fn observation_item<'a>(
     region: &'a str,
@@ -82,8 +95,23 @@ fn observation_item<'a>(
     note: &'a str,
     correction_reason: &'a str,
     borders: Option<i32>,
+    published_micros: Option<i64>,
 ) -> Item<'a> {
     let value_bits = value.to_bits();
+    if let Some(published_micros) = published_micros {
+        return Item::ObservationPublished {
+            region,
+            indicator_id,
+            year,
+            value_bits,
+            status,
+            source,
+            note,
+            correction_reason,
+            borders,
+            published_micros,
+        };
+    }
     match borders {
         None => Item::Observation {
             region,
@@ -146,6 +174,7 @@ pub(crate) fn observation<'a>(region: &'a str, o: &'a ObservationInput) -> Item<
         &o.note,
         &o.correction_reason,
         o.borders,
+        o.published_micros,
     )
 }
 
@@ -162,6 +191,7 @@ fn recorded<'a>(region: &'a str, o: &'a Observation) -> Item<'a> {
         &o.note,
         &o.correction_reason,
         o.borders,
+        o.published_micros,
     )
 }
 
@@ -211,6 +241,7 @@ mod tests {
             note: String::new(),
             correction_reason: String::new(),
             borders: None,
+            published_micros: None,
         }];
         assert_eq!(
             hex::encode(submission("MK19", &observations)),

@@ -42,6 +42,7 @@ pub fn submission(
                     note: "synthetic benchmark data".into(),
                     correction_reason: String::new(),
                     borders: None,
+                    published_micros: None,
                 }
             })
             .collect(),

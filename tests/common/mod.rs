@@ -284,6 +284,7 @@ pub fn obs(
 ) -> proto::Observation {
     proto::Observation {
         borders: Default::default(),
+        published: None,
         indicator_id: indicator.into(),
         year,
         value,

@@ -261,7 +261,7 @@ impl Endpoint {
 }
 
 /// The parameters every endpoint takes.
-const COMMON: &[&str] = &["as_of", "min_sequence", "format", "lang"];
+const COMMON: &[&str] = &["as_of", "published_by", "min_sequence", "format", "lang"];
 /// Longest path segment (a code) accepted: codes are at most 64 bytes.
 const MAX_SEGMENT: usize = 64;
 
@@ -307,8 +307,22 @@ fn required_year(q: &BTreeMap<String, String>) -> Result<Year, HttpError> {
     }
 }
 
-/// `as_of`: a sequence (digits) or an RFC 3339 instant; none is the latest state.
+/// `as_of`: a sequence (digits) or an RFC 3339 instant; or `published_by`: a date (its
+/// end) or an RFC 3339 instant; neither is the latest state.
 fn as_of(q: &BTreeMap<String, String>) -> Result<AsOf, HttpError> {
+    if let Some(v) = q.get("published_by") {
+        if q.contains_key("as_of") {
+            return Err(HttpError::invalid(
+                "published_by",
+                "give as_of (what was recorded) or published_by (what was published), not both",
+            ));
+        }
+        // A `+` of an offset left unencoded arrives as a space (form encoding).
+        let v = v.replace(' ', "+");
+        return crate::domain::text::instant(&v, crate::domain::text::Day::End)
+            .map(AsOf::PublishedBy)
+            .map_err(|why| HttpError::invalid("published_by", why));
+    }
     let Some(v) = q.get("as_of") else {
         return Ok(AsOf::Latest);
     };
@@ -612,5 +626,12 @@ mod tests {
         assert_eq!(point("/x?as_of=2025-01-01T14:00:00%2B02:00"), noon_utc);
         let bad = q("/x?as_of=yesterday", &[]).unwrap();
         assert_eq!(as_of(&bad).unwrap_err().status, StatusCode::BAD_REQUEST);
+        // A date's end: what was published on it counts.
+        assert_eq!(
+            point("/x?published_by=2021-06-01"),
+            AsOf::PublishedBy(1_622_591_999_999_999)
+        );
+        let both = q("/x?published_by=2021-06-01&as_of=3", &[]).unwrap();
+        assert_eq!(as_of(&both).unwrap_err().status, StatusCode::BAD_REQUEST);
     }
 }

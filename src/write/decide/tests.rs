@@ -22,6 +22,7 @@ fn obs(indicator: &str, year: i32, value: f64, status: Status) -> ObservationInp
         note: String::new(),
         correction_reason: String::new(),
         borders: None,
+        published_micros: None,
     }
 }
 
