@@ -281,6 +281,37 @@ fn describe_plan(out: &mut String, name: &str, t: &table::Table, p: &Plan, json:
         p.borders,
         p.submissions.len()
     ));
+    // What it would submit, by indicator.
+    let mut by: BTreeMap<&str, (usize, BTreeSet<&str>, i32, i32, usize)> = BTreeMap::new();
+    for (_, area, observations) in &p.submissions {
+        for o in observations {
+            let e = by.entry(o.indicator_id.as_str()).or_insert((
+                0,
+                BTreeSet::new(),
+                i32::MAX,
+                i32::MIN,
+                0,
+            ));
+            e.0 += 1;
+            e.1.insert(area.as_str());
+            e.2 = e.2.min(o.year);
+            e.3 = e.3.max(o.year);
+            e.4 += usize::from(o.status == Some(crate::domain::Status::Provisional));
+        }
+    }
+    if !by.is_empty() {
+        out.push_str(&format!(
+            "  {:<40} {:>8} {:>6}  {:<9}  {:>11}\n",
+            "indicator", "figures", "areas", "years", "provisional"
+        ));
+        for (ind, (n, areas, first, last, provisional)) in &by {
+            out.push_str(&format!(
+                "  {ind:<40} {n:>8} {:>6}  {:<9}  {provisional:>11}\n",
+                areas.len(),
+                format!("{first}–{last}")
+            ));
+        }
+    }
     out.push_str(&format!("skipped        {}\n", p.skipped_total));
     for (reason, n) in p.skip_summary() {
         out.push_str(&format!("  {n:>8}  {reason}\n"));

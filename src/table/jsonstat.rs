@@ -287,34 +287,21 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Table, TableError> {
             "role {role:?} names a dimension that is not in \"id\": {dims:?}"
         )));
     }
-    let mut table = Table::new(bytes, "JSON-stat", dimensions)?;
-    let cells = table.cells();
-    match raw.value {
+    let (dense, sparse) = match raw.value {
         None => return Err(bad("the dataset has no \"value\"".into())),
-        Some(Values::Dense(v)) => {
-            if v.len() as u64 != cells {
-                return Err(bad(format!(
-                    "\"value\" holds {} values; the dimensions make {cells} cells",
-                    v.len()
-                )));
-            }
-            for (i, x) in v.into_iter().enumerate() {
-                if !x.is_nan() {
-                    table.set(i as u64, x);
-                }
-            }
+        Some(Values::Dense(v)) => (Some(v), Vec::new()),
+        Some(Values::Sparse(v)) => (None, v),
+    };
+    let mut table = Table::with_values(bytes, "JSON-stat", dimensions, dense)?;
+    let cells = table.cells();
+    for (i, x) in sparse {
+        if i >= cells {
+            return Err(bad(format!(
+                "\"value\" has cell index {i}; the dimensions make {cells} cells"
+            )));
         }
-        Some(Values::Sparse(v)) => {
-            for (i, x) in v {
-                if i >= cells {
-                    return Err(bad(format!(
-                        "\"value\" has cell index {i}; the dimensions make {cells} cells"
-                    )));
-                }
-                if !x.is_nan() {
-                    table.set(i, x);
-                }
-            }
+        if !x.is_nan() {
+            table.set(i, x);
         }
     }
     match raw.status {

@@ -176,6 +176,17 @@ impl Table {
         format: &'static str,
         dimensions: Vec<Dimension>,
     ) -> Result<Table, TableError> {
+        Table::with_values(bytes, format, dimensions, None)
+    }
+
+    /// A table of `dimensions` whose cells are `values` (NaN: no value) when given — as
+    /// many as the dimensions make, taken without a copy — else all empty.
+    pub(crate) fn with_values(
+        bytes: &[u8],
+        format: &'static str,
+        dimensions: Vec<Dimension>,
+        values: Option<Vec<f64>>,
+    ) -> Result<Table, TableError> {
         if dimensions.is_empty() {
             return Err(TableError::file("the table has no dimensions"));
         }
@@ -186,6 +197,16 @@ impl Table {
             )));
         }
         let cells = cell_count(&dimensions)?;
+        let values = match values {
+            Some(v) if v.len() as u64 != cells => {
+                return Err(TableError::file(format!(
+                    "\"value\" holds {} values; the dimensions make {cells} cells",
+                    v.len()
+                )))
+            }
+            Some(v) => v,
+            None => vec![f64::NAN; cells as usize],
+        };
         Ok(Table {
             id: String::new(),
             title: String::new(),
@@ -195,7 +216,7 @@ impl Table {
             format,
             notes: Vec::new(),
             dimensions,
-            values: vec![f64::NAN; cells as usize],
+            values,
             marks: HashMap::new(),
             mark_names: Vec::new(),
             extension: None,
@@ -391,8 +412,57 @@ pub(crate) fn parse_updated(s: &str) -> Option<i64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Cases of each fuzz test: 512, or `PROPTEST_CASES` for a longer campaign.
+    pub(crate) fn fuzz_cases() -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(512)
+    }
+
+    /// One edit of a fuzzed file: where, which byte, and how (0 replace, 1 insert, 2
+    /// remove, else cut the file there).
+    pub(crate) type Edit = (proptest::sample::Index, u8, u8);
+
+    /// Edits of a fuzzed file, as proptest draws them.
+    pub(crate) fn edits() -> impl proptest::strategy::Strategy<Value = Vec<Edit>> {
+        use proptest::prelude::*;
+        proptest::collection::vec(
+            (any::<proptest::sample::Index>(), any::<u8>(), 0..4u8),
+            1..8,
+        )
+    }
+
+    /// `base` with `edits` made to it.
+    pub(crate) fn mutated(base: &[u8], edits: Vec<Edit>) -> Vec<u8> {
+        let mut b = base.to_vec();
+        for (at, byte, kind) in edits {
+            let i = at.index(b.len().max(1));
+            match kind {
+                0 if !b.is_empty() => b[i] = byte,
+                1 => b.insert(i.min(b.len()), byte),
+                2 if !b.is_empty() => {
+                    b.remove(i);
+                }
+                _ => b.truncate(i),
+            }
+        }
+        b
+    }
+
+    /// An accepted table is consistent: its last cell is addressable.
+    pub(crate) fn consistent(t: &Table) {
+        let last: Vec<usize> = t
+            .dimensions
+            .iter()
+            .map(|d| d.categories.len() - 1)
+            .collect();
+        assert_eq!(t.index(&last), t.cells() - 1);
+        let _ = t.datum(t.cells() - 1);
+    }
 
     #[test]
     fn update_times_read_in_both_formats() {

@@ -30,10 +30,10 @@ struct Entry {
     line: usize,
 }
 
-/// One token of the `DATA` section.
-#[derive(Debug, Clone)]
-struct Token {
-    text: String,
+/// One token of the `DATA` section: a slice of the file's text.
+#[derive(Debug, Clone, Copy)]
+struct Token<'a> {
+    text: &'a str,
     quoted: bool,
     line: usize,
 }
@@ -138,14 +138,19 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// The header and data tokenizer over the decoded text.
 struct Parser<'a> {
+    text: &'a str,
     chars: std::iter::Peekable<std::str::Chars<'a>>,
+    /// The byte offset of the next character.
+    at: usize,
     line: usize,
 }
 
 impl<'a> Parser<'a> {
     fn new(text: &'a str) -> Parser<'a> {
         Parser {
+            text,
             chars: text.chars().peekable(),
+            at: 0,
             line: 1,
         }
     }
@@ -156,6 +161,9 @@ impl<'a> Parser<'a> {
 
     fn bump(&mut self) -> Option<char> {
         let c = self.chars.next();
+        if let Some(c) = c {
+            self.at += c.len_utf8();
+        }
         if c == Some('\n') {
             self.line += 1;
         }
@@ -195,8 +203,8 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The entries of the header, and the tokens of the `DATA` section.
-    fn parse(mut self) -> Result<(Vec<Entry>, Vec<Token>), TableError> {
+    /// The entries of the header, and the `DATA` section (read as it is filled in).
+    fn parse(mut self) -> Result<(Vec<Entry>, Data<'a>), TableError> {
         let mut entries = Vec::new();
         loop {
             self.skip_space();
@@ -260,7 +268,12 @@ impl<'a> Parser<'a> {
             }
             self.expect('=', &format!("'=' after {keyword}"))?;
             if keyword == "DATA" {
-                let data = self.data()?;
+                let data = Data {
+                    text: self.text,
+                    at: self.at,
+                    line: self.line,
+                    count: 0,
+                };
                 return Ok((entries, data));
             }
             let values = self.values(&keyword)?;
@@ -331,59 +344,95 @@ impl<'a> Parser<'a> {
             }
         }
     }
+}
 
-    /// The tokens of the `DATA` section up to its `;`.
-    fn data(&mut self) -> Result<Vec<Token>, TableError> {
-        let mut tokens = Vec::new();
-        loop {
-            while self
-                .chars
-                .peek()
-                .is_some_and(|c| c.is_whitespace() || *c == ',')
-            {
-                self.bump();
+/// The `DATA` section, token by token: slices of the text, so that a table of millions of
+/// cells is read without a copy of each.
+struct Data<'a> {
+    text: &'a str,
+    /// The byte offset of what is not read yet.
+    at: usize,
+    line: usize,
+    /// Tokens read so far.
+    count: u64,
+}
+
+impl<'a> Data<'a> {
+    fn err(&self, message: impl Into<String>) -> TableError {
+        TableError::at(format!("line {}", self.line), message)
+    }
+
+    /// The next token, or `None` at the section's `;` (after which only space may follow).
+    fn next(&mut self) -> Result<Option<Token<'a>>, TableError> {
+        let b = self.text.as_bytes();
+        while let Some(&c) = b.get(self.at) {
+            if c == b'\n' {
+                self.line += 1;
+            } else if !(c.is_ascii_whitespace() || c == b',') {
+                break;
             }
-            let line = self.line;
-            match self.chars.peek() {
-                None => {
-                    return Err(self.err(format!(
-                        "the DATA section ends without ';' after {} values: the file is truncated",
-                        tokens.len()
-                    )))
+            self.at += 1;
+        }
+        let line = self.line;
+        let token = match b.get(self.at) {
+            None => {
+                return Err(self.err(format!(
+                    "the DATA section ends without ';' after {} values: the file is truncated",
+                    self.count
+                )))
+            }
+            Some(b';') => {
+                let rest = &self.text[self.at + 1..];
+                if let Some(c) = rest.chars().find(|c| !c.is_whitespace()) {
+                    let line = line + rest[..rest.find(c).unwrap_or(0)].matches('\n').count();
+                    return Err(TableError::at(
+                        format!("line {line}"),
+                        format!("text after the DATA section's ';': {c:?}"),
+                    ));
                 }
-                Some(';') => {
-                    self.bump();
-                    self.skip_space();
-                    if let Some(c) = self.chars.peek().copied() {
-                        return Err(self.err(format!("text after the DATA section's ';': {c:?}")));
-                    }
-                    return Ok(tokens);
-                }
-                Some('"') => {
-                    self.bump();
-                    let text = self.quoted()?;
-                    tokens.push(Token {
-                        text,
-                        quoted: true,
-                        line,
-                    });
-                }
-                Some(_) => {
-                    let mut text = String::new();
-                    while let Some(c) = self.chars.peek().copied() {
-                        if c.is_whitespace() || c == ',' || c == ';' || c == '"' {
-                            break;
-                        }
-                        text.push(c);
-                        self.bump();
-                    }
-                    tokens.push(Token {
-                        text,
-                        quoted: false,
-                        line,
-                    });
+                self.at = b.len();
+                return Ok(None);
+            }
+            Some(b'"') => {
+                let start = self.at + 1;
+                let end = b[start..]
+                    .iter()
+                    .position(|c| *c == b'"' || *c == b'\n')
+                    .map(|n| start + n)
+                    .filter(|e| b[*e] == b'"')
+                    .ok_or_else(|| {
+                        self.err("a string is not closed on its line (a missing '\"')")
+                    })?;
+                self.at = end + 1;
+                Token {
+                    text: &self.text[start..end],
+                    quoted: true,
+                    line,
                 }
             }
+            Some(_) => {
+                let start = self.at;
+                let end = b[start..]
+                    .iter()
+                    .position(|c| c.is_ascii_whitespace() || matches!(c, b',' | b';' | b'"'))
+                    .map_or(b.len(), |n| start + n);
+                self.at = end;
+                Token {
+                    text: &self.text[start..end],
+                    quoted: false,
+                    line,
+                }
+            }
+        };
+        self.count += 1;
+        Ok(Some(token))
+    }
+
+    /// The next token, where one must be.
+    fn token(&mut self, what: impl FnOnce(u64) -> String) -> Result<Token<'a>, TableError> {
+        match self.next()? {
+            Some(t) => Ok(t),
+            None => Err(self.err(what(self.count))),
         }
     }
 }
@@ -438,7 +487,7 @@ impl<'a> Header<'a> {
 }
 
 /// The table from its header entries and data tokens.
-fn build(bytes: &[u8], entries: &[Entry], data: Vec<Token>) -> Result<Table, TableError> {
+fn build(bytes: &[u8], entries: &[Entry], data: Data<'_>) -> Result<Table, TableError> {
     let header = Header {
         entries,
         language: entries
@@ -594,10 +643,10 @@ fn symbols(header: &Header) -> HashMap<String, String> {
 fn put(
     table: &mut Table,
     index: u64,
-    t: &Token,
+    t: &Token<'_>,
     symbols: &HashMap<String, String>,
 ) -> Result<(), TableError> {
-    if let Some(standard) = symbols.get(&t.text) {
+    if let Some(standard) = symbols.get(t.text) {
         table.mark(index, standard);
         return Ok(());
     }
@@ -613,7 +662,7 @@ fn put(
         format!("line {}", t.line),
         format!(
             "{:?} in DATA is neither a number nor a missing-value symbol (. .. ... .... -)",
-            crate::domain::text::clip(&t.text)
+            crate::domain::text::clip(t.text)
         ),
     ))
 }
@@ -623,7 +672,7 @@ fn fill(
     table: &mut Table,
     header: &Header,
     stub: &[String],
-    data: Vec<Token>,
+    mut data: Data<'_>,
 ) -> Result<(), TableError> {
     let symbols = symbols(header);
     let keyed: Vec<(usize, bool)> = stub
@@ -636,20 +685,22 @@ fn fill(
         })
         .collect();
     let cells = table.cells();
+    let short = |n: u64| {
+        format!(
+            "the DATA section has {n} values; the table's dimensions make {cells}: the file is \
+             truncated or damaged"
+        )
+    };
     if keyed.is_empty() {
-        if data.len() as u64 != cells {
-            let line = data.last().map_or(0, |t| t.line);
-            return Err(TableError::at(
-                format!("line {line}"),
-                format!(
-                    "the DATA section has {} values; the table's dimensions make {cells}: the \
-                     file is truncated or damaged",
-                    data.len()
-                ),
-            ));
+        for i in 0..cells {
+            let t = data.token(short)?;
+            put(table, i, &t, &symbols)?;
         }
-        for (i, t) in data.iter().enumerate() {
-            put(table, i as u64, t, &symbols)?;
+        if data.next()?.is_some() {
+            return Err(data.err(format!(
+                "the DATA section has more values than the table's dimensions make ({cells}): \
+                 the file is damaged"
+            )));
         }
         return Ok(());
     }
@@ -663,29 +714,23 @@ fn fill(
         .iter()
         .map(|d| d.categories.len() as u64)
         .product();
-    let row_len = keyed.len() as u64 + per_row;
-    if !(data.len() as u64).is_multiple_of(row_len) {
-        let line = data.last().map_or(0, |t| t.line);
-        return Err(TableError::at(
-            format!("line {line}"),
-            format!(
-                "the DATA section's {} tokens are not whole rows of {} keys and {per_row} \
-                 values: the file is truncated or damaged",
-                data.len(),
-                keyed.len()
-            ),
-        ));
-    }
+    let partial = |n: u64| {
+        format!(
+            "the DATA section's {n} tokens are not whole rows of {} keys and {per_row} values: \
+             the file is truncated or damaged",
+            keyed.len()
+        )
+    };
     let mut at = vec![0usize; table.dimensions.len()];
-    for row in data.chunks(row_len as usize) {
+    while let Some(first) = data.next()? {
         for (k, (dim, codes)) in keyed.iter().enumerate() {
-            let t = &row[k];
+            let t = if k == 0 { first } else { data.token(partial)? };
             let d = &table.dimensions[*dim];
             let found = d.categories.iter().position(|c| {
                 if *codes {
                     c.code == t.text
                 } else {
-                    c.labels.first() == Some(&t.text)
+                    c.labels.first().is_some_and(|l| l == t.text)
                 }
             });
             at[*dim] = found.ok_or_else(|| {
@@ -693,7 +738,7 @@ fn fill(
                     format!("line {}", t.line),
                     format!(
                         "key {:?} is not a {} of the variable {:?}",
-                        crate::domain::text::clip(&t.text),
+                        crate::domain::text::clip(t.text),
                         if *codes { "code" } else { "value" },
                         d.id
                     ),
@@ -701,8 +746,9 @@ fn fill(
             })?;
         }
         let base = table.index(&at);
-        for (j, t) in row[keyed.len()..].iter().enumerate() {
-            put(table, base + j as u64, t, &symbols)?;
+        for j in 0..per_row {
+            let t = data.token(partial)?;
+            put(table, base + j, &t, &symbols)?;
         }
     }
     Ok(())

@@ -138,30 +138,16 @@ fn damaged_answers_are_refused_with_their_place() {
 
 mod fuzz {
     use super::*;
+    use crate::table::tests::{consistent, edits, mutated};
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig::with_cases(crate::table::tests::fuzz_cases()))]
 
         #[test]
-        fn mutated_answers_never_panic(
-            which in 0..2usize,
-            edits in proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>(), 0..4u8), 1..8),
-        ) {
-            let mut b = if which == 0 { REAL.to_vec() } else { SPARSE.as_bytes().to_vec() };
-            for (at, byte, kind) in edits {
-                let i = at.index(b.len().max(1));
-                match kind {
-                    0 if !b.is_empty() => b[i] = byte,
-                    1 => b.insert(i.min(b.len()), byte),
-                    2 if !b.is_empty() => { b.remove(i); }
-                    _ => b.truncate(i),
-                }
-            }
-            if let Ok(t) = read(&b) {
-                let last: Vec<usize> = t.dimensions.iter().map(|d| d.categories.len() - 1).collect();
-                prop_assert_eq!(t.index(&last), t.cells() - 1);
-            }
+        fn mutated_answers_never_panic(which in 0..2usize, edits in edits()) {
+            let base = if which == 0 { REAL } else { SPARSE.as_bytes() };
+            if let Ok(t) = read(&mutated(base, edits)) { consistent(&t) }
         }
     }
 }

@@ -199,20 +199,11 @@ mod fuzz {
     //! Random and mutated files: the reader answers `Ok` or `Err`, never panics, and an
     //! `Ok` table is consistent (every cell addressable).
     use super::*;
+    use crate::table::tests::{consistent, edits, mutated};
     use proptest::prelude::*;
 
-    fn consistent(t: &Table) {
-        let last: Vec<usize> = t
-            .dimensions
-            .iter()
-            .map(|d| d.categories.len() - 1)
-            .collect();
-        assert_eq!(t.index(&last), t.cells() - 1);
-        let _ = t.datum(t.cells() - 1);
-    }
-
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig::with_cases(crate::table::tests::fuzz_cases()))]
 
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
@@ -220,21 +211,9 @@ mod fuzz {
         }
 
         #[test]
-        fn mutated_real_and_keyed_files_never_panic(
-            which in 0..2usize,
-            edits in proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>(), 0..4u8), 1..8),
-        ) {
-            let mut b = if which == 0 { REAL.to_vec() } else { SMALL.as_bytes().to_vec() };
-            for (at, byte, kind) in edits {
-                let i = at.index(b.len().max(1));
-                match kind {
-                    0 if !b.is_empty() => b[i] = byte,
-                    1 => b.insert(i.min(b.len()), byte),
-                    2 if !b.is_empty() => { b.remove(i); }
-                    _ => b.truncate(i),
-                }
-            }
-            if let Ok(t) = read(&b) { consistent(&t) }
+        fn mutated_real_and_keyed_files_never_panic(which in 0..2usize, edits in edits()) {
+            let base = if which == 0 { REAL } else { SMALL.as_bytes() };
+            if let Ok(t) = read(&mutated(base, edits)) { consistent(&t) }
         }
     }
 }
