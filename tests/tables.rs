@@ -232,6 +232,33 @@ async fn a_release_is_recorded_once_and_a_later_one_only_with_its_changes() {
     );
     assert_eq!(newer.published.as_ref().unwrap().seconds, 1_627_372_800);
 
+    // The open data's trail says it too.
+    let (status, body) = http_get_authed(
+        s.http,
+        "/v1/regions/KU091/history/offences_per_1000/2020?borders=2021&format=csv",
+        &reader,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.lines().next().unwrap().ends_with(",hash,published"),
+        "{body}"
+    );
+    assert!(
+        body.lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(",2021-05-12T10:15:00Z"),
+        "{body}"
+    );
+    assert!(
+        body.lines()
+            .nth(2)
+            .unwrap()
+            .ends_with(",2021-07-27T08:00:00Z"),
+        "{body}"
+    );
+
     // What the table said on 1 June 2021 and on 1 August 2021, whatever day it was imported.
     let june = cell(
         ch.clone(),

@@ -285,7 +285,7 @@ SERIES_COLUMNS = (
 ).split(",")
 HISTORY_COLUMNS = (
     "sequence,recorded_at,value,status,source,note,correction_reason,principal,submission_id,"
-    "retracted,retraction_reason,hash"
+    "retracted,retraction_reason,hash,published"
 ).split(",")
 REGION_MEASURES = ["value", "national_value", "national_difference", "rank", "regions_ranked", "previous_value", "change"]
 NATIONAL_MEASURES = ["value", "computed_value", "regions_reported", "regions_expected", "min", "median", "max"]

@@ -743,6 +743,8 @@ struct Revision<'a> {
     note: &'a str,
     correction_reason: &'a str,
     retraction_reason: Option<&'a str>,
+    /// When its publisher published it (empty: as recorded).
+    published: String,
 }
 
 impl<'a> Revision<'a> {
@@ -754,6 +756,7 @@ impl<'a> Revision<'a> {
             note: "",
             correction_reason: "",
             retraction_reason: None,
+            published: String::new(),
         };
         match &e.payload {
             Payload::ObservationRecorded(o) => {
@@ -761,6 +764,7 @@ impl<'a> Revision<'a> {
                 r.source = &o.source;
                 r.note = &o.note;
                 r.correction_reason = &o.correction_reason;
+                r.published = o.published_micros.map(ts).unwrap_or_default();
             }
             Payload::ObservationRetracted { reason, .. } => r.retraction_reason = Some(reason),
             _ => {}
@@ -793,6 +797,7 @@ pub(super) fn history(a: &Answer<History>, fmt: Format, lang: Lang) -> String {
                 "retracted",
                 "retraction_reason",
                 "hash",
+                "published",
             ];
             let rows: Vec<Vec<String>> = revisions
                 .iter()
@@ -810,6 +815,7 @@ pub(super) fn history(a: &Answer<History>, fmt: Format, lang: Lang) -> String {
                         v.retracted().to_string(),
                         text(v.retraction_reason.unwrap_or_default()),
                         hex::encode(v.e.hash),
+                        v.published.clone(),
                     ]
                 })
                 .collect();
@@ -853,7 +859,7 @@ pub(super) fn history(a: &Answer<History>, fmt: Format, lang: Lang) -> String {
                     "principal": v.e.principal, "submission_id": v.e.submission_id,
                     "retracted": v.retracted(),
                     "retraction_reason": v.retraction_reason.unwrap_or_default(),
-                    "hash": hex::encode(v.e.hash)})
+                    "hash": hex::encode(v.e.hash), "published": v.published})
                 })
                 .collect();
             let extension = json!({"as_of_sequence": a.as_of_sequence, "region": region,
