@@ -27,6 +27,8 @@ use crate::table::{self, mapping::Mapping, plan::Plan};
 
 /// Skips listed one by one in the printed plan (the rest are counted by reason).
 const SKIPS_SHOWN: usize = 20;
+/// The table's notes printed with its plan (a PX file may have dozens).
+const NOTES_SHOWN: usize = 3;
 
 pub(crate) async fn import_table(a: ImportTableArgs) -> anyhow::Result<()> {
     let mapping_text = std::fs::read_to_string(&a.mapping)
@@ -253,6 +255,7 @@ fn describe_plan(out: &mut String, name: &str, t: &table::Table, p: &Plan, json:
         out.push_str(&format!(
             "{}\n",
             json!({"file": name, "table": t.id, "title": t.title, "format": t.format, "updated": updated,
+                "source": t.source, "notes": t.notes,
                 "sha256": t.digest, "borders": p.borders, "cells": p.cells, "values": p.values_present,
                 "figures": p.figures(), "areas": areas.len(), "submissions": p.submissions.len(),
                 "skipped": p.skipped_total,
@@ -269,6 +272,16 @@ fn describe_plan(out: &mut String, name: &str, t: &table::Table, p: &Plan, json:
         t.title
     ));
     out.push_str(&format!("updated        {updated}\n"));
+    if !t.source.is_empty() {
+        out.push_str(&format!("source         {}\n", t.source));
+    }
+    // What the publisher notes of the table (PX NOTE, JSON-stat note), each cut short.
+    for note in t.notes.iter().take(NOTES_SHOWN) {
+        out.push_str(&format!(
+            "note           {}\n",
+            crate::domain::text::cut(&note.replace(['\n', '#'], " "), 160)
+        ));
+    }
     out.push_str(&format!("sha256         {}\n", t.digest));
     out.push_str(&format!(
         "cells          {} ({} with a value)\n",
