@@ -138,10 +138,7 @@ pub fn requests(catalog: &Catalog) -> Result<Vec<Vec<WriteRequest>>, String> {
         }
         out.push(batch);
     }
-    let year = {
-        use chrono::Datelike;
-        chrono::Utc::now().year()
-    };
+    let year = crate::write::current_year();
     for (mapping_name, mapping, file, bytes) in TABLES {
         let mapping =
             table::mapping::Mapping::parse(mapping).map_err(|e| format!("{mapping_name}: {e}"))?;

@@ -261,6 +261,38 @@ impl Names {
         })
     }
 
+    /// The catalog these lists and `divisions` make: the server's areas and indicators, to
+    /// plan a table against (`import-table`).
+    pub(super) fn into_catalog(
+        self,
+        divisions: Vec<proto::Division>,
+    ) -> anyhow::Result<crate::domain::Catalog> {
+        let mut catalog = crate::domain::Catalog::default();
+        for r in self.regions.values() {
+            let r = convert::region_from_proto(r);
+            catalog.regions.insert(r.code.clone(), r);
+        }
+        for i in self.indicators.values() {
+            let i = convert::indicator_from_proto(i)
+                .map_err(|(f, d)| anyhow::anyhow!("the server's indicator {}: {f}: {d}", i.id))?;
+            catalog.indicators.insert(i.id.clone(), i);
+        }
+        for m in self.municipalities.values() {
+            let m = convert::municipality_from_proto(m);
+            catalog.municipalities.insert(m.code.clone(), m);
+        }
+        for d in divisions {
+            catalog.divisions.insert(
+                d.year,
+                crate::domain::Division {
+                    year: d.year,
+                    source: d.source,
+                },
+            );
+        }
+        Ok(catalog)
+    }
+
     /// An area's name in the chosen language (its code when unknown; a sub-region's or
     /// county's in Finnish, the key's only).
     fn region(&self, code: &str) -> String {

@@ -95,12 +95,6 @@ async fn areas(ch: Channel, conn: &super::ConnArgs, kind: &str) -> anyhow::Resul
     }
 }
 
-/// The current year by the clock (UTC).
-fn this_year() -> i32 {
-    use chrono::Datelike;
-    chrono::Utc::now().year()
-}
-
 /// The first observation in the server's log that loadgen did not write, if any.
 async fn real_figure(ch: Channel, conn: &super::ConnArgs) -> anyhow::Result<Option<String>> {
     let mut events = crate::proto::picture_service_client::PictureServiceClient::new(ch)
@@ -159,7 +153,7 @@ pub(crate) async fn run(a: LoadgenArgs) -> anyhow::Result<()> {
         .await?
         .into_inner();
     let regions = areas(channels[0].clone(), &a.conn, &a.areas).await?;
-    let this_year = this_year();
+    let this_year = crate::write::current_year();
     let mut cells = Vec::new();
     for ind in &catalog.indicators {
         if ind.min_value.is_some_and(|m| m > 49.0) || ind.max_value.is_some_and(|m| m < 51.0) {
@@ -498,7 +492,7 @@ async fn readable(a: &LoadgenArgs, channel: Channel) -> anyhow::Result<(Vec<Stri
     let regions = areas(channel.clone(), &a.conn, &a.areas).await?;
     // The years with figures: those of the national picture's indicators that any region
     // reported, probed over the span loadgen writes.
-    let this_year = this_year();
+    let this_year = crate::write::current_year();
     let mut years = Vec::new();
     let mut probe = PictureServiceClient::new(channel);
     for year in 1990..=this_year {

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Context;
 use serde_json::json;
 
-use super::client::{authed, channel, describe};
+use super::client::{authed, channel, describe, Names};
 use super::output::emit;
 use super::ImportTableArgs;
 use crate::api::convert;
@@ -67,7 +67,7 @@ pub(crate) async fn import_table(a: ImportTableArgs) -> anyhow::Result<()> {
         Some(ch) => server_catalog(ch, &a).await?,
         None => crate::domain::Catalog::bundled(),
     };
-    let year = current_year();
+    let year = crate::write::current_year();
     let mut plans = Vec::with_capacity(parts.len());
     for (name, bytes) in &parts {
         let t = table::read_mapped(bytes, &mapping).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
@@ -161,69 +161,20 @@ pub(crate) async fn import_table(a: ImportTableArgs) -> anyhow::Result<()> {
     emit(&out)
 }
 
-/// The server's catalog: its regions, indicators, municipalities and divisions.
+/// The server's catalog: its regions, indicators and municipalities (as the tables' names
+/// are fetched) and its divisions.
 async fn server_catalog(
     ch: &tonic::transport::Channel,
     a: &ImportTableArgs,
 ) -> anyhow::Result<crate::domain::Catalog> {
-    let mut c = CatalogServiceClient::new(ch.clone());
-    let conn = &a.server.conn;
-    let regions = c
-        .list_regions(authed(proto::ListRegionsRequest {}, conn))
-        .await
-        .map_err(describe)?
-        .into_inner()
-        .regions;
-    let indicators = c
-        .list_indicators(authed(proto::ListIndicatorsRequest { theme: None }, conn))
-        .await
-        .map_err(describe)?
-        .into_inner()
-        .indicators;
-    let municipalities = c
-        .list_municipalities(authed(
-            proto::ListMunicipalitiesRequest { borders: 0 },
-            conn,
-        ))
-        .await
-        .map_err(describe)?
-        .into_inner()
-        .municipalities;
-    let divisions = c
-        .list_divisions(authed(proto::ListDivisionsRequest {}, conn))
+    let names = Names::fetch(ch, &a.server).await?;
+    let divisions = CatalogServiceClient::new(ch.clone())
+        .list_divisions(authed(proto::ListDivisionsRequest {}, &a.server.conn))
         .await
         .map_err(describe)?
         .into_inner()
         .divisions;
-    let mut catalog = crate::domain::Catalog::default();
-    for r in &regions {
-        let r = convert::region_from_proto(r);
-        catalog.regions.insert(r.code.clone(), r);
-    }
-    for i in &indicators {
-        let i = convert::indicator_from_proto(i)
-            .map_err(|(f, d)| anyhow::anyhow!("the server's indicator {}: {f}: {d}", i.id))?;
-        catalog.indicators.insert(i.id.clone(), i);
-    }
-    for m in &municipalities {
-        let m = convert::municipality_from_proto(m);
-        catalog.municipalities.insert(m.code.clone(), m);
-    }
-    for d in divisions {
-        catalog.divisions.insert(
-            d.year,
-            crate::domain::Division {
-                year: d.year,
-                source: d.source,
-            },
-        );
-    }
-    Ok(catalog)
-}
-
-fn current_year() -> i32 {
-    use chrono::Datelike;
-    chrono::Utc::now().year()
+    names.into_catalog(divisions)
 }
 
 /// A table file, refused before it is read when it is larger than the reader takes.
@@ -384,7 +335,7 @@ async fn no_longer_published(
                     indicator_id: indicator.clone(),
                     // The series read takes the indicator's years within this span.
                     from_year: last - 299,
-                    to_year: current_year(),
+                    to_year: crate::write::current_year(),
                     as_of: None,
                     min_sequence: 0,
                     borders: borders.to_string(),

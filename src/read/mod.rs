@@ -215,12 +215,6 @@ impl Year {
     }
 }
 
-/// The current year by the server's clock (UTC), for the default span of a series.
-fn current_year() -> i32 {
-    use chrono::Datelike;
-    chrono::Utc::now().year()
-}
-
 impl Reader {
     pub(crate) fn new(
         projection: Arc<RwLock<Projection>>,
@@ -389,7 +383,7 @@ impl Reader {
         let at = self.at(who, point).await?;
         let region = at.region(region)?;
         let indicator = at.indicator(indicator)?;
-        let (first, last) = indicator.default_years(current_year());
+        let (first, last) = indicator.default_years(crate::write::current_year());
         let (from, to) = (
             from.unwrap_or(first).max(first),
             to.unwrap_or(last).min(last),

@@ -330,6 +330,14 @@ pub(crate) fn plan(
         (None, Some(code)) => vec![(code.clone(), area_code(catalog, mapping, &code, &code))],
         (None, None) => return Err("[area] gives no dimension, code or code_at".into()),
     };
+    // The time categories of each year, in order: the same for every area and indicator.
+    let mut years: BTreeMap<i32, Vec<(usize, Time)>> = BTreeMap::new();
+    for (k, t) in times.iter().enumerate() {
+        if let Some(t) = t {
+            years.entry(t.year).or_default().push((k, *t));
+        }
+    }
+    let correction_reason = revision_reason(table);
     let mut by_area: BTreeMap<String, Vec<ObservationInput>> = BTreeMap::new();
     for rule in &mapping.indicators {
         let content_dim = match &rule.dimension {
@@ -444,14 +452,7 @@ pub(crate) fn plan(
                         continue;
                     }
                 };
-                // The time categories of each year, in order.
-                let mut years: BTreeMap<i32, Vec<(usize, Time)>> = BTreeMap::new();
-                for (k, t) in times.iter().enumerate() {
-                    if let Some(t) = t {
-                        years.entry(t.year).or_default().push((k, *t));
-                    }
-                }
-                for (year, cats) in years {
+                for (&year, cats) in &years {
                     let datum = |k: usize, at: &mut Vec<usize>| {
                         if let Some(t) = time_dim {
                             at[t] = k;
@@ -477,7 +478,7 @@ pub(crate) fn plan(
                             let mut preliminary = false;
                             let mut months = HashSet::new();
                             let mut missing = None;
-                            for (k, t) in &cats {
+                            for (k, t) in cats {
                                 match value_of(datum(*k, &mut at), &mapping.provisional.statuses) {
                                     Ok((v, p)) => {
                                         if months.insert(t.month) {
@@ -547,7 +548,7 @@ pub(crate) fn plan(
                             }),
                             source: plan.citation.clone(),
                             note: note.clone(),
-                            correction_reason: revision_reason(table),
+                            correction_reason: correction_reason.clone(),
                             borders: Some(mapping.table.borders),
                             published_micros,
                         });

@@ -42,6 +42,12 @@ pub(crate) fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
+/// The current year by the server's clock (UTC).
+pub(crate) fn current_year() -> i32 {
+    use chrono::Datelike;
+    chrono::Utc::now().year()
+}
+
 struct Job {
     command: Command,
     reply: oneshot::Sender<Result<Receipt, WriteError>>,

@@ -24,7 +24,7 @@ pub mod synthetic;
 use crate::domain::validate::{FieldViolation, ObservationInput};
 use crate::domain::{Event, Hash, Indicator};
 
-pub(crate) use commit::{now_micros, Breaker, Committer, Snapshots, Writer};
+pub(crate) use commit::{current_year, now_micros, Breaker, Committer, Snapshots, Writer};
 pub use decide::WriterState;
 
 /// A submission, as the API hands it over.

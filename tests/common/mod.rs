@@ -391,10 +391,21 @@ pub async fn head_at(ch: Channel) -> u64 {
 
 /// Plain HTTP GET on the HTTP listener; returns (status, body).
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http_get_with(addr, path, "").await
+}
+
+/// [`http_get`] with a bearer token.
+pub async fn http_get_authed(addr: SocketAddr, path: &str, token: &str) -> (u16, String) {
+    http_get_with(addr, path, &format!("Authorization: Bearer {token}\r\n")).await
+}
+
+/// GET with extra header lines (each ending in CRLF); returns (status, body).
+async fn http_get_with(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\n{headers}Connection: close\r\n\r\n")
+            .as_bytes(),
     )
     .await
     .unwrap();
