@@ -86,6 +86,11 @@ impl Principal {
         }
     }
 
+    /// The principal of a server without an auth file (every caller is it).
+    pub(crate) fn is_anonymous(&self) -> bool {
+        self.role == Role::Unrestricted
+    }
+
     /// A principal for the server's own writes (catalog bootstrap, demo data).
     pub fn system(name: &str) -> Principal {
         Principal {

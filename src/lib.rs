@@ -13,7 +13,7 @@
 //! | serve (thin adapters) | `api` (gRPC), `http` (health, `/metrics`, TLS, open data) |
 //!
 //! Around them: `server` wires them together; `replication` publishes the log to NATS
-//! JetStream and follows it on read replicas; `metrics`, `auth`, `limits`; `cli` is the
+//! JetStream and follows it on read replicas; `metrics`, `auth`, `limits` (with `connection` and `shares`, which enforce them); `cli` is the
 //! command line (`main` only parses it and starts a runtime).
 //!
 //! The public surface is what the binary, the integration tests and the benchmarks use:
@@ -40,10 +40,12 @@ pub mod store;
 pub mod write;
 
 // The crate's own.
+pub(crate) mod connection;
 pub(crate) mod http;
 pub(crate) mod metrics;
 pub(crate) mod read;
 pub(crate) mod recovery;
+pub(crate) mod shares;
 pub(crate) mod snapshot;
 pub(crate) mod table;
 

@@ -1,24 +1,13 @@
-//! The bounds of the gRPC server, each with its reason, and the accepted-connection
-//! wrapper that enforces the connection limit and closes idle connections.
+//! The service's bounds, each with its reason: connections (enforced in
+//! `crate::connection`), requests and streams in progress (`crate::shares`, taken in
+//! `api::gate`), the HTTP port's, and the sizes of the catalog that drive the `/metrics`
+//! exposition.
 //!
 //! Every bound turns excess into a clear answer (`RESOURCE_EXHAUSTED`, a closed
-//! connection) instead of an unbounded queue. Request-level bounds (observations per
-//! submission, string lengths) live in `domain::validate`.
+//! connection, a refused definition) instead of an unbounded queue. Request-level bounds
+//! (observations per submission, string lengths) live in `domain::validate`.
 
-use std::future::Future;
-use std::io;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-
-use futures::{Stream, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_stream::wrappers::TcpListenerStream;
-
-use crate::metrics::Metrics;
 
 /// Largest gRPC message either way. The largest valid submission (10,000 observations with
 /// 1 KiB sources and notes) encodes to about 3.5 MB; anything larger is refused while
@@ -28,14 +17,27 @@ pub(crate) const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// its requests in progress: a client needs a few dozen; 256 lets a bulk loader pipeline
 /// without letting one connection hold thousands of requests.
 pub(crate) const MAX_STREAMS_PER_CONNECTION: u32 = 256;
-/// Requests in progress over all connections, taken by authenticated requests only (see
-/// `api::gate`); beyond it `RESOURCE_EXHAUSTED` at once. The writer takes 8,192 queued
-/// writes; reads take ~1 ms of CPU each on two cores, so 1,024 in progress is already
-/// seconds of work.
-pub(crate) const MAX_REQUESTS: usize = 1024;
+/// Read requests in progress over all connections (gRPC reads and the open data), taken by
+/// authenticated requests only (see `api::gate`); beyond it `RESOURCE_EXHAUSTED` at once.
+/// Reads take ~1 ms of CPU each on two cores, so 768 in progress is already seconds of
+/// work.
+pub(crate) const MAX_READ_REQUESTS: usize = 768;
+/// Write requests in progress (submissions, retractions, definitions, rounds), in a pool
+/// of their own that reads cannot take: a flood of slow or waiting reads never refuses a
+/// council's `Submit`. The writer queues 8,192 writes; a bulk loader keeps a few dozen in
+/// flight.
+pub(crate) const MAX_WRITE_REQUESTS: usize = 256;
+/// Read or write requests one caller (a token's name; without an auth file, a peer
+/// address) may have in progress: a dashboard or a bulk loader needs tens; a quarter of
+/// the pool leaves three quarters to everyone else whatever one caller does.
+pub(crate) const MAX_READS_PER_CALLER: usize = 192;
+pub(crate) const MAX_WRITES_PER_CALLER: usize = 64;
 /// Open streaming calls (`ReadEvents`, `SubmitStream`) over all connections: each holds a
 /// task and buffers; followers and bulk loaders are few.
 pub const MAX_OPEN_STREAMS: usize = 128;
+/// Open streams of one caller: a replica follows with one, a bulk loader streams with a
+/// few; 16 leaves 112 to the others whatever one caller leaves unread.
+pub const MAX_STREAMS_PER_CALLER: usize = 16;
 /// Longest a request may take on the server (unary calls; the set-up of streams). The
 /// slowest legitimate call, a 10,000-observation submission on a busy disk, takes well
 /// under a second.
@@ -46,14 +48,38 @@ pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const MAX_HEALTH_REQUESTS: usize = 64;
 /// Longest a health `Watch` may take to start its stream: its answer is immediate.
 pub(crate) const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connections the kernel queues for each listener until the server accepts them (the
+/// kernel caps it at `net.core.somaxconn`, 4,096 by default): beyond it a client's SYN is
+/// dropped and it waits a second to retry, so a flood of connects — each accepted and, past
+/// the bounds below, closed in microseconds — would make a probe from elsewhere wait behind
+/// it; 4,096 absorbs such a burst.
+pub(crate) const LISTEN_BACKLOG: u32 = 4096;
 /// Open gRPC connections; more are closed at once. Every connection costs a file
 /// descriptor and a task; 4,096 is far beyond 19 regional councils, ministries and
 /// dashboards, and well inside the descriptor limit the server raises at start.
 pub(crate) const MAX_CONNECTIONS: usize = 4096;
-/// A connection that sends nothing for this long is closed. Live HTTP/2 clients answer the
-/// server's keepalive pings, so only dead or silent peers (a port scan, a half-open
-/// socket) reach it.
+/// gRPC connections no request of which has authenticated yet (a new connection, a probe's
+/// health check): a quarter of the slots, so that connections nobody has shown a token on
+/// cannot take the slots of those that have.
+pub(crate) const MAX_UNAUTHENTICATED_CONNECTIONS: usize = 1024;
+/// Unauthenticated gRPC connections from one peer address: a client opens a few and
+/// authenticates at once; 128 is room for a loader with many channels behind one address,
+/// while a flood from one address leaves the other 896 to everyone else.
+pub(crate) const MAX_UNAUTHENTICATED_CONNECTIONS_PER_PEER: usize = 128;
+/// gRPC connections from one peer address, authenticated or not: a NAT gateway in front of
+/// a ministry's dashboards is one address; a quarter of the slots.
+pub(crate) const MAX_CONNECTIONS_PER_PEER: usize = 1024;
+/// A new connection must start a request within this: a real client sends its first call
+/// at once. Pings, SETTINGS and other frames do not count, so a peer that only answers the
+/// server's keepalive pings is closed too.
+pub(crate) const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection with no request in progress and none started for this long is closed;
+/// pings and other frames do not count. A channel reconnects on its next call.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// A connection whose peer does not read what it asked for (the socket's send buffer
+/// stays full) for this long is closed: a live client reads continuously, and HTTP/2's
+/// flow control stops a slow stream without blocking the socket.
+pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Keepalive ping interval and timeout: find dead peers within a minute.
 pub(crate) const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 pub(crate) const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,8 +91,16 @@ pub(crate) const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// silent connections can no longer take every descriptor. Open data at a larger scale
 /// belongs behind a caching proxy.
 pub(crate) const MAX_HTTP_CONNECTIONS: usize = 256;
-/// An HTTP connection that sends nothing for this long is closed: a scraper reconnects
-/// or keeps its connection busy well within it.
+/// HTTP connections none of whose requests has shown a valid token (probes, the public
+/// OpenAPI document): half the slots, the other half kept for callers with a token.
+pub(crate) const MAX_HTTP_UNAUTHENTICATED_CONNECTIONS: usize = 128;
+/// HTTP connections from one peer address (and, of them, unauthenticated): a scraper and a
+/// probe hold one or two each, a script a few; a flood from one address leaves the others
+/// and the probes room.
+pub(crate) const MAX_HTTP_CONNECTIONS_PER_PEER: usize = 64;
+pub(crate) const MAX_HTTP_UNAUTHENTICATED_CONNECTIONS_PER_PEER: usize = 32;
+/// An HTTP connection with no request in progress and none started for this long is
+/// closed: a scraper reconnects or keeps its connection busy well within it.
 pub(crate) const HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest time to receive a request's headers: a real client sends them at once; a slow
 /// drip holds a connection for nothing.
@@ -94,167 +128,22 @@ pub(crate) const MAX_GRPC_METADATA_BYTES: usize = 16 * 1024;
 /// not in the request counter; see docs/operations.md, Limits).
 pub(crate) const MAX_HTTP2_HEADER_LIST_BYTES: u32 = 64 * 1024;
 
-/// How one listener bounds its connections.
-#[derive(Clone)]
-pub(crate) struct ConnectionLimits {
-    /// Open connections at most; more are closed at once.
-    pub(crate) max: usize,
-    /// A connection without input for this long is closed.
-    pub(crate) idle_timeout: Duration,
-    /// Open connections (a gauge of the metrics registry).
-    pub(crate) open: prometheus::IntGauge,
-    /// Connections closed at once at the limit (or failed accepts).
-    pub(crate) refused: prometheus::IntCounter,
-}
-
-impl ConnectionLimits {
-    /// The gRPC listener's bounds.
-    pub(crate) fn grpc(metrics: &Metrics, idle_timeout: Duration) -> ConnectionLimits {
-        ConnectionLimits {
-            max: MAX_CONNECTIONS,
-            idle_timeout,
-            open: metrics.connections.clone(),
-            refused: metrics.connections_refused.clone(),
-        }
-    }
-
-    /// The HTTP listener's bounds.
-    pub(crate) fn http(metrics: &Metrics, idle_timeout: Duration) -> ConnectionLimits {
-        ConnectionLimits {
-            max: MAX_HTTP_CONNECTIONS,
-            idle_timeout,
-            open: metrics.http_connections.clone(),
-            refused: metrics.http_connections_refused.clone(),
-        }
-    }
-}
-
-/// A slot in the connection count, freed when the connection is dropped.
-struct Slot {
-    open: Arc<AtomicUsize>,
-    gauge: prometheus::IntGauge,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.open.fetch_sub(1, Ordering::AcqRel);
-        self.gauge.dec();
-    }
-}
-
-/// An accepted connection: counted, and closed after [`IDLE_TIMEOUT`] without input.
-pub(crate) struct TrackedIo {
-    inner: TcpStream,
-    idle: Pin<Box<tokio::time::Sleep>>,
-    idle_timeout: Duration,
-    _slot: Slot,
-}
-
-impl AsyncRead for TrackedIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        let before = buf.filled().len();
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(r) => {
-                if buf.filled().len() > before {
-                    let at = tokio::time::Instant::now() + this.idle_timeout;
-                    this.idle.as_mut().reset(at);
-                }
-                Poll::Ready(r)
-            }
-            Poll::Pending => match this.idle.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "idle connection closed",
-                ))),
-                Poll::Pending => Poll::Pending,
-            },
-        }
-    }
-}
-
-impl AsyncWrite for TrackedIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-impl tonic::transport::server::Connected for TrackedIo {
-    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
-
-    fn connect_info(&self) -> Self::ConnectInfo {
-        self.inner.connect_info()
-    }
-}
-
-/// Accepted connections: Nagle's algorithm off (a small response must not wait for the
-/// client's delayed ACK), counted against `limits.max`, closed when idle. Accept errors
-/// (such as running out of descriptors) are logged, counted and retried after a pause;
-/// they never end the server.
-pub(crate) fn incoming(
-    listener: TcpListener,
-    limits: ConnectionLimits,
-) -> impl Stream<Item = io::Result<TrackedIo>> {
-    let open = Arc::new(AtomicUsize::new(0));
-    TcpListenerStream::new(listener).filter_map(move |accepted| {
-        let (open, limits) = (open.clone(), limits.clone());
-        async move {
-            let stream = match accepted {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    limits.refused.inc();
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    return None;
-                }
-            };
-            if open.fetch_add(1, Ordering::AcqRel) >= limits.max {
-                open.fetch_sub(1, Ordering::AcqRel);
-                limits.refused.inc();
-                tracing::warn!("connection limit reached; closing a new connection");
-                return None;
-            }
-            limits.open.inc();
-            let idle_timeout = limits.idle_timeout;
-            let slot = Slot {
-                open,
-                gauge: limits.open,
-            };
-            let _ = stream.set_nodelay(true);
-            Some(Ok(TrackedIo {
-                inner: stream,
-                idle: Box::pin(tokio::time::sleep(idle_timeout)),
-                idle_timeout,
-                _slot: slot,
-            }))
-        }
-    })
-}
+/// Most indicators in a catalog: every scrape and every year's picture covers each (and
+/// the projection's cell keys number them in 20 bits). The national set is about a hundred;
+/// a thousand leaves room for every council's own.
+pub(crate) const MAX_INDICATORS: usize = 1000;
+/// Most peer groups in a catalog: every picture computes every group's figures, and the
+/// gauges carry them.
+pub(crate) const MAX_GROUPS: usize = 64;
+/// The years of each indicator in the `/metrics` exposition: its latest 30 years with
+/// figures, a generation of regional development (dashboards show trends of ten or
+/// twenty years). Older years, and targets further out, are read through the APIs.
+pub(crate) const MAX_SITUATION_YEARS: usize = 30;
+/// The reporting rounds in the exposition: the latest ten (a round is a year's; older
+/// rounds are closed history, read with `GetRoundStatus`).
+pub(crate) const MAX_SITUATION_ROUNDS: usize = 10;
+/// The situation series one exposition carries at most: with the bounds above, 1,000
+/// indicators over 19 regions cannot exceed it by much, while a scrape stays a few tens
+/// of megabytes at most. Beyond it the oldest years are left out, and the exposition
+/// says how many (`tilannekuva_situation_years_left_out`).
+pub(crate) const MAX_SITUATION_SERIES: usize = 250_000;

@@ -48,9 +48,15 @@ pub struct Metrics {
     pub auth_refusals: IntCounterVec,
     pub(crate) auth_reloads: IntCounterVec,
     pub(crate) connections: IntGauge,
-    pub(crate) connections_refused: IntCounter,
+    /// gRPC connections closed at accept, by the bound that refused them.
+    pub(crate) connections_refused: IntCounterVec,
+    /// gRPC connections the server closed (no request, idle, a blocked write), by reason.
+    pub(crate) connections_closed: IntCounterVec,
     pub(crate) http_connections: IntGauge,
-    pub(crate) http_connections_refused: IntCounter,
+    pub(crate) http_connections_refused: IntCounterVec,
+    pub(crate) http_connections_closed: IntCounterVec,
+    /// Requests and streams refused for want of a share (`crate::shares`), by reason.
+    pub(crate) requests_refused: IntCounterVec,
     /// Open-data requests (`/v1/…`, `/openapi.json`) by endpoint and HTTP status.
     pub(crate) open_data_requests: IntCounterVec,
     pub(crate) open_data_latency: HistogramVec,
@@ -188,13 +194,47 @@ impl Metrics {
                 "tilannekuva_http_connections",
                 "Open HTTP connections (metrics, health).",
             )),
-            http_connections_refused: add(&registry, IntCounter::new(
-                "tilannekuva_http_connections_refused_total",
-                "HTTP connections closed at once because the connection limit was reached.",
+            http_connections_refused: add(&registry, IntCounterVec::new(
+                Opts::new(
+                    "tilannekuva_http_connections_refused_total",
+                    "HTTP connections closed at once, by the bound that refused them: limit, \
+                     unauthenticated_limit, peer_limit, peer_unauthenticated_limit, accept_error.",
+                ),
+                &["reason"],
             )),
-            connections_refused: add(&registry, IntCounter::new(
-                "tilannekuva_grpc_connections_refused_total",
-                "gRPC connections closed at once because the connection limit was reached.",
+            http_connections_closed: add(&registry, IntCounterVec::new(
+                Opts::new(
+                    "tilannekuva_http_connections_closed_total",
+                    "HTTP connections the server closed, by reason: no_request (none started in \
+                     time), idle, write_timeout (the peer read nothing).",
+                ),
+                &["reason"],
+            )),
+            connections_refused: add(&registry, IntCounterVec::new(
+                Opts::new(
+                    "tilannekuva_grpc_connections_refused_total",
+                    "gRPC connections closed at once, by the bound that refused them: limit, \
+                     unauthenticated_limit, peer_limit, peer_unauthenticated_limit, accept_error.",
+                ),
+                &["reason"],
+            )),
+            connections_closed: add(&registry, IntCounterVec::new(
+                Opts::new(
+                    "tilannekuva_grpc_connections_closed_total",
+                    "gRPC connections the server closed, by reason: no_request (none started in \
+                     time; pings do not count), idle, write_timeout (the peer read nothing).",
+                ),
+                &["reason"],
+            )),
+            requests_refused: add(&registry, IntCounterVec::new(
+                Opts::new(
+                    "tilannekuva_requests_refused_total",
+                    "Requests and streams refused RESOURCE_EXHAUSTED (HTTP 503) for want of a \
+                     share, by reason: the pool (reads, writes, streams, health_watches) or the \
+                     caller's share of it (reads_per_caller, writes_per_caller, \
+                     streams_per_caller).",
+                ),
+                &["reason"],
             )),
             role: add(&registry, IntGaugeVec::new(
                 Opts::new("tilannekuva_role", "This server's role: 1 for the role it has."),
@@ -352,11 +392,8 @@ impl SituationCache {
         // (waiting on the lock) reuses it.
         let render = tokio::spawn(async move {
             let rendered = tokio::task::spawn_blocking(move || {
-                let (sequence, pictures) = situation_snapshot(&p, || {});
-                let rounds = round_snapshot(&p, sequence);
-                let catalog = p.read().catalog_at(sequence);
                 let mut text = String::new();
-                render_situation(&pictures, &catalog, &rounds, &mut text);
+                let sequence = render_situation(&p, || {}, &mut text);
                 (sequence, text)
             })
             .await;
@@ -384,220 +421,227 @@ impl SituationCache {
     }
 }
 
-/// Every year's picture as of one sequence (the latest applied when it starts), taking the
-/// projection's read lock for one indicator's figures of one year at a time (tens of cell
-/// lookups): between them the commit path may apply new events (`between` runs there),
-/// which the as-of filter leaves out, so the pictures are one consistent state and a
-/// commit never waits for more than one indicator's figures.
-pub(crate) fn situation_snapshot(
+/// Appends the situation gauges (docs/architecture.md) as of one sequence — the latest
+/// applied when it starts — to `out`, and returns that sequence.
+///
+/// What they cover is bounded (`limits`): regions on the latest borders (municipalities,
+/// hundreds of series each, are left to the APIs); each indicator's latest
+/// [`limits::MAX_SITUATION_YEARS`] years with figures; the latest
+/// [`limits::MAX_SITUATION_ROUNDS`] rounds; and at most about
+/// [`limits::MAX_SITUATION_SERIES`] series, the oldest years left out beyond it (and
+/// counted). The render builds one indicator-year's figures at a time, taking the
+/// projection's read lock for each (tens of cell lookups): between them the commit path
+/// may apply new events (`between` runs there), which the as-of filter leaves out, so the
+/// gauges show one consistent state and a commit never waits for more than one
+/// indicator-year. A year's theme scores are gathered as its indicators pass.
+pub(crate) fn render_situation(
     projection: &parking_lot::RwLock<Projection>,
     mut between: impl FnMut(),
-) -> (u64, Vec<crate::projection::YearPicture>) {
-    let (seq, years, catalog) = {
+    out: &mut String,
+) -> u64 {
+    use crate::limits::{MAX_SITUATION_ROUNDS, MAX_SITUATION_SERIES, MAX_SITUATION_YEARS};
+    let (seq, catalog, years) = {
         let p = projection.read();
         let seq = p.applied();
-        (seq, p.years().collect::<Vec<i32>>(), p.catalog_at(seq))
+        (seq, p.catalog_at(seq), p.indicator_years())
     };
-    // Regions on the latest borders: every year comparable, and municipalities (hundreds
-    // of series each) left to the APIs.
     let on = (
         crate::projection::Level::Region,
         catalog.divisions.keys().next_back().copied(),
     );
-    let mut pictures = Vec::with_capacity(years.len());
-    for year in years {
-        let mut indicators = Vec::with_capacity(catalog.indicators.len());
-        for ind in catalog.indicators.values() {
-            indicators.push(
-                projection
-                    .read()
-                    .indicator_year(&catalog, ind, year, on, seq),
-            );
+    // Year → the indicators shown for it, in catalog order.
+    let mut shown: std::collections::BTreeMap<i32, Vec<&crate::domain::Indicator>> =
+        Default::default();
+    for ind in catalog.indicators.values() {
+        let latest = years.get(ind.id.as_str()).into_iter().flatten().rev();
+        for &year in latest.take(MAX_SITUATION_YEARS) {
+            shown.entry(year).or_default().push(ind);
+        }
+    }
+    let mut f = Families::default();
+    f.groups(&catalog);
+    let mut left_out = 0;
+    // Newest first, so that the series budget leaves out the oldest years.
+    for (&year, indicators) in shown.iter().rev() {
+        if f.series >= MAX_SITUATION_SERIES {
+            left_out += 1;
+            continue;
+        }
+        let mut scores = crate::projection::ThemeScores::default();
+        let mut reported: std::collections::BTreeMap<String, u32> = Default::default();
+        for ind in indicators {
+            let iy = projection
+                .read()
+                .indicator_year(&catalog, ind, year, on, seq);
+            f.indicator_year(year, &iy, &mut reported);
+            scores.add(&iy);
             between();
         }
-        pictures.push(crate::projection::YearPicture::from_indicators(
-            year,
-            on,
-            catalog.clone(),
-            indicators,
-        ));
+        f.year(year, scores.ranked(), reported, catalog.indicators.len());
     }
-    (seq, pictures)
+    let rounds = projection.read().round_years(seq);
+    for year in rounds.iter().rev().take(MAX_SITUATION_ROUNDS).rev() {
+        if let Some(rs) = projection.read().round_status(*year, seq, 0) {
+            f.round(&rs);
+        }
+    }
+    f.write(out, on.1, left_out);
+    seq
 }
 
-/// Every reporting round's status after event `seq`, taking the projection's read lock for
-/// one round at a time (as [`situation_snapshot`] does for one indicator-year). The gauges
-/// carry counts, not "overdue": that depends on the instant, which the alert rule compares
-/// with the deadline.
-pub(crate) fn round_snapshot(
-    projection: &parking_lot::RwLock<Projection>,
-    seq: u64,
-) -> Vec<crate::projection::RoundStatus> {
-    let years = projection.read().round_years(seq);
-    years
-        .into_iter()
-        .filter_map(|year| projection.read().round_status(year, seq, 0))
-        .collect()
+/// The situation gauges' families, filled one indicator-year at a time, and how many
+/// series they hold.
+#[derive(Default)]
+struct Families {
+    series: usize,
+    member: String,
+    group_value: String,
+    group_rank: String,
+    group_ranked: String,
+    deadline: String,
+    expected: String,
+    round_reported: String,
+    missing: String,
+    value: String,
+    national: String,
+    nat_reported: String,
+    nat_expected: String,
+    rank: String,
+    score: String,
+    coverage: String,
 }
 
-/// Appends the situation gauges (docs/architecture.md) of `pictures` and `rounds`.
-pub(crate) fn render_situation(
-    pictures: &[crate::projection::YearPicture],
-    catalog: &crate::domain::Catalog,
-    rounds: &[crate::projection::RoundStatus],
-    out: &mut String,
-) {
-    let start = out.len();
-    let mut member = String::new();
-    let mut group_value = String::new();
-    let mut group_rank = String::new();
-    let mut group_ranked = String::new();
-    for g in catalog.groups.values() {
-        for m in &g.members {
-            let _ = writeln!(
-                member,
-                "tilannekuva_group_member{{group=\"{}\",region=\"{}\"}} 1",
-                escape(&g.id),
-                escape(m)
-            );
+/// One sample line into a family, counted.
+macro_rules! sample {
+    ($f:expr, $family:ident, $($arg:tt)*) => {{
+        let _ = writeln!($f.$family, $($arg)*);
+        $f.series += 1;
+    }};
+}
+
+impl Families {
+    fn groups(&mut self, catalog: &crate::domain::Catalog) {
+        for g in catalog.groups.values() {
+            for m in &g.members {
+                sample!(
+                    self,
+                    member,
+                    "tilannekuva_group_member{{group=\"{}\",region=\"{}\"}} 1",
+                    escape(&g.id),
+                    escape(m)
+                );
+            }
         }
     }
-    for yp in pictures {
-        let year = yp.year;
-        for iy in &yp.indicators {
-            let ind = &iy.indicator;
-            let (id, theme) = (escape(&ind.id), ind.theme.as_str());
-            for g in &iy.groups {
-                let group = escape(&g.group);
-                // Like the national value: a sum over part of a group has no sample.
-                if let Some(v) = g.value.value {
-                    let basis = g.value.basis.as_str();
-                    let _ = writeln!(
-                        group_value,
-                        "tilannekuva_group_value{{group=\"{group}\",indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\",basis=\"{basis}\"}} {v}"
+
+    /// An indicator's figures of one year; `reported` counts each region's figures.
+    fn indicator_year(
+        &mut self,
+        year: i32,
+        iy: &crate::projection::IndicatorYear,
+        reported: &mut std::collections::BTreeMap<String, u32>,
+    ) {
+        let ind = &iy.indicator;
+        let (id, theme) = (escape(&ind.id), ind.theme.as_str());
+        for g in &iy.groups {
+            let group = escape(&g.group);
+            // Like the national value: a sum over part of a group has no sample.
+            if let Some(v) = g.value.value {
+                let basis = g.value.basis.as_str();
+                sample!(
+                    self,
+                    group_value,
+                    "tilannekuva_group_value{{group=\"{group}\",indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\",basis=\"{basis}\"}} {v}"
+                );
+            }
+            if g.regions_ranked() > 0 {
+                for (region, _, r) in iy.group_members(g) {
+                    sample!(
+                        self,
+                        group_rank,
+                        "tilannekuva_group_rank{{group=\"{group}\",region=\"{}\",indicator=\"{id}\",year=\"{year}\"}} {r}",
+                        escape(region)
                     );
                 }
-                if g.regions_ranked() > 0 {
-                    for (region, _, r) in iy.group_members(g) {
-                        let _ = writeln!(
-                            group_rank,
-                            "tilannekuva_group_rank{{group=\"{group}\",region=\"{}\",indicator=\"{id}\",year=\"{year}\"}} {r}",
-                            escape(region)
-                        );
-                    }
-                    let _ = writeln!(
-                        group_ranked,
-                        "tilannekuva_group_regions_ranked{{group=\"{group}\",indicator=\"{id}\",year=\"{year}\"}} {}",
-                        g.regions_ranked()
-                    );
+                sample!(
+                    self,
+                    group_ranked,
+                    "tilannekuva_group_regions_ranked{{group=\"{group}\",indicator=\"{id}\",year=\"{year}\"}} {}",
+                    g.regions_ranked()
+                );
+            }
+        }
+        for ((region, v), r) in iy.values.iter().zip(&iy.ranks) {
+            match reported.get_mut(region) {
+                Some(n) => *n += 1,
+                None => {
+                    reported.insert(region.clone(), 1);
                 }
             }
-        }
-    }
-    let mut deadline = String::new();
-    let mut expected = String::new();
-    let mut reported = String::new();
-    let mut missing = String::new();
-    for rs in rounds {
-        let year = rs.round.year;
-        let _ = writeln!(
-            deadline,
-            "tilannekuva_round_deadline_timestamp_seconds{{year=\"{year}\"}} {}",
-            rs.round.deadline_micros as f64 / 1e6
-        );
-        for r in &rs.regions {
-            let labels = format!("region=\"{}\",year=\"{year}\"", escape(&r.region));
-            let _ = writeln!(
-                expected,
-                "tilannekuva_round_indicators_expected{{{labels}}} {}",
-                rs.round.indicators.len()
+            let region = escape(region);
+            sample!(
+                self,
+                value,
+                "tilannekuva_indicator_value{{region=\"{region}\",indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\"}} {v}"
             );
-            let _ = writeln!(
-                reported,
-                "tilannekuva_round_indicators_reported{{{labels}}} {}",
-                r.reported.len()
-            );
-            let _ = writeln!(
-                missing,
-                "tilannekuva_round_indicators_missing{{{labels}}} {}",
-                r.missing.len()
-            );
-        }
-    }
-    for (name, help, body) in [
-        ("tilannekuva_group_member", "1 for every member region of a peer group (the latest catalog).", member),
-        ("tilannekuva_group_value", "Value of an indicator over a peer group's members by the indicator's own rule, by basis: complete (every member reported) or partial (a ratio or weighted mean over the members that reported). A sum over part of a group has no sample.", group_value),
-        ("tilannekuva_group_rank", "Rank of a member within its peer group for an indicator and year; 1 = best, ties share the best rank.", group_rank),
-        ("tilannekuva_group_regions_ranked", "Members of a peer group ranked for an indicator and year (those that reported).", group_ranked),
-        ("tilannekuva_round_deadline_timestamp_seconds", "Deadline of the reporting round of a year, Unix time.", deadline),
-        ("tilannekuva_round_indicators_expected", "Indicators the reporting round of a year expects of a region.", expected),
-        ("tilannekuva_round_indicators_reported", "Expected indicators a region has a current value for, in the round's year.", reported),
-        ("tilannekuva_round_indicators_missing", "Expected indicators a region has no current value for, in the round's year.", missing),
-    ] {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        out.push_str(&body);
-    }
-    let mut value = String::new();
-    let mut national = String::new();
-    let mut rank = String::new();
-    let mut score = String::new();
-    let mut coverage = String::new();
-    let mut nat_reported = String::new();
-    let mut nat_expected = String::new();
-    for yp in pictures {
-        let year = yp.year;
-        let mut reported: std::collections::BTreeMap<&str, u32> = Default::default();
-        for iy in &yp.indicators {
-            let ind = &iy.indicator;
-            let (id, theme) = (escape(&ind.id), ind.theme.as_str());
-            for ((region, v), r) in iy.values.iter().zip(&iy.ranks) {
-                *reported.entry(region).or_default() += 1;
-                let region = escape(region);
-                let _ = writeln!(
-                    value,
-                    "tilannekuva_indicator_value{{region=\"{region}\",indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\"}} {v}"
-                );
-                if *r > 0 {
-                    let _ = writeln!(
-                        rank,
-                        "tilannekuva_indicator_rank{{region=\"{region}\",indicator=\"{id}\",year=\"{year}\"}} {r}"
-                    );
-                }
-            }
-            if let Some(v) = iy.official {
-                *reported.entry(crate::domain::NATIONAL_CODE).or_default() += 1;
-                let _ = writeln!(
-                    value,
-                    "tilannekuva_indicator_value{{region=\"SSS\",indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\"}} {v}"
-                );
-            }
-            // A sum over part of the country has no national value, so no sample: a
-            // dashboard never shows it as the country's figure.
-            let n = &iy.national;
-            if let Some(v) = n.value {
-                let basis = n.basis.as_str();
-                let _ = writeln!(
-                    national,
-                    "tilannekuva_indicator_national_value{{indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\",basis=\"{basis}\"}} {v}"
-                );
-            }
-            if !iy.values.is_empty() || iy.official.is_some() {
-                let labels = format!("indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\"");
-                let _ = writeln!(
-                    nat_reported,
-                    "tilannekuva_indicator_national_regions_reported{{{labels}}} {}",
-                    n.regions_reported
-                );
-                let _ = writeln!(
-                    nat_expected,
-                    "tilannekuva_indicator_national_regions_expected{{{labels}}} {}",
-                    n.regions_expected
+            if *r > 0 {
+                sample!(
+                    self,
+                    rank,
+                    "tilannekuva_indicator_rank{{region=\"{region}\",indicator=\"{id}\",year=\"{year}\"}} {r}"
                 );
             }
         }
-        for (theme, ranked) in &yp.theme_scores {
+        if let Some(v) = iy.official {
+            *reported
+                .entry(crate::domain::NATIONAL_CODE.to_owned())
+                .or_default() += 1;
+            sample!(
+                self,
+                value,
+                "tilannekuva_indicator_value{{region=\"SSS\",indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\"}} {v}"
+            );
+        }
+        // A sum over part of the country has no national value, so no sample: a dashboard
+        // never shows it as the country's figure.
+        let n = &iy.national;
+        if let Some(v) = n.value {
+            let basis = n.basis.as_str();
+            sample!(
+                self,
+                national,
+                "tilannekuva_indicator_national_value{{indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\",basis=\"{basis}\"}} {v}"
+            );
+        }
+        if !iy.values.is_empty() || iy.official.is_some() {
+            let labels = format!("indicator=\"{id}\",theme=\"{theme}\",year=\"{year}\"");
+            sample!(
+                self,
+                nat_reported,
+                "tilannekuva_indicator_national_regions_reported{{{labels}}} {}",
+                n.regions_reported
+            );
+            sample!(
+                self,
+                nat_expected,
+                "tilannekuva_indicator_national_regions_expected{{{labels}}} {}",
+                n.regions_expected
+            );
+        }
+    }
+
+    /// A year's theme scores and coverage, once its indicators have passed.
+    fn year(
+        &mut self,
+        year: i32,
+        scores: std::collections::BTreeMap<crate::domain::Theme, Vec<(String, f64, u32)>>,
+        reported: std::collections::BTreeMap<String, u32>,
+        defined: usize,
+    ) {
+        for (theme, ranked) in &scores {
             for (region, s, _) in ranked {
-                let _ = writeln!(
+                sample!(
+                    self,
                     score,
                     "tilannekuva_theme_score{{region=\"{}\",theme=\"{}\",year=\"{year}\"}} {s}",
                     escape(region),
@@ -605,48 +649,92 @@ pub(crate) fn render_situation(
                 );
             }
         }
-        let defined = yp.catalog.indicators.len().max(1) as f64;
+        let defined = defined.max(1) as f64;
         for (region, n) in reported {
-            let _ = writeln!(
+            sample!(
+                self,
                 coverage,
                 "tilannekuva_region_coverage_ratio{{region=\"{}\",year=\"{year}\"}} {}",
-                escape(region),
+                escape(&region),
                 f64::from(n) / defined
             );
         }
     }
-    for (name, help, body) in [
-        ("tilannekuva_indicator_value", "Current value of an indicator for a region and year (region SSS: the official national figure).", value),
-        ("tilannekuva_indicator_national_value", "National value of an indicator and year, by basis: official (the figure reported for SSS), complete (computed by the indicator's rule from every region) or partial (a ratio or weighted mean over the regions that reported: an estimate). A sum over part of the country has no national value and no sample.", national),
-        ("tilannekuva_indicator_national_regions_reported", "Regions whose figures an indicator's aggregation rule used for the year (for a ratio: numerator and denominator).", nat_reported),
-        ("tilannekuva_indicator_national_regions_expected", "Regions expected to report an indicator for the year (every region of the latest borders).", nat_expected),
-        ("tilannekuva_indicator_rank", "Rank of a region for an indicator and year; 1 = best by the indicator's direction, ties share the best rank.", rank),
-        ("tilannekuva_theme_score", "Theme score of a region and year: mean of its oriented z-scores over the theme's indicators.", score),
-        ("tilannekuva_region_coverage_ratio", "Share of the catalog's indicators a region has reported for a year (0-1).", coverage),
-    ] {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        out.push_str(&body);
+
+    /// A round's status. The gauges carry counts, not "overdue": that depends on the
+    /// instant, which the alert rule compares with the deadline.
+    fn round(&mut self, rs: &crate::projection::RoundStatus) {
+        let year = rs.round.year;
+        sample!(
+            self,
+            deadline,
+            "tilannekuva_round_deadline_timestamp_seconds{{year=\"{year}\"}} {}",
+            rs.round.deadline_micros as f64 / 1e6
+        );
+        for r in &rs.regions {
+            let labels = format!("region=\"{}\",year=\"{year}\"", escape(&r.region));
+            sample!(
+                self,
+                expected,
+                "tilannekuva_round_indicators_expected{{{labels}}} {}",
+                rs.round.indicators.len()
+            );
+            sample!(
+                self,
+                round_reported,
+                "tilannekuva_round_indicators_reported{{{labels}}} {}",
+                r.reported.len()
+            );
+            sample!(
+                self,
+                missing,
+                "tilannekuva_round_indicators_missing{{{labels}}} {}",
+                r.missing.len()
+            );
+        }
     }
-    // What the situation gauges hold: their samples (these included), and the borders the
-    // regions are on.
-    let borders = pictures
-        .first()
-        .map_or_else(|| catalog.divisions.keys().next_back().copied(), |p| p.on.1);
-    let samples = out[start..]
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .count()
-        + 1
-        + usize::from(borders.is_some());
-    let _ = writeln!(
-        out,
-        "# HELP tilannekuva_situation_series Samples of the situation gauges in this exposition, these included: regions on the latest borders, every year with figures (municipalities are read through the APIs).\n# TYPE tilannekuva_situation_series gauge\ntilannekuva_situation_series {samples}"
-    );
-    if let Some(d) = borders {
+
+    /// The families with their help, and what the exposition holds: its samples (these
+    /// included), the borders, the years left out.
+    fn write(self, out: &mut String, borders: Option<i32>, left_out: usize) {
+        let samples = self.series + 2 + usize::from(borders.is_some());
+        for (name, help, body) in [
+            ("tilannekuva_group_member", "1 for every member region of a peer group (the latest catalog).", self.member),
+            ("tilannekuva_group_value", "Value of an indicator over a peer group's members by the indicator's own rule, by basis: complete (every member reported) or partial (a ratio or weighted mean over the members that reported). A sum over part of a group has no sample.", self.group_value),
+            ("tilannekuva_group_rank", "Rank of a member within its peer group for an indicator and year; 1 = best, ties share the best rank.", self.group_rank),
+            ("tilannekuva_group_regions_ranked", "Members of a peer group ranked for an indicator and year (those that reported).", self.group_ranked),
+            ("tilannekuva_round_deadline_timestamp_seconds", "Deadline of the reporting round of a year, Unix time (the latest rounds).", self.deadline),
+            ("tilannekuva_round_indicators_expected", "Indicators the reporting round of a year expects of a region.", self.expected),
+            ("tilannekuva_round_indicators_reported", "Expected indicators a region has a current value for, in the round's year.", self.round_reported),
+            ("tilannekuva_round_indicators_missing", "Expected indicators a region has no current value for, in the round's year.", self.missing),
+            ("tilannekuva_indicator_value", "Current value of an indicator for a region and year (region SSS: the official national figure).", self.value),
+            ("tilannekuva_indicator_national_value", "National value of an indicator and year, by basis: official (the figure reported for SSS), complete (computed by the indicator's rule from every region) or partial (a ratio or weighted mean over the regions that reported: an estimate). A sum over part of the country has no national value and no sample.", self.national),
+            ("tilannekuva_indicator_national_regions_reported", "Regions whose figures an indicator's aggregation rule used for the year (for a ratio: numerator and denominator).", self.nat_reported),
+            ("tilannekuva_indicator_national_regions_expected", "Regions expected to report an indicator for the year (every region of the latest borders).", self.nat_expected),
+            ("tilannekuva_indicator_rank", "Rank of a region for an indicator and year; 1 = best by the indicator's direction, ties share the best rank.", self.rank),
+            ("tilannekuva_theme_score", "Theme score of a region and year: mean of its oriented z-scores over the theme's indicators shown for the year.", self.score),
+            ("tilannekuva_region_coverage_ratio", "Share of the catalog's indicators a region has reported for a year (0-1), of the indicators shown for the year.", self.coverage),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            out.push_str(&body);
+        }
         let _ = writeln!(
             out,
-            "# HELP tilannekuva_situation_borders The division (the year of its 1 January borders) the regions of the situation gauges are on.\n# TYPE tilannekuva_situation_borders gauge\ntilannekuva_situation_borders {d}"
+            "# HELP tilannekuva_situation_series Samples of the situation gauges in this exposition, these included: regions on the latest borders, each indicator's latest {} years with figures, the latest {} rounds (municipalities and older years are read through the APIs).\n# TYPE tilannekuva_situation_series gauge\ntilannekuva_situation_series {samples}",
+            crate::limits::MAX_SITUATION_YEARS,
+            crate::limits::MAX_SITUATION_ROUNDS,
         );
+        let _ = writeln!(
+            out,
+            "# HELP tilannekuva_situation_years_left_out Years with figures left out of this exposition because it reached its budget of {} series (the oldest go first).\n# TYPE tilannekuva_situation_years_left_out gauge\ntilannekuva_situation_years_left_out {left_out}",
+            crate::limits::MAX_SITUATION_SERIES,
+        );
+        if let Some(d) = borders {
+            let _ = writeln!(
+                out,
+                "# HELP tilannekuva_situation_borders The division (the year of its 1 January borders) the regions of the situation gauges are on.\n# TYPE tilannekuva_situation_borders gauge\ntilannekuva_situation_borders {d}"
+            );
+        }
     }
 }
 
@@ -696,53 +784,91 @@ mod tests {
         out
     }
 
-    /// A scrape takes the projection's lock one indicator-year at a time: between them a commit
-    /// goes through at once, and what it writes is not in the scrape, which shows one state.
-    #[test]
-    fn a_scrape_does_not_hold_up_commits_and_shows_one_state() {
+    fn projection_with(years: std::ops::Range<i32>) -> (WriterState, Projection) {
         let mut state = WriterState::default();
         let mut projection = Projection::new();
         for e in state.bootstrap(&Catalog::bundled(), NOW) {
             projection.apply(&e);
         }
-        for e in submit(&mut state, "a", 2000..2010, 1.0) {
+        for e in submit(&mut state, "a", years, 1.0) {
             projection.apply(&e);
         }
+        (state, projection)
+    }
+
+    /// A scrape takes the projection's lock one indicator-year at a time: between them a commit
+    /// goes through at once, and what it writes is not in the scrape, which shows one state.
+    #[test]
+    fn a_scrape_does_not_hold_up_commits_and_shows_one_state() {
+        let (mut state, projection) = projection_with(2000..2010);
         let lock = RwLock::new(projection);
         let mut commits = 0;
-        let (seq, pictures) = situation_snapshot(&lock, || {
-            // A commit in the middle of the scrape: revise every year to 2.0.
-            let mut p = lock.try_write().expect("the lock is free between years");
-            for e in submit(
-                &mut state,
-                &format!("b{commits}"),
-                2000..2010,
-                2.0 + f64::from(commits),
-            ) {
-                p.apply(&e);
-            }
-            commits += 1;
-        });
-        assert_eq!(pictures.len(), 10);
-        assert_eq!(commits, 10 * Catalog::bundled().indicators.len() as u32);
-        assert!(lock.read().applied() > seq);
-        for yp in &pictures {
-            let pop = yp
-                .indicators
-                .iter()
-                .find(|i| i.indicator.id == "population")
-                .unwrap();
-            assert_eq!(
-                pop.values,
-                vec![("MK01".to_owned(), 1.0)],
-                "year {}",
-                yp.year
-            );
-        }
         let mut text = String::new();
-        render_situation(&pictures, &Catalog::default(), &[], &mut text);
+        let seq = render_situation(
+            &lock,
+            || {
+                // A commit in the middle of the scrape: revise every year to 2.0 and more.
+                let mut p = lock.try_write().expect("the lock is free between years");
+                for e in submit(
+                    &mut state,
+                    &format!("b{commits}"),
+                    2000..2010,
+                    2.0 + f64::from(commits),
+                ) {
+                    p.apply(&e);
+                }
+                commits += 1;
+            },
+            &mut text,
+        );
+        // Population and what is computed from it, in each of the ten years.
+        assert!(commits >= 10, "{commits}");
+        assert!(lock.read().applied() > seq);
+        let population: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.starts_with(r#"tilannekuva_indicator_value{region="MK01",indicator="population""#)
+            })
+            .collect();
+        assert_eq!(population.len(), 10, "{population:?}");
+        assert!(
+            population.iter().all(|l| l.ends_with("} 1")),
+            "{population:?}"
+        );
         assert!(text.contains(
             r#"tilannekuva_indicator_value{region="MK01",indicator="population",theme="communities",year="2005"} 1"#
         ));
+    }
+
+    /// Each indicator's latest years with figures, no more: 36 years of population show as
+    /// its latest 30, and the exposition counts its own samples.
+    #[test]
+    fn the_exposition_shows_each_indicators_latest_years() {
+        let (_, projection) = projection_with(1990..2026);
+        let lock = RwLock::new(projection);
+        let mut text = String::new();
+        render_situation(&lock, || {}, &mut text);
+        let years: std::collections::BTreeSet<i32> = text
+            .lines()
+            .filter(|l| {
+                l.starts_with(r#"tilannekuva_indicator_value{region="MK01",indicator="population""#)
+            })
+            .map(|l| l.split("year=\"").nth(1).unwrap()[..4].parse().unwrap())
+            .collect();
+        assert_eq!(years.len(), crate::limits::MAX_SITUATION_YEARS);
+        assert_eq!(years.first(), Some(&1996));
+        assert_eq!(years.last(), Some(&2025));
+        let samples = text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .count();
+        let said: usize = text
+            .lines()
+            .find_map(|l| l.strip_prefix("tilannekuva_situation_series "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(said, samples);
+        assert!(text.contains("tilannekuva_situation_years_left_out 0\n"));
     }
 }

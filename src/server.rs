@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::api::{AdminApi, CatalogApi, IngestApi, PictureApi, RoundApi, Streams, Writes};
 use crate::auth::{Auth, Principal};
+use crate::connection;
 use crate::domain::Catalog;
 use crate::http::TlsFiles;
 use crate::limits;
@@ -191,7 +192,8 @@ pub struct ServeOptions {
     /// alike, so that a bearer token sent for the open data is never in clear text where
     /// the gRPC port would protect it.
     pub(crate) tls: Option<TlsFiles>,
-    /// See [`limits::IDLE_TIMEOUT`]; tests shorten it.
+    /// See [`limits::IDLE_TIMEOUT`]; tests shorten it (and with it the first request's
+    /// bound and the keepalive interval).
     pub idle_timeout: std::time::Duration,
     /// See [`limits::HTTP_IDLE_TIMEOUT`] and [`limits::HTTP_HEADER_TIMEOUT`]; tests
     /// shorten them.
@@ -217,6 +219,18 @@ impl ServeOptions {
             promote: None,
         }
     }
+}
+
+/// A listener on `addr` for [`run`], with a backlog of [`limits::LISTEN_BACKLOG`]
+/// connections waiting to be accepted.
+pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(limits::LISTEN_BACKLOG)
 }
 
 /// Serves gRPC on `grpc` and HTTP on `http` until `shutdown` completes.
@@ -250,18 +264,18 @@ pub async fn run(
         core.log.clone(),
         core.metrics.clone(),
     );
+    // Requests and streams in progress, by kind and caller: gRPC and open data together.
+    let shares = crate::shares::Shares::new(&core.metrics);
     let writes = Writes::new(auth.clone(), core.writer.clone());
-    let streams = Streams::new(auth.clone(), stop_rx.clone());
+    let streams = Streams::new(auth.clone(), shares.streams.clone(), stop_rx.clone());
     let ingest = IngestApi::new(writes.clone(), streams.clone(), core.metrics.clone());
     let picture = PictureApi::new(reader.clone(), streams);
     let catalog = CatalogApi::new(reader.clone(), writes.clone());
     let rounds = RoundApi::new(reader.clone(), writes);
-    // Requests in progress, gRPC and open data together.
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits::MAX_REQUESTS));
     let open_data = crate::http::opendata::OpenData::new(
         auth.clone(),
         reader,
-        slots.clone(),
+        shares.reads.clone(),
         core.metrics.clone(),
     );
     let admin = AdminApi {
@@ -316,12 +330,13 @@ pub async fn run(
         // The gate answers (and counts) a handler's timeout at REQUEST_TIMEOUT; tonic's own
         // timeout, a little later, stays as a backstop and applies a client's grpc-timeout.
         .timeout(limits::REQUEST_TIMEOUT + std::time::Duration::from_secs(5))
-        .http2_keepalive_interval(Some(limits::KEEPALIVE_INTERVAL))
+        // Pings find dead peers; they never keep a connection open (`crate::connection`).
+        .http2_keepalive_interval(Some(limits::KEEPALIVE_INTERVAL.min(idle_timeout / 2)))
         .http2_keepalive_timeout(Some(limits::KEEPALIVE_TIMEOUT))
         .layer(crate::api::gate::GateLayer::new(
             auth.clone(),
             core.metrics.clone(),
-            slots,
+            shares,
         ))
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -348,13 +363,14 @@ pub async fn run(
                 .max_encoding_message_size(limits::MAX_MESSAGE_BYTES),
         )
         .serve_with_incoming_shutdown(
-            limits::incoming(
+            connection::incoming(
                 grpc,
-                limits::ConnectionLimits::grpc(&core.metrics, idle_timeout),
+                connection::Listener::grpc(&core.metrics, connection::Bounds::grpc(idle_timeout)),
             ),
             stopped(stop_rx.clone()),
         );
     let http_state = crate::http::HttpState::new(
+        auth.clone(),
         core.metrics.clone(),
         core.writer.clone(),
         core.projection.clone(),
@@ -363,7 +379,10 @@ pub async fn run(
     let http_server = crate::http::serve(
         http,
         crate::http::router(http_state, open_data),
-        limits::ConnectionLimits::http(&core.metrics, http_idle_timeout),
+        connection::Listener::http(
+            &core.metrics,
+            connection::Bounds::http(http_idle_timeout, http_header_timeout),
+        ),
         http_header_timeout,
         http_tls,
         stopped(stop_rx.clone()),

@@ -1,6 +1,9 @@
 //! Memory stays bounded as the log grows: the projection and the write state hold at most
 //! a stated number of heap bytes per event, counted by a global allocator that tracks live
-//! bytes (not timed, not the process's resident size: the heap the fold keeps).
+//! bytes (not timed, not the process's resident size: the heap the fold keeps); and a
+//! write cannot make every `/metrics` scrape cost hundreds of megabytes.
+
+mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -90,8 +93,12 @@ fn fold(rounds: usize) -> (usize, isize, isize) {
     (written, projection_bytes, state_bytes)
 }
 
+/// The live-byte counter is the whole process's: the tests take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn the_fold_keeps_a_bounded_number_of_bytes_per_event() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let (events, projection, state) = fold(300);
     let (p, s) = (
         projection as f64 / events as f64,
@@ -106,4 +113,127 @@ fn the_fold_keeps_a_bounded_number_of_bytes_per_event() {
         s <= WRITER_BUDGET,
         "the write state holds {s:.1} heap bytes per event (budget {WRITER_BUDGET})"
     );
+}
+
+/// What a scrape may keep (the rendered text, each indicator-year's figures it computed)
+/// after the write of issue 22: heap bytes over the state before it, the write included.
+const SCRAPE_BUDGET_BYTES: isize = 50 << 20;
+
+/// Issue 22, point 5: an admin defines a target indicator (open-ended years, the normal
+/// form) and a reporter submits 8,010 observations in one request, one for every year
+/// from 1990 to 9999. Scrapes render each indicator's latest years with figures, one
+/// indicator-year at a time: the process grows by less than [`SCRAPE_BUDGET_BYTES`] (it
+/// grew by 655 MB, and every scrape took 3.4 s, when every year's picture of every
+/// indicator was built).
+#[test]
+fn a_write_cannot_make_scrapes_cost_hundreds_of_megabytes() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(scrapes_after_an_8010_year_target());
+}
+
+async fn scrapes_after_an_8010_year_target() {
+    use tilannekuva::proto;
+    let s = common::InProc::start(false).await;
+    let scrape = || async {
+        let t = std::time::Instant::now();
+        let (status, body) = common::http_get(s.http, "/metrics").await;
+        assert_eq!(status, 200);
+        (body, t.elapsed())
+    };
+    scrape().await;
+    let before = LIVE.load(Ordering::Relaxed);
+    s.catalog()
+        .await
+        .define_indicator(proto::DefineIndicatorRequest {
+            submission_id: "target".into(),
+            indicator: Some(proto::Indicator {
+                id: "emissions_target".into(),
+                name_fi: "Päästötavoite".into(),
+                name_en: "Emissions target".into(),
+                theme: "climate".into(),
+                unit: "kt CO2e".into(),
+                direction: proto::Direction::LowerIsBetter as i32,
+                min_value: Some(0.0),
+                aggregation: proto::Aggregation::Sum as i32,
+                min_year: 1990,
+                kind: proto::IndicatorKind::Target as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let observations = (1990..=9999)
+        .map(|year| {
+            common::obs(
+                "emissions_target",
+                year,
+                100.0,
+                proto::ObservationStatus::Final,
+            )
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(observations.len(), 8010);
+    s.ingest()
+        .await
+        .submit(common::submit_req("targets", "MK01", observations))
+        .await
+        .unwrap();
+    let mut slowest = std::time::Duration::ZERO;
+    let mut body = String::new();
+    for round in 0..2 {
+        // A render per scrape: each follows a new write, and the last render is older than
+        // the five seconds a scrape may reuse it for.
+        tokio::time::sleep(std::time::Duration::from_millis(5100)).await;
+        s.ingest()
+            .await
+            .submit(common::submit_req(
+                &format!("touch-{round}"),
+                "MK02",
+                vec![common::obs(
+                    "population",
+                    2021,
+                    200_000.0 + f64::from(round),
+                    proto::ObservationStatus::Provisional,
+                )],
+            ))
+            .await
+            .unwrap();
+        let (b, took) = scrape().await;
+        slowest = slowest.max(took);
+        body = b;
+    }
+    let grown = LIVE.load(Ordering::Relaxed) - before;
+    let shown = body
+        .lines()
+        .filter(|l| {
+            l.starts_with(
+                r#"tilannekuva_indicator_value{region="MK01",indicator="emissions_target""#,
+            )
+        })
+        .count();
+    eprintln!(
+        "8,010 target years: heap grew by {:.1} MB over two renders; the slowest took {slowest:?} \
+         (a debug build: BENCHMARKS.md has the release figure); {shown} of its years shown",
+        grown as f64 / 1e6
+    );
+    assert_eq!(
+        shown,
+        30,
+        "the target's latest 30 years:\n{}",
+        body.lines()
+            .filter(|l| l.contains("emissions_target"))
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        grown < SCRAPE_BUDGET_BYTES,
+        "the process grew by {grown} bytes (budget {SCRAPE_BUDGET_BYTES})"
+    );
+    s.stop().await;
 }

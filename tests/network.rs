@@ -424,6 +424,27 @@ async fn a_round_says_what_each_region_still_owes_and_when_it_is_overdue() {
         "{}",
         err.message()
     );
+    // A round for a year that has not come: nothing anyone could report for it yet, so it
+    // is refused rather than leaving every region overdue.
+    let next = chrono::Datelike::year(&chrono::Utc::now()) + 4;
+    let err = rounds
+        .open_round(with_token(
+            proto::OpenRoundRequest {
+                year: next,
+                submission_id: "r-future".into(),
+                ..open(future, "r-future")
+            },
+            &ministry,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message()
+            .contains(&format!("year {next} is after the current year")),
+        "{}",
+        err.message()
+    );
     assert_eq!(
         round.region_codes.len(),
         19,
@@ -509,7 +530,7 @@ async fn a_round_says_what_each_region_still_owes_and_when_it_is_overdue() {
         "{line}"
     );
     // The gauges: counts per region and year, and the deadline.
-    let (_, body) = http_get(s.http, "/metrics").await;
+    let (_, body) = http_get_authed(s.http, "/metrics", &ministry).await;
     assert_eq!(
         metric(
             &body,

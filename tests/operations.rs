@@ -364,6 +364,13 @@ impl Prometheus {
     /// Starts Prometheus scraping `target` every second (job `JOB`) with the deployed alert
     /// rules, and waits until it is ready.
     fn start(target: SocketAddr) -> Prometheus {
+        Prometheus::start_with(&format!(
+            "  - job_name: {JOB}\n    static_configs:\n      - targets: [\"{target}\"]\n"
+        ))
+    }
+
+    /// [`Prometheus::start`] with `scrape_configs` (YAML list items, indented two spaces).
+    fn start_with(scrape_configs: &str) -> Prometheus {
         require_tool("prometheus");
         let rules = repo_file("deploy/prometheus/alerts.yml");
         let mut last_err = String::new();
@@ -383,7 +390,7 @@ impl Prometheus {
                 format!(
                     "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
                      rule_files:\n  - {rules:?}\n\
-                     scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: [\"{target}\"]\n",
+                     scrape_configs:\n{scrape_configs}",
                 ),
             )
             .unwrap();
@@ -1118,4 +1125,59 @@ fn python_client_shows_the_first_problems_of_ten_thousand() {
     );
     assert!(!err.contains("h2 protocol error"), "{err}");
     server.stop();
+}
+
+/// With an auth file, `/metrics` needs a token: Prometheus scrapes with one
+/// (`authorization` with a `credentials_file`, as docs/operations.md shows) and the
+/// figures arrive; the same scrape without it is refused (`up` 0), so nobody without a
+/// token reads the figures through the metrics port.
+#[test]
+fn prometheus_scrapes_the_figures_with_a_token_and_without_one_gets_nothing() {
+    let (token, entry) = new_token("prometheus", "reader", &[]);
+    let work = tempfile::tempdir().unwrap();
+    let auth = work.path().join("auth.toml");
+    std::fs::write(&auth, format!("{entry}\n")).unwrap();
+    let credentials = work.path().join("token");
+    std::fs::write(&credentials, &token).unwrap();
+    let server = Proc::start(
+        &work.path().join("data"),
+        &["--demo", "--auth-file", auth.to_str().unwrap()],
+    );
+    let target = server.http;
+    let prom = Prometheus::start_with(&format!(
+        "  - job_name: with-token\n    authorization:\n      credentials_file: {credentials:?}\n    static_configs:\n      - targets: [\"{target}\"]\n\
+         \x20 - job_name: without-token\n    static_configs:\n      - targets: [\"{target}\"]\n"
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let up = |job: &str| {
+            prom.query(&format!("up{{job=\"{job}\"}}"))
+                .ok()
+                .and_then(|r| r[0]["value"][1].as_str().map(str::to_owned))
+        };
+        let figures = prom
+            .query("count(tilannekuva_indicator_value{job=\"with-token\"})")
+            .ok()
+            .is_some_and(|r| has_number(&r));
+        let refused = prom
+            .query("count(tilannekuva_indicator_value{job=\"without-token\"})")
+            .ok()
+            .is_some_and(|r| r.as_array().is_some_and(Vec::is_empty));
+        if up("with-token").as_deref() == Some("1")
+            && up("without-token").as_deref() == Some("0")
+            && figures
+            && refused
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "with a token: up {:?}; without: up {:?}:\n{}",
+            up("with-token"),
+            up("without-token"),
+            prom.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(server);
 }

@@ -183,7 +183,7 @@ async fn roles_decide_who_writes_what() {
     assert_eq!(h.revisions[0].principal, "uusimaa-council");
 
     // Every refusal is counted.
-    let (_, body) = http_get(s.http, "/metrics").await;
+    let (_, body) = http_get_authed(s.http, "/metrics", &reader).await;
     assert_eq!(
         metric(
             &body,
@@ -331,7 +331,7 @@ async fn roles_decide_who_writes_what() {
     hup();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, body) = http_get(s.http, "/metrics").await;
+        let (_, body) = http_get_authed(s.http, "/metrics", &admin).await;
         if body.contains(r#"tilannekuva_auth_reloads_total{outcome="error"} 1"#) {
             break;
         }
@@ -349,7 +349,7 @@ async fn roles_decide_who_writes_what() {
     hup();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, body) = http_get(s.http, "/metrics").await;
+        let (_, body) = http_get_authed(s.http, "/metrics", &admin).await;
         if body.contains(r#"tilannekuva_auth_reloads_total{outcome="error"} 2"#) {
             break;
         }
@@ -731,10 +731,15 @@ async fn garbage_frames_and_idle_connections_do_not_stop_the_server() {
     );
     assert_eq!(http_get(s.http, "/healthz").await.0, 200);
 
-    // A thousand idle connections: the server keeps serving, then closes them when idle.
+    // A thousand idle connections from another address: the server keeps serving (those
+    // beyond that address's share are closed at once), then closes them when idle.
     let mut idle = Vec::new();
     for _ in 0..1000 {
-        idle.push(tokio::net::TcpStream::connect(&grpc_addr).await.unwrap());
+        idle.push(
+            connect_from("127.0.0.2", grpc_addr.parse().unwrap())
+                .await
+                .unwrap(),
+        );
     }
     still_serving(&s, head).await;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -755,47 +760,73 @@ async fn garbage_frames_and_idle_connections_do_not_stop_the_server() {
     s.stop().await;
 }
 
+/// Open streams are bounded per caller and in all: eight readers take their 16 each, the
+/// 128 of the server; a ninth is refused (RESOURCE_EXHAUSTED at once, not queued), as is a
+/// 17th stream of any of them; unary calls still work, and a slot frees when a stream
+/// ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_open_streams_are_refused_not_queued() {
-    let s = InProc::start(false).await;
+    use tilannekuva::limits::{MAX_OPEN_STREAMS, MAX_STREAMS_PER_CALLER};
+    let readers: Vec<(String, String)> = (0..=MAX_OPEN_STREAMS / MAX_STREAMS_PER_CALLER)
+        .map(|i| new_token(&format!("reader-{i}"), "reader", &[]))
+        .collect();
+    let auth: String = readers.iter().map(|(_, e)| format!("{e}\n")).collect();
+    let s = InProc::start_authed(&auth).await;
     let ch = s.channel().await;
-    let mut open = Vec::new();
-    for _ in 0..tilannekuva::limits::MAX_OPEN_STREAMS {
-        let st = PictureServiceClient::new(ch.clone())
-            .read_events(proto::ReadEventsRequest {
+    let follow = |token: &str| {
+        let mut client = PictureServiceClient::new(ch.clone());
+        let req = with_token(
+            proto::ReadEventsRequest {
                 from_sequence: u64::MAX,
                 follow: true,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        open.push(st);
+            },
+            token,
+        );
+        async move { client.read_events(req).await }
+    };
+    let (last, full) = readers.split_last().unwrap();
+    let mut open = Vec::new();
+    for (token, _) in full {
+        for _ in 0..MAX_STREAMS_PER_CALLER {
+            open.push(follow(token).await.unwrap().into_inner());
+        }
     }
-    let err = PictureServiceClient::new(ch.clone())
-        .read_events(proto::ReadEventsRequest {
-            from_sequence: 1,
-            follow: false,
-        })
-        .await
-        .unwrap_err();
+    assert_eq!(open.len(), MAX_OPEN_STREAMS);
+    let err = follow(&full[0].0).await.unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted);
+    assert!(err.message().contains("its share"), "{}", err.message());
+    let err = follow(&last.0).await.unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    assert!(
+        err.message().contains("too many streams"),
+        "{}",
+        err.message()
+    );
     // Unary calls still work, and a stream slot frees when a stream ends.
+    assert!(head(ch.clone(), &last.0).await > 0);
     drop(open.pop());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match PictureServiceClient::new(ch.clone())
-            .read_events(proto::ReadEventsRequest {
-                from_sequence: 1,
-                follow: false,
-            })
-            .await
-        {
+        match follow(&last.0).await {
             Ok(_) => break,
             Err(e) => assert_eq!(e.code(), Code::ResourceExhausted),
         }
         assert!(Instant::now() < deadline, "the stream slot was never freed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let (_, body) = http_get_authed(s.http, "/metrics", &last.0).await;
+    assert!(
+        metric(
+            &body,
+            r#"tilannekuva_requests_refused_total{reason="streams_per_caller"}"#
+        ) >= 1.0
+    );
+    assert!(
+        metric(
+            &body,
+            r#"tilannekuva_requests_refused_total{reason="streams"}"#
+        ) >= 1.0
+    );
     drop(open);
     s.stop().await;
 }
@@ -939,7 +970,7 @@ async fn unauthenticated_streams_with_unfinished_bodies_stall_nobody() {
         }
     }
     assert_eq!(unauthenticated, 1250);
-    let (_, body) = http_get(s.http, "/metrics").await;
+    let (_, body) = http_get_authed(s.http, "/metrics", &reader).await;
     assert_eq!(
         metric(
             &body,
@@ -1096,14 +1127,15 @@ async fn oversized_metadata_is_out_of_range_and_counted() {
     s.stop().await;
 }
 
-/// The HTTP port bounds its connections, request heads (time and size) and idle time:
-/// silent and slow connections neither stop `/healthz` and gRPC nor hold descriptors or
-/// memory for long; the excess is refused and counted.
+/// The HTTP port bounds its connections (per address, and of them those without a token),
+/// request heads (time and size) and idle time: silent and slow connections from one
+/// address neither stop `/healthz` and gRPC for the others nor hold descriptors or memory
+/// for long; the excess is refused and counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_and_slow_http_connections_do_not_stop_health_or_grpc() {
     // The limits, with long timeouts so that nothing closes meanwhile.
     let s = InProc::start_with(false, Some(Duration::from_secs(60))).await;
-    let connect = || tokio::net::TcpStream::connect(s.http);
+    let connect = || connect_from("127.0.0.2", s.http);
     let mut silent = Vec::new();
     for _ in 0..200 {
         silent.push(connect().await.unwrap());
@@ -1112,16 +1144,14 @@ async fn silent_and_slow_http_connections_do_not_stop_health_or_grpc() {
     let mut slow = Vec::new();
     for _ in 0..40 {
         let mut c = connect().await.unwrap();
-        c.write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: a")
-            .await
-            .unwrap();
+        let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: a").await;
         slow.push(c);
     }
     assert_eq!(http_get(s.http, "/healthz").await.0, 200);
     let head = head_sequence(&s).await;
     assert!(head > 0);
     // A head over the limit is answered 431 and closed, not buffered.
-    let mut big = connect().await.unwrap();
+    let mut big = tokio::net::TcpStream::connect(s.http).await.unwrap();
     let _ = big.write_all(b"GET /healthz HTTP/1.1\r\nX-Big: ").await;
     let _ = big.write_all(&vec![b'a'; 64 * 1024]).await;
     let mut answer = vec![0u8; 12];
@@ -1133,8 +1163,8 @@ async fn silent_and_slow_http_connections_do_not_stop_health_or_grpc() {
         String::from_utf8_lossy(&answer)
     );
     drop(big);
-    // Past the connection limit (256), new connections are closed at once: 240 are held,
-    // so of 100 more at least 80 are refused.
+    // That address holds its share of connections without a token (32): 100 more are
+    // closed at once.
     let mut extra = Vec::new();
     for _ in 0..100 {
         extra.push(connect().await.unwrap());
@@ -1148,11 +1178,19 @@ async fn silent_and_slow_http_connections_do_not_stop_health_or_grpc() {
     }))
     .await;
     let closed_at_once = closed.iter().filter(|c| **c).count();
-    assert!(
-        closed_at_once >= 80,
+    assert_eq!(
+        closed_at_once, 100,
         "{closed_at_once} of 100 closed at once"
     );
     still_serving(&s, head).await;
+    let (_, body) = http_get(s.http, "/metrics").await;
+    assert_eq!(
+        metric(
+            &body,
+            r#"tilannekuva_http_connections_refused_total{reason="peer_unauthenticated_limit"}"#
+        ),
+        (240 - 32 + 100) as f64
+    );
     drop((silent, slow, extra));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -1164,7 +1202,6 @@ async fn silent_and_slow_http_connections_do_not_stop_health_or_grpc() {
         .await
         {
             if metric(&body, "tilannekuva_http_connections ") <= 2.0 {
-                assert!(metric(&body, "tilannekuva_http_connections_refused_total") >= 80.0);
                 break;
             }
         }
@@ -1176,8 +1213,9 @@ async fn silent_and_slow_http_connections_do_not_stop_health_or_grpc() {
     // The timeouts (one second here; 10 s for a head and 30 s idle by default) close
     // silent and slow connections.
     let s = InProc::start_with(false, Some(Duration::from_secs(1))).await;
+    // 30: within one address's share, so that each is held until its timeout.
     let mut held = Vec::new();
-    for i in 0..60 {
+    for i in 0..30 {
         let mut c = tokio::net::TcpStream::connect(s.http).await.unwrap();
         if i % 6 == 0 {
             c.write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: a")

@@ -6,7 +6,12 @@
 //! refusal: it never holds a request slot, and it is answered (`UNAUTHENTICATED`) while its
 //! body may still be on its way — so nobody without a token can fill the slots with
 //! requests whose bodies never finish. The principal travels to the handler in the
-//! request's extensions ([`principal`]).
+//! request's extensions ([`principal`]), with its [`Caller`].
+//!
+//! An authenticated request marks its connection authenticated and keeps it from being
+//! idle while it is in progress (`crate::connection`), and takes a slot from the pool of
+//! its kind — reads, writes or health watches —, within its caller's share
+//! (`crate::shares`).
 //!
 //! Oversized metadata is refused here too (`OUT_OF_RANGE`, before the token is read), and
 //! the health check, the one call without a token, is answered here from its headers.
@@ -29,8 +34,10 @@ use tonic::body::Body;
 use tonic::{Code, Status};
 
 use crate::auth::{Auth, Principal};
+use crate::connection::{ConnInfo, InFlight};
 use crate::limits;
 use crate::metrics::Metrics;
+use crate::shares::{Caller, Share, Shares};
 
 /// The methods the service answers, for the `method` label; anything else is `other`.
 const METHODS: &[&str] = &[
@@ -54,6 +61,17 @@ const METHODS: &[&str] = &[
     "Check",
     "Watch",
     "ServerReflectionInfo",
+];
+
+/// The methods that write: they take slots from the writes' pool, which reads cannot take.
+const WRITES: &[&str] = &[
+    "Submit",
+    "SubmitStream",
+    "Retract",
+    "DefineIndicator",
+    "DefineGroup",
+    "OpenRound",
+    "Promote",
 ];
 
 /// The `method` label of a request path (`/package.Service/Method`).
@@ -127,12 +145,10 @@ pub(crate) fn principal<T>(request: &tonic::Request<T>) -> Result<Arc<Principal>
 struct Shared {
     auth: Arc<Auth>,
     metrics: Arc<Metrics>,
-    /// Requests in progress over all connections ([`limits::MAX_REQUESTS`]), taken by
-    /// authenticated requests only.
-    slots: Arc<tokio::sync::Semaphore>,
-    /// Health `Watch` streams open ([`limits::MAX_HEALTH_REQUESTS`]), each held until its
-    /// stream has ended; `Check` is answered before any pool.
-    health_slots: Arc<tokio::sync::Semaphore>,
+    /// Requests in progress, by kind and caller, taken by authenticated requests only; a
+    /// health `Watch` holds its slot until its stream has ended, and `Check` is answered
+    /// before any pool.
+    shares: Shares,
 }
 
 impl Shared {
@@ -165,19 +181,13 @@ pub(crate) struct GateLayer {
 }
 
 impl GateLayer {
-    /// `slots`: the requests in progress ([`limits::MAX_REQUESTS`]), shared with the
-    /// open-data endpoints.
-    pub(crate) fn new(
-        auth: Arc<Auth>,
-        metrics: Arc<Metrics>,
-        slots: Arc<tokio::sync::Semaphore>,
-    ) -> GateLayer {
+    /// `shares`: the requests in progress, shared with the open-data endpoints.
+    pub(crate) fn new(auth: Arc<Auth>, metrics: Arc<Metrics>, shares: Shares) -> GateLayer {
         GateLayer {
             shared: Arc::new(Shared {
                 auth,
                 metrics,
-                slots,
-                health_slots: Arc::new(tokio::sync::Semaphore::new(limits::MAX_HEALTH_REQUESTS)),
+                shares,
             }),
         }
     }
@@ -234,31 +244,44 @@ where
             let answer = shared.answer(method, started, status);
             return Box::pin(async move { Ok(answer) });
         }
+        let conn = ConnInfo::of(req.extensions()).cloned();
         if req.uri().path() == HEALTH_CHECK {
+            // A request like any other for the connection's idle time: a probe that keeps
+            // its channel checks on it.
+            drop(conn.as_ref().map(|c| c.request()));
             shared.count(method, Code::Ok);
             shared.latency(method, started);
             return Box::pin(async move { Ok(serving()) });
         }
-        match shared.auth.authenticate(req.headers()) {
-            Ok(p) => {
-                req.extensions_mut().insert(p);
-            }
+        let who = match shared.auth.authenticate(req.headers()) {
+            Ok(p) => p,
             Err(why) => {
                 let answer = shared.answer(method, started, Status::unauthenticated(why.0));
                 return Box::pin(async move { Ok(answer) });
             }
-        }
-        let (pool, deadline) = if health {
-            (&shared.health_slots, limits::HEALTH_TIMEOUT)
-        } else {
-            (&shared.slots, limits::REQUEST_TIMEOUT)
         };
-        let Ok(permit) = pool.clone().try_acquire_owned() else {
-            let status = Status::resource_exhausted(
-                "the server has too many requests in progress; retry with backoff",
-            );
-            let answer = shared.answer(method, started, status);
-            return Box::pin(async move { Ok(answer) });
+        // Only a request with a valid token keeps its connection open and counts it as
+        // authenticated.
+        let in_flight = conn.as_ref().map(|c| {
+            c.authenticated();
+            c.request()
+        });
+        let caller = Caller::of(&who, conn.as_ref().map(|c| c.peer()));
+        req.extensions_mut().insert(who);
+        req.extensions_mut().insert(caller.clone());
+        let (pool, deadline) = if health {
+            (&shared.shares.health, limits::HEALTH_TIMEOUT)
+        } else if WRITES.contains(&method) {
+            (&shared.shares.writes, limits::REQUEST_TIMEOUT)
+        } else {
+            (&shared.shares.reads, limits::REQUEST_TIMEOUT)
+        };
+        let share = match pool.take(&caller) {
+            Ok(share) => share,
+            Err(refused) => {
+                let answer = shared.answer(method, started, refused.into());
+                return Box::pin(async move { Ok(answer) });
+            }
         };
         Box::pin(async move {
             // Counts CANCELLED if this future is dropped before it answers (the client
@@ -277,8 +300,9 @@ where
             let response = response?;
             // The slot is held until the handler has answered; a stream's body then runs
             // under the open-stream limit instead. A health `Watch` keeps its slot until its
-            // stream ends: the health service's streams are bounded here.
-            let health_permit = health.then_some(permit);
+            // stream ends: the health service's streams are bounded here. The connection
+            // is in use until the body has ended.
+            let health_share = health.then_some(share);
             shared.latency(method, started);
             if let Some(status) = Status::from_header_map(response.headers()) {
                 // A request tonic could not decode is answered before any handler: the
@@ -295,7 +319,8 @@ where
                 Body::new(Counted {
                     inner: body,
                     pending: Some((shared, method)),
-                    _permit: health_permit,
+                    _share: health_share,
+                    _in_flight: in_flight,
                 })
             }))
         })
@@ -321,7 +346,9 @@ struct Counted {
     /// Where to count, until counted.
     pending: Option<(Arc<Shared>, &'static str)>,
     /// A health answer's slot, held until its body is done.
-    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    _share: Option<Share>,
+    /// The request's hold on its connection's idle time, until its body is done.
+    _in_flight: Option<InFlight>,
 }
 
 impl Counted {

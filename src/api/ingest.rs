@@ -86,7 +86,7 @@ impl proto::ingest_service_server::IngestService for IngestApi {
         request: Request<Streaming<proto::SubmitRequest>>,
     ) -> Result<Response<Self::SubmitStreamStream>, Status> {
         let who = principal(&request)?;
-        let permit = stream_permit(&self.streams)?;
+        let permit = stream_permit(&self.streams, &request)?;
         let mut inbound = request.into_inner();
         let api = self.clone();
         let auth = self.streams.auth.clone();

@@ -138,7 +138,7 @@ impl proto::picture_service_server::PictureService for PictureApi {
         request: Request<proto::ReadEventsRequest>,
     ) -> Result<Response<Self::ReadEventsStream>, Status> {
         let who = principal(&request)?;
-        let permit = stream_permit(&self.streams)?;
+        let permit = stream_permit(&self.streams, &request)?;
         let req = request.into_inner();
         let reader = self.reader.clone();
         let mut applied = reader.applied();

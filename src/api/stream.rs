@@ -1,5 +1,5 @@
 //! What the streaming calls (SubmitStream, ReadEvents) share: a bounded number of open
-//! streams, their end at shutdown or when a reload revokes their token, and the channel
+//! streams (in all and per caller), their end at shutdown or when a reload revokes their token, and the channel
 //! that feeds them.
 
 use std::pin::Pin;
@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tonic::Status;
 
 use crate::auth::Auth;
+use crate::shares::{Caller, Pool, Share};
 
 pub(crate) type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -17,17 +18,21 @@ pub(crate) type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Se
 #[derive(Clone)]
 pub(crate) struct Streams {
     pub(crate) auth: Arc<Auth>,
-    /// Permits for open streams, shared by every streaming call.
-    permits: Arc<tokio::sync::Semaphore>,
+    /// Open streams, shared by every streaming call, within each caller's share.
+    pool: Arc<Pool>,
     /// Becomes true when the server shuts down: open streams end so shutdown completes.
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
 impl Streams {
-    pub(crate) fn new(auth: Arc<Auth>, shutdown: watch::Receiver<bool>) -> Streams {
+    pub(crate) fn new(
+        auth: Arc<Auth>,
+        pool: Arc<Pool>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Streams {
         Streams {
             auth,
-            permits: Arc::new(tokio::sync::Semaphore::new(crate::limits::MAX_OPEN_STREAMS)),
+            pool,
             shutdown,
         }
     }
@@ -40,16 +45,17 @@ pub(crate) fn revoked() -> Status {
     )
 }
 
-/// A permit for one open stream, or `RESOURCE_EXHAUSTED`.
-pub(crate) fn stream_permit(
+/// A slot for one open stream of the request's caller, or `RESOURCE_EXHAUSTED`.
+pub(crate) fn stream_permit<T>(
     streams: &Streams,
-) -> Result<tokio::sync::OwnedSemaphorePermit, Status> {
-    streams.permits.clone().try_acquire_owned().map_err(|_| {
-        Status::resource_exhausted(format!(
-            "too many open streams (at most {}); retry later",
-            crate::limits::MAX_OPEN_STREAMS
-        ))
-    })
+    request: &tonic::Request<T>,
+) -> Result<Share, Status> {
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        // Every request to a service passes the gate, which inserts it.
+        .ok_or_else(|| Status::internal("request did not pass the gate"))?;
+    Ok(streams.pool.take(caller)?)
 }
 
 /// Resolves once the shutdown flag is set (never, if the flag's sender is gone).

@@ -20,6 +20,7 @@ use super::{
     PictureArgs, RetractArgs, SeriesArgs, ServerArg, SubmitArgs, TemplateArgs,
 };
 use crate::api::convert;
+use crate::domain::text::printable;
 use crate::domain::{Event, Payload};
 use crate::proto;
 use crate::proto::catalog_service_client::CatalogServiceClient;
@@ -1221,9 +1222,9 @@ pub(crate) async fn history(a: HistoryArgs) -> anyhow::Result<()> {
                 "#{:<8} {}  RETRACTED by {} ({}): {}\n",
                 v.sequence,
                 ts(&v.recorded_at),
-                v.principal,
-                v.submission_id,
-                v.retraction_reason
+                printable(&v.principal),
+                printable(&v.submission_id),
+                printable(&v.retraction_reason)
             ));
             continue;
         }
@@ -1235,15 +1236,20 @@ pub(crate) async fn history(a: HistoryArgs) -> anyhow::Result<()> {
             status_name(v.status),
             v.borders
                 .map_or_else(String::new, |b| format!(" on the borders of {b}")),
-            v.principal,
-            v.submission_id
+            printable(&v.principal),
+            printable(&v.submission_id)
         ));
-        out.push_str(&format!("          source: {}\n", v.source));
+        // What others wrote is shown with its control characters written out: stored text
+        // never rewrites the terminal.
+        out.push_str(&format!("          source: {}\n", printable(&v.source)));
         if !v.note.is_empty() {
-            out.push_str(&format!("          note: {}\n", v.note));
+            out.push_str(&format!("          note: {}\n", printable(&v.note)));
         }
         if !v.correction_reason.is_empty() {
-            out.push_str(&format!("          correction: {}\n", v.correction_reason));
+            out.push_str(&format!(
+                "          correction: {}\n",
+                printable(&v.correction_reason)
+            ));
         }
     }
     if r.revisions.is_empty() {

@@ -9,6 +9,8 @@
 
 use std::io::Write;
 
+use crate::domain::text::printable;
+
 /// What the tables print for a figure that is not available.
 pub(crate) const NOT_AVAILABLE: &str = "..";
 
@@ -77,8 +79,17 @@ impl Table {
         }
     }
 
+    /// A row; control characters in a cell are written out (stored text never moves the
+    /// cursor or hides what follows).
     pub(crate) fn row(&mut self, cells: Vec<String>) {
         debug_assert_eq!(cells.len(), self.headers.len(), "one cell per column");
+        let cells = cells
+            .into_iter()
+            .map(|c| match printable(&c) {
+                std::borrow::Cow::Borrowed(_) => c,
+                std::borrow::Cow::Owned(p) => p,
+            })
+            .collect();
         self.rows.push(cells);
     }
 

@@ -122,11 +122,9 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Core::open_as(&data_dir, bootstrap, read_only, snapshot_every)
     })
     .await??;
-    let grpc = tokio::net::TcpListener::bind(args.grpc_listen)
-        .await
+    let grpc = crate::server::listen(args.grpc_listen)
         .with_context(|| format!("cannot listen on {} (gRPC)", args.grpc_listen))?;
-    let http = tokio::net::TcpListener::bind(args.http_listen)
-        .await
+    let http = crate::server::listen(args.http_listen)
         .with_context(|| format!("cannot listen on {} (HTTP)", args.http_listen))?;
     let grpc_addr = grpc.local_addr()?;
     let role = match (&args.nats_url, &args.follow) {

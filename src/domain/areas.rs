@@ -169,9 +169,7 @@ impl Municipality {
             ("name_sv", &self.name_sv),
             ("name_en", &self.name_en),
         ] {
-            if v.trim().is_empty() || v.len() > MAX_NAME_LEN {
-                return Err(format!("{field} must be 1-{MAX_NAME_LEN} bytes"));
-            }
+            super::catalog::check_name(field, v)?;
         }
         if self.placements.is_empty() {
             return Err(format!("{}: a municipality needs a placement", self.code));
@@ -401,17 +399,12 @@ impl Borders {
         match s.trim() {
             "" | "latest" => Ok(Borders::Latest),
             "own" => Ok(Borders::Own),
-            y => y
-                .parse::<i32>()
-                .ok()
-                .filter(|y| (1000..=9999).contains(y))
-                .map(Borders::Of)
-                .ok_or_else(|| {
-                    format!(
-                        "{:?} must be latest, own, or a division's year",
-                        super::text::clip(y)
-                    )
-                }),
+            y => super::text::plain_year(y).map(Borders::Of).ok_or_else(|| {
+                format!(
+                    "{:?} must be latest, own, or a division's year",
+                    super::text::clip(y)
+                )
+            }),
         }
     }
 }

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::text;
+
 use super::areas::{
     AreaCache, Division, Municipality, BUNDLED_DIVISIONS, BUNDLED_MERGERS, BUNDLED_MUNICIPALITIES,
 };
@@ -211,10 +213,20 @@ pub struct Indicator {
 
 /// Longest id accepted for an indicator: ids appear in metric labels and URLs.
 pub(crate) const MAX_INDICATOR_ID_LEN: usize = 64;
-/// Most indicators in a catalog: the projection's cell keys number them in 20 bits.
-pub(crate) const MAX_INDICATORS: usize = 1 << 20;
 /// Longest name or unit: enough for any real name, small enough to keep events small.
 pub(crate) const MAX_NAME_LEN: usize = 256;
+
+/// Checks a name or unit: 1-[`MAX_NAME_LEN`] bytes on one line, without control
+/// characters.
+pub(crate) fn check_name(field: &str, v: &str) -> Result<(), String> {
+    if v.trim().is_empty() || v.len() > MAX_NAME_LEN {
+        return Err(format!("{field} must be 1-{MAX_NAME_LEN} bytes"));
+    }
+    match text::control_characters(v, text::Lines::One) {
+        Some(why) => Err(format!("{field} {why}")),
+        None => Ok(()),
+    }
+}
 
 impl Indicator {
     /// Checks the definition on its own (not its references to other indicators).
@@ -237,9 +249,7 @@ impl Indicator {
             ("name_en", &self.name_en),
             ("unit", &self.unit),
         ] {
-            if v.trim().is_empty() || v.len() > MAX_NAME_LEN {
-                return Err(format!("{field} must be 1-{MAX_NAME_LEN} bytes"));
-            }
+            check_name(field, v)?;
         }
         if self.decimals > 9 {
             return Err("decimals must be 0-9".into());
@@ -332,9 +342,6 @@ pub struct RegionGroup {
 pub(crate) const MAX_GROUP_ID_LEN: usize = 32;
 /// Longest source of a group definition.
 pub(crate) const MAX_GROUP_SOURCE_LEN: usize = 512;
-/// Most peer groups in a catalog: every picture computes every group's figures, and the
-/// gauges carry them.
-pub(crate) const MAX_GROUPS: usize = 64;
 
 impl RegionGroup {
     /// The members in code order without repeats: the form a definition is recorded in.
@@ -426,9 +433,10 @@ impl Catalog {
             ("name_sv", &g.name_sv),
             ("name_en", &g.name_en),
         ] {
-            if v.trim().is_empty() || v.len() > MAX_NAME_LEN {
-                return Err(format!("{field} must be 1-{MAX_NAME_LEN} bytes"));
-            }
+            check_name(field, v)?;
+        }
+        if let Some(why) = text::control_characters(&g.source, text::Lines::One) {
+            return Err(format!("source {why}"));
         }
         if g.source.trim().is_empty() || g.source.len() > MAX_GROUP_SOURCE_LEN {
             return Err(format!(
@@ -438,9 +446,10 @@ impl Catalog {
         if g.members.is_empty() {
             return Err("a group needs at least one member region".into());
         }
-        if !self.groups.contains_key(&g.id) && self.groups.len() >= MAX_GROUPS {
+        if !self.groups.contains_key(&g.id) && self.groups.len() >= crate::limits::MAX_GROUPS {
             return Err(format!(
-                "the catalog holds {MAX_GROUPS} groups, the most it takes (redefine one instead)"
+                "the catalog holds {} groups, the most it takes (redefine one instead)",
+                crate::limits::MAX_GROUPS
             ));
         }
         for m in &g.members {
@@ -475,22 +484,24 @@ impl Catalog {
 
     /// Indicators that regions report for `year` (every indicator but those only the whole
     /// country has, within its years): what a reporting round expects by default.
-    pub(crate) fn regional_indicators(&self, year: i32) -> impl Iterator<Item = &Indicator> {
+    pub(crate) fn regional_indicators(
+        &self,
+        year: i32,
+        current_year: i32,
+    ) -> impl Iterator<Item = &Indicator> {
         self.indicators.values().filter(move |i| {
-            i.aggregation != Aggregation::NationalOnly
-                && year >= i.min_year
-                && i.max_year.is_none_or(|max| year <= max)
+            i.aggregation != Aggregation::NationalOnly && i.check_year(year, current_year).is_ok()
         })
     }
 
     /// A round with its defaults resolved against the catalog: no indicators = every
     /// indicator regions report for the year, no regions = every region but `SSS`; region
     /// aliases (Statistics Finland's numbers) to codes; both lists in order, once each.
-    pub(crate) fn resolve_round(&self, mut r: Round) -> Round {
+    pub(crate) fn resolve_round(&self, mut r: Round, current_year: i32) -> Round {
         let c = self;
         if r.indicators.is_empty() {
             r.indicators = c
-                .regional_indicators(r.year)
+                .regional_indicators(r.year, current_year)
                 .map(|i| i.id.clone())
                 .collect();
         }
@@ -510,8 +521,13 @@ impl Catalog {
     }
 
     /// Checks a round against this catalog: a year, a deadline, indicators a region can
-    /// report for the year and compared regions, each once and in order.
-    pub(crate) fn check_round(&self, r: &Round) -> Result<(), (&'static str, String)> {
+    /// report for the year — now, `current_year` being the server's —, and compared
+    /// regions, each once and in order.
+    pub(crate) fn check_round(
+        &self,
+        r: &Round,
+        current_year: i32,
+    ) -> Result<(), (&'static str, String)> {
         if !(1000..=9999).contains(&r.year) {
             return Err(("year", format!("year {} must be within 1000..9999", r.year)));
         }
@@ -526,23 +542,25 @@ impl Catalog {
         if r.indicators.is_empty() {
             return Err((
                 "indicator_ids",
-                "a round expects at least one indicator".into(),
+                format!(
+                    "a round expects at least one indicator, and no indicator regions report \
+                     takes a value for {} (as of {current_year})",
+                    r.year
+                ),
             ));
         }
-        // Only what a region can report for the year: anything else would stay missing,
-        // and the region overdue, for ever.
-        let reportable: Vec<&str> = self
-            .regional_indicators(r.year)
-            .map(|i| i.id.as_str())
-            .collect();
+        // Only what a region can report for the year, now: anything else would stay
+        // missing, and the region overdue, until the year came (or for ever).
         for i in &r.indicators {
             let why = match self.indicators.get(i) {
-                None => "unknown indicator",
-                Some(_) if reportable.contains(&i.as_str()) => continue,
+                None => "unknown indicator".to_owned(),
                 Some(ind) if ind.aggregation == Aggregation::NationalOnly => {
-                    "only the whole country reports it"
+                    "only the whole country reports it".to_owned()
                 }
-                Some(_) => "it takes no value for the round's year",
+                Some(ind) => match ind.check_year(r.year, current_year) {
+                    Ok(()) => continue,
+                    Err(why) => format!("it takes no value for the round's year: {why}"),
+                },
             };
             return Err((
                 "indicator_ids",
@@ -611,12 +629,15 @@ impl Catalog {
         Ok(cat)
     }
 
-    /// Checks that one more indicator `id` fits: a projection numbers indicators in 20 bits
-    /// of a cell's key (a million indicators; a real catalog has tens).
+    /// Checks that one more indicator `id` fits within `limits::MAX_INDICATORS` (a real
+    /// catalog has about a hundred).
     pub(crate) fn check_room_for(&self, id: &str) -> Result<(), String> {
-        if !self.indicators.contains_key(id) && self.indicators.len() >= MAX_INDICATORS {
+        if !self.indicators.contains_key(id)
+            && self.indicators.len() >= crate::limits::MAX_INDICATORS
+        {
             return Err(format!(
-                "the catalog holds {MAX_INDICATORS} indicators, the most it takes"
+                "the catalog holds {} indicators, the most it takes",
+                crate::limits::MAX_INDICATORS
             ));
         }
         Ok(())
@@ -928,31 +949,48 @@ mod tests {
             indicators: indicators.iter().map(|i| (*i).to_owned()).collect(),
             regions: regions.iter().map(|r| (*r).to_owned()).collect(),
         };
-        let defaults = cat.resolve_round(round(2025, &[], &["19", "MK01", "MK01"]));
+        let defaults = cat.resolve_round(round(2025, &[], &["19", "MK01", "MK01"]), 2026);
         assert_eq!(
             defaults.regions,
             ["MK01", "MK19"],
             "aliases resolved, once each, in order"
         );
-        assert!(cat.check_round(&defaults).is_ok());
+        assert!(cat.check_round(&defaults, 2026).is_ok());
         assert!(defaults
             .indicators
             .iter()
             .all(|i| { cat.indicators[i].aggregation != Aggregation::NationalOnly }));
         assert_eq!(
             defaults.indicators.len(),
-            cat.regional_indicators(2025).count()
+            cat.regional_indicators(2025, 2026).count()
         );
         // Before every bundled series begins (1980) nothing is reportable.
         assert!(cat
-            .resolve_round(round(1975, &[], &[]))
+            .resolve_round(round(1975, &[], &[]), 2026)
             .indicators
             .is_empty());
+        // Nor anything observed for a year that has not come: the round would be overdue
+        // with nothing anyone could report.
+        let future = cat.resolve_round(round(2030, &[], &["MK01"]), 2026);
+        assert!(future
+            .indicators
+            .iter()
+            .all(|i| cat.indicators[i].kind.allows_future_years()));
         for (r, field, says) in [
             (
                 round(1975, &["population"], &["MK01"]),
                 "indicator_ids",
                 "no value for the round's year",
+            ),
+            (
+                round(2030, &["population"], &["MK01"]),
+                "indicator_ids",
+                "after the current year 2026",
+            ),
+            (
+                round(2030, &[], &["MK01"]),
+                "indicator_ids",
+                "at least one indicator",
             ),
             (
                 round(2025, &["morbidity_index"], &["MK01"]),
@@ -978,7 +1016,7 @@ mod tests {
                 "required",
             ),
         ] {
-            let (f, d) = cat.check_round(&r).unwrap_err();
+            let (f, d) = cat.check_round(&r, 2026).unwrap_err();
             assert!(f == field && d.contains(says), "{r:?}: {f}: {d}");
         }
     }

@@ -1,8 +1,66 @@
-//! Client text quoted back in answers and errors, cut to a bounded length.
+//! Client text: which control characters it may hold, and how it is quoted back in answers
+//! and errors, cut to a bounded length.
 
 /// Longest quotation of a client's text (a code, an id) in a message: enough to recognise
 /// it, short enough that quoting a megabyte-long id cannot blow up an error.
 pub(crate) const MAX_QUOTED: usize = 80;
+
+/// Whether a text may span lines: a note or a reason may hold tabs and line feeds; a
+/// name, a unit, an id or a source is one line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lines {
+    One,
+    Many,
+}
+
+/// Why `s` is refused for the control characters it holds (escape, bell, NUL, carriage
+/// return...: they rewrite a terminal, break a CSV row or hide text), naming the first;
+/// `None` when it holds none it may not.
+pub(crate) fn control_characters(s: &str, lines: Lines) -> Option<String> {
+    let allowed = |c: char| lines == Lines::Many && (c == '\t' || c == '\n');
+    s.chars().find(|c| c.is_control() && !allowed(*c)).map(|c| {
+        let what = match lines {
+            Lines::One => "no control characters",
+            Lines::Many => "no control characters but tabs and line feeds",
+        };
+        format!("must hold {what} (found U+{:04X})", u32::from(c))
+    })
+}
+
+/// `s` for a terminal or a table cell: every control character written out (`\u{1b}`,
+/// `\n`), so that stored text cannot move the cursor, ring or hide what follows.
+pub(crate) fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A whole number as a parameter writes it: ASCII digits without a sign, spaces or leading
+/// zeros (`0` itself aside), so that one number has one spelling; `None` otherwise or when
+/// it does not fit.
+pub(crate) fn plain_number(s: &str) -> Option<u64> {
+    let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits || (s.len() > 1 && s.starts_with('0')) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// A year as a parameter writes it: four digits, 1000..9999.
+pub(crate) fn plain_year(s: &str) -> Option<i32> {
+    plain_number(s)
+        .filter(|y| (1000..=9999).contains(y))
+        .map(|y| y as i32)
+}
 
 /// The longest start of `s` of at most `max` bytes that ends at a character boundary.
 fn prefix(s: &str, max: usize) -> &str {
@@ -90,5 +148,46 @@ mod tests {
         assert_eq!(clip(&"x".repeat(80)), "x".repeat(80));
         assert_eq!(clip(&"x".repeat(1000)), format!("{}…", "x".repeat(80)));
         assert_eq!(clip(&"ä".repeat(100)), format!("{}…", "ä".repeat(40)));
+    }
+
+    #[test]
+    fn control_characters_are_refused_or_written_out() {
+        for bad in ["a\u{1b}[2Jb", "bell\u{7}", "nul\0", "cr\r", "c1\u{9b}"] {
+            assert!(control_characters(bad, Lines::Many).is_some(), "{bad:?}");
+            assert!(control_characters(bad, Lines::One).is_some(), "{bad:?}");
+        }
+        assert_eq!(
+            control_characters("two\tcolumns\nand lines", Lines::Many),
+            None
+        );
+        let one = control_characters("a\tb", Lines::One).unwrap();
+        assert!(one.contains("U+0009"), "{one}");
+        assert_eq!(
+            control_characters("Tilastokeskus – väestö", Lines::One),
+            None
+        );
+        assert_eq!(printable("plain ä"), "plain ä");
+        assert_eq!(printable("a\u{1b}[2J\r\nb\\"), "a\\u{1b}[2J\\r\\nb\\");
+    }
+
+    #[test]
+    fn numbers_in_parameters_have_one_spelling() {
+        assert_eq!(plain_number("0"), Some(0));
+        assert_eq!(plain_number("2019"), Some(2019));
+        for bad in [
+            "",
+            "002019",
+            "+2019",
+            " 2019",
+            "2019 ",
+            "-1",
+            "1e3",
+            "99999999999999999999",
+        ] {
+            assert_eq!(plain_number(bad), None, "{bad:?}");
+        }
+        assert_eq!(plain_year("2019"), Some(2019));
+        assert_eq!(plain_year("999"), None);
+        assert_eq!(plain_year("10000"), None);
     }
 }

@@ -6,7 +6,7 @@ use fxhash::FxHashSet;
 
 use super::catalog::Catalog;
 use super::event::{Observation, Status};
-use super::text::clip;
+use super::text::{clip, control_characters, Lines};
 
 /// Longest submission id: long enough for a UUID plus a client prefix (docs/architecture.md).
 pub(crate) const MAX_SUBMISSION_ID_LEN: usize = 128;
@@ -63,9 +63,11 @@ pub(crate) fn check_submission_id(id: &str, field: &str, out: &mut Vec<FieldViol
     }
 }
 
+/// Checks a free text: its length, and the control characters it may not hold.
 fn check_text(
     value: &str,
     max: usize,
+    lines: Lines,
     field: impl FnOnce() -> String,
     out: &mut Vec<FieldViolation>,
 ) {
@@ -74,6 +76,8 @@ fn check_text(
             field(),
             format!("is {} bytes; at most {max} allowed", value.len()),
         ));
+    } else if let Some(why) = control_characters(value, lines) {
+        out.push(violation(field(), why));
     }
 }
 
@@ -256,11 +260,12 @@ pub fn check_observations(
                 "a source is required for every figure",
             ));
         }
-        check_text(&o.source, MAX_SOURCE_LEN, || f("source"), out);
-        check_text(&o.note, MAX_TEXT_LEN, || f("note"), out);
+        check_text(&o.source, MAX_SOURCE_LEN, Lines::One, || f("source"), out);
+        check_text(&o.note, MAX_TEXT_LEN, Lines::Many, || f("note"), out);
         check_text(
             &o.correction_reason,
             MAX_TEXT_LEN,
+            Lines::Many,
             || f("correction_reason"),
             out,
         );
@@ -345,7 +350,7 @@ pub(crate) fn check_reason(reason: &str, out: &mut Vec<FieldViolation>) {
             "a reason is required to retract a value",
         ));
     }
-    check_text(reason, MAX_TEXT_LEN, || "reason".into(), out);
+    check_text(reason, MAX_TEXT_LEN, Lines::Many, || "reason".into(), out);
 }
 
 #[cfg(test)]

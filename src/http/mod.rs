@@ -28,6 +28,9 @@ use crate::write::Writer;
 /// What the probes and `/metrics` read.
 #[derive(Clone)]
 pub(crate) struct HttpState {
+    /// `/metrics` carries the figures: it needs a token like every read when an auth file
+    /// is configured.
+    auth: Arc<crate::auth::Auth>,
     metrics: Arc<Metrics>,
     writer: Writer,
     projection: Arc<RwLock<Projection>>,
@@ -40,12 +43,14 @@ pub(crate) struct HttpState {
 
 impl HttpState {
     pub(crate) fn new(
+        auth: Arc<crate::auth::Auth>,
         metrics: Arc<Metrics>,
         writer: Writer,
         projection: Arc<RwLock<Projection>>,
         log: Arc<EventLog>,
     ) -> HttpState {
         HttpState {
+            auth,
             metrics,
             writer,
             projection,
@@ -56,6 +61,21 @@ impl HttpState {
             )),
         }
     }
+}
+
+/// A request's token, as the gRPC gate reads it: the principal and the caller it counts
+/// against; the connection it came on now counts as authenticated.
+pub(crate) fn authenticate(
+    auth: &crate::auth::Auth,
+    headers: &axum::http::HeaderMap,
+    conn: Option<&Arc<crate::connection::Conn>>,
+) -> Result<(Arc<crate::auth::Principal>, crate::shares::Caller), crate::auth::Unauthenticated> {
+    let who = auth.authenticate(headers)?;
+    if let Some(c) = conn {
+        c.authenticated();
+    }
+    let caller = crate::shares::Caller::of(&who, conn.map(|c| c.peer()));
+    Ok((who, caller))
 }
 
 /// Every route of the HTTP port.
@@ -69,19 +89,19 @@ pub(crate) fn router(state: HttpState, open_data: opendata::OpenData) -> axum::R
 }
 
 /// Serves `router` (HTTP/1.1, over TLS with `tls`) on `listener` until `stop`: connections
-/// bounded and closed when idle (`limits`), request heads bounded in time and size
+/// admitted and closed by `crate::connection`'s rules, request heads bounded in time and size
 /// ([`limits::HTTP_HEADER_TIMEOUT`], [`limits::MAX_HTTP_HEADER_BYTES`]: 431 beyond). At
 /// `stop` it accepts no more and gives open requests a few seconds to finish.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: axum::Router,
-    limits: limits::ConnectionLimits,
+    listener_bounds: Arc<crate::connection::Listener>,
     header_timeout: std::time::Duration,
     tls: Option<tokio_rustls::TlsAcceptor>,
     stop: impl Future<Output = ()>,
 ) {
     use futures::StreamExt;
-    let incoming = limits::incoming(listener, limits);
+    let incoming = crate::connection::incoming(listener, listener_bounds);
     tokio::pin!(incoming);
     tokio::pin!(stop);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -92,7 +112,23 @@ pub(crate) async fn serve(
         };
         // The stream yields only accepted connections, and ends only with the listener.
         let Some(Ok(io)) = io else { break };
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        // Every request carries its connection (for the open data's accounting) and keeps
+        // it from being idle while in progress.
+        let conn = io.conn().clone();
+        let router = router.clone();
+        let service = hyper::service::service_fn(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                let in_flight = conn.request();
+                req.extensions_mut()
+                    .insert(crate::connection::ConnInfo(conn.clone()));
+                let mut router = router.clone();
+                async move {
+                    let response = tower::Service::call(&mut router, req).await;
+                    drop(in_flight);
+                    response
+                }
+            },
+        );
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(hyper_util::rt::TokioTimer::new())

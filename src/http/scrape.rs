@@ -1,4 +1,6 @@
-//! `/metrics`: the service's own metrics and the situation gauges, for Prometheus.
+//! `/metrics`: the service's own metrics and the situation gauges, for Prometheus. The
+//! gauges are the figures, so with an auth file a scrape needs a token, like every read
+//! (Prometheus sends it: `authorization` in its scrape config).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -10,7 +12,17 @@ use crate::limits;
 pub(super) async fn metrics(
     State(s): State<HttpState>,
     headers: axum::http::HeaderMap,
+    conn: Option<axum::Extension<crate::connection::ConnInfo>>,
 ) -> Response {
+    let conn = conn.map(|c| c.0 .0);
+    if let Err(why) = super::authenticate(&s.auth, &headers, conn.as_ref()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            format!("{}\n", why.0),
+        )
+            .into_response();
+    }
     // Scrapes take turns, one per MIN_SCRAPE_INTERVAL, in arrival order; a waiting scrape
     // costs nothing, and one whose client gives up leaves the queue taking no turn.
     let Ok(mut last) =
@@ -28,7 +40,7 @@ pub(super) async fn metrics(
     drop(last);
     s.metrics.store_size.set(s.log.size_on_disk() as i64);
     // Rendered from a snapshot that holds the projection's lock one indicator-year at a time (see
-    // `metrics::situation_snapshot`), so a scrape does not hold up commits.
+    // `metrics::render_situation`), so a scrape does not hold up commits.
     let situation = s.situation.current(&s.projection).await;
     let service = s.metrics.render_service();
     let gzip = headers

@@ -41,7 +41,7 @@ use crate::domain::{
 
 pub use picture::Level;
 pub(crate) use picture::{GroupPicture, IndicatorYear, RoundStatus, SeriesPoint};
-pub(crate) use picture::{RegionPicture, YearPicture};
+pub(crate) use picture::{RegionPicture, ThemeScores, YearPicture};
 
 /// One recorded change of a cell, as kept in memory (see the module's "Memory").
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -191,11 +191,11 @@ impl<S: std::hash::BuildHasher> Interner<S> {
 /// A cell's key: area number (16 bits), indicator number (20 bits), year less 1000 (14
 /// bits: years are 1000..=9999) and the land of its borders (`Catalog::land`; 14 bits: 0
 /// for none, else the division's year less 999). A catalog of more than 65,536 areas or
-/// `MAX_INDICATORS` indicators would need a wider key; the catalog refuses more
-/// indicators, and holds a few hundred areas.
+/// a million indicators would need a wider key; the catalog refuses more than
+/// `limits::MAX_INDICATORS` indicators, and holds a few hundred areas.
 fn cell_key(area: u32, indicator: u32, year: i32, land: Option<i32>) -> u64 {
     debug_assert!(area <= u32::from(u16::MAX), "at most 65,536 areas");
-    debug_assert!((indicator as usize) < crate::domain::catalog::MAX_INDICATORS);
+    debug_assert!(indicator < 1 << 20, "at most a million indicators");
     let year = (year - 1000) as u64 & 0x3fff;
     let land = land.map_or(0, |d| (d - 999) as u64 & 0x3fff);
     (u64::from(area as u16) << 48) | (u64::from(indicator) << 28) | (year << 14) | land
@@ -689,6 +689,22 @@ impl Projection {
     /// Years with any recorded cell.
     pub(crate) fn years(&self) -> impl Iterator<Item = i32> + '_ {
         self.years.iter().copied()
+    }
+
+    /// The years each indicator has figures in (a cell of its own or of a component,
+    /// recorded or retracted since), in order, by indicator id.
+    pub(crate) fn indicator_years(&self) -> BTreeMap<Arc<str>, Vec<i32>> {
+        let mut years: BTreeMap<Arc<str>, Vec<i32>> = BTreeMap::new();
+        for &(i, year) in self.changed.keys() {
+            years
+                .entry(self.indicator_numbers.name(i).clone())
+                .or_default()
+                .push(year);
+        }
+        for v in years.values_mut() {
+            v.sort_unstable();
+        }
+        years
     }
 
     /// The last sequence up to `seq` that changed the figures of `indicator` in `year`

@@ -830,29 +830,39 @@ impl Projection {
     }
 }
 
-impl YearPicture {
-    /// The year's picture from its indicators' figures (in catalog order): the theme
-    /// scores and ranks follow from them alone, with no projection needed.
-    pub(crate) fn from_indicators(
-        year: i32,
-        on: On,
-        catalog: Arc<Catalog>,
-        indicators: Vec<Arc<IndicatorYear>>,
-    ) -> YearPicture {
-        let mut theme_scores = BTreeMap::new();
-        for theme in Theme::ALL {
-            // region → z-scores of the theme's counted indicators
-            let mut zs: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-            for iy in indicators.iter().filter(|iy| iy.indicator.theme == theme) {
-                if let Some(z) = &iy.z_scores {
-                    for ((region, _), z) in iy.values.iter().zip(z) {
-                        zs.entry(region).or_default().push(*z);
+/// A year's theme scores, gathered one indicator's figures at a time (so that the
+/// `/metrics` render need not hold a whole year's pictures): each region's mean oriented
+/// z-score over the theme's counted indicators, ranked.
+#[derive(Default)]
+pub(crate) struct ThemeScores {
+    /// theme → region → z-scores of the theme's counted indicators, in the order added
+    zs: BTreeMap<Theme, BTreeMap<String, Vec<f64>>>,
+}
+
+impl ThemeScores {
+    /// Adds an indicator's figures (nothing if it does not count for theme scores).
+    pub(crate) fn add(&mut self, iy: &IndicatorYear) {
+        if let Some(z) = &iy.z_scores {
+            let theme = self.zs.entry(iy.indicator.theme).or_default();
+            for ((region, _), z) in iy.values.iter().zip(z) {
+                match theme.get_mut(region) {
+                    Some(v) => v.push(*z),
+                    None => {
+                        theme.insert(region.clone(), vec![*z]);
                     }
                 }
             }
+        }
+    }
+
+    /// Every theme's scores, best first (ties share the best rank, then by code).
+    pub(crate) fn ranked(mut self) -> BTreeMap<Theme, Vec<(String, f64, u32)>> {
+        let mut theme_scores = BTreeMap::new();
+        for theme in Theme::ALL {
+            let zs = self.zs.remove(&theme).unwrap_or_default();
             let scored: Vec<(String, f64)> = zs
                 .into_iter()
-                .filter_map(|(r, z)| stats::mean(&z).map(|m| (r.to_owned(), m)))
+                .filter_map(|(r, z)| stats::mean(&z).map(|m| (r, m)))
                 .collect();
             let scores: Vec<f64> = scored.iter().map(|(_, s)| *s).collect();
             let ranks = stats::ranks_by_direction(&scores, Direction::HigherIsBetter);
@@ -864,6 +874,24 @@ impl YearPicture {
             ranked.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
             theme_scores.insert(theme, ranked);
         }
+        theme_scores
+    }
+}
+
+impl YearPicture {
+    /// The year's picture from its indicators' figures (in catalog order): the theme
+    /// scores and ranks follow from them alone, with no projection needed.
+    pub(crate) fn from_indicators(
+        year: i32,
+        on: On,
+        catalog: Arc<Catalog>,
+        indicators: Vec<Arc<IndicatorYear>>,
+    ) -> YearPicture {
+        let mut scores = ThemeScores::default();
+        for iy in &indicators {
+            scores.add(iy);
+        }
+        let theme_scores = scores.ranked();
         let since = indicators.iter().map(|iy| iy.since).max().unwrap_or(0);
         YearPicture {
             year,

@@ -41,7 +41,7 @@ impl InProc {
         InProc::start_full(false, None, Some(auth_toml)).await
     }
 
-    async fn start_full(
+    pub async fn start_full(
         demo: bool,
         idle_timeout: Option<Duration>,
         auth_toml: Option<&str>,
@@ -55,8 +55,9 @@ impl InProc {
         if demo {
             core.load_demo().await.unwrap();
         }
-        let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let any = "127.0.0.1:0".parse().unwrap();
+        let grpc = tilannekuva::server::listen(any).unwrap();
+        let http = tilannekuva::server::listen(any).unwrap();
         let grpc_url = format!("http://{}", grpc.local_addr().unwrap());
         let http_addr = http.local_addr().unwrap();
         let auth_path = auth_toml.map(|text| {
@@ -387,6 +388,14 @@ pub async fn head_at(ch: Channel) -> u64 {
         .unwrap()
         .into_inner()
         .as_of_sequence
+}
+
+/// A TCP connection to `to` from the loopback address `ip` (127.0.0.2: another peer than
+/// the tests' clients, for the bounds per address).
+pub async fn connect_from(ip: &str, to: SocketAddr) -> std::io::Result<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(format!("{ip}:0").parse().unwrap())?;
+    socket.connect(to).await
 }
 
 /// Plain HTTP GET on the HTTP listener; returns (status, body).

@@ -5,8 +5,8 @@
 //! A thin adapter over [`crate::read`], the read path gRPC uses too: a request is
 //! authenticated with the same bearer tokens ([`Auth::authenticate`]), its path and query
 //! become a read's arguments, and the read runs within the gRPC limits: it takes a slot of
-//! the same pool of requests in progress as the gate ([`limits::MAX_REQUESTS`]) and the
-//! same request timeout. So the figures, the as-of rules and the refusals are the gRPC
+//! the same pool of reads in progress as the gate, within the caller's share
+//! (`crate::shares`), and the same request timeout. So the figures, the as-of rules and the refusals are the gRPC
 //! ones. `render` shapes the domain answer; the OpenAPI document (`openapi.json`, served
 //! at `/openapi.json`) describes the endpoints.
 //!
@@ -36,8 +36,8 @@ const OPENAPI: &str = include_str!("openapi.json");
 pub(crate) struct OpenData {
     auth: Arc<Auth>,
     reader: Reader,
-    /// Requests in progress ([`limits::MAX_REQUESTS`]): the gate's own pool.
-    slots: Arc<tokio::sync::Semaphore>,
+    /// Read requests in progress: the gate's own pool, within each caller's share.
+    reads: Arc<crate::shares::Pool>,
     metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -45,13 +45,13 @@ impl OpenData {
     pub(crate) fn new(
         auth: Arc<Auth>,
         reader: Reader,
-        slots: Arc<tokio::sync::Semaphore>,
+        reads: Arc<crate::shares::Pool>,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> OpenData {
         OpenData {
             auth,
             reader,
-            slots,
+            reads,
             metrics,
         }
     }
@@ -293,10 +293,7 @@ fn year(field: &str, v: &str) -> Result<Year, HttpError> {
         let v = crate::domain::text::cut(v, 40);
         HttpError::invalid(field, format!("{v:?} is not a year within 1000..9999"))
     };
-    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let y = v.parse().map_err(|_| bad())?;
+    let y = crate::domain::text::plain_year(v).ok_or_else(bad)?;
     Year::new(y, field).map_err(|_| bad())
 }
 
@@ -327,10 +324,14 @@ fn as_of(q: &BTreeMap<String, String>) -> Result<AsOf, HttpError> {
         return Ok(AsOf::Latest);
     };
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        return v
-            .parse()
+        return crate::domain::text::plain_number(v)
             .map(AsOf::Sequence)
-            .map_err(|_| HttpError::invalid("as_of", "the sequence is too large"));
+            .ok_or_else(|| {
+                HttpError::invalid(
+                    "as_of",
+                    "a sequence is written without leading zeros, and at most 2^64-1",
+                )
+            });
     }
     // A `+` of an offset left unencoded arrives as a space (form encoding).
     let v = &v.replace(' ', "+");
@@ -351,17 +352,19 @@ fn as_of(q: &BTreeMap<String, String>) -> Result<AsOf, HttpError> {
 fn min_sequence(q: &BTreeMap<String, String>) -> Result<u64, HttpError> {
     match q.get("min_sequence") {
         None => Ok(0),
-        Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => v
-            .parse()
-            .map_err(|_| HttpError::invalid("min_sequence", "too large")),
-        Some(v) => Err(HttpError::invalid(
-            "min_sequence",
-            format!("{:?} is not a sequence", crate::domain::text::cut(v, 40)),
-        )),
+        Some(v) => crate::domain::text::plain_number(v).ok_or_else(|| {
+            HttpError::invalid(
+                "min_sequence",
+                format!(
+                    "{:?} is not a sequence (digits without leading zeros, at most 2^64-1)",
+                    crate::domain::text::cut(v, 40)
+                ),
+            )
+        }),
     }
 }
 
-/// The format: `format=`, else the `Accept` header's first acceptable type.
+/// The format: `format=`, else what the `Accept` header asks for ([`negotiate`]).
 fn format(q: &BTreeMap<String, String>, headers: &HeaderMap) -> Result<Format, HttpError> {
     match q.get("format").map(String::as_str) {
         Some("json-stat") => return Ok(Format::JsonStat),
@@ -377,35 +380,82 @@ fn format(q: &BTreeMap<String, String>, headers: &HeaderMap) -> Result<Format, H
         }
         None => {}
     }
-    let accept: Vec<String> = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+    negotiate(
+        headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
+}
+
+/// The format an `Accept` header asks for, as RFC 9110 §12.5.1 reads it: each format
+/// weighs what its most specific matching media range says (`text/csv` over `text/*` over
+/// `*/*`; `q` 1 when not given), `q=0` excludes, the heaviest wins (JSON-stat on a tie,
+/// as the default), and `406` when nothing is acceptable. No header: JSON-stat.
+fn negotiate<'a>(accept: impl Iterator<Item = &'a str>) -> Result<Format, HttpError> {
+    // (type, subtype, q) of each media range; a range with an unreadable q is left out.
+    let ranges: Vec<(String, String, u32)> = accept
         .flat_map(|v| v.split(','))
-        .map(|t| {
-            t.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
+        .filter_map(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next()?.trim().to_ascii_lowercase();
+            let (ty, sub) = media.split_once('/')?;
+            let mut q = 1000;
+            for p in parts {
+                let Some((k, v)) = p.split_once('=') else {
+                    continue;
+                };
+                if k.trim().eq_ignore_ascii_case("q") {
+                    q = weight(v.trim())?;
+                }
+            }
+            Some((ty.trim().to_owned(), sub.trim().to_owned(), q))
         })
-        .filter(|t| !t.is_empty())
         .collect();
-    if accept.is_empty() {
+    if ranges.is_empty() {
         return Ok(Format::JsonStat);
     }
-    for t in &accept {
-        match t.as_str() {
-            "application/json" | "application/*" | "*/*" => return Ok(Format::JsonStat),
-            "text/csv" | "text/*" => return Ok(Format::Csv),
-            _ => {}
-        }
+    // The weight of a format: the q of its most specific matching range.
+    let weigh = |ty: &str, sub: &str| {
+        ranges
+            .iter()
+            .filter_map(|(t, s, q)| {
+                let specificity = match (t.as_str(), s.as_str()) {
+                    (t, s) if t == ty && s == sub => 2,
+                    (t, "*") if t == ty => 1,
+                    ("*", "*") => 0,
+                    _ => return None,
+                };
+                Some((specificity, *q))
+            })
+            .max_by_key(|(specificity, _)| *specificity)
+            .map_or(0, |(_, q)| q)
+    };
+    let (json, csv) = (weigh("application", "json"), weigh("text", "csv"));
+    match (json, csv) {
+        (0, 0) => Err(HttpError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "NOT_ACCEPTABLE",
+            "the answer is JSON-stat (application/json) or CSV (text/csv), and the Accept \
+             header takes neither",
+        )),
+        (j, c) if c > j => Ok(Format::Csv),
+        _ => Ok(Format::JsonStat),
     }
-    Err(HttpError::new(
-        StatusCode::NOT_ACCEPTABLE,
-        "NOT_ACCEPTABLE",
-        "the answer is JSON-stat (application/json) or CSV (text/csv)",
-    ))
+}
+
+/// A weight (`q`) in thousandths: `0`, `1`, or up to three decimals (RFC 9110 §12.4.2).
+fn weight(v: &str) -> Option<u32> {
+    let (whole, frac) = v.split_once('.').unwrap_or((v, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac_value = format!("{frac:0<3}").parse::<u32>().ok()?;
+    match whole {
+        "0" => Some(frac_value),
+        "1" if frac_value == 0 => Some(1000),
+        _ => None,
+    }
 }
 
 fn lang(q: &BTreeMap<String, String>) -> Result<render::Lang, HttpError> {
@@ -444,6 +494,7 @@ async fn endpoint(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    conn: Option<axum::Extension<crate::connection::ConnInfo>>,
 ) -> Response {
     let started = std::time::Instant::now();
     // The path is read once: for the label (one of a fixed set, so a client cannot grow it
@@ -453,7 +504,8 @@ async fn endpoint(
         Ok(Some(e)) => e.name(),
         _ => "other",
     };
-    let r = match answer(&s, &method, endpoint, &uri, &headers).await {
+    let conn = conn.map(|c| c.0 .0);
+    let r = match answer(&s, &method, endpoint, &uri, &headers, conn.as_ref()).await {
         Ok((body, content_type, seq)) => {
             let mut r = ([(header::CONTENT_TYPE, content_type)], body).into_response();
             r.headers_mut().insert("x-as-of-sequence", seq.into());
@@ -464,6 +516,10 @@ async fn endpoint(
         }
         Err((refusal, seq)) => refusal.into_response(seq),
     };
+    // The format follows the Accept header: a cache must key on it.
+    let mut r = r;
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
     s.count(name, r.status(), started);
     r
 }
@@ -476,11 +532,12 @@ async fn answer(
     endpoint: Result<Option<Endpoint>, HttpError>,
     uri: &Uri,
     headers: &HeaderMap,
+    conn: Option<&Arc<crate::connection::Conn>>,
 ) -> Result<(String, &'static str, u64), (HttpError, Option<u64>)> {
     if method != Method::GET && method != Method::HEAD {
         return Err((not_get(), None));
     }
-    let who = s.auth.authenticate(headers).map_err(|why| {
+    let (who, caller) = super::authenticate(&s.auth, headers, conn).map_err(|why| {
         let e = HttpError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", why.0);
         (e, None)
     })?;
@@ -506,13 +563,13 @@ async fn answer(
         Endpoint::History { .. } => point,
         _ => (point.with_borders(given_borders, "borders")).map_err(|e| refuse(e.into()))?,
     };
-    let Ok(_slot) = s.slots.clone().try_acquire_owned() else {
-        return Err(refuse(HttpError::new(
+    let _share = s.reads.take(&caller).map_err(|refused| {
+        refuse(HttpError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "RESOURCE_EXHAUSTED",
-            "the server has too many requests in progress; retry with backoff",
-        )));
-    };
+            refused.0,
+        ))
+    })?;
     let read = |e: ReadError| refuse(HttpError::from(e));
     let work = async {
         let r = &s.reader;
@@ -633,5 +690,37 @@ mod tests {
         );
         let both = q("/x?published_by=2021-06-01&as_of=3", &[]).unwrap();
         assert_eq!(as_of(&both).unwrap_err().status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn the_accept_header_is_weighed_as_rfc_9110_says() {
+        let f = |accept: &str| negotiate(std::iter::once(accept)).map_err(|e| e.status);
+        assert_eq!(f("text/csv;q=0, application/json"), Ok(Format::JsonStat));
+        assert_eq!(f("application/json;q=0.5, text/csv"), Ok(Format::Csv));
+        assert_eq!(
+            f("text/csv, application/json"),
+            Ok(Format::JsonStat),
+            "a tie"
+        );
+        assert_eq!(f("text/*"), Ok(Format::Csv));
+        assert_eq!(f("*/*;q=0.1, text/csv;q=0"), Ok(Format::JsonStat));
+        assert_eq!(f("text/*;q=0.9, */*;q=0.2"), Ok(Format::Csv));
+        for refused in [
+            "application/json;q=0, text/csv;q=0",
+            "text/html",
+            "*/*;q=0",
+            "text/*;q=0, application/*;q=0.000",
+        ] {
+            assert_eq!(f(refused), Err(StatusCode::NOT_ACCEPTABLE), "{refused}");
+        }
+        // An unreadable weight leaves its range out.
+        assert_eq!(
+            f("text/csv;q=2, application/json;q=0.3"),
+            Ok(Format::JsonStat)
+        );
+        assert_eq!(weight("0.125"), Some(125));
+        assert_eq!(weight("1.000"), Some(1000));
+        assert_eq!(weight("1.5"), None);
+        assert_eq!(weight("0.1234"), None);
     }
 }

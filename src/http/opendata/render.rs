@@ -181,14 +181,18 @@ fn dataset(
     format!("{out}\n")
 }
 
-/// A text a client wrote (a source, a note, a reason, a name), for a CSV cell: one that a
-/// spreadsheet would take for a formula (a leading `=`, `+`, `-`, `@`, tab or carriage
-/// return) is prefixed with `'`, as OWASP advises; JSON-stat carries such texts as
-/// written.
-fn text(s: &str) -> String {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
-        _ => s.to_owned(),
+/// A CSV cell as written: one that a spreadsheet would take for a formula — a leading
+/// `=`, `+`, `-` or `@`, also after spaces, or a leading tab, carriage return or line
+/// feed — is prefixed with `'`, as OWASP advises, unless it is a number (a figure such as
+/// `-942`). Every cell passes here, whoever wrote it (a council's source, an admin's unit,
+/// a name); JSON-stat carries every text as written.
+fn cell(s: &str) -> std::borrow::Cow<'_, str> {
+    let formula = matches!(s.chars().next(), Some('\t' | '\r' | '\n'))
+        || matches!(s.trim_start().chars().next(), Some('=' | '+' | '-' | '@'));
+    if formula && s.parse::<f64>().is_err() {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
     }
 }
 
@@ -201,7 +205,8 @@ fn csv_table<S: AsRef<str>>(header: &[S], rows: &[Vec<String>]) -> String {
     w.write_record(header.iter().map(AsRef::as_ref))
         .expect("csv into memory");
     for r in rows {
-        w.write_record(r).expect("csv into memory");
+        w.write_record(r.iter().map(|c| cell(c).into_owned()))
+            .expect("csv into memory");
     }
     String::from_utf8(w.into_inner().expect("csv into memory")).expect("csv of UTF-8 is UTF-8")
 }
@@ -297,7 +302,7 @@ pub(super) fn region_picture(a: &Answer<Arc<RegionPicture>>, fmt: Format, lang: 
                         ind.unit.clone(),
                         num(Some(c.value)),
                         c.status.as_str().into(),
-                        text(&c.source),
+                        c.source.to_string(),
                         c.revisions.to_string(),
                         num(iy.national()),
                         basis_name(Some(&iy.national)).into(),
@@ -573,7 +578,7 @@ pub(super) fn group_picture(a: &Answer<GroupPicture>, fmt: Format, lang: Lang) -
                             .map(|_| status_name(m.status))
                             .unwrap_or_default()
                             .into(),
-                        text(m.source.as_deref().unwrap_or_default()),
+                        m.source.as_deref().unwrap_or_default().to_owned(),
                         m.revisions.to_string(),
                         if m.sequence > 0 {
                             m.sequence.to_string()
@@ -807,13 +812,13 @@ pub(super) fn history(a: &Answer<History>, fmt: Format, lang: Lang) -> String {
                         ts(v.e.recorded_at_micros),
                         num(v.value.map(|(x, _)| x)),
                         status_name(v.value.map(|(_, s)| s)).into(),
-                        text(v.source),
-                        text(v.note),
-                        text(v.correction_reason),
-                        text(&v.e.principal),
-                        text(&v.e.submission_id),
+                        v.source.to_owned(),
+                        v.note.to_owned(),
+                        v.correction_reason.to_owned(),
+                        v.e.principal.clone(),
+                        v.e.submission_id.clone(),
                         v.retracted().to_string(),
-                        text(v.retraction_reason.unwrap_or_default()),
+                        v.retraction_reason.unwrap_or_default().to_owned(),
                         hex::encode(v.e.hash),
                         v.published.clone(),
                     ]
@@ -880,23 +885,31 @@ pub(super) fn history(a: &Answer<History>, fmt: Format, lang: Lang) -> String {
 mod tests {
     use super::*;
 
-    /// A text a spreadsheet would run as a formula is neutralised; others, and numbers
-    /// (written by `num`, never by `text`), are left as they are.
+    /// A cell a spreadsheet would run as a formula is neutralised, whatever column it is
+    /// in; others, and numbers, are left as they are.
     #[test]
-    fn csv_text_that_a_spreadsheet_would_run_is_neutralised() {
+    fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {
         for (given, written) in [
             ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            (" =1+1", "' =1+1"),
+            ("  @SUM(A1)", "'  @SUM(A1)"),
             ("+358 40", "'+358 40"),
             ("-1 revised", "'-1 revised"),
             ("@SUM(A1)", "'@SUM(A1)"),
             ("\tcmd", "'\tcmd"),
+            ("\r=1", "'\r=1"),
+            ("-942", "-942"),
+            ("-0.5", "-0.5"),
             ("Statistics Finland", "Statistics Finland"),
             ("", ""),
         ] {
-            assert_eq!(text(given), written, "{given:?}");
+            assert_eq!(cell(given), written, "{given:?}");
         }
         assert_eq!(num(Some(-942.0)), "-942");
-        let table = csv_table(&["source"], &[vec![text("=1+1")]]);
-        assert_eq!(table, "source\r\n'=1+1\r\n");
+        let table = csv_table(
+            &["source", "unit"],
+            &[vec!["=1+1".into(), " =HYPERLINK(1)".into()]],
+        );
+        assert_eq!(table, "source,unit\r\n'=1+1,' =HYPERLINK(1)\r\n");
     }
 }

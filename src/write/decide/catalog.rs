@@ -160,9 +160,10 @@ impl WriterState {
         // its defaults resolved against the catalog of the moment, which is done only
         // for an admin's new request (inside the check, after the role and the id).
         let mut resolved = None;
+        let current_year = super::year_of(now);
         let check = |c: &Catalog| {
-            let r = c.resolve_round(round.clone());
-            let checked = c.check_round(&r);
+            let r = c.resolve_round(round.clone(), current_year);
+            let checked = c.check_round(&r, current_year);
             resolved = Some(r);
             checked
         };
