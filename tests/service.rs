@@ -1059,6 +1059,25 @@ async fn loadgen_refuses_real_data_and_the_pid_file_names_the_instance() {
         assert!(number_after(&out, "answered: ", ' ') > 0, "{out}");
         assert!(out.contains("(0 errors)"), "{out}");
     }
+    // The same reads beside a floor that answers the same bytes with no work.
+    let (ok, out, err) = cli(&[
+        "loadgen",
+        "--server",
+        &s.grpc_url,
+        "--read",
+        "region",
+        "--floor",
+        "--duration",
+        "0.8",
+        "--clients",
+        "2",
+    ]);
+    assert!(ok, "{err}");
+    let (floor, service) = out.split_once("== service").expect("both sides");
+    assert!(number_after(floor, "answered: ", ' ') > 0, "{out}");
+    assert!(number_after(service, "answered: ", ' ') > 0, "{out}");
+    assert_eq!(out.matches("(0 errors)").count(), 2, "{out}");
+    assert!(out.contains("service / floor: "), "{out}");
     let mut synthetic = 0;
     for e in events_from(s.channel().await, 1).await {
         if let Some(proto::event::Payload::ObservationRecorded(o)) = e.payload {

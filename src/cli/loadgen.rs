@@ -521,12 +521,15 @@ async fn readable(a: &LoadgenArgs, channel: Channel) -> anyhow::Result<(Vec<Stri
 
 /// `--read`: N clients reading pictures for the duration, closed loop or at an offered rate.
 /// Latency counts from when a request is sent; with `--rate`, requests sent more than
-/// [`LATE`] after they were due are counted and reported.
+/// [`LATE`] after they were due are counted and reported. With `--floor`, the run
+/// alternates between the service and a no-work server answering the same bytes
+/// (`super::floor`), and reports both side by side.
 async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::Result<()> {
-    use crate::proto::picture_service_client::PictureServiceClient;
-    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
     if !(a.rate.is_finite() && a.rate >= 0.0) {
         bail!("--rate must be a number of requests per second, 0 or more");
+    }
+    if a.floor && kind != "region" {
+        bail!("--floor compares region-picture reads: give it with --read region");
     }
     // The health Check reads nothing: it needs no figures (nor a token).
     let (regions, years) = if kind == "health" {
@@ -534,14 +537,141 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
     } else {
         readable(a, channels[0].clone()).await?
     };
+    let cells = Arc::new(Cells { regions, years });
+    let header = format!(
+        "read={kind} clients={} connections={} rate={} as_of_sequence={} duration={:.1}s\n",
+        a.clients,
+        a.connections,
+        if a.rate > 0.0 {
+            format!("{:.0}/s", a.rate)
+        } else {
+            "closed loop".into()
+        },
+        a.as_of_sequence,
+        a.duration,
+    );
+    if !a.floor {
+        let phase = read_phase(a, kind, &channels, &cells, a.duration).await?;
+        return super::output::emit(&format!("{header}{}", phase.report(a, &cells)));
+    }
+    let pictures = super::floor::fetch(
+        &channels[0],
+        &a.conn,
+        &cells.regions,
+        &cells.years,
+        a.as_of_sequence,
+    )
+    .await?;
+    let bytes: usize = pictures.values().map(|b| b.len()).sum();
+    let floor = super::floor::Floor::start(pictures)?;
+    let mut floor_channels = Vec::new();
+    for _ in 0..a.connections {
+        floor_channels.push(super::client::channel(&floor.url, &a.conn).await?);
+    }
+    // Side by side: floor, service, floor, service, each a quarter of the run.
+    let mut sides: [Option<ReadPhase>; 2] = [None, None];
+    for k in 0..4 {
+        let on = if k % 2 == 0 {
+            &floor_channels
+        } else {
+            &channels
+        };
+        let phase = read_phase(a, kind, on, &cells, a.duration / 4.0).await?;
+        let side = &mut sides[k % 2];
+        match side {
+            Some(s) => s.add(phase)?,
+            None => *side = Some(phase),
+        }
+    }
+    floor.stop();
+    let [Some(floor), Some(service)] = sides else {
+        unreachable!("four phases fill both sides");
+    };
+    let ratio = service.rate() / floor.rate().max(f64::MIN_POSITIVE);
+    super::output::emit(&format!(
+        "{header}the same {} pictures ({} bytes on average) answered by the floor (no work) and \
+         by the service, alternately, {:.1} s each in all\n\
+         == floor\n{}== service\n{}service / floor: {ratio:.2}\n",
+        cells.regions.len() * cells.years.len(),
+        bytes / (cells.regions.len() * cells.years.len()).max(1),
+        a.duration / 2.0,
+        floor.report(a, &cells),
+        service.report(a, &cells),
+    ))
+}
+
+/// The areas and years `--read` reads, round robin.
+struct Cells {
+    regions: Vec<String>,
+    years: Vec<i32>,
+}
+
+/// What one read phase measured.
+struct ReadPhase {
+    hist: Histogram<u64>,
+    failures: Arc<Failures>,
+    late: u64,
+    secs: f64,
+}
+
+impl ReadPhase {
+    fn rate(&self) -> f64 {
+        self.hist.len() as f64 / self.secs
+    }
+
+    /// Another phase of the same side.
+    fn add(&mut self, other: ReadPhase) -> anyhow::Result<()> {
+        self.hist.add(&other.hist)?;
+        self.secs += other.secs;
+        self.late += other.late;
+        if other.failures.count() > 0 {
+            self.failures = other.failures;
+        }
+        Ok(())
+    }
+
+    fn report(&self, a: &LoadgenArgs, cells: &Cells) -> String {
+        let mut report = format!(
+            "answered: {} reads ({} errors) over {} regions x {} years in {:.1}s\n\
+             throughput: {:.0} reads/s\n\
+             latency: {}\n",
+            self.hist.len(),
+            self.failures.count(),
+            cells.regions.len(),
+            cells.years.len(),
+            self.secs,
+            self.rate(),
+            latency(&self.hist),
+        );
+        if a.rate > 0.0 {
+            report.push_str(&format!(
+                "sent more than {} ms after due (behind the offered rate): {}\n",
+                LATE.as_millis(),
+                self.late
+            ));
+        }
+        self.failures.report(&mut report);
+        report
+    }
+}
+
+/// N clients reading `kind` over `channels` for `duration` seconds.
+async fn read_phase(
+    a: &LoadgenArgs,
+    kind: &str,
+    channels: &[Channel],
+    cells: &Arc<Cells>,
+    duration: f64,
+) -> anyhow::Result<ReadPhase> {
+    use crate::proto::picture_service_client::PictureServiceClient;
+    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
     let as_of = (a.as_of_sequence > 0).then_some(proto::AsOf {
         point: Some(proto::as_of::Point::Sequence(a.as_of_sequence)),
     });
-    let (regions, years) = (Arc::new(regions), Arc::new(years));
     let failures = Arc::new(Failures::default());
     let late = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(a.duration);
+    let deadline = started + Duration::from_secs_f64(duration);
     // Open loop: request k of client c is due at start + (k * clients + c) / rate.
     let interval = (a.rate > 0.0).then(|| Duration::from_secs_f64(a.clients as f64 / a.rate));
     let mut tasks = Vec::new();
@@ -549,12 +679,7 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
         let mut client = PictureServiceClient::new(channels[c % channels.len()].clone())
             .max_decoding_message_size(64 << 20);
         let mut health = HealthClient::new(channels[c % channels.len()].clone());
-        let (regions, years, failures, late) = (
-            regions.clone(),
-            years.clone(),
-            failures.clone(),
-            late.clone(),
-        );
+        let (cells, failures, late) = (cells.clone(), failures.clone(), late.clone());
         let (conn, kind, as_of) = (a.conn.clone(), kind.to_owned(), as_of);
         let offset = interval.map(|i| i.mul_f64(c as f64 / a.clients as f64));
         // `open-data`: this client's keep-alive HTTP connection.
@@ -591,6 +716,7 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
                     late.fetch_add(1, Ordering::Relaxed);
                 }
                 let cell = || {
+                    let (regions, years) = (&cells.regions, &cells.years);
                     let year = years[(i / regions.len() + c) % years.len()];
                     (regions[(i + c * 7) % regions.len()].clone(), year)
                 };
@@ -654,36 +780,12 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
     for t in tasks {
         hist.add(t.await?)?;
     }
-    let secs = started.elapsed().as_secs_f64();
-    let mut report = format!(
-        "read={kind} clients={} connections={} rate={} as_of_sequence={} duration={secs:.1}s\n\
-         answered: {} reads ({} errors) over {} regions x {} years\n\
-         throughput: {:.0} reads/s\n\
-         latency: {}\n",
-        a.clients,
-        a.connections,
-        if a.rate > 0.0 {
-            format!("{:.0}/s", a.rate)
-        } else {
-            "closed loop".into()
-        },
-        a.as_of_sequence,
-        hist.len(),
-        failures.count(),
-        regions.len(),
-        years.len(),
-        hist.len() as f64 / secs,
-        latency(&hist),
-    );
-    if a.rate > 0.0 {
-        report.push_str(&format!(
-            "sent more than {} ms after due (behind the offered rate): {}\n",
-            LATE.as_millis(),
-            late.load(Ordering::Relaxed)
-        ));
-    }
-    failures.report(&mut report);
-    super::output::emit(&report)
+    Ok(ReadPhase {
+        hist,
+        failures,
+        late: late.load(Ordering::Relaxed),
+        secs: started.elapsed().as_secs_f64(),
+    })
 }
 
 fn latency(h: &Histogram<u64>) -> String {

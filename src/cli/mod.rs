@@ -3,6 +3,7 @@
 //! happen anywhere else.
 
 mod client;
+mod floor;
 mod loadgen;
 mod network;
 mod offline;
@@ -614,6 +615,12 @@ pub struct LoadgenArgs {
     /// keep-alive connection per client).
     #[arg(long, value_parser = ["region", "national", "health", "open-data"])]
     pub(crate) read: Option<String>,
+    /// With `--read region`: compare with a floor, side by side in one run — a server of
+    /// loadgen's own that does no work but answer every read with the bytes the service
+    /// answered it with, over the same gRPC stack and from the same clients; the run
+    /// alternates between the two and reports both and their ratio.
+    #[arg(long)]
+    pub(crate) floor: bool,
     /// The HTTP address `--read open-data` reads (plain HTTP/1.1).
     #[arg(long, default_value = "http://127.0.0.1:9464")]
     pub(crate) http_url: String,
