@@ -372,6 +372,12 @@ fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// `fsync` of the directory `dir`: makes the names created, renamed or removed in it
+/// durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
 /// Runs the sled call `f` contained (see [`contain`]), mapping its errors by [`sled_error`].
 fn guarded<T>(
     dir: &Path,
@@ -415,6 +421,7 @@ impl EventLog {
 
     fn open_checked(path: &Path) -> Result<EventLog, StoreError> {
         remove_unfinished_snapshots(path)?;
+        let new = !path.join("db").exists();
         let first = EventLog::open_once(path, "while sled recovered its log at open")?;
         let end = first.last_key()?;
         let probe = getrandom::u64()
@@ -458,7 +465,30 @@ impl EventLog {
                 ),
             });
         }
+        log.sync_names(new)?;
         Ok(log)
+    }
+
+    /// Makes the names of the store's files durable. sled creates `db`, `conf` and
+    /// `blobs/`, and at an open writes its snapshot anew (`snap.*`, renamed into place, the
+    /// old one removed; sled 0.34 writes snapshots only at open), but never `fsync`s the
+    /// directory: until something does, a power loss can take a name away — and with
+    /// `db`'s name every write in it, however often `db` itself was synced. So once sled
+    /// has opened, the data directory is synced, and for a new store its parent too (the
+    /// directory may just have been made). `conf` is synced as well: sled writes it once,
+    /// at creation, and never syncs it, and sled refuses a store whose `conf` kept its
+    /// length but not its bytes.
+    fn sync_names(&self, new: bool) -> Result<(), StoreError> {
+        File::open(self.path.join("conf"))?.sync_all()?;
+        sync_dir(&self.path)?;
+        if new {
+            let parent = match self.path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            sync_dir(parent)?;
+        }
+        Ok(())
     }
 
     /// Key of the log's last chunk, if any.
@@ -555,10 +585,11 @@ impl EventLog {
     /// # Durability
     ///
     /// On `Ok`, the events are written to sled's file, sled's flush has completed and the
-    /// file has been `fdatasync`ed: they survive a process crash, an OS crash and a power
-    /// loss (on a disk that honours flush requests). On `Err` nothing is promised — the
-    /// events may or may not be on disk — and the log is poisoned: the caller must stop
-    /// acknowledging writes. The caller is responsible for the events' sequence and chain.
+    /// file has been `fdatasync`ed (its name was made durable at open): they survive a
+    /// process crash, an OS crash and a power loss (on a disk that honours flush requests).
+    /// On `Err` nothing is promised — the events may or may not be on disk — and the log is
+    /// poisoned: the caller must stop acknowledging writes. The caller is responsible for
+    /// the events' sequence and chain.
     pub fn append(&self, events: &[Event]) -> Result<(), StoreError> {
         if self.poisoned.load(Ordering::Acquire) {
             return Err(StoreError::Poisoned);
