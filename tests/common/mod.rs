@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod load;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -150,6 +152,28 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tilannekuva")
 }
 
+/// `tilannekuva serve` on `data_dir` and ephemeral ports, with its log (stderr) piped and
+/// `extra` arguments: the binary as [`Proc`] starts it, for tests that watch the start
+/// themselves.
+pub fn serve_command(data_dir: &Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(bin());
+    command
+        .args([
+            "serve",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
 impl Proc {
     /// Starts `tilannekuva serve` on ephemeral ports and waits until it listens; an error
     /// logged before that fails the start.
@@ -160,20 +184,7 @@ impl Proc {
     /// [`Proc::start`]; `errors_allowed`: an error logged before it listens does not fail
     /// the start (a server that starts and finds something wrong in the background).
     pub fn start_logging_errors(data_dir: &Path, extra: &[&str], errors_allowed: bool) -> Proc {
-        let mut child = Command::new(bin())
-            .args([
-                "serve",
-                "--grpc-listen",
-                "127.0.0.1:0",
-                "--http-listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+        let mut child = serve_command(data_dir, extra)
             .spawn()
             .expect("start the binary");
         let stderr = child.stderr.take().unwrap();
@@ -441,6 +452,19 @@ pub fn violations(status: &tonic::Status) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Copies the directory `from` (and what it holds) to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
 }
 
 /// The path of a file in the repository.
