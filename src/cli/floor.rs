@@ -85,7 +85,17 @@ impl Floor {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         return;
                     };
-                    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                    // Nagle's algorithm off, as the service has it: a small answer must not
+                    // wait for the client's delayed ACK.
+                    let incoming = futures::StreamExt::map(
+                        tokio_stream::wrappers::TcpListenerStream::new(listener),
+                        |accepted| {
+                            if let Ok(s) = &accepted {
+                                let _ = s.set_nodelay(true);
+                            }
+                            accepted
+                        },
+                    );
                     let _ = tonic::transport::Server::builder()
                         .add_service(answers)
                         .serve_with_incoming_shutdown(incoming, async {
