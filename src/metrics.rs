@@ -229,10 +229,10 @@ impl Metrics {
             requests_refused: add(&registry, IntCounterVec::new(
                 Opts::new(
                     "tilannekuva_requests_refused_total",
-                    "Requests and streams refused RESOURCE_EXHAUSTED (HTTP 503) for want of a \
-                     share, by reason: the pool (reads, writes, streams, health_watches) or the \
-                     caller's share of it (reads_per_caller, writes_per_caller, \
-                     streams_per_caller).",
+                    "Requests and streams refused RESOURCE_EXHAUSTED (HTTP 429 on the open \
+                     data) for want of a share, by reason: the pool (reads, writes, streams, \
+                     health_watches) or the caller's share of it (reads_per_caller, \
+                     writes_per_caller, streams_per_caller, health_watches_per_caller).",
                 ),
                 &["reason"],
             )),

@@ -24,9 +24,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use tilannekuva::proto;
 use tilannekuva::proto::catalog_service_client::CatalogServiceClient;
-use tilannekuva::proto::ingest_service_client::IngestServiceClient;
 use tilannekuva::proto::picture_service_client::PictureServiceClient;
-use tilannekuva::proto::ObservationStatus::Provisional;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tonic::Code;
@@ -148,20 +146,7 @@ async fn connections_that_only_answer_pings_do_not_hold_the_grpc_port() {
             .list_regions(with_token(proto::ListRegionsRequest::default(), &reader))
             .await
             .expect("a reader is served during the flood");
-        IngestServiceClient::new(ch)
-            .submit(with_token(
-                submit_req(
-                    &format!("during-ping-flood-{rounds}"),
-                    "MK19",
-                    vec![obs(
-                        "population",
-                        2021,
-                        177_000.0 + f64::from(rounds),
-                        Provisional,
-                    )],
-                ),
-                &lappi,
-            ))
+        lapland_submits(ch, &format!("during-ping-flood-{rounds}"), rounds, &lappi)
             .await
             .expect("a reporter is served during the flood");
         assert_eq!(http_get(s.http, "/healthz").await.0, 200);
@@ -332,33 +317,12 @@ async fn one_readers_floods_take_only_its_share() {
         let (url, lappi, other) = (s.grpc_url.clone(), lappi.clone(), other.clone());
         async move {
             let ch = fresh_channel(&url).await;
-            IngestServiceClient::new(ch.clone())
-                .submit(with_token(
-                    submit_req(
-                        &format!("{what}-{round}"),
-                        "MK19",
-                        vec![obs(
-                            "population",
-                            2021,
-                            177_000.0 + f64::from(round),
-                            Provisional,
-                        )],
-                    ),
-                    &lappi,
-                ))
+            lapland_submits(ch.clone(), &format!("{what}-{round}"), round, &lappi)
                 .await
                 .unwrap_or_else(|e| {
                     panic!("{what}: the reporter's Submit {round} was refused: {e}")
                 });
-            PictureServiceClient::new(ch)
-                .get_region_picture(with_token(
-                    proto::GetRegionPictureRequest {
-                        region_code: "MK19".into(),
-                        year: 2021,
-                        ..Default::default()
-                    },
-                    &other,
-                ))
+            lapland_read(ch, &other)
                 .await
                 .unwrap_or_else(|e| panic!("{what}: another reader was refused: {e}"));
         }
@@ -453,20 +417,7 @@ async fn one_readers_floods_take_only_its_share() {
         "the reader's slots come back",
         || {
             let (url, reader) = (s.grpc_url.clone(), reader.clone());
-            async move {
-                let ch = fresh_channel(&url).await;
-                PictureServiceClient::new(ch)
-                    .get_region_picture(with_token(
-                        proto::GetRegionPictureRequest {
-                            region_code: "MK19".into(),
-                            year: 2021,
-                            ..Default::default()
-                        },
-                        &reader,
-                    ))
-                    .await
-                    .ok()
-            }
+            async move { lapland_read(fresh_channel(&url).await, &reader).await.ok() }
         },
     )
     .await;

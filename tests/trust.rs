@@ -908,22 +908,9 @@ async fn unauthenticated_streams_with_unfinished_bodies_stall_nobody() {
         let t = std::time::Instant::now();
         let head = head(ch.clone(), &reader).await;
         assert!(head > 0);
-        let mut ing = IngestServiceClient::new(ch.clone());
-        ing.submit(with_token(
-            submit_req(
-                &format!("during-attack-{round}"),
-                "MK19",
-                vec![obs(
-                    "population",
-                    2021,
-                    177_000.0 + f64::from(round),
-                    Provisional,
-                )],
-            ),
-            &lappi,
-        ))
-        .await
-        .unwrap();
+        lapland_submits(ch.clone(), &format!("during-attack-{round}"), round, &lappi)
+            .await
+            .unwrap();
         assert!(
             t.elapsed() < std::time::Duration::from_secs(15),
             "round {round} took {:?}",

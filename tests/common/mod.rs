@@ -401,6 +401,51 @@ pub async fn head_at(ch: Channel) -> u64 {
         .as_of_sequence
 }
 
+/// Lapland's council (a reporter for MK19) submits a population figure for 2021 of
+/// `177_000 + n` as submission `id`: a write of the kind an attack must not stop.
+pub async fn lapland_submits(
+    ch: Channel,
+    id: &str,
+    n: u32,
+    token: &str,
+) -> Result<proto::SubmitResponse, tonic::Status> {
+    IngestServiceClient::new(ch)
+        .submit(with_token(
+            submit_req(
+                id,
+                "MK19",
+                vec![obs(
+                    "population",
+                    2021,
+                    177_000.0 + f64::from(n),
+                    proto::ObservationStatus::Provisional,
+                )],
+            ),
+            token,
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Lapland's picture of 2021, read with `token`: a read of the kind an attack must not
+/// stop.
+pub async fn lapland_read(
+    ch: Channel,
+    token: &str,
+) -> Result<proto::GetRegionPictureResponse, tonic::Status> {
+    PictureServiceClient::new(ch)
+        .get_region_picture(with_token(
+            proto::GetRegionPictureRequest {
+                region_code: "MK19".into(),
+                year: 2021,
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 /// A TCP connection to `to` from the loopback address `ip` (127.0.0.2: another peer than
 /// the tests' clients, for the bounds per address).
 pub async fn connect_from(ip: &str, to: SocketAddr) -> std::io::Result<tokio::net::TcpStream> {

@@ -6,9 +6,9 @@
 //! authenticated with the same bearer tokens ([`Auth::authenticate`]), its path and query
 //! become a read's arguments, and the read runs within the gRPC limits: it takes a slot of
 //! the same pool of reads in progress as the gate, within the caller's share
-//! (`crate::shares`), and the same request timeout. So the figures, the as-of rules and the refusals are the gRPC
-//! ones. `render` shapes the domain answer; the OpenAPI document (`openapi.json`, served
-//! at `/openapi.json`) describes the endpoints.
+//! (`crate::shares`), and the same request timeout. So the figures, the as-of rules and the
+//! refusals are the gRPC ones. `render` shapes the domain answer; the OpenAPI document
+//! (`openapi.json`, served at `/openapi.json`) describes the endpoints.
 //!
 //! Errors are JSON (`{"error": {"code", "message", "violations"}}`); a refused read gets its
 //! HTTP status in one place (`From<ReadError> for HttpError`). Unknown query parameters are
