@@ -345,16 +345,24 @@ impl Lines<'_> {
 }
 
 /// Splits rows into per-region groups, in order of first appearance, keeping row order.
-/// `default_region` applies to rows without a region code.
+/// `default_region` (`--region`) applies to rows without a region code; a row whose code
+/// names another area (`same` says whether two codes name one area: `19` is `MK19`) is a
+/// conflict, refused with every such row named, never sent for the row's area.
 pub fn group_by_region(
     rows: Vec<Row>,
     default_region: Option<&str>,
+    same: impl Fn(&str, &str) -> bool,
 ) -> Result<Vec<(String, Vec<Row>)>, CsvError> {
     let mut groups: Vec<(String, Vec<Row>)> = Vec::new();
+    let mut conflicts: Vec<(usize, String)> = Vec::new();
     for row in rows {
         let region = match (&row.region_code, default_region) {
-            (Some(r), _) => r.clone(),
-            (None, Some(d)) => d.to_owned(),
+            (Some(r), Some(d)) if !same(r, d) => {
+                conflicts.push((row.line, r.clone()));
+                continue;
+            }
+            (_, Some(d)) => d.to_owned(),
+            (Some(r), None) => r.clone(),
             (None, None) => {
                 return Err(CsvError {
                     line: row.line,
@@ -367,6 +375,33 @@ pub fn group_by_region(
             Some((_, rows)) => rows.push(row),
             None => groups.push((region, vec![row])),
         }
+    }
+    if let (Some((first, _)), Some(d)) = (conflicts.first(), default_region) {
+        const SHOWN: usize = 10;
+        let named: Vec<String> = conflicts
+            .iter()
+            .take(SHOWN)
+            .map(|(line, r)| format!("line {line} ({})", crate::domain::text::clip(r)))
+            .collect();
+        let more = conflicts.len().saturating_sub(SHOWN);
+        return Err(CsvError {
+            line: *first,
+            column: None,
+            message: format!(
+                "--region {} but {} row{} name{} another area: {}{}; give the rows' area as \
+                 --region, or leave it out",
+                crate::domain::text::clip(d),
+                conflicts.len(),
+                if conflicts.len() == 1 { "" } else { "s" },
+                if conflicts.len() == 1 { "s" } else { "" },
+                named.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ),
+        });
     }
     Ok(groups)
 }
@@ -480,10 +515,34 @@ mod tests {
     #[test]
     fn groups_by_region_in_order() {
         let text = "region_code,indicator_id,year,value,status,source\n02,a,2020,1,final,s\n01,a,2020,1,final,s\n02,b,2020,1,final,s\n,c,2020,1,final,s\n";
-        let groups = group_by_region(parse(text).unwrap(), Some("03")).unwrap();
+        let equal = |a: &str, b: &str| a == b;
+        let coded = "region_code,indicator_id,year,value,status,source\n02,a,2020,1,final,s\n01,a,2020,1,final,s\n02,b,2020,1,final,s\n";
+        let groups = group_by_region(parse(coded).unwrap(), None, equal).unwrap();
         let summary: Vec<(&str, usize)> =
             groups.iter().map(|(r, v)| (r.as_str(), v.len())).collect();
-        assert_eq!(summary, vec![("02", 2), ("01", 1), ("03", 1)]);
-        assert!(group_by_region(parse(text).unwrap(), None).is_err());
+        assert_eq!(summary, vec![("02", 2), ("01", 1)]);
+        // A row without a code, and no --region: refused.
+        assert!(group_by_region(parse(text).unwrap(), None, equal).is_err());
+    }
+
+    /// `--region MK18` with rows that say MK19 is refused, naming the rows; rows that name
+    /// the same area by another code go through.
+    #[test]
+    fn a_region_given_that_the_rows_contradict_is_refused() {
+        let text = "region_code,indicator_id,year,value,status,source\nMK19,a,2020,1,final,s\n18,b,2020,1,final,s\n,c,2020,1,final,s\nMK19,d,2020,1,final,s\n";
+        let same = |a: &str, b: &str| a.trim_start_matches("MK") == b.trim_start_matches("MK");
+        let err = group_by_region(parse(text).unwrap(), Some("MK18"), same).unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(
+            err.message.contains(
+                "--region MK18 but 2 rows name another area: line 2 (MK19), line 5 (MK19)"
+            ),
+            "{}",
+            err.message
+        );
+        let ok = "region_code,indicator_id,year,value,status,source\n18,b,2020,1,final,s\n,c,2020,1,final,s\n";
+        let groups = group_by_region(parse(ok).unwrap(), Some("MK18"), same).unwrap();
+        assert_eq!(groups.len(), 1, "18 is MK18");
+        assert_eq!((groups[0].0.as_str(), groups[0].1.len()), ("MK18", 2));
     }
 }

@@ -526,8 +526,34 @@ async fn a_round_says_what_each_region_still_owes_and_when_it_is_overdue() {
         .find(|l| l.contains("(MK01)"))
         .unwrap_or_else(|| panic!("no MK01 line:\n{out}"));
     assert!(
-        line.contains("1/2") && line.contains("OVERDUE") && line.contains("natural_increase"),
+        line.contains("1 of 2") && line.contains("OVERDUE"),
         "{line}"
+    );
+    assert!(
+        out.lines().all(|l| l.chars().count() <= 100),
+        "a person reads it at 100 columns:\n{out}"
+    );
+    assert!(!out.contains("natural_increase"), "{out}");
+    // The indicators themselves, for one region.
+    let (ok, out, err) = cli(&[
+        "round",
+        "status",
+        "--server",
+        &s.grpc_url,
+        "--token",
+        &council,
+        "--year",
+        "2024",
+        "--region",
+        "MK01",
+    ]);
+    assert!(ok, "{err}");
+    let (_, missing) = out
+        .split_once("Missing for ")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        missing.contains("(MK01)") && missing.contains("natural_increase"),
+        "{out}"
     );
     // The gauges: counts per region and year, and the deadline.
     let (_, body) = http_get_authed(s.http, "/metrics", &ministry).await;

@@ -692,6 +692,21 @@ async fn cli_reads_spreadsheet_files_and_prints_for_people() {
          natural_increase;2021;;provisional;;not yet published\r\n"
             .as_bytes(),
     );
+    // A file whose rows name another region than --region is refused, naming the rows,
+    // and nothing is sent; rows that name it by Statistics Finland's number go through.
+    let other = write(
+        "other.csv",
+        b"region_code,indicator_id,year,value,status,source\n\
+          19,population,2021,177161,final,SF\n\
+          MK18,population,2021,1,final,SF\n\
+          MK18,natural_increase,2021,1,final,SF\n",
+    );
+    let (ok, _, err) = submit(&other, &["--dry-run"]);
+    assert!(!ok);
+    assert!(
+        err.contains("--region MK19 but 2 rows name another area: line 3 (MK18), line 4 (MK18)"),
+        "{err}"
+    );
     // A dry run first: every check, nothing written.
     let (ok, out, err) = submit(&excel, &["--dry-run"]);
     assert!(ok, "{err}");

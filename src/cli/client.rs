@@ -366,8 +366,27 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let parsed = crate::csvin::parse_file(&bytes).map_err(|e| anyhow!("{file}: {e}"))?;
     let text = String::from_utf8_lossy(&bytes);
     let skipped = parsed.skipped.len();
-    let groups = crate::csvin::group_by_region(parsed.rows.clone(), a.region.as_deref())
-        .map_err(|e| anyhow!("{file}: {e}"))?;
+    // A row's region_code and --region must name the same area (`19` is `MK19`): the
+    // server's region list says which codes are aliases.
+    let mut aliases = BTreeMap::new();
+    if a.region.is_some() && parsed.rows.iter().any(|r| r.region_code.is_some()) {
+        let ch = channel(&a.server.server, &a.server.conn).await?;
+        let regions = CatalogServiceClient::new(ch)
+            .list_regions(authed(proto::ListRegionsRequest {}, &a.server.conn))
+            .await
+            .map_err(describe)?
+            .into_inner()
+            .regions;
+        for r in regions {
+            aliases.insert(r.statfin_code.clone(), r.code.clone());
+            aliases.insert(r.code.clone(), r.code);
+        }
+    }
+    let area = |c: &str| aliases.get(c).map_or(c, String::as_str).to_owned();
+    let groups = crate::csvin::group_by_region(parsed.rows.clone(), a.region.as_deref(), |x, y| {
+        area(x) == area(y)
+    })
+    .map_err(|e| anyhow!("{file}: {e}"))?;
     let (region, rows) = match groups.len() {
         0 if skipped > 0 => bail!(
             "{file}: no values: the value of every row ({skipped}) is empty, so there is \

@@ -123,7 +123,7 @@ pub struct DefineGroupArgs {
 pub struct RoundOpenArgs {
     #[command(flatten)]
     pub(crate) server: ServerArg,
-    /// The year to be reported.
+    /// The year the round is for (the year whose figures are reported).
     #[arg(long)]
     pub(crate) year: i32,
     /// RFC 3339 instant, or a date: the end of that day, UTC (2026-09-30 = until
@@ -148,11 +148,15 @@ pub struct RoundStatusArgs {
     pub(crate) server: ServerArg,
     #[command(flatten)]
     pub(crate) as_of: AsOfArgs,
+    /// The year the round is for (the year whose figures are reported).
     #[arg(long)]
     pub(crate) year: i32,
-    /// Only this region.
+    /// Only this region, with the indicators it still owes.
     #[arg(long)]
     pub(crate) region: Option<String>,
+    /// List the indicators every region still owes, below the table.
+    #[arg(long)]
+    pub(crate) verbose: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -294,14 +294,14 @@ pub(crate) async fn round_open(a: RoundOpenArgs) -> anyhow::Result<()> {
                 "region_codes": round.region_codes})
         ));
     }
+    let what = if r.duplicate || r.unchanged {
+        "was already open with these terms, so nothing was recorded (opened at sequence"
+    } else {
+        "is open (recorded at sequence"
+    };
     emit(&format!(
-        "round {} {} at sequence {}: {} indicators expected of {} regions by {}\n",
+        "The reporting round {} {what} {}): {} indicators are expected of {} regions by {}.\n",
         round.year,
-        if r.duplicate || r.unchanged {
-            "was already open so (nothing recorded); at"
-        } else {
-            "opened"
-        },
         r.sequence,
         round.indicator_ids.len(),
         round.region_codes.len(),
@@ -342,8 +342,11 @@ pub(crate) async fn round_status(a: RoundStatusArgs) -> anyhow::Result<()> {
         ));
     }
     let names = Names::fetch(&ch, &a.server).await?;
+    let overdue = r.regions.iter().filter(|s| s.overdue).count();
+    let complete = r.regions.iter().filter(|s| s.missing.is_empty()).count();
     let mut out = format!(
-        "reporting round {}: due {} ({}), {} indicators expected; as of sequence {}, {}\n\n",
+        "The reporting round {}: due {} ({}).\n{} indicators expected of {} regions: \
+         {complete} complete, {overdue} overdue.\nAs of sequence {}, {}.\n\n",
         round.year,
         ts(&round.deadline),
         if r.deadline_passed {
@@ -352,20 +355,22 @@ pub(crate) async fn round_status(a: RoundStatusArgs) -> anyhow::Result<()> {
             "not yet passed"
         },
         round.indicator_ids.len(),
+        r.regions.len(),
         r.as_of_sequence,
         ts(&r.at)
     );
+    // One line a region, at most 100 columns: the missing indicators themselves follow
+    // the table only for one region or with --verbose (a default round expects dozens).
     let mut t = Table::new(&[
         ("region", Align::Left),
         ("reported", Align::Right),
         ("missing", Align::Right),
         ("", Align::Left),
-        ("missing indicators", Align::Left),
     ]);
     for s in &r.regions {
         t.row(vec![
             names.region_title(&s.region_code),
-            format!("{}/{}", s.reported.len(), s.expected),
+            format!("{} of {}", s.reported.len(), s.expected),
             s.missing.len().to_string(),
             if s.overdue {
                 "OVERDUE".into()
@@ -374,9 +379,41 @@ pub(crate) async fn round_status(a: RoundStatusArgs) -> anyhow::Result<()> {
             } else {
                 String::new()
             },
-            s.missing.join(" "),
         ]);
     }
     out.push_str(&t.render());
+    if a.region.is_some() || a.verbose {
+        for s in r.regions.iter().filter(|s| !s.missing.is_empty()) {
+            out.push_str(&format!(
+                "\nMissing for {}:\n{}",
+                names.region_title(&s.region_code),
+                wrapped(&s.missing, 100)
+            ));
+        }
+    } else if complete < r.regions.len() {
+        out.push_str(
+            "\nThe missing indicators of a region: --region CODE (or --verbose for every region).\n",
+        );
+    }
     emit(&out)
+}
+
+/// `words` separated by spaces, indented two, in lines of at most `width` columns.
+fn wrapped(words: &[String], width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::from(" ");
+    for w in words {
+        if line.len() > 1 && line.len() + 1 + w.len() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from(" ");
+        }
+        line.push(' ');
+        line.push_str(w);
+    }
+    if line.len() > 1 {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
 }
