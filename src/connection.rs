@@ -337,6 +337,37 @@ impl TrackedIo {
             format!("connection closed: {reason}"),
         )
     }
+
+    /// The connection's slot and state.
+    pub(crate) fn conn(&self) -> &Arc<Conn> {
+        &self.conn
+    }
+
+    /// A write's outcome, with the write timeout: a write that stays blocked closes the
+    /// connection.
+    fn written<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Ready(r) => {
+                self.write_blocked = false;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                if !self.write_blocked {
+                    self.write_blocked = true;
+                    let at = Instant::now() + self.conn.listener.bounds.write;
+                    self.write_deadline.as_mut().reset(at);
+                }
+                match self.write_deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(self.close("write_timeout"))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
 }
 
 impl Drop for TrackedIo {
@@ -364,34 +395,6 @@ impl AsyncRead for TrackedIo {
                     Err(reason) => return Poll::Ready(Err(this.close(reason))),
                 }
             },
-        }
-    }
-}
-
-impl TrackedIo {
-    /// A write's outcome, with the write timeout: a write that stays blocked closes the
-    /// connection.
-    fn written<T>(
-        &mut self,
-        cx: &mut Context<'_>,
-        polled: Poll<io::Result<T>>,
-    ) -> Poll<io::Result<T>> {
-        match polled {
-            Poll::Ready(r) => {
-                self.write_blocked = false;
-                Poll::Ready(r)
-            }
-            Poll::Pending => {
-                if !self.write_blocked {
-                    self.write_blocked = true;
-                    let at = Instant::now() + self.conn.listener.bounds.write;
-                    self.write_deadline.as_mut().reset(at);
-                }
-                match self.write_deadline.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(self.close("write_timeout"))),
-                    Poll::Pending => Poll::Pending,
-                }
-            }
         }
     }
 }
@@ -434,13 +437,6 @@ impl tonic::transport::server::Connected for TrackedIo {
 
     fn connect_info(&self) -> ConnInfo {
         ConnInfo(self.conn.clone())
-    }
-}
-
-impl TrackedIo {
-    /// The connection's slot and state.
-    pub(crate) fn conn(&self) -> &Arc<Conn> {
-        &self.conn
     }
 }
 

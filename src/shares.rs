@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::auth::Principal;
+use crate::auth::{Auth, Principal, Unauthenticated};
+use crate::connection::Conn;
 use crate::limits;
 use crate::metrics::Metrics;
 
@@ -22,12 +23,23 @@ use crate::metrics::Metrics;
 pub(crate) struct Caller(pub(crate) Arc<str>);
 
 impl Caller {
-    /// The caller of an authenticated request from `peer` (when known).
-    pub(crate) fn of(who: &Principal, peer: Option<std::net::IpAddr>) -> Caller {
-        match (who.is_anonymous(), peer) {
-            (true, Some(peer)) => Caller(format!("address {peer}").into()),
-            _ => Caller(format!("token {}", who.name).into()),
+    /// A request's token, read as every port reads it (the gRPC gate, the open data,
+    /// `/metrics`): the principal and the caller it counts against; the connection it came
+    /// on now counts as authenticated.
+    pub(crate) fn authenticate(
+        auth: &Auth,
+        headers: &http::HeaderMap,
+        conn: Option<&Arc<Conn>>,
+    ) -> Result<(Arc<Principal>, Caller), Unauthenticated> {
+        let who = auth.authenticate(headers)?;
+        if let Some(c) = conn {
+            c.authenticated();
         }
+        let caller = match (who.is_anonymous(), conn) {
+            (true, Some(c)) => Caller(format!("address {}", c.peer()).into()),
+            _ => Caller(format!("token {}", who.name).into()),
+        };
+        Ok((who, caller))
     }
 }
 

@@ -377,22 +377,11 @@ async fn one_readers_floods_take_only_its_share() {
         let tcp = TcpStream::connect(to).await.unwrap();
         let (client, conn) = h2::client::handshake(tcp).await.unwrap();
         tokio::spawn(conn);
-        let mut client = client.ready().await.unwrap();
+        let mut client = client;
+        let uri = format!("http://{to}/tilannekuva.v1.PictureService/GetRegionPicture");
         for _ in 0..250 {
-            let req = http::Request::builder()
-                .method("POST")
-                .uri(format!(
-                    "http://{to}/tilannekuva.v1.PictureService/GetRegionPicture"
-                ))
-                .header("content-type", "application/grpc")
-                .header("te", "trailers")
-                .header("authorization", format!("Bearer {reader}"))
-                .body(())
-                .unwrap();
-            client = client.ready().await.unwrap();
-            let (answer, mut body) = client.send_request(req, false).unwrap();
-            // The 5-byte gRPC prefix says 100 bytes follow; one does.
-            let _ = body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 100, 1]), false);
+            let (next, answer, body) = send_unfinished(client, &uri, Some(&reader)).await;
+            client = next;
             held.push(body);
             answers.push(answer);
         }

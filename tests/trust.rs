@@ -867,19 +867,11 @@ async fn unauthenticated_streams_with_unfinished_bodies_stall_nobody() {
             .await
             .unwrap();
         tokio::spawn(conn);
-        let mut client = client.ready().await.unwrap();
+        let mut client = client;
+        let uri = format!("http://{addr}{path}");
         for _ in 0..250 {
-            let req = http::Request::builder()
-                .method("POST")
-                .uri(format!("http://{addr}{path}"))
-                .header("content-type", "application/grpc")
-                .header("te", "trailers")
-                .body(())
-                .unwrap();
-            client = client.ready().await.unwrap();
-            let (answer, mut body) = client.send_request(req, false).unwrap();
-            // The 5-byte gRPC prefix says 100 bytes follow; one does.
-            let _ = body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 100, 1]), false);
+            let (next, answer, body) = send_unfinished(client, &uri, None).await;
+            client = next;
             held.push(body);
             if connection == 5 {
                 // Read at once, as a probe does (h2 bounds unread small DATA frames).

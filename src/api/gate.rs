@@ -253,20 +253,15 @@ where
             shared.latency(method, started);
             return Box::pin(async move { Ok(serving()) });
         }
-        let who = match shared.auth.authenticate(req.headers()) {
-            Ok(p) => p,
+        let (who, caller) = match Caller::authenticate(&shared.auth, req.headers(), conn.as_ref()) {
+            Ok(authenticated) => authenticated,
             Err(why) => {
                 let answer = shared.answer(method, started, Status::unauthenticated(why.0));
                 return Box::pin(async move { Ok(answer) });
             }
         };
-        // Only a request with a valid token keeps its connection open and counts it as
-        // authenticated.
-        let in_flight = conn.as_ref().map(|c| {
-            c.authenticated();
-            c.request()
-        });
-        let caller = Caller::of(&who, conn.as_ref().map(|c| c.peer()));
+        // Only a request with a valid token keeps its connection open.
+        let in_flight = conn.as_ref().map(|c| c.request());
         req.extensions_mut().insert(who);
         req.extensions_mut().insert(caller.clone());
         let (pool, deadline) = if health {

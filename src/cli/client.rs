@@ -296,7 +296,7 @@ impl Names {
 
     /// An area's name in the chosen language (its code when unknown; a sub-region's or
     /// county's in Finnish, the key's only).
-    fn region(&self, code: &str) -> String {
+    fn area_name(&self, code: &str) -> String {
         if let Some(m) = self.municipalities.get(code) {
             return match self.lang.as_str() {
                 "fi" => m.name_fi.clone(),
@@ -316,11 +316,7 @@ impl Names {
         if let Some(name) = group.filter(|n| !n.is_empty()) {
             return name.clone();
         }
-        let r = self
-            .regions
-            .get(code)
-            .or_else(|| self.regions.values().find(|r| r.statfin_code == code));
-        match r {
+        match self.region(code) {
             Some(r) => match self.lang.as_str() {
                 "fi" => r.name_fi.clone(),
                 "sv" => r.name_sv.clone(),
@@ -330,9 +326,17 @@ impl Names {
         }
     }
 
+    /// The region a code names: its code, or Statistics Finland's number for it (`19` is
+    /// `MK19`).
+    pub(super) fn region(&self, code: &str) -> Option<&proto::Region> {
+        self.regions
+            .get(code)
+            .or_else(|| self.regions.values().find(|r| r.statfin_code == code))
+    }
+
     /// "Uusimaa (MK01)".
     pub(super) fn region_title(&self, code: &str) -> String {
-        format!("{} ({code})", self.region(code))
+        format!("{} ({code})", self.area_name(code))
     }
 
     fn decimals(&self, indicator: &str) -> u32 {
@@ -368,21 +372,17 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let skipped = parsed.skipped.len();
     // A row's region_code and --region must name the same area (`19` is `MK19`): the
     // server's region list says which codes are aliases.
-    let mut aliases = BTreeMap::new();
+    // (Fetched only then, before anything is sent, and kept for the receipt.)
+    let mut server = None;
     if a.region.is_some() && parsed.rows.iter().any(|r| r.region_code.is_some()) {
         let ch = channel(&a.server.server, &a.server.conn).await?;
-        let regions = CatalogServiceClient::new(ch)
-            .list_regions(authed(proto::ListRegionsRequest {}, &a.server.conn))
-            .await
-            .map_err(describe)?
-            .into_inner()
-            .regions;
-        for r in regions {
-            aliases.insert(r.statfin_code.clone(), r.code.clone());
-            aliases.insert(r.code.clone(), r.code);
-        }
+        let names = Names::fetch(&ch, &a.server).await?;
+        server = Some((ch, names));
     }
-    let area = |c: &str| aliases.get(c).map_or(c, String::as_str).to_owned();
+    let area = |c: &str| {
+        let region = server.as_ref().and_then(|(_, n)| n.region(c));
+        region.map_or(c, |r| r.code.as_str()).to_owned()
+    };
     let groups = crate::csvin::group_by_region(parsed.rows.clone(), a.region.as_deref(), |x, y| {
         area(x) == area(y)
     })
@@ -417,7 +417,10 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
             .collect(),
         validate_only: a.dry_run,
     };
-    let ch = channel(&a.server.server, &a.server.conn).await?;
+    let (ch, names) = match server {
+        Some((ch, names)) => (ch, Some(names)),
+        None => (channel(&a.server.server, &a.server.conn).await?, None),
+    };
     // Violations name observations[i].field: the file's line of row i, and the column.
     let place = |field: &str| -> String {
         let parsed_field = field
@@ -451,7 +454,10 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
                 "revised_since": r.revised_since.iter().map(|c| json!({"indicator_id": c.indicator_id, "year": c.year})).collect::<Vec<_>>()})
         ));
     }
-    let names = Names::fetch(&ch, &a.server).await.ok();
+    let names = match names {
+        Some(names) => Some(names),
+        None => Names::fetch(&ch, &a.server).await.ok(),
+    };
     let title = names
         .as_ref()
         .map_or_else(|| region.clone(), |n| n.region_title(&region));
@@ -540,16 +546,12 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
 pub(crate) async fn template(a: TemplateArgs) -> anyhow::Result<()> {
     let ch = channel(&a.server.server, &a.server.conn).await?;
     let names = Names::fetch(&ch, &a.server).await?;
-    let region = names
-        .regions
-        .values()
-        .find(|r| r.code == a.region || r.statfin_code == a.region)
-        .ok_or_else(|| {
-            anyhow!(
-                "unknown region {:?}; `tilannekuva regions` lists the codes",
-                a.region
-            )
-        })?;
+    let region = names.region(&a.region).ok_or_else(|| {
+        anyhow!(
+            "unknown region {:?}; `tilannekuva regions` lists the codes",
+            a.region
+        )
+    })?;
     if let Some(t) = &a.theme {
         if crate::domain::Theme::parse(t).is_none() {
             bail!("unknown theme {t:?} (climate, communities, competence, inclusion, business)");
@@ -1075,7 +1077,7 @@ pub(crate) async fn national(a: NationalArgs) -> anyhow::Result<()> {
             if code.is_empty() {
                 NOT_AVAILABLE.to_owned()
             } else {
-                names.region(code)
+                names.area_name(code)
             }
         };
         let neutral = names.neutral(&i.indicator_id);
@@ -1112,7 +1114,7 @@ pub(crate) async fn national(a: NationalArgs) -> anyhow::Result<()> {
                 format!(
                     "{}. {} ({:+.2})",
                     s.rank,
-                    names.region(&s.region_code),
+                    names.area_name(&s.region_code),
                     s.score
                 )
             })

@@ -29,7 +29,7 @@ pub(crate) async fn fetch(
     conn: &super::ConnArgs,
     regions: &[String],
     years: &[i32],
-    as_of_sequence: u64,
+    as_of: Option<proto::AsOf>,
 ) -> anyhow::Result<Pictures> {
     let mut client = proto::picture_service_client::PictureServiceClient::new(channel.clone())
         .max_decoding_message_size(64 << 20);
@@ -41,9 +41,7 @@ pub(crate) async fn fetch(
                     proto::GetRegionPictureRequest {
                         region_code: region.clone(),
                         year,
-                        as_of: (as_of_sequence > 0).then_some(proto::AsOf {
-                            point: Some(proto::as_of::Point::Sequence(as_of_sequence)),
-                        }),
+                        as_of,
                         min_sequence: 0,
                         borders: String::new(),
                     },

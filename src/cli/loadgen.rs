@@ -559,7 +559,7 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
         &a.conn,
         &cells.regions,
         &cells.years,
-        a.as_of_sequence,
+        read_as_of(a),
     )
     .await?;
     let bytes: usize = pictures.values().map(|b| b.len()).sum();
@@ -655,6 +655,13 @@ impl ReadPhase {
     }
 }
 
+/// The point `--read` reads at (`--as-of-sequence`; none: the latest).
+fn read_as_of(a: &LoadgenArgs) -> Option<proto::AsOf> {
+    (a.as_of_sequence > 0).then_some(proto::AsOf {
+        point: Some(proto::as_of::Point::Sequence(a.as_of_sequence)),
+    })
+}
+
 /// N clients reading `kind` over `channels` for `duration` seconds.
 async fn read_phase(
     a: &LoadgenArgs,
@@ -665,9 +672,7 @@ async fn read_phase(
 ) -> anyhow::Result<ReadPhase> {
     use crate::proto::picture_service_client::PictureServiceClient;
     use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
-    let as_of = (a.as_of_sequence > 0).then_some(proto::AsOf {
-        point: Some(proto::as_of::Point::Sequence(a.as_of_sequence)),
-    });
+    let as_of = read_as_of(a);
     let failures = Arc::new(Failures::default());
     let late = Arc::new(AtomicU64::new(0));
     let started = Instant::now();

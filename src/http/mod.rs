@@ -63,21 +63,6 @@ impl HttpState {
     }
 }
 
-/// A request's token, as the gRPC gate reads it: the principal and the caller it counts
-/// against; the connection it came on now counts as authenticated.
-pub(crate) fn authenticate(
-    auth: &crate::auth::Auth,
-    headers: &axum::http::HeaderMap,
-    conn: Option<&Arc<crate::connection::Conn>>,
-) -> Result<(Arc<crate::auth::Principal>, crate::shares::Caller), crate::auth::Unauthenticated> {
-    let who = auth.authenticate(headers)?;
-    if let Some(c) = conn {
-        c.authenticated();
-    }
-    let caller = crate::shares::Caller::of(&who, conn.map(|c| c.peer()));
-    Ok((who, caller))
-}
-
 /// Every route of the HTTP port.
 pub(crate) fn router(state: HttpState, open_data: opendata::OpenData) -> axum::Router {
     axum::Router::new()

@@ -15,7 +15,7 @@ pub(super) async fn metrics(
     conn: Option<axum::Extension<crate::connection::ConnInfo>>,
 ) -> Response {
     let conn = conn.map(|c| c.0 .0);
-    if let Err(why) = super::authenticate(&s.auth, &headers, conn.as_ref()) {
+    if let Err(why) = crate::shares::Caller::authenticate(&s.auth, &headers, conn.as_ref()) {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],

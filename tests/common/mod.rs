@@ -446,6 +446,33 @@ pub async fn lapland_read(
         .map(tonic::Response::into_inner)
 }
 
+/// A gRPC call over raw HTTP/2 (`uri`: `http://host:port/package.Service/Method`, with a
+/// bearer `token` if given) whose body never finishes: the 5-byte prefix announces a
+/// 100-byte message and one byte follows. Returns the answer to come and the open body,
+/// which the caller holds (dropping it resets the stream).
+pub async fn send_unfinished(
+    client: h2::client::SendRequest<bytes::Bytes>,
+    uri: &str,
+    token: Option<&str>,
+) -> (
+    h2::client::SendRequest<bytes::Bytes>,
+    h2::client::ResponseFuture,
+    h2::SendStream<bytes::Bytes>,
+) {
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    if let Some(token) = token {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let mut client = client.ready().await.unwrap();
+    let (answer, mut body) = client.send_request(req.body(()).unwrap(), false).unwrap();
+    let _ = body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 100, 1]), false);
+    (client, answer, body)
+}
+
 /// A TCP connection to `to` from the loopback address `ip` (127.0.0.2: another peer than
 /// the tests' clients, for the bounds per address).
 pub async fn connect_from(ip: &str, to: SocketAddr) -> std::io::Result<tokio::net::TcpStream> {

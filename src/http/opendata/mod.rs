@@ -537,10 +537,11 @@ async fn answer(
     if method != Method::GET && method != Method::HEAD {
         return Err((not_get(), None));
     }
-    let (who, caller) = super::authenticate(&s.auth, headers, conn).map_err(|why| {
-        let e = HttpError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", why.0);
-        (e, None)
-    })?;
+    let (who, caller) =
+        crate::shares::Caller::authenticate(&s.auth, headers, conn).map_err(|why| {
+            let e = HttpError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", why.0);
+            (e, None)
+        })?;
     let refuse = |r: HttpError| (r, Some(s.reader.latest()));
     let endpoint = endpoint.map_err(refuse)?.ok_or_else(|| {
         refuse(HttpError::new(
