@@ -19,7 +19,9 @@
 //!   indicator; fill in what you have).
 //!
 //! Parsing checks syntax only; the server validates content. Errors name the file's line
-//! (1 = the header) and, where one column is at fault, the column.
+//! (1 = the header) and, where one column is at fault, the column. A file that cannot be
+//! read as a submission at all (its encoding, its header) is one error; otherwise every
+//! problem of every row is found, so that one run reports them all.
 
 use crate::domain::validate::ObservationInput;
 use crate::domain::Status;
@@ -53,6 +55,9 @@ pub struct Parsed {
     pub(crate) columns: Vec<String>,
     /// Lines of rows skipped because their value was empty.
     pub skipped: Vec<usize>,
+    /// Every problem of the rows, in line and column order; a row with one is not in
+    /// `rows`.
+    pub(crate) problems: Vec<CsvError>,
 }
 
 impl Parsed {
@@ -74,9 +79,14 @@ pub fn parse(text: &str) -> Result<Vec<Row>, CsvError> {
 }
 
 /// Parses a submission CSV given as bytes, as read from a file: text that is not UTF-8 is
-/// an error naming its line. A UTF-8 byte order mark at the start is skipped.
+/// an error naming its line. A UTF-8 byte order mark at the start is skipped. The first
+/// problem is the error (bundled data has none; `submit` reports them all).
 pub fn parse_bytes(bytes: &[u8]) -> Result<Vec<Row>, CsvError> {
-    parse_file(bytes).map(|p| p.rows)
+    let p = parse_file(bytes)?;
+    match p.problems.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(p.rows),
+    }
 }
 
 /// The separator (`,` `;` or tab) that splits the header line into a column named `column`.
@@ -210,6 +220,7 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
     let published = col("published");
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
+    let mut problems = Vec::new();
     let mut rec = csv::StringRecord::new();
     loop {
         // Where the next record can start, for errors that carry no position of their own.
@@ -219,7 +230,13 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
             Ok(false) => break,
             Err(e) => {
                 let line = lines.of(e.position().unwrap_or(&next));
-                return Err(err(line, describe(&e)));
+                problems.push(err(line, describe(&e)));
+                // The reader goes on after the record (a row of the wrong length, bytes
+                // that are not UTF-8); one that did not move on would fail for ever.
+                if rdr.position().byte() == next.byte() {
+                    break;
+                }
+                continue;
             }
         }
         let line = lines.of(rec.position().unwrap_or(&next));
@@ -239,58 +256,82 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
                 format!("more than {MAX_ROWS} rows; split the file"),
             ));
         }
+        // Every column's problem, in column order; the row is kept only without any.
+        let mut row_problems = Vec::new();
+        let mut check = |c: usize, r: Result<(), String>| {
+            if let Err(m) = r {
+                row_problems.push(at(c, m));
+            }
+        };
         let opt = |c: Option<usize>| c.map(|c| get(c).to_owned()).unwrap_or_default();
-        let year_v: i32 = get(year)
-            .parse()
-            .map_err(|_| at(year, format!("year {:?} is not an integer", get(year))))?;
-        let value_v = parse_value(get(value), separator).map_err(|m| at(value, m))?;
-        let status_v = Status::parse(get(status)).ok_or_else(|| {
-            at(
-                status,
-                format!("status {:?} must be provisional or final", get(status)),
-            )
-        })?;
+        let year_v = get(year).parse::<i32>().ok();
+        check(
+            year,
+            year_v
+                .map(|_| ())
+                .ok_or_else(|| format!("year {:?} is not an integer", get(year))),
+        );
+        let value_v = parse_value(get(value), separator);
+        check(value, value_v.as_ref().map(|_| ()).map_err(Clone::clone));
+        let status_v = Status::parse(get(status));
+        check(
+            status,
+            status_v.map(|_| ()).ok_or_else(|| {
+                format!("status {:?} must be provisional or final", get(status))
+            }),
+        );
         if get(indicator).is_empty() {
-            return Err(at(indicator, "indicator_id is empty".into()));
+            check(indicator, Err("indicator_id is empty".into()));
         }
         let borders_v = match borders.filter(|&c| !get(c).is_empty()) {
             None => None,
-            Some(c) => Some(get(c).parse::<i32>().map_err(|_| {
-                let b = get(c);
-                at(
+            Some(c) => {
+                let b = get(c).parse::<i32>().ok();
+                check(
                     c,
-                    format!("borders {b:?} must be a division's year (2021) or empty"),
-                )
-            })?),
+                    b.map(|_| ()).ok_or_else(|| {
+                        format!("borders {:?} must be a division's year (2021) or empty", get(c))
+                    }),
+                );
+                b
+            }
         };
         let published_v = match published.filter(|&c| !get(c).is_empty()) {
             None => None,
-            Some(c) => Some(
-                crate::domain::text::instant(get(c), crate::domain::text::Day::Start)
-                    .map_err(|m| at(c, format!("published {m}")))?,
-            ),
+            Some(c) => {
+                let p = crate::domain::text::instant(get(c), crate::domain::text::Day::Start);
+                check(c, p.as_ref().map(|_| ()).map_err(|m| format!("published {m}")));
+                p.ok()
+            }
         };
-        rows.push(Row {
-            line,
-            region_code: region.map(|c| get(c).to_owned()).filter(|s| !s.is_empty()),
-            observation: ObservationInput {
-                indicator_id: get(indicator).to_owned(),
-                year: year_v,
-                value: value_v,
-                status: Some(status_v),
-                source: get(source).to_owned(),
-                note: opt(note),
-                correction_reason: opt(reason),
-                borders: borders_v,
-                published_micros: published_v,
-            },
-        });
+        row_problems.sort_by_key(|p| p.column.as_ref().map(|c| c.0));
+        match (year_v, value_v, status_v) {
+            (Some(year_v), Ok(value_v), Some(status_v)) if row_problems.is_empty() => {
+                rows.push(Row {
+                    line,
+                    region_code: region.map(|c| get(c).to_owned()).filter(|s| !s.is_empty()),
+                    observation: ObservationInput {
+                        indicator_id: get(indicator).to_owned(),
+                        year: year_v,
+                        value: value_v,
+                        status: Some(status_v),
+                        source: get(source).to_owned(),
+                        note: opt(note),
+                        correction_reason: opt(reason),
+                        borders: borders_v,
+                        published_micros: published_v,
+                    },
+                })
+            }
+            _ => problems.append(&mut row_problems),
+        }
     }
     Ok(Parsed {
         rows,
         separator,
         columns,
         skipped,
+        problems,
     })
 }
 
@@ -344,31 +385,51 @@ impl Lines<'_> {
     }
 }
 
-/// Splits rows into per-region groups, in order of first appearance, keeping row order.
-/// `default_region` (`--region`) applies to rows without a region code; a row whose code
-/// names another area (`same` says whether two codes name one area: `19` is `MK19`) is a
-/// conflict, refused with every such row named, never sent for the row's area.
+/// Rows split by region, and the rows that could not be placed.
+#[derive(Debug)]
+pub struct Grouped {
+    /// Per region, in order of first appearance, keeping row order.
+    pub groups: Vec<(String, Vec<Row>)>,
+    /// Rows without a region, or naming another than the one given, each once.
+    pub(crate) problems: Vec<CsvError>,
+}
+
+/// Splits rows into per-region groups. `default_region` (`--region`) applies to rows
+/// without a region code; a row whose code names another area (`same` says whether two
+/// codes name one area: `19` is `MK19`) is a conflict, refused, never sent for the row's
+/// area.
 pub fn group_by_region(
     rows: Vec<Row>,
     default_region: Option<&str>,
     same: impl Fn(&str, &str) -> bool,
-) -> Result<Vec<(String, Vec<Row>)>, CsvError> {
+) -> Grouped {
     let mut groups: Vec<(String, Vec<Row>)> = Vec::new();
-    let mut conflicts: Vec<(usize, String)> = Vec::new();
+    let mut problems = Vec::new();
+    let clip = crate::domain::text::clip;
     for row in rows {
         let region = match (&row.region_code, default_region) {
             (Some(r), Some(d)) if !same(r, d) => {
-                conflicts.push((row.line, r.clone()));
+                problems.push(CsvError {
+                    line: row.line,
+                    column: None,
+                    message: format!(
+                        "region_code {} names another area than --region {}; give the rows' \
+                         area as --region, or leave it out",
+                        clip(r),
+                        clip(d)
+                    ),
+                });
                 continue;
             }
             (_, Some(d)) => d.to_owned(),
             (Some(r), None) => r.clone(),
             (None, None) => {
-                return Err(CsvError {
+                problems.push(CsvError {
                     line: row.line,
                     column: None,
                     message: "no region_code in the row and no --region given".into(),
-                })
+                });
+                continue;
             }
         };
         match groups.iter_mut().find(|(r, _)| *r == region) {
@@ -376,34 +437,17 @@ pub fn group_by_region(
             None => groups.push((region, vec![row])),
         }
     }
-    if let (Some((first, _)), Some(d)) = (conflicts.first(), default_region) {
-        const SHOWN: usize = 10;
-        let named: Vec<String> = conflicts
-            .iter()
-            .take(SHOWN)
-            .map(|(line, r)| format!("line {line} ({})", crate::domain::text::clip(r)))
-            .collect();
-        let more = conflicts.len().saturating_sub(SHOWN);
-        return Err(CsvError {
-            line: *first,
-            column: None,
-            message: format!(
-                "--region {} but {} row{} name{} another area: {}{}; give the rows' area as \
-                 --region, or leave it out",
-                crate::domain::text::clip(d),
-                conflicts.len(),
-                if conflicts.len() == 1 { "" } else { "s" },
-                if conflicts.len() == 1 { "s" } else { "" },
-                named.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            ),
-        });
+    Grouped { groups, problems }
+}
+
+impl Grouped {
+    /// The groups, or the first problem (for bundled data, which has none).
+    pub fn all(self) -> Result<Vec<(String, Vec<Row>)>, CsvError> {
+        match self.problems.into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(self.groups),
+        }
     }
-    Ok(groups)
 }
 
 #[cfg(test)]
@@ -419,6 +463,39 @@ mod tests {
         assert_eq!(rows[0].region_code.as_deref(), Some("01"));
         assert_eq!(rows[1].observation.status, Some(Status::Provisional));
         assert_eq!(rows[1].line, 3);
+    }
+
+    /// Every problem of every row, each once, in line and column order; the good rows are
+    /// still read.
+    #[test]
+    fn every_problem_of_the_file_is_found_in_one_run() {
+        let text = "indicator_id,year,value,status,source,borders\n\
+                    population,2020,1,final,s,\n\
+                    population,20x0,abc,maybe,s,\n\
+                    ,2021,2,final,s,x\n\
+                    population,2022\n\
+                    population,2023,4,final,s,\n";
+        let p = parse_file(text.as_bytes()).unwrap();
+        let found: Vec<(usize, Option<usize>)> = p
+            .problems
+            .iter()
+            .map(|e| (e.line, e.column.as_ref().map(|c| c.0)))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (3, Some(2)),
+                (3, Some(3)),
+                (3, Some(4)),
+                (4, Some(1)),
+                (4, Some(6)),
+                (5, None)
+            ],
+            "{:?}",
+            p.problems
+        );
+        assert_eq!(p.rows.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 6]);
+        assert_eq!(parse(text).unwrap_err().line, 3, "the first is the error");
     }
 
     #[test]
@@ -517,12 +594,17 @@ mod tests {
         let text = "region_code,indicator_id,year,value,status,source\n02,a,2020,1,final,s\n01,a,2020,1,final,s\n02,b,2020,1,final,s\n,c,2020,1,final,s\n";
         let equal = |a: &str, b: &str| a == b;
         let coded = "region_code,indicator_id,year,value,status,source\n02,a,2020,1,final,s\n01,a,2020,1,final,s\n02,b,2020,1,final,s\n";
-        let groups = group_by_region(parse(coded).unwrap(), None, equal).unwrap();
+        let groups = group_by_region(parse(coded).unwrap(), None, equal)
+            .all()
+            .unwrap();
         let summary: Vec<(&str, usize)> =
             groups.iter().map(|(r, v)| (r.as_str(), v.len())).collect();
         assert_eq!(summary, vec![("02", 2), ("01", 1)]);
-        // A row without a code, and no --region: refused.
-        assert!(group_by_region(parse(text).unwrap(), None, equal).is_err());
+        // A row without a code, and no --region: refused, the others grouped.
+        let g = group_by_region(parse(text).unwrap(), None, equal);
+        assert_eq!(g.problems.len(), 1);
+        assert_eq!(g.problems[0].line, 5);
+        assert_eq!(g.groups.len(), 2);
     }
 
     /// `--region MK18` with rows that say MK19 is refused, naming the rows; rows that name
@@ -531,17 +613,21 @@ mod tests {
     fn a_region_given_that_the_rows_contradict_is_refused() {
         let text = "region_code,indicator_id,year,value,status,source\nMK19,a,2020,1,final,s\n18,b,2020,1,final,s\n,c,2020,1,final,s\nMK19,d,2020,1,final,s\n";
         let same = |a: &str, b: &str| a.trim_start_matches("MK") == b.trim_start_matches("MK");
-        let err = group_by_region(parse(text).unwrap(), Some("MK18"), same).unwrap_err();
-        assert_eq!(err.line, 2);
+        let g = group_by_region(parse(text).unwrap(), Some("MK18"), same);
+        let lines: Vec<usize> = g.problems.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![2, 5]);
         assert!(
-            err.message.contains(
-                "--region MK18 but 2 rows name another area: line 2 (MK19), line 5 (MK19)"
-            ),
+            g.problems[0]
+                .message
+                .contains("region_code MK19 names another area than --region MK18"),
             "{}",
-            err.message
+            g.problems[0].message
         );
+        assert_eq!((g.groups[0].0.as_str(), g.groups[0].1.len()), ("MK18", 2));
         let ok = "region_code,indicator_id,year,value,status,source\n18,b,2020,1,final,s\n,c,2020,1,final,s\n";
-        let groups = group_by_region(parse(ok).unwrap(), Some("MK18"), same).unwrap();
+        let groups = group_by_region(parse(ok).unwrap(), Some("MK18"), same)
+            .all()
+            .unwrap();
         assert_eq!(groups.len(), 1, "18 is MK18");
         assert_eq!((groups[0].0.as_str(), groups[0].1.len()), ("MK18", 2));
     }

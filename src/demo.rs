@@ -126,7 +126,9 @@ pub fn requests(catalog: &Catalog) -> Result<Vec<Vec<WriteRequest>>, String> {
         let stem = name.trim_end_matches(".csv");
         let mut batch = Vec::new();
         for (region, rows) in
-            csvin::group_by_region(rows, None, |a, b| a == b).map_err(|e| format!("{name}: {e}"))?
+            csvin::group_by_region(rows, None, |a, b| a == b)
+                .all()
+                .map_err(|e| format!("{name}: {e}"))?
         {
             batch.push(WriteRequest::Submit(SubmitInput {
                 validate_only: false,

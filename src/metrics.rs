@@ -459,7 +459,7 @@ pub(crate) fn render_situation(
         }
     }
     let mut f = Families::default();
-    f.groups(&catalog);
+    f.catalog(&catalog);
     let mut left_out = 0;
     // Newest first, so that the series budget leaves out the oldest years.
     for (&year, indicators) in shown.iter().rev() {
@@ -494,6 +494,9 @@ pub(crate) fn render_situation(
 #[derive(Default)]
 struct Families {
     series: usize,
+    region_info: String,
+    group_info: String,
+    indicator_info: String,
     member: String,
     group_value: String,
     group_rank: String,
@@ -520,7 +523,43 @@ macro_rules! sample {
 }
 
 impl Families {
-    fn groups(&mut self, catalog: &crate::domain::Catalog) {
+    /// The catalog's names and units, for dashboards to join on the codes, and the groups'
+    /// members.
+    fn catalog(&mut self, catalog: &crate::domain::Catalog) {
+        for r in catalog.regions.values() {
+            sample!(
+                self,
+                region_info,
+                "tilannekuva_region_info{{region=\"{}\",name_fi=\"{}\",name_sv=\"{}\",name_en=\"{}\"}} 1",
+                escape(&r.code),
+                escape(&r.name_fi),
+                escape(&r.name_sv),
+                escape(&r.name_en)
+            );
+        }
+        for i in catalog.indicators.values() {
+            sample!(
+                self,
+                indicator_info,
+                "tilannekuva_indicator_info{{indicator=\"{}\",theme=\"{}\",unit=\"{}\",name_fi=\"{}\",name_en=\"{}\"}} 1",
+                escape(&i.id),
+                i.theme.as_str(),
+                escape(&i.unit),
+                escape(&i.name_fi),
+                escape(&i.name_en)
+            );
+        }
+        for g in catalog.groups.values() {
+            sample!(
+                self,
+                group_info,
+                "tilannekuva_group_info{{group=\"{}\",name_fi=\"{}\",name_sv=\"{}\",name_en=\"{}\"}} 1",
+                escape(&g.id),
+                escape(&g.name_fi),
+                escape(&g.name_sv),
+                escape(&g.name_en)
+            );
+        }
         for g in catalog.groups.values() {
             for m in &g.members {
                 sample!(
@@ -634,18 +673,19 @@ impl Families {
     fn year(
         &mut self,
         year: i32,
-        scores: std::collections::BTreeMap<crate::domain::Theme, Vec<(String, f64, u32)>>,
+        scores: std::collections::BTreeMap<crate::domain::Theme, Vec<crate::projection::Score>>,
         reported: std::collections::BTreeMap<String, u32>,
         defined: usize,
     ) {
         for (theme, ranked) in &scores {
-            for (region, s, _) in ranked {
+            for s in ranked {
                 sample!(
                     self,
                     score,
-                    "tilannekuva_theme_score{{region=\"{}\",theme=\"{}\",year=\"{year}\"}} {s}",
-                    escape(region),
-                    theme.as_str()
+                    "tilannekuva_theme_score{{region=\"{}\",theme=\"{}\",year=\"{year}\"}} {}",
+                    escape(&s.region),
+                    theme.as_str(),
+                    s.score
                 );
             }
         }
@@ -699,6 +739,9 @@ impl Families {
     fn write(self, out: &mut String, borders: Option<i32>, left_out: usize) {
         let samples = self.series + 2 + usize::from(borders.is_some());
         for (name, help, body) in [
+            ("tilannekuva_region_info", "1 for every region of the latest catalog (ended ones and SSS, the whole country, included), with its names in Finnish, Swedish and English: for dashboards to show names beside codes.", self.region_info),
+            ("tilannekuva_indicator_info", "1 for every indicator of the latest catalog, with its theme, unit and names in Finnish and English.", self.indicator_info),
+            ("tilannekuva_group_info", "1 for every peer group of the latest catalog, with its names in Finnish, Swedish and English.", self.group_info),
             ("tilannekuva_group_member", "1 for every member region of a peer group (the latest catalog).", self.member),
             ("tilannekuva_group_value", "Value of an indicator over a peer group's members by the indicator's own rule, by basis: complete (every member reported) or partial (a ratio or weighted mean over the members that reported). A sum over part of a group has no sample.", self.group_value),
             ("tilannekuva_group_rank", "Rank of a member within its peer group for an indicator and year; 1 = best, ties share the best rank.", self.group_rank),
@@ -712,7 +755,7 @@ impl Families {
             ("tilannekuva_indicator_national_regions_reported", "Regions whose figures an indicator's aggregation rule used for the year (for a ratio: numerator and denominator).", self.nat_reported),
             ("tilannekuva_indicator_national_regions_expected", "Regions expected to report an indicator for the year (every region of the latest borders).", self.nat_expected),
             ("tilannekuva_indicator_rank", "Rank of a region for an indicator and year; 1 = best by the indicator's direction, ties share the best rank.", self.rank),
-            ("tilannekuva_theme_score", "Theme score of a region and year: mean of its oriented z-scores over the theme's indicators shown for the year.", self.score),
+            ("tilannekuva_theme_score", "Theme score of a region and year: mean of its oriented z-scores over the theme's indicators shown for the year that compare regions (rates, shares, amounts per head; not counts).", self.score),
             ("tilannekuva_region_coverage_ratio", "Share of the catalog's indicators a region has reported for a year (0-1), of the indicators shown for the year.", self.coverage),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
@@ -838,6 +881,28 @@ mod tests {
         assert!(text.contains(
             r#"tilannekuva_indicator_value{region="MK01",indicator="population",theme="communities",year="2005"} 1"#
         ));
+    }
+
+    /// Every region (SSS and ended ones included), indicator and group has one info series
+    /// with its names, so a dashboard can show names beside codes.
+    #[test]
+    fn names_and_units_are_info_series() {
+        let (_, projection) = projection_with(2000..2001);
+        let mut text = String::new();
+        render_situation(&RwLock::new(projection), || {}, &mut text);
+        let count = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
+        let catalog = Catalog::bundled();
+        assert_eq!(count("tilannekuva_region_info{"), catalog.regions.len());
+        assert_eq!(count("tilannekuva_indicator_info{"), catalog.indicators.len());
+        assert_eq!(count("tilannekuva_group_info{"), catalog.groups.len());
+        for line in [
+            r#"tilannekuva_region_info{region="MK12",name_fi="Pohjois-Karjala",name_sv="Norra Karelen",name_en="North Karelia"} 1"#,
+            r#"tilannekuva_region_info{region="MK03",name_fi="Itä-Uusimaa","#,
+            r#"tilannekuva_region_info{region="SSS",name_fi="Koko maa","#,
+            r#"tilannekuva_indicator_info{indicator="registered_unemployment_rate",theme="inclusion",unit="%",name_fi="#,
+        ] {
+            assert!(text.contains(line), "{line} not in the exposition");
+        }
     }
 
     /// Each indicator's latest years with figures, no more: 36 years of population show as

@@ -192,6 +192,7 @@ async fn a_region_that_ended_is_compared_in_its_years_and_takes_no_later_figure(
         }),
         indicator_ids: vec!["population".into()],
         region_codes: regions,
+        allow_past_deadline: false,
     };
     let round = rounds
         .open_round(open(2009, vec![]))

@@ -143,7 +143,8 @@ async fn a_region_stands_against_its_peer_groups_as_they_were() {
         (0, 0),
         "a count is neutral: not ranked"
     );
-    assert_eq!(g.difference, Some(12.0 - sum));
+    // A count: the region's share of the group, not a difference.
+    assert_eq!((g.difference, g.share), (None, Some(12.0 / sum * 100.0)));
     // Higher is better: MK07's natural increase is the only positive one of the five; MK08's
     // the lowest.
     let c = cell(&ch, "MK07", "natural_increase", None).await;
@@ -374,6 +375,7 @@ async fn a_round_says_what_each_region_still_owes_and_when_it_is_overdue() {
         indicator_ids: vec!["population".into(), "natural_increase".into()],
         region_codes: vec![],
         submission_id: id.into(),
+        allow_past_deadline: false,
     };
     // 2999-01-01 and 2020-01-01.
     let (future, past) = (32_472_144_000, 1_577_836_800);
@@ -482,11 +484,30 @@ async fn a_round_says_what_each_region_still_owes_and_when_it_is_overdue() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 
-    // The ministry moves the deadline into the past: now overdue, but not as of before.
-    rounds
+    // The ministry moves the deadline into the past: refused as a likely typo, naming the
+    // deadline in Finnish time, unless said; then overdue, but not as of before.
+    let err = rounds
         .open_round(with_token(open(past, "r2"), &ministry))
         .await
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("2020-01-01 02:00:00 EET has already passed"),
+        "{}",
+        err.message()
+    );
+    let moved = rounds
+        .open_round(with_token(
+            proto::OpenRoundRequest {
+                allow_past_deadline: true,
+                ..open(past, "r2")
+            },
+            &ministry,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(moved.deadline_passed && !moved.unchanged, "{moved:?}");
     let all = rounds
         .get_round_status(with_token(status("", None), &council))
         .await

@@ -29,7 +29,7 @@ const VARIABLES: &[(&str, &str)] = &[
     ("year", "2019"),
     ("region", "MK01"),
     ("indicator", "unemployment_rate_15_74"),
-    ("theme", "communities"),
+    ("theme", "inclusion"),
     // MK01's peer group (Helsinki-Uusimaa, a group of one): the group variable offers only
     // the groups of $region.
     ("group", "FI1B"),
@@ -656,8 +656,13 @@ fn every_dashboard_query_and_alert_rule_works_against_prometheus_scraping_the_se
         "2019",
         "--deadline",
         "2020-01-31",
+        "--allow-past",
     ]);
     assert!(ok, "round open failed:\n{out}\n{err}");
+    assert!(
+        out.contains("2020-01-31 23:59:59 EET") && out.contains("already passed"),
+        "round open says the deadline in Finnish time, and that it has passed:\n{out}"
+    );
     let prom = Prometheus::start(server.http);
 
     // A scrape has landed.

@@ -703,10 +703,50 @@ async fn cli_reads_spreadsheet_files_and_prints_for_people() {
     );
     let (ok, _, err) = submit(&other, &["--dry-run"]);
     assert!(!ok);
-    assert!(
-        err.contains("--region MK19 but 2 rows name another area: line 3 (MK18), line 4 (MK18)"),
+    for line in [3, 4] {
+        assert!(
+            err.contains(&format!(
+                "line {line}: region_code MK18 names another area than --region MK19"
+            )),
+            "{err}"
+        );
+    }
+    // Six bad rows, three found before sending and three by the server: all in one run,
+    // each once, by line and column, and nothing written.
+    let six = write(
+        "six.csv",
+        b"indicator_id,year,value,status,source\n\
+          population,2021,177161,final,SF\n\
+          population,20x1,1,final,SF\n\
+          no_such_indicator,2021,1,final,SF\n\
+          population,2021,lots,maybe,SF\n\
+          unemployment_rate_15_74,2021,140,final,SF\n\
+          population,2020,1,final,\n\
+          population,1066,1,final,SF\n",
+    );
+    let before = head_at(s.channel().await).await;
+    let (ok, _, err) = submit(&six, &[]);
+    assert!(!ok);
+    let listed: Vec<&str> = err.lines().filter(|l| l.starts_with("  line ")).collect();
+    let places: Vec<String> = listed
+        .iter()
+        .map(|l| l.trim().split(':').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        places,
+        [
+            "line 3, column 2 (year)",
+            "line 4, column 1 (indicator_id)",
+            "line 5, column 3 (value)",
+            "line 5, column 4 (status)",
+            "line 6, column 3 (value)",
+            "line 7, column 5 (source)",
+            "line 8, column 2 (year)",
+        ],
         "{err}"
     );
+    assert!(err.contains("7 problems, so nothing was written"), "{err}");
+    assert_eq!(head_at(s.channel().await).await, before, "nothing was written");
     // A dry run first: every check, nothing written.
     let (ok, out, err) = submit(&excel, &["--dry-run"]);
     assert!(ok, "{err}");

@@ -421,6 +421,7 @@ pub(crate) fn national_to_proto(n: &stats::National) -> proto::NationalValue {
         basis: basis_to_proto(n.basis) as i32,
         regions_reported: n.regions_reported,
         regions_expected: n.regions_expected,
+        thin: n.thin(),
         status: match (n.value, n.provisional) {
             (None, _) => proto::ObservationStatus::Unspecified,
             (Some(_), true) => proto::ObservationStatus::Provisional,
@@ -450,7 +451,7 @@ pub fn region_picture_to_proto(p: &RegionPicture, seq: u64) -> proto::GetRegionP
                 national_value: national,
                 national_difference: c.national_difference(),
                 national: Some(national_to_proto(&iy.national)),
-                national_share: iy.share(c.value),
+                national_share: c.national_share(),
                 rank: c.rank,
                 regions_ranked: iy.regions_ranked(),
                 previous_value: c.previous,
@@ -465,7 +466,8 @@ pub fn region_picture_to_proto(p: &RegionPicture, seq: u64) -> proto::GetRegionP
                     .map(|g| proto::GroupComparison {
                         group_id: g.group.clone(),
                         value: Some(national_to_proto(&g.value)),
-                        difference: g.value.value.map(|v| c.value - v),
+                        difference: iy.group_difference(g, c.value),
+                        share: iy.group_share(g, c.value),
                         rank: iy.group_rank(g, &p.region).unwrap_or(0),
                         regions_ranked: g.regions_ranked(),
                     })
@@ -489,6 +491,7 @@ pub fn region_picture_to_proto(p: &RegionPicture, seq: u64) -> proto::GetRegionP
             indicators_reported: t.indicators_reported,
             indicators_defined: t.indicators_defined,
             scored: t.scored,
+            indicators_scored: t.indicators_scored,
         })
         .collect();
     proto::GetRegionPictureResponse {
@@ -548,10 +551,11 @@ pub fn national_picture_to_proto(yp: &YearPicture, seq: u64) -> proto::GetNation
             theme: t.as_str().into(),
             regions: ranked
                 .iter()
-                .map(|(r, s, k)| proto::RegionScore {
-                    region_code: r.clone(),
-                    score: *s,
-                    rank: *k,
+                .map(|s| proto::RegionScore {
+                    region_code: s.region.clone(),
+                    score: s.score,
+                    rank: s.rank,
+                    indicators_scored: s.indicators,
                 })
                 .collect(),
         })

@@ -51,15 +51,18 @@ impl proto::round_service_server::RoundService for RoundApi {
                 WriteRequest::OpenRound {
                     submission_id: req.submission_id,
                     round,
+                    allow_past: req.allow_past_deadline,
                 },
                 who,
             )
             .await?;
         // The round as recorded (defaults resolved): the projection has applied it.
         let recorded = self.reader.round(year, rc.last_sequence);
+        let now = chrono::Utc::now().timestamp_micros();
         Ok(Response::new(proto::OpenRoundResponse {
             sequence: rc.last_sequence,
             duplicate: rc.duplicate,
+            deadline_passed: recorded.as_ref().is_some_and(|r| r.deadline_micros < now),
             round: recorded.as_ref().map(convert::round_to_proto),
             unchanged: rc.unchanged > 0,
         }))

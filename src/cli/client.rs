@@ -71,24 +71,36 @@ fn violation_counts(status: &tonic::Status, shown: usize) -> (usize, usize) {
     )
 }
 
-/// Turns a gRPC error into a readable one: each field violation once, where `place` puts
-/// it (a file's line and column for a submission), then how many more there are.
+/// An `INVALID_ARGUMENT`'s field violations (field, description), and how many there were
+/// in all (the server sends a bounded number); `None` for any other error.
+fn violations(status: &tonic::Status) -> Option<(Vec<(String, String)>, usize)> {
+    let br = status.get_details_bad_request()?;
+    let shown = br.field_violations.len();
+    let (total, _) = violation_counts(status, shown);
+    let found = br
+        .field_violations
+        .into_iter()
+        .map(|v| (v.field, v.description))
+        .collect();
+    Some((found, total.max(shown)))
+}
+
+/// Turns a gRPC error into a readable one: each field violation once, then how many more
+/// there are.
 fn describe_with(status: tonic::Status, place: impl Fn(&str) -> String) -> anyhow::Error {
-    let Some(br) = status.get_details_bad_request() else {
+    let Some((found, total)) = violations(&status) else {
         return anyhow!("{:?}: {}", status.code(), status.message());
     };
-    let shown = br.field_violations.len();
-    let (total, shown) = violation_counts(&status, shown);
     let problems = if total == 1 { "problem" } else { "problems" };
     let mut msg = format!("{:?}: the server found {total} {problems}", status.code());
-    for v in br.field_violations {
-        msg.push_str(&format!("\n  {}: {}", place(&v.field), v.description));
+    for (field, description) in &found {
+        msg.push_str(&format!("\n  {}: {description}", place(field)));
     }
-    if total > shown {
+    if total > found.len() {
         msg.push_str(&format!(
             "\n  ... and {} more ({total} problems in all); fix these and submit again (--dry-run \
              writes nothing) to see the rest",
-            total - shown
+            total - found.len()
         ));
     }
     anyhow!(msg)
@@ -107,13 +119,10 @@ pub(super) fn as_of(a: &AsOfArgs) -> anyhow::Result<Option<proto::AsOf>> {
         }));
     }
     if let Some(t) = &a.as_of_time {
-        let t = chrono::DateTime::parse_from_rfc3339(t)
-            .with_context(|| format!("--as-of-time {t:?} is not RFC 3339"))?;
+        let micros = crate::domain::text::instant(t, crate::domain::text::Day::End)
+            .map_err(|why| anyhow::anyhow!("--as-of-time {why}"))?;
         return Ok(Some(proto::AsOf {
-            point: Some(Point::RecordedAt(prost_types::Timestamp {
-                seconds: t.timestamp(),
-                nanos: t.timestamp_subsec_nanos() as i32,
-            })),
+            point: Some(Point::RecordedAt(convert::timestamp(micros))),
         }));
     }
     if let Some(t) = &a.published_by {
@@ -134,6 +143,13 @@ pub(super) fn status_name(s: i32) -> &'static str {
     }
 }
 
+/// A time as a person reads it: Finnish time with its zone (`2026-09-30 23:59:59 EEST`).
+pub(super) fn local(t: &Option<prost_types::Timestamp>) -> String {
+    t.map(|t| crate::domain::text::finnish_time(convert::micros_of(&t).unwrap_or(i64::MIN)))
+        .unwrap_or_default()
+}
+
+/// A time for a machine (`--json`): RFC 3339 in UTC.
 pub(super) fn ts(t: &Option<prost_types::Timestamp>) -> String {
     t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -185,6 +201,7 @@ pub(super) fn national_cells(
     let basis = match proto::NationalBasis::try_from(n.basis) {
         Ok(proto::NationalBasis::Official) => "official".to_owned(),
         Ok(proto::NationalBasis::Complete) => format!("complete {coverage}"),
+        Ok(proto::NationalBasis::Partial) if n.thin => format!("partial {coverage}, thin"),
         Ok(proto::NationalBasis::Partial) => format!("partial {coverage}"),
         _ => match indicator.and_then(|i| proto::Aggregation::try_from(i.aggregation).ok()) {
             Some(proto::Aggregation::NationalOnly) => "none: SSS only".to_owned(),
@@ -201,9 +218,10 @@ pub(super) fn national_cells(
 pub(super) const NATIONAL_LEGEND: &str = "\
 national: official = the figure reported for the whole country (SSS); complete = computed by
   the indicator's rule from every region (n/n); partial = a ratio or mean over the regions
-  that reported (n of N): an estimate, not the national figure; none = no national value (a
-  sum over part of the country is not a national figure; SSS only = only a figure reported
-  for the whole country is one). * = provisional.
+  that reported (n of N): an estimate, not the national figure; thin = over fewer than half
+  of them, so mostly those regions' figure; none = no national value (a sum over part of
+  the country is not a national figure; SSS only = only a figure reported for the whole
+  country is one). * = provisional.
 ";
 
 /// A rank for a table: `3/19`, `neutral` (neither direction is better, so not ranked), or
@@ -355,11 +373,46 @@ impl Names {
             .get(indicator)
             .is_some_and(|i| i.direction == proto::Direction::Neutral as i32)
     }
+}
 
-    fn is_sum(&self, indicator: &str) -> bool {
-        self.indicators
-            .get(indicator)
-            .is_some_and(|i| i.aggregation == proto::Aggregation::Sum as i32)
+/// A submission file's problems, found before sending and by the server: each once, in line
+/// and column order (line 0: the file or the request as a whole).
+#[derive(Default)]
+struct Problems {
+    listed: std::collections::BTreeSet<(usize, usize, String, String)>,
+    /// Problems the server found but did not list (it lists a bounded number).
+    unlisted: usize,
+}
+
+impl Problems {
+    fn add(&mut self, line: usize, column: Option<(usize, String)>, message: String) {
+        let (n, name) = column.unwrap_or((0, String::new()));
+        self.listed.insert((line, n, name, message));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    /// Every problem, a line each, then `last` (what else is known); nothing was written.
+    fn into_error(self, file: &str, last: Option<String>) -> anyhow::Error {
+        let n = self.listed.len() + self.unlisted;
+        let mut msg = format!(
+            "{file}: {n} problem{}, so nothing was written:",
+            if n == 1 { "" } else { "s" }
+        );
+        for (line, column, name, message) in self.listed {
+            let place = match (line, column) {
+                (0, _) => String::new(),
+                (l, 0) => format!("line {l}: "),
+                (l, c) => format!("line {l}, column {c} ({name}): "),
+            };
+            msg.push_str(&format!("\n  {place}{message}"));
+        }
+        if let Some(last) = last {
+            msg.push_str(&format!("\n  {last}"));
+        }
+        anyhow!(msg)
     }
 }
 
@@ -383,25 +436,39 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         let region = server.as_ref().and_then(|(_, n)| n.region(c));
         region.map_or(c, |r| r.code.as_str()).to_owned()
     };
-    let groups = crate::csvin::group_by_region(parsed.rows.clone(), a.region.as_deref(), |x, y| {
+    let grouped = crate::csvin::group_by_region(parsed.rows.clone(), a.region.as_deref(), |x, y| {
         area(x) == area(y)
-    })
-    .map_err(|e| anyhow!("{file}: {e}"))?;
+    });
+    // Every problem found before sending; the rows without one are still checked by the
+    // server (without writing anything), so that one run reports them all.
+    let mut report = Problems::default();
+    for e in parsed.problems.iter().chain(&grouped.problems) {
+        report.add(e.line, e.column.clone(), e.message.clone());
+    }
+    let groups = grouped.groups;
     let (region, rows) = match groups.len() {
+        0 if !report.is_empty() => return Err(report.into_error(&file, None)),
         0 if skipped > 0 => bail!(
             "{file}: no values: the value of every row ({skipped}) is empty, so there is \
              nothing to submit"
         ),
         0 => bail!("{file}: no rows below the header line"),
         1 => groups.into_iter().next().expect("one group"),
-        n => bail!(
-            "{file}: rows for {n} regions ({}); one submission is for one region",
-            groups
-                .iter()
-                .map(|(r, _)| r.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        n => {
+            report.add(
+                0,
+                None,
+                format!(
+                    "rows for {n} regions ({}); one submission is for one region",
+                    groups
+                        .iter()
+                        .map(|(r, _)| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            return Err(report.into_error(&file, None));
+        }
     };
     let submission_id = a.submission_id.unwrap_or_else(|| {
         let digest = Sha256::digest(format!("{region}\n{text}").as_bytes());
@@ -415,34 +482,66 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
             .iter()
             .map(|r| convert::observation_input_to_proto(&r.observation))
             .collect(),
-        validate_only: a.dry_run,
+        validate_only: a.dry_run || !report.is_empty(),
     };
     let (ch, names) = match server {
         Some((ch, names)) => (ch, Some(names)),
         None => (channel(&a.server.server, &a.server.conn).await?, None),
     };
-    // Violations name observations[i].field: the file's line of row i, and the column.
-    let place = |field: &str| -> String {
-        let parsed_field = field
-            .strip_prefix("observations[")
-            .and_then(|f| f.split_once("]."))
-            .and_then(|(i, name)| Some((i.parse::<usize>().ok()?, name)));
-        match parsed_field {
-            Some((i, name)) if i < rows.len() => match parsed.column(name) {
-                Some(c) => format!("{file}: line {}, column {c} ({name})", rows[i].line),
-                None => format!("{file}: line {} ({name})", rows[i].line),
-            },
-            _ if field == "region_code" && parsed.column("region_code").is_none() => {
-                format!("--region {region:?}")
+    let answer = IngestServiceClient::new(ch.clone())
+        .submit(authed(req, &a.server.conn))
+        .await;
+    let r = match answer {
+        Ok(r) if report.is_empty() => r.into_inner(),
+        Ok(_) => {
+            return Err(report.into_error(
+                &file,
+                Some(match rows.len() {
+                    1 => "the server found no problem in the other row".to_owned(),
+                    n => format!("the server found no problem in the other {n} rows"),
+                }),
+            ))
+        }
+        Err(status) => {
+            let Some((found, total)) = violations(&status) else {
+                if report.is_empty() {
+                    return Err(describe(status));
+                }
+                let why = format!("the server could not check the other rows: {}", describe(status));
+                return Err(report.into_error(&file, Some(why)));
+            };
+            // Violations name observations[i].field: the file's line of row i, and the
+            // column.
+            for (field, description) in &found {
+                let row_field = field
+                    .strip_prefix("observations[")
+                    .and_then(|f| f.split_once("]."))
+                    .and_then(|(i, name)| Some((rows.get(i.parse::<usize>().ok()?)?, name)));
+                match row_field {
+                    Some((row, name)) => report.add(
+                        row.line,
+                        parsed.column(name).map(|c| (c, name.to_owned())),
+                        description.clone(),
+                    ),
+                    None if field == "region_code"
+                        && parsed.column("region_code").is_none() =>
+                    {
+                        report.add(0, None, format!("--region {region:?}: {description}"))
+                    }
+                    None => report.add(0, None, format!("{field}: {description}")),
+                }
             }
-            _ => format!("{file}: {field}"),
+            report.unlisted = total - found.len();
+            let more = (report.unlisted > 0).then(|| {
+                format!(
+                    "... and {} more the server found; fix these and check again (--dry-run \
+                     writes nothing) to see the rest",
+                    report.unlisted
+                )
+            });
+            return Err(report.into_error(&file, more));
         }
     };
-    let r = IngestServiceClient::new(ch.clone())
-        .submit(authed(req, &a.server.conn))
-        .await
-        .map_err(|s| describe_with(s, place))?
-        .into_inner();
     if a.server.json {
         return emit(&format!(
             "{}\n",
@@ -911,9 +1010,10 @@ pub(crate) async fn picture(a: PictureArgs) -> anyhow::Result<()> {
         let d = c.decimals;
         let (national, basis) =
             national_cells(&c.national, d, names.indicators.get(&c.indicator_id));
+        // The server gives a share for a sum of a quantity, a difference for the others.
         let versus = match (c.national_share, c.national_difference) {
             (Some(share), _) => format!("{} %", number(share, 1)),
-            (None, Some(diff)) if !names.is_sum(&c.indicator_id) => signed(diff, d),
+            (None, Some(diff)) => signed(diff, d),
             _ => NOT_AVAILABLE.into(),
         };
         t.row(vec![
@@ -969,6 +1069,7 @@ pub(crate) async fn picture(a: PictureArgs) -> anyhow::Result<()> {
         ("theme", Align::Left),
         ("score", Align::Right),
         ("rank", Align::Right),
+        ("from", Align::Right),
         ("reported", Align::Right),
     ]);
     let regions = names.regions.len().saturating_sub(1);
@@ -985,6 +1086,7 @@ pub(crate) async fn picture(a: PictureArgs) -> anyhow::Result<()> {
             } else {
                 NOT_AVAILABLE.into()
             },
+            th.indicators_scored.to_string(),
             format!("{}/{}", th.indicators_reported, th.indicators_defined),
         ]);
     }
@@ -1001,8 +1103,10 @@ on: the borders the figure is on; derived = put together from the figures of the
   before has a figure only on borders that give the area other land, so no change is shown.
 peer group: the value of each group the region belongs to, by the indicator's own rule over the
   members (the national value's completeness rules), and the region's rank within the group.
-theme score: the mean of the region's z-scores over the theme's directional indicators with at
-  least 3 regions reporting (+ = better than the average region); .. = no score this year.
+theme score: the mean of the region's z-scores over the theme's indicators that compare regions
+  (rates, shares, amounts per head: not counts, which mostly measure size) with a direction and at
+  least 3 regions reporting (+ = better than the average region); from = how many indicators it
+  rests on; .. = no score this year.
 ",
     );
     emit(&out)
@@ -1242,7 +1346,7 @@ pub(crate) async fn history(a: HistoryArgs) -> anyhow::Result<()> {
             out.push_str(&format!(
                 "#{:<8} {}  RETRACTED by {} ({}): {}\n",
                 v.sequence,
-                ts(&v.recorded_at),
+                local(&v.recorded_at),
                 printable(&v.principal),
                 printable(&v.submission_id),
                 printable(&v.retraction_reason)
@@ -1252,7 +1356,7 @@ pub(crate) async fn history(a: HistoryArgs) -> anyhow::Result<()> {
         out.push_str(&format!(
             "#{:<8} {}  {} {}{}  by {} ({})\n",
             v.sequence,
-            ts(&v.recorded_at),
+            local(&v.recorded_at),
             number(v.value, d),
             status_name(v.status),
             v.borders

@@ -126,10 +126,14 @@ pub struct RoundOpenArgs {
     /// The year the round is for (the year whose figures are reported).
     #[arg(long)]
     pub(crate) year: i32,
-    /// RFC 3339 instant, or a date: the end of that day, UTC (2026-09-30 = until
-    /// 2026-10-01T00:00:00Z).
+    /// The deadline: a date (the end of that day, Finnish time: 2026-09-30 is until
+    /// 23:59:59 EEST), a Finnish time (2026-09-30T16:00) or RFC 3339 with an offset.
     #[arg(long)]
     pub(crate) deadline: String,
+    /// Open the round even though its deadline has passed (every region is overdue at
+    /// once); without it such a deadline is refused, being most likely a typo.
+    #[arg(long)]
+    pub(crate) allow_past: bool,
     /// An expected indicator (repeat; default: every indicator regions report).
     #[arg(long)]
     pub(crate) indicator: Vec<String>,
@@ -333,11 +337,12 @@ pub(crate) struct AsOfArgs {
     /// Answer as of this log sequence.
     #[arg(long, conflicts_with = "as_of_time")]
     pub(crate) as_of_sequence: Option<u64>,
-    /// Answer as of this instant (RFC 3339, e.g. 2024-03-01T00:00:00Z).
+    /// Answer as the log stood at this time: a date (the end of that day, Finnish time), a
+    /// Finnish time (2024-03-01T12:00) or RFC 3339 with an offset (2024-03-01T10:00:00Z).
     #[arg(long, conflicts_with = "published_by")]
     pub(crate) as_of_time: Option<String>,
     /// Answer with the figures published by then, whatever day they were recorded: a date
-    /// (the end of that day, UTC) or an RFC 3339 instant, e.g. 2021-06-01.
+    /// (the end of that day, Finnish time), a Finnish time or RFC 3339, e.g. 2021-06-01.
     #[arg(long, conflicts_with = "as_of_sequence")]
     pub(crate) published_by: Option<String>,
 }

@@ -5,7 +5,8 @@ use anyhow::{bail, Context};
 use serde_json::json;
 
 use super::client::{
-    as_of, authed, channel, describe, national_cells, national_json, rank_cell, status_name, ts,
+    as_of, authed, channel, describe, local, national_cells, national_json, rank_cell,
+    status_name, ts,
     Names, NATIONAL_LEGEND,
 };
 use super::output::{emit, number, Align, Table, NOT_AVAILABLE};
@@ -240,38 +241,17 @@ fn run_id() -> String {
     format!("{nanos:x}")
 }
 
-/// A deadline: an RFC 3339 instant, or a date meaning the end of that day (UTC).
-pub(super) fn parse_deadline(s: &str) -> anyhow::Result<prost_types::Timestamp> {
-    let t = match chrono::DateTime::parse_from_rfc3339(s) {
-        Ok(t) => t.timestamp(),
-        Err(_) => {
-            let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| {
-                format!("--deadline {s:?} is neither a date (2026-09-30) nor RFC 3339")
-            })?;
-            // The end of the day: the first instant of the next one.
-            day.succ_opt()
-                .context("--deadline is too far in the future")?
-                .and_hms_opt(0, 0, 0)
-                .context("midnight exists")?
-                .and_utc()
-                .timestamp()
-        }
-    };
-    Ok(prost_types::Timestamp {
-        seconds: t,
-        nanos: 0,
-    })
-}
-
 pub(crate) async fn round_open(a: RoundOpenArgs) -> anyhow::Result<()> {
-    let deadline = parse_deadline(&a.deadline)?;
+    let deadline = crate::domain::text::instant(&a.deadline, crate::domain::text::Day::End)
+        .map_err(|why| anyhow::anyhow!("--deadline {why}"))?;
     let ch = channel(&a.server.server, &a.server.conn).await?;
 
     let r = RoundServiceClient::new(ch)
         .open_round(authed(
             proto::OpenRoundRequest {
                 year: a.year,
-                deadline: Some(deadline),
+                deadline: Some(convert::timestamp(deadline)),
+                allow_past_deadline: a.allow_past,
                 indicator_ids: a.indicator.clone(),
                 region_codes: a.region.clone(),
                 submission_id: a
@@ -299,14 +279,18 @@ pub(crate) async fn round_open(a: RoundOpenArgs) -> anyhow::Result<()> {
     } else {
         "is open (recorded at sequence"
     };
-    emit(&format!(
+    let mut out = format!(
         "The reporting round {} {what} {}): {} indicators are expected of {} regions by {}.\n",
         round.year,
         r.sequence,
         round.indicator_ids.len(),
         round.region_codes.len(),
-        ts(&round.deadline)
-    ))
+        local(&round.deadline)
+    );
+    if r.deadline_passed {
+        out.push_str("The deadline has already passed: every region that has not reported is overdue.\n");
+    }
+    emit(&out)
 }
 
 pub(crate) async fn round_status(a: RoundStatusArgs) -> anyhow::Result<()> {
@@ -348,7 +332,7 @@ pub(crate) async fn round_status(a: RoundStatusArgs) -> anyhow::Result<()> {
         "The reporting round {}: due {} ({}).\n{} indicators expected of {} regions: \
          {complete} complete, {overdue} overdue.\nAs of sequence {}, {}.\n\n",
         round.year,
-        ts(&round.deadline),
+        local(&round.deadline),
         if r.deadline_passed {
             "passed"
         } else {
@@ -357,7 +341,7 @@ pub(crate) async fn round_status(a: RoundStatusArgs) -> anyhow::Result<()> {
         round.indicator_ids.len(),
         r.regions.len(),
         r.as_of_sequence,
-        ts(&r.at)
+        local(&r.at)
     );
     // One line a region, at most 100 columns: the missing indicators themselves follow
     // the table only for one region or with --verbose (a default round expects dozens).

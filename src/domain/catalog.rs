@@ -229,6 +229,16 @@ pub(crate) fn check_name(field: &str, v: &str) -> Result<(), String> {
 }
 
 impl Indicator {
+    /// Whether its regional figures compare regions as they are: a rate, a share or an
+    /// amount per head (a ratio or a weighted mean), not a count that mostly measures a
+    /// region's size (a sum). Only these make theme scores.
+    pub(crate) fn compares_regions(&self) -> bool {
+        matches!(
+            self.aggregation,
+            Aggregation::Ratio { .. } | Aggregation::WeightedMean { .. }
+        )
+    }
+
     /// Checks the definition on its own (not its references to other indicators).
     pub(crate) fn check(&self) -> Result<(), String> {
         let id_ok = !self.id.is_empty()

@@ -125,6 +125,43 @@ pub(crate) struct National {
     pub(crate) provisional: bool,
 }
 
+/// A value computed over fewer than this share of the areas it stands for rests on a thin
+/// basis, and says so: a "national" ratio from 1 of 19 regions is mostly one region's.
+pub(crate) const THIN_BASIS_SHARE: f64 = 0.5;
+
+impl National {
+    /// Computed over part of the areas (partial), and over fewer than
+    /// [`THIN_BASIS_SHARE`] of them.
+    pub(crate) fn thin(&self) -> bool {
+        self.basis == Basis::Partial
+            && f64::from(self.regions_reported) < THIN_BASIS_SHARE * f64::from(self.regions_expected)
+    }
+
+    /// `value` as a share (%) of this whole: for a sum of a quantity that cannot be
+    /// negative (`quantity`: the catalog's minimum is 0 or more: a population, an amount),
+    /// when the whole is known (official or complete) and above zero. A net flow (natural
+    /// increase, net migration) has no meaningful share.
+    pub(crate) fn share(&self, rule: &Aggregation, quantity: bool, value: f64) -> Option<f64> {
+        let whole = matches!(self.basis, Basis::Official | Basis::Complete);
+        match (rule, self.value) {
+            (Aggregation::Sum, Some(n)) if whole && quantity && n > 0.0 && value >= 0.0 => {
+                Some(value / n * 100.0)
+            }
+            _ => None,
+        }
+    }
+
+    /// `value` less this one, where a difference means something: not for a sum (a region's
+    /// count less the country's is only the rest of the country, negated; see
+    /// [`National::share`]).
+    pub(crate) fn difference(&self, rule: &Aggregation, value: f64) -> Option<f64> {
+        match rule {
+            Aggregation::Sum => None,
+            _ => self.value.map(|n| value - n),
+        }
+    }
+}
+
 /// The national value by the completeness rules: a value reported for the whole country
 /// wins; without one, a sum is the national value only when every expected region
 /// reported (a sum over part of the country is no national figure), while a ratio or a

@@ -87,33 +87,81 @@ pub(crate) fn clip(s: &str) -> String {
     format!("{}…", prefix(s, MAX_QUOTED))
 }
 
+/// Finland's time zone: a time a person types without an offset, and every time the CLI
+/// shows, is Finnish time (EET, EEST in summer).
+pub(crate) const ZONE: chrono_tz::Tz = chrono_tz::Europe::Helsinki;
+
 /// Which instant of a day a plain date (`2021-06-01`) stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Day {
     /// Its first microsecond (a publication on that day).
     Start,
-    /// Its last microsecond (what was known on that day).
+    /// Its last microsecond (what was known on that day, a deadline).
     End,
 }
 
-/// An instant in microseconds since the Unix epoch: RFC 3339 (`2021-05-12T10:15:00Z`), or a
-/// plain date taken in UTC as `day` says. `Err` says what was expected.
+/// An instant in microseconds since the Unix epoch: RFC 3339 with an offset
+/// (`2021-05-12T10:15:00Z`, `…+03:00`), a date-time without one taken in Finnish time
+/// (`2021-05-12T13:15`, `2021-05-12 13:15:00`), or a plain date: the first or last
+/// microsecond of that day in Finland, as `day` says. `Err` says what was expected.
 pub(crate) fn instant(s: &str, day: Day) -> Result<i64, String> {
-    let micros = |t: chrono::DateTime<chrono::Utc>| t.timestamp_micros();
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
-        return Ok(micros(t.to_utc()));
+    use chrono::TimeZone;
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        // A leap second (`…:60`) is the last microsecond of the second before it.
+        let nanos = i64::from(t.timestamp_subsec_nanos().min(999_999_999));
+        return Ok(t.timestamp() * 1_000_000 + nanos / 1000);
     }
-    let date = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+    let local = |t: chrono::NaiveDateTime| -> Result<i64, String> {
+        // In October's repeated hour the earlier (summer) instant; in March's skipped hour
+        // there is none.
+        ZONE.from_local_datetime(&t)
+            .earliest()
+            .map(|t| t.timestamp_micros())
+            .ok_or_else(|| {
+                format!(
+                    "{:?} does not exist in Finnish time (the clocks were put forward an hour)",
+                    clip(s)
+                )
+            })
+    };
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, format) {
+            return local(t);
+        }
+    }
+    let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
         format!(
-            "{:?} is neither a date (2021-06-01) nor an RFC 3339 time (2021-05-12T10:15:00Z)",
+            "{:?} is neither a date (2021-06-01), a Finnish time (2021-06-01T12:00) nor an \
+             RFC 3339 time with an offset (2021-05-12T10:15:00Z)",
             clip(s)
         )
     })?;
-    let start = micros(date.and_time(chrono::NaiveTime::MIN).and_utc());
+    // Midnight exists on every day in Finland (the clocks change at 03:00 and 04:00).
+    let start = local(date.and_time(chrono::NaiveTime::MIN))?;
     Ok(match day {
         Day::Start => start,
-        Day::End => start + 86_400_000_000 - 1,
+        Day::End => match date.succ_opt() {
+            Some(next) => local(next.and_time(chrono::NaiveTime::MIN))? - 1,
+            None => return Err(format!("{:?} is the last day there is", clip(s))),
+        },
     })
+}
+
+/// `micros` as a person reads it: Finnish time with its zone (`2026-09-30 23:59:59 EEST`).
+pub(crate) fn finnish_time(micros: i64) -> String {
+    match chrono::DateTime::from_timestamp_micros(micros) {
+        Some(t) => t
+            .with_timezone(&ZONE)
+            .format("%Y-%m-%d %H:%M:%S %Z")
+            .to_string(),
+        None => format!("{micros} µs after 1970"),
+    }
 }
 
 #[cfg(test)]
@@ -121,22 +169,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_instant_is_rfc3339_or_a_date_at_either_end_of_its_day() {
+    fn an_instant_is_rfc3339_or_finnish_time_or_a_date_at_either_end_of_its_finnish_day() {
         let noon = instant("2021-05-12T10:15:00Z", Day::Start).unwrap();
         assert_eq!(noon, 1_620_814_500_000_000);
+        assert_eq!(instant("2021-05-12T13:15:00+03:00", Day::End).unwrap(), noon);
+        // Without an offset: Finnish time, summer (UTC+3) and winter (UTC+2).
+        assert_eq!(instant("2021-05-12T13:15", Day::Start).unwrap(), noon);
+        assert_eq!(instant("2021-05-12 13:15:00", Day::End).unwrap(), noon);
         assert_eq!(
-            instant("2021-05-12T13:15:00+03:00", Day::End).unwrap(),
-            noon
+            instant("2021-01-12T12:15:00", Day::Start).unwrap(),
+            instant("2021-01-12T10:15:00Z", Day::Start).unwrap()
         );
+        // A date: 1 June 2021 began at 21:00 UTC on 31 May, and ended a day later.
         let start = instant("2021-06-01", Day::Start).unwrap();
-        assert_eq!(start, 1_622_505_600_000_000);
-        assert_eq!(
-            instant("2021-06-01", Day::End).unwrap(),
-            start + 86_399_999_999
-        );
-        assert!(instant("1.6.2021", Day::Start)
+        assert_eq!(start, instant("2021-05-31T21:00:00Z", Day::Start).unwrap());
+        assert_eq!(instant("2021-06-01", Day::End).unwrap(), start + 86_399_999_999);
+        // The day the clocks go back has 25 hours; the day they go forward, 23.
+        let long = instant("2021-10-31", Day::End).unwrap() - instant("2021-10-31", Day::Start).unwrap();
+        assert_eq!(long, 25 * 3_600_000_000 - 1);
+        let short = instant("2021-03-28", Day::End).unwrap() - instant("2021-03-28", Day::Start).unwrap();
+        assert_eq!(short, 23 * 3_600_000_000 - 1);
+        // 03:30 on 28 March 2021 was skipped; 03:30 on 31 October came twice (summer first).
+        assert!(instant("2021-03-28T03:30", Day::Start)
             .unwrap_err()
-            .contains("neither"));
+            .contains("does not exist"));
+        assert_eq!(
+            instant("2021-10-31T03:30", Day::Start).unwrap(),
+            instant("2021-10-31T00:30:00Z", Day::Start).unwrap()
+        );
+        assert!(instant("1.6.2021", Day::Start).unwrap_err().contains("neither"));
+    }
+
+    #[test]
+    fn finnish_time_says_its_zone() {
+        let t = instant("2026-09-30", Day::End).unwrap();
+        assert_eq!(finnish_time(t), "2026-09-30 23:59:59 EEST");
+        let t = instant("2026-01-15T08:00:00Z", Day::Start).unwrap();
+        assert_eq!(finnish_time(t), "2026-01-15 10:00:00 EET");
     }
 
     #[test]

@@ -41,7 +41,7 @@ use crate::domain::{
 
 pub use picture::Level;
 pub(crate) use picture::{GroupPicture, IndicatorYear, RoundStatus, SeriesPoint};
-pub(crate) use picture::{RegionPicture, ThemeScores, YearPicture};
+pub(crate) use picture::{RegionPicture, Score, ThemeScores, YearPicture};
 
 /// One recorded change of a cell, as kept in memory (see the module's "Memory").
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -957,6 +957,7 @@ mod tests {
                 indicators: indicators.iter().map(|i| (*i).to_owned()).collect(),
                 regions: vec!["MK01".into(), "MK02".into()],
             },
+            allow_past: false,
         };
         let submit = WriteRequest::Submit(SubmitInput {
             submission_id: "pop".into(),

@@ -144,22 +144,22 @@ impl IndicatorYear {
         self.national.value
     }
 
-    /// The region's share of the country (%): for a sum of a quantity that cannot be
-    /// negative (the catalog's minimum is 0 or more: a population, an amount), with an
-    /// official or complete national value above zero. A net flow (natural increase, net
-    /// migration) has no meaningful share.
+    /// The region's share of the country (%): see [`stats::National::share`].
     pub(crate) fn share(&self, value: f64) -> Option<f64> {
-        let whole = matches!(
-            self.national.basis,
-            stats::Basis::Official | stats::Basis::Complete
-        );
         let quantity = self.indicator.min_value.is_some_and(|m| m >= 0.0);
-        match (&self.indicator.aggregation, self.national.value) {
-            (Aggregation::Sum, Some(n)) if whole && quantity && n > 0.0 && value >= 0.0 => {
-                Some(value / n * 100.0)
-            }
-            _ => None,
-        }
+        (self.national).share(&self.indicator.aggregation, quantity, value)
+    }
+
+    /// A member's share of its group (%), by the same rule as [`IndicatorYear::share`].
+    pub(crate) fn group_share(&self, g: &GroupFigures, value: f64) -> Option<f64> {
+        let quantity = self.indicator.min_value.is_some_and(|m| m >= 0.0);
+        g.value.share(&self.indicator.aggregation, quantity, value)
+    }
+
+    /// A member's value less its group's, where a difference means something (not for a
+    /// sum: [`stats::National::difference`]).
+    pub(crate) fn group_difference(&self, g: &GroupFigures, value: f64) -> Option<f64> {
+        g.value.difference(&self.indicator.aggregation, value)
     }
 
     /// `area`'s figure and its rank (0 when the indicator is not ranked), if it has one.
@@ -327,7 +327,7 @@ pub struct YearPicture {
     /// In catalog (id) order.
     pub(crate) indicators: Vec<Arc<IndicatorYear>>,
     /// Per theme: (region, score, rank), best first.
-    pub(crate) theme_scores: BTreeMap<Theme, Vec<(String, f64, u32)>>,
+    pub(crate) theme_scores: BTreeMap<Theme, Vec<Score>>,
     /// The latest of its indicators' `since`.
     pub(crate) since: u64,
 }
@@ -341,6 +341,18 @@ impl YearPicture {
     }
 }
 
+/// A region's score in one theme: the mean of its oriented z-scores over the theme's
+/// indicators that compare regions.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Score {
+    pub(crate) region: String,
+    pub(crate) score: f64,
+    /// 1 = the highest score.
+    pub(crate) rank: u32,
+    /// The indicators the score rests on.
+    pub(crate) indicators: u32,
+}
+
 /// A region's summary of one theme.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct ThemeSummary {
@@ -350,6 +362,8 @@ pub(crate) struct ThemeSummary {
     pub(crate) indicators_reported: u32,
     pub(crate) indicators_defined: u32,
     pub(crate) scored: bool,
+    /// The indicators its score rests on (0: no score).
+    pub(crate) indicators_scored: u32,
 }
 
 /// One cell of an area's picture that has a figure on the picture's borders.
@@ -376,9 +390,16 @@ pub(crate) struct RegionCell {
 }
 
 impl RegionCell {
-    /// The value less the national value.
+    /// The value less the national value, where a difference means something (not for
+    /// a sum, which has [`RegionCell::national_share`] instead).
     pub(crate) fn national_difference(&self) -> Option<f64> {
-        self.figures.national().map(|n| self.value - n)
+        let iy = &self.figures;
+        iy.national.difference(&iy.indicator.aggregation, self.value)
+    }
+
+    /// The region's share of the country (%), for a sum of a quantity.
+    pub(crate) fn national_share(&self) -> Option<f64> {
+        self.figures.share(self.value)
     }
 
     /// The value less the year before's.
@@ -778,7 +799,12 @@ impl Projection {
         IndicatorYear {
             groups,
             ranks: stats::ranks_by_direction(&nums, ind.direction),
-            z_scores: stats::oriented_z_scores(&nums, ind.direction),
+            // Only figures that compare regions as they are (rates, shares, amounts per
+            // head) make theme scores: a count mostly measures a region's size.
+            z_scores: ind
+                .compares_regions()
+                .then(|| stats::oriented_z_scores(&nums, ind.direction))
+                .flatten(),
             official: official.map(|(v, _)| v),
             national: stats::national(&ind.aggregation, official, computed, areas.len() as u32),
             indicator: ind.clone(),
@@ -856,22 +882,27 @@ impl ThemeScores {
     }
 
     /// Every theme's scores, best first (ties share the best rank, then by code).
-    pub(crate) fn ranked(mut self) -> BTreeMap<Theme, Vec<(String, f64, u32)>> {
+    pub(crate) fn ranked(mut self) -> BTreeMap<Theme, Vec<Score>> {
         let mut theme_scores = BTreeMap::new();
         for theme in Theme::ALL {
             let zs = self.zs.remove(&theme).unwrap_or_default();
-            let scored: Vec<(String, f64)> = zs
+            let scored: Vec<(String, f64, u32)> = zs
                 .into_iter()
-                .filter_map(|(r, z)| stats::mean(&z).map(|m| (r, m)))
+                .filter_map(|(r, z)| stats::mean(&z).map(|m| (r, m, z.len() as u32)))
                 .collect();
-            let scores: Vec<f64> = scored.iter().map(|(_, s)| *s).collect();
+            let scores: Vec<f64> = scored.iter().map(|(_, s, _)| *s).collect();
             let ranks = stats::ranks_by_direction(&scores, Direction::HigherIsBetter);
-            let mut ranked: Vec<(String, f64, u32)> = scored
+            let mut ranked: Vec<Score> = scored
                 .into_iter()
                 .zip(ranks)
-                .map(|((r, s), k)| (r, s, k))
+                .map(|((region, score, indicators), rank)| Score {
+                    region,
+                    score,
+                    rank,
+                    indicators,
+                })
                 .collect();
-            ranked.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
+            ranked.sort_by(|a, b| a.rank.cmp(&b.rank).then_with(|| a.region.cmp(&b.region)));
             theme_scores.insert(theme, ranked);
         }
         theme_scores
@@ -1045,11 +1076,12 @@ impl Projection {
         let themes = Theme::ALL
             .iter()
             .map(|t| {
-                let entry = yp.theme_scores[t].iter().find(|(r, _, _)| r == area);
+                let entry = yp.theme_scores[t].iter().find(|s| s.region == area);
                 ThemeSummary {
                     theme: *t,
-                    score: entry.map(|e| e.1).unwrap_or(0.0),
-                    rank: entry.map(|e| e.2).unwrap_or(0),
+                    score: entry.map_or(0.0, |e| e.score),
+                    rank: entry.map_or(0, |e| e.rank),
+                    indicators_scored: entry.map_or(0, |e| e.indicators),
                     indicators_reported: reported.get(t).copied().unwrap_or(0),
                     indicators_defined: catalog
                         .indicators

@@ -69,6 +69,8 @@ pub enum WriteRequest {
     OpenRound {
         submission_id: String,
         round: crate::domain::Round,
+        /// A deadline already passed is taken (else refused as most likely a typo).
+        allow_past: bool,
     },
 }
 

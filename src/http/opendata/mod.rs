@@ -304,8 +304,9 @@ fn required_year(q: &BTreeMap<String, String>) -> Result<Year, HttpError> {
     }
 }
 
-/// `as_of`: a sequence (digits) or an RFC 3339 instant; or `published_by`: a date (its
-/// end) or an RFC 3339 instant; neither is the latest state.
+/// `as_of`: a sequence (digits), a date (the end of that day, Finnish time), a Finnish
+/// date-time or an RFC 3339 instant; or `published_by`: the same but a sequence; neither is
+/// the latest state.
 fn as_of(q: &BTreeMap<String, String>) -> Result<AsOf, HttpError> {
     if let Some(v) = q.get("published_by") {
         if q.contains_key("as_of") {
@@ -334,19 +335,10 @@ fn as_of(q: &BTreeMap<String, String>) -> Result<AsOf, HttpError> {
             });
     }
     // A `+` of an offset left unencoded arrives as a space (form encoding).
-    let v = &v.replace(' ', "+");
-    let t = chrono::DateTime::parse_from_rfc3339(v).map_err(|_| {
-        HttpError::invalid(
-            "as_of",
-            format!(
-                "{:?} is neither a sequence nor an RFC 3339 time (2025-06-01T00:00:00Z)",
-                crate::domain::text::cut(v, 60)
-            ),
-        )
-    })?;
-    // A leap second (`…:60`) is the last microsecond of the second before it.
-    let nanos = i64::from(t.timestamp_subsec_nanos().min(999_999_999));
-    Ok(AsOf::RecordedAt(t.timestamp() * 1_000_000 + nanos / 1000))
+    let v = v.replace(' ', "+");
+    crate::domain::text::instant(&v, crate::domain::text::Day::End)
+        .map(AsOf::RecordedAt)
+        .map_err(|why| HttpError::invalid("as_of", format!("is not a sequence, and {why}")))
 }
 
 fn min_sequence(q: &BTreeMap<String, String>) -> Result<u64, HttpError> {
@@ -673,8 +665,9 @@ mod tests {
     }
 
     /// An offset's `+` left unencoded arrives as a space and still reads; `%2B` and `Z` too.
+    /// Without an offset, a time or a date is Finnish.
     #[test]
-    fn as_of_takes_a_sequence_or_an_rfc3339_time() {
+    fn as_of_takes_a_sequence_a_date_or_a_time() {
         let point = |uri: &str| as_of(&q(uri, &[]).unwrap()).unwrap();
         assert_eq!(point("/x?as_of=42"), AsOf::Sequence(42));
         assert_eq!(point("/x"), AsOf::Latest);
@@ -682,12 +675,18 @@ mod tests {
         assert_eq!(point("/x?as_of=2025-01-01T12:00:00Z"), noon_utc);
         assert_eq!(point("/x?as_of=2025-01-01T14:00:00+02:00"), noon_utc);
         assert_eq!(point("/x?as_of=2025-01-01T14:00:00%2B02:00"), noon_utc);
+        assert_eq!(point("/x?as_of=2025-01-01T14:00"), noon_utc, "Finnish winter time");
+        // A date's end, Finnish time: 1 January ended at 21:59:59.999999 UTC.
+        assert_eq!(
+            point("/x?as_of=2025-01-01"),
+            AsOf::RecordedAt(1_735_768_799_999_999)
+        );
         let bad = q("/x?as_of=yesterday", &[]).unwrap();
         assert_eq!(as_of(&bad).unwrap_err().status, StatusCode::BAD_REQUEST);
         // A date's end: what was published on it counts.
         assert_eq!(
             point("/x?published_by=2021-06-01"),
-            AsOf::PublishedBy(1_622_591_999_999_999)
+            AsOf::PublishedBy(1_622_581_199_999_999)
         );
         let both = q("/x?published_by=2021-06-01&as_of=3", &[]).unwrap();
         assert_eq!(as_of(&both).unwrap_err().status, StatusCode::BAD_REQUEST);

@@ -151,6 +151,7 @@ impl WriterState {
         &mut self,
         submission_id: String,
         round: Round,
+        allow_past: bool,
         who: &Principal,
         now: i64,
         out: &mut Vec<Event>,
@@ -163,7 +164,22 @@ impl WriterState {
         let current_year = super::year_of(now);
         let check = |c: &Catalog| {
             let r = c.resolve_round(round.clone(), current_year);
-            let checked = c.check_round(&r, current_year);
+            let checked = c.check_round(&r, current_year).and_then(|()| {
+                // A deadline in the past makes every region overdue the moment the round
+                // opens: most likely a mistyped year, so it takes an explicit yes.
+                if allow_past || !(0..now).contains(&r.deadline_micros) {
+                    return Ok(());
+                }
+                Err((
+                    "deadline",
+                    format!(
+                        "{} has already passed (it is {} now); allow_past_deadline opens the \
+                         round anyway, every region that has not reported overdue at once",
+                        crate::domain::text::finnish_time(r.deadline_micros),
+                        crate::domain::text::finnish_time(now)
+                    ),
+                ))
+            });
             resolved = Some(r);
             checked
         };

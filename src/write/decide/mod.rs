@@ -330,7 +330,8 @@ impl WriterState {
             WriteRequest::OpenRound {
                 submission_id,
                 round,
-            } => self.prepare_round(submission_id, round, who, now, out),
+                allow_past,
+            } => self.prepare_round(submission_id, round, allow_past, who, now, out),
         }
     }
 
