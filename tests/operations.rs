@@ -33,6 +33,9 @@ const VARIABLES: &[(&str, &str)] = &[
     // MK01's peer group (Helsinki-Uusimaa, a group of one): the group variable offers only
     // the groups of $region.
     ("group", "FI1B"),
+    // Swedish: regions and groups have Swedish names, indicators none, so the queries must
+    // fall back to the Finnish name.
+    ("lang", "sv"),
     ("job", JOB),
     // What the "All" option of the instance variable sends (its allValue).
     ("instance", ".+"),
@@ -122,7 +125,8 @@ fn target_exprs(name: &str, d: &Value) -> Vec<(String, String)> {
 }
 
 /// The names of the template variables an expression uses (`$x`, `${x}`, `${x:fmt}`,
-/// `[[x]]`).
+/// `[[x]]`). `$1` is none: it is a regex group in label_replace's replacement, which Grafana
+/// leaves alone (no variable is named 1).
 fn used_variables(expr: &str) -> Vec<String> {
     let mut out = Vec::new();
     let b = expr.as_bytes();
@@ -138,7 +142,7 @@ fn used_variables(expr: &str) -> Vec<String> {
             while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
                 j += 1;
             }
-            if j > start {
+            if j > start && !b[start].is_ascii_digit() {
                 out.push(expr[start..j].to_owned());
             }
             if braced {
@@ -323,6 +327,718 @@ fn dashboards_are_ready_for_file_provisioning() {
         "dashboard problems:\n  {}",
         problems.join("\n  ")
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Dashboards: names beside codes
+// ---------------------------------------------------------------------------------------
+
+/// The labels that hold a code (`MK12`, `FI1D`, `registered_unemployment_rate`). A query
+/// that returns one returns the name beside it, `<label>_name`, joined from
+/// `tilannekuva_<label>_info` in the language of the `lang` variable.
+const CODED: &[&str] = &["region", "group", "indicator"];
+
+/// The labels (besides job and instance) of every gauge that carries a code, as
+/// docs/operations.md lists them: what a bare selector of one returns. The Prometheus test
+/// checks this table against the scraped series.
+const METRIC_LABELS: &[(&str, &[&str])] = &[
+    (
+        "tilannekuva_indicator_value",
+        &["region", "indicator", "theme", "year"],
+    ),
+    (
+        "tilannekuva_indicator_national_value",
+        &["indicator", "theme", "year", "basis"],
+    ),
+    (
+        "tilannekuva_indicator_national_regions_reported",
+        &["indicator", "theme", "year"],
+    ),
+    (
+        "tilannekuva_indicator_national_regions_expected",
+        &["indicator", "theme", "year"],
+    ),
+    (
+        "tilannekuva_indicator_rank",
+        &["region", "indicator", "year"],
+    ),
+    ("tilannekuva_theme_score", &["region", "theme", "year"]),
+    ("tilannekuva_region_coverage_ratio", &["region", "year"]),
+    ("tilannekuva_group_member", &["group", "region"]),
+    (
+        "tilannekuva_group_value",
+        &["group", "indicator", "theme", "year", "basis"],
+    ),
+    (
+        "tilannekuva_group_rank",
+        &["group", "region", "indicator", "year"],
+    ),
+    (
+        "tilannekuva_group_regions_ranked",
+        &["group", "indicator", "year"],
+    ),
+    ("tilannekuva_round_indicators_expected", &["region", "year"]),
+    ("tilannekuva_round_indicators_reported", &["region", "year"]),
+    ("tilannekuva_round_indicators_missing", &["region", "year"]),
+    (
+        "tilannekuva_region_info",
+        &["region", "name_fi", "name_sv", "name_en"],
+    ),
+    (
+        "tilannekuva_group_info",
+        &["group", "name_fi", "name_sv", "name_en"],
+    ),
+    (
+        "tilannekuva_indicator_info",
+        &["indicator", "theme", "unit", "name_fi", "name_en"],
+    ),
+];
+
+/// What a PromQL expression evaluates to, as far as its labels go.
+#[derive(Clone, Debug, PartialEq)]
+enum Shape {
+    Scalar,
+    Str(String),
+    /// A vector whose series carry these labels.
+    Vector(BTreeSet<String>),
+}
+
+/// A PromQL token. A selector's matchers and a range are one token each: their insides
+/// say nothing about the labels of the result.
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    Ident(String),
+    Num,
+    Str(String),
+    Open,
+    Close,
+    Comma,
+    /// `{...}`
+    Braces,
+    /// `[...]`
+    Brackets,
+    Op(String),
+}
+
+fn lex(expr: &str) -> Result<Vec<Tok>, String> {
+    let chars: Vec<char> = expr.chars().collect();
+    // The index after the closing quote of the string opening at `i`.
+    let string_end = |i: usize| -> Result<usize, String> {
+        let quote = chars[i];
+        let mut j = i + 1;
+        while j < chars.len() && chars[j] != quote {
+            j += if chars[j] == '\\' && quote != '`' {
+                2
+            } else {
+                1
+            };
+        }
+        if j < chars.len() {
+            Ok(j + 1)
+        } else {
+            Err(format!("unclosed string in {expr:?}"))
+        }
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let word = |i: usize, ok: fn(char) -> bool| {
+            let mut j = i;
+            while j < chars.len() && ok(chars[j]) {
+                j += 1;
+            }
+            j
+        };
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '"' | '\'' | '`' => {
+                let end = string_end(i)?;
+                out.push(Tok::Str(chars[i + 1..end - 1].iter().collect()));
+                i = end;
+            }
+            '{' | '[' => {
+                let close = if c == '{' { '}' } else { ']' };
+                let mut j = i + 1;
+                while j < chars.len() && chars[j] != close {
+                    j = if matches!(chars[j], '"' | '\'' | '`') {
+                        string_end(j)?
+                    } else {
+                        j + 1
+                    };
+                }
+                if j == chars.len() {
+                    return Err(format!("unclosed {c} in {expr:?}"));
+                }
+                out.push(if c == '{' { Tok::Braces } else { Tok::Brackets });
+                i = j + 1;
+            }
+            '(' | ')' | ',' => {
+                out.push(match c {
+                    '(' => Tok::Open,
+                    ')' => Tok::Close,
+                    _ => Tok::Comma,
+                });
+                i += 1;
+            }
+            c if c.is_ascii_digit() || c == '.' => {
+                i = word(i, |c| c.is_ascii_alphanumeric() || c == '.');
+                out.push(Tok::Num);
+            }
+            c if c.is_alphabetic() || c == '_' || c == ':' => {
+                let end = word(i, |c| c.is_alphanumeric() || c == '_' || c == ':');
+                out.push(Tok::Ident(chars[i..end].iter().collect()));
+                i = end;
+            }
+            _ => {
+                let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
+                let op = if ["==", "!=", "<=", ">="].contains(&two.as_str()) {
+                    two
+                } else if "+-*/%^<>".contains(c) {
+                    c.to_string()
+                } else {
+                    return Err(format!("unexpected {c:?} in {expr:?}"));
+                };
+                i += op.len();
+                out.push(Tok::Op(op));
+            }
+        }
+    }
+    Ok(out)
+}
+
+const AGGREGATIONS: &[&str] = &[
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "group",
+    "stddev",
+    "stdvar",
+    "count",
+    "count_values",
+    "bottomk",
+    "topk",
+    "quantile",
+    "limitk",
+    "limit_ratio",
+];
+
+/// A binary operator's precedence (higher binds tighter), as PromQL has it.
+fn binary_precedence(op: &str) -> Option<u8> {
+    Some(match op {
+        "or" => 1,
+        "and" | "unless" => 2,
+        "==" | "!=" | "<=" | "<" | ">=" | ">" => 3,
+        "+" | "-" => 4,
+        "*" | "/" | "%" | "atan2" => 5,
+        "^" => 6,
+        _ => return None,
+    })
+}
+
+/// The vector matching of a binary operator.
+#[derive(Default)]
+struct Matching {
+    /// `on (…)` (true) or `ignoring (…)` (false).
+    on: Option<(bool, Vec<String>)>,
+    /// `group_left (…)` (true) or `group_right (…)` (false): the labels taken from the
+    /// other side.
+    group: Option<(bool, Vec<String>)>,
+}
+
+/// The labels of `left op right`, by Prometheus' rules.
+fn combine(op: &str, left: Shape, m: &Matching, right: Shape) -> Shape {
+    let (l, r) = match (left, right) {
+        (Shape::Vector(l), Shape::Vector(r)) => (l, r),
+        (Shape::Vector(v), _) | (_, Shape::Vector(v)) => return Shape::Vector(v),
+        _ => return Shape::Scalar,
+    };
+    // The "many" side's labels, with the included labels of the "one" side (a label the
+    // one side does not have is removed).
+    let include = |mut many: BTreeSet<String>, one: &BTreeSet<String>, labels: &[String]| {
+        for l in labels {
+            if one.contains(l) {
+                many.insert(l.clone());
+            } else {
+                many.remove(l);
+            }
+        }
+        many
+    };
+    Shape::Vector(match (op, &m.on, &m.group) {
+        ("or", _, _) => l.union(&r).cloned().collect(),
+        ("and" | "unless", _, _) => l,
+        (_, _, Some((true, labels))) => include(l, &r, labels),
+        (_, _, Some((false, labels))) => include(r, &l, labels),
+        // One-to-one: `on` keeps only its labels, `ignoring` drops its labels.
+        (_, Some((true, on)), None) => l.into_iter().filter(|x| on.contains(x)).collect(),
+        (_, Some((false, ignoring)), None) => {
+            l.into_iter().filter(|x| !ignoring.contains(x)).collect()
+        }
+        (_, None, None) => l,
+    })
+}
+
+/// A reader of the PromQL the dashboards use, for the labels of what it returns.
+struct Parser<'a> {
+    toks: &'a [Tok],
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+
+    fn next(&mut self) -> Option<Tok> {
+        let t = self.toks.get(self.pos).cloned();
+        if t.is_some() {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn at_word(&self, word: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Ident(w)) if w == word)
+    }
+
+    fn expect(&mut self, want: Tok) -> Result<(), String> {
+        match self.next() {
+            Some(t) if t == want => Ok(()),
+            other => Err(format!("expected {want:?}, found {other:?}")),
+        }
+    }
+
+    /// An expression of operators of precedence `min` or higher.
+    fn expr(&mut self, min: u8) -> Result<Shape, String> {
+        let mut left = self.unary()?;
+        loop {
+            let op = match self.peek() {
+                Some(Tok::Op(o)) | Some(Tok::Ident(o)) => o.clone(),
+                _ => break,
+            };
+            let Some(prec) = binary_precedence(&op).filter(|p| *p >= min) else {
+                break;
+            };
+            self.pos += 1;
+            let m = self.matching()?;
+            // `^` is right-associative, the others left-associative.
+            let right = self.expr(if op == "^" { prec } else { prec + 1 })?;
+            left = combine(&op, left, &m, right);
+        }
+        Ok(left)
+    }
+
+    fn matching(&mut self) -> Result<Matching, String> {
+        let mut m = Matching::default();
+        if self.at_word("bool") {
+            self.pos += 1;
+        }
+        if self.at_word("on") || self.at_word("ignoring") {
+            let on = self.at_word("on");
+            self.pos += 1;
+            m.on = Some((on, self.labels()?));
+        }
+        if self.at_word("group_left") || self.at_word("group_right") {
+            let left = self.at_word("group_left");
+            self.pos += 1;
+            let labels = if self.peek() == Some(&Tok::Open) {
+                self.labels()?
+            } else {
+                Vec::new()
+            };
+            m.group = Some((left, labels));
+        }
+        Ok(m)
+    }
+
+    fn unary(&mut self) -> Result<Shape, String> {
+        if matches!(self.peek(), Some(Tok::Op(o)) if o == "-" || o == "+") {
+            self.pos += 1;
+            return self.unary();
+        }
+        let shape = self.primary()?;
+        // A range or subquery, an offset.
+        loop {
+            if self.peek() == Some(&Tok::Brackets) {
+                self.pos += 1;
+            } else if self.at_word("offset") {
+                self.pos += 1;
+                if self.peek() == Some(&Tok::Op("-".into())) {
+                    self.pos += 1;
+                }
+                self.expect(Tok::Num)?;
+            } else {
+                return Ok(shape);
+            }
+        }
+    }
+
+    fn primary(&mut self) -> Result<Shape, String> {
+        match self.next() {
+            Some(Tok::Num) => Ok(Shape::Scalar),
+            Some(Tok::Str(s)) => Ok(Shape::Str(s)),
+            Some(Tok::Open) => {
+                let inner = self.expr(0)?;
+                self.expect(Tok::Close)?;
+                Ok(inner)
+            }
+            // `{__name__=~"…"}`: which metrics, and so which labels, is unknown.
+            Some(Tok::Braces) => Ok(Shape::Vector(BTreeSet::new())),
+            Some(Tok::Ident(name)) => {
+                if AGGREGATIONS.contains(&name.as_str())
+                    && (self.peek() == Some(&Tok::Open)
+                        || self.at_word("by")
+                        || self.at_word("without"))
+                {
+                    self.aggregation(&name)
+                } else if self.peek() == Some(&Tok::Open) {
+                    self.call(&name)
+                } else {
+                    if self.peek() == Some(&Tok::Braces) {
+                        self.pos += 1;
+                    }
+                    let labels = METRIC_LABELS
+                        .iter()
+                        .find(|(m, _)| *m == name)
+                        .map(|(_, l)| l.iter().map(|l| l.to_string()).collect())
+                        .unwrap_or_default();
+                    Ok(Shape::Vector(labels))
+                }
+            }
+            other => Err(format!("unexpected {other:?}")),
+        }
+    }
+
+    /// `(a, b, …)`
+    fn labels(&mut self) -> Result<Vec<String>, String> {
+        self.expect(Tok::Open)?;
+        let mut out = Vec::new();
+        loop {
+            match self.next() {
+                Some(Tok::Close) => return Ok(out),
+                Some(Tok::Ident(l)) => out.push(l),
+                Some(Tok::Comma) => {}
+                other => return Err(format!("unexpected {other:?} in a list of labels")),
+            }
+        }
+    }
+
+    /// `(arg, …)`
+    fn args(&mut self) -> Result<Vec<Shape>, String> {
+        self.expect(Tok::Open)?;
+        let mut out = Vec::new();
+        if self.peek() == Some(&Tok::Close) {
+            self.pos += 1;
+            return Ok(out);
+        }
+        loop {
+            out.push(self.expr(0)?);
+            match self.next() {
+                Some(Tok::Comma) => {}
+                Some(Tok::Close) => return Ok(out),
+                other => {
+                    return Err(format!(
+                        "expected , or ) after an argument, found {other:?}"
+                    ))
+                }
+            }
+        }
+    }
+
+    /// `by`/`without` before or after the arguments: (true for by, the labels).
+    fn grouping(&mut self) -> Result<Option<(bool, Vec<String>)>, String> {
+        let by = self.at_word("by");
+        if !by && !self.at_word("without") {
+            return Ok(None);
+        }
+        self.pos += 1;
+        Ok(Some((by, self.labels()?)))
+    }
+
+    fn aggregation(&mut self, name: &str) -> Result<Shape, String> {
+        let before = self.grouping()?;
+        let args = self.args()?;
+        let grouping = match before {
+            Some(g) => Some(g),
+            None => self.grouping()?,
+        };
+        let Some(Shape::Vector(inner)) = args.last().cloned() else {
+            return Err(format!("{name}(…) of no vector"));
+        };
+        let mut labels: BTreeSet<String> = match (name, grouping) {
+            // They pick series: every label stays, `by` or not.
+            ("topk" | "bottomk" | "limitk" | "limit_ratio", _) => inner,
+            (_, Some((true, by))) => by.into_iter().collect(),
+            (_, Some((false, without))) => {
+                inner.into_iter().filter(|l| !without.contains(l)).collect()
+            }
+            (_, None) => BTreeSet::new(),
+        };
+        if let ("count_values", Some(Shape::Str(label))) = (name, args.first()) {
+            labels.insert(label.clone());
+        }
+        Ok(Shape::Vector(labels))
+    }
+
+    fn call(&mut self, name: &str) -> Result<Shape, String> {
+        let args = self.args()?;
+        let vector = |i: usize| match args.get(i) {
+            Some(Shape::Vector(l)) => Ok(l.clone()),
+            _ => Err(format!("{name}(…): argument {i} is not a vector")),
+        };
+        Ok(match name {
+            "time" | "scalar" | "pi" => Shape::Scalar,
+            "vector" | "absent" | "absent_over_time" => Shape::Vector(BTreeSet::new()),
+            "label_replace" | "label_join" => {
+                let mut labels = vector(0)?;
+                match args.get(1) {
+                    Some(Shape::Str(dst)) => labels.insert(dst.clone()),
+                    _ => return Err(format!("{name}(…): no destination label")),
+                };
+                Shape::Vector(labels)
+            }
+            "histogram_quantile" => {
+                let mut labels = vector(1)?;
+                labels.remove("le");
+                Shape::Vector(labels)
+            }
+            // Functions of one vector keep its labels (rate, sort_desc, round, …).
+            _ => args
+                .iter()
+                .find(|a| matches!(a, Shape::Vector(_)))
+                .cloned()
+                .unwrap_or(Shape::Scalar),
+        })
+    }
+}
+
+/// The labels of the series an expression (its variables substituted) returns; none for
+/// a scalar. Covers the PromQL the dashboards use: anything else is an error, so that
+/// the name check never passes a query it cannot read.
+fn result_labels(expr: &str) -> Result<BTreeSet<String>, String> {
+    let toks = lex(expr)?;
+    let mut p = Parser {
+        toks: &toks,
+        pos: 0,
+    };
+    let shape = p.expr(0)?;
+    if p.pos != toks.len() {
+        return Err(format!(
+            "cannot read {expr:?} past token {} ({:?})",
+            p.pos, toks[p.pos]
+        ));
+    }
+    Ok(match shape {
+        Shape::Vector(labels) => labels,
+        _ => BTreeSet::new(),
+    })
+}
+
+/// Why a dashboard query that returns codes (`labels`: what it returns) does not show
+/// their names, if it does not: beside every region, group or indicator label it must
+/// return the `<label>_name` label, joined from `tilannekuva_<label>_info` in the language
+/// of `$lang`, and beside an indicator its `unit`.
+fn name_problems(expr: &str, labels: &BTreeSet<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for code in CODED.iter().filter(|c| labels.contains(**c)) {
+        let name = format!("{code}_name");
+        let info = format!("tilannekuva_{code}_info");
+        if !labels.contains(&name) {
+            out.push(format!("returns `{code}` without `{name}`"));
+        }
+        if *code == "indicator" && !labels.contains("unit") {
+            out.push("returns `indicator` without `unit`".into());
+        }
+        if !expr.contains(&info) {
+            out.push(format!("returns `{code}` and does not join {info}"));
+        }
+        if !expr.contains("name_${lang}") && !expr.contains("name_$lang") {
+            out.push(format!(
+                "returns `{code}` and takes no name in the language of $lang (name_${{lang}})"
+            ));
+        }
+    }
+    out
+}
+
+/// The `lang` variable's problems: a custom variable offering fi, sv and en (as
+/// `text : value` pairs or plain values), fi by default.
+fn lang_variable_problems(d: &Value) -> Vec<String> {
+    let Some(v) = variables(d).into_iter().find(|v| v["name"] == "lang") else {
+        return vec!["no template variable `lang` (the language of the names)".into()];
+    };
+    let mut out = Vec::new();
+    if v["type"] != "custom" {
+        out.push(format!(
+            "variable lang is of type {}, not custom",
+            v["type"]
+        ));
+    }
+    let values: Vec<&str> = v["query"]
+        .as_str()
+        .unwrap_or_default()
+        .split(',')
+        .map(|o| o.rsplit(" : ").next().unwrap().trim())
+        .collect();
+    if values != ["fi", "sv", "en"] {
+        out.push(format!("variable lang offers {values:?}, not fi, sv, en"));
+    }
+    if v["current"]["value"] != "fi" {
+        out.push(format!(
+            "variable lang is {} by default, not fi",
+            v["current"]["value"]
+        ));
+    }
+    out
+}
+
+/// Every query that returns a region, group or indicator code returns its name in the
+/// language of `$lang` beside it (an indicator also its unit), and every dashboard with
+/// such a query has the `lang` variable.
+#[test]
+fn dashboard_queries_show_names_beside_codes() {
+    let mut problems = Vec::new();
+    let mut shown = 0;
+    for (name, d) in &dashboards() {
+        let mut codes = false;
+        for (at, expr) in target_exprs(name, d) {
+            let labels = match substitute(&expr).and_then(|e| result_labels(&e)) {
+                Ok(labels) => labels,
+                Err(e) => {
+                    problems.push(format!("{at}: cannot tell which labels it returns: {e}"));
+                    continue;
+                }
+            };
+            if CODED.iter().any(|c| labels.contains(*c)) {
+                codes = true;
+                shown += 1;
+            }
+            problems.extend(
+                name_problems(&expr, &labels)
+                    .into_iter()
+                    .map(|p| format!("{at}: {p}")),
+            );
+        }
+        if codes {
+            problems.extend(
+                lang_variable_problems(d)
+                    .into_iter()
+                    .map(|p| format!("{name}: {p}")),
+            );
+        }
+    }
+    assert!(shown >= 20, "only {shown} dashboard queries return codes");
+    assert!(
+        problems.is_empty(),
+        "dashboard queries showing codes without names:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+/// The name check reads the labels a query returns as Prometheus makes them, and fails a
+/// query that returns a code without its name.
+#[test]
+fn the_name_check_knows_which_labels_a_query_returns() {
+    let labels = |e: &str| -> Vec<String> {
+        result_labels(e)
+            .unwrap_or_else(|err| panic!("{e}: {err}"))
+            .into_iter()
+            .collect()
+    };
+    // A bare selector returns its metric's labels; rate() and sort_desc() keep them.
+    assert_eq!(
+        labels("sort_desc(rate(tilannekuva_region_coverage_ratio{year=\"2019\"}[5m]))"),
+        ["region", "year"]
+    );
+    // An aggregation returns its `by` labels, or all but its `without` ones; count() over it
+    // none; topk picks series and keeps every label.
+    assert_eq!(
+        labels("max by (region, theme) (tilannekuva_theme_score)"),
+        ["region", "theme"]
+    );
+    assert_eq!(
+        labels("max without (year) (tilannekuva_indicator_rank)"),
+        ["indicator", "region"]
+    );
+    assert!(labels(
+        "count(max by (region) (tilannekuva_round_indicators_missing{year=\"2019\"}) == 0) or vector(0)"
+    )
+    .is_empty());
+    assert_eq!(
+        labels("topk by (group) (1, tilannekuva_group_member)"),
+        ["group", "region"]
+    );
+    // Binary operators: group_left takes the labels it names from the other side; a
+    // one-to-one match keeps the `on` labels only, or drops the `ignoring` ones; `and` keeps
+    // the left side's; `*` binds tighter than `-`.
+    assert_eq!(
+        labels("max by (region) (tilannekuva_theme_score) * on(region) group_left(name_fi) tilannekuva_region_info"),
+        ["name_fi", "region"]
+    );
+    assert_eq!(
+        labels("tilannekuva_indicator_rank - on(region, year) tilannekuva_theme_score"),
+        ["region", "year"]
+    );
+    assert_eq!(
+        labels("tilannekuva_indicator_rank - ignoring(region) tilannekuva_indicator_rank"),
+        ["indicator", "year"]
+    );
+    assert_eq!(
+        labels("tilannekuva_region_coverage_ratio and on(region) tilannekuva_group_member"),
+        ["region", "year"]
+    );
+    assert_eq!(
+        labels(
+            "2 - tilannekuva_group_member * on(group) group_left(name_en) tilannekuva_group_info"
+        ),
+        ["group", "name_en", "region"]
+    );
+    // label_replace and label_join add their destination; count_values its label.
+    assert_eq!(
+        labels(
+            "label_join(tilannekuva_region_coverage_ratio, \"t\", \" (\", \"region\", \"year\")"
+        ),
+        ["region", "t", "year"]
+    );
+    assert_eq!(labels("count_values(\"year\", vector(2018))"), ["year"]);
+    // What the check cannot read, it does not pass.
+    assert!(result_labels("max by (region) (tilannekuva_theme_score) @ 1").is_err());
+
+    let problems = |e: &str| name_problems(e, &result_labels(&substitute(e).unwrap()).unwrap());
+    // The dashboards' queries before the names: codes alone.
+    assert_eq!(
+        problems(
+            "sort_desc(max by (region) (tilannekuva_theme_score{year=\"$year\",theme=\"$theme\"}))"
+        )
+        .len(),
+        3
+    );
+    assert_eq!(
+        problems("max by (indicator, year) (tilannekuva_indicator_rank{region=\"$region\"})").len(),
+        4
+    );
+    // A join whose name an outer aggregation drops again is no better.
+    assert_eq!(
+        problems("max by (region) (tilannekuva_theme_score * on(region) group_left(region_name) label_replace(tilannekuva_region_info, \"region_name\", \"$1\", \"name_${lang}\", \"(.+)\"))"),
+        ["returns `region` without `region_name`"]
+    );
+    // Queries without codes, and the joined ones, pass.
+    assert!(
+        problems("count(tilannekuva_indicator_value{year=\"$year\",region!=\"SSS\"})").is_empty()
+    );
+    assert!(problems(
+        "sort_desc(max by (region) (tilannekuva_theme_score{year=\"$year\"}) * on(region) group_left(region_name) \
+         topk by (region) (1, label_replace(label_replace(tilannekuva_region_info, \"region_name\", \"$1\", \"name_fi\", \"(.*)\"), \
+         \"region_name\", \"$1\", \"name_${lang}\", \"(.+)\")))"
+    )
+    .is_empty());
+    assert!(problems(
+        "max by (indicator, theme) (tilannekuva_indicator_value{region=\"$region\"}) * on(indicator) group_left(indicator_name, unit) \
+         topk by (indicator) (1, label_replace(tilannekuva_indicator_info, \"indicator_name\", \"$1\", \"name_${lang}\", \"(.+)\"))"
+    )
+    .is_empty());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -834,6 +1550,130 @@ fn every_dashboard_query_and_alert_rule_works_against_prometheus_scraping_the_se
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+
+    // Names beside codes. The gauges carry the labels the name check assumes, and no other
+    // gauge carries a code.
+    let mut failures = Vec::new();
+    let label_names = |path: &str| -> Result<BTreeSet<String>, String> {
+        prom.get(path).map(|d| {
+            d.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+    };
+    for (metric, expected) in METRIC_LABELS {
+        let want: BTreeSet<String> = expected.iter().map(|l| l.to_string()).collect();
+        match label_names(&format!("/api/v1/labels?match[]={metric}")) {
+            Ok(mut got) => {
+                for l in ["__name__", "job", "instance"] {
+                    got.remove(l);
+                }
+                if got != want {
+                    failures.push(format!(
+                        "{metric} has the labels {got:?}, METRIC_LABELS says {want:?}"
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("labels of {metric}: {e}")),
+        }
+    }
+    for code in CODED {
+        let selector = urlencode(&format!("{{__name__=~\"tilannekuva_.+\",{code}!=\"\"}}"));
+        match label_names(&format!("/api/v1/label/__name__/values?match[]={selector}")) {
+            Ok(metrics) => failures.extend(
+                metrics
+                    .into_iter()
+                    .filter(|m| !METRIC_LABELS.iter().any(|(known, _)| known == m))
+                    .map(|m| format!("{m} carries `{code}` and is not in METRIC_LABELS")),
+            ),
+            Err(e) => failures.push(format!("metrics with `{code}`: {e}")),
+        }
+        // Every code on the gauges has its info series: a join drops a row without one.
+        let q = format!(
+            "group by ({code}) ({{__name__=~\"tilannekuva_.+\",{code}!=\"\"}}) \
+             unless on({code}) tilannekuva_{code}_info"
+        );
+        match prom.query(&q) {
+            Ok(r) if r.as_array().is_some_and(Vec::is_empty) => {}
+            Ok(r) => failures.push(format!(
+                "{code}s without a tilannekuva_{code}_info series (their rows vanish from the dashboards): {r}"
+            )),
+            Err(e) => failures.push(format!("{q:?}: {e}")),
+        }
+    }
+    // Every query that returns a code returns its name in the language of $lang as the info
+    // metric has it, the Finnish one where there is none in that language (indicators have
+    // no Swedish name), and an indicator's unit.
+    let lang = VARIABLES
+        .iter()
+        .find(|(n, _)| *n == "lang")
+        .map(|(_, v)| *v)
+        .unwrap();
+    let mut names: BTreeMap<(&str, String), String> = BTreeMap::new();
+    for code in CODED {
+        let info = prom
+            .query(&format!("tilannekuva_{code}_info"))
+            .unwrap_or_else(|e| panic!("tilannekuva_{code}_info: {e}"));
+        for s in info.as_array().into_iter().flatten() {
+            let m = &s["metric"];
+            let name = m[format!("name_{lang}")]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .or(m["name_fi"].as_str())
+                .unwrap_or_default();
+            let id = m[*code].as_str().unwrap_or_default().to_owned();
+            names.insert((*code, id), name.to_owned());
+        }
+    }
+    let mut named: BTreeMap<&str, usize> = BTreeMap::new();
+    for (at, e) in &exprs {
+        // A query the name check cannot read fails dashboard_queries_show_names_beside_codes.
+        let Ok(labels) = result_labels(e) else {
+            continue;
+        };
+        for code in CODED
+            .iter()
+            .filter(|c| labels.contains(&format!("{c}_name")))
+        {
+            *named.entry(*code).or_default() += 1;
+            let series = match prom.query(e) {
+                Ok(Value::Array(series)) if !series.is_empty() => series,
+                other => {
+                    failures.push(format!("{at}: {e:?}: no series: {other:?}"));
+                    continue;
+                }
+            };
+            let bad = series.iter().find_map(|s| {
+                let m = &s["metric"];
+                let id = m[*code].as_str().unwrap_or_default();
+                let got = m[format!("{code}_name")].as_str().unwrap_or_default();
+                let want = names.get(&(*code, id.to_owned()));
+                let unit = m["unit"].as_str().unwrap_or_default();
+                (got.is_empty() || Some(got) != want.map(String::as_str))
+                    .then(|| format!("{code} {id:?} is named {got:?}, not {want:?}"))
+                    .or_else(|| {
+                        (*code == "indicator" && unit.is_empty())
+                            .then(|| format!("indicator {id:?} has no unit"))
+                    })
+            });
+            if let Some(bad) = bad {
+                failures.push(format!("{at} (lang {lang}): {bad}"));
+            }
+        }
+    }
+    for code in CODED {
+        if !named.contains_key(code) {
+            failures.push(format!("no dashboard query returns {code}_name"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "names beside codes:\n  {}",
+        failures.join("\n  ")
+    );
+
     drop(traffic);
     drop(prom);
     server.stop();
