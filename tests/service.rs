@@ -558,9 +558,12 @@ async fn metrics_pass_promtool_and_carry_the_situation_picture() {
         ),
         1.0
     );
+    // Theme scores come from indicators that compare regions: inclusion has rates (of
+    // unemployment, of offences); communities has only counts (population, migration).
     assert!(
-        body.contains(r#"tilannekuva_theme_score{region="MK01",theme="communities",year="2019"}"#)
+        body.contains(r#"tilannekuva_theme_score{region="MK01",theme="inclusion",year="2019"}"#)
     );
+    assert!(!body.contains(r#"tilannekuva_theme_score{region="MK01",theme="communities""#));
     let coverage = sample(r#"tilannekuva_region_coverage_ratio{region="MK01",year="2019"}"#);
     assert!(coverage > 0.0 && coverage <= 1.0);
     assert!(sample("tilannekuva_log_sequence") > 900.0);
@@ -796,11 +799,11 @@ async fn cli_reads_spreadsheet_files_and_prints_for_people() {
     let (ok, _, err) = submit(&bad, &[]);
     assert!(!ok);
     assert!(
-        err.contains("bad.csv: line 3, column 1 (indicator_id): unknown indicator"),
+        err.contains("bad.csv: 2 problems") && err.contains("\n  line 3, column 1 (indicator_id): unknown indicator"),
         "{err}"
     );
     assert!(
-        err.contains("bad.csv: line 5, column 2 (year): year 2099 is after"),
+        err.contains("\n  line 5, column 2 (year): year 2099 is after"),
         "{err}"
     );
     assert_eq!(

@@ -173,8 +173,9 @@ impl WriterState {
                 Err((
                     "deadline",
                     format!(
-                        "{} has already passed (it is {} now); allow_past_deadline opens the \
-                         round anyway, every region that has not reported overdue at once",
+                        "{} has already passed (it is {} now); allow_past_deadline (the CLI's \
+                         --allow-past) opens the round anyway, every region that has not \
+                         reported overdue at once",
                         crate::domain::text::finnish_time(r.deadline_micros),
                         crate::domain::text::finnish_time(now)
                     ),
