@@ -357,6 +357,29 @@ impl Names {
         format!("{} ({code})", self.area_name(code))
     }
 
+    /// An indicator's name in the chosen language (Finnish for Swedish: the catalog has
+    /// no Swedish names), cut for a table column; its id when unknown.
+    pub(super) fn indicator_name(&self, id: &str) -> String {
+        /// Wide enough for most names whole, narrow enough to leave the figures room.
+        const WIDTH: usize = 48;
+        let name = match self.indicators.get(id) {
+            Some(i) if self.lang == "en" => &i.name_en,
+            Some(i) => &i.name_fi,
+            None => id,
+        };
+        crate::domain::text::cut(name, WIDTH)
+    }
+
+    /// "Työttömyysaste (unemployment_rate_15_74, %)": a title's indicator.
+    fn indicator_title(&self, id: &str) -> String {
+        let name = match self.indicators.get(id) {
+            Some(i) if self.lang == "en" => i.name_en.as_str(),
+            Some(i) => i.name_fi.as_str(),
+            None => id,
+        };
+        format!("{name} ({id}, {})", self.unit(id))
+    }
+
     fn decimals(&self, indicator: &str) -> u32 {
         self.indicators.get(indicator).map_or(2, |i| i.decimals)
     }
@@ -994,6 +1017,7 @@ pub(crate) async fn picture(a: PictureArgs) -> anyhow::Result<()> {
     out.push('\n');
     let mut t = Table::new(&[
         ("indicator", Align::Left),
+        ("name", Align::Left),
         ("unit", Align::Left),
         ("value", Align::Right),
         ("status", Align::Left),
@@ -1018,6 +1042,7 @@ pub(crate) async fn picture(a: PictureArgs) -> anyhow::Result<()> {
         };
         t.row(vec![
             c.indicator_id.clone(),
+            names.indicator_name(&c.indicator_id),
             c.unit.clone(),
             number(c.value, d),
             status_name(c.status).into(),
@@ -1163,6 +1188,7 @@ pub(crate) async fn national(a: NationalArgs) -> anyhow::Result<()> {
     );
     let mut t = Table::new(&[
         ("indicator", Align::Left),
+        ("name", Align::Left),
         ("unit", Align::Left),
         ("national", Align::Right),
         ("basis", Align::Left),
@@ -1187,6 +1213,7 @@ pub(crate) async fn national(a: NationalArgs) -> anyhow::Result<()> {
         let neutral = names.neutral(&i.indicator_id);
         t.row(vec![
             i.indicator_id.clone(),
+            names.indicator_name(&i.indicator_id),
             i.unit.clone(),
             national,
             basis,
@@ -1268,10 +1295,9 @@ pub(crate) async fn series(a: SeriesArgs) -> anyhow::Result<()> {
     let names = Names::fetch(&ch, &a.server).await?;
     let d = names.decimals(&a.indicator);
     let mut out = format!(
-        "{}, {} ({}), as of sequence {}\n\n",
+        "{}, {}, as of sequence {}\n\n",
         names.region_title(&a.region),
-        a.indicator,
-        names.unit(&a.indicator),
+        names.indicator_title(&a.indicator),
         r.as_of_sequence
     );
     let mut t = Table::new(&[
@@ -1334,11 +1360,10 @@ pub(crate) async fn history(a: HistoryArgs) -> anyhow::Result<()> {
     let names = Names::fetch(&ch, &a.server).await?;
     let d = names.decimals(&a.indicator);
     let mut out = format!(
-        "{}, {} {} ({}), as of sequence {}\n",
+        "{}, {} {}, as of sequence {}\n",
         names.region_title(&a.region),
-        a.indicator,
+        names.indicator_title(&a.indicator),
         a.year,
-        names.unit(&a.indicator),
         r.as_of_sequence
     );
     for v in &r.revisions {

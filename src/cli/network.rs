@@ -114,6 +114,7 @@ pub(crate) async fn group(a: GroupArgs) -> anyhow::Result<()> {
     );
     let mut headers: Vec<(&'static str, Align)> = vec![
         ("indicator", Align::Left),
+        ("name", Align::Left),
         ("unit", Align::Left),
         ("group", Align::Right),
         ("basis", Align::Left),
@@ -138,7 +139,14 @@ pub(crate) async fn group(a: GroupArgs) -> anyhow::Result<()> {
         let d = i.decimals;
         let (gv, basis) = national_cells(&i.group, d, names_indicator(&names, &i.indicator_id));
         let (nv, _) = national_cells(&i.national, d, None);
-        let mut row = vec![i.indicator_id.clone(), i.unit.clone(), gv, basis, nv];
+        let mut row = vec![
+            i.indicator_id.clone(),
+            names.indicator_name(&i.indicator_id),
+            i.unit.clone(),
+            gv,
+            basis,
+            nv,
+        ];
         for m in &i.members {
             row.push(match m.value {
                 Some(v) if i.regions_ranked > 0 => format!(
