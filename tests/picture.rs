@@ -148,10 +148,19 @@ async fn demo_region_picture_has_derived_figures() {
     assert_eq!(ur.regions_ranked, 9);
     // Net immigration is neutral: not ranked.
     assert_eq!(cell("net_immigration").rank, 0);
-    // Themes: every theme listed; communities scored.
+    // Themes: every theme listed. Communities has figures of 2019 only for counts, which
+    // make no theme score (they mostly measure size); inclusion has rates, and says on how
+    // many indicators its score rests.
     assert_eq!(p.themes.len(), 5);
     let comm = p.themes.iter().find(|t| t.theme == "communities").unwrap();
-    assert!(comm.scored && comm.rank >= 1 && comm.indicators_reported >= 3);
+    assert!(comm.indicators_reported >= 3, "{comm:?}");
+    assert!(!comm.scored && comm.indicators_scored == 0, "{comm:?}");
+    let incl = p.themes.iter().find(|t| t.theme == "inclusion").unwrap();
+    assert!(incl.scored && incl.rank >= 1, "{incl:?}");
+    assert!(
+        incl.indicators_scored >= 1 && incl.indicators_scored <= incl.indicators_reported,
+        "{incl:?}"
+    );
     assert!(p.coverage_ratio > 0.0 && p.coverage_ratio < 1.0);
     s.stop().await;
 }

@@ -500,6 +500,7 @@ async fn metrics_pass_promtool_and_carry_the_situation_picture() {
         "tilannekuva_indicator_",
         "tilannekuva_theme_score",
         "tilannekuva_region_coverage_ratio",
+        "tilannekuva_region_info",
         "tilannekuva_group_",
         "tilannekuva_round_",
         "tilannekuva_situation_",
@@ -559,11 +560,13 @@ async fn metrics_pass_promtool_and_carry_the_situation_picture() {
         1.0
     );
     // Theme scores come from indicators that compare regions: inclusion has rates (of
-    // unemployment, of offences); communities has only counts (population, migration).
+    // unemployment, of offences); communities has figures of 2019 only for counts.
     assert!(
         body.contains(r#"tilannekuva_theme_score{region="MK01",theme="inclusion",year="2019"}"#)
     );
-    assert!(!body.contains(r#"tilannekuva_theme_score{region="MK01",theme="communities""#));
+    assert!(!body.contains(
+        r#"tilannekuva_theme_score{region="MK01",theme="communities",year="2019"}"#
+    ));
     let coverage = sample(r#"tilannekuva_region_coverage_ratio{region="MK01",year="2019"}"#);
     assert!(coverage > 0.0 && coverage <= 1.0);
     assert!(sample("tilannekuva_log_sequence") > 900.0);
@@ -812,7 +815,7 @@ async fn cli_reads_spreadsheet_files_and_prints_for_people() {
         "once each:\n{err}"
     );
     assert_eq!(err.matches("2099").count(), 1, "once each:\n{err}");
-    assert!(err.contains("found 2 problems"), "{err}");
+    assert!(err.contains("2 problems, so nothing was written"), "{err}");
     // A syntax error names line and column before anything is sent.
     let syntax = write(
         "syntax.csv",
