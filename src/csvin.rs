@@ -276,9 +276,9 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
         let status_v = Status::parse(get(status));
         check(
             status,
-            status_v.map(|_| ()).ok_or_else(|| {
-                format!("status {:?} must be provisional or final", get(status))
-            }),
+            status_v
+                .map(|_| ())
+                .ok_or_else(|| format!("status {:?} must be provisional or final", get(status))),
         );
         if get(indicator).is_empty() {
             check(indicator, Err("indicator_id is empty".into()));
@@ -290,7 +290,10 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
                 check(
                     c,
                     b.map(|_| ()).ok_or_else(|| {
-                        format!("borders {:?} must be a division's year (2021) or empty", get(c))
+                        format!(
+                            "borders {:?} must be a division's year (2021) or empty",
+                            get(c)
+                        )
                     }),
                 );
                 b
@@ -300,7 +303,10 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
             None => None,
             Some(c) => {
                 let p = crate::domain::text::instant(get(c), crate::domain::text::Day::Start);
-                check(c, p.as_ref().map(|_| ()).map_err(|m| format!("published {m}")));
+                check(
+                    c,
+                    p.as_ref().map(|_| ()).map_err(|m| format!("published {m}")),
+                );
                 p.ok()
             }
         };
@@ -494,7 +500,10 @@ mod tests {
             "{:?}",
             p.problems
         );
-        assert_eq!(p.rows.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 6]);
+        assert_eq!(
+            p.rows.iter().map(|r| r.line).collect::<Vec<_>>(),
+            vec![2, 6]
+        );
         assert_eq!(parse(text).unwrap_err().line, 3, "the first is the error");
     }
 

@@ -893,7 +893,10 @@ mod tests {
         let count = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
         let catalog = Catalog::bundled();
         assert_eq!(count("tilannekuva_region_info{"), catalog.regions.len());
-        assert_eq!(count("tilannekuva_indicator_info{"), catalog.indicators.len());
+        assert_eq!(
+            count("tilannekuva_indicator_info{"),
+            catalog.indicators.len()
+        );
         assert_eq!(count("tilannekuva_group_info{"), catalog.groups.len());
         for line in [
             r#"tilannekuva_region_info{region="MK12",name_fi="Pohjois-Karjala",name_sv="Norra Karelen",name_en="North Karelia"} 1"#,

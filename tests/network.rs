@@ -492,7 +492,8 @@ async fn a_round_says_what_each_region_still_owes_and_when_it_is_overdue() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(
-        err.message().contains("2020-01-01 02:00:00 EET has already passed"),
+        err.message()
+            .contains("2020-01-01 02:00:00 EET has already passed"),
         "{}",
         err.message()
     );

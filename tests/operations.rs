@@ -613,11 +613,8 @@ impl Parser<'_> {
     /// An expression of operators of precedence `min` or higher.
     fn expr(&mut self, min: u8) -> Result<Shape, String> {
         let mut left = self.unary()?;
-        loop {
-            let op = match self.peek() {
-                Some(Tok::Op(o)) | Some(Tok::Ident(o)) => o.clone(),
-                _ => break,
-            };
+        while let Some(Tok::Op(o) | Tok::Ident(o)) = self.peek() {
+            let op = o.clone();
             let Some(prec) = binary_precedence(&op).filter(|p| *p >= min) else {
                 break;
             };

@@ -22,7 +22,10 @@ async fn regional_unemployed_counts_sum_to_the_published_national_count() {
     let rows = tilannekuva::csvin::parse(&text).unwrap();
     let mut published = None;
     let mut last = 0;
-    for (region, rows) in tilannekuva::csvin::group_by_region(rows, None, |a, b| a == b).all().unwrap() {
+    for (region, rows) in tilannekuva::csvin::group_by_region(rows, None, |a, b| a == b)
+        .all()
+        .unwrap()
+    {
         let observations: Vec<proto::Observation> = rows
             .iter()
             .filter(|r| r.observation.indicator_id == "unemployed_persons")

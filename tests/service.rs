@@ -564,9 +564,9 @@ async fn metrics_pass_promtool_and_carry_the_situation_picture() {
     assert!(
         body.contains(r#"tilannekuva_theme_score{region="MK01",theme="inclusion",year="2019"}"#)
     );
-    assert!(!body.contains(
-        r#"tilannekuva_theme_score{region="MK01",theme="communities",year="2019"}"#
-    ));
+    assert!(
+        !body.contains(r#"tilannekuva_theme_score{region="MK01",theme="communities",year="2019"}"#)
+    );
     let coverage = sample(r#"tilannekuva_region_coverage_ratio{region="MK01",year="2019"}"#);
     assert!(coverage > 0.0 && coverage <= 1.0);
     assert!(sample("tilannekuva_log_sequence") > 900.0);
@@ -752,7 +752,11 @@ async fn cli_reads_spreadsheet_files_and_prints_for_people() {
         "{err}"
     );
     assert!(err.contains("7 problems, so nothing was written"), "{err}");
-    assert_eq!(head_at(s.channel().await).await, before, "nothing was written");
+    assert_eq!(
+        head_at(s.channel().await).await,
+        before,
+        "nothing was written"
+    );
     // A dry run first: every check, nothing written.
     let (ok, out, err) = submit(&excel, &["--dry-run"]);
     assert!(ok, "{err}");
@@ -802,7 +806,8 @@ async fn cli_reads_spreadsheet_files_and_prints_for_people() {
     let (ok, _, err) = submit(&bad, &[]);
     assert!(!ok);
     assert!(
-        err.contains("bad.csv: 2 problems") && err.contains("\n  line 3, column 1 (indicator_id): unknown indicator"),
+        err.contains("bad.csv: 2 problems")
+            && err.contains("\n  line 3, column 1 (indicator_id): unknown indicator"),
         "{err}"
     );
     assert!(

@@ -459,9 +459,10 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         let region = server.as_ref().and_then(|(_, n)| n.region(c));
         region.map_or(c, |r| r.code.as_str()).to_owned()
     };
-    let grouped = crate::csvin::group_by_region(parsed.rows.clone(), a.region.as_deref(), |x, y| {
-        area(x) == area(y)
-    });
+    let grouped =
+        crate::csvin::group_by_region(parsed.rows.clone(), a.region.as_deref(), |x, y| {
+            area(x) == area(y)
+        });
     // Every problem found before sending; the rows without one are still checked by the
     // server (without writing anything), so that one run reports them all.
     let mut report = Problems::default();
@@ -530,7 +531,10 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
                 if report.is_empty() {
                     return Err(describe(status));
                 }
-                let why = format!("the server could not check the other rows: {}", describe(status));
+                let why = format!(
+                    "the server could not check the other rows: {}",
+                    describe(status)
+                );
                 return Err(report.into_error(&file, Some(why)));
             };
             // Violations name observations[i].field: the file's line of row i, and the
@@ -546,9 +550,7 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
                         parsed.column(name).map(|c| (c, name.to_owned())),
                         description.clone(),
                     ),
-                    None if field == "region_code"
-                        && parsed.column("region_code").is_none() =>
-                    {
+                    None if field == "region_code" && parsed.column("region_code").is_none() => {
                         report.add(0, None, format!("--region {region:?}: {description}"))
                     }
                     None => report.add(0, None, format!("{field}: {description}")),

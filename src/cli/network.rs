@@ -5,9 +5,8 @@ use anyhow::{bail, Context};
 use serde_json::json;
 
 use super::client::{
-    as_of, authed, channel, describe, local, national_cells, national_json, rank_cell,
-    status_name, ts,
-    Names, NATIONAL_LEGEND,
+    as_of, authed, channel, describe, local, national_cells, national_json, rank_cell, status_name,
+    ts, Names, NATIONAL_LEGEND,
 };
 use super::output::{emit, number, Align, Table, NOT_AVAILABLE};
 use super::{CatalogArgs, DefineGroupArgs, GroupArgs, RoundOpenArgs, RoundStatusArgs};
@@ -296,7 +295,9 @@ pub(crate) async fn round_open(a: RoundOpenArgs) -> anyhow::Result<()> {
         local(&round.deadline)
     );
     if r.deadline_passed {
-        out.push_str("The deadline has already passed: every region that has not reported is overdue.\n");
+        out.push_str(
+            "The deadline has already passed: every region that has not reported is overdue.\n",
+        );
     }
     emit(&out)
 }

@@ -134,7 +134,8 @@ impl National {
     /// [`THIN_BASIS_SHARE`] of them.
     pub(crate) fn thin(&self) -> bool {
         self.basis == Basis::Partial
-            && f64::from(self.regions_reported) < THIN_BASIS_SHARE * f64::from(self.regions_expected)
+            && f64::from(self.regions_reported)
+                < THIN_BASIS_SHARE * f64::from(self.regions_expected)
     }
 
     /// `value` as a share (%) of this whole: for a sum of a quantity that cannot be

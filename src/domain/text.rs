@@ -172,7 +172,10 @@ mod tests {
     fn an_instant_is_rfc3339_or_finnish_time_or_a_date_at_either_end_of_its_finnish_day() {
         let noon = instant("2021-05-12T10:15:00Z", Day::Start).unwrap();
         assert_eq!(noon, 1_620_814_500_000_000);
-        assert_eq!(instant("2021-05-12T13:15:00+03:00", Day::End).unwrap(), noon);
+        assert_eq!(
+            instant("2021-05-12T13:15:00+03:00", Day::End).unwrap(),
+            noon
+        );
         // Without an offset: Finnish time, summer (UTC+3) and winter (UTC+2).
         assert_eq!(instant("2021-05-12T13:15", Day::Start).unwrap(), noon);
         assert_eq!(instant("2021-05-12 13:15:00", Day::End).unwrap(), noon);
@@ -183,11 +186,16 @@ mod tests {
         // A date: 1 June 2021 began at 21:00 UTC on 31 May, and ended a day later.
         let start = instant("2021-06-01", Day::Start).unwrap();
         assert_eq!(start, instant("2021-05-31T21:00:00Z", Day::Start).unwrap());
-        assert_eq!(instant("2021-06-01", Day::End).unwrap(), start + 86_399_999_999);
+        assert_eq!(
+            instant("2021-06-01", Day::End).unwrap(),
+            start + 86_399_999_999
+        );
         // The day the clocks go back has 25 hours; the day they go forward, 23.
-        let long = instant("2021-10-31", Day::End).unwrap() - instant("2021-10-31", Day::Start).unwrap();
+        let long =
+            instant("2021-10-31", Day::End).unwrap() - instant("2021-10-31", Day::Start).unwrap();
         assert_eq!(long, 25 * 3_600_000_000 - 1);
-        let short = instant("2021-03-28", Day::End).unwrap() - instant("2021-03-28", Day::Start).unwrap();
+        let short =
+            instant("2021-03-28", Day::End).unwrap() - instant("2021-03-28", Day::Start).unwrap();
         assert_eq!(short, 23 * 3_600_000_000 - 1);
         // 03:30 on 28 March 2021 was skipped; 03:30 on 31 October came twice (summer first).
         assert!(instant("2021-03-28T03:30", Day::Start)
@@ -197,7 +205,9 @@ mod tests {
             instant("2021-10-31T03:30", Day::Start).unwrap(),
             instant("2021-10-31T00:30:00Z", Day::Start).unwrap()
         );
-        assert!(instant("1.6.2021", Day::Start).unwrap_err().contains("neither"));
+        assert!(instant("1.6.2021", Day::Start)
+            .unwrap_err()
+            .contains("neither"));
     }
 
     #[test]

@@ -394,7 +394,8 @@ impl RegionCell {
     /// a sum, which has [`RegionCell::national_share`] instead).
     pub(crate) fn national_difference(&self) -> Option<f64> {
         let iy = &self.figures;
-        iy.national.difference(&iy.indicator.aggregation, self.value)
+        iy.national
+            .difference(&iy.indicator.aggregation, self.value)
     }
 
     /// The region's share of the country (%), for a sum of a quantity.

@@ -675,7 +675,11 @@ mod tests {
         assert_eq!(point("/x?as_of=2025-01-01T12:00:00Z"), noon_utc);
         assert_eq!(point("/x?as_of=2025-01-01T14:00:00+02:00"), noon_utc);
         assert_eq!(point("/x?as_of=2025-01-01T14:00:00%2B02:00"), noon_utc);
-        assert_eq!(point("/x?as_of=2025-01-01T14:00"), noon_utc, "Finnish winter time");
+        assert_eq!(
+            point("/x?as_of=2025-01-01T14:00"),
+            noon_utc,
+            "Finnish winter time"
+        );
         // A date's end, Finnish time: 1 January ended at 21:59:59.999999 UTC.
         assert_eq!(
             point("/x?as_of=2025-01-01"),
