@@ -78,6 +78,14 @@ impl Origin {
             Origin::Reported { .. } => None,
         }
     }
+
+    /// The revision reported, if the figure was.
+    pub(crate) fn rev(&self) -> Option<&Rev> {
+        match self {
+            Origin::Reported { rev, .. } => Some(rev),
+            Origin::Derived { .. } => None,
+        }
+    }
 }
 
 /// An area's figure on a picture's borders.
@@ -99,10 +107,7 @@ impl Figure {
 
     /// The revision reported, if the figure was.
     pub(crate) fn rev(&self) -> Option<&Rev> {
-        match &self.origin {
-            Origin::Reported { rev, .. } => Some(rev),
-            Origin::Derived { .. } => None,
-        }
+        self.origin.rev()
     }
 }
 
@@ -269,6 +274,8 @@ impl IndicatorYear {
 pub(crate) struct GroupPicture {
     pub(crate) group: RegionGroup,
     pub(crate) year: i32,
+    /// The borders the picture is on.
+    pub(crate) borders: Option<i32>,
     /// In catalog order: the indicator's figures (the group's among them) and its members.
     pub(crate) indicators: Vec<(Arc<IndicatorYear>, Vec<GroupMember>)>,
 }
@@ -1194,6 +1201,7 @@ impl Projection {
         Some(GroupPicture {
             group,
             year,
+            borders: d,
             indicators,
         })
     }
