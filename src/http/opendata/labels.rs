@@ -10,14 +10,14 @@ use crate::read::Answer;
 
 /// The language of labels and names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Lang {
+pub(super) enum Lang {
     Fi,
     Sv,
     En,
 }
 
 impl Lang {
-    pub(crate) fn parse(s: &str) -> Option<Lang> {
+    pub(super) fn parse(s: &str) -> Option<Lang> {
         match s {
             "fi" => Some(Lang::Fi),
             "sv" => Some(Lang::Sv),
@@ -29,7 +29,7 @@ impl Lang {
     /// Of names in Finnish, Swedish and English (empty: none in that language), the one in
     /// this language, else the Finnish one (the language every catalog name is given in),
     /// else the English one; `None` when all are empty.
-    pub(crate) fn pick<'a>(self, fi: &'a str, sv: &'a str, en: &'a str) -> Option<&'a str> {
+    pub(super) fn pick<'a>(self, fi: &'a str, sv: &'a str, en: &'a str) -> Option<&'a str> {
         let own = match self {
             Lang::Fi => fi,
             Lang::Sv => sv,
@@ -40,15 +40,15 @@ impl Lang {
 }
 
 /// Labels from the latest catalog (codes name the same thing at every as-of point).
-pub(crate) struct Labels {
+pub(super) struct Labels {
     catalog: Arc<Catalog>,
-    pub(crate) lang: Lang,
+    pub(super) lang: Lang,
     /// The record time of the answer's sequence.
-    pub(crate) updated: String,
+    pub(super) updated: String,
 }
 
 impl Labels {
-    pub(crate) fn new<T>(a: &Answer<T>, lang: Lang) -> Labels {
+    pub(super) fn new<T>(a: &Answer<T>, lang: Lang) -> Labels {
         Labels {
             catalog: a.catalog.clone(),
             lang,
@@ -60,7 +60,7 @@ impl Labels {
 
     /// An area's name: a region (or the whole country), a municipality, or a sub-region or
     /// wellbeing services county (named in Finnish only, as in Statistics Finland's key).
-    pub(crate) fn area(&self, code: &str) -> String {
+    pub(super) fn area(&self, code: &str) -> String {
         let name = match self.catalog.resolve_area(code) {
             Some(Area::Region(r)) => self.lang.pick(&r.name_fi, &r.name_sv, &r.name_en),
             Some(Area::Municipality(m)) => self.lang.pick(&m.name_fi, &m.name_sv, &m.name_en),
@@ -72,7 +72,7 @@ impl Labels {
 
     /// What kind of area a code is: `national`, `region`, `municipality`, `sub_region` or
     /// `county` (a peer group is `group`, said where one is shown).
-    pub(crate) fn area_kind(code: &str) -> &'static str {
+    pub(super) fn area_kind(code: &str) -> &'static str {
         if code == NATIONAL_CODE {
             return "national";
         }
@@ -86,7 +86,7 @@ impl Labels {
 
     /// An indicator's name (the catalog names indicators in Finnish and English: Swedish
     /// labels fall back to the Finnish name, as every name does).
-    pub(crate) fn indicator(&self, id: &str) -> String {
+    pub(super) fn indicator(&self, id: &str) -> String {
         match self.catalog.indicators.get(id) {
             Some(i) => self.lang.pick(&i.name_fi, "", &i.name_en),
             None => None,
@@ -96,7 +96,7 @@ impl Labels {
     }
 
     /// An indicator's unit and decimals ("" and 0 for an id the catalog does not have).
-    pub(crate) fn unit(&self, id: &str) -> (String, u32) {
+    pub(super) fn unit(&self, id: &str) -> (String, u32) {
         self.catalog
             .indicators
             .get(id)
@@ -104,7 +104,7 @@ impl Labels {
     }
 
     /// A peer group's name.
-    pub(crate) fn group(&self, id: &str) -> String {
+    pub(super) fn group(&self, id: &str) -> String {
         match self.catalog.groups.get(id) {
             Some(g) => self.lang.pick(&g.name_fi, &g.name_sv, &g.name_en),
             None => None,

@@ -20,7 +20,7 @@ use super::render::Revision;
 use super::table::{self, num, text, Dialect, Field};
 
 /// The columns, the same for every endpoint.
-pub(crate) const COLUMNS: [&str; 20] = [
+pub(super) const COLUMNS: [&str; 20] = [
     "area",
     "area_name",
     "area_kind",
@@ -44,7 +44,7 @@ pub(crate) const COLUMNS: [&str; 20] = [
 ];
 
 /// One figure of an answer.
-pub(crate) struct Row<'a> {
+pub(super) struct Row<'a> {
     area: &'a str,
     /// `None`: the kind its code says ([`Labels::area_kind`]); a peer group says `group`.
     group: Option<&'a str>,
@@ -69,17 +69,17 @@ pub(crate) struct Row<'a> {
 
 /// How a figure compares with the country: the one rule of both layouts and JSON-stat.
 #[derive(Default)]
-pub(crate) struct Versus {
-    pub(crate) national_value: Option<f64>,
-    pub(crate) national_share: Option<f64>,
-    pub(crate) national_difference: Option<f64>,
+pub(super) struct Versus {
+    pub(super) national_value: Option<f64>,
+    pub(super) national_share: Option<f64>,
+    pub(super) national_difference: Option<f64>,
 }
 
 impl Versus {
     /// `value` of indicator-year `iy` beside the national value: the share of the country
     /// for a sum of a quantity ([`IndicatorYear::share`]) and otherwise the difference. A
     /// difference is never given beside a share: a sum less the country's sum says nothing.
-    pub(crate) fn of(iy: &IndicatorYear, value: Option<f64>) -> Versus {
+    pub(super) fn of(iy: &IndicatorYear, value: Option<f64>) -> Versus {
         let national_value = iy.national();
         let national_share = value.and_then(|v| iy.share(v));
         let national_difference = match national_share {
@@ -156,7 +156,7 @@ impl<'a> Row<'a> {
 }
 
 /// The table of `rows` as of `as_of_sequence`, names in the labels' language.
-pub(crate) fn write(
+pub(super) fn write(
     rows: &[Row],
     labels: &Labels,
     as_of_sequence: u64,
@@ -201,7 +201,7 @@ pub(crate) fn write(
 }
 
 /// A region's (or another area's) picture: a row per reported figure.
-pub(crate) fn region_picture(r: &RegionPicture) -> Vec<Row<'_>> {
+pub(super) fn region_picture(r: &RegionPicture) -> Vec<Row<'_>> {
     r.cells
         .iter()
         .map(|c| {
@@ -219,7 +219,7 @@ pub(crate) fn region_picture(r: &RegionPicture) -> Vec<Row<'_>> {
 
 /// The national picture: a row per indicator shown (those with a national figure), for the
 /// whole country.
-pub(crate) fn national_picture<'a>(
+pub(super) fn national_picture<'a>(
     shown: &[&'a Arc<IndicatorYear>],
     year: i32,
     borders: Option<i32>,
@@ -242,7 +242,7 @@ fn national_row(iy: &IndicatorYear, year: i32, borders: Option<i32>) -> Row<'_> 
 /// A peer group's picture: per indicator shown (those with a member figure), a row per
 /// member (also one that did not report: its value is empty), the group's value and the
 /// national value.
-pub(crate) fn group_picture<'a>(
+pub(super) fn group_picture<'a>(
     r: &'a GroupPicture,
     shown: &[&'a (Arc<IndicatorYear>, Vec<GroupMember>)],
 ) -> Vec<Row<'a>> {
@@ -277,7 +277,7 @@ pub(crate) fn group_picture<'a>(
 }
 
 /// A region's series: a row per year with a figure.
-pub(crate) fn series(s: &Series) -> Vec<Row<'_>> {
+pub(super) fn series(s: &Series) -> Vec<Row<'_>> {
     s.points
         .iter()
         .map(|pt| {
@@ -294,7 +294,7 @@ pub(crate) fn series(s: &Series) -> Vec<Row<'_>> {
 
 /// A cell's history: a row per revision (a retraction has no value and status `retracted`).
 /// It compares nothing: the revisions are of one figure.
-pub(crate) fn history<'a>(
+pub(super) fn history<'a>(
     h: &'a History,
     revisions: &'a [Revision],
     unit: &'a str,

@@ -230,7 +230,7 @@ pub(crate) enum Format {
 
 /// The layout of a CSV of figures (`layout`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Layout {
+enum Layout {
     /// Each endpoint's own columns (the default): one row per indicator, or per year, …
     Wide,
     /// One row per figure with the same columns from every endpoint (`long`), to stack.
@@ -239,14 +239,14 @@ pub(crate) enum Layout {
 
 /// How an answer is written: its format, and a CSV's layout and dialect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Shape {
+enum Shape {
     Json,
     Csv(Layout, Dialect),
 }
 
 /// What an endpoint answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
+enum Kind {
     /// Figures: JSON-stat, or CSV in either layout.
     Figures,
     /// A listing of the catalog or the rounds: JSON, or CSV.
@@ -265,7 +265,7 @@ impl Kind {
 
 /// An endpoint as the index lists it: the one description its path, its parameters, its
 /// formats and its metrics label come from.
-pub(crate) struct Route {
+struct Route {
     /// The `endpoint` label of its metrics.
     name: &'static str,
     /// Its path, `{…}` where it takes a code.
@@ -353,7 +353,7 @@ static ROUNDS: Route = Route {
 };
 
 /// Every endpoint under `/v1/`, in the order the index lists them.
-pub(crate) static ROUTES: &[&Route] = &[
+static ROUTES: &[&Route] = &[
     &REGIONS,
     &MUNICIPALITIES,
     &INDICATORS,

@@ -787,11 +787,11 @@ pub(super) fn series(a: &Answer<Series>, shape: Shape, lang: Lang) -> String {
 }
 
 /// One revision of a cell, as the history shows it.
-pub(crate) struct Revision<'a> {
-    pub(crate) e: &'a Event,
+pub(super) struct Revision<'a> {
+    pub(super) e: &'a Event,
     /// The value and status, when the revision recorded one (not for a retraction).
-    pub(crate) value: Option<(f64, Status)>,
-    pub(crate) source: &'a str,
+    pub(super) value: Option<(f64, Status)>,
+    pub(super) source: &'a str,
     note: &'a str,
     correction_reason: &'a str,
     retraction_reason: Option<&'a str>,

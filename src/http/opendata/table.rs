@@ -10,7 +10,7 @@ use super::labels::Lang;
 
 /// How a CSV is written for the program that opens it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Dialect {
+pub(super) enum Dialect {
     /// RFC 4180: `,` between fields, a decimal point, no byte order mark. What R, pandas and a
     /// spreadsheet in an English locale read by default.
     International,
@@ -23,7 +23,7 @@ pub(crate) enum Dialect {
 
 impl Dialect {
     /// The dialect of a language when `csv_dialect` is not given: Finnish for `lang=fi`.
-    pub(crate) fn of(lang: Lang) -> Dialect {
+    pub(super) fn of(lang: Lang) -> Dialect {
         match lang {
             Lang::Fi => Dialect::Finnish,
             Lang::Sv | Lang::En => Dialect::International,
@@ -31,7 +31,7 @@ impl Dialect {
     }
 
     /// The value of `csv_dialect` that names it.
-    pub(crate) fn parse(s: &str) -> Option<Dialect> {
+    pub(super) fn parse(s: &str) -> Option<Dialect> {
         match s {
             "international" => Some(Dialect::International),
             "fi" => Some(Dialect::Finnish),
@@ -74,7 +74,7 @@ impl Dialect {
 
 /// One field of a CSV row.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Field {
+pub(super) enum Field {
     /// Text, written as given unless a spreadsheet would run it ([`cell`]).
     Text(String),
     /// A figure (`None`: no figure, an empty field), written in the dialect's number form.
@@ -106,12 +106,12 @@ macro_rules! whole_numbers {
 whole_numbers!(i32, u32, u64, usize);
 
 /// A figure: absent, infinite or NaN is no figure.
-pub(crate) fn num(v: Option<f64>) -> Field {
+pub(super) fn num(v: Option<f64>) -> Field {
     Field::Number(v.filter(|x| x.is_finite()))
 }
 
 /// A text field: empty for `None`.
-pub(crate) fn text(v: Option<impl ToString>) -> Field {
+pub(super) fn text(v: Option<impl ToString>) -> Field {
     Field::Text(v.map(|v| v.to_string()).unwrap_or_default())
 }
 
@@ -132,7 +132,7 @@ fn cell(s: &str, dialect: Dialect) -> Cow<'_, str> {
 }
 
 /// A CSV table of `header` and `rows` in `dialect` (CRLF line ends, as RFC 4180 says).
-pub(crate) fn write<S: AsRef<str>>(header: &[S], rows: &[Vec<Field>], dialect: Dialect) -> String {
+pub(super) fn write<S: AsRef<str>>(header: &[S], rows: &[Vec<Field>], dialect: Dialect) -> String {
     let mut w = csv::WriterBuilder::new()
         .delimiter(dialect.delimiter())
         .terminator(csv::Terminator::CRLF)
