@@ -46,8 +46,9 @@ pub(super) const COLUMNS: [&str; 20] = [
 /// One figure of an answer.
 pub(super) struct Row<'a> {
     area: &'a str,
-    /// `None`: the kind its code says ([`Labels::area_kind`]); a peer group says `group`.
-    group: Option<&'a str>,
+    /// The area is a peer group (its kind `group`); else its code says its kind
+    /// ([`Labels::area_kind`]).
+    peer_group: bool,
     indicator: &'a str,
     unit: &'a str,
     year: i32,
@@ -99,7 +100,7 @@ impl<'a> Row<'a> {
     fn of(area: &'a str, ind: &'a Indicator, year: i32) -> Row<'a> {
         Row {
             area,
-            group: None,
+            peer_group: false,
             indicator: &ind.id,
             unit: &ind.unit,
             year,
@@ -169,9 +170,10 @@ pub(super) fn write(
     let fields: Vec<Vec<Field>> = rows
         .iter()
         .map(|r| {
-            let (name, kind) = match r.group {
-                Some(g) => (labels.group(g), "group"),
-                None => (labels.area(r.area), Labels::area_kind(r.area)),
+            let (name, kind) = if r.peer_group {
+                (labels.group(r.area), "group")
+            } else {
+                (labels.area(r.area), Labels::area_kind(r.area))
             };
             vec![
                 r.area.into(),
@@ -266,7 +268,7 @@ pub(super) fn group_picture<'a>(
         }
         if let Some(figures) = iy.group(&g.id) {
             let row = Row {
-                group: Some(&g.id),
+                peer_group: true,
                 ..Row::of(&g.id, ind, r.year).computed(&figures.value, r.borders)
             };
             rows.push(row.compared(iy, 0));
@@ -303,7 +305,7 @@ pub(super) fn history<'a>(
         .iter()
         .map(|v| Row {
             area: &h.region,
-            group: None,
+            peer_group: false,
             indicator: &h.indicator,
             unit,
             year: h.year,
