@@ -57,7 +57,7 @@ pub struct Metrics {
     pub(crate) http_connections_closed: IntCounterVec,
     /// Requests and streams refused for want of a share (`crate::shares`), by reason.
     pub(crate) requests_refused: IntCounterVec,
-    /// Open-data requests (`/v1/…`, `/openapi.json`) by endpoint and HTTP status.
+    /// Open-data requests (`/`, `/v1/…`, `/openapi.json`) by endpoint and HTTP status.
     pub(crate) open_data_requests: IntCounterVec,
     pub(crate) open_data_latency: HistogramVec,
     /// `tilannekuva_role{role}`: 1 for this server's role (standalone, writer, replica).

@@ -1,8 +1,10 @@
 //! Open data over HTTP as its users meet it: the real binary with the demo data and an auth
-//! file, read by the consumers an analyst uses (`pandas.read_csv` for CSV, `pyjstat` for
-//! JSON-stat: `tests/opendata/consume.py`), every figure checked against what the gRPC
-//! CLI answers for the same cell; and the API fuzzed by schemathesis against its own
-//! OpenAPI document (`src/http/opendata/openapi.json`, served at `/openapi.json`).
+//! file, read by the consumers an analyst uses (`pandas.read_csv` for CSV, also as a Finnish
+//! spreadsheet user gets it, `pandas.concat` of long answers, `pyjstat` for JSON-stat:
+//! `tests/opendata/consume.py`), every figure checked against what the gRPC CLI answers for
+//! the same cell; the index and the listings checked against the catalog (the CLI's and the
+//! catalog files'); and the API fuzzed by schemathesis against its own OpenAPI document
+//! (`src/http/opendata/openapi.json`, served at `/openapi.json`).
 //!
 //! Needs `python3` with `tests/opendata-requirements.txt` installed (pandas, pyjstat) and
 //! schemathesis' `st` on PATH; `.ci/run` installs them into target/test-venv and puts its
@@ -34,14 +36,23 @@ const BORDERS: &str = "own";
 
 /// The binary with the demo data and an auth file holding one reader token.
 fn start_server(work: &Path) -> (Proc, String) {
-    let (reader, entry) = new_token("open-data-reader", "reader", &[]);
+    let (server, mut tokens) = start_server_with(work, &["reader"]);
+    (server, tokens.remove(0))
+}
+
+/// The binary with the demo data and an auth file holding a token of each of `roles`.
+fn start_server_with(work: &Path, roles: &[&str]) -> (Proc, Vec<String>) {
+    let (tokens, entries): (Vec<String>, Vec<String>) = roles
+        .iter()
+        .map(|role| new_token(&format!("open-data-{role}"), role, &[]))
+        .unzip();
     let auth = work.join("auth.toml");
-    std::fs::write(&auth, entry + "\n").unwrap();
+    std::fs::write(&auth, entries.join("\n") + "\n").unwrap();
     let server = Proc::start(
         &work.join("data"),
         &["--demo", "--auth-file", auth.to_str().unwrap()],
     );
-    (server, reader)
+    (server, tokens)
 }
 
 /// `python3` with pandas and pyjstat, or a failure naming the install step.
@@ -178,6 +189,12 @@ fn cli_json(server: &Proc, token: &str, args: &[&str]) -> Value {
     })
 }
 
+/// The repository's OpenAPI document.
+fn openapi_file() -> Value {
+    let text = std::fs::read_to_string(repo_file("src/http/opendata/openapi.json")).unwrap();
+    serde_json::from_str(&text).expect("openapi.json is JSON")
+}
+
 /// A number of the JSON (None for null or absent).
 fn num(v: &Value) -> Option<f64> {
     v.as_f64()
@@ -247,12 +264,9 @@ fn analysts_read_the_open_data_with_pandas_and_pyjstat_and_see_the_grpc_figures(
     let (status, body) = get(server.http, "/openapi.json", None);
     assert_eq!(status, 200, "{body}");
     let served: Value = serde_json::from_str(&body).expect("/openapi.json is JSON");
-    let file: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_file("src/http/opendata/openapi.json")).unwrap(),
-    )
-    .unwrap();
     assert_eq!(
-        served, file,
+        served,
+        openapi_file(),
         "/openapi.json is src/http/opendata/openapi.json"
     );
 
@@ -347,6 +361,111 @@ fn analysts_read_the_open_data_with_pandas_and_pyjstat_and_see_the_grpc_figures(
         num(&rp["jsonstat_borders"]),
         num(&cell["borders"]),
     );
+
+    // In pyjstat's DataFrame the region picture still says which region it is of.
+    assert_eq!(
+        rp["jsonstat_area"],
+        serde_json::json!([REGION]),
+        "the area column of the JSON-stat region picture in pyjstat: {rp}"
+    );
+    assert!(
+        rp["jsonstat_columns"]
+            .as_array()
+            .is_some_and(|c| ["area", "year", "as_of"]
+                .iter()
+                .all(|d| c.contains(&(*d).into()))),
+        "pyjstat's columns: {}",
+        rp["jsonstat_columns"]
+    );
+
+    // The long layout: two regions, the country, a group, a series and a history stacked
+    // with pandas.concat into one table of the same columns, with the gRPC figures.
+    let long = &result["long"];
+    let answers: Vec<&str> = long["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            "group-picture",
+            "history",
+            "national-picture",
+            "other-region-picture",
+            "region-picture",
+            "series"
+        ],
+        "the answers stacked (sorted): {long}"
+    );
+    let other = long["other_region"].as_str().unwrap();
+    for area in [REGION, other, "SSS", GROUP] {
+        assert!(
+            long["areas"].as_array().unwrap().contains(&area.into()),
+            "{area} in the stacked table: {long}"
+        );
+    }
+    for kind in ["region", "group", "national"] {
+        assert!(
+            long["area_kinds"]
+                .as_array()
+                .unwrap()
+                .contains(&kind.into()),
+            "{kind}: {long}"
+        );
+    }
+    assert_same("long: value", num(&long["value"]), num(&cell["value"]));
+    assert_same(
+        "long: national value",
+        num(&long["national_value"]),
+        num(&cell["national_value"]),
+    );
+    assert_same(
+        "long: national share",
+        num(&long["national_share"]),
+        num(&cell["national_share"]),
+    );
+    // A difference only where no share is given, and then value less national value.
+    let difference = num(&long["national_difference"]);
+    match num(&long["national_share"]) {
+        Some(_) => assert_eq!(difference, None, "{long}"),
+        None => assert_same(
+            "long: national difference",
+            difference,
+            num(&cell["value"])
+                .zip(num(&cell["national_value"]))
+                .map(|(v, n)| v - n),
+        ),
+    }
+    assert_same(
+        "long: series",
+        num(&long["series_value"]),
+        num(&cell["value"]),
+    );
+    assert_same(
+        "long: national row",
+        num(&long["national_row_value"]),
+        num(&cell["national_value"]),
+    );
+    assert_eq!(long["unit"], cell["unit"], "{long}");
+    let catalog = cli_json(&server, &reader, &["indicators"]);
+    let ind = entry(&catalog["indicators"], "id", INDICATOR, &catalog);
+    assert_eq!(long["indicator_name"], ind["name_en"], "{long}");
+    let regions = cli_json(&server, &reader, &["regions"]);
+    let region = entry(&regions["regions"], "code", REGION, &regions);
+    assert_eq!(long["area_name"], region["name_en"], "{long}");
+
+    // The Finnish dialect (lang=fi): every endpoint, in both layouts, read by pandas with
+    // sep=';' and decimal=',', gave the default CSV's numbers (consume.py compared them).
+    let fi = result["finnish_dialect"].as_object().unwrap();
+    assert_eq!(fi.len(), 10, "five endpoints in two layouts: {fi:?}");
+    for (what, read) in fi {
+        assert!(
+            read["rows"].as_u64() > Some(0) && read["numeric_columns"].as_u64() > Some(0),
+            "{what}: {read}"
+        );
+    }
 
     // The region's groups in its picture: each one's value as its group picture says.
     let groups = rp["groups"].as_object().expect("groups in the RESULT");
@@ -583,9 +702,321 @@ fn schemathesis_finds_the_api_as_its_openapi_document_says() {
         "schemathesis found the API unlike src/http/opendata/openapi.json:\n{out}\n{err}"
     );
     // It tested every operation of the document.
+    let operations = openapi_file()["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_object().unwrap().len())
+        .sum::<usize>();
     assert!(
-        out.contains("Tested: 5"),
-        "schemathesis did not test the five operations:\n{out}"
+        out.contains(&format!("Tested: {operations}")),
+        "schemathesis did not test the {operations} operations:\n{out}"
     );
+    server.stop();
+}
+
+/// A CSV answer's rows as maps of its header's names (a Finnish one without its byte order
+/// mark, read with `;`).
+fn csv_maps(body: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let (delimiter, body) = match body.strip_prefix('\u{feff}') {
+        Some(rest) => (b';', rest),
+        None => (b',', body),
+    };
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_reader(body.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+    r.records()
+        .map(|rec| {
+            header
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+/// A catalog file of the repository (`data/…`), the catalog the demo boots from.
+fn catalog_file(rel: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    csv_maps(&std::fs::read_to_string(repo_file(rel)).unwrap())
+}
+
+/// GET `path` with `token`: 200 and its JSON.
+fn get_json(addr: SocketAddr, path: &str, token: Option<&str>) -> Value {
+    let (status, body) = get(addr, path, token);
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path} is not JSON ({e}): {body}"))
+}
+
+/// GET `path` with `token`: 200 and its CSV rows.
+fn get_csv(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+) -> Vec<std::collections::BTreeMap<String, String>> {
+    let (status, body) = get(addr, path, token);
+    assert_eq!(status, 200, "GET {path}: {body}");
+    csv_maps(&body)
+}
+
+/// A field of a listing or of the CLI's JSON, with null and an empty text alike (a listing
+/// gives no empty texts, the CLI no absent ones).
+fn field(v: &Value) -> Value {
+    if v.is_null() {
+        Value::String(String::new())
+    } else {
+        v.clone()
+    }
+}
+
+/// Two numbers of CSV text are the same number (both empty: no number).
+fn same_number(what: &str, a: &str, b: &str) {
+    let parse = |s: &str| {
+        (!s.is_empty()).then(|| {
+            s.parse::<f64>()
+                .unwrap_or_else(|e| panic!("{what}: {s:?}: {e}"))
+        })
+    };
+    assert_eq!(parse(a), parse(b), "{what}");
+}
+
+/// `/` and `/v1/` answer without a token and say where to go, every link answering; each
+/// listing answers the catalog: as the gRPC CLI lists it (JSON) and as the catalog files the
+/// demo boots from hold it (CSV, column by column); a reporting round opened over gRPC is
+/// listed as it was opened, and not as of before.
+#[test]
+fn the_index_and_the_listings_say_what_there_is() {
+    let work = tempfile::tempdir().unwrap();
+    let (server, tokens) = start_server_with(work.path(), &["reader", "admin"]);
+    let (reader, admin) = (tokens[0].as_str(), tokens[1].as_str());
+    let addr = server.http;
+
+    let root = get_json(addr, "/", None);
+    let links = root["links"].as_object().expect("links");
+    for want in ["/v1/", "/openapi.json", "/metrics", "/healthz"] {
+        assert!(links.values().any(|h| h == want), "{want} in {root}");
+    }
+    for (name, href) in links {
+        let (status, body) = get(addr, href.as_str().unwrap(), Some(reader));
+        assert_eq!(status, 200, "{name} {href}: {body}");
+    }
+
+    // The index lists what the OpenAPI document describes, and each listing it names
+    // answers with a token and is refused without one.
+    let index = get_json(addr, "/v1/", None);
+    assert_eq!(get_json(addr, "/v1", None), index, "/v1 is the index too");
+    let endpoints = index["endpoints"].as_array().unwrap();
+    let listed: std::collections::BTreeSet<&str> = endpoints
+        .iter()
+        .map(|e| e["href"].as_str().unwrap())
+        .collect();
+    let document = openapi_file();
+    let documented: std::collections::BTreeSet<&str> = document["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|p| !["/", "/v1/"].contains(p))
+        .collect();
+    assert_eq!(listed, documented, "the index and the OpenAPI document");
+    // The listings: their formats are JSON and CSV (a picture's are JSON-stat and CSV).
+    let listings = endpoints
+        .iter()
+        .filter(|e| e["formats"].as_array().unwrap().contains(&"json".into()));
+    for e in listings {
+        let href = e["href"].as_str().unwrap();
+        assert_eq!(get(addr, href, None).0, 401, "{href} without a token");
+        for format in e["formats"].as_array().unwrap() {
+            let path = format!("{href}?format={}", format.as_str().unwrap());
+            assert_eq!(get(addr, &path, Some(reader)).0, 200, "{path}");
+        }
+    }
+
+    // The regions: the CLI's, field by field; the CSV the region file's; names in `lang`.
+    let listed_by_cli = cli_json(&server, reader, &["regions"]);
+    let cli_regions = listed_by_cli["regions"].as_array().unwrap();
+    let http = get_json(addr, "/v1/regions?lang=sv", Some(reader));
+    let regions = http["regions"].as_array().unwrap();
+    assert_eq!(regions.len(), cli_regions.len(), "{http}");
+    for c in cli_regions {
+        let code = c["code"].as_str().unwrap();
+        let h = entry(&http["regions"], "code", code, &http);
+        for (k, v) in c.as_object().unwrap() {
+            assert_eq!(field(&h[k]), field(v), "region {code} {k}");
+        }
+        assert_eq!(h["name"], c["name_sv"], "lang=sv: {h}");
+    }
+    let csv = get_csv(addr, "/v1/regions?format=csv", Some(reader));
+    let file = catalog_file("data/regions.csv");
+    assert_eq!(csv.len(), file.len());
+    for row in &file {
+        let listed = csv.iter().find(|r| r["code"] == row["code"]).unwrap();
+        for (k, v) in row {
+            assert_eq!(&listed[k], v, "region {} {k}", row["code"]);
+        }
+    }
+
+    // The indicators: the CLI's names, units and rules; the CSV the indicator file's.
+    let listed_by_cli = cli_json(&server, reader, &["indicators"]);
+    let http = get_json(addr, "/v1/indicators?lang=fi", Some(reader));
+    assert_eq!(
+        http["indicators"].as_array().unwrap().len(),
+        listed_by_cli["indicators"].as_array().unwrap().len()
+    );
+    for c in listed_by_cli["indicators"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        let h = entry(&http["indicators"], "id", id, &http);
+        for k in [
+            "name_fi",
+            "name_en",
+            "theme",
+            "unit",
+            "decimals",
+            "direction",
+            "min_year",
+            "max_year",
+            "kind",
+        ] {
+            assert_eq!(h[k], c[k], "indicator {id} {k}");
+        }
+        assert_eq!(h["name"], c["name_fi"], "lang=fi: {h}");
+    }
+    // In the Finnish dialect (lang=fi), read back with `;`.
+    let csv = get_csv(addr, "/v1/indicators?format=csv&lang=fi", Some(reader));
+    let file = catalog_file("data/indicators.csv");
+    assert_eq!(csv.len(), file.len());
+    for row in &file {
+        let id = &row["id"];
+        let listed = csv.iter().find(|r| &r["id"] == id).unwrap();
+        for (k, v) in row {
+            match k.as_str() {
+                // A scale is a ratio's (the file gives 1 to the others).
+                "scale" if row["aggregation"] != "ratio" => assert_eq!(listed[k], "", "{id}"),
+                "min_value" | "max_value" | "scale" => {
+                    same_number(&format!("{id} {k}"), &listed[k].replace(',', "."), v)
+                }
+                // The file may leave the kind empty: observed.
+                "kind" if v.is_empty() => assert_eq!(listed[k], "observed", "{id}"),
+                _ => assert_eq!(&listed[k], v, "indicator {id} {k}"),
+            }
+        }
+    }
+
+    // The groups: the CLI's; the CSV the group file's (members in code order).
+    let listed_by_cli = cli_json(&server, reader, &["groups"]);
+    let http = get_json(addr, "/v1/groups", Some(reader));
+    assert_eq!(
+        http["groups"].as_array().unwrap().len(),
+        listed_by_cli["groups"].as_array().unwrap().len()
+    );
+    for c in listed_by_cli["groups"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        let h = entry(&http["groups"], "id", id, &http);
+        for (k, v) in c.as_object().unwrap() {
+            assert_eq!(field(&h[k]), field(v), "group {id} {k}");
+        }
+    }
+    let csv = get_csv(addr, "/v1/groups?format=csv", Some(reader));
+    for row in catalog_file("data/groups.csv") {
+        let listed = csv.iter().find(|r| r["id"] == row["id"]).unwrap();
+        for (k, v) in &row {
+            if k == "members" {
+                let mut members: Vec<&str> = v.split_whitespace().collect();
+                members.sort_unstable();
+                assert_eq!(listed[k], members.join(" "), "group {}", row["id"]);
+            } else {
+                assert_eq!(&listed[k], v, "group {} {k}", row["id"]);
+            }
+        }
+    }
+
+    // The municipalities of one division: those of the bundled key's year, each in the
+    // region and sub-region the key places it in.
+    let year = "2021";
+    let key: Vec<_> = catalog_file("data/areas/municipality_key_2013_2026.csv")
+        .into_iter()
+        .filter(|r| r["year"] == year)
+        .collect();
+    let listed = get_json(
+        addr,
+        &format!("/v1/municipalities?borders={year}"),
+        Some(reader),
+    );
+    let listed = listed["municipalities"].as_array().unwrap();
+    assert_eq!(listed.len(), key.len(), "municipalities of {year}");
+    for k in &key {
+        let m = listed
+            .iter()
+            .find(|m| m["code"] == k["municipality"].as_str())
+            .unwrap_or_else(|| panic!("{} not listed", k["municipality"]));
+        assert_eq!(m["region"], k["region"].as_str(), "{m}");
+        assert_eq!(m["sub_region"], k["sub_region"].as_str(), "{m}");
+        let (first, last) = (
+            m["first_year"].as_i64().unwrap(),
+            m["last_year"].as_i64().unwrap(),
+        );
+        assert!(first <= 2021 && 2021 <= last, "{m}");
+    }
+    let (status, body) = get(addr, "/v1/municipalities?borders=1066", Some(reader));
+    assert_eq!(status, 400, "a division the catalog does not hold: {body}");
+    assert!(body.contains("\"field\":\"borders\""), "{body}");
+
+    // A round opened over gRPC is listed as opened; as of before, there is none.
+    let before = get_json(addr, "/v1/rounds", Some(reader));
+    assert_eq!(
+        before["rounds"],
+        serde_json::json!([]),
+        "the demo opens no round"
+    );
+    let (ok, out, err) = cli(&[
+        "round",
+        "open",
+        "--server",
+        &server.grpc_url,
+        "--token",
+        admin,
+        "--json",
+        "--year",
+        "2020",
+        "--deadline",
+        "2021-09-30",
+        "--indicator",
+        "population",
+        "--indicator",
+        INDICATOR,
+        "--region",
+        REGION,
+        "--region",
+        "MK02",
+    ]);
+    assert!(ok, "round open: {err}");
+    let opened: Value = serde_json::from_str(&out).unwrap();
+    let rounds = get_json(addr, "/v1/rounds", Some(reader));
+    let round = &rounds["rounds"][0];
+    assert_eq!(rounds["rounds"].as_array().unwrap().len(), 1, "{rounds}");
+    assert_eq!(round["year"], opened["year"]);
+    assert_eq!(round["deadline"], opened["deadline"]);
+    assert_eq!(round["indicators"], opened["indicator_ids"]);
+    assert_eq!(round["regions"], opened["region_codes"]);
+    assert_eq!(round["opened_sequence"], opened["sequence"]);
+    let cells = opened["indicator_ids"].as_array().unwrap().len()
+        * opened["region_codes"].as_array().unwrap().len();
+    assert_eq!(round["figures_expected"].as_u64(), Some(cells as u64));
+    let seq = opened["sequence"].as_u64().unwrap();
+    let earlier = get_json(addr, &format!("/v1/rounds?as_of={}", seq - 1), Some(reader));
+    assert_eq!(earlier["rounds"], serde_json::json!([]), "{earlier}");
+    let csv = get_csv(addr, "/v1/rounds?format=csv", Some(reader));
+    let joined = |v: &Value| -> String {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(csv.len(), 1);
+    assert_eq!(csv[0]["indicators"], joined(&opened["indicator_ids"]));
+    assert_eq!(csv[0]["regions"], joined(&opened["region_codes"]));
     server.stop();
 }

@@ -79,13 +79,23 @@ pub enum Direction {
 }
 
 impl Direction {
-    pub(crate) fn parse(s: &str) -> Option<Direction> {
-        match s {
-            "higher_is_better" => Some(Direction::HigherIsBetter),
-            "lower_is_better" => Some(Direction::LowerIsBetter),
-            "neutral" => Some(Direction::Neutral),
-            _ => None,
+    const ALL: [Direction; 3] = [
+        Direction::HigherIsBetter,
+        Direction::LowerIsBetter,
+        Direction::Neutral,
+    ];
+
+    /// Its name in a catalog file.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Direction::HigherIsBetter => "higher_is_better",
+            Direction::LowerIsBetter => "lower_is_better",
+            Direction::Neutral => "neutral",
         }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Direction> {
+        Direction::ALL.into_iter().find(|d| d.as_str() == s)
     }
 }
 
@@ -107,6 +117,16 @@ pub enum Aggregation {
 }
 
 impl Aggregation {
+    /// The rule's name in a catalog file (its `aggregation` column).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Aggregation::Sum => "sum",
+            Aggregation::WeightedMean { .. } => "weighted_mean",
+            Aggregation::Ratio { .. } => "ratio",
+            Aggregation::NationalOnly => "national_only",
+        }
+    }
+
     /// Indicators this rule reads besides the indicator itself.
     pub(crate) fn components(&self) -> Vec<&str> {
         match self {
@@ -135,12 +155,26 @@ pub enum IndicatorKind {
 }
 
 impl IndicatorKind {
+    const ALL: [IndicatorKind; 3] = [
+        IndicatorKind::Observed,
+        IndicatorKind::Target,
+        IndicatorKind::Forecast,
+    ];
+
+    /// Its name in a catalog file.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            IndicatorKind::Observed => "observed",
+            IndicatorKind::Target => "target",
+            IndicatorKind::Forecast => "forecast",
+        }
+    }
+
+    /// A name of a catalog file; empty is observed.
     pub(crate) fn parse(s: &str) -> Option<IndicatorKind> {
         match s {
-            "observed" | "" => Some(IndicatorKind::Observed),
-            "target" => Some(IndicatorKind::Target),
-            "forecast" => Some(IndicatorKind::Forecast),
-            _ => None,
+            "" => Some(IndicatorKind::Observed),
+            s => IndicatorKind::ALL.into_iter().find(|k| k.as_str() == s),
         }
     }
 
@@ -866,19 +900,21 @@ fn parse_indicators(text: &str) -> Result<Vec<Indicator>, CatalogError> {
         let scale = parse_opt_f64(&row.scale, "scale")
             .map_err(err)?
             .unwrap_or(1.0);
-        let aggregation = match row.aggregation.as_str() {
-            "sum" => Aggregation::Sum,
-            "national_only" => Aggregation::NationalOnly,
-            "weighted_mean" => Aggregation::WeightedMean {
+        let aggregation = [
+            Aggregation::Sum,
+            Aggregation::NationalOnly,
+            Aggregation::WeightedMean {
                 weight: row.weight_indicator.clone(),
             },
-            "ratio" => Aggregation::Ratio {
+            Aggregation::Ratio {
                 numerator: row.numerator_indicator.clone(),
                 denominator: row.denominator_indicator.clone(),
                 scale,
             },
-            other => return Err(err(format!("unknown aggregation {other:?}"))),
-        };
+        ]
+        .into_iter()
+        .find(|a| a.name() == row.aggregation)
+        .ok_or_else(|| err(format!("unknown aggregation {:?}", row.aggregation)))?;
         let ind = Indicator {
             id: row.id,
             name_fi: row.name_fi,

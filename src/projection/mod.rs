@@ -40,7 +40,9 @@ use crate::domain::{
 };
 
 pub use picture::Level;
-pub(crate) use picture::{GroupPicture, IndicatorYear, RoundStatus, SeriesPoint};
+pub(crate) use picture::{
+    GroupMember, GroupPicture, IndicatorYear, Origin, RoundStatus, SeriesPoint,
+};
 pub(crate) use picture::{RegionPicture, Score, ThemeScores, YearPicture};
 
 /// One recorded change of a cell, as kept in memory (see the module's "Memory").

@@ -78,6 +78,14 @@ impl Origin {
             Origin::Reported { .. } => None,
         }
     }
+
+    /// The revision reported, if the figure was.
+    pub(crate) fn rev(&self) -> Option<&Rev> {
+        match self {
+            Origin::Reported { rev, .. } => Some(rev),
+            Origin::Derived { .. } => None,
+        }
+    }
 }
 
 /// An area's figure on a picture's borders.
@@ -99,10 +107,7 @@ impl Figure {
 
     /// The revision reported, if the figure was.
     pub(crate) fn rev(&self) -> Option<&Rev> {
-        match &self.origin {
-            Origin::Reported { rev, .. } => Some(rev),
-            Origin::Derived { .. } => None,
-        }
+        self.origin.rev()
     }
 }
 
@@ -148,6 +153,12 @@ impl IndicatorYear {
     pub(crate) fn share(&self, value: f64) -> Option<f64> {
         let quantity = self.indicator.min_value.is_some_and(|m| m >= 0.0);
         (self.national).share(&self.indicator.aggregation, quantity, value)
+    }
+
+    /// `value` less the national value, where a difference means something (not for a
+    /// sum: [`stats::National::difference`]).
+    pub(crate) fn difference(&self, value: f64) -> Option<f64> {
+        (self.national).difference(&self.indicator.aggregation, value)
     }
 
     /// A member's share of its group (%), by the same rule as [`IndicatorYear::share`].
@@ -269,6 +280,8 @@ impl IndicatorYear {
 pub(crate) struct GroupPicture {
     pub(crate) group: RegionGroup,
     pub(crate) year: i32,
+    /// The borders the picture is on.
+    pub(crate) borders: Option<i32>,
     /// In catalog order: the indicator's figures (the group's among them) and its members.
     pub(crate) indicators: Vec<(Arc<IndicatorYear>, Vec<GroupMember>)>,
 }
@@ -1227,6 +1240,7 @@ impl Projection {
         Some(GroupPicture {
             group,
             year,
+            borders: d,
             indicators,
         })
     }

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 
 use crate::auth::Principal;
 use crate::domain::areas::Borders;
-use crate::domain::{Catalog, Event, Indicator};
+use crate::domain::{Catalog, Event, Indicator, Round};
 use crate::metrics::Metrics;
 use crate::projection::{
     AsOf, GroupPicture, Level, Projection, RegionPicture, RoundStatus, SeriesPoint, YearPicture,
@@ -513,6 +513,33 @@ impl Reader {
             status.regions.retain(|s| &s.region == r);
         }
         Ok(at.answer(status))
+    }
+
+    /// The catalog as it stood at `point`: its regions, municipalities, indicators and peer
+    /// groups.
+    pub(crate) async fn catalog_at(
+        &self,
+        who: &Principal,
+        point: Point,
+    ) -> Result<Answer<Arc<Catalog>>, ReadError> {
+        let at = self.at(who, point).await?;
+        Ok(at.answer(at.p.catalog_at(at.seq)))
+    }
+
+    /// The reporting rounds open at `point`, by year: each as then recorded, with the
+    /// sequence that opened it in that form.
+    pub(crate) async fn rounds(
+        &self,
+        who: &Principal,
+        point: Point,
+    ) -> Result<Answer<Vec<(u64, Round)>>, ReadError> {
+        let at = self.at(who, point).await?;
+        let rounds = at.p.round_years(at.seq).into_iter();
+        let rounds = rounds
+            .filter_map(|year| at.p.round(year, at.seq))
+            .map(|(opened, round)| (opened, round.clone()))
+            .collect();
+        Ok(at.answer(rounds))
     }
 
     /// How far the projection has applied the log, to wait on.

@@ -4,9 +4,14 @@
 Every endpoint of the open-data API (src/http/opendata/openapi.json) is fetched in both formats
 with urllib and read by real consumers: CSV by `pandas.read_csv`, JSON-stat by `pyjstat`
 (`Dataset.read(text).write('dataframe')`). The two readings of each answer must agree on
-every value they both carry. Also: a request without a token is 401 (when --token is
-given), `as_of=1` answers the catalog-only state (X-As-Of-Sequence: 1, no values), an
-`Accept: text/csv` header picks CSV, and bad parameters are 400 with the JSON error body.
+every value they both carry; a JSON-stat region picture in pyjstat's DataFrame still says
+its area and year. Every CSV is read again as a Finnish spreadsheet user gets it (`lang=fi`:
+`pandas.read_csv(..., sep=';', decimal=',')`) and must give the default's numbers, and the
+long layouts of two regions, the country, a group, a series and a history must stack with
+`pandas.concat` into one table of the same columns. Also: a request without a token is 401
+(when --token is given), `as_of=1` answers the catalog-only state (X-As-Of-Sequence: 1, no
+values), an `Accept: text/csv` header picks CSV, and bad parameters are 400 with the JSON
+error body.
 
 Prints one `OK <endpoint> <format> rows=R cols=C` line per answer read and, last, one line
 `RESULT {json}` with the figures tests/opendata.rs compares with the gRPC CLI's. Exits 1 on
@@ -273,21 +278,39 @@ def agree(what, csv_value, js_value):
 
 REGION_COLUMNS = (
     "region,year,indicator,theme,unit,value,status,source,revisions,national_value,"
-    "national_basis,rank,regions_ranked,previous_value,borders,derived,previous_borders"
+    "national_basis,rank,regions_ranked,previous_value,borders,derived,previous_borders,"
+    "region_name,indicator_name,national_share"
 ).split(",")
 NATIONAL_COLUMNS = (
     "year,indicator,theme,unit,value,basis,official,computed_value,regions_reported,"
-    "regions_expected,min,median,max,best_region,worst_region"
+    "regions_expected,min,median,max,best_region,worst_region,indicator_name"
 ).split(",")
-GROUP_COLUMNS = "year,indicator,theme,unit,area,area_kind,value,basis,rank,regions_ranked,status,source,revisions,sequence".split(",")
+GROUP_COLUMNS = (
+    "year,indicator,theme,unit,area,area_kind,value,basis,rank,regions_ranked,status,source,"
+    "revisions,sequence,indicator_name,area_name"
+).split(",")
 SERIES_COLUMNS = (
-    "region,indicator,year,value,status,national_value,national_basis,rank,regions_ranked"
+    "region,indicator,year,value,status,national_value,national_basis,rank,regions_ranked,"
+    "unit,region_name,indicator_name"
 ).split(",")
 HISTORY_COLUMNS = (
     "sequence,recorded_at,value,status,source,note,correction_reason,principal,submission_id,"
     "retracted,retraction_reason,hash,published"
 ).split(",")
-REGION_MEASURES = ["value", "national_value", "national_difference", "rank", "regions_ranked", "previous_value", "change"]
+REGION_MEASURES = ["value", "national_value", "national_difference", "national_share", "rank", "regions_ranked", "previous_value", "change"]
+# The long layout: the same columns, in this order, from every endpoint.
+LONG_COLUMNS = (
+    "area,area_name,area_kind,indicator,indicator_name,unit,year,borders,value,status,basis,"
+    "source,sequence,recorded_at,national_value,national_share,national_difference,rank,"
+    "regions_ranked,as_of_sequence"
+).split(",")
+# JSON-stat dimensions: what an answer is of (area, year, borders, as_of) is a dimension of
+# one category, so that a DataFrame of it still says so.
+REGION_IDS = ["area", "year", "indicator", "measure", "borders", "as_of"]
+NATIONAL_IDS = ["area", "year", "indicator", "measure", "borders", "as_of"]
+GROUP_IDS = ["year", "indicator", "area", "borders", "as_of"]
+SERIES_IDS = ["area", "indicator", "year", "measure", "as_of"]
+HISTORY_IDS = ["area", "indicator", "year", "revision", "measure", "as_of"]
 NATIONAL_MEASURES = ["value", "computed_value", "regions_reported", "regions_expected", "min", "median", "max"]
 
 
@@ -307,7 +330,7 @@ def region_groups(csv):
 
 def region_picture(client, a):
     path = f"/v1/regions/{urllib.parse.quote(a.region, safe='')}/picture"
-    csv, js = fetch(client, "region-picture", path, {"year": a.year}, REGION_COLUMNS, ["indicator", "measure"])
+    csv, js = fetch(client, "region-picture", path, {"year": a.year}, REGION_COLUMNS, REGION_IDS)
     df = csv.frame
     groups = region_groups(csv)
     require_numeric("region-picture csv", df, ["year", "value", "revisions", "national_value", "rank", "regions_ranked", "previous_value"]
@@ -323,13 +346,18 @@ def region_picture(client, a):
     if sorted(csv_inds) != sorted(js_inds):
         fail("region-picture", f"CSV has indicators {csv_inds}, JSON-stat {js_inds}")
     pairs = [("value", "value"), ("national_value", "national_value"), ("rank", "rank"),
-             ("regions_ranked", "regions_ranked"), ("previous_value", "previous_value")]
+             ("regions_ranked", "regions_ranked"), ("previous_value", "previous_value"),
+             ("national_share", "national_share")]
     pairs += [(f"group_{g}_{s}", f"{g}:{s}") for g in groups for s in ("value", "rank", "regions_ranked")]
     for _, row in df.iterrows():
         ind = str(row["indicator"])
         for col, measure in pairs:
             agree(f"region-picture {ind} {measure}", row[col], jvalue(js, indicator=ind, measure=measure))
-        # national_difference and change are JSON-stat only; they follow from the others.
+        # national_difference and change are JSON-stat only; they follow from the others (a
+        # difference is not given beside a share).
+        if not math.isnan(number(row["national_share"])) and not math.isnan(
+                jvalue(js, indicator=ind, measure="national_difference")):
+            fail(f"region-picture {ind}", "both a national share and a national difference")
         for measure, x, y in (("national_difference", "value", "national_value"), ("change", "value", "previous_value")):
             d = jvalue(js, indicator=ind, measure=measure)
             expect = number(row[x]) - number(row[y])
@@ -339,6 +367,11 @@ def region_picture(client, a):
     if len(mine) != 1:
         fail("region-picture", f"{len(mine)} CSV rows of indicator {a.indicator!r} for {a.region} {a.year}: pick a reported one")
     row = mine.iloc[0]
+    # In the DataFrame pyjstat makes, every row still says which area and year it is of.
+    js_areas = sorted(set(js.frame["area"].astype(str)))
+    js_years = sorted(set(js.frame["year"].astype(str)))
+    if js_areas != [a.region] or js_years != [str(a.year)]:
+        fail("region-picture json-stat", f"pyjstat's frame is of areas {js_areas} and years {js_years}, not {a.region} {a.year}")
     return csv, js, groups, {
         "as_of_sequence": csv.sequence,
         "rows": len(df),
@@ -352,6 +385,8 @@ def region_picture(client, a):
         "jsonstat_borders": js.raw.get("extension", {}).get("cell_borders", {}).get(a.indicator, {}).get("borders"),
         "jsonstat_value": plain(jvalue(js, indicator=a.indicator, measure="value")),
         "jsonstat_national_value": plain(jvalue(js, indicator=a.indicator, measure="national_value")),
+        "jsonstat_area": js_areas,
+        "jsonstat_columns": [c for c in js.frame.columns],
         "groups": {
             g: {
                 "value": plain(row[f"group_{g}_value"]),
@@ -365,7 +400,7 @@ def region_picture(client, a):
 
 
 def national_picture(client, a):
-    csv, js = fetch(client, "national-picture", "/v1/national/picture", {"year": a.year}, NATIONAL_COLUMNS, ["indicator", "measure"])
+    csv, js = fetch(client, "national-picture", "/v1/national/picture", {"year": a.year}, NATIONAL_COLUMNS, NATIONAL_IDS)
     df = csv.frame
     if list(df.columns) != NATIONAL_COLUMNS:
         fail("national-picture csv", f"columns {list(df.columns)}, expected {NATIONAL_COLUMNS}")
@@ -399,7 +434,7 @@ def national_picture(client, a):
 
 def group_picture(client, a, group, name="group-picture"):
     path = f"/v1/groups/{urllib.parse.quote(group, safe='')}/picture"
-    csv, js = fetch(client, name, path, {"year": a.year}, GROUP_COLUMNS, ["indicator", "area"])
+    csv, js = fetch(client, name, path, {"year": a.year}, GROUP_COLUMNS, GROUP_IDS)
     df = csv.frame
     if list(df.columns) != GROUP_COLUMNS:
         fail(f"{name} csv", f"columns {list(df.columns)}, expected {GROUP_COLUMNS}")
@@ -444,7 +479,7 @@ def group_picture(client, a, group, name="group-picture"):
 
 def series(client, a):
     path = "/v1/regions/{}/series/{}".format(urllib.parse.quote(a.region, safe=""), urllib.parse.quote(a.indicator, safe=""))
-    csv, js = fetch(client, "series", path, {}, SERIES_COLUMNS, ["year", "measure"])
+    csv, js = fetch(client, "series", path, {}, SERIES_COLUMNS, SERIES_IDS)
     df = csv.frame
     if list(df.columns) != SERIES_COLUMNS:
         fail("series csv", f"columns {list(df.columns)}, expected {SERIES_COLUMNS}")
@@ -473,7 +508,7 @@ def history(client, a):
     path = "/v1/regions/{}/history/{}/{}".format(
         urllib.parse.quote(a.region, safe=""), urllib.parse.quote(a.indicator, safe=""), a.year
     )
-    csv, js = fetch(client, "history", path, {}, HISTORY_COLUMNS, ["revision", "measure"])
+    csv, js = fetch(client, "history", path, {}, HISTORY_COLUMNS, HISTORY_IDS)
     df = csv.frame
     if list(df.columns) != HISTORY_COLUMNS:
         fail("history csv", f"columns {list(df.columns)}, expected {HISTORY_COLUMNS}")
@@ -496,6 +531,132 @@ def history(client, a):
         "sequences": seqs,
         "values": [plain(v) for v in df["value"]],
         "last_value": plain(df["value"].iloc[-1]) if len(df) else None,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# CSV shapes: the Finnish dialect and the long layout
+# ---------------------------------------------------------------------------------------
+
+
+def endpoint_paths(a):
+    """Each endpoint's path and parameters, for a region, the country, a group, a series
+    and a history."""
+    region = urllib.parse.quote(a.region, safe="")
+    indicator = urllib.parse.quote(a.indicator, safe="")
+    return [
+        ("region-picture", f"/v1/regions/{region}/picture", {"year": a.year}),
+        ("national-picture", "/v1/national/picture", {"year": a.year}),
+        ("group-picture", f"/v1/groups/{urllib.parse.quote(a.group, safe='')}/picture", {"year": a.year}),
+        ("series", f"/v1/regions/{region}/series/{indicator}", {}),
+        ("history", f"/v1/regions/{region}/history/{indicator}/{a.year}", {}),
+    ]
+
+
+def get_csv(client, what, path, params):
+    status, headers, body = client.get(path, {**params, "format": "csv"})
+    if status != 200:
+        fail(what, f"HTTP {status}: {body[:500]}")
+    if media_type(headers) != "text/csv":
+        fail(what, f"Content-Type {headers.get('Content-Type')!r}, expected text/csv")
+    return as_of_sequence(what, headers), body
+
+
+def finnish_dialect(client, a):
+    """Every endpoint as `lang=fi` answers it (a byte order mark, `;` between fields, a decimal
+    comma) read by pandas with `sep=';', decimal=','`, against the international dialect of
+    the same answer (`lang=fi&csv_dialect=international`: the same Finnish names) read as
+    usual: the same columns, the same numbers (numbers to both), the same text."""
+    out = {}
+    for layout in ("wide", "long"):
+        for name, path, params in endpoint_paths(a):
+            what = f"{name} {layout} csv lang=fi"
+            params = {**params, "layout": layout, "lang": "fi"}
+            seq, default = get_csv(client, f"{name} {layout} csv", path, {**params, "csv_dialect": "international"})
+            fi_seq, fi = get_csv(client, what, path, params)
+            if seq != fi_seq:
+                fail(what, f"answered as of {fi_seq}, the default as of {seq}: nothing is written meanwhile")
+            if not fi.startswith("\ufeff") or default.startswith("\ufeff"):
+                fail(what, "a byte order mark starts the Finnish CSV only")
+            if ";" not in fi.splitlines()[0] or "," in fi.splitlines()[0].lstrip("\ufeff"):
+                fail(what, f"header {fi.splitlines()[0]!r}: fields are separated by ';'")
+            try:
+                a_df = pd.read_csv(io.StringIO(default), keep_default_na=False, na_values=[""])
+                fi_df = pd.read_csv(io.StringIO(fi), sep=";", decimal=",", keep_default_na=False, na_values=[""])
+            except Exception as e:
+                fail(what, f"pandas.read_csv cannot read it: {type(e).__name__}: {e}\n{fi[:500]}")
+            if list(fi_df.columns) != list(a_df.columns):
+                fail(what, f"columns {list(fi_df.columns)}, the default's {list(a_df.columns)}")
+            if len(fi_df) != len(a_df) or len(a_df) == 0:
+                fail(what, f"{len(fi_df)} rows, the default {len(a_df)}")
+            numeric = [c for c in a_df.columns if pd.api.types.is_numeric_dtype(a_df[c])]
+            for c in a_df.columns:
+                if c in numeric:
+                    require_numeric(what, fi_df, [c])
+                    for x, y in zip(a_df[c], fi_df[c]):
+                        if not same(x, y):
+                            fail(what, f"column {c}: {y!r}, the default {x!r}")
+                elif list(fi_df[c].fillna("").astype(str)) != list(a_df[c].fillna("").astype(str)):
+                    fail(what, f"column {c} differs from the default's")
+            out[f"{name} {layout}"] = {"rows": len(fi_df), "numeric_columns": len(numeric)}
+            print(f"OK finnish-dialect {name} {layout} rows={len(fi_df)} numeric={len(numeric)}", flush=True)
+    return out
+
+
+def long_layout(client, a, group):
+    """Long answers of the region, of another region (a member of `group`, the group picture
+    read), of the national picture, the group picture, the series and the history, stacked
+    with pandas.concat: the same columns from each, every row with its area and indicator
+    names and unit, never both a share and a difference."""
+    frames = []
+    region = urllib.parse.quote(a.region, safe="")
+    other = next((m for m in group["members"] if m != a.region), None)
+    paths = endpoint_paths(a)
+    if other is not None:
+        paths.append(("other-region-picture", f"/v1/regions/{urllib.parse.quote(other, safe='')}/picture", {"year": a.year}))
+    for name, path, params in paths:
+        what = f"{name} long csv"
+        _, body = get_csv(client, what, path, {**params, "layout": "long"})
+        df = read_csv(what, body, LONG_COLUMNS)
+        if list(df.columns) != LONG_COLUMNS:
+            fail(what, f"columns {list(df.columns)}, expected {LONG_COLUMNS}")
+        if len(df) == 0:
+            fail(what, "no rows")
+        require_numeric(what, df, ["year", "value", "national_value", "national_share", "national_difference", "rank", "regions_ranked", "as_of_sequence"])
+        frames.append(df.assign(answer=name))
+    stacked = pd.concat(frames, ignore_index=True)
+    if list(stacked.columns) != LONG_COLUMNS + ["answer"]:
+        fail("long stacked", f"columns {list(stacked.columns)}: the answers' columns differ")
+    for c in ("area_name", "indicator_name", "unit", "area_kind"):
+        if stacked[c].isna().any():
+            fail("long stacked", f"rows without {c}: {stacked[stacked[c].isna()].head()}")
+    both = stacked[stacked["national_share"].notna() & stacked["national_difference"].notna()]
+    if len(both):
+        fail("long stacked", f"{len(both)} rows with both a share and a difference: {both.head()}")
+    def value(answer, area, year=a.year):
+        rows = stacked[(stacked["answer"] == answer) & (stacked["area"].astype(str) == area)
+                       & (stacked["indicator"].astype(str) == a.indicator) & (stacked["year"] == year)]
+        if len(rows) != 1:
+            fail("long stacked", f"{len(rows)} rows of {answer} {area} {a.indicator} {year}")
+        return rows.iloc[0]
+    mine = value("region-picture", a.region)
+    national = value("national-picture", "SSS")
+    return {
+        "rows": len(stacked),
+        "columns": list(stacked.columns[:-1]),
+        "answers": sorted(set(stacked["answer"])),
+        "areas": sorted(set(stacked["area"].astype(str))),
+        "area_kinds": sorted(set(stacked["area_kind"].astype(str))),
+        "value": plain(mine["value"]),
+        "national_value": plain(mine["national_value"]),
+        "national_share": plain(mine["national_share"]),
+        "national_difference": plain(mine["national_difference"]),
+        "area_name": str(mine["area_name"]),
+        "indicator_name": str(mine["indicator_name"]),
+        "unit": str(mine["unit"]),
+        "national_row_value": plain(national["value"]),
+        "series_value": plain(value("series", a.region)["value"]),
+        "other_region": other,
     }
 
 
@@ -548,6 +709,8 @@ def check_errors(client, a):
         ("bad lang", picture, {"year": a.year, "lang": "de"}, "lang"),
         ("bad as_of", picture, {"year": a.year, "as_of": "yesterday"}, "as_of"),
         ("negative min_sequence", picture, {"year": a.year, "min_sequence": "-1"}, "min_sequence"),
+        ("long layout of JSON-stat", picture, {"year": a.year, "layout": "long"}, "layout"),
+        ("unknown csv dialect", picture, {"year": a.year, "format": "csv", "csv_dialect": "excel"}, "csv_dialect"),
     ]
     for label, path, params, field in cases:
         what = f"error ({label}: GET {path} {params})"
@@ -593,7 +756,7 @@ def check_as_of_one(client, a):
             df = read_csv(what, body, REGION_COLUMNS)
             values = df["value"].dropna()
         else:
-            df, doc = read_jsonstat(what, body, ["indicator", "measure"])
+            df, doc = read_jsonstat(what, body, REGION_IDS)
             values = df["value"].dropna()
             if (doc.get("extension") or {}).get("as_of_sequence", 1) != 1:
                 fail(what, f"extension.as_of_sequence {doc['extension']['as_of_sequence']}")
@@ -642,6 +805,8 @@ def main():
             fail("history", f"no revisions of {a.region} {a.indicator} {a.year}, whose picture has a value")
         if not any(same(v, result["region_picture"]["value"]) for v in result["history"]["values"]):
             fail("history", f"no revision has the current value {result['region_picture']['value']}: {result['history']['values']}")
+        result["finnish_dialect"] = finnish_dialect(client, a)
+        result["long"] = long_layout(client, a, result["group_picture"])
         check_accept(client, a)
         check_errors(client, a)
         result["as_of_1"] = check_as_of_one(client, a)

@@ -1,21 +1,28 @@
 //! The picture as open data: read-only HTTP endpoints on the HTTP listener that answer the
 //! region, national and group pictures, a series and a cell's history as JSON-stat 2.0 or
-//! CSV, for evaluators working in R, Python or a spreadsheet.
+//! CSV, and the catalog and rounds they are made of as listings (JSON or CSV), for
+//! evaluators working in R, Python or a spreadsheet. `/` and `/v1/` say where to go.
 //!
 //! A thin adapter over [`crate::read`], the read path gRPC uses too: a request is
 //! authenticated with the same bearer tokens ([`Auth::authenticate`]), its path and query
 //! become a read's arguments, and the read runs within the gRPC limits: it takes a slot of
 //! the same pool of reads in progress as the gate, within the caller's share
 //! (`crate::shares`), and the same request timeout. So the figures, the as-of rules and the
-//! refusals are the gRPC ones. `render` shapes the domain answer; the OpenAPI document
-//! (`openapi.json`, served at `/openapi.json`) describes the endpoints.
+//! refusals are the gRPC ones. `render` shapes a picture (`long` its long CSV layout),
+//! `listing` the catalog, the rounds and the signposts, `table` writes every CSV and
+//! `labels` names codes; the OpenAPI document (`openapi.json`, served at `/openapi.json`)
+//! describes the endpoints, and [`ROUTES`] lists them for the index.
 //!
 //! Errors are JSON (`{"error": {"code", "message", "violations"}}`); a refused read gets its
 //! HTTP status in one place (`From<ReadError> for HttpError`). Unknown query parameters are
 //! refused, so a misspelt `as_of` never answers the latest state instead of the one asked
 //! for.
 
+mod labels;
+mod listing;
+mod long;
 mod render;
+mod table;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,6 +34,9 @@ use crate::auth::Auth;
 use crate::limits;
 use crate::projection::AsOf;
 use crate::read::{Point, ReadError, Reader, Year};
+
+use labels::Lang;
+use table::Dialect;
 
 /// The OpenAPI 3 document of the endpoints.
 const OPENAPI: &str = include_str!("openapi.json");
@@ -57,11 +67,15 @@ impl OpenData {
     }
 }
 
-/// `/openapi.json` and `/v1/…`.
+/// `/`, `/openapi.json`, the index `/v1/` and the endpoints `/v1/…`.
 pub(super) fn router(state: OpenData) -> axum::Router {
+    use axum::routing::any;
     axum::Router::new()
-        .route("/openapi.json", axum::routing::any(openapi))
-        .route("/v1/{*rest}", axum::routing::any(endpoint))
+        .route("/", any(root))
+        .route("/openapi.json", any(openapi))
+        .route("/v1", any(index))
+        .route("/v1/", any(index))
+        .route("/v1/{*rest}", any(endpoint))
         .with_state(state)
 }
 
@@ -147,21 +161,41 @@ impl From<ReadError> for HttpError {
     }
 }
 
+/// A fixed JSON document, answered without a token (it carries no figures): GET or HEAD.
+fn document(s: &OpenData, name: &str, method: &Method, body: impl FnOnce() -> String) -> Response {
+    let started = std::time::Instant::now();
+    let r = if method != Method::GET && method != Method::HEAD {
+        not_get().into_response(None)
+    } else {
+        let body = if method == Method::HEAD {
+            String::new()
+        } else {
+            body()
+        };
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    s.count(name, r.status(), started);
+    r
+}
+
 async fn openapi(
     axum::extract::State(s): axum::extract::State<OpenData>,
     method: Method,
 ) -> Response {
-    let r = if method != Method::GET && method != Method::HEAD {
-        not_get().into_response(None)
-    } else {
-        (
-            [(header::CONTENT_TYPE, "application/json")],
-            OPENAPI.to_owned(),
-        )
-            .into_response()
-    };
-    s.count("openapi", r.status(), std::time::Instant::now());
-    r
+    document(&s, "openapi", &method, || OPENAPI.to_owned())
+}
+
+/// `/`: where to go (a web page will be served here later).
+async fn root(axum::extract::State(s): axum::extract::State<OpenData>, method: Method) -> Response {
+    document(&s, "root", &method, listing::root)
+}
+
+/// `/v1/`: the endpoints, with links.
+async fn index(
+    axum::extract::State(s): axum::extract::State<OpenData>,
+    method: Method,
+) -> Response {
+    document(&s, "index", &method, listing::index)
 }
 
 impl OpenData {
@@ -186,12 +220,151 @@ fn not_get() -> HttpError {
     )
 }
 
-/// The two formats.
+/// The media type an answer is negotiated to (`format`, else `Accept`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Format {
-    JsonStat,
+    /// JSON-stat 2.0 for figures, plain JSON for a listing.
+    Json,
     Csv,
 }
+
+/// The layout of a CSV of figures (`layout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// Each endpoint's own columns (the default): one row per indicator, or per year, …
+    Wide,
+    /// One row per figure with the same columns from every endpoint (`long`), to stack.
+    Long,
+}
+
+/// How an answer is written: its format, and a CSV's layout and dialect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Json,
+    Csv(Layout, Dialect),
+}
+
+/// What an endpoint answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Figures: JSON-stat, or CSV in either layout.
+    Figures,
+    /// A listing of the catalog or the rounds: JSON, or CSV.
+    Listing,
+}
+
+impl Kind {
+    /// The values of `format` it takes.
+    fn formats(self) -> [&'static str; 2] {
+        match self {
+            Kind::Figures => ["json-stat", "csv"],
+            Kind::Listing => ["json", "csv"],
+        }
+    }
+}
+
+/// An endpoint as the index lists it: the one description its path, its parameters, its
+/// formats and its metrics label come from.
+struct Route {
+    /// The `endpoint` label of its metrics.
+    name: &'static str,
+    /// Its path, `{…}` where it takes a code.
+    path: &'static str,
+    /// What it answers.
+    title: &'static str,
+    /// The query parameters it takes besides [`COMMON`].
+    parameters: &'static [&'static str],
+    kind: Kind,
+}
+
+static REGION_PICTURE: Route = Route {
+    name: "region_picture",
+    path: "/v1/regions/{region}/picture",
+    title: "an area's picture of a year: per reported indicator its value, status, source, \
+            national value, share or difference, rank, previous value and peer groups",
+    parameters: &["year", "borders", "layout"],
+    kind: Kind::Figures,
+};
+static NATIONAL_PICTURE: Route = Route {
+    name: "national_picture",
+    path: "/v1/national/picture",
+    title: "the national picture of a year: per indicator the national value and what it \
+            rests on, regions reported and expected, min, median, max, best and worst region",
+    parameters: &["year", "borders", "layout"],
+    kind: Kind::Figures,
+};
+static GROUP_PICTURE: Route = Route {
+    name: "group_picture",
+    path: "/v1/groups/{group}/picture",
+    title: "a peer group's picture of a year: per indicator every member's value, the \
+            group value and the national value",
+    parameters: &["year", "borders", "layout"],
+    kind: Kind::Figures,
+};
+static SERIES: Route = Route {
+    name: "series",
+    path: "/v1/regions/{region}/series/{indicator}",
+    title: "an area's series of an indicator, with the national value and rank of each year",
+    parameters: &["from_year", "to_year", "borders", "layout"],
+    kind: Kind::Figures,
+};
+static HISTORY: Route = Route {
+    name: "history",
+    path: "/v1/regions/{region}/history/{indicator}/{year}",
+    title: "every revision of one figure: when, by whom, from which source and why",
+    parameters: &["borders", "layout"],
+    kind: Kind::Figures,
+};
+static REGIONS: Route = Route {
+    name: "regions",
+    path: "/v1/regions",
+    title: "the regions and the whole country: codes, names, the years each was in force",
+    parameters: &[],
+    kind: Kind::Listing,
+};
+static MUNICIPALITIES: Route = Route {
+    name: "municipalities",
+    path: "/v1/municipalities",
+    title: "the municipalities: codes, names, and in which region, sub-region and wellbeing \
+            services county each lay in which years",
+    parameters: &["borders"],
+    kind: Kind::Listing,
+};
+static INDICATORS: Route = Route {
+    name: "indicators",
+    path: "/v1/indicators",
+    title: "the indicators: names, unit, theme, direction and how the national value follows",
+    parameters: &[],
+    kind: Kind::Listing,
+};
+static GROUPS: Route = Route {
+    name: "groups",
+    path: "/v1/groups",
+    title: "the peer groups: names, members and where the grouping comes from",
+    parameters: &[],
+    kind: Kind::Listing,
+};
+static ROUNDS: Route = Route {
+    name: "rounds",
+    path: "/v1/rounds",
+    title: "the reporting rounds: per year the deadline and the indicators and regions expected",
+    parameters: &[],
+    kind: Kind::Listing,
+};
+
+/// Every endpoint under `/v1/`, in the order the index lists them.
+static ROUTES: &[&Route] = &[
+    &REGIONS,
+    &MUNICIPALITIES,
+    &INDICATORS,
+    &GROUPS,
+    &ROUNDS,
+    &REGION_PICTURE,
+    &NATIONAL_PICTURE,
+    &GROUP_PICTURE,
+    &SERIES,
+    &HISTORY,
+];
 
 /// What an endpoint is asked for.
 #[derive(Debug)]
@@ -212,6 +385,11 @@ enum Endpoint {
         indicator: String,
         year: String,
     },
+    Regions,
+    Municipalities,
+    Indicators,
+    Groups,
+    Rounds,
 }
 
 impl Endpoint {
@@ -233,35 +411,41 @@ impl Endpoint {
                 indicator: (*i).into(),
                 year: (*y).into(),
             },
+            ["regions"] => Endpoint::Regions,
+            ["municipalities"] => Endpoint::Municipalities,
+            ["indicators"] => Endpoint::Indicators,
+            ["groups"] => Endpoint::Groups,
+            ["rounds"] => Endpoint::Rounds,
             _ => return None,
         })
     }
 
-    /// The `endpoint` label of its metrics.
-    fn name(&self) -> &'static str {
+    /// Its description.
+    fn route(&self) -> &'static Route {
         match self {
-            Endpoint::RegionPicture { .. } => "region_picture",
-            Endpoint::NationalPicture => "national_picture",
-            Endpoint::GroupPicture { .. } => "group_picture",
-            Endpoint::Series { .. } => "series",
-            Endpoint::History { .. } => "history",
-        }
-    }
-
-    /// The query parameters it takes besides the common ones.
-    fn parameters(&self) -> &'static [&'static str] {
-        match self {
-            Endpoint::RegionPicture { .. }
-            | Endpoint::NationalPicture
-            | Endpoint::GroupPicture { .. } => &["year", "borders"],
-            Endpoint::Series { .. } => &["from_year", "to_year", "borders"],
-            Endpoint::History { .. } => &["borders"],
+            Endpoint::RegionPicture { .. } => &REGION_PICTURE,
+            Endpoint::NationalPicture => &NATIONAL_PICTURE,
+            Endpoint::GroupPicture { .. } => &GROUP_PICTURE,
+            Endpoint::Series { .. } => &SERIES,
+            Endpoint::History { .. } => &HISTORY,
+            Endpoint::Regions => &REGIONS,
+            Endpoint::Municipalities => &MUNICIPALITIES,
+            Endpoint::Indicators => &INDICATORS,
+            Endpoint::Groups => &GROUPS,
+            Endpoint::Rounds => &ROUNDS,
         }
     }
 }
 
-/// The parameters every endpoint takes.
-const COMMON: &[&str] = &["as_of", "published_by", "min_sequence", "format", "lang"];
+/// The parameters every endpoint under `/v1/` takes.
+const COMMON: &[&str] = &[
+    "as_of",
+    "published_by",
+    "min_sequence",
+    "format",
+    "lang",
+    "csv_dialect",
+];
 /// Longest path segment (a code) accepted: codes are at most 64 bytes.
 const MAX_SEGMENT: usize = 64;
 
@@ -356,18 +540,21 @@ fn min_sequence(q: &BTreeMap<String, String>) -> Result<u64, HttpError> {
     }
 }
 
-/// The format: `format=`, else what the `Accept` header asks for ([`negotiate`]).
-fn format(q: &BTreeMap<String, String>, headers: &HeaderMap) -> Result<Format, HttpError> {
+/// The format: `format=` (of those `kind` takes), else what the `Accept` header asks for
+/// ([`negotiate`]).
+fn format(
+    q: &BTreeMap<String, String>,
+    headers: &HeaderMap,
+    kind: Kind,
+) -> Result<Format, HttpError> {
+    let [json, csv] = kind.formats();
     match q.get("format").map(String::as_str) {
-        Some("json-stat") => return Ok(Format::JsonStat),
-        Some("csv") => return Ok(Format::Csv),
+        Some(f) if f == json => return Ok(Format::Json),
+        Some(f) if f == csv => return Ok(Format::Csv),
         Some(other) => {
             return Err(HttpError::invalid(
                 "format",
-                format!(
-                    "{:?}: csv or json-stat",
-                    crate::domain::text::cut(other, 40)
-                ),
+                format!("{:?}: {csv} or {json}", crate::domain::text::cut(other, 40)),
             ))
         }
         None => {}
@@ -378,6 +565,52 @@ fn format(q: &BTreeMap<String, String>, headers: &HeaderMap) -> Result<Format, H
             .iter()
             .filter_map(|v| v.to_str().ok()),
     )
+}
+
+/// How the answer is written: its format, and for CSV its `layout` (figures only; wide by
+/// default) and `csv_dialect` (the language's by default: [`Dialect::of`]). A CSV parameter
+/// with a JSON answer is refused: asked for a long or Finnish table, a client given JSON would
+/// read something else than it asked for.
+fn shape(
+    q: &BTreeMap<String, String>,
+    headers: &HeaderMap,
+    kind: Kind,
+    lang: Lang,
+) -> Result<Shape, HttpError> {
+    let format = format(q, headers, kind)?;
+    let layout = match q.get("layout").map(String::as_str) {
+        None | Some("wide") => Layout::Wide,
+        Some("long") => Layout::Long,
+        Some(other) => {
+            return Err(HttpError::invalid(
+                "layout",
+                format!("{:?}: wide or long", crate::domain::text::cut(other, 40)),
+            ))
+        }
+    };
+    let dialect = match q.get("csv_dialect") {
+        None => Dialect::of(lang),
+        Some(v) => Dialect::parse(v).ok_or_else(|| {
+            HttpError::invalid(
+                "csv_dialect",
+                format!("{:?}: international or fi", crate::domain::text::cut(v, 40)),
+            )
+        })?,
+    };
+    match format {
+        Format::Csv => Ok(Shape::Csv(layout, dialect)),
+        Format::Json => match ["layout", "csv_dialect"]
+            .into_iter()
+            .find(|p| q.contains_key(*p))
+        {
+            Some(p) => Err(HttpError::invalid(
+                p,
+                "applies to a CSV answer: add format=csv (JSON-stat is a cube; pyjstat and \
+                 rjstat make a long table of it)",
+            )),
+            None => Ok(Shape::Json),
+        },
+    }
 }
 
 /// The format an `Accept` header asks for, as RFC 9110 §12.5.1 reads it: each format
@@ -405,7 +638,7 @@ fn negotiate<'a>(accept: impl Iterator<Item = &'a str>) -> Result<Format, HttpEr
         })
         .collect();
     if ranges.is_empty() {
-        return Ok(Format::JsonStat);
+        return Ok(Format::Json);
     }
     // The weight of a format: the q of its most specific matching range.
     let weigh = |ty: &str, sub: &str| {
@@ -432,7 +665,7 @@ fn negotiate<'a>(accept: impl Iterator<Item = &'a str>) -> Result<Format, HttpEr
              header takes neither",
         )),
         (j, c) if c > j => Ok(Format::Csv),
-        _ => Ok(Format::JsonStat),
+        _ => Ok(Format::Json),
     }
 }
 
@@ -450,15 +683,15 @@ fn weight(v: &str) -> Option<u32> {
     }
 }
 
-fn lang(q: &BTreeMap<String, String>) -> Result<render::Lang, HttpError> {
-    match q.get("lang").map(String::as_str) {
-        None | Some("en") => Ok(render::Lang::En),
-        Some("fi") => Ok(render::Lang::Fi),
-        Some("sv") => Ok(render::Lang::Sv),
-        Some(other) => Err(HttpError::invalid(
-            "lang",
-            format!("{:?}: fi, sv or en", crate::domain::text::cut(other, 40)),
-        )),
+fn lang(q: &BTreeMap<String, String>) -> Result<Lang, HttpError> {
+    match q.get("lang") {
+        None => Ok(Lang::En),
+        Some(v) => Lang::parse(v).ok_or_else(|| {
+            HttpError::invalid(
+                "lang",
+                format!("{:?}: fi, sv or en", crate::domain::text::cut(v, 40)),
+            )
+        }),
     }
 }
 
@@ -493,7 +726,7 @@ async fn endpoint(
     // with made-up paths) and for the answer.
     let endpoint = segments(&uri).map(|s| Endpoint::parse(&s));
     let name = match &endpoint {
-        Ok(Some(e)) => e.name(),
+        Ok(Some(e)) => e.route().name,
         _ => "other",
     };
     let conn = conn.map(|c| c.0 .0);
@@ -539,21 +772,27 @@ async fn answer(
         refuse(HttpError::new(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
-            "no such endpoint (see /openapi.json)",
+            "no such endpoint (see /v1/ and /openapi.json)",
         ))
     })?;
-    let q = query(uri, endpoint.parameters()).map_err(refuse)?;
-    let fmt = format(&q, headers).map_err(refuse)?;
+    let route = endpoint.route();
+    let q = query(uri, route.parameters).map_err(refuse)?;
     let lang = lang(&q).map_err(refuse)?;
+    let shape = shape(&q, headers, route.kind, lang).map_err(refuse)?;
     let point = Point {
         as_of: as_of(&q).map_err(refuse)?,
         min_sequence: min_sequence(&q).map_err(refuse)?,
         ..Point::default()
     };
-    // A history's borders are one division's year; a picture's, a choice of borders.
+    // A history's and a municipality listing's borders are one division's year; a
+    // picture's, a choice of borders.
     let given_borders = q.get("borders").map(String::as_str).unwrap_or_default();
+    let division = || {
+        let borders = q.get("borders").map(|v| year("borders", v)).transpose();
+        borders.map(|b| b.map(Year::get)).map_err(refuse)
+    };
     let point = match endpoint {
-        Endpoint::History { .. } => point,
+        Endpoint::History { .. } | Endpoint::Municipalities => point,
         _ => (point.with_borders(given_borders, "borders")).map_err(|e| refuse(e.into()))?,
     };
     let _share = s.reads.take(&caller).map_err(|refused| {
@@ -570,17 +809,17 @@ async fn answer(
             Endpoint::RegionPicture { region } => {
                 let year = required_year(&q).map_err(refuse)?;
                 let a = (r.region_picture(&who, point, &region, year).await).map_err(read)?;
-                (render::region_picture(&a, fmt, lang), a.as_of_sequence)
+                (render::region_picture(&a, shape, lang), a.as_of_sequence)
             }
             Endpoint::NationalPicture => {
                 let year = required_year(&q).map_err(refuse)?;
                 let a = (r.national_picture(&who, point, year).await).map_err(read)?;
-                (render::national_picture(&a, fmt, lang), a.as_of_sequence)
+                (render::national_picture(&a, shape, lang), a.as_of_sequence)
             }
             Endpoint::GroupPicture { group } => {
                 let year = required_year(&q).map_err(refuse)?;
                 let a = (r.group_picture(&who, point, &group, year).await).map_err(read)?;
-                (render::group_picture(&a, fmt, lang), a.as_of_sequence)
+                (render::group_picture(&a, shape, lang), a.as_of_sequence)
             }
             Endpoint::Series { region, indicator } => {
                 let from = q.get("from_year").map(|v| year("from_year", v)).transpose();
@@ -589,7 +828,7 @@ async fn answer(
                 let (from, to) = (from.map(Year::get), to.map(Year::get));
                 let a = r.series(&who, point, &region, &indicator, from, to).await;
                 let a = a.map_err(read)?;
-                (render::series(&a, fmt, lang), a.as_of_sequence)
+                (render::series(&a, shape, lang), a.as_of_sequence)
             }
             Endpoint::History {
                 region,
@@ -597,13 +836,39 @@ async fn answer(
                 year: y,
             } => {
                 let y = year("year", &y).map_err(refuse)?;
-                let borders = q.get("borders").map(|v| year("borders", v)).transpose();
-                let borders = borders.map_err(refuse)?.map(Year::get);
+                let borders = division()?;
                 let a = r
                     .history(&who, point, (&region, &indicator, y), borders)
                     .await;
                 let a = a.map_err(read)?;
-                (render::history(&a, fmt, lang), a.as_of_sequence)
+                (render::history(&a, shape, lang), a.as_of_sequence)
+            }
+            Endpoint::Regions => {
+                let a = r.catalog_at(&who, point).await.map_err(read)?;
+                (listing::regions(&a, shape, lang), a.as_of_sequence)
+            }
+            Endpoint::Municipalities => {
+                let borders = division()?;
+                let a = r.catalog_at(&who, point).await.map_err(read)?;
+                if let Some(Err(why)) = borders.map(|d| a.value.known_division(d)) {
+                    return Err(refuse(HttpError::invalid("borders", why)));
+                }
+                (
+                    listing::municipalities(&a, borders, shape, lang),
+                    a.as_of_sequence,
+                )
+            }
+            Endpoint::Indicators => {
+                let a = r.catalog_at(&who, point).await.map_err(read)?;
+                (listing::indicators(&a, shape, lang), a.as_of_sequence)
+            }
+            Endpoint::Groups => {
+                let a = r.catalog_at(&who, point).await.map_err(read)?;
+                (listing::groups(&a, shape, lang), a.as_of_sequence)
+            }
+            Endpoint::Rounds => {
+                let a = r.rounds(&who, point).await.map_err(read)?;
+                (listing::rounds(&a, shape), a.as_of_sequence)
             }
         })
     };
@@ -620,9 +885,9 @@ async fn answer(
             )))
         }
     };
-    let content_type = match fmt {
-        Format::JsonStat => "application/json",
-        Format::Csv => "text/csv; charset=utf-8",
+    let content_type = match shape {
+        Shape::Json => "application/json",
+        Shape::Csv(..) => "text/csv; charset=utf-8",
     };
     Ok((body, content_type, seq))
 }
@@ -696,18 +961,104 @@ mod tests {
         assert_eq!(as_of(&both).unwrap_err().status, StatusCode::BAD_REQUEST);
     }
 
+    /// Every route of the index is the endpoint its path parses to, under its own name:
+    /// the index, the router and the metrics labels cannot drift apart.
+    #[test]
+    fn the_index_lists_the_endpoints_the_router_answers() {
+        let mut names = std::collections::BTreeSet::new();
+        for route in ROUTES {
+            let uri: Uri = route
+                .path
+                .replace("{year}", "2019")
+                .replace(['{', '}'], "")
+                .parse()
+                .unwrap();
+            let e = Endpoint::parse(&segments(&uri).unwrap())
+                .unwrap_or_else(|| panic!("{} parses to no endpoint", route.path));
+            assert!(std::ptr::eq(e.route(), *route), "{}", route.path);
+            assert!(names.insert(route.name), "{} twice", route.name);
+            // The figures take a layout; listings do not.
+            assert_eq!(
+                route.parameters.contains(&"layout"),
+                route.kind == Kind::Figures,
+                "{}",
+                route.path
+            );
+        }
+        let index: serde_json::Value = serde_json::from_str(&listing::index()).unwrap();
+        let listed: Vec<&str> = index["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["href"].as_str().unwrap())
+            .collect();
+        let paths: Vec<&str> = ROUTES.iter().map(|r| r.path).collect();
+        assert_eq!(listed, paths);
+    }
+
+    /// `layout` and `csv_dialect` shape a CSV, and are refused with JSON; the dialect
+    /// follows `lang` unless given.
+    #[test]
+    fn a_csv_is_shaped_by_layout_dialect_and_lang() {
+        let shaped = |uri: &str, kind| {
+            let q = q(uri, &["layout"]).unwrap();
+            let lang = lang(&q).unwrap();
+            shape(&q, &HeaderMap::new(), kind, lang).map_err(|e| e.violations[0].0.clone())
+        };
+        let csv = |layout, dialect| Ok(Shape::Csv(layout, dialect));
+        assert_eq!(
+            shaped("/x?format=csv", Kind::Figures),
+            csv(Layout::Wide, Dialect::International)
+        );
+        assert_eq!(
+            shaped("/x?format=csv&lang=fi", Kind::Figures),
+            csv(Layout::Wide, Dialect::Finnish)
+        );
+        assert_eq!(
+            shaped("/x?format=csv&lang=sv", Kind::Figures),
+            csv(Layout::Wide, Dialect::International)
+        );
+        assert_eq!(
+            shaped(
+                "/x?format=csv&lang=fi&csv_dialect=international&layout=long",
+                Kind::Figures
+            ),
+            csv(Layout::Long, Dialect::International)
+        );
+        assert_eq!(
+            shaped("/x?format=csv&csv_dialect=fi", Kind::Listing),
+            csv(Layout::Wide, Dialect::Finnish)
+        );
+        assert_eq!(shaped("/x?lang=fi", Kind::Figures), Ok(Shape::Json));
+        assert_eq!(shaped("/x?format=json", Kind::Listing), Ok(Shape::Json));
+        for (uri, kind, field) in [
+            ("/x?layout=long", Kind::Figures, "layout"),
+            (
+                "/x?format=json-stat&csv_dialect=fi",
+                Kind::Figures,
+                "csv_dialect",
+            ),
+            ("/x?format=csv&layout=tall", Kind::Figures, "layout"),
+            (
+                "/x?format=csv&csv_dialect=excel",
+                Kind::Figures,
+                "csv_dialect",
+            ),
+            ("/x?format=json", Kind::Figures, "format"),
+            ("/x?format=json-stat", Kind::Listing, "format"),
+        ] {
+            assert_eq!(shaped(uri, kind), Err(field.to_owned()), "{uri}");
+        }
+    }
+
     #[test]
     fn the_accept_header_is_weighed_as_rfc_9110_says() {
         let f = |accept: &str| negotiate(std::iter::once(accept)).map_err(|e| e.status);
-        assert_eq!(f("text/csv;q=0, application/json"), Ok(Format::JsonStat));
+        assert_eq!(f("text/csv;q=0, application/json"), Ok(Format::Json));
         assert_eq!(f("application/json;q=0.5, text/csv"), Ok(Format::Csv));
-        assert_eq!(
-            f("text/csv, application/json"),
-            Ok(Format::JsonStat),
-            "a tie"
-        );
+        assert_eq!(f("text/csv, application/json"), Ok(Format::Json), "a tie");
         assert_eq!(f("text/*"), Ok(Format::Csv));
-        assert_eq!(f("*/*;q=0.1, text/csv;q=0"), Ok(Format::JsonStat));
+        assert_eq!(f("*/*;q=0.1, text/csv;q=0"), Ok(Format::Json));
         assert_eq!(f("text/*;q=0.9, */*;q=0.2"), Ok(Format::Csv));
         for refused in [
             "application/json;q=0, text/csv;q=0",
@@ -718,10 +1069,7 @@ mod tests {
             assert_eq!(f(refused), Err(StatusCode::NOT_ACCEPTABLE), "{refused}");
         }
         // An unreadable weight leaves its range out.
-        assert_eq!(
-            f("text/csv;q=2, application/json;q=0.3"),
-            Ok(Format::JsonStat)
-        );
+        assert_eq!(f("text/csv;q=2, application/json;q=0.3"), Ok(Format::Json));
         assert_eq!(weight("0.125"), Some(125));
         assert_eq!(weight("1.000"), Some(1000));
         assert_eq!(weight("1.5"), None);

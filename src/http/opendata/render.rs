@@ -1,91 +1,28 @@
-//! The open-data shapes of the gRPC answers: JSON-stat 2.0 datasets and CSV tables.
+//! The open-data shapes of the gRPC answers: JSON-stat 2.0 datasets, and CSV tables in the
+//! wide layout of each endpoint or the long one shared by all (`long`).
 //!
 //! Numbers are written in full (the shortest text that reads back as the same double),
 //! never rounded to the catalog's decimals: an evaluator recomputes from them. An absent
 //! figure is `null` in JSON-stat and an empty field in CSV.
+//!
+//! A JSON-stat dataset keeps what the whole answer is of — its area, year, borders and
+//! as-of point — as dimensions of one category (as the JSON-stat 2.0 samples do, `"size":
+//! [1, 36, 12]`), so that a table made of it (pyjstat, rjstat) still says which region,
+//! year and state it is of, and tables of two answers stack.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::Format;
+use super::labels::{Labels, Lang};
+use super::long::{self, Versus};
+use super::table::{self, num, text, Field};
+use super::{Layout, Shape};
 use crate::domain::stats::{Basis, National};
-use crate::domain::{Catalog, Event, Payload, Status};
+use crate::domain::{Event, Payload, Status};
 use crate::projection::{GroupPicture, RegionPicture, YearPicture};
 use crate::read::{Answer, History, Series};
-
-/// The language of labels.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Lang {
-    Fi,
-    Sv,
-    En,
-}
-
-/// Labels from the latest catalog (codes name the same thing at every as-of point).
-struct Labels {
-    catalog: Arc<Catalog>,
-    lang: Lang,
-    /// The record time of the answer's sequence.
-    updated: String,
-}
-
-impl Labels {
-    fn new<T>(a: &Answer<T>, lang: Lang) -> Labels {
-        Labels {
-            catalog: a.catalog.clone(),
-            lang,
-            updated: chrono::DateTime::from_timestamp_micros(a.recorded_at_micros)
-                .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        }
-    }
-
-    fn region(&self, code: &str) -> String {
-        match self.catalog.regions.get(code) {
-            Some(r) => match self.lang {
-                Lang::Fi => r.name_fi.clone(),
-                Lang::Sv => r.name_sv.clone(),
-                Lang::En => r.name_en.clone(),
-            },
-            None => code.to_owned(),
-        }
-    }
-
-    /// An indicator's name (the catalog has Finnish and English names; Swedish labels use
-    /// the Finnish one).
-    fn indicator(&self, id: &str) -> String {
-        match self.catalog.indicators.get(id) {
-            Some(i) => match self.lang {
-                Lang::Fi | Lang::Sv => i.name_fi.clone(),
-                Lang::En => i.name_en.clone(),
-            },
-            None => id.to_owned(),
-        }
-    }
-
-    /// The `indicator` dimension of (id, unit, decimals): labels and units.
-    fn indicators<'a>(&self, items: impl Iterator<Item = (&'a str, &'a str, u32)>) -> Dim {
-        let mut dim = Dim::new("indicator", "indicator", Vec::new());
-        for (id, unit, decimals) in items {
-            dim.categories.push((id.to_owned(), self.indicator(id)));
-            dim.units.insert(id.to_owned(), (unit.to_owned(), decimals));
-        }
-        dim
-    }
-
-    fn group(&self, id: &str) -> String {
-        match self.catalog.groups.get(id) {
-            Some(g) => match self.lang {
-                Lang::Fi => g.name_fi.clone(),
-                Lang::Sv => g.name_sv.clone(),
-                Lang::En => g.name_en.clone(),
-            },
-            None => id.to_owned(),
-        }
-    }
-}
 
 /// One dimension of a dataset: its id, label and categories (id, label).
 struct Dim {
@@ -104,6 +41,54 @@ impl Dim {
             categories,
             units: BTreeMap::new(),
         }
+    }
+
+    /// A dimension of one category: what the whole answer is of.
+    fn one(id: &'static str, label: &str, code: String, name: String) -> Dim {
+        Dim::new(id, label, vec![(code, name)])
+    }
+
+    /// The `indicator` dimension of (id, unit, decimals): names and units.
+    fn indicators<'a>(
+        labels: &Labels,
+        items: impl Iterator<Item = (&'a str, &'a str, u32)>,
+    ) -> Dim {
+        let mut dim = Dim::new("indicator", "indicator", Vec::new());
+        for (id, unit, decimals) in items {
+            dim.categories.push((id.to_owned(), labels.indicator(id)));
+            dim.units.insert(id.to_owned(), (unit.to_owned(), decimals));
+        }
+        dim
+    }
+
+    /// The one area an answer is of.
+    fn area(labels: &Labels, code: &str) -> Dim {
+        Dim::one("area", "area", code.to_owned(), labels.area(code))
+    }
+
+    /// The one year an answer is of.
+    fn year(year: i32) -> Dim {
+        Dim::one("year", "year", year.to_string(), year.to_string())
+    }
+
+    /// The borders an answer is on: a division's year (`none` for a catalog without
+    /// divisions).
+    fn borders(borders: Option<i32>) -> Dim {
+        let (code, name) = match borders {
+            Some(y) => (
+                y.to_string(),
+                format!("borders in force from 1 January {y}"),
+            ),
+            None => ("none".to_owned(), "no division known".to_owned()),
+        };
+        Dim::one("borders", "borders", code, name)
+    }
+
+    /// The state an answer holds at: the sequence of the last event it includes.
+    fn as_of<T>(a: &Answer<T>, labels: &Labels) -> Dim {
+        let seq = a.as_of_sequence;
+        let name = format!("event sequence {seq}, recorded {}", labels.updated);
+        Dim::one("as_of", "as of", seq.to_string(), name)
     }
 
     fn json(&self) -> Value {
@@ -169,52 +154,25 @@ fn dataset(
         out["status"] = Value::Object(s);
         out["note"] = json!(["status p: provisional value"]);
     }
-    // The indicator is the metric dimension: its categories carry the units.
-    if dims.iter().any(|d| !d.units.is_empty()) {
-        let metric: Vec<&str> = dims
-            .iter()
-            .filter(|d| !d.units.is_empty())
-            .map(|d| d.id)
-            .collect();
-        out["role"] = json!({ "metric": metric });
+    // The indicator is the metric dimension (its categories carry the units), the area the
+    // geographic one and the year the time one.
+    let role = |pick: &dyn Fn(&Dim) -> bool| -> Vec<&str> {
+        dims.iter().filter(|d| pick(d)).map(|d| d.id).collect()
+    };
+    let mut roles = serde_json::Map::new();
+    for (name, ids) in [
+        ("metric", role(&|d| !d.units.is_empty())),
+        ("geo", role(&|d| d.id == "area")),
+        ("time", role(&|d| d.id == "year")),
+    ] {
+        if !ids.is_empty() {
+            roles.insert(name.to_owned(), json!(ids));
+        }
+    }
+    if !roles.is_empty() {
+        out["role"] = Value::Object(roles);
     }
     format!("{out}\n")
-}
-
-/// A CSV cell as written: one that a spreadsheet would take for a formula — a leading
-/// `=`, `+`, `-` or `@`, also after spaces, or a leading tab, carriage return or line
-/// feed — is prefixed with `'`, as OWASP advises, unless it is a number (a figure such as
-/// `-942`). Every cell passes here, whoever wrote it (a council's source, an admin's unit,
-/// a name); JSON-stat carries every text as written.
-fn cell(s: &str) -> std::borrow::Cow<'_, str> {
-    let formula = matches!(s.chars().next(), Some('\t' | '\r' | '\n'))
-        || matches!(s.trim_start().chars().next(), Some('=' | '+' | '-' | '@'));
-    if formula && s.parse::<f64>().is_err() {
-        std::borrow::Cow::Owned(format!("'{s}"))
-    } else {
-        std::borrow::Cow::Borrowed(s)
-    }
-}
-
-/// A CSV table (RFC 4180) of `header` and `rows`.
-fn csv_table<S: AsRef<str>>(header: &[S], rows: &[Vec<String>]) -> String {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    // Writing into memory does not fail.
-    w.write_record(header.iter().map(AsRef::as_ref))
-        .expect("csv into memory");
-    for r in rows {
-        w.write_record(r.iter().map(|c| cell(c).into_owned()))
-            .expect("csv into memory");
-    }
-    String::from_utf8(w.into_inner().expect("csv into memory")).expect("csv of UTF-8 is UTF-8")
-}
-
-fn num(v: Option<f64>) -> String {
-    v.filter(|x| x.is_finite())
-        .map(|x| x.to_string())
-        .unwrap_or_default()
 }
 
 /// A rank as a figure: 0 (not ranked) is no figure.
@@ -237,7 +195,7 @@ fn provisional(n: &National) -> bool {
     n.value.is_some() && n.provisional
 }
 
-fn ts(micros: i64) -> String {
+pub(super) fn ts(micros: i64) -> String {
     chrono::DateTime::from_timestamp_micros(micros)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
         .unwrap_or_default()
@@ -255,13 +213,16 @@ fn years(ys: &[i32]) -> String {
     ys.iter().map(i32::to_string).collect::<Vec<_>>().join(" ")
 }
 
-pub(super) fn region_picture(a: &Answer<Arc<RegionPicture>>, fmt: Format, lang: Lang) -> String {
+pub(super) fn region_picture(a: &Answer<Arc<RegionPicture>>, shape: Shape, lang: Lang) -> String {
     let labels = Labels::new(a, lang);
     let r = &a.value;
     // The groups of the region as of the answer's sequence.
     let groups = &r.groups;
-    match fmt {
-        Format::Csv => {
+    match shape {
+        Shape::Csv(Layout::Long, dialect) => {
+            long::write(&long::region_picture(r), &labels, a.as_of_sequence, dialect)
+        }
+        Shape::Csv(Layout::Wide, dialect) => {
             let mut header: Vec<String> = [
                 "region",
                 "year",
@@ -280,6 +241,10 @@ pub(super) fn region_picture(a: &Answer<Arc<RegionPicture>>, fmt: Format, lang: 
                 "borders",
                 "derived",
                 "previous_borders",
+                // Added after the columns above, so that a reader by position still reads them.
+                "region_name",
+                "indicator_name",
+                "national_share",
             ]
             .map(str::to_owned)
             .to_vec();
@@ -288,35 +253,38 @@ pub(super) fn region_picture(a: &Answer<Arc<RegionPicture>>, fmt: Format, lang: 
                     header.push(format!("group_{g}_{m}"));
                 }
             }
-            let rows: Vec<Vec<String>> = r
+            let region_name = labels.area(&r.region);
+            let rows: Vec<Vec<Field>> = r
                 .cells
                 .iter()
                 .map(|c| {
                     let iy = &c.figures;
                     let ind = &iy.indicator;
-                    let mut row = vec![
-                        r.region.clone(),
-                        r.year.to_string(),
-                        ind.id.clone(),
-                        ind.theme.as_str().to_owned(),
-                        ind.unit.clone(),
+                    let mut row: Vec<Field> = vec![
+                        r.region.as_str().into(),
+                        r.year.into(),
+                        ind.id.as_str().into(),
+                        ind.theme.as_str().into(),
+                        ind.unit.as_str().into(),
                         num(Some(c.value)),
                         c.status.as_str().into(),
-                        c.source.to_string(),
-                        c.revisions.to_string(),
+                        c.source.to_string().into(),
+                        c.revisions.into(),
                         num(iy.national()),
                         basis_name(Some(&iy.national)).into(),
                         num(rank(c.rank)),
-                        iy.regions_ranked().to_string(),
+                        iy.regions_ranked().into(),
                         num(c.previous),
-                        c.origin
-                            .borders()
-                            .map_or_else(String::new, |b| b.to_string()),
-                        match c.origin.derived() {
-                            Some((used, expected)) => format!("{used}/{expected}"),
-                            None => String::new(),
-                        },
-                        years(&c.previous_elsewhere),
+                        text(c.origin.borders()),
+                        text(
+                            c.origin
+                                .derived()
+                                .map(|(used, expected)| format!("{used}/{expected}")),
+                        ),
+                        years(&c.previous_elsewhere).into(),
+                        region_name.as_str().into(),
+                        labels.indicator(&ind.id).into(),
+                        num(Versus::of(iy, Some(c.value)).national_share),
                     ];
                     for g in groups {
                         match iy.group(g) {
@@ -324,28 +292,24 @@ pub(super) fn region_picture(a: &Answer<Arc<RegionPicture>>, fmt: Format, lang: 
                                 num(x.value.value),
                                 basis_name(Some(&x.value)).into(),
                                 num(rank(iy.group_rank(x, &r.region).unwrap_or(0))),
-                                x.regions_ranked().to_string(),
+                                x.regions_ranked().into(),
                             ]),
-                            None => row.extend([
-                                String::new(),
-                                String::new(),
-                                String::new(),
-                                String::new(),
-                            ]),
+                            None => row.extend([num(None), "".into(), num(None), "".into()]),
                         }
                     }
                     row
                 })
                 .collect();
-            csv_table(&header, &rows)
+            table::write(&header, &rows, dialect)
         }
-        Format::JsonStat => {
+        Shape::Json => {
             // Group measures are `GROUP:value` etc.: a group id has no `:`, so they never
             // meet the plain ones or each other.
             let mut measure_labels = measures(&[
                 "value",
                 "national_value",
                 "national_difference",
+                "national_share",
                 "rank",
                 "regions_ranked",
                 "previous_value",
@@ -366,10 +330,12 @@ pub(super) fn region_picture(a: &Answer<Arc<RegionPicture>>, fmt: Format, lang: 
                 if c.status == Status::Provisional {
                     status.insert(values.len(), "p");
                 }
+                let versus = Versus::of(iy, Some(c.value));
                 values.extend([
                     Some(c.value),
-                    iy.national(),
-                    c.national_difference(),
+                    versus.national_value,
+                    versus.national_difference,
+                    versus.national_share,
                     rank(c.rank),
                     Some(f64::from(iy.regions_ranked())),
                     c.previous,
@@ -384,12 +350,22 @@ pub(super) fn region_picture(a: &Answer<Arc<RegionPicture>>, fmt: Format, lang: 
                     ]);
                 }
             }
-            let indicator = labels.indicators(r.cells.iter().map(|c| {
-                let ind = &c.figures.indicator;
-                (ind.id.as_str(), ind.unit.as_str(), ind.decimals)
-            }));
-            let dims = [indicator, Dim::new("measure", "measure", measure_labels)];
-            let title = format!("{} {}: regional picture", labels.region(&r.region), r.year);
+            let indicator = Dim::indicators(
+                &labels,
+                r.cells.iter().map(|c| {
+                    let ind = &c.figures.indicator;
+                    (ind.id.as_str(), ind.unit.as_str(), ind.decimals)
+                }),
+            );
+            let dims = [
+                Dim::area(&labels, &r.region),
+                Dim::year(r.year),
+                indicator,
+                Dim::new("measure", "measure", measure_labels),
+                Dim::borders(r.borders),
+                Dim::as_of(a, &labels),
+            ];
+            let title = format!("{} {}: regional picture", labels.area(&r.region), r.year);
             let sources: serde_json::Map<String, Value> = r
                 .cells
                 .iter()
@@ -420,7 +396,7 @@ pub(super) fn region_picture(a: &Answer<Arc<RegionPicture>>, fmt: Format, lang: 
     }
 }
 
-pub(super) fn national_picture(a: &Answer<Arc<YearPicture>>, fmt: Format, lang: Lang) -> String {
+pub(super) fn national_picture(a: &Answer<Arc<YearPicture>>, shape: Shape, lang: Lang) -> String {
     let labels = Labels::new(a, lang);
     let r = &a.value;
     let expected = r.regions_expected();
@@ -429,8 +405,12 @@ pub(super) fn national_picture(a: &Answer<Arc<YearPicture>>, fmt: Format, lang: 
         .iter()
         .filter(|i| !i.values.is_empty() || i.official.is_some())
         .collect();
-    match fmt {
-        Format::Csv => {
+    match shape {
+        Shape::Csv(Layout::Long, dialect) => {
+            let rows = long::national_picture(&shown, r.year, r.on.1);
+            long::write(&rows, &labels, a.as_of_sequence, dialect)
+        }
+        Shape::Csv(Layout::Wide, dialect) => {
             let header = [
                 "year",
                 "indicator",
@@ -447,34 +427,36 @@ pub(super) fn national_picture(a: &Answer<Arc<YearPicture>>, fmt: Format, lang: 
                 "max",
                 "best_region",
                 "worst_region",
+                "indicator_name",
             ];
-            let rows: Vec<Vec<String>> = shown
+            let rows: Vec<Vec<Field>> = shown
                 .iter()
                 .map(|i| {
                     let ind = &i.indicator;
                     let (min, median, max) = i.spread();
                     vec![
-                        r.year.to_string(),
-                        ind.id.clone(),
-                        ind.theme.as_str().to_owned(),
-                        ind.unit.clone(),
+                        r.year.into(),
+                        ind.id.as_str().into(),
+                        ind.theme.as_str().into(),
+                        ind.unit.as_str().into(),
                         num(i.national()),
                         basis_name(Some(&i.national)).into(),
-                        i.official.is_some().to_string(),
+                        i.official.is_some().to_string().into(),
                         num(i.national.computed),
-                        i.values.len().to_string(),
-                        expected.to_string(),
+                        i.values.len().into(),
+                        expected.into(),
                         num(min),
                         num(median),
                         num(max),
-                        i.by_rank(true).unwrap_or_default().to_owned(),
-                        i.by_rank(false).unwrap_or_default().to_owned(),
+                        i.by_rank(true).unwrap_or_default().into(),
+                        i.by_rank(false).unwrap_or_default().into(),
+                        labels.indicator(&ind.id).into(),
                     ]
                 })
                 .collect();
-            csv_table(&header, &rows)
+            table::write(&header, &rows, dialect)
         }
-        Format::JsonStat => {
+        Shape::Json => {
             let ids = [
                 "value",
                 "computed_value",
@@ -501,11 +483,21 @@ pub(super) fn national_picture(a: &Answer<Arc<YearPicture>>, fmt: Format, lang: 
                     max,
                 ]);
             }
-            let indicator = labels.indicators(shown.iter().map(|i| {
-                let ind = &i.indicator;
-                (ind.id.as_str(), ind.unit.as_str(), ind.decimals)
-            }));
-            let dims = [indicator, Dim::new("measure", "measure", measures(&ids))];
+            let indicator = Dim::indicators(
+                &labels,
+                shown.iter().map(|i| {
+                    let ind = &i.indicator;
+                    (ind.id.as_str(), ind.unit.as_str(), ind.decimals)
+                }),
+            );
+            let dims = [
+                Dim::area(&labels, crate::domain::NATIONAL_CODE),
+                Dim::year(r.year),
+                indicator,
+                Dim::new("measure", "measure", measures(&ids)),
+                Dim::borders(r.on.1),
+                Dim::as_of(a, &labels),
+            ];
             let basis: serde_json::Map<String, Value> = shown
                 .iter()
                 .map(|i| {
@@ -516,7 +508,11 @@ pub(super) fn national_picture(a: &Answer<Arc<YearPicture>>, fmt: Format, lang: 
             let extension =
                 json!({"as_of_sequence": a.as_of_sequence, "year": r.year, "basis": basis});
             dataset(
-                format!("{} {}: national picture", labels.region("SSS"), r.year),
+                format!(
+                    "{} {}: national picture",
+                    labels.area(crate::domain::NATIONAL_CODE),
+                    r.year
+                ),
                 &labels,
                 &dims,
                 &values,
@@ -527,7 +523,7 @@ pub(super) fn national_picture(a: &Answer<Arc<YearPicture>>, fmt: Format, lang: 
     }
 }
 
-pub(super) fn group_picture(a: &Answer<GroupPicture>, fmt: Format, lang: Lang) -> String {
+pub(super) fn group_picture(a: &Answer<GroupPicture>, shape: Shape, lang: Lang) -> String {
     let labels = Labels::new(a, lang);
     let r = &a.value;
     let group = &r.group;
@@ -537,8 +533,12 @@ pub(super) fn group_picture(a: &Answer<GroupPicture>, fmt: Format, lang: Lang) -
         .iter()
         .filter(|(_, members)| members.iter().any(|m| m.value.is_some()))
         .collect();
-    match fmt {
-        Format::Csv => {
+    match shape {
+        Shape::Csv(Layout::Long, dialect) => {
+            let rows = long::group_picture(r, &shown);
+            long::write(&rows, &labels, a.as_of_sequence, dialect)
+        }
+        Shape::Csv(Layout::Wide, dialect) => {
             let header = [
                 "year",
                 "indicator",
@@ -554,70 +554,83 @@ pub(super) fn group_picture(a: &Answer<GroupPicture>, fmt: Format, lang: Lang) -
                 "source",
                 "revisions",
                 "sequence",
+                "indicator_name",
+                "area_name",
             ];
             let mut rows = Vec::new();
             for (iy, members) in &shown {
                 let ind = &iy.indicator;
                 let figures = iy.group(&group.id);
-                let base = [
-                    r.year.to_string(),
-                    ind.id.clone(),
-                    ind.theme.as_str().to_owned(),
-                    ind.unit.clone(),
+                let indicator_name = labels.indicator(&ind.id);
+                let base: [Field; 4] = [
+                    r.year.into(),
+                    ind.id.as_str().into(),
+                    ind.theme.as_str().into(),
+                    ind.unit.as_str().into(),
                 ];
                 for m in members {
                     let mut row = base.to_vec();
                     row.extend([
-                        m.region.clone(),
+                        m.region.as_str().into(),
                         "member".into(),
                         num(m.value),
-                        String::new(),
+                        "".into(),
                         num(rank(m.rank)),
-                        figures.map_or(0, |g| g.regions_ranked()).to_string(),
-                        m.value
-                            .map(|_| status_name(m.status))
-                            .unwrap_or_default()
-                            .into(),
-                        m.source.as_deref().unwrap_or_default().to_owned(),
-                        m.revisions.to_string(),
-                        if m.sequence > 0 {
-                            m.sequence.to_string()
-                        } else {
-                            String::new()
-                        },
+                        figures.map_or(0, |g| g.regions_ranked()).into(),
+                        text(m.value.map(|_| status_name(m.status))),
+                        m.source.as_deref().unwrap_or_default().into(),
+                        m.revisions.into(),
+                        text((m.sequence > 0).then_some(m.sequence)),
+                        indicator_name.as_str().into(),
+                        labels.area(&m.region).into(),
                     ]);
                     rows.push(row);
                 }
-                for (area, kind, n) in [
-                    (group.id.as_str(), "group", figures.map(|g| &g.value)),
-                    ("SSS", "national", Some(&iy.national)),
+                for (area, kind, n, name) in [
+                    (
+                        group.id.as_str(),
+                        "group",
+                        figures.map(|g| &g.value),
+                        labels.group(&group.id),
+                    ),
+                    (
+                        crate::domain::NATIONAL_CODE,
+                        "national",
+                        Some(&iy.national),
+                        labels.area(crate::domain::NATIONAL_CODE),
+                    ),
                 ] {
                     let mut row = base.to_vec();
                     row.extend([
-                        area.to_owned(),
+                        area.into(),
                         kind.into(),
                         num(n.and_then(|n| n.value)),
                         basis_name(n).into(),
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                        String::new(),
+                        num(None),
+                        "".into(),
+                        "".into(),
+                        "".into(),
+                        "".into(),
+                        "".into(),
+                        indicator_name.as_str().into(),
+                        name.into(),
                     ]);
                     rows.push(row);
                 }
             }
-            csv_table(&header, &rows)
+            table::write(&header, &rows, dialect)
         }
-        Format::JsonStat => {
+        Shape::Json => {
             let mut areas: Vec<(String, String)> = group
                 .members
                 .iter()
-                .map(|m| (m.clone(), labels.region(m)))
+                .map(|m| (m.clone(), labels.area(m)))
                 .collect();
             areas.push((group.id.clone(), labels.group(&group.id)));
-            areas.push(("SSS".into(), labels.region("SSS")));
+            areas.push((
+                crate::domain::NATIONAL_CODE.into(),
+                labels.area(crate::domain::NATIONAL_CODE),
+            ));
             let mut values = Vec::new();
             let mut status = BTreeMap::new();
             for (iy, members) in &shown {
@@ -630,11 +643,20 @@ pub(super) fn group_picture(a: &Answer<GroupPicture>, fmt: Format, lang: Lang) -
                 values.push(iy.group(&group.id).and_then(|g| g.value.value));
                 values.push(iy.national());
             }
-            let indicator = labels.indicators(shown.iter().map(|(iy, _)| {
-                let ind = &iy.indicator;
-                (ind.id.as_str(), ind.unit.as_str(), ind.decimals)
-            }));
-            let dims = [indicator, Dim::new("area", "area", areas)];
+            let indicator = Dim::indicators(
+                &labels,
+                shown.iter().map(|(iy, _)| {
+                    let ind = &iy.indicator;
+                    (ind.id.as_str(), ind.unit.as_str(), ind.decimals)
+                }),
+            );
+            let dims = [
+                Dim::year(r.year),
+                indicator,
+                Dim::new("area", "area", areas),
+                Dim::borders(r.borders),
+                Dim::as_of(a, &labels),
+            ];
             let basis: serde_json::Map<String, Value> = shown
                 .iter()
                 .map(|(iy, _)| {
@@ -665,12 +687,15 @@ pub(super) fn group_picture(a: &Answer<GroupPicture>, fmt: Format, lang: Lang) -
     }
 }
 
-pub(super) fn series(a: &Answer<Series>, fmt: Format, lang: Lang) -> String {
+pub(super) fn series(a: &Answer<Series>, shape: Shape, lang: Lang) -> String {
     let labels = Labels::new(a, lang);
     let r = &a.value;
-    let (region, indicator) = (&r.region, r.indicator.id.as_str());
-    match fmt {
-        Format::Csv => {
+    let (region, ind) = (&r.region, &r.indicator);
+    match shape {
+        Shape::Csv(Layout::Long, dialect) => {
+            long::write(&long::series(r), &labels, a.as_of_sequence, dialect)
+        }
+        Shape::Csv(Layout::Wide, dialect) => {
             let header = [
                 "region",
                 "indicator",
@@ -681,27 +706,34 @@ pub(super) fn series(a: &Answer<Series>, fmt: Format, lang: Lang) -> String {
                 "national_basis",
                 "rank",
                 "regions_ranked",
+                "unit",
+                "region_name",
+                "indicator_name",
             ];
-            let rows: Vec<Vec<String>> = r
+            let (region_name, indicator_name) = (labels.area(region), labels.indicator(&ind.id));
+            let rows: Vec<Vec<Field>> = r
                 .points
                 .iter()
                 .map(|pt| {
                     vec![
-                        region.clone(),
-                        indicator.to_owned(),
-                        pt.year.to_string(),
+                        region.as_str().into(),
+                        ind.id.as_str().into(),
+                        pt.year.into(),
                         num(Some(pt.value)),
                         pt.status.as_str().into(),
                         num(pt.figures.national()),
                         basis_name(Some(&pt.figures.national)).into(),
                         num(rank(pt.rank)),
-                        pt.figures.regions_ranked().to_string(),
+                        pt.figures.regions_ranked().into(),
+                        ind.unit.as_str().into(),
+                        region_name.as_str().into(),
+                        indicator_name.as_str().into(),
                     ]
                 })
                 .collect();
-            csv_table(&header, &rows)
+            table::write(&header, &rows, dialect)
         }
-        Format::JsonStat => {
+        Shape::Json => {
             let ids = ["value", "national_value", "rank", "regions_ranked"];
             let mut values = Vec::new();
             let mut status = BTreeMap::new();
@@ -724,11 +756,26 @@ pub(super) fn series(a: &Answer<Series>, fmt: Format, lang: Lang) -> String {
                     .map(|pt| (pt.year.to_string(), pt.year.to_string()))
                     .collect(),
             );
-            let dims = [years, Dim::new("measure", "measure", measures(&ids))];
+            let dims = [
+                Dim::area(&labels, region),
+                Dim::indicators(
+                    &labels,
+                    std::iter::once((ind.id.as_str(), ind.unit.as_str(), ind.decimals)),
+                ),
+                years,
+                Dim::new("measure", "measure", measures(&ids)),
+                Dim::as_of(a, &labels),
+            ];
+            // Each year's borders: with `borders=own` they differ from year to year.
+            let borders: serde_json::Map<String, Value> = r
+                .points
+                .iter()
+                .map(|pt| (pt.year.to_string(), json!(pt.borders)))
+                .collect();
             let extension = json!({"as_of_sequence": a.as_of_sequence, "region": region,
-                "indicator": indicator});
+                "indicator": ind.id, "borders": borders});
             dataset(
-                format!("{}: {}", labels.region(region), labels.indicator(indicator)),
+                format!("{}: {}", labels.area(region), labels.indicator(&ind.id)),
                 &labels,
                 &dims,
                 &values,
@@ -740,11 +787,11 @@ pub(super) fn series(a: &Answer<Series>, fmt: Format, lang: Lang) -> String {
 }
 
 /// One revision of a cell, as the history shows it.
-struct Revision<'a> {
-    e: &'a Event,
+pub(super) struct Revision<'a> {
+    pub(super) e: &'a Event,
     /// The value and status, when the revision recorded one (not for a retraction).
-    value: Option<(f64, Status)>,
-    source: &'a str,
+    pub(super) value: Option<(f64, Status)>,
+    pub(super) source: &'a str,
     note: &'a str,
     correction_reason: &'a str,
     retraction_reason: Option<&'a str>,
@@ -782,13 +829,19 @@ impl<'a> Revision<'a> {
     }
 }
 
-pub(super) fn history(a: &Answer<History>, fmt: Format, lang: Lang) -> String {
+pub(super) fn history(a: &Answer<History>, shape: Shape, lang: Lang) -> String {
     let labels = Labels::new(a, lang);
     let h = &a.value;
     let (region, indicator, year) = (&h.region, &h.indicator, h.year);
     let revisions: Vec<Revision> = h.revisions.iter().map(Revision::of).collect();
-    match fmt {
-        Format::Csv => {
+    // The history names its indicator by id: its unit is the latest catalog's.
+    let (unit, decimals) = labels.unit(indicator);
+    match shape {
+        Shape::Csv(Layout::Long, dialect) => {
+            let rows = long::history(h, &revisions, &unit);
+            long::write(&rows, &labels, a.as_of_sequence, dialect)
+        }
+        Shape::Csv(Layout::Wide, dialect) => {
             let header = [
                 "sequence",
                 "recorded_at",
@@ -804,29 +857,29 @@ pub(super) fn history(a: &Answer<History>, fmt: Format, lang: Lang) -> String {
                 "hash",
                 "published",
             ];
-            let rows: Vec<Vec<String>> = revisions
+            let rows: Vec<Vec<Field>> = revisions
                 .iter()
                 .map(|v| {
                     vec![
-                        v.e.sequence.to_string(),
-                        ts(v.e.recorded_at_micros),
+                        v.e.sequence.into(),
+                        ts(v.e.recorded_at_micros).into(),
                         num(v.value.map(|(x, _)| x)),
                         status_name(v.value.map(|(_, s)| s)).into(),
-                        v.source.to_owned(),
-                        v.note.to_owned(),
-                        v.correction_reason.to_owned(),
-                        v.e.principal.clone(),
-                        v.e.submission_id.clone(),
-                        v.retracted().to_string(),
-                        v.retraction_reason.unwrap_or_default().to_owned(),
-                        hex::encode(v.e.hash),
-                        v.published.clone(),
+                        v.source.into(),
+                        v.note.into(),
+                        v.correction_reason.into(),
+                        v.e.principal.as_str().into(),
+                        v.e.submission_id.as_str().into(),
+                        v.retracted().to_string().into(),
+                        v.retraction_reason.unwrap_or_default().into(),
+                        hex::encode(v.e.hash).into(),
+                        v.published.as_str().into(),
                     ]
                 })
                 .collect();
-            csv_table(&header, &rows)
+            table::write(&header, &rows, dialect)
         }
-        Format::JsonStat => {
+        Shape::Json => {
             let mut status = BTreeMap::new();
             let values: Vec<Option<f64>> = revisions
                 .iter()
@@ -855,7 +908,17 @@ pub(super) fn history(a: &Answer<History>, fmt: Format, lang: Lang) -> String {
                     })
                     .collect(),
             );
-            let dims = [dim, Dim::new("measure", "measure", measures(&["value"]))];
+            let dims = [
+                Dim::area(&labels, region),
+                Dim::indicators(
+                    &labels,
+                    std::iter::once((indicator.as_str(), unit.as_str(), decimals)),
+                ),
+                Dim::year(year),
+                dim,
+                Dim::new("measure", "measure", measures(&["value"])),
+                Dim::as_of(a, &labels),
+            ];
             let trail: Vec<Value> = revisions
                 .iter()
                 .map(|v| {
@@ -870,7 +933,7 @@ pub(super) fn history(a: &Answer<History>, fmt: Format, lang: Lang) -> String {
             let extension = json!({"as_of_sequence": a.as_of_sequence, "region": region,
                 "indicator": indicator, "year": year, "revisions": trail});
             dataset(
-                format!("{} {indicator} {year}: revisions", labels.region(region)),
+                format!("{} {indicator} {year}: revisions", labels.area(region)),
                 &labels,
                 &dims,
                 &values,
@@ -883,33 +946,325 @@ pub(super) fn history(a: &Answer<History>, fmt: Format, lang: Lang) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::table::Dialect;
     use super::*;
+    use crate::auth::Principal;
+    use crate::domain::validate::ObservationInput;
+    use crate::domain::{Catalog, NATIONAL_CODE};
+    use crate::projection::{Level, Projection};
+    use crate::write::{SubmitInput, WriteRequest, WriterState};
 
-    /// A cell a spreadsheet would run as a formula is neutralised, whatever column it is
-    /// in; others, and numbers, are left as they are.
-    #[test]
-    fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {
-        for (given, written) in [
-            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
-            (" =1+1", "' =1+1"),
-            ("  @SUM(A1)", "'  @SUM(A1)"),
-            ("+358 40", "'+358 40"),
-            ("-1 revised", "'-1 revised"),
-            ("@SUM(A1)", "'@SUM(A1)"),
-            ("\tcmd", "'\tcmd"),
-            ("\r=1", "'\r=1"),
-            ("-942", "-942"),
-            ("-0.5", "-0.5"),
-            ("Statistics Finland", "Statistics Finland"),
-            ("", ""),
-        ] {
-            assert_eq!(cell(given), written, "{given:?}");
+    /// 2026-11-27T00:00:00Z in microseconds.
+    const NOW: i64 = 1_795_737_600_000_000;
+    /// The latest bundled division, which figures recorded in 2026 are on.
+    const BORDERS: Option<i32> = Some(2026);
+    /// A bundled peer group of one member, MK01.
+    const GROUP: &str = "FI1B";
+
+    /// The bundled catalog and, for MK01, MK02 and the whole country, populations (a sum:
+    /// the regions have shares of the country) and unemployment rates (a ratio with
+    /// decimals: a difference from the country) of 2020 and 2021. MK02's source would be a
+    /// formula in a spreadsheet.
+    fn fixture() -> (Projection, Vec<Event>) {
+        let mut state = WriterState::default();
+        let mut events = state.bootstrap(&Catalog::bundled(), NOW);
+        let who = Principal::system("t");
+        let figures = [
+            (NATIONAL_CODE, 5_500_000.0, 8.5),
+            ("MK01", 1_700_000.0, 7.25),
+            ("MK02", 480_000.0, 6.125),
+        ];
+        for (area, population, rate) in figures {
+            let observations = [2020, 2021]
+                .into_iter()
+                .flat_map(|y| {
+                    let source = if area == "MK02" {
+                        "=HYPERLINK(\"http://x\")"
+                    } else {
+                        "Statistics Finland"
+                    };
+                    let obs = |indicator: &str, value: f64| ObservationInput {
+                        indicator_id: indicator.into(),
+                        year: y,
+                        value,
+                        status: Some(Status::Final),
+                        source: source.into(),
+                        note: String::new(),
+                        correction_reason: String::new(),
+                        borders: None,
+                        published_micros: None,
+                    };
+                    let grown = f64::from(y - 2020);
+                    [
+                        obs("population", population + 1000.0 * grown),
+                        obs("unemployment_rate_15_74", rate - 0.5 * grown),
+                    ]
+                })
+                .collect();
+            let req = WriteRequest::Submit(SubmitInput {
+                submission_id: format!("s-{area}"),
+                region_code: area.into(),
+                expected_region_revision: None,
+                observations,
+                validate_only: false,
+            });
+            state.prepare(req, &who, NOW, &mut events).unwrap();
         }
-        assert_eq!(num(Some(-942.0)), "-942");
-        let table = csv_table(
-            &["source", "unit"],
-            &[vec!["=1+1".into(), " =HYPERLINK(1)".into()]],
+        let mut p = Projection::new();
+        for e in &events {
+            p.apply(e);
+        }
+        (p, events)
+    }
+
+    fn answer<T>(p: &Projection, value: T) -> Answer<T> {
+        let seq = p.applied();
+        Answer {
+            value,
+            as_of_sequence: seq,
+            recorded_at_micros: p.time_of(seq),
+            catalog: p.catalog(),
+        }
+    }
+
+    /// Every answer of the fixture written in `shape`, by endpoint.
+    fn all(shape: Shape, lang: Lang) -> Vec<(&'static str, String)> {
+        let (p, events) = fixture();
+        let seq = p.applied();
+        let region = |r| {
+            region_picture(
+                &answer(&p, p.region_picture(r, 2021, BORDERS, seq)),
+                shape,
+                lang,
+            )
+        };
+        let catalog = p.catalog();
+        let indicator = catalog.indicators["population"].clone();
+        let series_of = Series {
+            region: "MK01".into(),
+            indicator: indicator.clone(),
+            points: p.series("MK01", &indicator, (2019, 2021), |_| BORDERS, seq),
+        };
+        let history_of = History {
+            region: "MK01".into(),
+            indicator: "population".into(),
+            year: 2021,
+            revisions: events
+                .iter()
+                .filter(|e| {
+                    e.region_code == "MK01"
+                        && e.cell()
+                            .is_some_and(|(i, y, _)| i == "population" && y == 2021)
+                })
+                .cloned()
+                .collect(),
+        };
+        let group = p.group_picture(GROUP, 2021, BORDERS, seq).unwrap();
+        vec![
+            ("MK01", region("MK01")),
+            ("MK02", region("MK02")),
+            (
+                "national",
+                national_picture(
+                    &answer(&p, p.year_picture(2021, (Level::Region, BORDERS), seq)),
+                    shape,
+                    lang,
+                ),
+            ),
+            ("group", group_picture(&answer(&p, group), shape, lang)),
+            ("series", series(&answer(&p, series_of), shape, lang)),
+            ("history", history(&answer(&p, history_of), shape, lang)),
+        ]
+    }
+
+    /// A CSV's header and rows (a Finnish one without its byte order mark).
+    fn read(body: &str, dialect: Dialect) -> (Vec<String>, Vec<Vec<String>>) {
+        let (delimiter, body) = match dialect {
+            Dialect::International => (b',', body),
+            Dialect::Finnish => (
+                b';',
+                body.strip_prefix('\u{feff}').expect("a byte order mark"),
+            ),
+        };
+        let mut r = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .from_reader(body.as_bytes());
+        let header = r.headers().unwrap().iter().map(str::to_owned).collect();
+        let rows = r
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        (header, rows)
+    }
+
+    /// Each answer in the Finnish dialect is the international one with `;` between fields
+    /// and a decimal comma in its figures: read back, the same numbers and the same text, in
+    /// both layouts; and a source that would be a formula is neutralised in both.
+    #[test]
+    fn the_finnish_dialect_carries_the_same_figures_and_text() {
+        for layout in [Layout::Wide, Layout::Long] {
+            let intl = all(Shape::Csv(layout, Dialect::International), Lang::Fi);
+            let fi = all(Shape::Csv(layout, Dialect::Finnish), Lang::Fi);
+            let mut decimals = 0;
+            for ((what, a), (_, b)) in intl.iter().zip(&fi) {
+                let (ha, ra) = read(a, Dialect::International);
+                let (hb, rb) = read(b, Dialect::Finnish);
+                assert_eq!(ha, hb, "{what} {layout:?}");
+                assert_eq!(ra.len(), rb.len(), "{what} {layout:?}");
+                assert!(!ra.is_empty(), "{what} {layout:?} has rows");
+                for (x, y) in ra.iter().flatten().zip(rb.iter().flatten()) {
+                    match x.parse::<f64>() {
+                        Ok(n) if x.contains('.') => {
+                            decimals += 1;
+                            assert_eq!(y.replace(',', ".").parse::<f64>(), Ok(n), "{what}: {y}");
+                            assert!(!y.contains('.'), "{what}: {y}");
+                        }
+                        _ => assert_eq!(x, y, "{what} {layout:?}"),
+                    }
+                }
+                if *what == "MK02" {
+                    assert!(
+                        a.contains("'=HYPERLINK") && b.contains("'=HYPERLINK"),
+                        "{what}"
+                    );
+                }
+            }
+            assert!(
+                decimals > 0,
+                "the fixture has figures with decimals ({layout:?})"
+            );
+        }
+    }
+
+    /// Long answers of two regions, the national picture, a group picture, a series and a
+    /// history have the same columns: stacked, every row says its area and indicator by code
+    /// and name, with the unit. A sum carries the region's share of the country and no
+    /// difference; a ratio its difference and no share.
+    #[test]
+    fn long_answers_of_every_endpoint_stack() {
+        let (p, _) = fixture();
+        let catalog = p.catalog();
+        let mut stacked = Vec::new();
+        for (what, body) in all(Shape::Csv(Layout::Long, Dialect::International), Lang::Sv) {
+            let (header, rows) = read(&body, Dialect::International);
+            assert_eq!(header, long::COLUMNS, "{what}");
+            assert!(!rows.is_empty(), "{what}");
+            stacked.extend(rows);
+        }
+        let col = |name: &str| long::COLUMNS.iter().position(|c| *c == name).unwrap();
+        let row = |area: &str, indicator: &str, year: &str| {
+            stacked
+                .iter()
+                .find(|r| {
+                    r[col("area")] == area
+                        && r[col("indicator")] == indicator
+                        && r[col("year")] == year
+                })
+                .unwrap_or_else(|| panic!("no {area} {indicator} {year} in {stacked:?}"))
+        };
+        for r in &stacked {
+            let area = &r[col("area")];
+            let names = match catalog.regions.get(area.as_str()) {
+                Some(region) => Some(&region.name_sv),
+                None => catalog.groups.get(area.as_str()).map(|g| &g.name_sv),
+            };
+            assert_eq!(Some(&r[col("area_name")]), names, "{r:?}");
+            let ind = &catalog.indicators[&r[col("indicator")]];
+            // Indicators have no Swedish names: the Finnish one.
+            assert_eq!(r[col("indicator_name")], ind.name_fi, "{r:?}");
+            assert_eq!(r[col("unit")], ind.unit, "{r:?}");
+        }
+        let mk01 = row("MK01", "population", "2021");
+        assert_eq!(mk01[col("area_kind")], "region");
+        assert_eq!(mk01[col("value")], "1701000");
+        assert_eq!(mk01[col("national_value")], "5501000");
+        let share: f64 = mk01[col("national_share")].parse().unwrap();
+        assert!(
+            (share - 1_701_000.0 / 5_501_000.0 * 100.0).abs() < 1e-9,
+            "{share}"
         );
-        assert_eq!(table, "source,unit\r\n'=1+1,' =HYPERLINK(1)\r\n");
+        assert_eq!(
+            mk01[col("national_difference")],
+            "",
+            "no difference of two sums"
+        );
+        let rate = row("MK02", "unemployment_rate_15_74", "2021");
+        assert_eq!(rate[col("national_share")], "", "a ratio has no share");
+        let difference: f64 = rate[col("national_difference")].parse().unwrap();
+        assert!((difference - (5.625 - 8.0)).abs() < 1e-9, "{difference}");
+        let national = row(NATIONAL_CODE, "population", "2021");
+        assert_eq!(
+            (
+                national[col("area_kind")].as_str(),
+                national[col("basis")].as_str()
+            ),
+            ("national", "official")
+        );
+        assert_eq!(row(GROUP, "population", "2021")[col("area_kind")], "group");
+        // The series' years and the history's revision.
+        assert_eq!(row("MK01", "population", "2020")[col("value")], "1700000");
+        let revision = stacked
+            .iter()
+            .filter(|r| r[col("sequence")] == mk01[col("sequence")])
+            .count();
+        assert!(
+            revision >= 2,
+            "the history's revision is the picture's figure"
+        );
+    }
+
+    /// A JSON-stat dataset keeps what it is of as dimensions of one category: the region
+    /// picture its area, year, borders and as-of point, the series its area and indicator.
+    #[test]
+    fn json_stat_keeps_the_fixed_dimensions() {
+        let (p, _) = fixture();
+        for (what, body) in all(Shape::Json, Lang::En) {
+            let d: Value = serde_json::from_str(&body).unwrap();
+            let ids: Vec<&str> = d["id"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            let sizes: Vec<u64> = d["size"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect();
+            let cells: u64 = sizes.iter().product();
+            assert_eq!(d["value"].as_array().unwrap().len() as u64, cells, "{what}");
+            let one = |dim: &str| -> String {
+                let at = ids
+                    .iter()
+                    .position(|i| *i == dim)
+                    .unwrap_or_else(|| panic!("{what}: no {dim} in {ids:?}"));
+                assert_eq!(sizes[at], 1, "{what}: {dim}");
+                let index = d["dimension"][dim]["category"]["index"]
+                    .as_object()
+                    .unwrap();
+                index.keys().next().unwrap().clone()
+            };
+            assert_eq!(one("as_of"), p.applied().to_string(), "{what}");
+            assert_eq!(d["role"]["geo"], json!(["area"]), "{what}");
+            assert_eq!(d["role"]["time"], json!(["year"]), "{what}");
+            match what {
+                "MK01" | "MK02" => {
+                    assert_eq!(one("area"), what);
+                    assert_eq!(one("year"), "2021");
+                    assert_eq!(one("borders"), "2026");
+                }
+                "national" => {
+                    assert_eq!(one("area"), NATIONAL_CODE);
+                    assert_eq!(one("year"), "2021");
+                }
+                "group" => assert_eq!(one("year"), "2021"),
+                "series" | "history" => {
+                    assert_eq!(one("area"), "MK01");
+                    assert_eq!(one("indicator"), "population");
+                }
+                other => panic!("{other}"),
+            }
+        }
     }
 }
