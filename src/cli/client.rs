@@ -152,7 +152,7 @@ pub(super) fn local(t: &Option<prost_types::Timestamp>) -> String {
 /// A time for a machine (`--json`): RFC 3339 in UTC.
 pub(super) fn ts(t: &Option<prost_types::Timestamp>) -> String {
     t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
         .unwrap_or_default()
 }
 
