@@ -153,6 +153,13 @@ pub(crate) fn instant(s: &str, day: Day) -> Result<i64, String> {
     })
 }
 
+/// The year in Finland at `micros`: what "the current year" is (from 22:00 UTC on 31
+/// December it is already the next one).
+pub(crate) fn finnish_year(micros: i64) -> Option<i32> {
+    use chrono::Datelike;
+    chrono::DateTime::from_timestamp_micros(micros).map(|t| t.with_timezone(&ZONE).year())
+}
+
 /// `micros` as a person reads it: Finnish time with its zone (`2026-09-30 23:59:59 EEST`).
 pub(crate) fn finnish_time(micros: i64) -> String {
     match chrono::DateTime::from_timestamp_micros(micros) {
@@ -208,6 +215,17 @@ mod tests {
         assert!(instant("1.6.2021", Day::Start)
             .unwrap_err()
             .contains("neither"));
+    }
+
+    #[test]
+    fn the_year_turns_at_finnish_midnight() {
+        let new_year = instant("2026-01-01", Day::Start).unwrap();
+        assert_eq!(finnish_year(new_year - 1), Some(2025));
+        assert_eq!(finnish_year(new_year), Some(2026));
+        assert_eq!(
+            new_year,
+            instant("2025-12-31T22:00:00Z", Day::Start).unwrap()
+        );
     }
 
     #[test]

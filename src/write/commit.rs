@@ -42,10 +42,9 @@ pub(crate) fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-/// The current year by the server's clock (UTC).
+/// The current year by the server's clock, in Finland.
 pub(crate) fn current_year() -> i32 {
-    use chrono::Datelike;
-    chrono::Utc::now().year()
+    crate::domain::text::finnish_year(now_micros()).unwrap_or(i32::MAX)
 }
 
 struct Job {

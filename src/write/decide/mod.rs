@@ -24,7 +24,6 @@ use std::collections::HashMap;
 
 use fxhash::FxHashMap;
 
-use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 
 use super::digest;
@@ -90,11 +89,9 @@ fn in_key_order<S: serde::Serializer, V: Serialize>(
     s.collect_map(map.iter().collect::<std::collections::BTreeMap<_, _>>())
 }
 
-/// The year of a record time (UTC).
+/// The year of a record time, in Finland.
 fn year_of(micros: i64) -> i32 {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|t| t.year())
-        .unwrap_or(i32::MAX)
+    crate::domain::text::finnish_year(micros).unwrap_or(i32::MAX)
 }
 
 impl WriterState {
