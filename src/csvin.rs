@@ -258,61 +258,48 @@ pub fn parse_file(bytes: &[u8]) -> Result<Parsed, CsvError> {
         }
         // Every column's problem, in column order; the row is kept only without any.
         let mut row_problems = Vec::new();
-        let mut check = |c: usize, r: Result<(), String>| {
-            if let Err(m) = r {
-                row_problems.push(at(c, m));
-            }
-        };
+        fn checked<T>(
+            problems: &mut Vec<CsvError>,
+            at: impl Fn(String) -> CsvError,
+            r: Result<T, String>,
+        ) -> Option<T> {
+            r.map_err(|m| problems.push(at(m))).ok()
+        }
+        let p = &mut row_problems;
         let opt = |c: Option<usize>| c.map(|c| get(c).to_owned()).unwrap_or_default();
-        let year_v = get(year).parse::<i32>().ok();
-        check(
-            year,
-            year_v
-                .map(|_| ())
-                .ok_or_else(|| format!("year {:?} is not an integer", get(year))),
+        let year_v = checked(
+            p,
+            |m| at(year, m),
+            get(year)
+                .parse::<i32>()
+                .map_err(|_| format!("year {:?} is not an integer", get(year))),
         );
-        let value_v = parse_value(get(value), separator);
-        check(value, value_v.as_ref().map(|_| ()).map_err(Clone::clone));
-        let status_v = Status::parse(get(status));
-        check(
-            status,
-            status_v
-                .map(|_| ())
+        let value_v = checked(p, |m| at(value, m), parse_value(get(value), separator));
+        let status_v = checked(
+            p,
+            |m| at(status, m),
+            Status::parse(get(status))
                 .ok_or_else(|| format!("status {:?} must be provisional or final", get(status))),
         );
         if get(indicator).is_empty() {
-            check(indicator, Err("indicator_id is empty".into()));
+            p.push(at(indicator, "indicator_id is empty".into()));
         }
-        let borders_v = match borders.filter(|&c| !get(c).is_empty()) {
-            None => None,
-            Some(c) => {
-                let b = get(c).parse::<i32>().ok();
-                check(
-                    c,
-                    b.map(|_| ()).ok_or_else(|| {
-                        format!(
-                            "borders {:?} must be a division's year (2021) or empty",
-                            get(c)
-                        )
-                    }),
-                );
-                b
-            }
-        };
-        let published_v = match published.filter(|&c| !get(c).is_empty()) {
-            None => None,
-            Some(c) => {
-                let p = crate::domain::text::instant(get(c), crate::domain::text::Day::Start);
-                check(
-                    c,
-                    p.as_ref().map(|_| ()).map_err(|m| format!("published {m}")),
-                );
-                p.ok()
-            }
-        };
+        let borders_v = borders.filter(|&c| !get(c).is_empty()).and_then(|c| {
+            let b = get(c).parse::<i32>().map_err(|_| {
+                format!(
+                    "borders {:?} must be a division's year (2021) or empty",
+                    get(c)
+                )
+            });
+            checked(p, |m| at(c, m), b)
+        });
+        let published_v = published.filter(|&c| !get(c).is_empty()).and_then(|c| {
+            let t = crate::domain::text::instant(get(c), crate::domain::text::Day::Start);
+            checked(p, |m| at(c, format!("published {m}")), t)
+        });
         row_problems.sort_by_key(|p| p.column.as_ref().map(|c| c.0));
         match (year_v, value_v, status_v) {
-            (Some(year_v), Ok(value_v), Some(status_v)) if row_problems.is_empty() => {
+            (Some(year_v), Some(value_v), Some(status_v)) if row_problems.is_empty() => {
                 rows.push(Row {
                     line,
                     region_code: region.map(|c| get(c).to_owned()).filter(|s| !s.is_empty()),

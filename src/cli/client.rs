@@ -358,26 +358,25 @@ impl Names {
     }
 
     /// An indicator's name in the chosen language (Finnish for Swedish: the catalog has
-    /// no Swedish names), cut for a table column; its id when unknown.
-    pub(super) fn indicator_name(&self, id: &str) -> String {
-        /// Wide enough for most names whole, narrow enough to leave the figures room.
-        const WIDTH: usize = 48;
-        let name = match self.indicators.get(id) {
+    /// no Swedish names); its id when unknown.
+    fn indicator_full_name<'a>(&'a self, id: &'a str) -> &'a str {
+        match self.indicators.get(id) {
             Some(i) if self.lang == "en" => &i.name_en,
             Some(i) => &i.name_fi,
             None => id,
-        };
-        crate::domain::text::cut(name, WIDTH)
+        }
+    }
+
+    /// [`Names::indicator_full_name`] cut for a table column.
+    pub(super) fn indicator_name(&self, id: &str) -> String {
+        /// Wide enough for most names whole, narrow enough to leave the figures room.
+        const WIDTH: usize = 48;
+        crate::domain::text::cut(self.indicator_full_name(id), WIDTH)
     }
 
     /// "Työttömyysaste (unemployment_rate_15_74, %)": a title's indicator.
     fn indicator_title(&self, id: &str) -> String {
-        let name = match self.indicators.get(id) {
-            Some(i) if self.lang == "en" => i.name_en.as_str(),
-            Some(i) => i.name_fi.as_str(),
-            None => id,
-        };
-        format!("{name} ({id}, {})", self.unit(id))
+        format!("{} ({id}, {})", self.indicator_full_name(id), self.unit(id))
     }
 
     fn decimals(&self, indicator: &str) -> u32 {

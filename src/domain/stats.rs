@@ -1,7 +1,7 @@
 //! The derived figures of the picture, exactly as docs/architecture.md defines them: national value
 //! by aggregation rule and completeness, median, ranks with ties, z-scores and theme scores.
 
-use super::catalog::{Aggregation, Direction};
+use super::catalog::{Aggregation, Direction, Indicator};
 
 /// Values of one indicator (or its components) for one year, by region.
 pub(crate) trait RegionValues {
@@ -138,13 +138,14 @@ impl National {
                 < THIN_BASIS_SHARE * f64::from(self.regions_expected)
     }
 
-    /// `value` as a share (%) of this whole: for a sum of a quantity that cannot be
-    /// negative (`quantity`: the catalog's minimum is 0 or more: a population, an amount),
+    /// `value` of indicator `ind` as a share (%) of this whole: for a sum of a quantity that
+    /// cannot be negative (the catalog's minimum is 0 or more: a population, an amount),
     /// when the whole is known (official or complete) and above zero. A net flow (natural
     /// increase, net migration) has no meaningful share.
-    pub(crate) fn share(&self, rule: &Aggregation, quantity: bool, value: f64) -> Option<f64> {
+    pub(crate) fn share(&self, ind: &Indicator, value: f64) -> Option<f64> {
         let whole = matches!(self.basis, Basis::Official | Basis::Complete);
-        match (rule, self.value) {
+        let quantity = ind.min_value.is_some_and(|m| m >= 0.0);
+        match (&ind.aggregation, self.value) {
             (Aggregation::Sum, Some(n)) if whole && quantity && n > 0.0 && value >= 0.0 => {
                 Some(value / n * 100.0)
             }
@@ -152,11 +153,11 @@ impl National {
         }
     }
 
-    /// `value` less this one, where a difference means something: not for a sum (a region's
-    /// count less the country's is only the rest of the country, negated; see
-    /// [`National::share`]).
-    pub(crate) fn difference(&self, rule: &Aggregation, value: f64) -> Option<f64> {
-        match rule {
+    /// `value` of indicator `ind` less this one, where a difference means something: not
+    /// for a sum (a region's count less the country's is only the rest of the country,
+    /// negated; see [`National::share`]).
+    pub(crate) fn difference(&self, ind: &Indicator, value: f64) -> Option<f64> {
+        match ind.aggregation {
             Aggregation::Sum => None,
             _ => self.value.map(|n| value - n),
         }

@@ -151,26 +151,24 @@ impl IndicatorYear {
 
     /// The region's share of the country (%): see [`stats::National::share`].
     pub(crate) fn share(&self, value: f64) -> Option<f64> {
-        let quantity = self.indicator.min_value.is_some_and(|m| m >= 0.0);
-        (self.national).share(&self.indicator.aggregation, quantity, value)
+        self.national.share(&self.indicator, value)
     }
 
     /// `value` less the national value, where a difference means something (not for a
     /// sum: [`stats::National::difference`]).
     pub(crate) fn difference(&self, value: f64) -> Option<f64> {
-        (self.national).difference(&self.indicator.aggregation, value)
+        self.national.difference(&self.indicator, value)
     }
 
     /// A member's share of its group (%), by the same rule as [`IndicatorYear::share`].
     pub(crate) fn group_share(&self, g: &GroupFigures, value: f64) -> Option<f64> {
-        let quantity = self.indicator.min_value.is_some_and(|m| m >= 0.0);
-        g.value.share(&self.indicator.aggregation, quantity, value)
+        g.value.share(&self.indicator, value)
     }
 
     /// A member's value less its group's, where a difference means something (not for a
     /// sum: [`stats::National::difference`]).
     pub(crate) fn group_difference(&self, g: &GroupFigures, value: f64) -> Option<f64> {
-        g.value.difference(&self.indicator.aggregation, value)
+        g.value.difference(&self.indicator, value)
     }
 
     /// `area`'s figure and its rank (0 when the indicator is not ranked), if it has one.
@@ -339,7 +337,7 @@ pub struct YearPicture {
     pub(crate) catalog: Arc<Catalog>,
     /// In catalog (id) order.
     pub(crate) indicators: Vec<Arc<IndicatorYear>>,
-    /// Per theme: (region, score, rank), best first.
+    /// Per theme: the regions' scores, best first.
     pub(crate) theme_scores: BTreeMap<Theme, Vec<Score>>,
     /// The latest of its indicators' `since`.
     pub(crate) since: u64,
@@ -406,9 +404,7 @@ impl RegionCell {
     /// The value less the national value, where a difference means something (not for
     /// a sum, which has [`RegionCell::national_share`] instead).
     pub(crate) fn national_difference(&self) -> Option<f64> {
-        let iy = &self.figures;
-        iy.national
-            .difference(&iy.indicator.aggregation, self.value)
+        self.figures.difference(self.value)
     }
 
     /// The region's share of the country (%), for a sum of a quantity.
