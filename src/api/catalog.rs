@@ -166,4 +166,31 @@ impl proto::catalog_service_server::CatalogService for CatalogApi {
             unchanged: rc.unchanged > 0,
         }))
     }
+
+    async fn set_target(
+        &self,
+        request: Request<proto::SetTargetRequest>,
+    ) -> Result<Response<proto::SetTargetResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let target = req
+            .target
+            .as_ref()
+            .ok_or_else(|| invalid("target", "required"))?;
+        let rc = self
+            .writes
+            .write(
+                WriteRequest::SetTarget {
+                    submission_id: req.submission_id.clone(),
+                    target: convert::target_from_proto(target),
+                },
+                who,
+            )
+            .await?;
+        Ok(Response::new(proto::SetTargetResponse {
+            sequence: rc.last_sequence,
+            duplicate: rc.duplicate,
+            unchanged: rc.unchanged > 0,
+        }))
+    }
 }

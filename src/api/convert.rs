@@ -1,12 +1,16 @@
 //! Conversions between the API's messages and the domain's types, in one place.
 
+use crate::domain::dispersion::Measure;
 use crate::domain::stats;
 use crate::domain::validate::ObservationInput;
 use crate::domain::{
-    Aggregation, Direction, Division, Event, Indicator, IndicatorKind, Municipality, Observation,
-    Payload, Placement, Region, RegionGroup, Round, Status, Theme,
+    Aggregation, Catalog, Direction, Division, Event, Indicator, IndicatorKind, Municipality,
+    Observation, Payload, Placement, Region, RegionGroup, Round, Status, Target, Theme,
 };
-use crate::projection::{GroupPicture, RegionPicture, RoundStatus, SeriesPoint, YearPicture};
+use crate::projection::{
+    Disparities, Forerunners, GroupPicture, RegionPicture, RoundStatus, SeriesPoint, Similar,
+    TargetProgress, YearPicture,
+};
 use crate::proto;
 
 pub(crate) fn status_from_proto(s: i32) -> Option<Status> {
@@ -299,6 +303,7 @@ pub(crate) fn event_to_proto(e: &Event) -> proto::Event {
         Payload::MunicipalityDefined(m) => P::MunicipalityDefined(municipality_to_proto(m)),
         // Whether its municipalities are known is the catalog's to say, not the event's.
         Payload::DivisionDefined(d) => P::DivisionDefined(division_to_proto(d, false)),
+        Payload::TargetSet(t) => P::TargetSet(target_to_proto(t)),
     };
     proto::Event {
         sequence: e.sequence,
@@ -369,6 +374,7 @@ pub fn event_from_proto(e: &proto::Event) -> Result<Event, String> {
         Some(P::GroupDefined(g)) => {
             Payload::GroupDefined(group_from_proto(g.group.as_ref().ok_or("group missing")?))
         }
+        Some(P::TargetSet(t)) => Payload::TargetSet(target_from_proto(t)),
         Some(P::RoundOpened(r)) => Payload::RoundOpened(
             round_from_proto(r.round.as_ref().ok_or("round missing")?)
                 .map_err(|(f, d)| format!("{f}: {d}"))?,
@@ -747,5 +753,179 @@ pub(crate) fn round_status_to_proto(s: &RoundStatus, seq: u64) -> proto::GetRoun
             })
             .collect(),
         as_of_sequence: seq,
+    }
+}
+
+pub(crate) fn target_to_proto(t: &Target) -> proto::Target {
+    proto::Target {
+        area_code: t.area.clone(),
+        indicator_id: t.indicator.clone(),
+        year: t.year,
+        value: t.value,
+        source: t.source.clone(),
+        note: t.note.clone(),
+    }
+}
+
+pub(crate) fn target_from_proto(t: &proto::Target) -> Target {
+    Target {
+        area: t.area_code.clone(),
+        indicator: t.indicator_id.clone(),
+        year: t.year,
+        value: t.value,
+        source: t.source.clone(),
+        note: t.note.clone(),
+    }
+}
+
+/// A figure, or why there is none.
+pub(crate) fn measure(m: &Measure) -> Option<proto::Measure> {
+    Some(match m {
+        Ok(v) => proto::Measure {
+            value: Some(*v),
+            why_not: String::new(),
+        },
+        Err(why) => proto::Measure {
+            value: None,
+            why_not: why.clone(),
+        },
+    })
+}
+
+pub(crate) fn disparities_to_proto(d: &Disparities, seq: u64) -> proto::GetDisparitiesResponse {
+    proto::GetDisparitiesResponse {
+        indicator_id: d.indicator.id.clone(),
+        level: d.on.0.as_str().to_owned(),
+        borders: d.on.1.unwrap_or(0),
+        years: d
+            .years
+            .iter()
+            .map(|y| {
+                let x = &y.dispersion;
+                proto::DisparityYear {
+                    year: y.year,
+                    areas: x.areas,
+                    areas_expected: y.expected,
+                    areas_with_population: x.weighted_areas,
+                    min: x.min,
+                    max: x.max,
+                    range: measure(&x.range),
+                    max_min_ratio: measure(&x.max_min_ratio),
+                    cv: measure(&x.cv),
+                    cv_weighted: measure(&x.cv_weighted),
+                    gini: measure(&x.gini),
+                    top_bottom_ratio: measure(&x.top_bottom_ratio),
+                }
+            })
+            .collect(),
+        sigma_slope: measure(&d.sigma),
+        beta_slope: measure(&d.beta.as_ref().map(|(b, _)| *b).map_err(Clone::clone)),
+        beta_areas: d.beta.as_ref().map_or(0, |(_, n)| *n),
+        as_of_sequence: seq,
+        unit: d.indicator.unit.clone(),
+    }
+}
+
+pub(crate) fn targets_to_proto(
+    targets: &[TargetProgress],
+    catalog: &Catalog,
+    seq: u64,
+) -> proto::GetTargetsResponse {
+    proto::GetTargetsResponse {
+        targets: targets
+            .iter()
+            .map(|p| {
+                let ind = catalog.indicators.get(&p.target.indicator);
+                proto::TargetProgress {
+                    target: Some(target_to_proto(&p.target)),
+                    latest_year: p.latest.map(|(y, _)| y),
+                    latest_value: p.latest.map(|(_, v)| v),
+                    gap: p.gap,
+                    needed_pace: measure(&p.needed_pace),
+                    recent_pace: measure(&p.recent_pace),
+                    status: p.status.as_str().to_owned(),
+                    reason: p.why.clone(),
+                    borders: p.borders.unwrap_or(0),
+                    decimals: ind.map_or(0, |i| i.decimals),
+                    unit: ind.map(|i| i.unit.clone()).unwrap_or_default(),
+                }
+            })
+            .collect(),
+        as_of_sequence: seq,
+    }
+}
+
+pub(crate) fn similar_to_proto(s: &Similar, seq: u64) -> proto::GetSimilarAreasResponse {
+    proto::GetSimilarAreasResponse {
+        region_code: s.area.clone(),
+        year: s.year,
+        borders: s.on.1.unwrap_or(0),
+        indicators: s
+            .indicators
+            .iter()
+            .map(|(id, w)| proto::SimilarityIndicator {
+                indicator_id: id.clone(),
+                weight: *w,
+            })
+            .collect(),
+        indicators_of_area: s.area_has,
+        areas_compared: s.compared,
+        areas_too_little_shared: s.too_little_shared,
+        similar: s
+            .nearest
+            .iter()
+            .map(|n| proto::SimilarArea {
+                region_code: n.area.clone(),
+                distance: n.distance,
+                indicators_shared: n.shared,
+                closest: n
+                    .closest
+                    .iter()
+                    .map(|(id, d)| proto::IndicatorCloseness {
+                        indicator_id: id.clone(),
+                        difference: *d,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        as_of_sequence: seq,
+    }
+}
+
+pub(crate) fn forerunners_to_proto(
+    f: &Forerunners,
+    limit: usize,
+    seq: u64,
+) -> proto::GetForerunnersResponse {
+    proto::GetForerunnersResponse {
+        indicator_id: f.indicator.id.clone(),
+        from_year: f.from,
+        to_year: f.to,
+        level: f.on.0.as_str().to_owned(),
+        borders: f.on.1.unwrap_or(0),
+        forerunners: f
+            .ranked
+            .iter()
+            .take(limit)
+            .map(|r| proto::Forerunner {
+                region_code: r.area.clone(),
+                from_value: r.from_value,
+                to_value: r.to_value,
+                change: r.change,
+                improvement: r.improvement,
+                rank: r.rank,
+            })
+            .collect(),
+        areas_ranked: f.ranked.len() as u32,
+        left_out: f
+            .left_out
+            .iter()
+            .map(|(a, why)| proto::LeftOut {
+                region_code: a.clone(),
+                reason: why.clone(),
+            })
+            .collect(),
+        as_of_sequence: seq,
+        unit: f.indicator.unit.clone(),
     }
 }

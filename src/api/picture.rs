@@ -47,8 +47,112 @@ fn given(year: i32) -> Option<i32> {
     (year != 0).then_some(year)
 }
 
+/// The level a request names.
+fn level(s: &str) -> Result<crate::projection::Level, Status> {
+    crate::projection::Level::parse(s).map_err(|why| super::invalid("level", why))
+}
+
 #[tonic::async_trait]
 impl proto::picture_service_server::PictureService for PictureApi {
+    async fn get_disparities(
+        &self,
+        request: Request<proto::GetDisparitiesRequest>,
+    ) -> Result<Response<proto::GetDisparitiesResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let from = Year::new(req.from_year, "from_year")?;
+        let to = given(req.to_year)
+            .map(|y| Year::new(y, "to_year"))
+            .transpose()?;
+        let level = level(&req.level)?;
+        let at = point(&req.as_of, req.min_sequence)?.with_borders(&req.borders, "borders")?;
+        let a = (self.reader)
+            .disparities(&who, at, &req.indicator_id, level, (from, to))
+            .await?;
+        Ok(Response::new(convert::disparities_to_proto(
+            &a.value,
+            a.as_of_sequence,
+        )))
+    }
+
+    async fn get_targets(
+        &self,
+        request: Request<proto::GetTargetsRequest>,
+    ) -> Result<Response<proto::GetTargetsResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let at = point(&req.as_of, req.min_sequence)?.with_borders(&req.borders, "borders")?;
+        let some = |s: &str| Some(s.to_owned()).filter(|s| !s.is_empty());
+        let (area, indicator) = (some(&req.area_code), some(&req.indicator_id));
+        let a = (self.reader)
+            .targets(&who, at, area.as_deref(), indicator.as_deref())
+            .await?;
+        Ok(Response::new(convert::targets_to_proto(
+            &a.value,
+            &a.catalog,
+            a.as_of_sequence,
+        )))
+    }
+
+    async fn get_similar_areas(
+        &self,
+        request: Request<proto::GetSimilarAreasRequest>,
+    ) -> Result<Response<proto::GetSimilarAreasResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let year = Year::new(req.year, "year")?;
+        let at = point(&req.as_of, req.min_sequence)?.with_borders(&req.borders, "borders")?;
+        let likeness = crate::projection::Likeness {
+            indicators: req
+                .indicators
+                .iter()
+                .map(|i| (i.indicator_id.clone(), if i.weight == 0.0 { 1.0 } else { i.weight }))
+                .collect(),
+            k: if req.k == 0 {
+                crate::read::DEFAULT_SIMILAR
+            } else {
+                req.k
+            } as usize,
+        };
+        let a = (self.reader)
+            .similar(&who, at, &req.region_code, year, likeness)
+            .await?;
+        Ok(Response::new(convert::similar_to_proto(
+            &a.value,
+            a.as_of_sequence,
+        )))
+    }
+
+    async fn get_forerunners(
+        &self,
+        request: Request<proto::GetForerunnersRequest>,
+    ) -> Result<Response<proto::GetForerunnersResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let from = Year::new(req.from_year, "from_year")?;
+        let to = Year::new(req.to_year, "to_year")?;
+        let level = level(&req.level)?;
+        let limit = match req.limit {
+            0 => crate::read::DEFAULT_FORERUNNERS,
+            n if n <= crate::read::MAX_FORERUNNERS => n,
+            n => {
+                return Err(super::invalid(
+                    "limit",
+                    format!("{n}: give 1-{}", crate::read::MAX_FORERUNNERS),
+                ))
+            }
+        };
+        let at = point(&req.as_of, req.min_sequence)?.with_borders(&req.borders, "borders")?;
+        let a = (self.reader)
+            .forerunners(&who, at, &req.indicator_id, level, (from, to))
+            .await?;
+        Ok(Response::new(convert::forerunners_to_proto(
+            &a.value,
+            limit as usize,
+            a.as_of_sequence,
+        )))
+    }
+
     async fn get_region_picture(
         &self,
         request: Request<proto::GetRegionPictureRequest>,

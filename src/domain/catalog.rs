@@ -26,6 +26,8 @@ pub(crate) const BUNDLED_REGIONS: &str = include_str!("../../data/regions.csv");
 pub(crate) const BUNDLED_INDICATORS: &str = include_str!("../../data/indicators.csv");
 /// The bundled peer groups of the bundled regions: the NUTS-2 large areas.
 pub(crate) const BUNDLED_GROUPS: &str = include_str!("../../data/groups.csv");
+/// The national targets with their sources (data/README.md says which are left out, why).
+pub(crate) const BUNDLED_TARGETS: &str = include_str!("../../data/targets.csv");
 
 /// Errors in a catalog file or definition.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -416,6 +418,26 @@ pub struct Round {
     pub(crate) regions: Vec<String>,
 }
 
+/// A target: the value an area should reach in an indicator by a year, with the source that
+/// sets it (a government programme, an act, a council's strategy). An admin sets national
+/// ones (`SSS`), a council its own region's. Setting the same area, indicator and year again
+/// restates it from then on; the catalog keeps the latest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    pub(crate) area: String,
+    pub(crate) indicator: String,
+    pub(crate) year: i32,
+    pub(crate) value: f64,
+    /// Where the target is set (required: a target without one is a wish).
+    pub(crate) source: String,
+    /// What the target means beyond its number, or how it maps onto the indicator (may be
+    /// empty).
+    pub(crate) note: String,
+}
+
+/// Years a target may be set for: a real year, as for figures.
+const TARGET_YEARS: std::ops::RangeInclusive<i32> = 1000..=9999;
+
 /// A catalog: regions, indicators, peer groups, municipalities and divisions by code, id
 /// and year (`super::areas` for the last two).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -425,6 +447,8 @@ pub struct Catalog {
     pub(crate) groups: BTreeMap<String, RegionGroup>,
     pub(crate) municipalities: BTreeMap<String, Municipality>,
     pub(crate) divisions: BTreeMap<i32, Division>,
+    /// Targets in (indicator, area, year) order, each once.
+    pub(crate) targets: Vec<Target>,
     #[serde(skip)]
     pub(crate) cache: AreaCache,
 }
@@ -436,6 +460,7 @@ impl Catalog {
         Catalog::from_csv(BUNDLED_REGIONS, BUNDLED_INDICATORS)
             .and_then(|c| c.with_groups(BUNDLED_GROUPS))
             .and_then(|c| c.with_areas(BUNDLED_MUNICIPALITIES, &BUNDLED_MERGERS, BUNDLED_DIVISIONS))
+            .and_then(|c| c.with_targets(BUNDLED_TARGETS))
             .expect("the bundled catalog is valid")
     }
 
@@ -451,6 +476,21 @@ impl Catalog {
                     message: "the group id is given twice".into(),
                 });
             }
+        }
+        Ok(self)
+    }
+
+    /// This catalog with the targets of a target file (CSV: `area,indicator,year,value,
+    /// source,note`), each checked against it.
+    pub(crate) fn with_targets(mut self, text: &str) -> Result<Catalog, CatalogError> {
+        for row in rows::<Target>(text) {
+            let (line, t) = row?;
+            self.check_target(&t)
+                .map_err(|(field, why)| CatalogError::Line {
+                    line,
+                    message: format!("{field}: {why}"),
+                })?;
+            self.set_target(t);
         }
         Ok(self)
     }
@@ -645,6 +685,80 @@ impl Catalog {
         }
         if !ordered(&r.regions) {
             return Err(("region_codes", "must be distinct, in order".into()));
+        }
+        Ok(())
+    }
+
+    /// Sets (or restates) a target, keeping the order and one target per key.
+    pub(crate) fn set_target(&mut self, t: Target) {
+        let key = |x: &Target| (x.indicator.clone(), x.area.clone(), x.year);
+        match self.targets.binary_search_by_key(&key(&t), key) {
+            Ok(i) => self.targets[i] = t,
+            Err(i) => self.targets.insert(i, t),
+        }
+    }
+
+    /// The targets of `indicator` (all when `None`) for `area` (all when `None`).
+    pub(crate) fn targets_of<'a>(
+        &'a self,
+        indicator: Option<&'a str>,
+        area: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Target> + 'a {
+        self.targets.iter().filter(move |t| {
+            indicator.is_none_or(|i| t.indicator == i) && area.is_none_or(|a| t.area == a)
+        })
+    }
+
+    /// Checks a target against this catalog: a known area (the whole country, a region or
+    /// a municipality), a directional indicator (a target says which way is better), a
+    /// year, a value within the indicator's range, and a source.
+    pub(crate) fn check_target(&self, t: &Target) -> Result<(), (&'static str, String)> {
+        if self.resolve_area(&t.area).is_none_or(|a| a.code() != t.area) {
+            return Err((
+                "area_code",
+                format!(
+                    "{:?} is not an area code of the catalog (SSS, a region or a municipality)",
+                    text::clip(&t.area)
+                ),
+            ));
+        }
+        let Some(ind) = self.indicators.get(&t.indicator) else {
+            return Err((
+                "indicator_id",
+                format!("unknown indicator {:?}", text::clip(&t.indicator)),
+            ));
+        };
+        if ind.direction == Direction::Neutral {
+            return Err((
+                "indicator_id",
+                format!(
+                    "{} is neutral (context): with no better direction a target has no \
+                     progress to measure",
+                    ind.id
+                ),
+            ));
+        }
+        if !TARGET_YEARS.contains(&t.year) {
+            return Err(("year", format!("year {} must be within 1000..9999", t.year)));
+        }
+        let in_range = t.value.is_finite()
+            && ind.min_value.is_none_or(|lo| t.value >= lo)
+            && ind.max_value.is_none_or(|hi| t.value <= hi);
+        if !in_range {
+            return Err((
+                "value",
+                format!(
+                    "{} is outside {}'s range {}..{}",
+                    t.value,
+                    ind.id,
+                    ind.min_value.map_or("".into(), |v| v.to_string()),
+                    ind.max_value.map_or("".into(), |v| v.to_string())
+                ),
+            ));
+        }
+        check_name("source", &t.source).map_err(|why| ("source", why))?;
+        if !t.note.is_empty() {
+            check_name("note", &t.note).map_err(|why| ("note", why))?;
         }
         Ok(())
     }

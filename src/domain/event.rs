@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::areas::{Division, Municipality};
 use super::catalog::{
-    Aggregation, Direction, Indicator, IndicatorKind, Region, RegionGroup, Round, Theme,
+    Aggregation, Direction, Indicator, IndicatorKind, Region, RegionGroup, Round, Target, Theme,
 };
 
 /// A SHA-256 digest.
@@ -115,6 +115,9 @@ pub enum Payload {
     MunicipalityDefined(Municipality),
     /// A division defined, or its source restated.
     DivisionDefined(Division),
+    /// A target set, or restated (the same area, indicator and year: its new value and
+    /// source from here on).
+    TargetSet(Target),
 }
 
 /// The postcard shape of [`Payload`]: variant numbers are the wire format, so variants are
@@ -269,6 +272,8 @@ mod wire {
             borders: Option<i32>,
             published_micros: i64,
         },
+        /// A target (variant 14).
+        TargetSet(&'a Target),
     }
 
     #[derive(Deserialize)]
@@ -307,6 +312,7 @@ mod wire {
             borders: Option<i32>,
             published_micros: i64,
         },
+        TargetSet(Target),
     }
 
     impl<'a> From<&'a Payload> for Ref<'a> {
@@ -390,6 +396,7 @@ mod wire {
                 Payload::RoundOpened(r) => Ref::RoundOpened(r),
                 Payload::MunicipalityDefined(m) => Ref::MunicipalityDefined(m),
                 Payload::DivisionDefined(d) => Ref::DivisionDefined(d),
+                Payload::TargetSet(t) => Ref::TargetSet(t),
             }
         }
     }
@@ -468,6 +475,7 @@ mod wire {
                 Owned::RoundOpened(r) => Payload::RoundOpened(r),
                 Owned::MunicipalityDefined(m) => Payload::MunicipalityDefined(m),
                 Owned::DivisionDefined(d) => Payload::DivisionDefined(d),
+                Owned::TargetSet(t) => Payload::TargetSet(t),
             }
         }
     }
@@ -494,6 +502,7 @@ mod wire {
         RoundOpened(Round),
         MunicipalityDefined(Municipality),
         DivisionDefined(Division),
+        TargetSet(Target),
     }
 }
 
@@ -530,6 +539,7 @@ impl Serialize for Payload {
             Payload::RoundOpened(r) => wire::Json::RoundOpened(r),
             Payload::MunicipalityDefined(m) => wire::Json::MunicipalityDefined(m),
             Payload::DivisionDefined(d) => wire::Json::DivisionDefined(d),
+            Payload::TargetSet(t) => wire::Json::TargetSet(t),
         };
         json.serialize(s)
     }
@@ -573,6 +583,7 @@ impl<'de> Deserialize<'de> for Payload {
             wire::Json::RoundOpened(r) => Payload::RoundOpened(r),
             wire::Json::MunicipalityDefined(m) => Payload::MunicipalityDefined(m),
             wire::Json::DivisionDefined(d) => Payload::DivisionDefined(d),
+            wire::Json::TargetSet(t) => Payload::TargetSet(t),
         })
     }
 }

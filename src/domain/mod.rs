@@ -5,6 +5,7 @@
 
 pub(crate) mod areas;
 pub(crate) mod catalog;
+pub(crate) mod dispersion;
 pub mod event;
 pub(crate) mod stats;
 pub(crate) mod text;
@@ -12,7 +13,8 @@ pub mod validate;
 
 pub use areas::{Division, Municipality, Placement};
 pub use catalog::{
-    Aggregation, Catalog, Direction, Indicator, IndicatorKind, Region, RegionGroup, Round, Theme,
+    Aggregation, Catalog, Direction, Indicator, IndicatorKind, Region, RegionGroup, Round, Target,
+    Theme,
     NATIONAL_CODE,
 };
 pub use event::{Event, Hash, Observation, Payload, Status, ZERO_HASH};

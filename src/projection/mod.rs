@@ -24,6 +24,7 @@
 //! is computed from, so it also answers as-of reads at any sequence since then; older
 //! as-of reads compute.
 
+mod analysis;
 mod picture;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -36,9 +37,10 @@ use serde::{Deserialize, Serialize};
 use crate::domain::areas::is_municipality_code;
 use crate::domain::{
     Aggregation, Catalog, Division, Event, Indicator, Municipality, Payload, Region, RegionGroup,
-    Round, Status,
+    Round, Status, Target,
 };
 
+pub(crate) use analysis::{Disparities, Forerunners, Likeness, Similar, TargetProgress};
 pub use picture::Level;
 pub(crate) use picture::{
     GroupMember, GroupPicture, IndicatorYear, Origin, RoundStatus, SeriesPoint,
@@ -279,6 +281,8 @@ pub struct Projection {
     municipalities: BTreeMap<String, Vec<(u64, Municipality)>>,
     /// Every version of every division, by year, oldest first.
     divisions: BTreeMap<i32, Vec<(u64, Division)>>,
+    /// Every target set, in log order (a later one of the same key restates it).
+    targets: Vec<(u64, Target)>,
     /// The borders municipal figures of each (indicator number, year) are on, in order:
     /// where a region's figure can be put together from its municipalities'.
     municipal_borders: FxHashMap<(u32, i32), Vec<i32>>,
@@ -392,6 +396,11 @@ impl Projection {
                     .entry(d.year)
                     .or_default()
                     .push((e.sequence, d.clone()));
+                self.catalog_changed(e.sequence);
+                return;
+            }
+            Payload::TargetSet(t) => {
+                self.targets.push((e.sequence, t.clone()));
                 self.catalog_changed(e.sequence);
                 return;
             }
@@ -511,7 +520,7 @@ impl Projection {
     }
 
     fn build_catalog(&self, seq: u64) -> Catalog {
-        Catalog {
+        let mut catalog = Catalog {
             regions: self
                 .regions
                 .iter()
@@ -538,7 +547,11 @@ impl Projection {
                 .filter_map(|(k, v)| latest(v, seq).map(|d| (*k, d.clone())))
                 .collect(),
             ..Catalog::default()
+        };
+        for (_, t) in self.targets.iter().take_while(|(s, _)| *s <= seq) {
+            catalog.set_target(t.clone());
         }
+        catalog
     }
 
     /// The reporting round of `year` as it was after event `seq`, with the sequence that

@@ -34,6 +34,30 @@ impl Level {
         }
     }
 
+    /// Its name in requests and answers.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Level::Region => "region",
+            Level::Municipality => "municipality",
+            Level::SubRegion => "sub_region",
+            Level::County => "county",
+        }
+    }
+
+    /// A level a request names (empty: regions).
+    pub(crate) fn parse(s: &str) -> Result<Level, String> {
+        match s.trim() {
+            "" | "region" => Ok(Level::Region),
+            "municipality" => Ok(Level::Municipality),
+            "sub_region" => Ok(Level::SubRegion),
+            "county" => Ok(Level::County),
+            other => Err(format!(
+                "{:?} must be region, municipality, sub_region or county",
+                crate::domain::text::clip(other)
+            )),
+        }
+    }
+
     /// How the areas of this level are made of municipalities (`None`: municipalities).
     fn grouping(self) -> Option<Grouping> {
         match self {

@@ -26,7 +26,8 @@ use crate::domain::areas::Borders;
 use crate::domain::{Catalog, Event, Indicator, Round};
 use crate::metrics::Metrics;
 use crate::projection::{
-    AsOf, GroupPicture, Level, Projection, RegionPicture, RoundStatus, SeriesPoint, YearPicture,
+    AsOf, Disparities, Forerunners, GroupPicture, Level, Likeness, Projection, RegionPicture,
+    RoundStatus, SeriesPoint, Similar, TargetProgress, YearPicture,
 };
 use crate::store::EventLog;
 
@@ -36,6 +37,19 @@ const MIN_SEQUENCE_WAIT: std::time::Duration = std::time::Duration::from_secs(5)
 
 /// Largest year span of one series request: keeps one answer small.
 const MAX_SERIES_YEARS: i32 = 300;
+
+/// Most similar areas one answer lists: a neighbourhood, not a ranking of every area (the
+/// disparities and the picture rank them all).
+pub(crate) const MAX_SIMILAR: u32 = 50;
+
+/// Similar areas given when a request names no number (Kolada's default).
+pub(crate) const DEFAULT_SIMILAR: u32 = 7;
+
+/// Forerunners given when a request names no number.
+pub(crate) const DEFAULT_FORERUNNERS: u32 = 5;
+
+/// Most forerunners one answer lists: every municipality fits.
+pub(crate) const MAX_FORERUNNERS: u32 = 500;
 
 /// Why a read is refused.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,6 +194,21 @@ impl At<'_> {
             .catalog_at(self.seq)
             .resolve_borders(self.borders, year)
             .map_err(|why| ReadError::invalid("borders", why))
+    }
+
+    /// The one division a span of years is compared on (`own`: the last year's), after
+    /// checking the span.
+    fn span(&self, from: i32, to: i32) -> Result<Option<i32>, ReadError> {
+        if to < from {
+            return Err(ReadError::invalid("to_year", "to_year is before from_year"));
+        }
+        if to - from >= MAX_SERIES_YEARS {
+            return Err(ReadError::invalid(
+                "from_year",
+                format!("at most {MAX_SERIES_YEARS} years per request"),
+            ));
+        }
+        self.borders(to)
     }
 
     /// An indicator of the catalog as of this point.
@@ -540,6 +569,143 @@ impl Reader {
             .map(|(opened, round)| (opened, round.clone()))
             .collect();
         Ok(at.answer(rounds))
+    }
+
+    /// The dispersion of `indicator` across the areas of `level`, year by year from `from`
+    /// to `to` (one year when `None`), on one division (`own`: `to`'s), and its convergence.
+    pub(crate) async fn disparities(
+        &self,
+        who: &Principal,
+        point: Point,
+        indicator: &str,
+        level: Level,
+        (Year(from), to): (Year, Option<Year>),
+    ) -> Result<Answer<Disparities>, ReadError> {
+        let at = self.at(who, point).await?;
+        let ind = at.indicator(indicator)?;
+        let to = to.map_or(from, Year::get);
+        let d = at.span(from, to)?;
+        let catalog = at.p.catalog_at(at.seq);
+        let answer = at.p.disparities(&catalog, &ind, (from, to), (level, d), at.seq);
+        if answer.years.iter().all(|y| y.dispersion.areas == 0) {
+            return Err(ReadError::invalid(
+                "from_year",
+                format!(
+                    "{} has no figure of any {} for {from}-{to} on these borders (as of sequence \
+                     {})",
+                    ind.id,
+                    level.as_str(),
+                    at.seq
+                ),
+            ));
+        }
+        Ok(at.answer(answer))
+    }
+
+    /// Targets (of `area`, of `indicator`, or all) against the figures on one division.
+    pub(crate) async fn targets(
+        &self,
+        who: &Principal,
+        point: Point,
+        area: Option<&str>,
+        indicator: Option<&str>,
+    ) -> Result<Answer<Vec<TargetProgress>>, ReadError> {
+        let at = self.at(who, point).await?;
+        let area = area.map(|a| at.region(a)).transpose()?;
+        let indicator = indicator.map(|i| at.indicator(i)).transpose()?;
+        let d = at.borders(crate::write::current_year())?;
+        let catalog = at.p.catalog_at(at.seq);
+        let progress = catalog
+            .targets_of(indicator.as_ref().map(|i| i.id.as_str()), area.as_deref())
+            .map(|t| at.p.target_progress(&catalog, t, d, at.seq))
+            .collect();
+        Ok(at.answer(progress))
+    }
+
+    /// The areas of `area`'s level most similar to it in `year`.
+    pub(crate) async fn similar(
+        &self,
+        who: &Principal,
+        point: Point,
+        area: &str,
+        Year(year): Year,
+        likeness: Likeness,
+    ) -> Result<Answer<Similar>, ReadError> {
+        let at = self.at(who, point).await?;
+        let area = at.region(area)?;
+        if area == crate::domain::NATIONAL_CODE {
+            return Err(ReadError::invalid(
+                "region_code",
+                "the whole country has no peers to be similar to: name a region or municipality",
+            ));
+        }
+        if !(1..=MAX_SIMILAR as usize).contains(&likeness.k) {
+            return Err(ReadError::invalid(
+                "k",
+                format!("{} similar areas: give 1-{MAX_SIMILAR}", likeness.k),
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (id, w) in &likeness.indicators {
+            if !(w.is_finite() && *w > 0.0) {
+                return Err(ReadError::invalid(
+                    "indicators",
+                    format!("the weight of {id} must be a positive number, not {w}"),
+                ));
+            }
+            if !seen.insert(id) {
+                return Err(ReadError::invalid("indicators", format!("{id} is named twice")));
+            }
+        }
+        let d = at.borders(year)?;
+        let catalog = at.p.catalog_at(at.seq);
+        let similar = at
+            .p
+            .similar(&catalog, &area, year, d, &likeness, at.seq)
+            .map_err(|(field, why)| ReadError::invalid(field, why))?;
+        Ok(at.answer(similar))
+    }
+
+    /// The areas of `level` that improved most on `indicator` from `from` to `to`, on one
+    /// division (`own`: `to`'s).
+    pub(crate) async fn forerunners(
+        &self,
+        who: &Principal,
+        point: Point,
+        indicator: &str,
+        level: Level,
+        (Year(from), Year(to)): (Year, Year),
+    ) -> Result<Answer<Forerunners>, ReadError> {
+        let at = self.at(who, point).await?;
+        let ind = at.indicator(indicator)?;
+        if ind.direction == crate::domain::Direction::Neutral {
+            return Err(ReadError::invalid(
+                "indicator_id",
+                format!("{} is neutral (context): it has no better direction to improve in", ind.id),
+            ));
+        }
+        if to <= from {
+            return Err(ReadError::invalid(
+                "to_year",
+                format!("to_year {to} must be after from_year {from}"),
+            ));
+        }
+        let d = at.span(from, to)?;
+        let catalog = at.p.catalog_at(at.seq);
+        let answer = at.p.forerunners(&catalog, &ind, (from, to), (level, d), at.seq);
+        if answer.ranked.is_empty() {
+            return Err(ReadError::invalid(
+                "from_year",
+                format!(
+                    "no {} has figures of {} for both {from} and {to} on these borders (as of \
+                     sequence {})",
+                    level.as_str(),
+                    ind.id,
+                    at.seq
+                ),
+            ));
+        }
+        Ok(at.answer(answer))
     }
 
     /// How far the projection has applied the log, to wait on.

@@ -16,7 +16,7 @@
 use crate::domain::validate::ObservationInput;
 use crate::domain::{
     Division, Event, Hash, Indicator, Municipality, Observation, Payload, Region, RegionGroup,
-    Round, Status, ZERO_HASH,
+    Round, Target, Status, ZERO_HASH,
 };
 
 /// One step of the running digest.
@@ -81,6 +81,7 @@ pub(crate) enum Item<'a> {
         borders: Option<i32>,
         published_micros: i64,
     },
+    Target(&'a Target),
 }
 
 /// The item of an observation, with or without borders and publication time.
@@ -223,6 +224,7 @@ pub(crate) fn event_step(d: &Hash, e: &Event) -> Hash {
         Payload::RoundOpened(r) => step(d, &Item::Round(r)),
         Payload::MunicipalityDefined(m) => step(d, &Item::Municipality(m)),
         Payload::DivisionDefined(v) => step(d, &Item::Division(v)),
+        Payload::TargetSet(t) => step(d, &Item::Target(t)),
     }
 }
 

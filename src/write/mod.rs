@@ -72,6 +72,11 @@ pub enum WriteRequest {
         /// A deadline already passed is taken (else refused as most likely a typo).
         allow_past: bool,
     },
+    /// Set (or restate) a target: a national one (admin), an area's (admin or its reporter).
+    SetTarget {
+        submission_id: String,
+        target: crate::domain::Target,
+    },
 }
 
 /// A control message to the writer: not a client's request, so it has no principal and is

@@ -76,12 +76,7 @@ impl Labels {
         if code == NATIONAL_CODE {
             return "national";
         }
-        match Level::of(code) {
-            Level::Region => "region",
-            Level::Municipality => "municipality",
-            Level::SubRegion => "sub_region",
-            Level::County => "county",
-        }
+        Level::of(code).as_str()
     }
 
     /// An indicator's name (the catalog names indicators in Finnish and English: Swedish

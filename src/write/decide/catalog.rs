@@ -4,28 +4,49 @@
 use super::WriterState;
 use crate::auth::Principal;
 use crate::domain::validate::{self, FieldViolation};
-use crate::domain::{Catalog, Event, Hash, Indicator, Payload, RegionGroup, Round, ZERO_HASH};
+use crate::domain::{
+    Catalog, Event, Hash, Indicator, Payload, RegionGroup, Round, Target, NATIONAL_CODE, ZERO_HASH,
+};
 use crate::write::digest::{self, Item};
 use crate::write::{Receipt, WriteError};
 
+/// What a principal asks to do, whether its role allows it, and what it would take.
+struct May<'a> {
+    allowed: bool,
+    what: &'a str,
+    takes: &'static str,
+}
+
+impl<'a> May<'a> {
+    /// Only an admin may.
+    fn admin(who: &Principal, what: &'a str) -> May<'a> {
+        May {
+            allowed: who.may_define(),
+            what,
+            takes: "the admin role",
+        }
+    }
+}
+
 impl WriterState {
-    /// Decides a catalog event (an indicator or group definition, a round): admin only, then
-    /// idempotency, then `check` against the catalog. `Ok(Ok(digest))` to record it,
-    /// `Ok(Err(receipt))` for a retry. `what` says what the admin role allows ("define
-    /// indicators").
+    /// Decides a catalog event (an indicator or group definition, a round, a target): the
+    /// role first (`may`: what `who` may do, what it takes), then idempotency, then `check`
+    /// against the catalog. `Ok(Ok(digest))` to record it, `Ok(Err(receipt))` for a retry.
     fn decide_catalog(
         &self,
         submission_id: &str,
         item: Item<'_>,
         who: &Principal,
-        what: &str,
+        may: May<'_>,
         check: impl FnOnce(&Catalog) -> Result<(), (&'static str, String)>,
     ) -> Result<Result<Hash, Receipt>, WriteError> {
-        if !who.may_define() {
+        if !may.allowed {
             return Err(WriteError::PermissionDenied(format!(
-                "{} ({}) may not {what}; that takes the admin role",
+                "{} ({}) may not {}; that takes {}",
                 who.name,
-                who.role.as_str()
+                who.role.as_str(),
+                may.what,
+                may.takes
             )));
         }
         let mut v = Vec::new();
@@ -67,6 +88,8 @@ impl WriterState {
         let unchanged = match &payload {
             Payload::GroupDefined(g) => self.catalog.groups.get(&g.id) == Some(g),
             Payload::RoundOpened(r) => self.rounds.get(&r.year) == Some(r),
+            Payload::TargetSet(t) => self.catalog.targets_of(Some(&t.indicator), Some(&t.area))
+                .any(|x| x == t),
             _ => false,
         };
         if unchanged {
@@ -104,7 +127,7 @@ impl WriterState {
             &submission_id,
             Item::Indicator(&indicator),
             who,
-            "define indicators",
+            May::admin(who, "define indicators"),
             check,
         )?;
         self.record_catalog(
@@ -133,7 +156,7 @@ impl WriterState {
             &submission_id,
             Item::Group(&group),
             who,
-            "define peer groups",
+            May::admin(who, "define peer groups"),
             check,
         )?;
         self.record_catalog(
@@ -188,7 +211,7 @@ impl WriterState {
             &submission_id,
             Item::Round(&round),
             who,
-            "open reporting rounds",
+            May::admin(who, "open reporting rounds"),
             check,
         )?;
         // A retry (the check did not run) is answered its receipt.
@@ -197,6 +220,46 @@ impl WriterState {
             digest,
             &submission_id,
             Payload::RoundOpened(round),
+            principal,
+            now,
+            out,
+        )
+    }
+
+    /// Carries out the setting of a target (see [`WriterState::prepare`]): a national
+    /// target (SSS) by an admin, an area's by an admin or a reporter of that area (a
+    /// municipality's by the reporters of the region it lies in now).
+    pub(super) fn prepare_target(
+        &mut self,
+        submission_id: String,
+        target: Target,
+        who: &Principal,
+        now: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Receipt, WriteError> {
+        let principal = who.name.as_str();
+        let region = self
+            .catalog
+            .reporting_region(&target.area, super::year_of(now));
+        let own = target.area != NATIONAL_CODE
+            && who.role == crate::auth::Role::Reporter
+            && (who.may_write(&target.area) || region.is_some_and(|r| who.may_write(r)));
+        let may = May {
+            allowed: who.may_define() || own,
+            what: "set this target",
+            takes: if target.area == NATIONAL_CODE {
+                "the admin role (a national target)"
+            } else {
+                "the admin role or a reporter of the area"
+            },
+        };
+        let check = |c: &Catalog| c.check_target(&target);
+        let digest =
+            self.decide_catalog(&submission_id, Item::Target(&target), who, may, check)?;
+        self.record_catalog(
+            digest,
+            &submission_id,
+            Payload::TargetSet(target),
             principal,
             now,
             out,

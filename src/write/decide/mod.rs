@@ -220,6 +220,7 @@ impl WriterState {
             Payload::RoundOpened(r) => {
                 self.rounds.insert(r.year, r.clone());
             }
+            Payload::TargetSet(t) => self.catalog.set_target(t.clone()),
             Payload::SubmissionSummary { unchanged: u, .. } => {
                 items = 0;
                 unchanged = Some(*u);
@@ -329,6 +330,10 @@ impl WriterState {
                 round,
                 allow_past,
             } => self.prepare_round(submission_id, round, allow_past, who, now, out),
+            WriteRequest::SetTarget {
+                submission_id,
+                target,
+            } => self.prepare_target(submission_id, target, who, now, out),
         }
     }
 
@@ -413,6 +418,10 @@ impl WriterState {
         }
         for d in catalog.divisions.values() {
             let payload = Payload::DivisionDefined(d.clone());
+            self.emit("", "system", "catalog-bootstrap", payload, now, &mut out);
+        }
+        for t in &catalog.targets {
+            let payload = Payload::TargetSet(t.clone());
             self.emit("", "system", "catalog-bootstrap", payload, now, &mut out);
         }
         let digest = out.iter().fold(ZERO_HASH, |d, e| digest::event_step(&d, e));
