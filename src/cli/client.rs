@@ -375,11 +375,11 @@ impl Names {
     }
 
     /// "Työttömyysaste (unemployment_rate_15_74, %)": a title's indicator.
-    fn indicator_title(&self, id: &str) -> String {
+    pub(super) fn indicator_title(&self, id: &str) -> String {
         format!("{} ({id}, {})", self.indicator_full_name(id), self.unit(id))
     }
 
-    fn decimals(&self, indicator: &str) -> u32 {
+    pub(super) fn decimals(&self, indicator: &str) -> u32 {
         self.indicators.get(indicator).map_or(2, |i| i.decimals)
     }
 

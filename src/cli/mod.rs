@@ -2,6 +2,7 @@
 //! variable `TILANNEKUVA_…`, whose doc comment is its `--help` text. No environment reads
 //! happen anywhere else.
 
+mod analysis;
 mod client;
 mod floor;
 mod loadgen;
@@ -70,6 +71,18 @@ pub enum Command {
     /// Reporting rounds: open one (admin), or see what each region has reported.
     #[command(subcommand)]
     Round(RoundCommand),
+    /// How far apart the areas are on an indicator, year by year, and whether they
+    /// converge: range, max/min, CV, population-weighted CV, Gini, top/bottom 20 %.
+    Disparities(DisparitiesArgs),
+    /// Targets against the figures: gap, pace needed, pace of the last five years, on track.
+    Targets(TargetsArgs),
+    /// Set (or restate) a target with its source: a national one (admin), a region's (its
+    /// reporter or admin).
+    SetTarget(SetTargetArgs),
+    /// The areas most similar to an area on a set of indicators, and what made them close.
+    Similar(SimilarArgs),
+    /// The areas that improved most on an indicator over a span, on the same borders.
+    Forerunners(ForerunnersArgs),
     /// Benchmark client: drive a running server and report throughput and latency.
     Loadgen(LoadgenArgs),
     /// Make a read replica the writer (admin): it takes the writer lease if free, applies
@@ -117,6 +130,121 @@ pub struct DefineGroupArgs {
     /// bundled. A group already defined so is left as it is (nothing recorded).
     #[arg(long)]
     pub(crate) bundled: bool,
+}
+
+/// The borders a span of years is compared on.
+const SPAN_BORDERS: &str = "Borders to compare on: latest (the default), own (the last year's), \
+                            or a division's year; every year of the span on the same ones";
+
+#[derive(Args, Debug)]
+pub struct DisparitiesArgs {
+    #[command(flatten)]
+    pub(crate) server: ServerArg,
+    #[command(flatten)]
+    pub(crate) as_of: AsOfArgs,
+    #[arg(long)]
+    pub(crate) indicator: String,
+    /// The first year (or the only one).
+    #[arg(long)]
+    pub(crate) from: i32,
+    /// The last year (default: --from).
+    #[arg(long)]
+    pub(crate) to: Option<i32>,
+    /// The areas compared: region, municipality, sub_region or county.
+    #[arg(long, default_value = "region")]
+    pub(crate) level: String,
+    #[arg(long, default_value = "latest", help = SPAN_BORDERS)]
+    pub(crate) borders: String,
+}
+
+#[derive(Args, Debug)]
+pub struct TargetsArgs {
+    #[command(flatten)]
+    pub(crate) server: ServerArg,
+    #[command(flatten)]
+    pub(crate) as_of: AsOfArgs,
+    /// Only this area's targets (SSS for the national ones).
+    #[arg(long)]
+    pub(crate) area: Option<String>,
+    /// Only this indicator's targets.
+    #[arg(long)]
+    pub(crate) indicator: Option<String>,
+    /// Borders the figures are compared on: latest (the default) or a division's year.
+    #[arg(long, default_value = "latest")]
+    pub(crate) borders: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SetTargetArgs {
+    #[command(flatten)]
+    pub(crate) server: ServerArg,
+    /// SSS (national: admin), a region or a municipality (its reporter or admin).
+    #[arg(long)]
+    pub(crate) area: String,
+    /// A directional indicator.
+    #[arg(long)]
+    pub(crate) indicator: String,
+    /// The year the target is for.
+    #[arg(long)]
+    pub(crate) year: i32,
+    /// The value to reach, in the indicator's unit.
+    #[arg(long)]
+    pub(crate) value: f64,
+    /// Where the target is set: the programme, act or strategy, with its date.
+    #[arg(long)]
+    pub(crate) source: String,
+    /// What the target means beyond its number.
+    #[arg(long, default_value = "")]
+    pub(crate) note: String,
+    /// Idempotency key (default: a fresh one; the same target again records nothing).
+    #[arg(long)]
+    pub(crate) submission_id: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SimilarArgs {
+    #[command(flatten)]
+    pub(crate) server: ServerArg,
+    #[command(flatten)]
+    pub(crate) as_of: AsOfArgs,
+    /// A region, municipality, sub-region or county: compared with the others of its level.
+    #[arg(long)]
+    pub(crate) region: String,
+    #[arg(long)]
+    pub(crate) year: i32,
+    /// An indicator to compare on, with an optional weight: `employment_rate_15_64:2`
+    /// (repeat; default: the directional indicators two thirds of the areas reported).
+    #[arg(long)]
+    pub(crate) indicator: Vec<String>,
+    /// How many similar areas (1-50).
+    #[arg(long, default_value_t = 7)]
+    pub(crate) k: u32,
+    /// Borders to compare on: latest (the default), own, or a division's year.
+    #[arg(long, default_value = "latest")]
+    pub(crate) borders: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ForerunnersArgs {
+    #[command(flatten)]
+    pub(crate) server: ServerArg,
+    #[command(flatten)]
+    pub(crate) as_of: AsOfArgs,
+    /// A directional indicator.
+    #[arg(long)]
+    pub(crate) indicator: String,
+    #[arg(long)]
+    pub(crate) from: i32,
+    #[arg(long)]
+    pub(crate) to: i32,
+    /// The areas compared: region, municipality, sub_region or county.
+    #[arg(long, default_value = "region")]
+    pub(crate) level: String,
+    /// How many to list.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) limit: u32,
+    #[arg(long, default_value = "latest", help = SPAN_BORDERS)]
+    pub(crate) borders: String,
 }
 
 #[derive(Args, Debug)]
@@ -283,6 +411,11 @@ pub struct ServeArgs {
     /// the bundled regions; none with a region catalog of one's own).
     #[arg(long, env = "TILANNEKUVA_GROUP_CATALOG")]
     pub(crate) group_catalog: Option<PathBuf>,
+    /// Target CSV put into an empty log (`area,indicator,year,value,source,note`; default:
+    /// the bundled national targets with the bundled indicators, none with an indicator
+    /// catalog of one's own).
+    #[arg(long, env = "TILANNEKUVA_TARGET_CATALOG")]
+    pub(crate) target_catalog: Option<PathBuf>,
     /// Municipality key CSV put into an empty log: one row per municipality and year
     /// (`year,municipality,name_fi,name_sv,name_en,region`, optionally `sub_region`,
     /// `sub_region_name_fi`, `wellbeing_county`, `wellbeing_county_name_fi`; default:
@@ -677,6 +810,11 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::DefineGroup(a) => network::define_group(a).await,
         Command::Round(RoundCommand::Open(a)) => network::round_open(a).await,
         Command::Round(RoundCommand::Status(a)) => network::round_status(a).await,
+        Command::Disparities(a) => analysis::disparities(a).await,
+        Command::Targets(a) => analysis::targets(a).await,
+        Command::SetTarget(a) => analysis::set_target(a).await,
+        Command::Similar(a) => analysis::similar(a).await,
+        Command::Forerunners(a) => analysis::forerunners(a).await,
         Command::Loadgen(a) => loadgen::run(a).await,
         Command::Token(TokenCommand::New(a)) => token_new(a),
     };

@@ -241,7 +241,7 @@ pub(crate) async fn define_group(a: DefineGroupArgs) -> anyhow::Result<()> {
 }
 
 /// A submission id part unique to this run of a command: the time in nanoseconds.
-fn run_id() -> String {
+pub(super) fn run_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

@@ -9,7 +9,9 @@ use anyhow::{bail, Context};
 use super::ServeArgs;
 use crate::auth::Auth;
 use crate::domain::areas::{BUNDLED_DIVISIONS, BUNDLED_MERGERS, BUNDLED_MUNICIPALITIES};
-use crate::domain::catalog::{Catalog, BUNDLED_GROUPS, BUNDLED_INDICATORS, BUNDLED_REGIONS};
+use crate::domain::catalog::{
+    Catalog, BUNDLED_GROUPS, BUNDLED_INDICATORS, BUNDLED_REGIONS, BUNDLED_TARGETS,
+};
 use crate::replication::{self, NatsConfig};
 use crate::server::{run, Core, ServeOptions};
 
@@ -76,6 +78,10 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (None, Some(_)) => String::new(),
         (g, _) => read(g, BUNDLED_GROUPS)?,
     };
+    let targets = match (&args.target_catalog, &args.indicator_catalog) {
+        (None, Some(_)) => String::new(),
+        (t, _) => read(t, BUNDLED_TARGETS)?,
+    };
     // The bundled areas, too, name the bundled regions.
     let own_regions = args.region_catalog.is_some();
     let area_file = |p: &Option<std::path::PathBuf>, bundled: &str| match (p, own_regions) {
@@ -96,6 +102,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .and_then(|c| c.with_groups(&groups))
     .and_then(|c| c.with_areas(&key, &mergers, &divisions))
+    .and_then(|c| c.with_targets(&targets))
     .context("invalid catalog")?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
