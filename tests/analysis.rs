@@ -17,8 +17,8 @@ use tonic::Code;
 
 /// The regions of today's borders.
 const REGIONS: [&str; 19] = [
-    "MK01", "MK02", "MK04", "MK05", "MK06", "MK07", "MK08", "MK09", "MK10", "MK11", "MK12",
-    "MK13", "MK14", "MK15", "MK16", "MK17", "MK18", "MK19", "MK21",
+    "MK01", "MK02", "MK04", "MK05", "MK06", "MK07", "MK08", "MK09", "MK10", "MK11", "MK12", "MK13",
+    "MK14", "MK15", "MK16", "MK17", "MK18", "MK19", "MK21",
 ];
 
 /// Each region's figure of every indicator in `year` (latest borders), from its picture.
@@ -107,7 +107,12 @@ async fn targets_are_set_by_those_they_belong_to_and_judged_by_the_stated_rule()
     let t = employment.target.as_ref().unwrap();
     assert_eq!((t.year, t.value), (2023, 75.0));
     assert!(t.source.contains("Government Programme"), "{}", t.source);
-    assert!(by["rd_share_of_gdp"].target.as_ref().unwrap().source.contains("1202/2022"));
+    assert!(by["rd_share_of_gdp"]
+        .target
+        .as_ref()
+        .unwrap()
+        .source
+        .contains("1202/2022"));
     let year = employment.latest_year.unwrap();
     let np = picture
         .get_national_picture(with_token(
@@ -127,7 +132,11 @@ async fn targets_are_set_by_those_they_belong_to_and_judged_by_the_stated_rule()
         .unwrap()
         .value
         .unwrap();
-    close(employment.latest_value.unwrap(), nv, "latest national value");
+    close(
+        employment.latest_value.unwrap(),
+        nv,
+        "latest national value",
+    );
     close(employment.gap.unwrap(), 75.0 - nv, "gap");
     close(
         value(&employment.needed_pace).unwrap(),
@@ -136,7 +145,11 @@ async fn targets_are_set_by_those_they_belong_to_and_judged_by_the_stated_rule()
     );
     assert_eq!(employment.status, "unknown");
     assert!(why_not(&employment.recent_pace).contains(&(year - 5).to_string()));
-    assert!(employment.reason.contains(&(year - 5).to_string()), "{}", employment.reason);
+    assert!(
+        employment.reason.contains(&(year - 5).to_string()),
+        "{}",
+        employment.reason
+    );
 
     // Who may set what: nothing recorded by a refusal.
     let head_now = || async {
@@ -149,14 +162,46 @@ async fn targets_are_set_by_those_they_belong_to_and_judged_by_the_stated_rule()
     };
     let head = head_now().await;
     let refused = [
-        (target("MK01", "registered_unemployment_rate", 2030, 8.0, "s"), &kainuu, Code::PermissionDenied),
-        (target("SSS", "registered_unemployment_rate", 2030, 8.0, "s"), &kainuu, Code::PermissionDenied),
-        (target("MK18", "registered_unemployment_rate", 2030, 8.0, "s"), &reader, Code::PermissionDenied),
-        (target("MK18", "population", 2030, 70_000.0, "s"), &kainuu, Code::InvalidArgument),
-        (target("MK18", "registered_unemployment_rate", 2030, 150.0, "s"), &kainuu, Code::InvalidArgument),
-        (target("MK18", "registered_unemployment_rate", 2030, 8.0, " "), &kainuu, Code::InvalidArgument),
-        (target("MK99", "registered_unemployment_rate", 2030, 8.0, "s"), &ministry, Code::InvalidArgument),
-        (target("SSS", "no_such_indicator", 2030, 8.0, "s"), &ministry, Code::InvalidArgument),
+        (
+            target("MK01", "registered_unemployment_rate", 2030, 8.0, "s"),
+            &kainuu,
+            Code::PermissionDenied,
+        ),
+        (
+            target("SSS", "registered_unemployment_rate", 2030, 8.0, "s"),
+            &kainuu,
+            Code::PermissionDenied,
+        ),
+        (
+            target("MK18", "registered_unemployment_rate", 2030, 8.0, "s"),
+            &reader,
+            Code::PermissionDenied,
+        ),
+        (
+            target("MK18", "population", 2030, 70_000.0, "s"),
+            &kainuu,
+            Code::InvalidArgument,
+        ),
+        (
+            target("MK18", "registered_unemployment_rate", 2030, 150.0, "s"),
+            &kainuu,
+            Code::InvalidArgument,
+        ),
+        (
+            target("MK18", "registered_unemployment_rate", 2030, 8.0, " "),
+            &kainuu,
+            Code::InvalidArgument,
+        ),
+        (
+            target("MK99", "registered_unemployment_rate", 2030, 8.0, "s"),
+            &ministry,
+            Code::InvalidArgument,
+        ),
+        (
+            target("SSS", "no_such_indicator", 2030, 8.0, "s"),
+            &ministry,
+            Code::InvalidArgument,
+        ),
     ];
     for (i, (t, who, code)) in refused.into_iter().enumerate() {
         let err = catalog
@@ -236,7 +281,13 @@ async fn targets_are_set_by_those_they_belong_to_and_judged_by_the_stated_rule()
     // A restated target holds from its event on; the earlier one as of before it.
     let restated = catalog
         .set_target(with_token(
-            set(proto::Target { value: 10.0, ..goal }, "kainuu-goal-3"),
+            set(
+                proto::Target {
+                    value: 10.0,
+                    ..goal
+                },
+                "kainuu-goal-3",
+            ),
             &ministry,
         ))
         .await
@@ -249,7 +300,10 @@ async fn targets_are_set_by_those_they_belong_to_and_judged_by_the_stated_rule()
         .into_inner();
     assert_eq!(now.targets[0].target.as_ref().unwrap().value, 10.0);
     let then = picture
-        .get_targets(with_token(targets("MK18", Some(restated.sequence - 1)), &reader))
+        .get_targets(with_token(
+            targets("MK18", Some(restated.sequence - 1)),
+            &reader,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -316,9 +370,15 @@ async fn disparities_similar_areas_and_forerunners_match_the_pictures() {
     let y2015 = d.years.iter().find(|y| y.year == 2015).unwrap();
     assert_eq!((y2015.areas, y2015.areas_expected), (19, 19));
     close(value(&y2015.cv).unwrap(), sd / mean, "CV");
-    close(value(&y2015.gini).unwrap(), pairs / (2.0 * n * n * mean), "Gini");
+    close(
+        value(&y2015.gini).unwrap(),
+        pairs / (2.0 * n * n * mean),
+        "Gini",
+    );
     close(value(&y2015.cv_weighted).unwrap(), wsd / wmean, "CVw");
-    let (lo, hi) = ys.iter().fold((f64::MAX, f64::MIN), |(l, h), y| (l.min(*y), h.max(*y)));
+    let (lo, hi) = ys
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), y| (l.min(*y), h.max(*y)));
     close(value(&y2015.range).unwrap(), hi - lo, "range");
     close(value(&y2015.max_min_ratio).unwrap(), hi / lo, "max/min");
     assert!(value(&d.sigma_slope).is_some() && d.beta_areas == 19);
@@ -331,13 +391,24 @@ async fn disparities_similar_areas_and_forerunners_match_the_pictures() {
         .into_inner();
     let y = &sum.years[0];
     assert_eq!(y.areas, 19);
-    for m in [&y.cv, &y.cv_weighted, &y.gini, &y.range, &y.top_bottom_ratio] {
+    for m in [
+        &y.cv,
+        &y.cv_weighted,
+        &y.gini,
+        &y.range,
+        &y.top_bottom_ratio,
+    ] {
         assert!(value(m).is_none() && why_not(m).contains("sum"), "{m:?}");
     }
 
     // As of any point: a corrected figure moves the range; as of before, the old one.
     let head = head_at(ch.clone()).await;
-    let mut corrected = obs("offences_per_1000", 2015, hi + 100.0, proto::ObservationStatus::Final);
+    let mut corrected = obs(
+        "offences_per_1000",
+        2015,
+        hi + 100.0,
+        proto::ObservationStatus::Final,
+    );
     corrected.correction_reason = "test: a corrected figure".into();
     IngestServiceClient::new(ch.clone())
         .submit(submit_req("correct-offences", "MK01", vec![corrected]))
@@ -347,10 +418,26 @@ async fn disparities_similar_areas_and_forerunners_match_the_pictures() {
         as_of: as_of_sequence(seq),
         ..disparities("offences_per_1000", 2015, 0)
     };
-    let now = picture.get_disparities(at(None)).await.unwrap().into_inner();
-    let then = picture.get_disparities(at(Some(head))).await.unwrap().into_inner();
-    close(value(&now.years[0].range).unwrap(), hi + 100.0 - lo, "range now");
-    close(value(&then.years[0].range).unwrap(), hi - lo, "range as of before");
+    let now = picture
+        .get_disparities(at(None))
+        .await
+        .unwrap()
+        .into_inner();
+    let then = picture
+        .get_disparities(at(Some(head)))
+        .await
+        .unwrap()
+        .into_inner();
+    close(
+        value(&now.years[0].range).unwrap(),
+        hi + 100.0 - lo,
+        "range now",
+    );
+    close(
+        value(&then.years[0].range).unwrap(),
+        hi - lo,
+        "range as of before",
+    );
     assert_eq!(then.as_of_sequence, head);
 
     // Similar areas: the nearest one's distance recomputed from standardised values.
@@ -422,7 +509,10 @@ async fn disparities_similar_areas_and_forerunners_match_the_pictures() {
     // Bad requests: refused with the field and why; the server keeps serving.
     let bad: Vec<(Result<(), tonic::Status>, &str)> = vec![
         (
-            picture.get_disparities(disparities("no_such", 2015, 0)).await.map(drop),
+            picture
+                .get_disparities(disparities("no_such", 2015, 0))
+                .await
+                .map(drop),
             "indicator_id",
         ),
         (
@@ -436,7 +526,10 @@ async fn disparities_similar_areas_and_forerunners_match_the_pictures() {
             "level",
         ),
         (
-            picture.get_disparities(disparities("offences_per_1000", 2040, 2041)).await.map(drop),
+            picture
+                .get_disparities(disparities("offences_per_1000", 2040, 2041))
+                .await
+                .map(drop),
             "from_year",
         ),
         (

@@ -519,6 +519,38 @@ async fn readable(a: &LoadgenArgs, channel: Channel) -> anyhow::Result<(Vec<Stri
     Ok((regions, years))
 }
 
+/// The indicators that compare areas (a ratio or a weighted mean), directional ones only
+/// when `directional`.
+async fn comparing(
+    conn: &super::ConnArgs,
+    channel: Channel,
+    directional: bool,
+) -> anyhow::Result<Vec<String>> {
+    let list = CatalogServiceClient::new(channel)
+        .list_indicators(super::client::authed(
+            proto::ListIndicatorsRequest { theme: None },
+            conn,
+        ))
+        .await
+        .map_err(super::client::describe)?
+        .into_inner()
+        .indicators;
+    let compares = [
+        proto::Aggregation::Ratio as i32,
+        proto::Aggregation::WeightedMean as i32,
+    ];
+    let ids: Vec<String> = list
+        .into_iter()
+        .filter(|i| compares.contains(&i.aggregation))
+        .filter(|i| !directional || i.direction != proto::Direction::Neutral as i32)
+        .map(|i| i.id)
+        .collect();
+    if ids.is_empty() {
+        bail!("the catalog has no indicator that compares areas");
+    }
+    Ok(ids)
+}
+
 /// `--read`: N clients reading pictures for the duration, closed loop or at an offered rate.
 /// Latency counts from when a request is sent; with `--rate`, requests sent more than
 /// [`LATE`] after they were due are counted and reported. With `--floor`, the run
@@ -537,7 +569,17 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
     } else {
         readable(a, channels[0].clone()).await?
     };
-    let cells = Arc::new(Cells { regions, years });
+    let indicators = match kind {
+        "disparities" | "forerunners" => {
+            comparing(&a.conn, channels[0].clone(), kind == "forerunners").await?
+        }
+        _ => Vec::new(),
+    };
+    let cells = Arc::new(Cells {
+        regions,
+        years,
+        indicators,
+    });
     let header = format!(
         "read={kind} clients={} connections={} rate={} as_of_sequence={} duration={:.1}s\n",
         a.clients,
@@ -600,10 +642,13 @@ async fn reads(a: &LoadgenArgs, kind: &str, channels: Vec<Channel>) -> anyhow::R
     ))
 }
 
-/// The areas and years `--read` reads, round robin.
+/// The areas, years and indicators `--read` reads, round robin.
 struct Cells {
     regions: Vec<String>,
     years: Vec<i32>,
+    /// For `disparities` and `forerunners`: the indicators that compare areas (directional
+    /// ones for `forerunners`).
+    indicators: Vec<String>,
 }
 
 /// What one read phase measured.
@@ -740,6 +785,9 @@ async fn read_phase(
                         })
                         .await
                         .map(|_| ())
+                } else if let Some(read) = analysis(&kind, &cells, i, c) {
+                    let (region, year) = cell();
+                    read.send(&mut client, &conn, region, year, as_of).await
                 } else if kind == "region" {
                     let (region, year) = cell();
                     client
@@ -791,6 +839,93 @@ async fn read_phase(
         late: late.load(Ordering::Relaxed),
         secs: started.elapsed().as_secs_f64(),
     })
+}
+
+/// One read of what the network uses the picture for (`--read similar`, `disparities`,
+/// `forerunners`, `targets`).
+enum Analysis {
+    Similar,
+    Disparities(String),
+    Forerunners(String),
+    Targets,
+}
+
+/// The analysis read of client `c`'s `i`th request, if `kind` is one.
+fn analysis(kind: &str, cells: &Cells, i: usize, c: usize) -> Option<Analysis> {
+    let indicator = || cells.indicators[(i + c) % cells.indicators.len()].clone();
+    Some(match kind {
+        "similar" => Analysis::Similar,
+        "disparities" => Analysis::Disparities(indicator()),
+        "forerunners" => Analysis::Forerunners(indicator()),
+        "targets" => Analysis::Targets,
+        _ => return None,
+    })
+}
+
+impl Analysis {
+    async fn send(
+        self,
+        client: &mut crate::proto::picture_service_client::PictureServiceClient<Channel>,
+        conn: &super::ConnArgs,
+        area: String,
+        year: i32,
+        as_of: Option<proto::AsOf>,
+    ) -> Result<(), tonic::Status> {
+        use super::client::authed;
+        // The level of the areas read (`--areas`).
+        let level = crate::projection::Level::of(&area).as_str().to_owned();
+        match self {
+            Analysis::Similar => client
+                .get_similar_areas(authed(
+                    proto::GetSimilarAreasRequest {
+                        region_code: area,
+                        year,
+                        as_of,
+                        ..Default::default()
+                    },
+                    conn,
+                ))
+                .await
+                .map(drop),
+            Analysis::Disparities(indicator_id) => client
+                .get_disparities(authed(
+                    proto::GetDisparitiesRequest {
+                        indicator_id,
+                        from_year: year,
+                        level,
+                        as_of,
+                        ..Default::default()
+                    },
+                    conn,
+                ))
+                .await
+                .map(drop),
+            Analysis::Forerunners(indicator_id) => client
+                .get_forerunners(authed(
+                    proto::GetForerunnersRequest {
+                        indicator_id,
+                        from_year: year - 5,
+                        to_year: year,
+                        level,
+                        as_of,
+                        ..Default::default()
+                    },
+                    conn,
+                ))
+                .await
+                .map(drop),
+            Analysis::Targets => client
+                .get_targets(authed(
+                    proto::GetTargetsRequest {
+                        as_of,
+                        ..Default::default()
+                    },
+                    conn,
+                ))
+                .await
+                .map(drop),
+        }
+    }
 }
 
 fn latency(h: &Histogram<u64>) -> String {

@@ -754,8 +754,13 @@ pub struct LoadgenArgs {
     /// `health` (the health Check, which the server answers from the request's headers
     /// without any work: the floor of one RPC through this server's stack and this client);
     /// or `open-data` (the region picture as JSON-stat over HTTP, `--http-url`, one
-    /// keep-alive connection per client).
-    #[arg(long, value_parser = ["region", "national", "health", "open-data"])]
+    /// keep-alive connection per client); or what the network uses the picture for:
+    /// `similar` (GetSimilarAreas of each area, default indicators, k 7), `disparities`
+    /// (GetDisparities of a year, each indicator that compares areas, at the level of
+    /// `--areas`), `forerunners` (GetForerunners over the five years to a year, each
+    /// directional indicator that compares areas) or `targets` (GetTargets, all).
+    #[arg(long, value_parser = ["region", "national", "health", "open-data", "similar",
+        "disparities", "forerunners", "targets"])]
     pub(crate) read: Option<String>,
     /// With `--read region`: compare with a floor, side by side in one run — a server of
     /// loadgen's own that does no work but answer every read with the bytes the service
