@@ -501,6 +501,8 @@ pub fn region_picture_to_proto(p: &RegionPicture, seq: u64) -> proto::GetRegionP
         })
         .collect();
     proto::GetRegionPictureResponse {
+        // The adapter adds the targets: a read of their own, at the picture's sequence.
+        targets: Vec::new(),
         region_code: p.region.clone(),
         year: p.year,
         coverage_ratio: p.coverage_ratio,
@@ -567,6 +569,8 @@ pub fn national_picture_to_proto(yp: &YearPicture, seq: u64) -> proto::GetNation
         })
         .collect();
     proto::GetNationalPictureResponse {
+        // The adapter adds the targets: a read of their own, at the picture's sequence.
+        targets: Vec::new(),
         year: yp.year,
         indicators,
         themes,

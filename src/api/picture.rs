@@ -5,6 +5,7 @@ use tonic::{Request, Response, Status};
 use super::convert;
 use super::gate::principal;
 use super::stream::{async_stream_of, revoked, stopping, stream_permit, BoxStream, Streams};
+use crate::domain::NATIONAL_CODE;
 use crate::projection::AsOf;
 use crate::proto;
 use crate::read::{Point, Reader, Year};
@@ -19,6 +20,17 @@ pub(crate) struct PictureApi {
 impl PictureApi {
     pub(crate) fn new(reader: Reader, streams: Streams) -> PictureApi {
         PictureApi { reader, streams }
+    }
+
+    /// `area`'s targets at the point a picture was read at, for the picture.
+    async fn targets(
+        &self,
+        who: &crate::auth::Principal,
+        at: Point,
+        area: &str,
+    ) -> Result<Vec<proto::TargetProgress>, Status> {
+        let a = self.reader.targets(who, at, Some(area), None).await?;
+        Ok(convert::targets_to_proto(&a.value, &a.catalog, a.as_of_sequence).targets)
     }
 }
 
@@ -169,10 +181,11 @@ impl proto::picture_service_server::PictureService for PictureApi {
         let a = (self.reader)
             .region_picture(&who, at, &req.region_code, year)
             .await?;
-        Ok(Response::new(convert::region_picture_to_proto(
-            &a.value,
-            a.as_of_sequence,
-        )))
+        let mut r = convert::region_picture_to_proto(&a.value, a.as_of_sequence);
+        r.targets = self
+            .targets(&who, at.at(a.as_of_sequence), &a.value.region)
+            .await?;
+        Ok(Response::new(r))
     }
 
     async fn get_national_picture(
@@ -184,10 +197,11 @@ impl proto::picture_service_server::PictureService for PictureApi {
         let year = Year::new(req.year, "year")?;
         let at = point(&req.as_of, req.min_sequence)?.with_borders(&req.borders, "borders")?;
         let a = self.reader.national_picture(&who, at, year).await?;
-        Ok(Response::new(convert::national_picture_to_proto(
-            &a.value,
-            a.as_of_sequence,
-        )))
+        let mut r = convert::national_picture_to_proto(&a.value, a.as_of_sequence);
+        r.targets = self
+            .targets(&who, at.at(a.as_of_sequence), NATIONAL_CODE)
+            .await?;
+        Ok(Response::new(r))
     }
 
     async fn get_series(

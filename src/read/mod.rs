@@ -84,6 +84,20 @@ pub(crate) struct Point {
 }
 
 impl Point {
+    /// This point pinned to `seq`, the sequence a first read resolved it to, so that a
+    /// second read answers from the same state (a "published by" point stays itself: its
+    /// sequences are those of a projection of its own).
+    pub(crate) fn at(self, seq: u64) -> Point {
+        match self.as_of {
+            AsOf::PublishedBy(_) => self,
+            _ => Point {
+                as_of: AsOf::Sequence(seq),
+                min_sequence: 0,
+                ..self
+            },
+        }
+    }
+
     /// The borders a request asks for (`field` names them in an error).
     pub(crate) fn with_borders(mut self, borders: &str, field: &str) -> Result<Point, ReadError> {
         self.borders = Borders::parse(borders).map_err(|why| ReadError::invalid(field, why))?;
