@@ -138,6 +138,10 @@ async fn targets_are_set_by_those_they_belong_to_and_judged_by_the_stated_rule()
         "latest national value",
     );
     close(employment.gap.unwrap(), 75.0 - nv, "gap");
+    // The national picture carries the national targets as GetTargets gives them.
+    assert_eq!(np.targets.len(), national.targets.len());
+    assert!(np.targets.iter().any(|p| p.status == employment.status
+        && p.target.as_ref().unwrap().indicator_id == "employment_rate_15_64"));
     close(
         value(&employment.needed_pace).unwrap(),
         (75.0 - nv) / f64::from(2023 - year),
@@ -277,6 +281,21 @@ async fn targets_are_set_by_those_they_belong_to_and_judged_by_the_stated_rule()
         "off_track"
     };
     assert_eq!(p.status, expected, "{}", p.reason);
+    // The region's picture carries its target.
+    let rp = picture
+        .get_region_picture(with_token(
+            proto::GetRegionPictureRequest {
+                region_code: "MK18".into(),
+                year: last_year,
+                ..Default::default()
+            },
+            &reader,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rp.targets.len(), 1);
+    assert_eq!(rp.targets[0].status, p.status);
 
     // A restated target holds from its event on; the earlier one as of before it.
     let restated = catalog
