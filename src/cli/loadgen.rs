@@ -785,7 +785,7 @@ async fn read_phase(
                         })
                         .await
                         .map(|_| ())
-                } else if let Some(read) = analysis(&kind, &cells, i, c) {
+                } else if let Some(read) = analysis(&kind, &cells, i, c, cell().1) {
                     let (region, year) = cell();
                     read.send(&mut client, &conn, region, year, as_of).await
                 } else if kind == "region" {
@@ -846,17 +846,21 @@ async fn read_phase(
 enum Analysis {
     Similar,
     Disparities(String),
-    Forerunners(String),
+    /// The indicator and the span.
+    Forerunners(String, (i32, i32)),
     Targets,
 }
 
 /// The analysis read of client `c`'s `i`th request, if `kind` is one.
-fn analysis(kind: &str, cells: &Cells, i: usize, c: usize) -> Option<Analysis> {
+fn analysis(kind: &str, cells: &Cells, i: usize, c: usize, year: i32) -> Option<Analysis> {
     let indicator = || cells.indicators[(i + c) % cells.indicators.len()].clone();
+    // The five years to `year`, or the first five the log holds.
+    let first = cells.years.first().copied().unwrap_or(year);
+    let from = if year - 5 >= first { year - 5 } else { first };
     Some(match kind {
         "similar" => Analysis::Similar,
         "disparities" => Analysis::Disparities(indicator()),
-        "forerunners" => Analysis::Forerunners(indicator()),
+        "forerunners" => Analysis::Forerunners(indicator(), (from, from + 5)),
         "targets" => Analysis::Targets,
         _ => return None,
     })
@@ -900,12 +904,12 @@ impl Analysis {
                 ))
                 .await
                 .map(drop),
-            Analysis::Forerunners(indicator_id) => client
+            Analysis::Forerunners(indicator_id, (from_year, to_year)) => client
                 .get_forerunners(authed(
                     proto::GetForerunnersRequest {
                         indicator_id,
-                        from_year: year - 5,
-                        to_year: year,
+                        from_year,
+                        to_year,
                         level,
                         as_of,
                         ..Default::default()
