@@ -159,20 +159,8 @@ pub(crate) struct Forerunners {
 }
 
 impl Projection {
-    /// An indicator's figures of `year` on `on` (the kept ones when they hold).
-    fn figures(
-        &self,
-        catalog: &Catalog,
-        ind: &Indicator,
-        year: i32,
-        on: On,
-        seq: u64,
-    ) -> Arc<IndicatorYear> {
-        self.indicator_year(catalog, ind, year, on, seq)
-    }
-
     /// Whether `ind` has any figure of `year` (any area, any borders) recorded at all.
-    pub(crate) fn has_year(&self, ind: &str, year: i32) -> bool {
+    fn has_year(&self, ind: &str, year: i32) -> bool {
         self.indicator_numbers
             .get(ind)
             .is_some_and(|n| self.changed.contains_key(&(n, year)))
@@ -192,10 +180,10 @@ impl Projection {
         let mut out = Vec::new();
         let mut ends: Vec<Arc<IndicatorYear>> = Vec::new();
         for year in years.0..=years.1 {
-            let iy = self.figures(catalog, ind, year, on, seq);
+            let iy = self.indicator_year(catalog, ind, year, on, seq);
             let values: Vec<f64> = iy.values.iter().map(|(_, v)| *v).collect();
             let dispersion = if ind.compares_regions() {
-                let pop = population.map(|p| self.figures(catalog, p, year, on, seq));
+                let pop = population.map(|p| self.indicator_year(catalog, p, year, on, seq));
                 let populations: Vec<Option<f64>> = iy
                     .values
                     .iter()
@@ -260,7 +248,7 @@ impl Projection {
         seq: u64,
     ) -> Option<f64> {
         if area == NATIONAL_CODE {
-            let iy = self.figures(catalog, ind, year, (Level::Region, d), seq);
+            let iy = self.indicator_year(catalog, ind, year, (Level::Region, d), seq);
             return matches!(iy.national.basis, Basis::Official | Basis::Complete)
                 .then_some(iy.national.value)
                 .flatten();
@@ -391,7 +379,7 @@ impl Projection {
                 .values()
                 .filter(|i| i.direction != Direction::Neutral)
                 .filter(|i| i.aggregation != Aggregation::NationalOnly)
-                .map(|i| self.figures(catalog, i, year, on, seq))
+                .map(|i| self.indicator_year(catalog, i, year, on, seq))
                 .filter(|iy| !iy.areas.is_empty() && iy.values.len() * 3 >= iy.areas.len() * 2)
                 .map(|iy| (iy, 1.0))
                 .collect()
@@ -410,7 +398,7 @@ impl Projection {
                         format!("{id} has only a national value: it does not compare areas"),
                     ));
                 }
-                v.push((self.figures(catalog, ind, year, on, seq), *w));
+                v.push((self.indicator_year(catalog, ind, year, on, seq), *w));
             }
             v
         };
@@ -526,8 +514,8 @@ impl Projection {
         } else {
             1.0
         };
-        let first = self.figures(catalog, ind, from, on, seq);
-        let last = self.figures(catalog, ind, to, on, seq);
+        let first = self.indicator_year(catalog, ind, from, on, seq);
+        let last = self.indicator_year(catalog, ind, to, on, seq);
         let mut ranked = Vec::new();
         let mut left_out = Vec::new();
         for area in &last.areas {
