@@ -579,3 +579,97 @@ impl TargetProgress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Principal;
+    use crate::domain::validate::ObservationInput;
+    use crate::domain::Status;
+    use crate::write::{SubmitInput, WriteRequest, WriterState};
+
+    /// 1 December 2026.
+    const NOW: i64 = 1_795_737_600_000_000;
+
+    /// A projection of the bundled catalog with `series` of natural increase (higher is
+    /// better) per region.
+    fn with(series: &[(&str, &[(i32, f64)])]) -> Projection {
+        let mut state = WriterState::default();
+        let mut events = state.bootstrap(&Catalog::bundled(), NOW);
+        for (region, points) in series {
+            let req = WriteRequest::Submit(SubmitInput {
+                submission_id: format!("s-{region}"),
+                region_code: (*region).into(),
+                expected_region_revision: None,
+                observations: points
+                    .iter()
+                    .map(|(year, value)| ObservationInput {
+                        indicator_id: "natural_increase".into(),
+                        year: *year,
+                        value: *value,
+                        status: Some(Status::Final),
+                        source: "test".into(),
+                        note: String::new(),
+                        correction_reason: String::new(),
+                        borders: None,
+                        published_micros: None,
+                    })
+                    .collect(),
+                validate_only: false,
+            });
+            state
+                .prepare(req, &Principal::system("t"), NOW, &mut events)
+                .unwrap();
+        }
+        let mut p = Projection::new();
+        for e in &events {
+            p.apply(e);
+        }
+        p
+    }
+
+    #[test]
+    fn targets_are_judged_by_the_stated_rule() {
+        // +10 a year from 100 (2015) to 150 (2020).
+        let steady: Vec<(i32, f64)> = (2015..=2020)
+            .map(|y| (y, 100.0 + 10.0 * f64::from(y - 2015)))
+            .collect();
+        let p = with(&[("MK01", &steady), ("MK04", &[(2019, 1.0), (2020, 2.0)])]);
+        let catalog = p.catalog();
+        let d = catalog.divisions.keys().next_back().copied();
+        let judge = |area: &str, year: i32, value: f64| {
+            let t = Target {
+                area: area.into(),
+                indicator: "natural_increase".into(),
+                year,
+                value,
+                source: "test".into(),
+                note: String::new(),
+            };
+            p.target_progress(&catalog, &t, d, p.applied())
+        };
+        // 10 a year needed, 10 a year kept up: on track; 30 needed: off track.
+        let on = judge("MK01", 2025, 200.0);
+        assert_eq!(on.status, TargetStatus::OnTrack, "{}", on.why);
+        assert_eq!((on.latest, on.gap), (Some((2020, 150.0)), Some(50.0)));
+        assert_eq!(
+            (on.needed_pace.clone(), on.recent_pace.clone()),
+            (Ok(10.0), Ok(10.0))
+        );
+        assert_eq!(judge("MK01", 2025, 300.0).status, TargetStatus::OffTrack);
+        // Already beyond it; a past year's target judged by that year's figure.
+        assert_eq!(judge("MK01", 2025, 140.0).status, TargetStatus::Reached);
+        assert_eq!(judge("MK01", 2018, 125.0).status, TargetStatus::Reached);
+        let missed = judge("MK01", 2018, 135.0);
+        assert_eq!(missed.status, TargetStatus::Missed, "{}", missed.why);
+        assert!(missed.needed_pace.is_err());
+        // No figure five years before the latest; no figure at all.
+        let short = judge("MK04", 2025, 10.0);
+        assert_eq!(short.status, TargetStatus::Unknown);
+        assert!(short.why.contains("2015"), "{}", short.why);
+        assert_eq!(short.latest, Some((2020, 2.0)));
+        let none = judge("MK02", 2025, 10.0);
+        assert_eq!((none.status, none.latest), (TargetStatus::Unknown, None));
+        assert!(none.why.contains("no figure"), "{}", none.why);
+    }
+}
