@@ -482,6 +482,7 @@ async fn read_events_replays_and_follows_the_chain() {
                 | Some(proto::event::Payload::GroupDefined(_))
                 | Some(proto::event::Payload::MunicipalityDefined(_))
                 | Some(proto::event::Payload::DivisionDefined(_))
+                | Some(proto::event::Payload::TargetSet(_))
         ));
         // The chain recomputes from the served fields.
         let domain = tilannekuva::api::convert::event_from_proto(&e).unwrap();
