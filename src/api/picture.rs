@@ -106,7 +106,12 @@ impl proto::picture_service_server::PictureService for PictureApi {
             indicators: req
                 .indicators
                 .iter()
-                .map(|i| (i.indicator_id.clone(), if i.weight == 0.0 { 1.0 } else { i.weight }))
+                .map(|i| {
+                    (
+                        i.indicator_id.clone(),
+                        if i.weight == 0.0 { 1.0 } else { i.weight },
+                    )
+                })
                 .collect(),
             k: if req.k == 0 {
                 crate::read::DEFAULT_SIMILAR

@@ -713,7 +713,10 @@ impl Catalog {
     /// a municipality), a directional indicator (a target says which way is better), a
     /// year, a value within the indicator's range, and a source.
     pub(crate) fn check_target(&self, t: &Target) -> Result<(), (&'static str, String)> {
-        if self.resolve_area(&t.area).is_none_or(|a| a.code() != t.area) {
+        if self
+            .resolve_area(&t.area)
+            .is_none_or(|a| a.code() != t.area)
+        {
             return Err((
                 "area_code",
                 format!(

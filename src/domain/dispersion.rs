@@ -306,7 +306,10 @@ mod tests {
         assert_eq!((d.areas, d.weighted_areas), (3, 2));
         close(d.range.clone().unwrap(), 4.0);
         close(d.max_min_ratio.clone().unwrap(), 3.0);
-        assert!(d.cv_weighted.unwrap_err().contains("too few areas with a population"));
+        assert!(d
+            .cv_weighted
+            .unwrap_err()
+            .contains("too few areas with a population"));
     }
 
     #[test]
@@ -318,7 +321,9 @@ mod tests {
         assert!(d.range.is_ok());
         assert!(d.max_min_ratio.unwrap_err().contains("smallest value"));
         assert!(d.top_bottom_ratio.unwrap_err().contains("no population"));
-        assert!(sigma(&[(2020, 0.1), (2021, 0.2)]).unwrap_err().contains("too few years"));
+        assert!(sigma(&[(2020, 0.1), (2021, 0.2)])
+            .unwrap_err()
+            .contains("too few years"));
         assert!(beta(&[(1.0, 2.0), (0.0, 1.0), (2.0, 3.0)], 5)
             .unwrap_err()
             .contains("not positive"));
@@ -326,10 +331,20 @@ mod tests {
 
     #[test]
     fn convergence_slopes() {
-        close(sigma(&[(2000, 0.3), (2001, 0.2), (2002, 0.1)]).unwrap(), -0.1);
+        close(
+            sigma(&[(2000, 0.3), (2001, 0.2), (2002, 0.1)]).unwrap(),
+            -0.1,
+        );
         // Growth of ln 2 over one year from 1, of 0 from e: slope −ln 2.
-        let (b, n) = beta(&[(1.0, 2.0), (std::f64::consts::E, std::f64::consts::E), (1.0, 2.0)], 1)
-            .unwrap();
+        let (b, n) = beta(
+            &[
+                (1.0, 2.0),
+                (std::f64::consts::E, std::f64::consts::E),
+                (1.0, 2.0),
+            ],
+            1,
+        )
+        .unwrap();
         close(b, -(2.0f64.ln()));
         assert_eq!(n, 3);
     }

@@ -14,7 +14,6 @@ pub mod validate;
 pub use areas::{Division, Municipality, Placement};
 pub use catalog::{
     Aggregation, Catalog, Direction, Indicator, IndicatorKind, Region, RegionGroup, Round, Target,
-    Theme,
-    NATIONAL_CODE,
+    Theme, NATIONAL_CODE,
 };
 pub use event::{Event, Hash, Observation, Payload, Status, ZERO_HASH};

@@ -160,7 +160,14 @@ pub(crate) struct Forerunners {
 
 impl Projection {
     /// An indicator's figures of `year` on `on` (the kept ones when they hold).
-    fn figures(&self, catalog: &Catalog, ind: &Indicator, year: i32, on: On, seq: u64) -> Arc<IndicatorYear> {
+    fn figures(
+        &self,
+        catalog: &Catalog,
+        ind: &Indicator,
+        year: i32,
+        on: On,
+        seq: u64,
+    ) -> Arc<IndicatorYear> {
         self.indicator_year(catalog, ind, year, on, seq)
     }
 
@@ -258,7 +265,8 @@ impl Projection {
                 .then_some(iy.national.value)
                 .flatten();
         }
-        self.figure(catalog, area, ind, year, d, seq).map(|f| f.value)
+        self.figure(catalog, area, ind, year, d, seq)
+            .map(|f| f.value)
     }
 
     /// A target against its area's figures on borders `d` (the rule: docs/analysis.md).
@@ -285,7 +293,10 @@ impl Projection {
             return TargetProgress::unknown(
                 target,
                 d,
-                &format!("{} has no figure of {} on these borders", target.area, ind.id),
+                &format!(
+                    "{} has no figure of {} on these borders",
+                    target.area, ind.id
+                ),
             );
         };
         let sign = if ind.direction == Direction::LowerIsBetter {
@@ -388,7 +399,10 @@ impl Projection {
             let mut v = Vec::new();
             for (id, w) in &likeness.indicators {
                 let ind = catalog.indicators.get(id).ok_or_else(|| {
-                    ("indicators", format!("unknown indicator {:?}", crate::domain::text::clip(id)))
+                    (
+                        "indicators",
+                        format!("unknown indicator {:?}", crate::domain::text::clip(id)),
+                    )
                 })?;
                 if ind.aggregation == Aggregation::NationalOnly {
                     return Err((
@@ -416,7 +430,12 @@ impl Projection {
             .filter_map(|(iy, w)| {
                 let n = iy.values.len() as f64;
                 let mean = iy.values.iter().map(|(_, v)| v).sum::<f64>() / n;
-                let var = iy.values.iter().map(|(_, v)| (v - mean).powi(2)).sum::<f64>() / n;
+                let var = iy
+                    .values
+                    .iter()
+                    .map(|(_, v)| (v - mean).powi(2))
+                    .sum::<f64>()
+                    / n;
                 (iy.values.len() >= 2 && var > 0.0).then(|| (iy, *w, mean, var.sqrt()))
             })
             .collect();
@@ -470,7 +489,11 @@ impl Projection {
                 closest: diffs,
             });
         }
-        nearest.sort_by(|a, b| a.distance.total_cmp(&b.distance).then_with(|| a.area.cmp(&b.area)));
+        nearest.sort_by(|a, b| {
+            a.distance
+                .total_cmp(&b.distance)
+                .then_with(|| a.area.cmp(&b.area))
+        });
         nearest.truncate(likeness.k);
         Ok(Similar {
             area: area.to_owned(),
@@ -538,7 +561,8 @@ impl Projection {
                 .then_with(|| a.area.cmp(&b.area))
         });
         let improvements: Vec<f64> = ranked.iter().map(|f| f.improvement).collect();
-        let ranks = crate::domain::stats::ranks_by_direction(&improvements, Direction::HigherIsBetter);
+        let ranks =
+            crate::domain::stats::ranks_by_direction(&improvements, Direction::HigherIsBetter);
         for (f, r) in ranked.iter_mut().zip(ranks) {
             f.rank = r;
         }

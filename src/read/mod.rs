@@ -586,7 +586,8 @@ impl Reader {
         let to = to.map_or(from, Year::get);
         let d = at.span(from, to)?;
         let catalog = at.p.catalog_at(at.seq);
-        let answer = at.p.disparities(&catalog, &ind, (from, to), (level, d), at.seq);
+        let answer =
+            at.p.disparities(&catalog, &ind, (from, to), (level, d), at.seq);
         if answer.years.iter().all(|y| y.dispersion.areas == 0) {
             return Err(ReadError::invalid(
                 "from_year",
@@ -654,15 +655,17 @@ impl Reader {
                 ));
             }
             if !seen.insert(id) {
-                return Err(ReadError::invalid("indicators", format!("{id} is named twice")));
+                return Err(ReadError::invalid(
+                    "indicators",
+                    format!("{id} is named twice"),
+                ));
             }
         }
         let d = at.borders(year)?;
         let catalog = at.p.catalog_at(at.seq);
-        let similar = at
-            .p
-            .similar(&catalog, &area, year, d, &likeness, at.seq)
-            .map_err(|(field, why)| ReadError::invalid(field, why))?;
+        let similar =
+            at.p.similar(&catalog, &area, year, d, &likeness, at.seq)
+                .map_err(|(field, why)| ReadError::invalid(field, why))?;
         Ok(at.answer(similar))
     }
 
@@ -681,7 +684,10 @@ impl Reader {
         if ind.direction == crate::domain::Direction::Neutral {
             return Err(ReadError::invalid(
                 "indicator_id",
-                format!("{} is neutral (context): it has no better direction to improve in", ind.id),
+                format!(
+                    "{} is neutral (context): it has no better direction to improve in",
+                    ind.id
+                ),
             ));
         }
         if to <= from {
@@ -692,7 +698,8 @@ impl Reader {
         }
         let d = at.span(from, to)?;
         let catalog = at.p.catalog_at(at.seq);
-        let answer = at.p.forerunners(&catalog, &ind, (from, to), (level, d), at.seq);
+        let answer =
+            at.p.forerunners(&catalog, &ind, (from, to), (level, d), at.seq);
         if answer.ranked.is_empty() {
             return Err(ReadError::invalid(
                 "from_year",

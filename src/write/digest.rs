@@ -16,7 +16,7 @@
 use crate::domain::validate::ObservationInput;
 use crate::domain::{
     Division, Event, Hash, Indicator, Municipality, Observation, Payload, Region, RegionGroup,
-    Round, Target, Status, ZERO_HASH,
+    Round, Status, Target, ZERO_HASH,
 };
 
 /// One step of the running digest.

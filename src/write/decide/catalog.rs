@@ -88,7 +88,9 @@ impl WriterState {
         let unchanged = match &payload {
             Payload::GroupDefined(g) => self.catalog.groups.get(&g.id) == Some(g),
             Payload::RoundOpened(r) => self.rounds.get(&r.year) == Some(r),
-            Payload::TargetSet(t) => self.catalog.targets_of(Some(&t.indicator), Some(&t.area))
+            Payload::TargetSet(t) => self
+                .catalog
+                .targets_of(Some(&t.indicator), Some(&t.area))
                 .any(|x| x == t),
             _ => false,
         };
@@ -254,8 +256,7 @@ impl WriterState {
             },
         };
         let check = |c: &Catalog| c.check_target(&target);
-        let digest =
-            self.decide_catalog(&submission_id, Item::Target(&target), who, may, check)?;
+        let digest = self.decide_catalog(&submission_id, Item::Target(&target), who, may, check)?;
         self.record_catalog(
             digest,
             &submission_id,
