@@ -357,8 +357,9 @@ pub(super) fn index() -> String {
     let out = json!({
         "title": "tilannekuva open data, version 1",
         "description": "Finland's national situation picture of regional development: the \
-            region, national and peer group pictures, series and revision histories as \
-            JSON-stat 2.0 or CSV, and the catalog they are made of. Every endpoint below \
+            region, national and peer group pictures, series and revision histories, and the \
+            analyses of them (disparities, targets, similar areas, forerunners) as JSON-stat \
+            2.0 or CSV, and the catalog they are made of. Every endpoint below \
             needs `Authorization: Bearer <token>` when the server has an auth file. \
             Parameters and answers: /openapi.json.",
         "openapi": "/openapi.json",
@@ -366,7 +367,8 @@ pub(super) fn index() -> String {
         "csv": {
             "format": "format=csv or Accept: text/csv",
             "layout": "layout=wide (the default: each endpoint's own columns) or layout=long \
-                (one row per figure, the same columns from every endpoint, to stack)",
+                (one row per figure, the same columns from every endpoint, to stack); the \
+                analyses have their own columns only",
             "csv_dialect": "csv_dialect=international (`,` and a decimal point; the default) \
                 or csv_dialect=fi (`;`, a decimal comma and a UTF-8 byte order mark, for a \
                 spreadsheet in a Finnish locale; the default with lang=fi)",

@@ -1,7 +1,8 @@
 //! The picture as open data: read-only HTTP endpoints on the HTTP listener that answer the
-//! region, national and group pictures, a series and a cell's history as JSON-stat 2.0 or
-//! CSV, and the catalog and rounds they are made of as listings (JSON or CSV), for
-//! evaluators working in R, Python or a spreadsheet. `/` and `/v1/` say where to go.
+//! region, national and group pictures, a series and a cell's history, and the analyses of
+//! them (disparities, targets, similar areas, forerunners) as JSON-stat 2.0 or CSV, and the
+//! catalog and rounds they are made of as listings (JSON or CSV), for evaluators working in
+//! R, Python or a spreadsheet. `/` and `/v1/` say where to go.
 //!
 //! A thin adapter over [`crate::read`], the read path gRPC uses too: a request is
 //! authenticated with the same bearer tokens ([`Auth::authenticate`]), its path and query
@@ -9,7 +10,7 @@
 //! the same pool of reads in progress as the gate, within the caller's share
 //! (`crate::shares`), and the same request timeout. So the figures, the as-of rules and the
 //! refusals are the gRPC ones. `render` shapes a picture (`long` its long CSV layout),
-//! `listing` the catalog, the rounds and the signposts, `table` writes every CSV and
+//! `analysis` an analysis, `listing` the catalog, the rounds and the signposts, `table` writes every CSV and
 //! `labels` names codes; the OpenAPI document (`openapi.json`, served at `/openapi.json`)
 //! describes the endpoints, and [`ROUTES`] lists them for the index.
 //!
@@ -18,6 +19,7 @@
 //! refused, so a misspelt `as_of` never answers the latest state instead of the one asked
 //! for.
 
+mod analysis;
 mod labels;
 mod listing;
 mod long;
@@ -251,13 +253,16 @@ enum Kind {
     Figures,
     /// A listing of the catalog or the rounds: JSON, or CSV.
     Listing,
+    /// An analysis of the figures: JSON-stat, or CSV of its own columns (no long layout:
+    /// its rows are measures of many areas, not one area's figures).
+    Analysis,
 }
 
 impl Kind {
     /// The values of `format` it takes.
     fn formats(self) -> [&'static str; 2] {
         match self {
-            Kind::Figures => ["json-stat", "csv"],
+            Kind::Figures | Kind::Analysis => ["json-stat", "csv"],
             Kind::Listing => ["json", "csv"],
         }
     }
@@ -352,6 +357,49 @@ static ROUNDS: Route = Route {
     kind: Kind::Listing,
 };
 
+static DISPARITIES: Route = Route {
+    name: "disparities",
+    path: "/v1/disparities",
+    title: "how unequal the areas of a level are on an indicator, year by year (range, max/min, \
+            coefficient of variation, population-weighted CV, Gini, top/bottom 20 % ratio), and \
+            whether they converge (sigma and beta slopes); a measure that cannot be computed \
+            says why",
+    parameters: &["indicator", "from_year", "to_year", "level", "borders"],
+    kind: Kind::Analysis,
+};
+static TARGETS: Route = Route {
+    name: "targets",
+    path: "/v1/targets",
+    title: "the targets set for areas' indicators against their latest figures: gap, the pace \
+            needed and the recent pace, and whether each is reached, on track, off track or \
+            missed",
+    parameters: &["area", "indicator", "borders"],
+    kind: Kind::Analysis,
+};
+static SIMILAR: Route = Route {
+    name: "similar",
+    path: "/v1/similar",
+    title: "the areas of an area's level most similar to it in a year over a set of indicators \
+            (standardised distance), with the indicators that made each close",
+    parameters: &["area", "year", "indicators", "k", "borders"],
+    kind: Kind::Analysis,
+};
+static FORERUNNERS: Route = Route {
+    name: "forerunners",
+    path: "/v1/forerunners",
+    title: "the areas of a level that improved most on an indicator between two years, and \
+            those left out with why",
+    parameters: &[
+        "indicator",
+        "from_year",
+        "to_year",
+        "level",
+        "limit",
+        "borders",
+    ],
+    kind: Kind::Analysis,
+};
+
 /// Every endpoint under `/v1/`, in the order the index lists them.
 static ROUTES: &[&Route] = &[
     &REGIONS,
@@ -364,6 +412,10 @@ static ROUTES: &[&Route] = &[
     &GROUP_PICTURE,
     &SERIES,
     &HISTORY,
+    &DISPARITIES,
+    &TARGETS,
+    &SIMILAR,
+    &FORERUNNERS,
 ];
 
 /// What an endpoint is asked for.
@@ -390,6 +442,10 @@ enum Endpoint {
     Indicators,
     Groups,
     Rounds,
+    Disparities,
+    Targets,
+    Similar,
+    Forerunners,
 }
 
 impl Endpoint {
@@ -416,6 +472,10 @@ impl Endpoint {
             ["indicators"] => Endpoint::Indicators,
             ["groups"] => Endpoint::Groups,
             ["rounds"] => Endpoint::Rounds,
+            ["disparities"] => Endpoint::Disparities,
+            ["targets"] => Endpoint::Targets,
+            ["similar"] => Endpoint::Similar,
+            ["forerunners"] => Endpoint::Forerunners,
             _ => return None,
         })
     }
@@ -433,6 +493,10 @@ impl Endpoint {
             Endpoint::Indicators => &INDICATORS,
             Endpoint::Groups => &GROUPS,
             Endpoint::Rounds => &ROUNDS,
+            Endpoint::Disparities => &DISPARITIES,
+            Endpoint::Targets => &TARGETS,
+            Endpoint::Similar => &SIMILAR,
+            Endpoint::Forerunners => &FORERUNNERS,
         }
     }
 }
@@ -482,10 +546,146 @@ fn year(field: &str, v: &str) -> Result<Year, HttpError> {
 }
 
 fn required_year(q: &BTreeMap<String, String>) -> Result<Year, HttpError> {
-    match q.get("year") {
-        Some(v) => year("year", v),
-        None => Err(HttpError::invalid("year", "required")),
+    required_year_of(q, "year")
+}
+
+/// The year parameter `field`, which must be given.
+fn required_year_of(q: &BTreeMap<String, String>, field: &str) -> Result<Year, HttpError> {
+    match q.get(field) {
+        Some(v) => year(field, v),
+        None => Err(HttpError::invalid(field, "required")),
     }
+}
+
+/// A code parameter (an indicator id, an area code): given and not empty when `required`;
+/// an empty one is refused rather than read as absent.
+fn code<'q>(
+    q: &'q BTreeMap<String, String>,
+    field: &str,
+    required: bool,
+) -> Result<Option<&'q str>, HttpError> {
+    match q.get(field).map(String::as_str) {
+        None if required => Err(HttpError::invalid(field, "required")),
+        None => Ok(None),
+        Some("") => Err(HttpError::invalid(
+            field,
+            "is empty: give a code, or leave the parameter out",
+        )),
+        Some(v) if v.len() > MAX_SEGMENT => Err(HttpError::invalid(
+            field,
+            format!("a code is at most {MAX_SEGMENT} bytes"),
+        )),
+        Some(v) => Ok(Some(v)),
+    }
+}
+
+/// `level`: the areas an analysis compares (regions when not given).
+fn level(q: &BTreeMap<String, String>) -> Result<crate::projection::Level, HttpError> {
+    use crate::projection::Level;
+    match q.get("level").map(String::as_str) {
+        None => Ok(Level::Region),
+        Some("") => Err(HttpError::invalid(
+            "level",
+            "is empty: region, municipality, sub_region or county",
+        )),
+        // Exactly one of the names (the gRPC read trims them; a query parameter is exact).
+        Some(v) if v.trim() != v => Err(HttpError::invalid(
+            "level",
+            format!(
+                "{:?} must be region, municipality, sub_region or county",
+                crate::domain::text::cut(v, 40)
+            ),
+        )),
+        Some(v) => Level::parse(v).map_err(|why| HttpError::invalid("level", why)),
+    }
+}
+
+/// A count parameter (`k`, `limit`): digits, `default` when not given. Its range is the
+/// read's to check (`k`) or the caller's (`limit`).
+fn count(q: &BTreeMap<String, String>, field: &str, default: u32) -> Result<u32, HttpError> {
+    match q.get(field) {
+        None => Ok(default),
+        Some(v) => crate::domain::text::plain_number(v)
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| {
+                HttpError::invalid(
+                    field,
+                    format!(
+                        "{:?} is not a whole number (digits without leading zeros)",
+                        crate::domain::text::cut(v, 40)
+                    ),
+                )
+            }),
+    }
+}
+
+/// The most indicators one similar-areas request compares on (the catalog has fewer).
+const MAX_LIKENESS_INDICATORS: usize = 200;
+
+/// `indicators`: `id[:weight],id[:weight]…` (weight 1 when not given); not given, the
+/// default set (an empty list). Given but empty is refused: an empty set compares on
+/// nothing, and reading it as the default would answer another question than the one asked.
+fn indicator_set(q: &BTreeMap<String, String>) -> Result<Vec<(String, f64)>, HttpError> {
+    let Some(v) = q.get("indicators") else {
+        return Ok(Vec::new());
+    };
+    let bad = |why: String| HttpError::invalid("indicators", why);
+    if v.trim().is_empty() {
+        return Err(bad(
+            "an empty indicator set: name at least one indicator (id or id:weight, separated \
+             by commas), or leave the parameter out for the default set"
+                .into(),
+        ));
+    }
+    let items: Vec<&str> = v.split(',').collect();
+    if items.len() > MAX_LIKENESS_INDICATORS {
+        return Err(bad(format!("at most {MAX_LIKENESS_INDICATORS} indicators")));
+    }
+    items
+        .into_iter()
+        .map(|item| {
+            let (id, weight) = match item.split_once(':') {
+                Some((id, w)) => {
+                    // A plain decimal (`0.5`, `2`): no `inf`, `NaN` or exponent.
+                    let plain = !w.is_empty()
+                        && w.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                        && w.bytes().filter(|b| *b == b'.').count() <= 1;
+                    let weight = w.parse::<f64>().ok().filter(|_| plain).ok_or_else(|| {
+                        bad(format!(
+                            "the weight of {:?} is not a positive decimal number: {:?} (write e.g. 0.5 or 2)",
+                            crate::domain::text::clip(id),
+                            crate::domain::text::cut(w, 40)
+                        ))
+                    })?;
+                    (id, weight)
+                }
+                None => (item, 1.0),
+            };
+            if id.is_empty() {
+                return Err(bad(
+                    "an empty indicator id in the list (ids separated by commas)".into(),
+                ));
+            }
+            Ok((id.to_owned(), weight))
+        })
+        .collect()
+}
+
+/// A refusal of an analysis read, with its field named as the HTTP parameter is (the read
+/// names gRPC's fields: `indicator_id`, `region_code`).
+fn as_parameter(e: ReadError) -> HttpError {
+    let e = match e {
+        ReadError::Invalid { field, description } => ReadError::Invalid {
+            field: match field.as_str() {
+                "indicator_id" => "indicator".to_owned(),
+                "region_code" => "area".to_owned(),
+                _ => field,
+            },
+            description,
+        },
+        other => other,
+    };
+    HttpError::from(e)
 }
 
 /// `as_of`: a sequence (digits), a date (the end of that day, Finnish time), a Finnish
@@ -870,6 +1070,60 @@ async fn answer(
                 let a = r.rounds(&who, point).await.map_err(read)?;
                 (listing::rounds(&a, shape), a.as_of_sequence)
             }
+            Endpoint::Disparities => {
+                let indicator = code(&q, "indicator", true).map_err(refuse)?.unwrap_or("");
+                let from = required_year_of(&q, "from_year").map_err(refuse)?;
+                let to = q.get("to_year").map(|v| year("to_year", v)).transpose();
+                let to = to.map_err(refuse)?;
+                let level = level(&q).map_err(refuse)?;
+                let a = r
+                    .disparities(&who, point, indicator, level, (from, to))
+                    .await;
+                let a = a.map_err(|e| refuse(as_parameter(e)))?;
+                (analysis::disparities(&a, shape, lang), a.as_of_sequence)
+            }
+            Endpoint::Targets => {
+                let area = code(&q, "area", false).map_err(refuse)?;
+                let indicator = code(&q, "indicator", false).map_err(refuse)?;
+                let a = r.targets(&who, point, area, indicator).await;
+                let a = a.map_err(|e| refuse(as_parameter(e)))?;
+                (analysis::targets(&a, shape, lang), a.as_of_sequence)
+            }
+            Endpoint::Similar => {
+                let area = code(&q, "area", true).map_err(refuse)?.unwrap_or("");
+                let year = required_year(&q).map_err(refuse)?;
+                let indicators = indicator_set(&q).map_err(refuse)?;
+                let k = count(&q, "k", crate::read::DEFAULT_SIMILAR).map_err(refuse)?;
+                let likeness = crate::projection::Likeness {
+                    indicators,
+                    k: k as usize,
+                };
+                let a = r.similar(&who, point, area, year, likeness).await;
+                let a = a.map_err(|e| refuse(as_parameter(e)))?;
+                (analysis::similar(&a, shape, lang), a.as_of_sequence)
+            }
+            Endpoint::Forerunners => {
+                let indicator = code(&q, "indicator", true).map_err(refuse)?.unwrap_or("");
+                let from = required_year_of(&q, "from_year").map_err(refuse)?;
+                let to = required_year_of(&q, "to_year").map_err(refuse)?;
+                let level = level(&q).map_err(refuse)?;
+                let max = crate::read::MAX_FORERUNNERS;
+                let limit = count(&q, "limit", crate::read::DEFAULT_FORERUNNERS);
+                let limit = limit.map_err(refuse)?;
+                if !(1..=max).contains(&limit) {
+                    let why = format!("{limit} forerunners: give 1-{max}");
+                    return Err(refuse(HttpError::invalid("limit", why)));
+                }
+                let a = r
+                    .forerunners(&who, point, indicator, level, (from, to))
+                    .await;
+                let a = a.map_err(|e| refuse(as_parameter(e)))?;
+                let limit = limit as usize;
+                (
+                    analysis::forerunners(&a, limit, shape, lang),
+                    a.as_of_sequence,
+                )
+            }
         })
     };
     let (body, seq) = match tokio::time::timeout(limits::REQUEST_TIMEOUT, work).await {
@@ -926,6 +1180,72 @@ mod tests {
         assert!(
             as_of(&empty).is_err(),
             "an empty as_of is refused, not the latest"
+        );
+    }
+
+    /// The analyses' own parameters: an indicator set with weights (given but empty is
+    /// refused, never read as the default set), a level named exactly, counts of digits.
+    #[test]
+    fn analysis_parameters_are_read_exactly() {
+        use crate::projection::Level;
+        let all = ["indicators", "level", "k", "indicator"];
+        let set = |uri: &str| indicator_set(&q(uri, &all).unwrap());
+        assert_eq!(set("/x").unwrap(), vec![]);
+        assert_eq!(
+            set("/x?indicators=a,b:2,c:0.25").unwrap(),
+            vec![("a".into(), 1.0), ("b".into(), 2.0), ("c".into(), 0.25)]
+        );
+        for (uri, why) in [
+            ("/x?indicators=", "an empty indicator set"),
+            ("/x?indicators=%20", "an empty indicator set"),
+            ("/x?indicators=a,,b", "an empty indicator id"),
+            ("/x?indicators=a:", "not a positive decimal"),
+            ("/x?indicators=a:inf", "not a positive decimal"),
+            ("/x?indicators=a:1e3", "not a positive decimal"),
+            ("/x?indicators=a:-1", "not a positive decimal"),
+            ("/x?indicators=a:1.2.3", "not a positive decimal"),
+        ] {
+            let e = set(uri).unwrap_err();
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{uri}");
+            assert_eq!(e.violations[0].0, "indicators", "{uri}");
+            assert!(e.violations[0].1.contains(why), "{uri}: {}", e.message);
+        }
+        let lv = |uri: &str| level(&q(uri, &all).unwrap()).map_err(|e| e.violations[0].0.clone());
+        assert_eq!(lv("/x"), Ok(Level::Region));
+        assert_eq!(lv("/x?level=sub_region"), Ok(Level::SubRegion));
+        for bad in ["", "%20region", "regions", "Region"] {
+            assert_eq!(
+                lv(&format!("/x?level={bad}")),
+                Err("level".into()),
+                "{bad:?}"
+            );
+        }
+        let k = |uri: &str| count(&q(uri, &all).unwrap(), "k", 7).map_err(|e| e.status);
+        assert_eq!(k("/x"), Ok(7));
+        assert_eq!(k("/x?k=12"), Ok(12));
+        for bad in ["", "-1", "07", "1.5", "99999999999"] {
+            assert_eq!(
+                k(&format!("/x?k={bad}")),
+                Err(StatusCode::BAD_REQUEST),
+                "{bad:?}"
+            );
+        }
+        let id = |uri: &str| {
+            code(&q(uri, &all).unwrap(), "indicator", true).map(|c| c.map(str::to_owned))
+        };
+        assert_eq!(id("/x?indicator=gini").unwrap(), Some("gini".into()));
+        assert!(id("/x").unwrap_err().message.contains("required"));
+        assert!(id("/x?indicator=").unwrap_err().message.contains("empty"));
+        // A read's field is the parameter's name.
+        let e = as_parameter(ReadError::invalid(
+            "indicator_id",
+            "unknown indicator \"x\"",
+        ));
+        assert_eq!(e.violations[0].0, "indicator");
+        assert!(
+            e.message.contains("indicator: unknown indicator"),
+            "{}",
+            e.message
         );
     }
 

@@ -25,16 +25,16 @@ use crate::projection::{GroupPicture, RegionPicture, YearPicture};
 use crate::read::{Answer, History, Series};
 
 /// One dimension of a dataset: its id, label and categories (id, label).
-struct Dim {
+pub(super) struct Dim {
     id: &'static str,
     label: String,
-    categories: Vec<(String, String)>,
+    pub(super) categories: Vec<(String, String)>,
     /// Units of the categories (for the metric dimension): id → (unit, decimals).
-    units: BTreeMap<String, (String, u32)>,
+    pub(super) units: BTreeMap<String, (String, u32)>,
 }
 
 impl Dim {
-    fn new(id: &'static str, label: &str, categories: Vec<(String, String)>) -> Dim {
+    pub(super) fn new(id: &'static str, label: &str, categories: Vec<(String, String)>) -> Dim {
         Dim {
             id,
             label: label.to_owned(),
@@ -44,12 +44,12 @@ impl Dim {
     }
 
     /// A dimension of one category: what the whole answer is of.
-    fn one(id: &'static str, label: &str, code: String, name: String) -> Dim {
+    pub(super) fn one(id: &'static str, label: &str, code: String, name: String) -> Dim {
         Dim::new(id, label, vec![(code, name)])
     }
 
     /// The `indicator` dimension of (id, unit, decimals): names and units.
-    fn indicators<'a>(
+    pub(super) fn indicators<'a>(
         labels: &Labels,
         items: impl Iterator<Item = (&'a str, &'a str, u32)>,
     ) -> Dim {
@@ -62,18 +62,18 @@ impl Dim {
     }
 
     /// The one area an answer is of.
-    fn area(labels: &Labels, code: &str) -> Dim {
+    pub(super) fn area(labels: &Labels, code: &str) -> Dim {
         Dim::one("area", "area", code.to_owned(), labels.area(code))
     }
 
     /// The one year an answer is of.
-    fn year(year: i32) -> Dim {
+    pub(super) fn year(year: i32) -> Dim {
         Dim::one("year", "year", year.to_string(), year.to_string())
     }
 
     /// The borders an answer is on: a division's year (`none` for a catalog without
     /// divisions).
-    fn borders(borders: Option<i32>) -> Dim {
+    pub(super) fn borders(borders: Option<i32>) -> Dim {
         let (code, name) = match borders {
             Some(y) => (
                 y.to_string(),
@@ -85,7 +85,7 @@ impl Dim {
     }
 
     /// The state an answer holds at: the sequence of the last event it includes.
-    fn as_of<T>(a: &Answer<T>, labels: &Labels) -> Dim {
+    pub(super) fn as_of<T>(a: &Answer<T>, labels: &Labels) -> Dim {
         let seq = a.as_of_sequence;
         let name = format!("event sequence {seq}, recorded {}", labels.updated);
         Dim::one("as_of", "as of", seq.to_string(), name)
@@ -125,6 +125,19 @@ fn dataset(
     status: BTreeMap<usize, &'static str>,
     extension: Value,
 ) -> String {
+    let out = cube(label, labels, dims, values, status, extension);
+    format!("{out}\n")
+}
+
+/// [`dataset`] as a JSON value, for an answer that adds to it.
+pub(super) fn cube(
+    label: String,
+    labels: &Labels,
+    dims: &[Dim],
+    values: &[Option<f64>],
+    status: BTreeMap<usize, &'static str>,
+    extension: Value,
+) -> Value {
     debug_assert_eq!(
         values.len(),
         dims.iter().map(|d| d.categories.len()).product::<usize>()
@@ -172,7 +185,7 @@ fn dataset(
     if !roles.is_empty() {
         out["role"] = Value::Object(roles);
     }
-    format!("{out}\n")
+    out
 }
 
 /// A rank as a figure: 0 (not ranked) is no figure.
@@ -202,7 +215,7 @@ pub(super) fn ts(micros: i64) -> String {
 }
 
 /// Measure categories: id and its label (the id in words).
-fn measures(ids: &[&str]) -> Vec<(String, String)> {
+pub(super) fn measures(ids: &[&str]) -> Vec<(String, String)> {
     ids.iter()
         .map(|m| ((*m).to_owned(), m.replace('_', " ")))
         .collect()
