@@ -147,3 +147,9 @@ pub(crate) const MAX_SITUATION_ROUNDS: usize = 10;
 /// of megabytes at most. Beyond it the oldest years are left out, and the exposition
 /// says how many (`tilannekuva_situation_years_left_out`).
 pub(crate) const MAX_SITUATION_SERIES: usize = 250_000;
+/// The targets in the exposition (of the whole country and the regions; municipalities'
+/// are read with `GetTargets`), each up to eight series: a programme period sets tens to
+/// hundreds, so 1,000 leaves room while no flood of targets can swell every scrape. Beyond
+/// it the targets of the earliest years are left out, and counted
+/// (`tilannekuva_situation_targets_left_out`).
+pub(crate) const MAX_SITUATION_TARGETS: usize = 1000;

@@ -433,7 +433,15 @@ impl SituationCache {
 /// projection's read lock for each (tens of cell lookups): between them the commit path
 /// may apply new events (`between` runs there), which the as-of filter leaves out, so the
 /// gauges show one consistent state and a commit never waits for more than one
-/// indicator-year. A year's theme scores are gathered as its indicators pass.
+/// indicator-year. A year's theme scores are gathered as its indicators pass, and each
+/// indicator-year's dispersion across the regions once its figures are kept.
+///
+/// The analysis of the years shown follows, from the figures kept by then, one indicator,
+/// target or region at a time: sigma-convergence over the years, the targets of the country
+/// and the regions (at most [`limits::MAX_SITUATION_TARGETS`]), each region's
+/// [`SIMILAR`] most similar regions and each directional indicator's forerunners. Bounded
+/// on their own (about 19 × 7 + 3 × indicators + 8 × targets series), they come on top of
+/// the series budget, which leaves out years only.
 pub(crate) fn render_situation(
     projection: &parking_lot::RwLock<Projection>,
     mut between: impl FnMut(),
@@ -461,6 +469,11 @@ pub(crate) fn render_situation(
     let mut f = Families::default();
     f.catalog(&catalog);
     let mut left_out = 0;
+    // Per indicator, its coefficients of variation and the years shown that most regions
+    // have a figure of, newest first (for sigma-convergence, the similar regions and the
+    // forerunners).
+    let mut cvs: std::collections::BTreeMap<&str, Vec<(i32, f64)>> = Default::default();
+    let mut well_reported: std::collections::BTreeMap<&str, Vec<i32>> = Default::default();
     // Newest first, so that the series budget leaves out the oldest years.
     for (&year, indicators) in shown.iter().rev() {
         if f.series >= MAX_SITUATION_SERIES {
@@ -475,18 +488,192 @@ pub(crate) fn render_situation(
                 .indicator_year(&catalog, ind, year, on, seq);
             f.indicator_year(year, &iy, &mut reported);
             scores.add(&iy);
+            if most_reported(&iy) {
+                well_reported.entry(ind.id.as_str()).or_default().push(year);
+            }
             between();
+            // The figures are kept now: the dispersion reads them (and the population's)
+            // back. A sum's spread is no disparity: nothing to take.
+            if ind.compares_regions() && iy.values.len() >= crate::domain::dispersion::MIN_AREAS {
+                let d = projection
+                    .read()
+                    .disparities(&catalog, ind, (year, year), on, seq);
+                if let Some(y) = d.years.first() {
+                    if let Ok(cv) = y.dispersion.cv {
+                        cvs.entry(ind.id.as_str()).or_default().push((year, cv));
+                    }
+                    f.dispersion(&ind.id, year, &y.dispersion);
+                }
+                between();
+            }
         }
         f.year(year, scores.ranked(), reported, catalog.indicators.len());
     }
+    // The analysis of the years shown, from the figures the loop above has kept, each
+    // indicator (target, region) under the read lock on its own.
+    for (id, cvs) in &cvs {
+        f.sigma(id, cvs);
+    }
+    let targets_left_out = targets(projection, &catalog, on, seq, &mut f, &mut between);
+    // The years the default set of the similar regions is not empty in, newest first: no
+    // year without one is tried (each try computes every directional indicator's figures).
+    let similar_years: std::collections::BTreeSet<i32> = catalog
+        .indicators
+        .values()
+        .filter(|i| i.direction != crate::domain::Direction::Neutral)
+        .filter(|i| i.aggregation != crate::domain::Aggregation::NationalOnly)
+        .filter_map(|i| well_reported.get(i.id.as_str()))
+        .flatten()
+        .copied()
+        .collect();
+    let similar_years: Vec<i32> = similar_years.into_iter().rev().collect();
+    similar(
+        projection,
+        &catalog,
+        on,
+        seq,
+        &similar_years,
+        &mut f,
+        &mut between,
+    );
+    forerunners(
+        projection,
+        &catalog,
+        on,
+        seq,
+        &well_reported,
+        &mut f,
+        &mut between,
+    );
     let rounds = projection.read().round_years(seq);
     for year in rounds.iter().rev().take(MAX_SITUATION_ROUNDS).rev() {
         if let Some(rs) = projection.read().round_status(*year, seq, 0) {
             f.round(&rs);
         }
     }
-    f.write(out, on.1, left_out);
+    f.write(out, on.1, left_out, targets_left_out);
     seq
+}
+
+/// The span the forerunners improved over: five years, as a target's recent pace.
+const FORERUNNER_YEARS: i32 = 5;
+/// The forerunners shown of each indicator: the regions ranked 1-3 (more on a tie).
+const FORERUNNERS: u32 = 3;
+/// The similar regions shown of each region.
+const SIMILAR: usize = 7;
+
+/// Whether at least two thirds of the compared regions have a figure in `iy` (the rule of
+/// the similar-areas default set): a year being reported does not crown its first
+/// reporters as forerunners.
+fn most_reported(iy: &crate::projection::IndicatorYear) -> bool {
+    !iy.areas.is_empty() && iy.values.len() * 3 >= iy.areas.len() * 2
+}
+
+/// The targets of the whole country and the regions against their figures on the borders
+/// of the gauges, at most [`crate::limits::MAX_SITUATION_TARGETS`] of them (those with the
+/// latest years); returns how many were left out.
+fn targets(
+    projection: &parking_lot::RwLock<Projection>,
+    catalog: &crate::domain::Catalog,
+    on: crate::projection::On,
+    seq: u64,
+    f: &mut Families,
+    between: &mut impl FnMut(),
+) -> usize {
+    let mut targets: Vec<&crate::domain::Target> = catalog
+        .targets_of(None, None)
+        .filter(|t| catalog.regions.contains_key(&t.area))
+        .collect();
+    let all = targets.len();
+    if all > crate::limits::MAX_SITUATION_TARGETS {
+        targets.sort_by_key(|t| std::cmp::Reverse(t.year));
+        targets.truncate(crate::limits::MAX_SITUATION_TARGETS);
+    }
+    for t in &targets {
+        let progress = projection.read().target_progress(catalog, t, on.1, seq);
+        f.target(&progress);
+        between();
+    }
+    all - targets.len()
+}
+
+/// Each region's most similar regions in the latest of `years` (newest first) that the
+/// default set of indicators compares regions in (the similar-areas read's default).
+fn similar(
+    projection: &parking_lot::RwLock<Projection>,
+    catalog: &crate::domain::Catalog,
+    on: crate::projection::On,
+    seq: u64,
+    years: &[i32],
+    f: &mut Families,
+    between: &mut impl FnMut(),
+) {
+    let likeness = crate::projection::Likeness {
+        indicators: Vec::new(),
+        k: SIMILAR,
+    };
+    for &year in years {
+        let regions: Vec<&str> = catalog
+            .regions_on(on.1, year)
+            .map(|r| r.code.as_str())
+            .collect();
+        let mut answered = false;
+        for region in regions {
+            let found = projection
+                .read()
+                .similar(catalog, region, year, on.1, &likeness, seq);
+            between();
+            match found {
+                Ok(s) => {
+                    if !answered {
+                        f.similar_indicators(year, s.indicators.len());
+                    }
+                    answered = true;
+                    f.similar(&s);
+                }
+                // No indicator of the default set has figures of most regions this year:
+                // the same for every region.
+                Err(("indicators", _)) => break,
+                // This region has no figure to compare (or no indicator has a spread).
+                Err(_) => {}
+            }
+        }
+        if answered {
+            return;
+        }
+    }
+}
+
+/// Each directional indicator's forerunners (of those that compare regions): the regions
+/// that improved most from the latest year most regions have a figure of (`well_reported`:
+/// those years of each indicator, newest first), and the latest such year at least
+/// [`FORERUNNER_YEARS`] before it.
+fn forerunners(
+    projection: &parking_lot::RwLock<Projection>,
+    catalog: &crate::domain::Catalog,
+    on: crate::projection::On,
+    seq: u64,
+    well_reported: &std::collections::BTreeMap<&str, Vec<i32>>,
+    f: &mut Families,
+    between: &mut impl FnMut(),
+) {
+    for ind in catalog.indicators.values() {
+        if ind.direction == crate::domain::Direction::Neutral || !ind.compares_regions() {
+            continue;
+        }
+        let Some(years) = well_reported.get(ind.id.as_str()) else {
+            continue;
+        };
+        let Some(&to) = years.first() else { continue };
+        let Some(&from) = years.iter().find(|y| **y <= to - FORERUNNER_YEARS) else {
+            continue;
+        };
+        let found = projection
+            .read()
+            .forerunners(catalog, ind, (from, to), on, seq);
+        f.forerunners(&found);
+        between();
+    }
 }
 
 /// The situation gauges' families, filled one indicator-year at a time, and how many
@@ -512,6 +699,26 @@ struct Families {
     rank: String,
     score: String,
     coverage: String,
+    disp_regions: String,
+    disp_regions_weighted: String,
+    disp_range: String,
+    disp_max_min: String,
+    disp_cv: String,
+    disp_cv_weighted: String,
+    disp_gini: String,
+    disp_top_bottom: String,
+    disp_sigma: String,
+    target_value: String,
+    target_latest: String,
+    target_latest_year: String,
+    target_gap: String,
+    target_needed: String,
+    target_recent: String,
+    target_status: String,
+    similar_distance: String,
+    similar_indicators: String,
+    forerunner: String,
+    forerunner_regions: String,
 }
 
 /// One sample line into a family, counted.
@@ -701,6 +908,181 @@ impl Families {
         }
     }
 
+    /// An indicator's dispersion across the regions in one year: a sample for each measure
+    /// that can be computed, none for the others.
+    fn dispersion(&mut self, id: &str, year: i32, d: &crate::domain::dispersion::Dispersion) {
+        let labels = format!("indicator=\"{}\",year=\"{year}\"", escape(id));
+        let (mut any, mut weighted) = (false, false);
+        for (body, name, m, by_population) in [
+            (&mut self.disp_range, "range", &d.range, false),
+            (
+                &mut self.disp_max_min,
+                "max_min_ratio",
+                &d.max_min_ratio,
+                false,
+            ),
+            (&mut self.disp_cv, "cv", &d.cv, false),
+            (
+                &mut self.disp_cv_weighted,
+                "cv_weighted",
+                &d.cv_weighted,
+                true,
+            ),
+            (&mut self.disp_gini, "gini", &d.gini, false),
+            (
+                &mut self.disp_top_bottom,
+                "top_bottom_ratio",
+                &d.top_bottom_ratio,
+                true,
+            ),
+        ] {
+            let Ok(v) = m else { continue };
+            let _ = writeln!(body, "tilannekuva_disparity_{name}{{{labels}}} {v}");
+            self.series += 1;
+            any = true;
+            weighted |= by_population;
+        }
+        if any {
+            sample!(
+                self,
+                disp_regions,
+                "tilannekuva_disparity_regions{{{labels}}} {}",
+                d.areas
+            );
+        }
+        if weighted {
+            sample!(
+                self,
+                disp_regions_weighted,
+                "tilannekuva_disparity_regions_weighted{{{labels}}} {}",
+                d.weighted_areas
+            );
+        }
+    }
+
+    /// Sigma-convergence of an indicator over the years shown: the slope of its
+    /// coefficient of variation, when there are enough years.
+    fn sigma(&mut self, id: &str, cvs: &[(i32, f64)]) {
+        if let Ok(slope) = crate::domain::dispersion::sigma(cvs) {
+            sample!(
+                self,
+                disp_sigma,
+                "tilannekuva_disparity_sigma_slope{{indicator=\"{}\"}} {slope}",
+                escape(id)
+            );
+        }
+    }
+
+    /// A target against the figures: what can be computed of it, and its status.
+    fn target(&mut self, p: &crate::projection::TargetProgress) {
+        let t = &p.target;
+        let labels = format!(
+            "area=\"{}\",indicator=\"{}\",year=\"{}\"",
+            escape(&t.area),
+            escape(&t.indicator),
+            t.year
+        );
+        sample!(
+            self,
+            target_value,
+            "tilannekuva_target_value{{{labels}}} {}",
+            t.value
+        );
+        if let Some((year, v)) = p.latest {
+            sample!(
+                self,
+                target_latest,
+                "tilannekuva_target_latest_value{{{labels}}} {v}"
+            );
+            sample!(
+                self,
+                target_latest_year,
+                "tilannekuva_target_latest_year{{{labels}}} {year}"
+            );
+        }
+        if let Some(gap) = p.gap {
+            sample!(self, target_gap, "tilannekuva_target_gap{{{labels}}} {gap}");
+        }
+        if let Ok(v) = p.needed_pace {
+            sample!(
+                self,
+                target_needed,
+                "tilannekuva_target_needed_pace{{{labels}}} {v}"
+            );
+        }
+        if let Ok(v) = p.recent_pace {
+            sample!(
+                self,
+                target_recent,
+                "tilannekuva_target_recent_pace{{{labels}}} {v}"
+            );
+        }
+        sample!(
+            self,
+            target_status,
+            "tilannekuva_target_status{{{labels},status=\"{}\"}} 1",
+            p.status.as_str()
+        );
+    }
+
+    /// How many indicators the similar regions of `year` are compared on.
+    fn similar_indicators(&mut self, year: i32, n: usize) {
+        sample!(
+            self,
+            similar_indicators,
+            "tilannekuva_similar_indicators{{year=\"{year}\"}} {n}"
+        );
+    }
+
+    /// A region's most similar regions, nearest first.
+    fn similar(&mut self, s: &crate::projection::Similar) {
+        let region = escape(&s.area);
+        for (i, n) in s.nearest.iter().enumerate() {
+            sample!(
+                self,
+                similar_distance,
+                "tilannekuva_similar_region_distance{{region=\"{region}\",similar=\"{}\",rank=\"{}\",year=\"{}\"}} {}",
+                escape(&n.area),
+                i + 1,
+                s.year,
+                n.distance
+            );
+        }
+    }
+
+    /// The regions that improved most on an indicator (ranked 1 to [`FORERUNNERS`]), and
+    /// how many were ranked.
+    fn forerunners(&mut self, fr: &crate::projection::Forerunners) {
+        if fr.ranked.is_empty() {
+            return;
+        }
+        let span = format!(
+            "indicator=\"{}\",from_year=\"{}\",to_year=\"{}\"",
+            escape(&fr.indicator.id),
+            fr.from,
+            fr.to
+        );
+        for r in fr.ranked.iter().take_while(|r| r.rank <= FORERUNNERS) {
+            sample!(
+                self,
+                forerunner,
+                "tilannekuva_forerunner_improvement{{indicator=\"{}\",region=\"{}\",rank=\"{}\",from_year=\"{}\",to_year=\"{}\"}} {}",
+                escape(&fr.indicator.id),
+                escape(&r.area),
+                r.rank,
+                fr.from,
+                fr.to,
+                r.improvement
+            );
+        }
+        sample!(
+            self,
+            forerunner_regions,
+            "tilannekuva_forerunner_regions{{{span}}} {}",
+            fr.ranked.len()
+        );
+    }
+
     /// A round's status. The gauges carry counts, not "overdue": that depends on the
     /// instant, which the alert rule compares with the deadline.
     fn round(&mut self, rs: &crate::projection::RoundStatus) {
@@ -736,8 +1118,14 @@ impl Families {
 
     /// The families with their help, and what the exposition holds: its samples (these
     /// included), the borders, the years left out.
-    fn write(self, out: &mut String, borders: Option<i32>, left_out: usize) {
-        let samples = self.series + 2 + usize::from(borders.is_some());
+    fn write(
+        self,
+        out: &mut String,
+        borders: Option<i32>,
+        left_out: usize,
+        targets_left_out: usize,
+    ) {
+        let samples = self.series + 3 + usize::from(borders.is_some());
         for (name, help, body) in [
             ("tilannekuva_region_info", "1 for every region of the latest catalog (ended ones and SSS, the whole country, included), with its names in Finnish, Swedish and English: for dashboards to show names beside codes.", self.region_info),
             ("tilannekuva_indicator_info", "1 for every indicator of the latest catalog, with its theme, unit and names in Finnish and English.", self.indicator_info),
@@ -757,6 +1145,26 @@ impl Families {
             ("tilannekuva_indicator_rank", "Rank of a region for an indicator and year; 1 = best by the indicator's direction, ties share the best rank.", self.rank),
             ("tilannekuva_theme_score", "Theme score of a region and year: mean of its oriented z-scores over the theme's indicators shown for the year that compare regions (rates, shares, amounts per head; not counts).", self.score),
             ("tilannekuva_region_coverage_ratio", "Share of the catalog's indicators a region has reported for a year (0-1), of the indicators shown for the year.", self.coverage),
+            ("tilannekuva_disparity_regions", "Regions whose figures an indicator's dispersion across the regions rests on, for a year (rates, shares and amounts per head; a count's spread is no disparity). No sample: no measure can be computed (fewer than 3 regions).", self.disp_regions),
+            ("tilannekuva_disparity_regions_weighted", "Of them, the regions with a population, which the population-weighted measures rest on. No sample: those measures cannot be computed.", self.disp_regions_weighted),
+            ("tilannekuva_disparity_range", "Highest less lowest regional value of an indicator for a year. No sample: it cannot be computed (fewer than 3 regions).", self.disp_range),
+            ("tilannekuva_disparity_max_min_ratio", "Highest over lowest regional value of an indicator for a year. No sample: it cannot be computed (fewer than 3 regions, or a value not positive).", self.disp_max_min),
+            ("tilannekuva_disparity_cv", "Coefficient of variation of the regional values of an indicator for a year (population standard deviation over the mean). No sample: it cannot be computed (fewer than 3 regions, a negative value or a mean of 0).", self.disp_cv),
+            ("tilannekuva_disparity_cv_weighted", "Population-weighted coefficient of variation (Williamson) of the regional values of an indicator for a year. No sample: it cannot be computed (fewer than 3 regions with a population, a negative value or a mean of 0).", self.disp_cv_weighted),
+            ("tilannekuva_disparity_gini", "Gini coefficient of the regional values of an indicator for a year (unweighted, 0 = equal). No sample: it cannot be computed (fewer than 3 regions, a negative value or a mean of 0).", self.disp_gini),
+            ("tilannekuva_disparity_top_bottom_ratio", "Mean value of the highest-valued regions holding 20 % of the population over that of the lowest-valued ones (OECD), for an indicator and year. No sample: it cannot be computed (fewer than 3 regions with a population, a negative value, a bottom mean of 0).", self.disp_top_bottom),
+            ("tilannekuva_disparity_sigma_slope", "Sigma-convergence of an indicator over the years shown here: the slope of its coefficient of variation per year (negative: the regions converge). No sample: it cannot be computed (fewer than 3 years with a coefficient of variation).", self.disp_sigma),
+            ("tilannekuva_target_value", "A target of the whole country (area SSS) or a region: the value set for the indicator by the year.", self.target_value),
+            ("tilannekuva_target_latest_value", "The area's latest figure of a target's indicator on the borders of these gauges. No sample: it has none.", self.target_latest),
+            ("tilannekuva_target_latest_year", "The year of that latest figure. No sample: there is none.", self.target_latest_year),
+            ("tilannekuva_target_gap", "Target less the latest figure. No sample: it cannot be computed (no figure).", self.target_gap),
+            ("tilannekuva_target_needed_pace", "The change per year needed from the latest figure to reach the target by its year. No sample: it cannot be computed (no figure, or the target's year is not after the latest figure's).", self.target_needed),
+            ("tilannekuva_target_recent_pace", "The change per year over the five years to the latest figure. No sample: it cannot be computed (no figure five years before the latest).", self.target_recent),
+            ("tilannekuva_target_status", "1 for a target's status: reached, on_track (the last five years' pace reaches it by its year), off_track, missed (its year has come without it), unknown (no figure or no pace).", self.target_status),
+            ("tilannekuva_similar_region_distance", "A region's most similar regions (rank 1 = nearest, at most 7) in the latest year shown whose default indicators compare regions (directional indicators most regions reported): the root mean squared difference of standardised values. No sample: the region cannot be compared (no figure).", self.similar_distance),
+            ("tilannekuva_similar_indicators", "The indicators the similar regions are compared on, for the year they are of.", self.similar_indicators),
+            ("tilannekuva_forerunner_improvement", "The regions that improved most on a directional indicator that compares regions (rank 1-3, more on a tie): the change in its better direction from from_year to to_year, the latest year most regions have a figure of and the latest such year at least five years before it. No sample: it cannot be computed (no such pair of years).", self.forerunner),
+            ("tilannekuva_forerunner_regions", "Regions with a figure at both ends of the forerunners' span, ranked by improvement.", self.forerunner_regions),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
             out.push_str(&body);
@@ -771,6 +1179,11 @@ impl Families {
             out,
             "# HELP tilannekuva_situation_years_left_out Years with figures left out of this exposition because it reached its budget of {} series (the oldest go first).\n# TYPE tilannekuva_situation_years_left_out gauge\ntilannekuva_situation_years_left_out {left_out}",
             crate::limits::MAX_SITUATION_SERIES,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP tilannekuva_situation_targets_left_out Targets of the whole country and the regions left out of this exposition beyond its {} (the earliest years go first; read them with GetTargets).\n# TYPE tilannekuva_situation_targets_left_out gauge\ntilannekuva_situation_targets_left_out {targets_left_out}",
+            crate::limits::MAX_SITUATION_TARGETS,
         );
         if let Some(d) = borders {
             let _ = writeln!(
@@ -881,6 +1294,216 @@ mod tests {
         assert!(text.contains(
             r#"tilannekuva_indicator_value{region="MK01",indicator="population",theme="communities",year="2005"} 1"#
         ));
+    }
+
+    /// `values` of `indicator` for `region`, by year, as one submission's events.
+    fn report(
+        state: &mut WriterState,
+        region: &str,
+        indicator: &str,
+        values: &[(i32, f64)],
+    ) -> Vec<crate::domain::Event> {
+        let observations = values
+            .iter()
+            .map(|&(year, value)| ObservationInput {
+                indicator_id: indicator.into(),
+                year,
+                value,
+                status: Some(Status::Final),
+                source: "test".into(),
+                note: String::new(),
+                correction_reason: String::new(),
+                borders: None,
+                published_micros: None,
+            })
+            .collect();
+        let req = WriteRequest::Submit(SubmitInput {
+            submission_id: format!("{region}-{indicator}"),
+            region_code: region.into(),
+            expected_region_revision: None,
+            observations,
+            validate_only: false,
+        });
+        let mut out = Vec::new();
+        state
+            .prepare(req, &Principal::system("t"), NOW, &mut out)
+            .unwrap();
+        out
+    }
+
+    /// Disparities, targets, similar regions and forerunners over demo-like figures: every
+    /// region's population and offences 2015-2020 (offences of 2021 from two regions only),
+    /// the country's employment rate of 2017 and 2022, and the bundled national targets. A
+    /// measure that cannot be computed has no sample.
+    #[test]
+    fn the_analysis_gauges_show_what_can_be_computed_and_nothing_else() {
+        let mut state = WriterState::default();
+        let mut projection = Projection::new();
+        let catalog = Catalog::bundled();
+        let mut events = state.bootstrap(&catalog, NOW);
+        let latest = catalog.divisions.keys().next_back().copied();
+        let regions: Vec<String> = catalog
+            .regions_on(latest, 2020)
+            .map(|r| r.code.clone())
+            .collect();
+        assert_eq!(regions.len(), 19);
+        for (i, region) in regions.iter().enumerate() {
+            let i = i as f64;
+            let population: Vec<(i32, f64)> = (2015..=2021)
+                .map(|y| (y, 100_000.0 + 10_000.0 * i))
+                .collect();
+            events.extend(report(&mut state, region, "population", &population));
+            // Lower is better: region i improves by 0.1 i a year.
+            let mut offences: Vec<(i32, f64)> = (2015..=2020)
+                .map(|y| (y, 50.0 + 3.0 * i - f64::from(y - 2015) * 0.1 * i))
+                .collect();
+            if i < 2.0 {
+                offences.push((2021, 40.0 + i));
+            }
+            events.extend(report(&mut state, region, "offences_per_1000", &offences));
+        }
+        events.extend(report(
+            &mut state,
+            "SSS",
+            "employment_rate_15_64",
+            &[(2017, 70.0), (2022, 72.0)],
+        ));
+        for e in &events {
+            projection.apply(e);
+        }
+        let mut text = String::new();
+        render_situation(&RwLock::new(projection), || {}, &mut text);
+        let lines = |prefix: &str| -> Vec<&str> {
+            text.lines().filter(|l| l.starts_with(prefix)).collect()
+        };
+        let value = |series: &str| -> f64 {
+            let found = lines(series);
+            assert_eq!(found.len(), 1, "{series}: {found:?}");
+            found[0].rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        let offences = r#"{indicator="offences_per_1000",year="#;
+
+        // Disparities: every measure in 2015-2020; none in 2021 (two regions), none of a sum.
+        for family in [
+            "cv",
+            "cv_weighted",
+            "gini",
+            "top_bottom_ratio",
+            "range",
+            "max_min_ratio",
+            "regions",
+            "regions_weighted",
+        ] {
+            let prefix = format!("tilannekuva_disparity_{family}{offences}");
+            let years: Vec<&str> = lines(&prefix)
+                .iter()
+                .map(|l| &l[prefix.len() + 1..prefix.len() + 5])
+                .collect();
+            assert_eq!(
+                years,
+                ["2020", "2019", "2018", "2017", "2016", "2015"],
+                "{family}"
+            );
+        }
+        assert_eq!(
+            value(&format!(
+                "tilannekuva_disparity_regions{offences}\"2020\"}}"
+            )),
+            19.0
+        );
+        assert!(lines("tilannekuva_disparity_cv{indicator=\"population\"").is_empty());
+        assert!(lines("tilannekuva_disparity_")
+            .iter()
+            .all(|l| !l.contains(r#"year="2021""#)));
+        let sigma = value(r#"tilannekuva_disparity_sigma_slope{indicator="offences_per_1000"}"#);
+        assert!(sigma.is_finite());
+        assert!(!text.contains("NaN"));
+
+        // Targets: the employment rate's with every figure (0.4 a year falls short of the 3
+        // needed); R&D's with no figure: its value and status, nothing else.
+        let employment = r#"{area="SSS",indicator="employment_rate_15_64",year="2023"}"#;
+        assert_eq!(
+            value(&format!("tilannekuva_target_value{employment}")),
+            75.0
+        );
+        assert_eq!(
+            value(&format!("tilannekuva_target_latest_value{employment}")),
+            72.0
+        );
+        assert_eq!(
+            value(&format!("tilannekuva_target_latest_year{employment}")),
+            2022.0
+        );
+        assert_eq!(value(&format!("tilannekuva_target_gap{employment}")), 3.0);
+        assert_eq!(
+            value(&format!("tilannekuva_target_needed_pace{employment}")),
+            3.0
+        );
+        assert!((value(&format!("tilannekuva_target_recent_pace{employment}")) - 0.4).abs() < 1e-9);
+        assert_eq!(
+            value(
+                r#"tilannekuva_target_status{area="SSS",indicator="employment_rate_15_64",year="2023",status="off_track"}"#
+            ),
+            1.0
+        );
+        let rd = r#"{area="SSS",indicator="rd_share_of_gdp",year="2030"}"#;
+        assert_eq!(value(&format!("tilannekuva_target_value{rd}")), 4.0);
+        assert_eq!(
+            value(
+                r#"tilannekuva_target_status{area="SSS",indicator="rd_share_of_gdp",year="2030",status="unknown"}"#
+            ),
+            1.0
+        );
+        for family in [
+            "latest_value",
+            "latest_year",
+            "gap",
+            "needed_pace",
+            "recent_pace",
+        ] {
+            assert!(
+                lines(&format!("tilannekuva_target_{family}{rd}")).is_empty(),
+                "{family}"
+            );
+        }
+        assert_eq!(
+            lines("tilannekuva_target_status{").len(),
+            catalog.targets.len()
+        );
+
+        // Similar regions: of 2020 (in 2021 two regions of 19 have offences), 7 each.
+        let similar = lines("tilannekuva_similar_region_distance{");
+        assert_eq!(similar.len(), 19 * 7);
+        assert!(similar.iter().all(|l| l.contains(r#"year="2020"}"#)));
+        assert_eq!(value(r#"tilannekuva_similar_indicators{year="2020"}"#), 1.0);
+        // Region i differs from region j by |i - j| in offences: its neighbours are next to it.
+        let first = &regions[0];
+        assert!(text.contains(&format!(
+            r#"tilannekuva_similar_region_distance{{region="{first}",similar="{}",rank="1",year="2020"}}"#,
+            regions[1]
+        )));
+
+        // Forerunners: 2015 to 2020 (2021 is not reported by most), the last regions first.
+        let forerunners = lines("tilannekuva_forerunner_improvement{");
+        assert_eq!(forerunners.len(), 3, "{forerunners:?}");
+        assert!(text.contains(&format!(
+            r#"tilannekuva_forerunner_improvement{{indicator="offences_per_1000",region="{}",rank="1",from_year="2015",to_year="2020"}}"#,
+            regions[18]
+        )));
+        assert_eq!(
+            value(
+                r#"tilannekuva_forerunner_regions{indicator="offences_per_1000",from_year="2015",to_year="2020"}"#
+            ),
+            19.0
+        );
+
+        // The exposition counts these samples too.
+        let samples = text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .count();
+        assert_eq!(value("tilannekuva_situation_series "), samples as f64);
+        assert_eq!(value("tilannekuva_situation_targets_left_out "), 0.0);
     }
 
     /// Every region (SSS and ended ones included), indicator and group has one info series

@@ -333,10 +333,22 @@ fn dashboards_are_ready_for_file_provisioning() {
 // Dashboards: names beside codes
 // ---------------------------------------------------------------------------------------
 
-/// The labels that hold a code (`MK12`, `FI1D`, `registered_unemployment_rate`). A query
-/// that returns one returns the name beside it, `<label>_name`, joined from
-/// `tilannekuva_<label>_info` in the language of the `lang` variable.
-const CODED: &[&str] = &["region", "group", "indicator"];
+/// The labels that hold a code (`MK12`, `FI1D`, `registered_unemployment_rate`), each with
+/// the kind of code it holds: `tilannekuva_<kind>_info` names it, by its `<kind>` label. A
+/// query that returns one returns the name beside it, `<label>_name`, joined from that info
+/// metric in the language of the `lang` variable. A target's `area` is the whole country
+/// (SSS) or a region, a similar region's code is in `similar`: both are named by
+/// `tilannekuva_region_info`.
+const CODED: &[(&str, &str)] = &[
+    ("region", "region"),
+    ("group", "group"),
+    ("indicator", "indicator"),
+    ("area", "region"),
+    ("similar", "region"),
+];
+
+/// The kinds of code, each named by its own info metric.
+const KINDS: &[&str] = &["region", "group", "indicator"];
 
 /// The labels (besides job and instance) of every gauge that carries a code, as
 /// docs/operations.md lists them: what a bare selector of one returns. The Prometheus test
@@ -391,6 +403,58 @@ const METRIC_LABELS: &[(&str, &[&str])] = &[
     (
         "tilannekuva_indicator_info",
         &["indicator", "theme", "unit", "name_fi", "name_en"],
+    ),
+    ("tilannekuva_disparity_regions", &["indicator", "year"]),
+    (
+        "tilannekuva_disparity_regions_weighted",
+        &["indicator", "year"],
+    ),
+    ("tilannekuva_disparity_range", &["indicator", "year"]),
+    (
+        "tilannekuva_disparity_max_min_ratio",
+        &["indicator", "year"],
+    ),
+    ("tilannekuva_disparity_cv", &["indicator", "year"]),
+    ("tilannekuva_disparity_cv_weighted", &["indicator", "year"]),
+    ("tilannekuva_disparity_gini", &["indicator", "year"]),
+    (
+        "tilannekuva_disparity_top_bottom_ratio",
+        &["indicator", "year"],
+    ),
+    ("tilannekuva_disparity_sigma_slope", &["indicator"]),
+    ("tilannekuva_target_value", &["area", "indicator", "year"]),
+    (
+        "tilannekuva_target_latest_value",
+        &["area", "indicator", "year"],
+    ),
+    (
+        "tilannekuva_target_latest_year",
+        &["area", "indicator", "year"],
+    ),
+    ("tilannekuva_target_gap", &["area", "indicator", "year"]),
+    (
+        "tilannekuva_target_needed_pace",
+        &["area", "indicator", "year"],
+    ),
+    (
+        "tilannekuva_target_recent_pace",
+        &["area", "indicator", "year"],
+    ),
+    (
+        "tilannekuva_target_status",
+        &["area", "indicator", "year", "status"],
+    ),
+    (
+        "tilannekuva_similar_region_distance",
+        &["region", "similar", "rank", "year"],
+    ),
+    (
+        "tilannekuva_forerunner_improvement",
+        &["indicator", "region", "rank", "from_year", "to_year"],
+    ),
+    (
+        "tilannekuva_forerunner_regions",
+        &["indicator", "from_year", "to_year"],
     ),
 ];
 
@@ -834,14 +898,14 @@ fn result_labels(expr: &str) -> Result<BTreeSet<String>, String> {
 }
 
 /// Why a dashboard query that returns codes (`labels`: what it returns) does not show
-/// their names, if it does not: beside every region, group or indicator label it must
-/// return the `<label>_name` label, joined from `tilannekuva_<label>_info` in the language
-/// of `$lang`, and beside an indicator its `unit`.
+/// their names, if it does not: beside every label of [`CODED`] it must return the
+/// `<label>_name` label, joined from the info metric of its kind in the language of
+/// `$lang`, and beside an indicator its `unit`.
 fn name_problems(expr: &str, labels: &BTreeSet<String>) -> Vec<String> {
     let mut out = Vec::new();
-    for code in CODED.iter().filter(|c| labels.contains(**c)) {
+    for (code, kind) in CODED.iter().filter(|(c, _)| labels.contains(*c)) {
         let name = format!("{code}_name");
-        let info = format!("tilannekuva_{code}_info");
+        let info = format!("tilannekuva_{kind}_info");
         if !labels.contains(&name) {
             out.push(format!("returns `{code}` without `{name}`"));
         }
@@ -908,7 +972,7 @@ fn dashboard_queries_show_names_beside_codes() {
                     continue;
                 }
             };
-            if CODED.iter().any(|c| labels.contains(*c)) {
+            if CODED.iter().any(|(c, _)| labels.contains(*c)) {
                 codes = true;
                 shown += 1;
             }
@@ -1036,6 +1100,34 @@ fn the_name_check_knows_which_labels_a_query_returns() {
          topk by (indicator) (1, label_replace(tilannekuva_indicator_info, \"indicator_name\", \"$1\", \"name_${lang}\", \"(.+)\"))"
     )
     .is_empty());
+    // A similar region and a target's area are regions: named by tilannekuva_region_info,
+    // their code label renamed to join it.
+    assert_eq!(
+        problems("max by (similar) (tilannekuva_similar_region_distance{region=\"$region\"})"),
+        [
+            "returns `similar` without `similar_name`",
+            "returns `similar` and does not join tilannekuva_region_info",
+            "returns `similar` and takes no name in the language of $lang (name_${lang})",
+        ]
+    );
+    assert!(problems(
+        "max by (similar) (tilannekuva_similar_region_distance{region=\"$region\"}) * on(similar) group_left(similar_name) \
+         topk by (similar) (1, label_replace(label_replace(tilannekuva_region_info, \"similar\", \"$1\", \"region\", \"(.*)\"), \
+         \"similar_name\", \"$1\", \"name_${lang}\", \"(.+)\"))"
+    )
+    .is_empty());
+    assert_eq!(
+        labels("max by (area, indicator, year) (tilannekuva_target_gap)"),
+        ["area", "indicator", "year"]
+    );
+    assert_eq!(
+        problems("max by (area, year) (tilannekuva_target_gap)"),
+        [
+            "returns `area` without `area_name`",
+            "returns `area` and does not join tilannekuva_region_info",
+            "returns `area` and takes no name in the language of $lang (name_${lang})",
+        ]
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1376,6 +1468,9 @@ fn every_dashboard_query_and_alert_rule_works_against_prometheus_scraping_the_se
         out.contains("2020-01-31 23:59:59 EET") && out.contains("already passed"),
         "round open says the deadline in Finnish time, and that it has passed:\n{out}"
     );
+    // A region's target, so that the targets table has a row with every column (the
+    // region has figures of 2017 and 2022: a gap, a needed and a recent pace).
+    set_target(&server, "MK01", "registered_unemployment_rate", 2030, 5.0);
     let prom = Prometheus::start(server.http);
 
     // A scrape has landed.
@@ -1576,7 +1671,7 @@ fn every_dashboard_query_and_alert_rule_works_against_prometheus_scraping_the_se
             Err(e) => failures.push(format!("labels of {metric}: {e}")),
         }
     }
-    for code in CODED {
+    for (code, kind) in CODED {
         let selector = urlencode(&format!("{{__name__=~\"tilannekuva_.+\",{code}!=\"\"}}"));
         match label_names(&format!("/api/v1/label/__name__/values?match[]={selector}")) {
             Ok(metrics) => failures.extend(
@@ -1590,12 +1685,12 @@ fn every_dashboard_query_and_alert_rule_works_against_prometheus_scraping_the_se
         // Every code on the gauges has its info series: a join drops a row without one.
         let q = format!(
             "group by ({code}) ({{__name__=~\"tilannekuva_.+\",{code}!=\"\"}}) \
-             unless on({code}) tilannekuva_{code}_info"
+             unless on({code}) label_replace(tilannekuva_{kind}_info, \"{code}\", \"$1\", \"{kind}\", \"(.*)\")"
         );
         match prom.query(&q) {
             Ok(r) if r.as_array().is_some_and(Vec::is_empty) => {}
             Ok(r) => failures.push(format!(
-                "{code}s without a tilannekuva_{code}_info series (their rows vanish from the dashboards): {r}"
+                "{code} codes without a tilannekuva_{kind}_info series (their rows vanish from the dashboards): {r}"
             )),
             Err(e) => failures.push(format!("{q:?}: {e}")),
         }
@@ -1609,7 +1704,7 @@ fn every_dashboard_query_and_alert_rule_works_against_prometheus_scraping_the_se
         .map(|(_, v)| *v)
         .unwrap();
     let mut names: BTreeMap<(&str, String), String> = BTreeMap::new();
-    for code in CODED {
+    for code in KINDS {
         let info = prom
             .query(&format!("tilannekuva_{code}_info"))
             .unwrap_or_else(|e| panic!("tilannekuva_{code}_info: {e}"));
@@ -1630,9 +1725,9 @@ fn every_dashboard_query_and_alert_rule_works_against_prometheus_scraping_the_se
         let Ok(labels) = result_labels(e) else {
             continue;
         };
-        for code in CODED
+        for (code, kind) in CODED
             .iter()
-            .filter(|c| labels.contains(&format!("{c}_name")))
+            .filter(|(c, _)| labels.contains(&format!("{c}_name")))
         {
             *named.entry(*code).or_default() += 1;
             let series = match prom.query(e) {
@@ -1646,7 +1741,7 @@ fn every_dashboard_query_and_alert_rule_works_against_prometheus_scraping_the_se
                 let m = &s["metric"];
                 let id = m[*code].as_str().unwrap_or_default();
                 let got = m[format!("{code}_name")].as_str().unwrap_or_default();
-                let want = names.get(&(*code, id.to_owned()));
+                let want = names.get(&(*kind, id.to_owned()));
                 let unit = m["unit"].as_str().unwrap_or_default();
                 (got.is_empty() || Some(got) != want.map(String::as_str))
                     .then(|| format!("{code} {id:?} is named {got:?}, not {want:?}"))
@@ -1660,7 +1755,7 @@ fn every_dashboard_query_and_alert_rule_works_against_prometheus_scraping_the_se
             }
         }
     }
-    for code in CODED {
+    for (code, _) in CODED {
         if !named.contains_key(code) {
             failures.push(format!("no dashboard query returns {code}_name"));
         }
@@ -1680,6 +1775,33 @@ fn every_dashboard_query_and_alert_rule_works_against_prometheus_scraping_the_se
         rules.len(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Sets a target through the gRPC API (no auth file: every caller may).
+fn set_target(server: &Proc, area: &str, indicator: &str, year: i32, value: f64) {
+    use tilannekuva::proto;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut client =
+            proto::catalog_service_client::CatalogServiceClient::new(server.channel().await);
+        client
+            .set_target(proto::SetTargetRequest {
+                submission_id: String::new(),
+                target: Some(proto::Target {
+                    area_code: area.into(),
+                    indicator_id: indicator.into(),
+                    year,
+                    value,
+                    source: "operations test".into(),
+                    note: String::new(),
+                }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("SetTarget {area} {indicator} {year}: {e}"));
+    });
 }
 
 /// Runs a template-variable query; the values it offers.

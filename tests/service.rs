@@ -504,6 +504,10 @@ async fn metrics_pass_promtool_and_carry_the_situation_picture() {
         "tilannekuva_group_",
         "tilannekuva_round_",
         "tilannekuva_situation_",
+        "tilannekuva_disparity_",
+        "tilannekuva_target_",
+        "tilannekuva_similar_",
+        "tilannekuva_forerunner_",
     ];
     let samples = body
         .lines()
