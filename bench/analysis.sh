@@ -2,7 +2,7 @@
 # What the network's reads cost (BENCHMARKS.md, "Disparities, targets, similar areas,
 # forerunners"): on a store at municipal scale, each read of docs/analysis.md from 8
 # clients as fast as answered (reads/s, p50, p99) next to the area picture read, one
-# client's similar-areas latency, and as-of reads.
+# client's similar-areas latency, as-of reads, and what a /metrics scrape costs.
 #
 #   cargo build --release && bench/analysis.sh                 # 10 M events, ~4 min
 #   EVENTS=1000000 DURATION=5 bench/analysis.sh
@@ -71,3 +71,13 @@ measure "forerunners among municipalities, five years" 8 --read forerunners --ar
 measure "targets (all)" 8 --read targets --areas regions
 measure "similar municipalities as of sequence $half" 8 --read similar --areas municipalities --as-of-sequence "$half"
 measure "disparities between municipalities as of sequence $half" 8 --read disparities --areas municipalities --as-of-sequence "$half"
+# The gauges of /metrics now carry the disparities, targets, similar regions and
+# forerunners: a scrape after writes renders them (the next ones within 5 s reuse it).
+loadgen --areas municipalities --clients 1 --batch 10 --duration 0.5 --allow-real-data >/dev/null
+sleep 1.1
+first=$(curl -fs -o /dev/null -w '%{time_total}' "http://$HTTP/metrics")
+sleep 0.3
+next=$(curl -fs -o /dev/null -w '%{time_total}' "http://$HTTP/metrics")
+samples=$(curl -fs "http://$HTTP/metrics" | grep -c '^tilannekuva_\(disparity\|target\|similar\|forerunner\)_' || true)
+echo
+echo "/metrics: the first scrape after writes ${first} s, the next ${next} s; ${samples} samples of the analysis families"
