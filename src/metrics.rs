@@ -1207,18 +1207,21 @@ mod tests {
     /// 2026-11-27T00:00:00Z in microseconds.
     const NOW: i64 = 1_795_737_600_000_000;
 
-    fn submit(
+    /// `values` of `indicator` for `region`, by year, as the events of submission `id`.
+    fn submission(
         state: &mut WriterState,
         id: &str,
-        years: std::ops::Range<i32>,
-        value: f64,
+        (region, indicator): (&str, &str),
+        status: Status,
+        values: impl IntoIterator<Item = (i32, f64)>,
     ) -> Vec<crate::domain::Event> {
-        let observations = years
-            .map(|year| ObservationInput {
-                indicator_id: "population".into(),
+        let observations = values
+            .into_iter()
+            .map(|(year, value)| ObservationInput {
+                indicator_id: indicator.into(),
                 year,
                 value,
-                status: Some(Status::Provisional),
+                status: Some(status),
                 source: "test".into(),
                 note: String::new(),
                 correction_reason: String::new(),
@@ -1228,7 +1231,7 @@ mod tests {
             .collect();
         let req = WriteRequest::Submit(SubmitInput {
             submission_id: id.into(),
-            region_code: "MK01".into(),
+            region_code: region.into(),
             expected_region_revision: None,
             observations,
             validate_only: false,
@@ -1238,6 +1241,23 @@ mod tests {
             .prepare(req, &Principal::system("t"), NOW, &mut out)
             .unwrap();
         out
+    }
+
+    /// Provisional population of MK01, the same `value` in each of `years`.
+    fn submit(
+        state: &mut WriterState,
+        id: &str,
+        years: std::ops::Range<i32>,
+        value: f64,
+    ) -> Vec<crate::domain::Event> {
+        let values = years.map(|year| (year, value));
+        submission(
+            state,
+            id,
+            ("MK01", "population"),
+            Status::Provisional,
+            values,
+        )
     }
 
     fn projection_with(years: std::ops::Range<i32>) -> (WriterState, Projection) {
@@ -1296,39 +1316,21 @@ mod tests {
         ));
     }
 
-    /// `values` of `indicator` for `region`, by year, as one submission's events.
+    /// Final `values` of `indicator` for `region`, by year.
     fn report(
         state: &mut WriterState,
         region: &str,
         indicator: &str,
         values: &[(i32, f64)],
     ) -> Vec<crate::domain::Event> {
-        let observations = values
-            .iter()
-            .map(|&(year, value)| ObservationInput {
-                indicator_id: indicator.into(),
-                year,
-                value,
-                status: Some(Status::Final),
-                source: "test".into(),
-                note: String::new(),
-                correction_reason: String::new(),
-                borders: None,
-                published_micros: None,
-            })
-            .collect();
-        let req = WriteRequest::Submit(SubmitInput {
-            submission_id: format!("{region}-{indicator}"),
-            region_code: region.into(),
-            expected_region_revision: None,
-            observations,
-            validate_only: false,
-        });
-        let mut out = Vec::new();
-        state
-            .prepare(req, &Principal::system("t"), NOW, &mut out)
-            .unwrap();
-        out
+        let id = format!("{region}-{indicator}");
+        submission(
+            state,
+            &id,
+            (region, indicator),
+            Status::Final,
+            values.iter().copied(),
+        )
     }
 
     /// Disparities, targets, similar regions and forerunners over demo-like figures: every

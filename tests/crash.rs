@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use prost::Message;
 use tilannekuva::api::convert;
 use tilannekuva::domain::event::verify_chain;
-use tilannekuva::domain::{Event, Observation, Payload, Status, ZERO_HASH};
+use tilannekuva::domain::{Event, Observation, Payload, Status, NATIONAL_CODE, ZERO_HASH};
 use tilannekuva::projection::{Level, Projection};
 use tilannekuva::proto;
 use tilannekuva::proto::ingest_service_client::IngestServiceClient;
@@ -80,17 +80,22 @@ fn local_pictures(events: &[Event]) -> Vec<Vec<u8>> {
     let seq = p.applied();
     // On the latest borders, as the server answers by default.
     let d = p.latest_borders();
+    let catalog = p.catalog_at(seq);
+    // A picture carries its area's targets, as GetTargets answers them.
+    let targets = |area| {
+        convert::targets_to_proto(&p.targets(Some(area), None, d, seq), &catalog, seq).targets
+    };
     let mut out = Vec::new();
     for year in YEARS {
-        out.push(
-            convert::national_picture_to_proto(&p.year_picture(year, (Level::Region, d), seq), seq)
-                .encode_to_vec(),
-        );
+        let mut national =
+            convert::national_picture_to_proto(&p.year_picture(year, (Level::Region, d), seq), seq);
+        national.targets = targets(NATIONAL_CODE);
+        out.push(national.encode_to_vec());
         for region in REGIONS {
-            out.push(
-                convert::region_picture_to_proto(&p.region_picture(region, year, d, seq), seq)
-                    .encode_to_vec(),
-            );
+            let mut picture =
+                convert::region_picture_to_proto(&p.region_picture(region, year, d, seq), seq);
+            picture.targets = targets(region);
+            out.push(picture.encode_to_vec());
             for indicator in INDICATORS {
                 // The trails' events, by sequence (the log holds 1..=seq in order).
                 let trail: Vec<Event> = p

@@ -830,7 +830,7 @@ pub(crate) fn disparities_to_proto(d: &Disparities, seq: u64) -> proto::GetDispa
     }
 }
 
-pub(crate) fn targets_to_proto(
+pub fn targets_to_proto(
     targets: &[TargetProgress],
     catalog: &Catalog,
     seq: u64,

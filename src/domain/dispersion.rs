@@ -85,9 +85,9 @@ pub(crate) fn gini(values: &[f64]) -> Measure {
     Ok(weighted / (n * n * mean(&sorted)))
 }
 
-/// The population-weighted coefficient of variation (Williamson):
-/// (1/Ȳ)·√Σ(pᵢ/P)(yᵢ − Ȳ)², Ȳ = Σ(pᵢ/P)yᵢ, over pairs (value, population).
-pub(crate) fn cv_weighted(pairs: &[(f64, f64)]) -> Measure {
+/// Why the population-weighted measures cannot be taken over `pairs` (value, population):
+/// too few areas with a population, or values a relative measure cannot divide by.
+fn weighted_precondition(pairs: &[(f64, f64)]) -> Result<(), String> {
     if pairs.len() < MIN_AREAS {
         return Err(format!(
             "too few areas with a population: {} (at least {MIN_AREAS})",
@@ -95,9 +95,16 @@ pub(crate) fn cv_weighted(pairs: &[(f64, f64)]) -> Measure {
         ));
     }
     let values: Vec<f64> = pairs.iter().map(|(v, _)| *v).collect();
-    if let Some(why) = not_relative(&values) {
-        return Err(why);
+    match not_relative(&values) {
+        Some(why) => Err(why),
+        None => Ok(()),
     }
+}
+
+/// The population-weighted coefficient of variation (Williamson):
+/// (1/Ȳ)·√Σ(pᵢ/P)(yᵢ − Ȳ)², Ȳ = Σ(pᵢ/P)yᵢ, over pairs (value, population).
+pub(crate) fn cv_weighted(pairs: &[(f64, f64)]) -> Measure {
+    weighted_precondition(pairs)?;
     let p: f64 = pairs.iter().map(|(_, p)| p).sum();
     if p <= 0.0 {
         return Err("the areas' population is 0".into());
@@ -114,16 +121,7 @@ pub(crate) fn cv_weighted(pairs: &[(f64, f64)]) -> Measure {
 /// population to that of the lowest-valued ones (OECD). The area at a tail's edge counts
 /// with the part of its population that completes the tail.
 pub(crate) fn top_bottom_ratio(pairs: &[(f64, f64)]) -> Measure {
-    if pairs.len() < MIN_AREAS {
-        return Err(format!(
-            "too few areas with a population: {} (at least {MIN_AREAS})",
-            pairs.len()
-        ));
-    }
-    let values: Vec<f64> = pairs.iter().map(|(v, _)| *v).collect();
-    if let Some(why) = not_relative(&values) {
-        return Err(why);
-    }
+    weighted_precondition(pairs)?;
     let mut sorted = pairs.to_vec();
     sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
     let total: f64 = sorted.iter().map(|(_, p)| p).sum();

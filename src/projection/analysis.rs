@@ -71,7 +71,7 @@ impl TargetStatus {
 
 /// A target against the figures.
 #[derive(Clone, Debug)]
-pub(crate) struct TargetProgress {
+pub struct TargetProgress {
     pub(crate) target: Target,
     /// The borders the figures are on.
     pub(crate) borders: Option<i32>,
@@ -255,6 +255,23 @@ impl Projection {
         }
         self.figure(catalog, area, ind, year, d, seq)
             .map(|f| f.value)
+    }
+
+    /// The targets of `indicator` (all when `None`) for `area` (all when `None`) against
+    /// the figures on borders `d`, as of `seq`: what a picture carries and what
+    /// `GetTargets` answers.
+    pub fn targets(
+        &self,
+        area: Option<&str>,
+        indicator: Option<&str>,
+        d: Option<i32>,
+        seq: u64,
+    ) -> Vec<TargetProgress> {
+        let catalog = self.catalog_at(seq);
+        catalog
+            .targets_of(indicator, area)
+            .map(|t| self.target_progress(&catalog, t, d, seq))
+            .collect()
     }
 
     /// A target against its area's figures on borders `d` (the rule: docs/analysis.md).

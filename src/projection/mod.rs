@@ -580,7 +580,7 @@ impl Projection {
     }
 
     /// The catalog as it was after event `seq`.
-    pub(crate) fn catalog_at(&self, seq: u64) -> Arc<Catalog> {
+    pub fn catalog_at(&self, seq: u64) -> Arc<Catalog> {
         if seq >= self.catalog_changed_at {
             self.current_catalog.clone()
         } else {

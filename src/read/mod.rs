@@ -213,15 +213,7 @@ impl At<'_> {
     /// The one division a span of years is compared on (`own`: the last year's), after
     /// checking the span.
     fn span(&self, from: i32, to: i32) -> Result<Option<i32>, ReadError> {
-        if to < from {
-            return Err(ReadError::invalid("to_year", "to_year is before from_year"));
-        }
-        if to - from >= MAX_SERIES_YEARS {
-            return Err(ReadError::invalid(
-                "from_year",
-                format!("at most {MAX_SERIES_YEARS} years per request"),
-            ));
-        }
+        check_span(from, to)?;
         self.borders(to)
     }
 
@@ -234,6 +226,20 @@ impl At<'_> {
             .cloned()
             .ok_or_else(|| ReadError::invalid("indicator_id", format!("unknown indicator {id:?}")))
     }
+}
+
+/// A span of years in order and within [`MAX_SERIES_YEARS`].
+fn check_span(from: i32, to: i32) -> Result<(), ReadError> {
+    if to < from {
+        return Err(ReadError::invalid("to_year", "to_year is before from_year"));
+    }
+    if to - from >= MAX_SERIES_YEARS {
+        return Err(ReadError::invalid(
+            "from_year",
+            format!("at most {MAX_SERIES_YEARS} years per request"),
+        ));
+    }
+    Ok(())
 }
 
 /// A year a picture is asked for: within 1000..9999 (four digits), checked once where a
@@ -431,15 +437,7 @@ impl Reader {
             from.unwrap_or(first).max(first),
             to.unwrap_or(last).min(last),
         );
-        if to < from {
-            return Err(ReadError::invalid("to_year", "to_year is before from_year"));
-        }
-        if to - from >= MAX_SERIES_YEARS {
-            return Err(ReadError::invalid(
-                "from_year",
-                format!("at most {MAX_SERIES_YEARS} years per request"),
-            ));
-        }
+        check_span(from, to)?;
         // Checked once for the whole span: a division that does not exist is refused.
         at.borders(from)?;
         let catalog = at.p.catalog_at(at.seq);
@@ -626,14 +624,22 @@ impl Reader {
         indicator: Option<&str>,
     ) -> Result<Answer<Vec<TargetProgress>>, ReadError> {
         let at = self.at(who, point).await?;
-        let area = area.map(|a| at.region(a)).transpose()?;
+        // The whole country is an area even before a catalog has arrived (a replica that
+        // has not caught up answers its national picture, with no targets).
+        let area = area
+            .map(|a| match a {
+                crate::domain::NATIONAL_CODE => Ok(a.to_owned()),
+                _ => at.region(a),
+            })
+            .transpose()?;
         let indicator = indicator.map(|i| at.indicator(i)).transpose()?;
         let d = at.borders(crate::write::current_year())?;
-        let catalog = at.p.catalog_at(at.seq);
-        let progress = catalog
-            .targets_of(indicator.as_ref().map(|i| i.id.as_str()), area.as_deref())
-            .map(|t| at.p.target_progress(&catalog, t, d, at.seq))
-            .collect();
+        let progress = at.p.targets(
+            area.as_deref(),
+            indicator.as_ref().map(|i| i.id.as_str()),
+            d,
+            at.seq,
+        );
         Ok(at.answer(progress))
     }
 
