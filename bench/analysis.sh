@@ -4,7 +4,7 @@
 # clients as fast as answered (reads/s, p50, p99) next to the area picture read, one
 # client's similar-areas latency, as-of reads, and what a /metrics scrape costs.
 #
-#   cargo build --release && bench/analysis.sh                 # 10 M events, ~4 min
+#   cargo build --release && bench/analysis.sh                 # 10 M events, ~3 min
 #   EVENTS=1000000 DURATION=5 bench/analysis.sh
 #
 # Starts the release build on a fresh data directory, fills it with loadgen's synthetic
