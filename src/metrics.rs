@@ -488,7 +488,7 @@ pub(crate) fn render_situation(
                 .indicator_year(&catalog, ind, year, on, seq);
             f.indicator_year(year, &iy, &mut reported);
             scores.add(&iy);
-            if most_reported(&iy) {
+            if iy.most_reported() {
                 well_reported.entry(ind.id.as_str()).or_default().push(year);
             }
             between();
@@ -520,8 +520,7 @@ pub(crate) fn render_situation(
     let similar_years: std::collections::BTreeSet<i32> = catalog
         .indicators
         .values()
-        .filter(|i| i.direction != crate::domain::Direction::Neutral)
-        .filter(|i| i.aggregation != crate::domain::Aggregation::NationalOnly)
+        .filter(|i| i.likens_areas())
         .filter_map(|i| well_reported.get(i.id.as_str()))
         .flatten()
         .copied()
@@ -561,13 +560,6 @@ const FORERUNNER_YEARS: i32 = 5;
 const FORERUNNERS: u32 = 3;
 /// The similar regions shown of each region.
 const SIMILAR: usize = 7;
-
-/// Whether at least two thirds of the compared regions have a figure in `iy` (the rule of
-/// the similar-areas default set): a year being reported does not crown its first
-/// reporters as forerunners.
-fn most_reported(iy: &crate::projection::IndicatorYear) -> bool {
-    !iy.areas.is_empty() && iy.values.len() * 3 >= iy.areas.len() * 2
-}
 
 /// The targets of the whole country and the regions against their figures on the borders
 /// of the gauges, at most [`crate::limits::MAX_SITUATION_TARGETS`] of them (those with the
@@ -658,7 +650,7 @@ fn forerunners(
     between: &mut impl FnMut(),
 ) {
     for ind in catalog.indicators.values() {
-        if ind.direction == crate::domain::Direction::Neutral || !ind.compares_regions() {
+        if !ind.likens_areas() {
             continue;
         }
         let Some(years) = well_reported.get(ind.id.as_str()) else {

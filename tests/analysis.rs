@@ -477,6 +477,38 @@ async fn disparities_similar_areas_and_forerunners_match_the_pictures() {
         .all(|w| w[0].distance <= w[1].distance));
     assert!(!similar.indicators.is_empty());
     let v2019 = region_values(&ch, 2019).await;
+    // The default set: the directional rates and shares (no count, which would make areas
+    // of one size alike) that at least two thirds of the regions reported.
+    let catalog: BTreeMap<String, proto::Indicator> = CatalogServiceClient::new(ch.clone())
+        .list_indicators(proto::ListIndicatorsRequest { theme: None })
+        .await
+        .unwrap()
+        .into_inner()
+        .indicators
+        .into_iter()
+        .map(|i| (i.id.clone(), i))
+        .collect();
+    let default_set: Vec<&str> = catalog
+        .values()
+        .filter(|i| {
+            i.direction() != proto::Direction::Neutral
+                && matches!(
+                    i.aggregation(),
+                    proto::Aggregation::Ratio | proto::Aggregation::WeightedMean
+                )
+        })
+        .filter(|i| {
+            let reported = v2019.values().filter(|v| v.contains_key(&i.id)).count();
+            reported * 3 >= v2019.len() * 2
+        })
+        .map(|i| i.id.as_str())
+        .collect();
+    let compared: Vec<&str> = similar
+        .indicators
+        .iter()
+        .map(|i| i.indicator_id.as_str())
+        .collect();
+    assert_eq!(compared, default_set);
     let nearest = &similar.similar[0];
     let mut sum = 0.0;
     let mut used = 0;

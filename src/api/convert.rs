@@ -896,11 +896,7 @@ pub(crate) fn similar_to_proto(s: &Similar, seq: u64) -> proto::GetSimilarAreasR
     }
 }
 
-pub(crate) fn forerunners_to_proto(
-    f: &Forerunners,
-    limit: usize,
-    seq: u64,
-) -> proto::GetForerunnersResponse {
+pub(crate) fn forerunners_to_proto(f: &Forerunners, seq: u64) -> proto::GetForerunnersResponse {
     proto::GetForerunnersResponse {
         indicator_id: f.indicator.id.clone(),
         from_year: f.from,
@@ -910,7 +906,7 @@ pub(crate) fn forerunners_to_proto(
         forerunners: f
             .ranked
             .iter()
-            .take(limit)
+            .take(f.listed)
             .map(|r| proto::Forerunner {
                 region_code: r.area.clone(),
                 from_value: r.from_value,

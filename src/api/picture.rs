@@ -149,23 +149,14 @@ impl proto::picture_service_server::PictureService for PictureApi {
         let from = Year::new(req.from_year, "from_year")?;
         let to = Year::new(req.to_year, "to_year")?;
         let level = level(&req.level)?;
-        let limit = match req.limit {
-            0 => crate::read::DEFAULT_FORERUNNERS,
-            n if n <= crate::read::MAX_FORERUNNERS => n,
-            n => {
-                return Err(super::invalid(
-                    "limit",
-                    format!("{n}: give 1-{}", crate::read::MAX_FORERUNNERS),
-                ))
-            }
-        };
+        // Proto3's 0 is "not given".
+        let limit = (req.limit != 0).then_some(req.limit);
         let at = point(&req.as_of, req.min_sequence)?.with_borders(&req.borders, "borders")?;
         let a = (self.reader)
-            .forerunners(&who, at, &req.indicator_id, level, (from, to))
+            .forerunners(&who, at, &req.indicator_id, level, (from, to), limit)
             .await?;
         Ok(Response::new(convert::forerunners_to_proto(
             &a.value,
-            limit as usize,
             a.as_of_sequence,
         )))
     }

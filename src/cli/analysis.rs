@@ -291,9 +291,10 @@ pub(crate) async fn set_target(a: SetTargetArgs) -> anyhow::Result<()> {
 /// `id` or `id:weight`.
 fn weighted(s: &str) -> anyhow::Result<proto::SimilarityIndicator> {
     let (id, weight) = match s.split_once(':') {
+        // 0 would be "not given" (a weight of 1) over gRPC: refused here.
         Some((id, w)) => match w.trim().parse::<f64>() {
-            Ok(w) => (id, w),
-            Err(_) => bail!("--indicator {s:?}: the weight after ':' must be a number"),
+            Ok(w) if w > 0.0 && w.is_finite() => (id, w),
+            _ => bail!("--indicator {s:?}: the weight after ':' must be a positive number"),
         },
         None => (s, 1.0),
     };

@@ -213,11 +213,12 @@ pub struct SimilarArgs {
     #[arg(long)]
     pub(crate) year: i32,
     /// An indicator to compare on, with an optional weight: `employment_rate_15_64:2`
-    /// (repeat; default: the directional indicators two thirds of the areas reported).
+    /// (repeat; default: the directional rates and shares two thirds of the areas reported).
     #[arg(long)]
     pub(crate) indicator: Vec<String>,
     /// How many similar areas (1-50).
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = crate::read::DEFAULT_SIMILAR,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::read::MAX_SIMILAR)))]
     pub(crate) k: u32,
     /// Borders to compare on: latest (the default), own, or a division's year.
     #[arg(long, default_value = "latest")]
@@ -240,8 +241,9 @@ pub struct ForerunnersArgs {
     /// The areas compared: region, municipality, sub_region or county.
     #[arg(long, default_value = "region")]
     pub(crate) level: String,
-    /// How many to list.
-    #[arg(long, default_value_t = 5)]
+    /// How many to list (1-500).
+    #[arg(long, default_value_t = crate::read::DEFAULT_FORERUNNERS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::read::MAX_FORERUNNERS)))]
     pub(crate) limit: u32,
     #[arg(long, default_value = "latest", help = SPAN_BORDERS)]
     pub(crate) borders: String,

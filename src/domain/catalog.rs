@@ -99,6 +99,15 @@ impl Direction {
     pub(crate) fn parse(s: &str) -> Option<Direction> {
         Direction::ALL.into_iter().find(|d| d.as_str() == s)
     }
+
+    /// +1, or −1 where lower is better: a change times it is an improvement.
+    pub(crate) fn sign(self) -> f64 {
+        if self == Direction::LowerIsBetter {
+            -1.0
+        } else {
+            1.0
+        }
+    }
 }
 
 /// How the national value follows from the regions' values (docs/architecture.md).
@@ -273,6 +282,13 @@ impl Indicator {
             self.aggregation,
             Aggregation::Ratio { .. } | Aggregation::WeightedMean { .. }
         )
+    }
+
+    /// Whether it is in the similar areas' default set when enough areas reported it: it
+    /// says which way is better and compares areas as they are (not a count, which would
+    /// make areas of one size alike).
+    pub(crate) fn likens_areas(&self) -> bool {
+        self.direction != Direction::Neutral && self.compares_regions()
     }
 
     /// Checks the definition on its own (not its references to other indicators).

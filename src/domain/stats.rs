@@ -243,11 +243,7 @@ pub(crate) fn oriented_z_scores(values: &[f64], direction: Direction) -> Option<
     let mean = values.iter().sum::<f64>() / n;
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
     let sd = var.sqrt();
-    let sign = if direction == Direction::LowerIsBetter {
-        -1.0
-    } else {
-        1.0
-    };
+    let sign = direction.sign();
     Some(
         values
             .iter()

@@ -129,7 +129,7 @@ pub(crate) struct Similar {
 }
 
 /// How many indicators a neighbour lists as what made it close.
-const CLOSEST: usize = 3;
+pub(crate) const CLOSEST: usize = 3;
 
 /// One area's improvement over a span.
 #[derive(Clone, Debug)]
@@ -154,6 +154,8 @@ pub(crate) struct Forerunners {
     pub(crate) to: i32,
     /// Every area with a figure at both ends, most improved first.
     pub(crate) ranked: Vec<Forerunner>,
+    /// How many of `ranked` an answer lists (the most improved).
+    pub(crate) listed: usize,
     /// Areas left out, with why (a break in the series, no figure at one end).
     pub(crate) left_out: Vec<(String, String)>,
 }
@@ -304,19 +306,22 @@ impl Projection {
                 ),
             );
         };
-        let sign = if ind.direction == Direction::LowerIsBetter {
-            -1.0
-        } else {
-            1.0
-        };
+        let sign = ind.direction.sign();
         let gap = target.value - latest;
         let before = latest_year - PACE_YEARS;
         let recent_pace = value(before)
             .map(|v| (latest - v) / f64::from(PACE_YEARS))
             .ok_or_else(|| {
                 format!(
-                    "no figure of {before} on these borders: the pace of the last {PACE_YEARS} \
-                     years needs the figure {PACE_YEARS} years before the latest ({latest_year})"
+                    "no figure of {before} on these borders{}: the pace of the last \
+                     {PACE_YEARS} years needs the figure {PACE_YEARS} years before the latest \
+                     ({latest_year})",
+                    if target.area == NATIONAL_CODE {
+                        " (a national value counts when official or complete, not estimated \
+                         from some regions)"
+                    } else {
+                        ""
+                    }
                 )
             });
         let needed_pace = if target.year > latest_year {
@@ -394,10 +399,9 @@ impl Projection {
             catalog
                 .indicators
                 .values()
-                .filter(|i| i.direction != Direction::Neutral)
-                .filter(|i| i.aggregation != Aggregation::NationalOnly)
+                .filter(|i| i.likens_areas())
                 .map(|i| self.indicator_year(catalog, i, year, on, seq))
-                .filter(|iy| !iy.areas.is_empty() && iy.values.len() * 3 >= iy.areas.len() * 2)
+                .filter(|iy| iy.most_reported())
                 .map(|iy| (iy, 1.0))
                 .collect()
         } else {
@@ -423,8 +427,9 @@ impl Projection {
             return Err((
                 "indicators",
                 format!(
-                    "no directional indicator has figures of {year} for two thirds of the areas \
-                     on these borders: name the indicators to compare on"
+                    "no directional indicator that compares areas (a rate, share or amount per \
+                     head) has figures of {year} for two thirds of the areas on these borders: \
+                     name the indicators to compare on"
                 ),
             ));
         }
@@ -444,6 +449,16 @@ impl Projection {
                 (iy.values.len() >= 2 && var > 0.0).then(|| (iy, *w, mean, var.sqrt()))
             })
             .collect();
+        if scales.is_empty() {
+            return Err((
+                "indicators",
+                format!(
+                    "none of the {} indicators compared on has figures of {year} that differ \
+                     between at least two areas on these borders",
+                    chosen.len()
+                ),
+            ));
+        }
         let z = |iy: &IndicatorYear, a: &str, mean: f64, sd: f64| {
             iy.figure_of(a).map(|(f, _)| (f.value - mean) / sd)
         };
@@ -526,11 +541,7 @@ impl Projection {
         on: On,
         seq: u64,
     ) -> Forerunners {
-        let sign = if ind.direction == Direction::LowerIsBetter {
-            -1.0
-        } else {
-            1.0
-        };
+        let sign = ind.direction.sign();
         let first = self.indicator_year(catalog, ind, from, on, seq);
         let last = self.indicator_year(catalog, ind, to, on, seq);
         let mut ranked = Vec::new();
@@ -576,6 +587,7 @@ impl Projection {
             on,
             from,
             to,
+            listed: ranked.len(),
             ranked,
             left_out,
         }

@@ -40,7 +40,7 @@ use crate::domain::{
     Round, Status, Target,
 };
 
-pub(crate) use analysis::{Disparities, Forerunners, Likeness, Similar, TargetProgress};
+pub(crate) use analysis::{Disparities, Forerunners, Likeness, Similar, TargetProgress, CLOSEST};
 pub use picture::Level;
 pub(crate) use picture::{
     GroupMember, GroupPicture, IndicatorYear, Origin, RoundStatus, SeriesPoint,

@@ -195,6 +195,13 @@ impl IndicatorYear {
         g.value.difference(&self.indicator, value)
     }
 
+    /// Whether at least two thirds of the compared areas have a figure (the similar areas'
+    /// default set takes such indicators; the gauges' forerunners only such years, so that
+    /// a year being reported does not crown its first reporters).
+    pub(crate) fn most_reported(&self) -> bool {
+        !self.areas.is_empty() && self.values.len() * 3 >= self.areas.len() * 2
+    }
+
     /// `area`'s figure and its rank (0 when the indicator is not ranked), if it has one.
     pub(crate) fn figure_of(&self, area: &str) -> Option<(&Figure, u32)> {
         let at = self.areas.binary_search_by(|a| a.as_str().cmp(area)).ok()?;

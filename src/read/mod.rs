@@ -633,7 +633,16 @@ impl Reader {
             })
             .transpose()?;
         let indicator = indicator.map(|i| at.indicator(i)).transpose()?;
-        let d = at.borders(crate::write::current_year())?;
+        // A target's figures run to the latest year there is: `own` borders are those of the
+        // latest division as of this point (not of the clock, so that a point answers the
+        // same in any year).
+        let latest =
+            at.p.catalog_at(at.seq)
+                .divisions
+                .keys()
+                .next_back()
+                .copied();
+        let d = at.borders(latest.unwrap_or_else(crate::write::current_year))?;
         let progress = at.p.targets(
             area.as_deref(),
             indicator.as_ref().map(|i| i.id.as_str()),
@@ -698,7 +707,15 @@ impl Reader {
         indicator: &str,
         level: Level,
         (Year(from), Year(to)): (Year, Year),
+        limit: Option<u32>,
     ) -> Result<Answer<Forerunners>, ReadError> {
+        let limit = limit.unwrap_or(DEFAULT_FORERUNNERS);
+        if !(1..=MAX_FORERUNNERS).contains(&limit) {
+            return Err(ReadError::invalid(
+                "limit",
+                format!("{limit} forerunners: give 1-{MAX_FORERUNNERS}"),
+            ));
+        }
         let at = self.at(who, point).await?;
         let ind = at.indicator(indicator)?;
         if ind.direction == crate::domain::Direction::Neutral {
@@ -718,20 +735,30 @@ impl Reader {
         }
         let d = at.span(from, to)?;
         let catalog = at.p.catalog_at(at.seq);
-        let answer =
+        let mut answer =
             at.p.forerunners(&catalog, &ind, (from, to), (level, d), at.seq);
         if answer.ranked.is_empty() {
+            // Why each area is left out (a break, no figure at one end), the first few.
+            let why: Vec<String> = answer
+                .left_out
+                .iter()
+                .take(3)
+                .map(|(area, why)| format!("{area}: {why}"))
+                .collect();
             return Err(ReadError::invalid(
                 "from_year",
                 format!(
                     "no {} has figures of {} for both {from} and {to} on these borders (as of \
-                     sequence {})",
+                     sequence {}){}{}",
                     level.as_str(),
                     ind.id,
-                    at.seq
+                    at.seq,
+                    if why.is_empty() { "" } else { "; " },
+                    why.join("; ")
                 ),
             ));
         }
+        answer.listed = answer.ranked.len().min(limit as usize);
         Ok(at.answer(answer))
     }
 

@@ -16,7 +16,7 @@ use super::render::{cube, measures, Dim};
 use super::table::{self, num, text, Field};
 use super::Shape;
 use crate::domain::dispersion::{Dispersion, Measure};
-use crate::projection::{Disparities, Forerunners, Level, Similar, TargetProgress};
+use crate::projection::{Disparities, Forerunners, Level, Similar, TargetProgress, CLOSEST};
 use crate::read::Answer;
 
 /// The note of every analysis dataset on its empty values.
@@ -374,10 +374,6 @@ pub(super) fn targets(a: &Answer<Vec<TargetProgress>>, shape: Shape, lang: Lang)
     }
 }
 
-/// The closest indicators a similar area's CSV row lists (the projection gives at most
-/// this many).
-const CLOSEST_COLUMNS: usize = 3;
-
 /// The indicators compared on, as the `indicators` parameter writes them.
 fn compared_on(s: &Similar) -> String {
     s.indicators
@@ -404,7 +400,7 @@ pub(super) fn similar(a: &Answer<Similar>, shape: Shape, lang: Lang) -> String {
             ]
             .map(str::to_owned)
             .to_vec();
-            for i in 1..=CLOSEST_COLUMNS {
+            for i in 1..=CLOSEST {
                 header.extend([format!("closest_{i}"), format!("closest_{i}_difference")]);
             }
             header.extend(
@@ -434,7 +430,7 @@ pub(super) fn similar(a: &Answer<Similar>, shape: Shape, lang: Lang) -> String {
                         num(Some(n.distance)),
                         n.shared.into(),
                     ];
-                    for c in 0..CLOSEST_COLUMNS {
+                    for c in 0..CLOSEST {
                         match n.closest.get(c) {
                             Some((id, diff)) => row.extend([id.as_str().into(), num(Some(*diff))]),
                             None => row.extend(["".into(), num(None)]),
@@ -501,17 +497,12 @@ pub(super) fn similar(a: &Answer<Similar>, shape: Shape, lang: Lang) -> String {
     }
 }
 
-pub(super) fn forerunners(
-    a: &Answer<Forerunners>,
-    limit: usize,
-    shape: Shape,
-    lang: Lang,
-) -> String {
+pub(super) fn forerunners(a: &Answer<Forerunners>, shape: Shape, lang: Lang) -> String {
     let labels = Labels::new(a, lang);
     let f = &a.value;
     let ind = &f.indicator;
     let (level, borders) = f.on;
-    let ranked = &f.ranked[..limit.min(f.ranked.len())];
+    let ranked = &f.ranked[..f.listed.min(f.ranked.len())];
     match shape {
         Shape::Csv(_, dialect) => {
             let header = [

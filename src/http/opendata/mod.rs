@@ -601,7 +601,7 @@ fn level(q: &BTreeMap<String, String>) -> Result<crate::projection::Level, HttpE
 }
 
 /// A count parameter (`k`, `limit`): digits, `default` when not given. Its range is the
-/// read's to check (`k`) or the caller's (`limit`).
+/// read's to check.
 fn count(q: &BTreeMap<String, String>, field: &str, default: u32) -> Result<u32, HttpError> {
     match q.get(field) {
         None => Ok(default),
@@ -1107,22 +1107,13 @@ async fn answer(
                 let from = required_year_of(&q, "from_year").map_err(refuse)?;
                 let to = required_year_of(&q, "to_year").map_err(refuse)?;
                 let level = level(&q).map_err(refuse)?;
-                let max = crate::read::MAX_FORERUNNERS;
                 let limit = count(&q, "limit", crate::read::DEFAULT_FORERUNNERS);
-                let limit = limit.map_err(refuse)?;
-                if !(1..=max).contains(&limit) {
-                    let why = format!("{limit} forerunners: give 1-{max}");
-                    return Err(refuse(HttpError::invalid("limit", why)));
-                }
+                let limit = Some(limit.map_err(refuse)?);
                 let a = r
-                    .forerunners(&who, point, indicator, level, (from, to))
+                    .forerunners(&who, point, indicator, level, (from, to), limit)
                     .await;
                 let a = a.map_err(|e| refuse(as_parameter(e)))?;
-                let limit = limit as usize;
-                (
-                    analysis::forerunners(&a, limit, shape, lang),
-                    a.as_of_sequence,
-                )
+                (analysis::forerunners(&a, shape, lang), a.as_of_sequence)
             }
         })
     };
