@@ -387,13 +387,14 @@ pub struct Grouped {
     pub(crate) problems: Vec<CsvError>,
 }
 
-/// Splits rows into per-region groups. `default_region` (`--region`) applies to rows
-/// without a region code; a row whose code names another area (`same` says whether two
-/// codes name one area: `19` is `MK19`) is a conflict, refused, never sent for the row's
-/// area.
+/// Splits rows into per-region groups. `default_region` (given as `given_as`, e.g.
+/// `--region`) applies to rows without a region code; a row whose code names another area
+/// (`same` says whether two codes name one area: `19` is `MK19`) is a conflict, refused,
+/// never sent for the row's area.
 pub fn group_by_region(
     rows: Vec<Row>,
     default_region: Option<&str>,
+    given_as: &str,
     same: impl Fn(&str, &str) -> bool,
 ) -> Grouped {
     let mut groups: Vec<(String, Vec<Row>)> = Vec::new();
@@ -406,8 +407,8 @@ pub fn group_by_region(
                     line: row.line,
                     column: None,
                     message: format!(
-                        "region_code {} names another area than --region {}; give the rows' \
-                         area as --region, or leave it out",
+                        "region_code {} names another area than {given_as} {}; give the rows' \
+                         area as {given_as}, or leave it out",
                         clip(r),
                         clip(d)
                     ),
@@ -420,7 +421,7 @@ pub fn group_by_region(
                 problems.push(CsvError {
                     line: row.line,
                     column: None,
-                    message: "no region_code in the row and no --region given".into(),
+                    message: format!("no region_code in the row and no {given_as} given"),
                 });
                 continue;
             }
@@ -431,6 +432,112 @@ pub fn group_by_region(
         }
     }
     Grouped { groups, problems }
+}
+
+/// A submission file's problems, found before sending and by the server: each once, in line
+/// and column order (line 0: the file or the request as a whole).
+#[derive(Debug, Default)]
+pub(crate) struct Problems {
+    /// (line, column number (0: none), column name, message).
+    pub(crate) listed: std::collections::BTreeSet<(usize, usize, String, String)>,
+    /// Problems the server found but did not list (it lists a bounded number).
+    pub(crate) unlisted: usize,
+}
+
+impl Problems {
+    pub(crate) fn add(&mut self, line: usize, column: Option<(usize, String)>, message: String) {
+        let (n, name) = column.unwrap_or((0, String::new()));
+        self.listed.insert((line, n, name, message));
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    /// The server's violations of the submission of `rows` (`observations[i].field`),
+    /// placed on the file's lines and columns; `total` is how many it found in all.
+    pub(crate) fn add_violations(
+        &mut self,
+        found: &[(String, String)],
+        total: usize,
+        file: &Parsed,
+        rows: &[Row],
+        region: (&str, &str),
+    ) {
+        let (region, given_as) = region;
+        for (field, description) in found {
+            let row_field = field
+                .strip_prefix("observations[")
+                .and_then(|f| f.split_once("]."))
+                .and_then(|(i, name)| Some((rows.get(i.parse::<usize>().ok()?)?, name)));
+            match row_field {
+                Some((row, name)) => self.add(
+                    row.line,
+                    file.column(name).map(|c| (c, name.to_owned())),
+                    description.clone(),
+                ),
+                None if field == "region_code" && file.column("region_code").is_none() => {
+                    self.add(0, None, format!("{given_as} {region:?}: {description}"))
+                }
+                None => self.add(0, None, format!("{field}: {description}")),
+            }
+        }
+        self.unlisted = total.saturating_sub(found.len());
+    }
+}
+
+/// The submission id of a file sent for `region` when none is given: the same file for the
+/// same region is the same submission, so sending it again records nothing twice.
+pub(crate) fn submission_id(region: &str, bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let text = String::from_utf8_lossy(bytes);
+    let digest = Sha256::digest(format!("{region}\n{text}").as_bytes());
+    format!("csv-{}", &hex::encode(digest)[..32])
+}
+
+/// A file as one region's submission: the region and its rows, with every problem found
+/// before sending in `problems` (rows with one are not among the rows). `Err` when there is
+/// nothing to send: no rows, no values, or rows for several regions (one submission is for
+/// one region); the problems then say why.
+pub(crate) fn one_submission(
+    file: &Parsed,
+    default_region: Option<&str>,
+    given_as: &str,
+    same: impl Fn(&str, &str) -> bool,
+    problems: &mut Problems,
+) -> Result<(String, Vec<Row>), ()> {
+    let grouped = group_by_region(file.rows.clone(), default_region, given_as, same);
+    for e in file.problems.iter().chain(&grouped.problems) {
+        problems.add(e.line, e.column.clone(), e.message.clone());
+    }
+    let skipped = file.skipped.len();
+    let mut groups = grouped.groups;
+    match groups.len() {
+        1 => return Ok(groups.remove(0)),
+        0 if !problems.is_empty() => {}
+        0 if skipped > 0 => problems.add(
+            0,
+            None,
+            format!(
+                "no values: the value of every row ({skipped}) is empty, so there is nothing to \
+                 submit"
+            ),
+        ),
+        0 => problems.add(0, None, "no rows below the header line".into()),
+        n => problems.add(
+            0,
+            None,
+            format!(
+                "rows for {n} regions ({}); one submission is for one region",
+                groups
+                    .iter()
+                    .map(|(r, _)| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+    }
+    Err(())
 }
 
 impl Grouped {
@@ -590,14 +697,14 @@ mod tests {
         let text = "region_code,indicator_id,year,value,status,source\n02,a,2020,1,final,s\n01,a,2020,1,final,s\n02,b,2020,1,final,s\n,c,2020,1,final,s\n";
         let equal = |a: &str, b: &str| a == b;
         let coded = "region_code,indicator_id,year,value,status,source\n02,a,2020,1,final,s\n01,a,2020,1,final,s\n02,b,2020,1,final,s\n";
-        let groups = group_by_region(parse(coded).unwrap(), None, equal)
+        let groups = group_by_region(parse(coded).unwrap(), None, "--region", equal)
             .all()
             .unwrap();
         let summary: Vec<(&str, usize)> =
             groups.iter().map(|(r, v)| (r.as_str(), v.len())).collect();
         assert_eq!(summary, vec![("02", 2), ("01", 1)]);
         // A row without a code, and no --region: refused, the others grouped.
-        let g = group_by_region(parse(text).unwrap(), None, equal);
+        let g = group_by_region(parse(text).unwrap(), None, "--region", equal);
         assert_eq!(g.problems.len(), 1);
         assert_eq!(g.problems[0].line, 5);
         assert_eq!(g.groups.len(), 2);
@@ -609,7 +716,7 @@ mod tests {
     fn a_region_given_that_the_rows_contradict_is_refused() {
         let text = "region_code,indicator_id,year,value,status,source\nMK19,a,2020,1,final,s\n18,b,2020,1,final,s\n,c,2020,1,final,s\nMK19,d,2020,1,final,s\n";
         let same = |a: &str, b: &str| a.trim_start_matches("MK") == b.trim_start_matches("MK");
-        let g = group_by_region(parse(text).unwrap(), Some("MK18"), same);
+        let g = group_by_region(parse(text).unwrap(), Some("MK18"), "--region", same);
         let lines: Vec<usize> = g.problems.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![2, 5]);
         assert!(
@@ -621,7 +728,7 @@ mod tests {
         );
         assert_eq!((g.groups[0].0.as_str(), g.groups[0].1.len()), ("MK18", 2));
         let ok = "region_code,indicator_id,year,value,status,source\n18,b,2020,1,final,s\n,c,2020,1,final,s\n";
-        let groups = group_by_region(parse(ok).unwrap(), Some("MK18"), same)
+        let groups = group_by_region(parse(ok).unwrap(), Some("MK18"), "--region", same)
             .all()
             .unwrap();
         assert_eq!(groups.len(), 1, "18 is MK18");

@@ -125,7 +125,7 @@ pub fn requests(catalog: &Catalog) -> Result<Vec<Vec<WriteRequest>>, String> {
         let rows = csvin::parse(text).map_err(|e| format!("{name}: {e}"))?;
         let stem = name.trim_end_matches(".csv");
         let mut batch = Vec::new();
-        for (region, rows) in csvin::group_by_region(rows, None, |a, b| a == b)
+        for (region, rows) in csvin::group_by_region(rows, None, "--region", |a, b| a == b)
             .all()
             .map_err(|e| format!("{name}: {e}"))?
         {

@@ -271,11 +271,11 @@ pub async fn run(
     let ingest = IngestApi::new(writes.clone(), streams.clone(), core.metrics.clone());
     let picture = PictureApi::new(reader.clone(), streams);
     let catalog = CatalogApi::new(reader.clone(), writes.clone());
-    let rounds = RoundApi::new(reader.clone(), writes);
+    let rounds = RoundApi::new(reader.clone(), writes.clone());
     let open_data = crate::http::opendata::OpenData::new(
         auth.clone(),
         reader,
-        shares.reads.clone(),
+        (writes, &shares),
         core.metrics.clone(),
     );
     let admin = AdminApi {

@@ -1,5 +1,6 @@
 //! The bundled data reproduce the totals they were published with: the stdlib-only checks
-//! of `data/` (`data/check_data.py`: the catalog and the demo releases; `data/areas/check.py`:
+//! of `data/` (`data/check_data.py`: the catalog and the demo releases; `data/geo/check.py`: the
+//! map boundaries; `data/areas/check.py`:
 //! the municipality keys, mergers and municipal population) run with the test's `python3`.
 
 use std::process::Command;
@@ -27,4 +28,9 @@ fn the_catalog_and_the_demo_releases_pass_their_checks() {
 #[test]
 fn the_area_keys_reproduce_the_published_totals() {
     run_check("data/areas/check.py");
+}
+
+#[test]
+fn the_map_boundaries_match_the_key_and_the_published_totals() {
+    run_check("data/geo/check.py");
 }

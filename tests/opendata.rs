@@ -818,13 +818,15 @@ fn the_index_and_the_listings_say_what_there_is() {
         .unwrap()
         .keys()
         .map(String::as_str)
-        .filter(|p| !["/", "/v1/"].contains(p))
+        // The signposts, and the upload (a write: the index lists what there is to read).
+        .filter(|p| !["/", "/v1/", "/v1/submissions"].contains(p))
         .collect();
     assert_eq!(listed, documented, "the index and the OpenAPI document");
-    // The listings: their formats are JSON and CSV (a picture's are JSON-stat and CSV).
-    let listings = endpoints
-        .iter()
-        .filter(|e| e["formats"].as_array().unwrap().contains(&"json".into()));
+    // The listings: their formats are JSON and CSV (a picture's are JSON-stat and CSV); those
+    // of one code (a round's status, an indicator's areas) are read below.
+    let listings = endpoints.iter().filter(|e| {
+        e["formats"].as_array().unwrap().contains(&"json".into()) && e["templated"] == false
+    });
     for e in listings {
         let href = e["href"].as_str().unwrap();
         assert_eq!(get(addr, href, None).0, 401, "{href} without a token");
@@ -1020,6 +1022,65 @@ fn the_index_and_the_listings_say_what_there_is() {
     assert_eq!(csv.len(), 1);
     assert_eq!(csv[0]["indicators"], joined(&opened["indicator_ids"]));
     assert_eq!(csv[0]["regions"], joined(&opened["region_codes"]));
+
+    // The round's status: each expected region's indicators reported and missing, the
+    // deadline passed (2021), so a region missing one is overdue; none before it opened.
+    let status = get_json(addr, "/v1/rounds/2020/status", Some(reader));
+    assert_eq!(status["deadline"], opened["deadline"], "{status}");
+    assert_eq!(status["deadline_passed"], true);
+    let regions = status["status"].as_array().unwrap();
+    assert_eq!(regions.len(), 2, "{status}");
+    for r in regions {
+        let (reported, missing) = (
+            r["reported"].as_array().unwrap(),
+            r["missing"].as_array().unwrap(),
+        );
+        assert_eq!(reported.len() + missing.len(), 2, "{r}");
+        assert_eq!(r["reported_count"].as_u64(), Some(reported.len() as u64));
+        assert_eq!(r["overdue"], !missing.is_empty(), "{r}");
+    }
+    let one = get_json(addr, "/v1/rounds/2020/status?region=02", Some(reader));
+    assert_eq!(one["status"][0]["region"], "MK02", "{one}");
+    let (code, body) = get(
+        addr,
+        &format!("/v1/rounds/2020/status?as_of={}", seq - 1),
+        Some(reader),
+    );
+    assert_eq!(code, 404, "{body}");
+    assert_eq!(
+        get(addr, "/v1/rounds/2020/status?region=MK19", Some(reader)).0,
+        400
+    );
+
+    // An indicator's areas: each region's figure is its picture's, a region without one has
+    // an empty value.
+    let areas = get_json(
+        addr,
+        &format!("/v1/indicators/{INDICATOR}/areas?year={YEAR}&borders={BORDERS}"),
+        Some(reader),
+    );
+    let listed = areas["areas"].as_array().unwrap();
+    assert_eq!(listed.len(), 19, "{areas}");
+    let mut compared = 0;
+    for a in listed {
+        let code = a["area"].as_str().unwrap();
+        let picture = get_csv(
+            addr,
+            &format!("/v1/regions/{code}/picture?year={YEAR}&borders={BORDERS}&format=csv"),
+            Some(reader),
+        );
+        let row = picture.iter().find(|r| r["indicator"] == INDICATOR);
+        match (row, a["value"].as_f64()) {
+            (Some(row), Some(v)) => {
+                assert_eq!(row["value"].parse::<f64>().unwrap(), v, "{code}");
+                assert_eq!(row["rank"], a["rank"].to_string(), "{code}");
+                compared += 1;
+            }
+            (None, None) => {}
+            (row, v) => panic!("{code}: picture {row:?}, areas {v:?}"),
+        }
+    }
+    assert!(compared >= 10, "{compared} regions with a figure compared");
     server.stop();
 }
 

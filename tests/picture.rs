@@ -22,7 +22,7 @@ async fn regional_unemployed_counts_sum_to_the_published_national_count() {
     let rows = tilannekuva::csvin::parse(&text).unwrap();
     let mut published = None;
     let mut last = 0;
-    for (region, rows) in tilannekuva::csvin::group_by_region(rows, None, |a, b| a == b)
+    for (region, rows) in tilannekuva::csvin::group_by_region(rows, None, "--region", |a, b| a == b)
         .all()
         .unwrap()
     {

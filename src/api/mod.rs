@@ -51,11 +51,20 @@ impl Writes {
 
     /// Hands `req` to the writer and waits until it is durable (or refused).
     async fn write(&self, req: WriteRequest, who: Arc<Principal>) -> Result<Receipt, Status> {
+        self.record(req, who).await.map_err(write_status)
+    }
+
+    /// [`Writes::write`] with the refusal as the writer gave it (the HTTP upload's).
+    pub(crate) async fn record(
+        &self,
+        req: WriteRequest,
+        who: Arc<Principal>,
+    ) -> Result<Receipt, WriteError> {
         let r = self.writer.write(req, who).await;
         if let Err(WriteError::PermissionDenied(_)) = &r {
             self.auth.refuse(Denial::PermissionDenied);
         }
-        r.map_err(write_status)
+        r
     }
 }
 

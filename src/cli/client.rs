@@ -20,6 +20,7 @@ use super::{
     PictureArgs, RetractArgs, SeriesArgs, ServerArg, SubmitArgs, TemplateArgs,
 };
 use crate::api::convert;
+use crate::csvin::Problems;
 use crate::domain::text::printable;
 use crate::domain::{Event, Payload};
 use crate::proto;
@@ -397,25 +398,12 @@ impl Names {
     }
 }
 
-/// A submission file's problems, found before sending and by the server: each once, in line
-/// and column order (line 0: the file or the request as a whole).
-#[derive(Default)]
-struct Problems {
-    listed: std::collections::BTreeSet<(usize, usize, String, String)>,
-    /// Problems the server found but did not list (it lists a bounded number).
-    unlisted: usize,
+/// How the CLI reports a file's problems.
+trait Report {
+    fn into_error(self, file: &str, last: Option<String>) -> anyhow::Error;
 }
 
-impl Problems {
-    fn add(&mut self, line: usize, column: Option<(usize, String)>, message: String) {
-        let (n, name) = column.unwrap_or((0, String::new()));
-        self.listed.insert((line, n, name, message));
-    }
-
-    fn is_empty(&self) -> bool {
-        self.listed.is_empty()
-    }
-
+impl Report for Problems {
     /// Every problem, a line each, then `last` (what else is known); nothing was written.
     fn into_error(self, file: &str, last: Option<String>) -> anyhow::Error {
         let n = self.listed.len() + self.unlisted;
@@ -443,7 +431,6 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let bytes = std::fs::read(&a.file).with_context(|| format!("cannot read {file}"))?;
     // A file that is not UTF-8 gets a line-numbered error from the reader.
     let parsed = crate::csvin::parse_file(&bytes).map_err(|e| anyhow!("{file}: {e}"))?;
-    let text = String::from_utf8_lossy(&bytes);
     let skipped = parsed.skipped.len();
     // A row's region_code and --region must name the same area (`19` is `MK19`): the
     // server's region list says which codes are aliases.
@@ -458,45 +445,21 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         let region = server.as_ref().and_then(|(_, n)| n.region(c));
         region.map_or(c, |r| r.code.as_str()).to_owned()
     };
-    let grouped =
-        crate::csvin::group_by_region(parsed.rows.clone(), a.region.as_deref(), |x, y| {
-            area(x) == area(y)
-        });
     // Every problem found before sending; the rows without one are still checked by the
     // server (without writing anything), so that one run reports them all.
     let mut report = Problems::default();
-    for e in parsed.problems.iter().chain(&grouped.problems) {
-        report.add(e.line, e.column.clone(), e.message.clone());
-    }
-    let groups = grouped.groups;
-    let (region, rows) = match groups.len() {
-        0 if !report.is_empty() => return Err(report.into_error(&file, None)),
-        0 if skipped > 0 => bail!(
-            "{file}: no values: the value of every row ({skipped}) is empty, so there is \
-             nothing to submit"
-        ),
-        0 => bail!("{file}: no rows below the header line"),
-        1 => groups.into_iter().next().expect("one group"),
-        n => {
-            report.add(
-                0,
-                None,
-                format!(
-                    "rows for {n} regions ({}); one submission is for one region",
-                    groups
-                        .iter()
-                        .map(|(r, _)| r.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-            return Err(report.into_error(&file, None));
-        }
+    let Ok((region, rows)) = crate::csvin::one_submission(
+        &parsed,
+        a.region.as_deref(),
+        "--region",
+        |x, y| area(x) == area(y),
+        &mut report,
+    ) else {
+        return Err(report.into_error(&file, None));
     };
-    let submission_id = a.submission_id.unwrap_or_else(|| {
-        let digest = Sha256::digest(format!("{region}\n{text}").as_bytes());
-        format!("csv-{}", &hex::encode(digest)[..32])
-    });
+    let submission_id = a
+        .submission_id
+        .unwrap_or_else(|| crate::csvin::submission_id(&region, &bytes));
     let req = proto::SubmitRequest {
         submission_id: submission_id.clone(),
         region_code: region.clone(),
@@ -538,24 +501,7 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
             };
             // Violations name observations[i].field: the file's line of row i, and the
             // column.
-            for (field, description) in &found {
-                let row_field = field
-                    .strip_prefix("observations[")
-                    .and_then(|f| f.split_once("]."))
-                    .and_then(|(i, name)| Some((rows.get(i.parse::<usize>().ok()?)?, name)));
-                match row_field {
-                    Some((row, name)) => report.add(
-                        row.line,
-                        parsed.column(name).map(|c| (c, name.to_owned())),
-                        description.clone(),
-                    ),
-                    None if field == "region_code" && parsed.column("region_code").is_none() => {
-                        report.add(0, None, format!("--region {region:?}: {description}"))
-                    }
-                    None => report.add(0, None, format!("{field}: {description}")),
-                }
-            }
-            report.unlisted = total - found.len();
+            report.add_violations(&found, total, &parsed, &rows, (&region, "--region"));
             let more = (report.unlisted > 0).then(|| {
                 format!(
                     "... and {} more the server found; fix these and check again (--dry-run \

@@ -7,6 +7,7 @@ pub(crate) mod areas;
 pub(crate) mod catalog;
 pub(crate) mod dispersion;
 pub mod event;
+pub(crate) mod geo;
 pub(crate) mod stats;
 pub(crate) mod text;
 pub mod validate;

@@ -1,14 +1,17 @@
-//! The HTTP listener: `/metrics` for Prometheus, `/healthz` and `/readyz` for probes, and
-//! the open data (`/v1/…`, `/openapi.json`).
+//! The HTTP listener: `/metrics` for Prometheus, `/healthz` and `/readyz` for probes, the
+//! open data (`/v1/…`, `/openapi.json`) and the web page (`/`, `/ui/…`).
 //!
 //! - [`serve`]: the connection loop (HTTP/1.1, over TLS when configured) and its limits.
 //! - `health`: the probes; `scrape`: `/metrics`; [`tls`]: the acceptor.
-//! - [`opendata`]: the picture as JSON-stat and CSV, a thin adapter over [`crate::read`].
+//! - [`opendata`]: the picture as JSON-stat and CSV, a thin adapter over [`crate::read`],
+//!   and the upload of a submission file.
+//! - `web`: the web page at `/` (for a browser) and its files under `/ui/`.
 
 mod health;
 pub(crate) mod opendata;
 mod scrape;
 pub(crate) mod tls;
+mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -69,6 +72,7 @@ pub(crate) fn router(state: HttpState, open_data: opendata::OpenData) -> axum::R
         .route("/metrics", get(scrape::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/ui/{name}", axum::routing::any(web::asset))
         .with_state(state)
         .merge(opendata::router(open_data))
 }

@@ -59,7 +59,7 @@ impl Level {
     }
 
     /// How the areas of this level are made of municipalities (`None`: municipalities).
-    fn grouping(self) -> Option<Grouping> {
+    pub(crate) fn grouping(self) -> Option<Grouping> {
         match self {
             Level::Region => Some(Grouping::Region),
             Level::SubRegion => Some(Grouping::SubRegion),

@@ -26,8 +26,8 @@ use crate::domain::areas::Borders;
 use crate::domain::{Catalog, Event, Indicator, Round};
 use crate::metrics::Metrics;
 use crate::projection::{
-    AsOf, Disparities, Forerunners, GroupPicture, Level, Likeness, Projection, RegionPicture,
-    RoundStatus, SeriesPoint, Similar, TargetProgress, YearPicture,
+    AsOf, Disparities, Forerunners, GroupPicture, IndicatorYear, Level, Likeness, Projection,
+    RegionPicture, RoundStatus, SeriesPoint, Similar, TargetProgress, YearPicture,
 };
 use crate::store::EventLog;
 
@@ -613,6 +613,25 @@ impl Reader {
             ));
         }
         Ok(at.answer(answer))
+    }
+
+    /// Every area of `level` with its figure of `indicator` in `year` and its rank, on one
+    /// division (`own`: the year's): what a map is coloured by.
+    pub(crate) async fn areas_of(
+        &self,
+        who: &Principal,
+        point: Point,
+        indicator: &str,
+        level: Level,
+        Year(year): Year,
+    ) -> Result<Answer<Arc<IndicatorYear>>, ReadError> {
+        let at = self.at(who, point).await?;
+        let ind = at.indicator(indicator)?;
+        let d = at.span(year, year)?;
+        let catalog = at.p.catalog_at(at.seq);
+        let figures =
+            at.p.indicator_year(&catalog, &ind, year, (level, d), at.seq);
+        Ok(at.answer(figures))
     }
 
     /// Targets (of `area`, of `indicator`, or all) against the figures on one division.

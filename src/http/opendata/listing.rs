@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::labels::Lang;
+use super::labels::{Labels, Lang};
 use super::table::{self, Field};
 use super::{Route, Shape, COMMON, ROUTES};
-use crate::domain::{Aggregation, Catalog, Round, NATIONAL_CODE};
+use crate::domain::{geo, Aggregation, Catalog, Round, NATIONAL_CODE};
+use crate::projection::{IndicatorYear, Level, RoundStatus};
 use crate::read::Answer;
 
 /// A value of a listing.
@@ -24,6 +25,8 @@ enum V {
     Whole(Option<i64>),
     /// Codes: an array in JSON, separated by spaces in CSV (as in the catalog files).
     Codes(Vec<String>),
+    /// `true` or `false`.
+    Bool(bool),
 }
 
 impl V {
@@ -34,6 +37,7 @@ impl V {
             V::Number(x) => json!(x.filter(|x| x.is_finite())),
             V::Whole(n) => json!(n),
             V::Codes(c) => json!(c),
+            V::Bool(b) => json!(b),
         }
     }
 
@@ -43,6 +47,7 @@ impl V {
             V::Number(x) => table::num(*x),
             V::Whole(n) => table::text(*n),
             V::Codes(c) => Field::Text(c.join(" ")),
+            V::Bool(b) => Field::Text(b.to_string()),
         }
     }
 }
@@ -60,6 +65,16 @@ struct Listing {
 
 impl Listing {
     fn write(self, as_of_sequence: u64, shape: Shape) -> String {
+        self.write_with(as_of_sequence, shape, serde_json::Map::new())
+    }
+
+    /// [`Listing::write`], with `about` (what holds for every row) beside the rows in JSON.
+    fn write_with(
+        self,
+        as_of_sequence: u64,
+        shape: Shape,
+        about: serde_json::Map<String, Value>,
+    ) -> String {
         match shape {
             Shape::Json => {
                 let entries: Vec<Value> = self
@@ -75,8 +90,10 @@ impl Listing {
                         Value::Object(entry)
                     })
                     .collect();
-                let out = json!({"as_of_sequence": as_of_sequence, self.name: entries});
-                format!("{out}\n")
+                let mut out = about;
+                out.insert("as_of_sequence".into(), json!(as_of_sequence));
+                out.insert(self.name.into(), Value::Array(entries));
+                format!("{}\n", Value::Object(out))
             }
             Shape::Csv(_, dialect) => {
                 let rows: Vec<Vec<Field>> = self
@@ -319,6 +336,183 @@ pub(super) fn rounds(a: &Answer<Vec<(u64, Round)>>, shape: Shape) -> String {
         rows,
     }
     .write(a.as_of_sequence, shape)
+}
+
+/// The divisions, latest first: their source, and whether they say where each
+/// municipality lay (those before the municipality key say which regions there were).
+pub(super) fn divisions(a: &Answer<Arc<Catalog>>, shape: Shape) -> String {
+    let catalog = &a.value;
+    let rows = catalog
+        .divisions
+        .values()
+        .rev()
+        .map(|d| {
+            vec![
+                V::Whole(Some(i64::from(d.year))),
+                t(&d.source),
+                V::Bool(catalog.has_membership(d.year)),
+            ]
+        })
+        .collect();
+    Listing {
+        name: "divisions",
+        columns: &["year", "source", "municipalities"],
+        rows,
+    }
+    .write(a.as_of_sequence, shape)
+}
+
+/// What a round has received, region by region, at the answer's point: the deadline and
+/// whether it has passed beside the rows.
+pub(super) fn round_status(a: &Answer<RoundStatus>, shape: Shape, lang: Lang) -> String {
+    let labels = Labels::new(a, lang);
+    let status = &a.value;
+    let expected = status.round.indicators.len();
+    let rows = status
+        .regions
+        .iter()
+        .map(|r| {
+            vec![
+                t(&r.region),
+                t(labels.area(&r.region)),
+                V::Whole(Some(expected as i64)),
+                V::Whole(Some(r.reported.len() as i64)),
+                V::Codes(r.reported.clone()),
+                V::Codes(r.missing.clone()),
+                V::Bool(r.overdue),
+            ]
+        })
+        .collect();
+    let about = json!({
+        "year": status.round.year,
+        "deadline": super::render::ts(status.round.deadline_micros),
+        "deadline_passed": status.deadline_passed(),
+        "at": super::render::ts(status.at_micros),
+        "opened_sequence": status.opened_sequence,
+    });
+    Listing {
+        name: "status",
+        columns: &[
+            "region",
+            "name",
+            "expected",
+            "reported_count",
+            "reported",
+            "missing",
+            "overdue",
+        ],
+        rows,
+    }
+    .write_with(a.as_of_sequence, shape, object(about))
+}
+
+/// An indicator's figure of every area of a level in a year, in code order: an area without
+/// one has an empty value (and no rank).
+pub(super) fn areas(a: &Answer<Arc<IndicatorYear>>, shape: Shape, lang: Lang) -> String {
+    let labels = Labels::new(a, lang);
+    let iy = &a.value;
+    let ranked = iy.regions_ranked();
+    let rows = iy
+        .areas
+        .iter()
+        .map(|area| {
+            let figure = iy.figure_of(area);
+            let (value, status, rank, origin, borders) = match figure {
+                Some((f, rank)) => (
+                    Some(f.value),
+                    f.status().as_str(),
+                    (rank > 0).then_some(i64::from(rank)),
+                    if f.origin.derived().is_some() {
+                        "municipalities"
+                    } else {
+                        "reported"
+                    },
+                    f.origin.borders().map(i64::from),
+                ),
+                None => (None, "", None, "", None),
+            };
+            vec![
+                t(area),
+                t(labels.area(area)),
+                V::Number(value),
+                t(status),
+                V::Whole(rank),
+                V::Whole(Some(i64::from(ranked))),
+                t(origin),
+                V::Whole(borders),
+            ]
+        })
+        .collect();
+    let about = json!({
+        "indicator": iy.indicator.id,
+        "indicator_name": labels.indicator(&iy.indicator.id),
+        "unit": iy.indicator.unit,
+        "direction": iy.indicator.direction.as_str(),
+        "level": iy.on.0.as_str(),
+        "borders": iy.on.1,
+        "national_value": iy.national(),
+    });
+    Listing {
+        name: "areas",
+        columns: &[
+            "area",
+            "name",
+            "value",
+            "status",
+            "rank",
+            "ranked",
+            "from",
+            "reported_on",
+        ],
+        rows,
+    }
+    .write_with(a.as_of_sequence, shape, object(about))
+}
+
+/// A division's areas drawn as SVG path data in a `0 0 width height` box, with the
+/// boundaries' attribution beside them.
+pub(super) fn map(
+    a: &Answer<Arc<Catalog>>,
+    map: &geo::Map,
+    level: Level,
+    shape: Shape,
+    lang: Lang,
+) -> String {
+    let labels = Labels::new(a, lang);
+    let rows = map
+        .areas
+        .iter()
+        .map(|area| {
+            vec![
+                t(&area.code),
+                t(labels.area(&area.code)),
+                t(&area.fill),
+                t(&area.outline),
+            ]
+        })
+        .collect();
+    let about = json!({
+        "borders": map.borders,
+        "boundaries": map.boundaries,
+        "level": level.as_str(),
+        "approximate": map.approximate,
+        "width": geo::WIDTH,
+        "height": geo::HEIGHT,
+        "attribution": geo::ATTRIBUTION,
+    });
+    Listing {
+        name: "areas",
+        columns: &["code", "name", "fill", "outline"],
+        rows,
+    }
+    .write_with(a.as_of_sequence, shape, object(about))
+}
+
+fn object(v: Value) -> serde_json::Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
 }
 
 /// `/`: where to go.

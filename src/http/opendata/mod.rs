@@ -25,9 +25,10 @@ mod listing;
 mod long;
 mod render;
 mod table;
+mod upload;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -50,6 +51,9 @@ pub(crate) struct OpenData {
     reader: Reader,
     /// Read requests in progress: the gate's own pool, within each caller's share.
     reads: Arc<crate::shares::Pool>,
+    /// Uploads: recorded as gRPC submissions are, within the gate's pool of writes.
+    writes: crate::api::Writes,
+    writes_pool: Arc<crate::shares::Pool>,
     metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -57,13 +61,15 @@ impl OpenData {
     pub(crate) fn new(
         auth: Arc<Auth>,
         reader: Reader,
-        reads: Arc<crate::shares::Pool>,
+        (writes, shares): (crate::api::Writes, &crate::shares::Shares),
         metrics: Arc<crate::metrics::Metrics>,
     ) -> OpenData {
         OpenData {
             auth,
             reader,
-            reads,
+            reads: shares.reads.clone(),
+            writes,
+            writes_pool: shares.writes.clone(),
             metrics,
         }
     }
@@ -77,6 +83,7 @@ pub(super) fn router(state: OpenData) -> axum::Router {
         .route("/openapi.json", any(openapi))
         .route("/v1", any(index))
         .route("/v1/", any(index))
+        .route("/v1/submissions", any(upload::submit))
         .route("/v1/{*rest}", any(endpoint))
         .with_state(state)
 }
@@ -88,6 +95,8 @@ struct HttpError {
     code: &'static str,
     message: String,
     violations: Vec<(String, String)>,
+    /// More of the error object (an upload's problems by line).
+    details: serde_json::Map<String, serde_json::Value>,
 }
 
 impl HttpError {
@@ -97,6 +106,7 @@ impl HttpError {
             code,
             message: message.into(),
             violations: Vec::new(),
+            details: serde_json::Map::new(),
         }
     }
 
@@ -108,6 +118,7 @@ impl HttpError {
             code: "INVALID_ARGUMENT",
             message: format!("invalid request: {field}: {description}"),
             violations: vec![(field.to_owned(), description)],
+            details: serde_json::Map::new(),
         }
     }
 
@@ -117,8 +128,11 @@ impl HttpError {
             .iter()
             .map(|(f, d)| serde_json::json!({"field": f, "description": d}))
             .collect();
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message,
-            "violations": violations}});
+        let mut error = self.details;
+        error.insert("code".into(), self.code.into());
+        error.insert("message".into(), self.message.into());
+        error.insert("violations".into(), violations.into());
+        let body = serde_json::json!({ "error": error });
         let mut r = (
             self.status,
             [(header::CONTENT_TYPE, "application/json")],
@@ -187,8 +201,18 @@ async fn openapi(
     document(&s, "openapi", &method, || OPENAPI.to_owned())
 }
 
-/// `/`: where to go (a web page will be served here later).
-async fn root(axum::extract::State(s): axum::extract::State<OpenData>, method: Method) -> Response {
+/// `/`: the web page for a browser (`crate::http::web`), else where to go, as JSON.
+async fn root(
+    axum::extract::State(s): axum::extract::State<OpenData>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    if super::web::wants_page(&headers) {
+        let started = std::time::Instant::now();
+        let r = super::web::serve("index.html", &method, &headers);
+        s.count("page", r.status(), started);
+        return r;
+    }
     document(&s, "root", &method, listing::root)
 }
 
@@ -335,6 +359,14 @@ static MUNICIPALITIES: Route = Route {
     parameters: &["borders"],
     kind: Kind::Listing,
 };
+static DIVISIONS: Route = Route {
+    name: "divisions",
+    path: "/v1/divisions",
+    title: "the divisions (the borders in force from 1 January of a year) figures can be on: \
+            their source, and whether they say where each municipality lay",
+    parameters: &[],
+    kind: Kind::Listing,
+};
 static INDICATORS: Route = Route {
     name: "indicators",
     path: "/v1/indicators",
@@ -354,6 +386,39 @@ static ROUNDS: Route = Route {
     path: "/v1/rounds",
     title: "the reporting rounds: per year the deadline and the indicators and regions expected",
     parameters: &[],
+    kind: Kind::Listing,
+};
+impl Route {
+    /// Whether its answer is the same while the log is: all but a round's status, which
+    /// the clock makes overdue.
+    fn cacheable(&self) -> bool {
+        !std::ptr::eq(self, &ROUND_STATUS)
+    }
+}
+
+static ROUND_STATUS: Route = Route {
+    name: "round_status",
+    path: "/v1/rounds/{year}/status",
+    title: "what a reporting round has received: per expected region the indicators reported \
+            and missing, and whether it is overdue; the deadline and whether it has passed",
+    parameters: &["region"],
+    kind: Kind::Listing,
+};
+static AREAS: Route = Route {
+    name: "areas",
+    path: "/v1/indicators/{indicator}/areas",
+    title: "an indicator's figure of every area of a level in a year, with its status, rank \
+            and where it comes from (reported, or put together from municipalities): a map's \
+            colours",
+    parameters: &["year", "level", "borders"],
+    kind: Kind::Listing,
+};
+static MAP: Route = Route {
+    name: "map",
+    path: "/v1/map",
+    title: "the areas of a level on a division's borders drawn as SVG path data (fill and \
+            outline), from the National Land Survey's municipal boundaries (CC BY 4.0)",
+    parameters: &["level", "borders"],
     kind: Kind::Listing,
 };
 
@@ -404,9 +469,13 @@ static FORERUNNERS: Route = Route {
 static ROUTES: &[&Route] = &[
     &REGIONS,
     &MUNICIPALITIES,
+    &DIVISIONS,
     &INDICATORS,
     &GROUPS,
     &ROUNDS,
+    &ROUND_STATUS,
+    &AREAS,
+    &MAP,
     &REGION_PICTURE,
     &NATIONAL_PICTURE,
     &GROUP_PICTURE,
@@ -439,9 +508,17 @@ enum Endpoint {
     },
     Regions,
     Municipalities,
+    Divisions,
     Indicators,
     Groups,
     Rounds,
+    RoundStatus {
+        year: String,
+    },
+    Areas {
+        indicator: String,
+    },
+    Map,
     Disparities,
     Targets,
     Similar,
@@ -469,9 +546,15 @@ impl Endpoint {
             },
             ["regions"] => Endpoint::Regions,
             ["municipalities"] => Endpoint::Municipalities,
+            ["divisions"] => Endpoint::Divisions,
             ["indicators"] => Endpoint::Indicators,
             ["groups"] => Endpoint::Groups,
             ["rounds"] => Endpoint::Rounds,
+            ["rounds", y, "status"] => Endpoint::RoundStatus { year: (*y).into() },
+            ["map"] => Endpoint::Map,
+            ["indicators", i, "areas"] => Endpoint::Areas {
+                indicator: (*i).into(),
+            },
             ["disparities"] => Endpoint::Disparities,
             ["targets"] => Endpoint::Targets,
             ["similar"] => Endpoint::Similar,
@@ -490,9 +573,13 @@ impl Endpoint {
             Endpoint::History { .. } => &HISTORY,
             Endpoint::Regions => &REGIONS,
             Endpoint::Municipalities => &MUNICIPALITIES,
+            Endpoint::Divisions => &DIVISIONS,
             Endpoint::Indicators => &INDICATORS,
             Endpoint::Groups => &GROUPS,
             Endpoint::Rounds => &ROUNDS,
+            Endpoint::RoundStatus { .. } => &ROUND_STATUS,
+            Endpoint::Map => &MAP,
+            Endpoint::Areas { .. } => &AREAS,
             Endpoint::Disparities => &DISPARITIES,
             Endpoint::Targets => &TARGETS,
             Endpoint::Similar => &SIMILAR,
@@ -671,14 +758,14 @@ fn indicator_set(q: &BTreeMap<String, String>) -> Result<Vec<(String, f64)>, Htt
         .collect()
 }
 
-/// A refusal of an analysis read, with its field named as the HTTP parameter is (the read
-/// names gRPC's fields: `indicator_id`, `region_code`).
-fn as_parameter(e: ReadError) -> HttpError {
+/// A refusal of a read, with its field named as the HTTP parameter is (the read names
+/// gRPC's fields: `indicator_id`, and `region_code`, the parameter `area` names).
+fn as_parameter(e: ReadError, area: &str) -> HttpError {
     let e = match e {
         ReadError::Invalid { field, description } => ReadError::Invalid {
             field: match field.as_str() {
                 "indicator_id" => "indicator".to_owned(),
-                "region_code" => "area".to_owned(),
+                "region_code" => area.to_owned(),
                 _ => field,
             },
             description,
@@ -930,8 +1017,28 @@ async fn endpoint(
         _ => "other",
     };
     let conn = conn.map(|c| c.0 .0);
-    let r = match answer(&s, &method, endpoint, &uri, &headers, conn.as_ref()).await {
-        Ok((body, content_type, seq)) => {
+    // Taken before the answer: the log can only have grown by the time it is made, so the
+    // tag never claims a newer state than the answer's.
+    let tag = match &endpoint {
+        Ok(Some(e)) if e.route().cacheable() => Some(etag(s.reader.latest(), &uri, &headers)),
+        _ => None,
+    };
+    let answered = answer(
+        &s,
+        &method,
+        endpoint,
+        &uri,
+        &headers,
+        conn.as_ref(),
+        tag.as_deref(),
+    );
+    let r = match answered.await {
+        Ok(Answered::Unchanged(seq)) => {
+            let mut r = StatusCode::NOT_MODIFIED.into_response();
+            r.headers_mut().insert("x-as-of-sequence", seq.into());
+            r
+        }
+        Ok(Answered::Body(body, content_type, seq)) => {
             let mut r = ([(header::CONTENT_TYPE, content_type)], body).into_response();
             r.headers_mut().insert("x-as-of-sequence", seq.into());
             if method == Method::HEAD {
@@ -941,16 +1048,69 @@ async fn endpoint(
         }
         Err((refusal, seq)) => refusal.into_response(seq),
     };
-    // The format follows the Accept header: a cache must key on it.
+    // The format follows the Accept header, the figures the token: a cache must key on both.
     let mut r = r;
-    r.headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("Accept"));
+    r.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Authorization"),
+    );
+    if let Some(tag) = tag.filter(|_| r.status().is_success() || r.status() == 304) {
+        let h = r.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&tag) {
+            h.insert(header::ETAG, v);
+        }
+        // Stored, but asked again each time: the tag answers `304` while the log is unchanged.
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
+    }
     s.count(name, r.status(), started);
     r
 }
 
-/// The body, its content type and the sequence it answers at; or the refusal (with the
-/// latest applied sequence once the request is authenticated).
+/// What an endpoint answers.
+enum Answered {
+    /// The body, its content type and the sequence it answers at.
+    Body(String, &'static str, u64),
+    /// The client holds the answer already (its `If-None-Match` is the answer's tag): the
+    /// latest sequence.
+    Unchanged(u64),
+}
+
+/// The tag of an answer: it changes when the log grows (every answer, as of any point, is
+/// made from the log up to its latest sequence: a release recorded later changes what was
+/// published by an earlier date), with the request (path, query, format, token) and with
+/// the process (a new binary may write the same figures otherwise).
+fn etag(latest: u64, uri: &Uri, headers: &HeaderMap) -> String {
+    use std::hash::{Hash, Hasher};
+    static PROCESS: OnceLock<u128> = OnceLock::new();
+    let process = PROCESS.get_or_init(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        now.map_or(0, |d| d.as_nanos())
+    });
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (process, uri.path(), uri.query()).hash(&mut h);
+    for name in [header::ACCEPT, header::AUTHORIZATION] {
+        for v in headers.get_all(name) {
+            v.as_bytes().hash(&mut h);
+        }
+    }
+    format!("W/\"{latest}-{:016x}\"", h.finish())
+}
+
+/// Whether the request's `If-None-Match` names `tag`.
+fn holds(headers: &HeaderMap, tag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == tag)
+}
+
+/// The answer, or the refusal (with the latest applied sequence once the request is
+/// authenticated). `tag`: the answer's, when the endpoint's answers can be cached.
 async fn answer(
     s: &OpenData,
     method: &Method,
@@ -958,7 +1118,8 @@ async fn answer(
     uri: &Uri,
     headers: &HeaderMap,
     conn: Option<&Arc<crate::connection::Conn>>,
-) -> Result<(String, &'static str, u64), (HttpError, Option<u64>)> {
+    tag: Option<&str>,
+) -> Result<Answered, (HttpError, Option<u64>)> {
     if method != Method::GET && method != Method::HEAD {
         return Err((not_get(), None));
     }
@@ -977,6 +1138,9 @@ async fn answer(
     })?;
     let route = endpoint.route();
     let q = query(uri, route.parameters).map_err(refuse)?;
+    if tag.is_some_and(|tag| holds(headers, tag)) {
+        return Ok(Answered::Unchanged(s.reader.latest()));
+    }
     let lang = lang(&q).map_err(refuse)?;
     let shape = shape(&q, headers, route.kind, lang).map_err(refuse)?;
     let point = Point {
@@ -992,7 +1156,7 @@ async fn answer(
         borders.map(|b| b.map(Year::get)).map_err(refuse)
     };
     let point = match endpoint {
-        Endpoint::History { .. } | Endpoint::Municipalities => point,
+        Endpoint::History { .. } | Endpoint::Municipalities | Endpoint::Map => point,
         _ => (point.with_borders(given_borders, "borders")).map_err(|e| refuse(e.into()))?,
     };
     let _share = s.reads.take(&caller).map_err(|refused| {
@@ -1058,6 +1222,10 @@ async fn answer(
                     a.as_of_sequence,
                 )
             }
+            Endpoint::Divisions => {
+                let a = r.catalog_at(&who, point).await.map_err(read)?;
+                (listing::divisions(&a, shape), a.as_of_sequence)
+            }
             Endpoint::Indicators => {
                 let a = r.catalog_at(&who, point).await.map_err(read)?;
                 (listing::indicators(&a, shape, lang), a.as_of_sequence)
@@ -1070,6 +1238,35 @@ async fn answer(
                 let a = r.rounds(&who, point).await.map_err(read)?;
                 (listing::rounds(&a, shape), a.as_of_sequence)
             }
+            Endpoint::RoundStatus { year: y } => {
+                let y = year("year", &y).map_err(refuse)?;
+                let region = code(&q, "region", false).map_err(refuse)?;
+                let a = r.round_status(&who, point, y, region).await;
+                let a = a.map_err(|e| refuse(as_parameter(e, "region")))?;
+                (listing::round_status(&a, shape, lang), a.as_of_sequence)
+            }
+            Endpoint::Areas { indicator } => {
+                let year = required_year(&q).map_err(refuse)?;
+                let level = level(&q).map_err(refuse)?;
+                let a = r.areas_of(&who, point, &indicator, level, year).await;
+                let a = a.map_err(|e| refuse(as_parameter(e, "area")))?;
+                (listing::areas(&a, shape, lang), a.as_of_sequence)
+            }
+            Endpoint::Map => {
+                let level = level(&q).map_err(refuse)?;
+                let borders = division()?;
+                let a = r.catalog_at(&who, point).await.map_err(read)?;
+                let latest = a.value.divisions.keys().next_back().copied();
+                let d = borders.or(latest).ok_or_else(|| {
+                    refuse(HttpError::invalid(
+                        "borders",
+                        "the catalog has no divisions to draw",
+                    ))
+                })?;
+                let map = crate::domain::geo::draw(&a.value, level.grouping(), d);
+                let map = map.map_err(|why| refuse(HttpError::invalid("borders", why)))?;
+                (listing::map(&a, &map, level, shape, lang), a.as_of_sequence)
+            }
             Endpoint::Disparities => {
                 let indicator = code(&q, "indicator", true).map_err(refuse)?.unwrap_or("");
                 let from = required_year_of(&q, "from_year").map_err(refuse)?;
@@ -1079,14 +1276,14 @@ async fn answer(
                 let a = r
                     .disparities(&who, point, indicator, level, (from, to))
                     .await;
-                let a = a.map_err(|e| refuse(as_parameter(e)))?;
+                let a = a.map_err(|e| refuse(as_parameter(e, "area")))?;
                 (analysis::disparities(&a, shape, lang), a.as_of_sequence)
             }
             Endpoint::Targets => {
                 let area = code(&q, "area", false).map_err(refuse)?;
                 let indicator = code(&q, "indicator", false).map_err(refuse)?;
                 let a = r.targets(&who, point, area, indicator).await;
-                let a = a.map_err(|e| refuse(as_parameter(e)))?;
+                let a = a.map_err(|e| refuse(as_parameter(e, "area")))?;
                 (analysis::targets(&a, shape, lang), a.as_of_sequence)
             }
             Endpoint::Similar => {
@@ -1099,7 +1296,7 @@ async fn answer(
                     k: k as usize,
                 };
                 let a = r.similar(&who, point, area, year, likeness).await;
-                let a = a.map_err(|e| refuse(as_parameter(e)))?;
+                let a = a.map_err(|e| refuse(as_parameter(e, "area")))?;
                 (analysis::similar(&a, shape, lang), a.as_of_sequence)
             }
             Endpoint::Forerunners => {
@@ -1112,7 +1309,7 @@ async fn answer(
                 let a = r
                     .forerunners(&who, point, indicator, level, (from, to), limit)
                     .await;
-                let a = a.map_err(|e| refuse(as_parameter(e)))?;
+                let a = a.map_err(|e| refuse(as_parameter(e, "area")))?;
                 (analysis::forerunners(&a, shape, lang), a.as_of_sequence)
             }
         })
@@ -1134,7 +1331,7 @@ async fn answer(
         Shape::Json => "application/json",
         Shape::Csv(..) => "text/csv; charset=utf-8",
     };
-    Ok((body, content_type, seq))
+    Ok(Answered::Body(body, content_type, seq))
 }
 
 #[cfg(test)]
@@ -1228,10 +1425,10 @@ mod tests {
         assert!(id("/x").unwrap_err().message.contains("required"));
         assert!(id("/x?indicator=").unwrap_err().message.contains("empty"));
         // A read's field is the parameter's name.
-        let e = as_parameter(ReadError::invalid(
-            "indicator_id",
-            "unknown indicator \"x\"",
-        ));
+        let e = as_parameter(
+            ReadError::invalid("indicator_id", "unknown indicator \"x\""),
+            "area",
+        );
         assert_eq!(e.violations[0].0, "indicator");
         assert!(
             e.message.contains("indicator: unknown indicator"),
