@@ -454,6 +454,23 @@ impl Problems {
         self.listed.is_empty()
     }
 
+    /// What the server said of the `rows` sent to be checked beside a file's problems.
+    pub(crate) fn none_in_the_rest(rows: usize) -> String {
+        match rows {
+            1 => "the server found no problem in the other row".to_owned(),
+            n => format!("the server found no problem in the other {n} rows"),
+        }
+    }
+
+    /// "3 problems, so nothing was written".
+    pub(crate) fn summary(&self) -> String {
+        let n = self.listed.len() + self.unlisted;
+        format!(
+            "{n} problem{}, so nothing was written",
+            if n == 1 { "" } else { "s" }
+        )
+    }
+
     /// The server's violations of the submission of `rows` (`observations[i].field`),
     /// placed on the file's lines and columns; `total` is how many it found in all.
     pub(crate) fn add_violations(

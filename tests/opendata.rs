@@ -1375,3 +1375,90 @@ fn bad_analysis_requests_are_refused_with_the_reason() {
     assert_eq!(again, first);
     server.stop();
 }
+
+/// The status and head of a GET with `extra` header lines.
+fn head_of(addr: SocketAddr, path: &str, extra: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: test\r\n{extra}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf);
+    let head = text.split("\r\n\r\n").next().unwrap().to_owned();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head)
+}
+
+/// The value of header `name` (lower-case) in `head`.
+fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
+    head.lines().find_map(|l| {
+        let (n, v) = l.split_once(": ")?;
+        n.eq_ignore_ascii_case(name).then_some(v)
+    })
+}
+
+#[test]
+fn an_unchanged_answer_is_not_sent_again() {
+    let work = tempfile::tempdir().unwrap();
+    let (server, tokens) = start_server_with(work.path(), &["reader", "publisher"]);
+    let (reader, publisher) = (tokens[0].as_str(), tokens[1].as_str());
+    let addr = server.http;
+    let path = format!("/v1/national/picture?year={YEAR}");
+    let authed = format!("Authorization: Bearer {reader}\r\n");
+
+    let (status, head) = head_of(addr, &path, &authed);
+    assert_eq!(status, 200, "{head}");
+    let tag = header(&head, "etag").expect("an ETag").to_owned();
+    assert_eq!(header(&head, "cache-control"), Some("private, no-cache"));
+    let sequence = header(&head, "x-as-of-sequence").unwrap().to_owned();
+
+    // Sent back: not modified, and without a sequence of its own (the stored answer keeps
+    // the one it was answered at).
+    let again = format!("{authed}If-None-Match: {tag}\r\n");
+    let (status, head) = head_of(addr, &path, &again);
+    assert_eq!(status, 304, "{head}");
+    assert_eq!(header(&head, "etag"), Some(tag.as_str()));
+    assert_eq!(header(&head, "x-as-of-sequence"), None, "{head}");
+    // Another request (CSV, or another token) has another tag; without a token, no answer.
+    let csv = format!("{again}Accept: text/csv\r\n");
+    assert_eq!(head_of(addr, &path, &csv).0, 200);
+    let (status, _) = head_of(addr, &path, &format!("If-None-Match: {tag}\r\n"));
+    assert_eq!(status, 401);
+    // An as-of answer is cached too.
+    let past = format!("{path}&as_of={sequence}");
+    let (_, head) = head_of(addr, &past, &authed);
+    let past_tag = header(&head, "etag").unwrap().to_owned();
+    let past_again = format!("{authed}If-None-Match: {past_tag}\r\n");
+    assert_eq!(head_of(addr, &past, &past_again).0, 304);
+
+    // Something recorded: the same tag gets the answer anew, with a new tag.
+    let file = work.path().join("one.csv");
+    std::fs::write(
+        &file,
+        "indicator_id,year,value,status,source\npopulation,2024,100000,provisional,test\n",
+    )
+    .unwrap();
+    let (ok, _, err) = cli(&[
+        "submit",
+        "--server",
+        &server.grpc_url,
+        "--token",
+        publisher,
+        "--file",
+        file.to_str().unwrap(),
+        "--region",
+        "MK19",
+    ]);
+    assert!(ok, "submit: {err}");
+    let (status, head) = head_of(addr, &path, &again);
+    assert_eq!(status, 200, "{head}");
+    assert_ne!(header(&head, "etag"), Some(tag.as_str()));
+    // Even as of the earlier point: a release recorded later can change what was published
+    // by a date, so every tag follows the log.
+    assert_eq!(head_of(addr, &past, &past_again).0, 200);
+    server.stop();
+}

@@ -206,7 +206,7 @@
       uploadHelp2:
         "Save it as CSV UTF-8: either comma-separated with a decimal point (3.5), or semicolon-separated with a decimal comma (3,5), as a Finnish spreadsheet saves it. A row without a value is skipped.",
       uploadHelp3:
-        "First check the file: nothing is recorded. When the check finds no problems, submit the same file. You need a token of a reporter of the region, or of an administrator (Access, at the top).",
+        "First check the file: nothing is recorded. When the check finds no problems, submit the same file. You need the token of a reporter of the region, or a publisher's (Access, at the top).",
       uploadFile: "CSV file",
       uploadRegion: "Region",
       uploadRegionFromFile: "As in the file (region_code)",
@@ -424,7 +424,7 @@
       uploadHelp2:
         "Tallenna tiedosto muodossa CSV UTF-8: joko pilkuin eroteltuna desimaalipisteellä (3.5) tai puolipistein eroteltuna desimaalipilkulla (3,5), kuten suomenkielinen taulukkolaskenta sen tallentaa. Rivi ilman arvoa ohitetaan.",
       uploadHelp3:
-        "Tarkista tiedosto ensin: mitään ei tallenneta. Kun tarkistus ei löydä ongelmia, lähetä sama tiedosto. Tarvitset maakunnan raportoijan tai ylläpitäjän tunnisteen (Käyttöoikeus, sivun yläosassa).",
+        "Tarkista tiedosto ensin: mitään ei tallenneta. Kun tarkistus ei löydä ongelmia, lähetä sama tiedosto. Tarvitset maakunnan raportoijan tai julkaisijan tunnisteen (Käyttöoikeus, sivun yläosassa).",
       uploadFile: "CSV-tiedosto",
       uploadRegion: "Maakunta",
       uploadRegionFromFile: "Kuten tiedostossa (region_code)",
@@ -642,7 +642,7 @@
       uploadHelp2:
         "Spara filen som CSV UTF-8: antingen kommaseparerad med decimalpunkt (3.5) eller semikolonseparerad med decimalkomma (3,5). En rad utan värde hoppas över.",
       uploadHelp3:
-        "Kontrollera först filen: ingenting registreras. När kontrollen inte hittar några problem, skicka samma fil. Du behöver en nyckel för en rapportör i landskapet eller för en administratör (Åtkomst, högst upp).",
+        "Kontrollera först filen: ingenting registreras. När kontrollen inte hittar några problem, skicka samma fil. Du behöver en nyckel för en rapportör i landskapet eller för en publicerare (Åtkomst, högst upp).",
       uploadFile: "CSV-fil",
       uploadRegion: "Landskap",
       uploadRegionFromFile: "Som i filen (region_code)",

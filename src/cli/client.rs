@@ -398,32 +398,22 @@ impl Names {
     }
 }
 
-/// How the CLI reports a file's problems.
-trait Report {
-    fn into_error(self, file: &str, last: Option<String>) -> anyhow::Error;
-}
-
-impl Report for Problems {
-    /// Every problem, a line each, then `last` (what else is known); nothing was written.
-    fn into_error(self, file: &str, last: Option<String>) -> anyhow::Error {
-        let n = self.listed.len() + self.unlisted;
-        let mut msg = format!(
-            "{file}: {n} problem{}, so nothing was written:",
-            if n == 1 { "" } else { "s" }
-        );
-        for (line, column, name, message) in self.listed {
-            let place = match (line, column) {
-                (0, _) => String::new(),
-                (l, 0) => format!("line {l}: "),
-                (l, c) => format!("line {l}, column {c} ({name}): "),
-            };
-            msg.push_str(&format!("\n  {place}{message}"));
-        }
-        if let Some(last) = last {
-            msg.push_str(&format!("\n  {last}"));
-        }
-        anyhow!(msg)
+/// A file's problems as the CLI's error: every problem, a line each, then `last` (what else
+/// is known); nothing was written.
+fn problems_error(problems: Problems, file: &str, last: Option<String>) -> anyhow::Error {
+    let mut msg = format!("{file}: {}:", problems.summary());
+    for (line, column, name, message) in problems.listed {
+        let place = match (line, column) {
+            (0, _) => String::new(),
+            (l, 0) => format!("line {l}: "),
+            (l, c) => format!("line {l}, column {c} ({name}): "),
+        };
+        msg.push_str(&format!("\n  {place}{message}"));
     }
+    if let Some(last) = last {
+        msg.push_str(&format!("\n  {last}"));
+    }
+    anyhow!(msg)
 }
 
 pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
@@ -455,7 +445,7 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         |x, y| area(x) == area(y),
         &mut report,
     ) else {
-        return Err(report.into_error(&file, None));
+        return Err(problems_error(report, &file, None));
     };
     let submission_id = a
         .submission_id
@@ -480,13 +470,8 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let r = match answer {
         Ok(r) if report.is_empty() => r.into_inner(),
         Ok(_) => {
-            return Err(report.into_error(
-                &file,
-                Some(match rows.len() {
-                    1 => "the server found no problem in the other row".to_owned(),
-                    n => format!("the server found no problem in the other {n} rows"),
-                }),
-            ))
+            let rest = crate::csvin::Problems::none_in_the_rest(rows.len());
+            return Err(problems_error(report, &file, Some(rest)));
         }
         Err(status) => {
             let Some((found, total)) = violations(&status) else {
@@ -497,7 +482,7 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
                     "the server could not check the other rows: {}",
                     describe(status)
                 );
-                return Err(report.into_error(&file, Some(why)));
+                return Err(problems_error(report, &file, Some(why)));
             };
             // Violations name observations[i].field: the file's line of row i, and the
             // column.
@@ -509,7 +494,7 @@ pub(crate) async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
                     report.unlisted
                 )
             });
-            return Err(report.into_error(&file, more));
+            return Err(problems_error(report, &file, more));
         }
     };
     if a.server.json {

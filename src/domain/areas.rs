@@ -246,12 +246,31 @@ pub(crate) struct AreaCache {
     /// By area, then division: looked up by `&str` without allocating, and read-locked
     /// only (every cell lookup of the fold and of every read asks).
     land: RwLock<FxHashMap<String, FxHashMap<i32, i32>>>,
+    /// Maps drawn (`super::geo`), by level (`None`: municipalities) and division.
+    maps: Mutex<HashMap<MapKey, Arc<super::geo::Map>>>,
 }
+
+/// A map's level (`None`: municipalities) and division.
+type MapKey = (Option<Grouping>, i32);
 
 impl AreaCache {
     /// Forgets everything computed, after the catalog's areas changed.
     pub(crate) fn clear(&mut self) {
         *self = AreaCache::default();
+    }
+
+    /// The map of `key`, drawn by `draw` the first time it is asked for.
+    pub(crate) fn map(
+        &self,
+        key: MapKey,
+        draw: impl FnOnce() -> Result<super::geo::Map, String>,
+    ) -> Result<Arc<super::geo::Map>, String> {
+        if let Some(m) = self.maps.lock().get(&key) {
+            return Ok(m.clone());
+        }
+        let m = Arc::new(draw()?);
+        self.maps.lock().insert(key, m.clone());
+        Ok(m)
     }
 }
 

@@ -22,7 +22,7 @@
 //! written as SVG path data in whole units (about 1.2 km).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use super::areas::Grouping;
 use super::catalog::Catalog;
@@ -172,9 +172,19 @@ pub(crate) struct Map {
     pub(crate) areas: Vec<Drawn>,
 }
 
-/// The areas of `grouping` (`None`: municipalities) of division `d`, drawn.
-pub(crate) fn draw(catalog: &Catalog, grouping: Option<Grouping>, d: i32) -> Result<Map, String> {
+/// The areas of `grouping` (`None`: municipalities) of division `d`, drawn once per catalog.
+pub(crate) fn draw(
+    catalog: &Catalog,
+    grouping: Option<Grouping>,
+    d: i32,
+) -> Result<Arc<Map>, String> {
     catalog.known_division(d)?;
+    catalog
+        .cache
+        .map((grouping, d), || draw_now(catalog, grouping, d))
+}
+
+fn draw_now(catalog: &Catalog, grouping: Option<Grouping>, d: i32) -> Result<Map, String> {
     let all = boundaries();
     let b = all.iter().rev().find(|b| b.year <= d).unwrap_or(&all[0]);
     let keyed = d >= FIRST_KEYED && catalog.has_membership(d);
@@ -202,8 +212,8 @@ pub(crate) fn draw(catalog: &Catalog, grouping: Option<Grouping>, d: i32) -> Res
         (None, false) | (Some(Grouping::SubRegion | Grouping::County), false) => {
             return Err(format!(
                 "the borders of {d} say which regions there were, not where each municipality \
-                 lay (the municipality key begins in {FIRST_KEYED}): only its regions can be \
-                 drawn"
+                 lay (the catalog places no municipality on them; the bundled key begins in \
+                 {FIRST_KEYED}): only its regions can be drawn"
             ))
         }
         (Some(Grouping::Region), false) => {

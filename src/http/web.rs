@@ -56,30 +56,15 @@ fn etags() -> &'static [String; 3] {
     })
 }
 
-/// Whether a request for `/` is a browser's: its `Accept` takes HTML before JSON (a
-/// client that names neither, or JSON first, gets the JSON signpost).
+/// Whether a request for `/` is a browser's: its `Accept` weighs HTML above JSON (a client
+/// that sends none, `*/*`, or JSON at least as high gets the JSON signpost).
 pub(super) fn wants_page(headers: &HeaderMap) -> bool {
     let accept = headers
         .get_all(header::ACCEPT)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|range| {
-            range
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
-    for range in accept {
-        match range.as_str() {
-            "text/html" | "application/xhtml+xml" => return true,
-            "application/json" => return false,
-            _ => {}
-        }
-    }
-    false
+        .filter_map(|v| v.to_str().ok());
+    super::opendata::accepted(accept)
+        .is_some_and(|weigh| weigh("text", "html") > weigh("application", "json"))
 }
 
 /// `/ui/{name}`.
@@ -105,13 +90,7 @@ pub(super) fn serve(name: &str, method: &Method, headers: &HeaderMap) -> Respons
     }
     let (_, media_type, content) = ASSETS[i];
     let etag = &etags()[i];
-    let fresh = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|tag| tag.trim() == etag || tag.trim() == "*");
-    let mut r = if fresh {
+    let mut r = if super::opendata::holds(headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if method == Method::HEAD {
         [(header::CONTENT_TYPE, media_type)].into_response()
@@ -162,6 +141,10 @@ mod tests {
         ));
         assert!(!accept("application/json"));
         assert!(!accept("*/*"));
+        // By weight, not order.
+        assert!(!accept("text/html;q=0.5, application/json"));
+        assert!(accept("application/json;q=0.1, text/html"));
+        assert!(!accept("text/html;q=0"));
         assert!(!wants_page(&HeaderMap::new()));
     }
 

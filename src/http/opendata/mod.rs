@@ -207,13 +207,18 @@ async fn root(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    if super::web::wants_page(&headers) {
+    let mut r = if super::web::wants_page(&headers) {
         let started = std::time::Instant::now();
         let r = super::web::serve("index.html", &method, &headers);
         s.count("page", r.status(), started);
-        return r;
-    }
-    document(&s, "root", &method, listing::root)
+        r
+    } else {
+        document(&s, "root", &method, listing::root)
+    };
+    // Which of the two follows the Accept header: a cache must key on it.
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
+    r
 }
 
 /// `/v1/`: the endpoints, with links.
@@ -905,6 +910,28 @@ fn shape(
 /// `*/*`; `q` 1 when not given), `q=0` excludes, the heaviest wins (JSON-stat on a tie,
 /// as the default), and `406` when nothing is acceptable. No header: JSON-stat.
 fn negotiate<'a>(accept: impl Iterator<Item = &'a str>) -> Result<Format, HttpError> {
+    let Some(weigh) = accepted(accept) else {
+        return Ok(Format::Json);
+    };
+    let (json, csv) = (weigh("application", "json"), weigh("text", "csv"));
+    match (json, csv) {
+        (0, 0) => Err(HttpError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "NOT_ACCEPTABLE",
+            "the answer is JSON-stat (application/json) or CSV (text/csv), and the Accept \
+             header takes neither",
+        )),
+        (j, c) if c > j => Ok(Format::Csv),
+        _ => Ok(Format::Json),
+    }
+}
+
+/// How an `Accept` header weighs a media type, as RFC 9110 §12.5.1 reads it: the `q` (in
+/// thousandths) of its most specific matching range (`text/csv` over `text/*` over `*/*`;
+/// 1000 when not given; 0: not acceptable). `None` when the header names no range.
+pub(in crate::http) fn accepted<'a>(
+    accept: impl Iterator<Item = &'a str>,
+) -> Option<impl Fn(&str, &str) -> u32> {
     // (type, subtype, q) of each media range; a range with an unreadable q is left out.
     let ranges: Vec<(String, String, u32)> = accept
         .flat_map(|v| v.split(','))
@@ -925,10 +952,9 @@ fn negotiate<'a>(accept: impl Iterator<Item = &'a str>) -> Result<Format, HttpEr
         })
         .collect();
     if ranges.is_empty() {
-        return Ok(Format::Json);
+        return None;
     }
-    // The weight of a format: the q of its most specific matching range.
-    let weigh = |ty: &str, sub: &str| {
+    Some(move |ty: &str, sub: &str| {
         ranges
             .iter()
             .filter_map(|(t, s, q)| {
@@ -942,18 +968,7 @@ fn negotiate<'a>(accept: impl Iterator<Item = &'a str>) -> Result<Format, HttpEr
             })
             .max_by_key(|(specificity, _)| *specificity)
             .map_or(0, |(_, q)| q)
-    };
-    let (json, csv) = (weigh("application", "json"), weigh("text", "csv"));
-    match (json, csv) {
-        (0, 0) => Err(HttpError::new(
-            StatusCode::NOT_ACCEPTABLE,
-            "NOT_ACCEPTABLE",
-            "the answer is JSON-stat (application/json) or CSV (text/csv), and the Accept \
-             header takes neither",
-        )),
-        (j, c) if c > j => Ok(Format::Csv),
-        _ => Ok(Format::Json),
-    }
+    })
 }
 
 /// A weight (`q`) in thousandths: `0`, `1`, or up to three decimals (RFC 9110 §12.4.2).
@@ -1020,7 +1035,10 @@ async fn endpoint(
     // Taken before the answer: the log can only have grown by the time it is made, so the
     // tag never claims a newer state than the answer's.
     let tag = match &endpoint {
-        Ok(Some(e)) if e.route().cacheable() => Some(etag(s.reader.latest(), &uri, &headers)),
+        Ok(Some(e)) if e.route().cacheable() => {
+            let latest = s.reader.latest();
+            Some((etag(latest, &uri, &headers), latest))
+        }
         _ => None,
     };
     let answered = answer(
@@ -1030,14 +1048,11 @@ async fn endpoint(
         &uri,
         &headers,
         conn.as_ref(),
-        tag.as_deref(),
+        tag.as_ref().map(|(tag, latest)| (tag.as_str(), *latest)),
     );
     let r = match answered.await {
-        Ok(Answered::Unchanged(seq)) => {
-            let mut r = StatusCode::NOT_MODIFIED.into_response();
-            r.headers_mut().insert("x-as-of-sequence", seq.into());
-            r
-        }
+        // Without the answer's sequence: the client's stored answer keeps its own.
+        Ok(Answered::Unchanged) => StatusCode::NOT_MODIFIED.into_response(),
         Ok(Answered::Body(body, content_type, seq)) => {
             let mut r = ([(header::CONTENT_TYPE, content_type)], body).into_response();
             r.headers_mut().insert("x-as-of-sequence", seq.into());
@@ -1054,7 +1069,7 @@ async fn endpoint(
         header::VARY,
         HeaderValue::from_static("Accept, Authorization"),
     );
-    if let Some(tag) = tag.filter(|_| r.status().is_success() || r.status() == 304) {
+    if let Some((tag, _)) = tag.filter(|_| r.status().is_success() || r.status() == 304) {
         let h = r.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&tag) {
             h.insert(header::ETAG, v);
@@ -1073,9 +1088,9 @@ async fn endpoint(
 enum Answered {
     /// The body, its content type and the sequence it answers at.
     Body(String, &'static str, u64),
-    /// The client holds the answer already (its `If-None-Match` is the answer's tag): the
-    /// latest sequence.
-    Unchanged(u64),
+    /// The client holds the answer already: its `If-None-Match` is the answer's tag, and
+    /// nothing has been recorded since the tag was made.
+    Unchanged,
 }
 
 /// The tag of an answer: it changes when the log grows (every answer, as of any point, is
@@ -1099,18 +1114,19 @@ fn etag(latest: u64, uri: &Uri, headers: &HeaderMap) -> String {
     format!("W/\"{latest}-{:016x}\"", h.finish())
 }
 
-/// Whether the request's `If-None-Match` names `tag`.
-fn holds(headers: &HeaderMap, tag: &str) -> bool {
+/// Whether the request's `If-None-Match` names `tag` (or is `*`).
+pub(in crate::http) fn holds(headers: &HeaderMap, tag: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|t| t.trim() == tag)
+        .any(|t| t.trim() == tag || t.trim() == "*")
 }
 
 /// The answer, or the refusal (with the latest applied sequence once the request is
-/// authenticated). `tag`: the answer's, when the endpoint's answers can be cached.
+/// authenticated). `tag`: the answer's and the latest sequence it was made at, when the
+/// endpoint's answers can be cached.
 async fn answer(
     s: &OpenData,
     method: &Method,
@@ -1118,7 +1134,7 @@ async fn answer(
     uri: &Uri,
     headers: &HeaderMap,
     conn: Option<&Arc<crate::connection::Conn>>,
-    tag: Option<&str>,
+    tag: Option<(&str, u64)>,
 ) -> Result<Answered, (HttpError, Option<u64>)> {
     if method != Method::GET && method != Method::HEAD {
         return Err((not_get(), None));
@@ -1138,8 +1154,9 @@ async fn answer(
     })?;
     let route = endpoint.route();
     let q = query(uri, route.parameters).map_err(refuse)?;
-    if tag.is_some_and(|tag| holds(headers, tag)) {
-        return Ok(Answered::Unchanged(s.reader.latest()));
+    // The log checked again: a sequence applied since the tag was made may change the answer.
+    if tag.is_some_and(|(tag, latest)| holds(headers, tag) && s.reader.latest() == latest) {
+        return Ok(Answered::Unchanged);
     }
     let lang = lang(&q).map_err(refuse)?;
     let shape = shape(&q, headers, route.kind, lang).map_err(refuse)?;

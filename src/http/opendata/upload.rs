@@ -24,8 +24,9 @@ const MAX_FILE_BYTES: usize = crate::limits::MAX_MESSAGE_BYTES;
 /// Problems listed in one answer (the rest are counted): a file with more needs fixing
 /// before the rest matter, and the answer stays small.
 const MAX_PROBLEMS_LISTED: usize = 200;
-/// How the region is given here, in the words of a problem.
-const GIVEN_AS: &str = "the region chosen";
+/// How the region is given here, in the words of a problem ("no region_code in the row and
+/// no … given").
+const GIVEN_AS: &str = "region (the `region` parameter, the region chosen on the page)";
 
 /// `POST /v1/submissions?validate_only=true|false&region=MK01`, the file as the body.
 pub(super) async fn submit(
@@ -75,6 +76,16 @@ async fn answer(
     }
     let (who, caller) = crate::shares::Caller::authenticate(&s.auth, headers, conn)
         .map_err(|why| HttpError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", why.0))?;
+    // A token that writes no figures is refused before its file is read: a reader learns
+    // nothing of a file's problems and holds no write slot. Which region it may write is the
+    // writer's to check, as for gRPC.
+    if !who.writes_figures() {
+        return Err(refused_write(WriteError::PermissionDenied(format!(
+            "{} writes no figures: a submission needs the token of a reporter of the region \
+             (or a publisher's)",
+            who.name
+        ))));
+    }
     let q = query(uri, &["validate_only", "region", "submission_id"])?;
     let validate_only = match q.get("validate_only").map(String::as_str) {
         None | Some("false") => false,
@@ -95,18 +106,7 @@ async fn answer(
             refused.0,
         )
     })?;
-    let bytes = axum::body::to_bytes(body, MAX_FILE_BYTES)
-        .await
-        .map_err(|_| {
-            HttpError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                format!(
-                    "a submission file is at most {} MiB (one region's year is far less)",
-                    MAX_FILE_BYTES >> 20
-                ),
-            )
-        })?;
+    let bytes = read_body(body).await?;
 
     let mut problems = Problems::default();
     let parsed = match crate::csvin::parse_file(&bytes) {
@@ -153,10 +153,7 @@ async fn answer(
         })?;
     match written {
         Ok(_) if !problems.is_empty() => {
-            let rest = match rows.len() {
-                1 => "the server found no problem in the other row".to_owned(),
-                n => format!("the server found no problem in the other {n} rows"),
-            };
+            let rest = Problems::none_in_the_rest(rows.len());
             Err(refusal(problems, Some(rest)))
         }
         Ok(receipt) => Ok(receipt_json(
@@ -180,9 +177,42 @@ async fn answer(
     }
 }
 
+/// The body, at most [`MAX_FILE_BYTES`] and within the request timeout: a client that sends
+/// slowly holds its write slot no longer than one that waits for its answer.
+async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, HttpError> {
+    use http_body_util::BodyExt;
+    let limited = http_body_util::Limited::new(body, MAX_FILE_BYTES);
+    let collected = tokio::time::timeout(crate::limits::REQUEST_TIMEOUT, limited.collect());
+    match collected.await {
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!(
+                "a submission file is at most {} MiB (one region's year is far less)",
+                MAX_FILE_BYTES >> 20
+            ),
+        )),
+        Ok(Err(e)) => Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_ARGUMENT",
+            format!("the file could not be read: {e}"),
+        )),
+        Err(_) => Err(HttpError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "DEADLINE_EXCEEDED",
+            format!(
+                "the file did not arrive within {:?}",
+                crate::limits::REQUEST_TIMEOUT
+            ),
+        )),
+    }
+}
+
 /// A file's problems: `400`, each with its line and column (line 0: the file as a whole),
 /// and `last`, what else is known.
 fn refusal(problems: Problems, last: Option<String>) -> HttpError {
+    let mut message = problems.summary();
     let total = problems.listed.len() + problems.unlisted;
     let listed: Vec<Value> = problems
         .listed
@@ -198,10 +228,6 @@ fn refusal(problems: Problems, last: Option<String>) -> HttpError {
         })
         .collect();
     let unlisted = total - listed.len();
-    let mut message = format!(
-        "{total} problem{}, so nothing was written",
-        if total == 1 { "" } else { "s" }
-    );
     if let Some(last) = last {
         message.push_str(&format!("; {last}"));
     }
