@@ -80,6 +80,7 @@ async fn answer(
     // nothing of a file's problems and holds no write slot. Which region it may write is the
     // writer's to check, as for gRPC.
     if !who.writes_figures() {
+        s.auth.refuse(crate::auth::Denial::PermissionDenied);
         return Err(refused_write(WriteError::PermissionDenied(format!(
             "{} writes no figures: a submission needs the token of a reporter of the region \
              (or a publisher's)",
