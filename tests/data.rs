@@ -34,3 +34,57 @@ fn the_area_keys_reproduce_the_published_totals() {
 fn the_map_boundaries_match_the_key_and_the_published_totals() {
     run_check("data/geo/check.py");
 }
+
+/// The container image builds: every file the binary embeds (`include_str!`,
+/// `include_bytes!`) lies in a folder `deploy/Dockerfile` copies into the build.
+#[test]
+fn the_image_build_copies_what_the_binary_embeds() {
+    let dockerfile = std::fs::read_to_string("deploy/Dockerfile").unwrap();
+    let copied: Vec<&str> = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("COPY "))
+        .filter(|l| !l.starts_with("--from"))
+        .flat_map(|l| l.split_whitespace())
+        .collect();
+    let mut sources = vec![std::path::PathBuf::from("src")];
+    let mut embedded = std::collections::BTreeSet::new();
+    while let Some(dir) = sources.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for macro_call in ["include_str!(\"", "include_bytes!(\""] {
+                for rest in text.split(macro_call).skip(1) {
+                    let file = path
+                        .parent()
+                        .unwrap()
+                        .join(&rest[..rest.find('"').unwrap()]);
+                    // Its first folder below the repository (`data`, `web`).
+                    let resolved: Vec<_> = file.components().fold(Vec::new(), |mut out, c| {
+                        match c {
+                            std::path::Component::ParentDir => {
+                                out.pop();
+                            }
+                            c => out.push(c.as_os_str().to_string_lossy().into_owned()),
+                        }
+                        out
+                    });
+                    embedded.insert(resolved[0].clone());
+                }
+            }
+        }
+    }
+    assert!(
+        embedded.contains("web") && embedded.contains("data"),
+        "{embedded:?}"
+    );
+    for top in &embedded {
+        assert!(
+            copied.contains(&top.as_str()),
+            "the binary embeds files of {top}/, which deploy/Dockerfile does not copy"
+        );
+    }
+}
