@@ -128,14 +128,21 @@ fn run_bounded(
 
 /// A plain HTTP/1.1 GET (a chunked body decoded); returns (status, body).
 fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
+    let (status, _, body) = exchange(addr, path, &auth);
+    (status, body)
+}
+
+/// A plain HTTP/1.1 GET with `extra` header lines (each ending in CRLF), a chunked body
+/// decoded; returns (status, head, body).
+fn exchange(addr: SocketAddr, path: &str, extra: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: test\r\n{auth}Connection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: test\r\n{extra}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut buf = Vec::new();
@@ -144,12 +151,10 @@ fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .unwrap_or_else(|| panic!("no end of headers: {}", String::from_utf8_lossy(&buf)));
-    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
     let mut body = &buf[end + 4..];
     let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let chunked = head
-        .lines()
-        .any(|l| l.starts_with("transfer-encoding:") && l.contains("chunked"));
+    let chunked = header(&head, "transfer-encoding").is_some_and(|v| v.contains("chunked"));
     let mut out = Vec::new();
     if chunked {
         // size CRLF data CRLF ... 0 CRLF CRLF
@@ -165,7 +170,7 @@ fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
     } else {
         out.extend_from_slice(body);
     }
-    (status, String::from_utf8(out).expect("a UTF-8 body"))
+    (status, head, String::from_utf8(out).expect("a UTF-8 body"))
 }
 
 /// The CLI's `--json` answer of `args` (with the server and token added).
@@ -1378,18 +1383,7 @@ fn bad_analysis_requests_are_refused_with_the_reason() {
 
 /// The status and head of a GET with `extra` header lines.
 fn head_of(addr: SocketAddr, path: &str, extra: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: test\r\n{extra}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf);
-    let head = text.split("\r\n\r\n").next().unwrap().to_owned();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let (status, head, _) = exchange(addr, path, extra);
     (status, head)
 }
 

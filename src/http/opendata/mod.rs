@@ -311,6 +311,14 @@ struct Route {
     kind: Kind,
 }
 
+impl Route {
+    /// Whether its answer is the same while the log is: all but a round's status, which
+    /// the clock makes overdue.
+    fn cacheable(&self) -> bool {
+        !std::ptr::eq(self, &ROUND_STATUS)
+    }
+}
+
 static REGION_PICTURE: Route = Route {
     name: "region_picture",
     path: "/v1/regions/{region}/picture",
@@ -393,14 +401,6 @@ static ROUNDS: Route = Route {
     parameters: &[],
     kind: Kind::Listing,
 };
-impl Route {
-    /// Whether its answer is the same while the log is: all but a round's status, which
-    /// the clock makes overdue.
-    fn cacheable(&self) -> bool {
-        !std::ptr::eq(self, &ROUND_STATUS)
-    }
-}
-
 static ROUND_STATUS: Route = Route {
     name: "round_status",
     path: "/v1/rounds/{year}/status",
@@ -1271,10 +1271,12 @@ async fn answer(
             }
             Endpoint::Map => {
                 let level = level(&q).map_err(refuse)?;
-                let borders = division()?;
+                use crate::domain::areas::Borders;
+                let borders = division()?.map_or(Borders::Latest, Borders::Of);
                 let a = r.catalog_at(&who, point).await.map_err(read)?;
-                let latest = a.value.divisions.keys().next_back().copied();
-                let d = borders.or(latest).ok_or_else(|| {
+                let d = a.value.resolve_borders(borders, 0);
+                let d = d.map_err(|why| refuse(HttpError::invalid("borders", why)))?;
+                let d = d.ok_or_else(|| {
                     refuse(HttpError::invalid(
                         "borders",
                         "the catalog has no divisions to draw",
